@@ -1,0 +1,47 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"opencen/internal/config"
+	"opencen/internal/server"
+)
+
+func serverCmd() *cobra.Command {
+	var (
+		o          server.Options
+		configPath string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API server with its embedded store",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			o.Config = cfg
+			o.AdminKeyID = os.Getenv("OPENCEN_ACCESS_KEY_ID")
+			o.AdminSecret = os.Getenv("OPENCEN_ACCESS_KEY_SECRET")
+			return server.Run(cmd.Context(), o, nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to serve the API and console on")
+	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store")
+	f.StringVar(&configPath, "config", "", "YAML or TOML file with regions, zones and quotas")
+	f.DurationVar(&o.TransitionDelay, "transition-delay", time.Second, "how long transitional statuses (Creating, Deleting ...) last")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest (default <data>/secret.key)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,71 @@
+// Package admin serves OpenCEN's own administration product: accounts, access keys and quotas.
+package admin
+
+import (
+	"context"
+
+	"opencen/internal/api"
+	"opencen/internal/rpc"
+	"opencen/internal/service"
+)
+
+// Version of the admin product. It has no Alibaba counterpart; the opencen CLI calls it.
+const Version = "2026-11-01"
+
+type handlers struct{ svc *service.Service }
+
+// Product returns the admin product.
+func Product(svc *service.Service) *rpc.Product {
+	h := handlers{svc}
+	return &rpc.Product{Name: "OpenCen", Version: Version, Host: "opencen", Actions: map[string]rpc.Handler{
+		"CreateAccount":         h.createAccount,
+		"DescribeAccount":       h.describeAccount,
+		"CreateAccessKey":       h.createKey,
+		"UpdateAccessKeyStatus": h.updateKey,
+		"DeleteAccessKey":       h.deleteKey,
+	}}
+}
+
+func credentials(c service.Credentials) rpc.Object {
+	return rpc.Object{"AccountId": c.AccountID, "AccessKeyId": c.AccessKeyID, "AccessKeySecret": c.AccessKeySecret}
+}
+
+func (h handlers) createAccount(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	c, err := h.svc.CreateAccount(ctx, api.Caller(r), r.Params["Name"])
+	if err != nil {
+		return nil, err
+	}
+	return credentials(c), nil
+}
+
+func (h handlers) createKey(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	c, err := h.svc.CreateAccessKey(ctx, api.Caller(r), r.Params["AccountId"])
+	if err != nil {
+		return nil, err
+	}
+	return credentials(c), nil
+}
+
+func (h handlers) updateKey(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	return rpc.Object{}, h.svc.SetAccessKeyStatus(ctx, api.Caller(r), r.Params["AccessKeyId"], r.Params["Status"])
+}
+
+func (h handlers) deleteKey(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	return rpc.Object{}, h.svc.DeleteAccessKey(ctx, api.Caller(r), r.Params["AccessKeyId"])
+}
+
+func (h handlers) describeAccount(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	a, err := h.svc.DescribeAccount(ctx, api.Caller(r), r.Params["AccountId"])
+	if err != nil {
+		return nil, err
+	}
+	keys := []rpc.Object{}
+	for _, k := range a.AccessKeys {
+		keys = append(keys, rpc.Object{"AccessKeyId": k.AccessKeyID, "Status": k.Status, "CreateTime": k.Created.UTC().Format("2006-01-02T15:04:05Z")})
+	}
+	roles := a.ServiceLinkedRoles
+	if roles == nil {
+		roles = []string{}
+	}
+	return rpc.Object{"AccountId": a.ID, "Name": a.Name, "Admin": a.Admin, "AccessKeys": keys, "ServiceLinkedRoles": roles}, nil
+}

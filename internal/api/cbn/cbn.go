@@ -1,0 +1,315 @@
+// Package cbn serves the Cbn 2017-09-12 actions: decode parameters, call the service, encode Alibaba's shapes.
+package cbn
+
+import (
+	"context"
+
+	"opencen/internal/api"
+	"opencen/internal/apierr"
+	"opencen/internal/model"
+	"opencen/internal/rpc"
+	"opencen/internal/service"
+)
+
+// Version is the Cbn API version served.
+const Version = "2017-09-12"
+
+type handlers struct{ svc *service.Service }
+
+// Product returns the Cbn product with its actions.
+func Product(svc *service.Service) *rpc.Product {
+	h := handlers{svc}
+	return &rpc.Product{Name: "Cbn", Version: Version, Host: "cbn.aliyuncs.com", Actions: map[string]rpc.Handler{
+		"CreateCen":               h.createCen,
+		"DescribeCens":            h.describeCens,
+		"ModifyCenAttribute":      h.modifyCen,
+		"DeleteCen":               h.deleteCen,
+		"CreateTransitRouter":     h.createTR,
+		"ListTransitRouters":      h.listTRs,
+		"UpdateTransitRouter":     h.updateTR,
+		"DeleteTransitRouter":     h.deleteTR,
+		"CreateTransitRouterCidr": h.createCidr,
+		"ListTransitRouterCidr":   h.listCidr,
+		"DeleteTransitRouterCidr": h.deleteCidr,
+		"TagResources":            h.tag,
+		"UntagResources":          h.untag,
+		"ListTagResources":        h.listTags,
+	}}
+}
+
+func (h handlers) createCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	tags, _ := api.Tags(p)
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	id, err := h.svc.CreateCen(ctx, api.Caller(r), service.CreateCenInput{
+		Name: p["Name"], Description: p["Description"], ProtectionLevel: p["ProtectionLevel"],
+		Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{"CenId": id}, nil
+}
+
+func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	pg, err := api.PageParams(p, 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	var f service.CenFilter
+	filters := p.Objects("Filter")
+	if len(filters) > 5 {
+		return nil, apierr.Invalid("Filter", "At most 5 filters may be given; got %d.", len(filters))
+	}
+	for i, o := range filters {
+		values := o.List("Value")
+		if err := api.MaxItems(api.Indexed("Filter", i+1, "Value"), values, 5); err != nil {
+			return nil, err
+		}
+		switch o["Key"] {
+		case "CenId":
+			f.IDs = append(f.IDs, values...)
+		case "Name":
+			f.Names = append(f.Names, values...)
+		default:
+			return nil, apierr.Invalid(api.Indexed("Filter", i+1, "Key"), "Filter key %q is not supported; use CenId or Name.", o["Key"])
+		}
+	}
+	f.Tags, _ = api.Tags(p)
+	cens, err := h.svc.DescribeCens(ctx, api.Caller(r), f)
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, c := range api.PageOf(cens, pg) {
+		items = append(items, rpc.Object{
+			"CenId": c.ID, "Name": c.Name, "Description": c.Description, "Status": c.Status,
+			"CreationTime": model.CBNTime(c.Created), "ProtectionLevel": c.ProtectionLevel, "Ipv6Level": "DISABLED",
+			"ResourceGroupId":        resourceGroup(c.Owner),
+			"CenBandwidthPackageIds": rpc.Object{"CenBandwidthPackageId": []string{}},
+			"Tags":                   rpc.Object{"Tag": api.TagList(c.Tags)},
+		})
+	}
+	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(cens), "Cens": rpc.Object{"Cen": items}}, nil
+}
+
+// resourceGroup is the account's default resource group, the only one OpenCEN has.
+func resourceGroup(account string) string { return "rg-default-" + account }
+
+func (h handlers) modifyCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	err := h.svc.ModifyCenAttribute(ctx, api.Caller(r), service.ModifyCenInput{
+		CenID: p["CenId"], Name: api.Opt(p, "Name"), Description: api.Opt(p, "Description"), ProtectionLevel: api.Opt(p, "ProtectionLevel"),
+	})
+	return rpc.Object{}, err
+}
+
+func (h handlers) deleteCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	return rpc.Object{}, h.svc.DeleteCen(ctx, api.Caller(r), r.Params["CenId"])
+}
+
+// cidrParam is one TransitRouterCidrList element as the new SDK sends it (a JSON array).
+type cidrParam struct {
+	Cidr, Name, Description string
+	PublishCidrRoute        *bool
+}
+
+func (h handlers) createTR(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	tags, _ := api.Tags(p)
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	multicast, _, err := p.Bool("SupportMulticast")
+	if err != nil {
+		return nil, err
+	}
+	var list []cidrParam
+	if err := rpc.ParseJSONParam("TransitRouterCidrList", p["TransitRouterCidrList"], &list); err != nil {
+		return nil, err
+	}
+	// Form-style lists (TransitRouterCidrList.N.Cidr) are accepted too.
+	for _, o := range p.Objects("TransitRouterCidrList") {
+		c := cidrParam{Cidr: o["Cidr"], Name: o["Name"], Description: o["Description"]}
+		if v, set, err := o.Bool("PublishCidrRoute"); err != nil {
+			return nil, err
+		} else if set {
+			c.PublishCidrRoute = &v
+		}
+		list = append(list, c)
+	}
+	cidrs := make([]service.CidrInput, 0, len(list))
+	for _, c := range list {
+		cidrs = append(cidrs, service.CidrInput(c))
+	}
+	id, err := h.svc.CreateTransitRouter(ctx, api.Caller(r), service.CreateTransitRouterInput{
+		CenID: p["CenId"], RegionID: p["RegionId"], Name: p["TransitRouterName"], Description: p["TransitRouterDescription"],
+		SupportMulticast: multicast, Tags: tags, Cidrs: cidrs, ClientToken: p["ClientToken"], DryRun: dry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{"TransitRouterId": id}, nil
+}
+
+func (h handlers) listTRs(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	pg, err := api.PageParams(p, 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	f := service.TRFilter{CenID: p["CenId"], RegionID: p["RegionId"], ID: p["TransitRouterId"], Name: p["TransitRouterName"], Status: p["Status"], Type: p["Type"]}
+	if f.Type != "" && f.Type != "Enterprise" && f.Type != "Basic" {
+		return nil, apierr.Invalid("Type", "Type must be Enterprise or Basic; got %q.", f.Type)
+	}
+	for i, o := range p.Objects("FeatureFilter") {
+		if o["Key"] != "Multicast" {
+			return nil, apierr.Invalid(api.Indexed("FeatureFilter", i+1, "Key"), "FeatureFilter key %q is not supported; use Multicast.", o["Key"])
+		}
+		for j, v := range o.List("Value") {
+			switch v {
+			case "Enabled":
+				f.Multicast = append(f.Multicast, true)
+			case "Disabled":
+				f.Multicast = append(f.Multicast, false)
+			default:
+				return nil, apierr.Invalid(api.Indexed("FeatureFilter", i+1, api.Indexed("Value", j+1, "")), "FeatureFilter value %q must be Enabled or Disabled.", v)
+			}
+		}
+	}
+	f.Tags, _ = api.Tags(p)
+	trs, err := h.svc.ListTransitRouters(ctx, api.Caller(r), f)
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, tr := range api.PageOf(trs, pg) {
+		cidrs := []rpc.Object{}
+		for _, c := range tr.Cidrs {
+			cidrs = append(cidrs, rpc.Object{"TransitRouterCidrId": c.ID, "Cidr": c.Cidr, "Name": c.Name, "Description": c.Description, "PublishCidrRoute": c.PublishCidrRoute})
+		}
+		items = append(items, rpc.Object{
+			"TransitRouterId": tr.ID, "TransitRouterName": tr.Name, "TransitRouterDescription": tr.Description,
+			"CenId": tr.CenID, "RegionId": tr.Region, "AliUid": aliUID(tr.Owner), "CreationTime": model.CBNTime(tr.Created),
+			"Status": tr.Status, "Type": tr.Type, "SupportMulticast": tr.SupportMulticast,
+			"Tags": api.TagList(tr.Tags), "TransitRouterCidrList": cidrs,
+		})
+	}
+	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(trs), "TransitRouters": items}, nil
+}
+
+// aliUID renders an account ID as the int64 the SDKs declare.
+func aliUID(account string) int64 {
+	var n int64
+	for _, c := range account {
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+func (h handlers) updateTR(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.UpdateTransitRouter(ctx, api.Caller(r), service.UpdateTransitRouterInput{
+		ID: p["TransitRouterId"], Name: api.Opt(p, "TransitRouterName"), Description: api.Opt(p, "TransitRouterDescription"), DryRun: dry,
+	})
+}
+
+func (h handlers) deleteTR(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	dry, err := api.DryRun(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.DeleteTransitRouter(ctx, api.Caller(r), r.Params["TransitRouterId"], dry)
+}
+
+func (h handlers) createCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	publish, err := api.Bool(p, "PublishCidrRoute")
+	if err != nil {
+		return nil, err
+	}
+	id, err := h.svc.CreateTransitRouterCidr(ctx, api.Caller(r), service.CreateTransitRouterCidrInput{
+		TransitRouterID: p["TransitRouterId"], RegionID: p["RegionId"],
+		CidrInput:   service.CidrInput{Cidr: p["Cidr"], Name: p["Name"], Description: p["Description"], PublishCidrRoute: publish},
+		ClientToken: p["ClientToken"], DryRun: dry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{"TransitRouterCidrId": id}, nil
+}
+
+func (h handlers) listCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	cidrs, err := h.svc.ListTransitRouterCidr(ctx, api.Caller(r), p["TransitRouterId"], p["RegionId"], p["TransitRouterCidrId"])
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, c := range cidrs {
+		items = append(items, rpc.Object{"TransitRouterCidrId": c.ID, "TransitRouterId": c.TransitRouterID, "Cidr": c.Cidr, "Name": c.Name,
+			"Description": c.Description, "PublishCidrRoute": c.PublishCidrRoute, "Family": "IPv4"})
+	}
+	return rpc.Object{"CidrLists": items}, nil
+}
+
+func (h handlers) deleteCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.DeleteTransitRouterCidr(ctx, api.Caller(r), p["TransitRouterId"], p["RegionId"], p["TransitRouterCidrId"], dry)
+}
+
+func (h handlers) tag(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	tags, _ := api.Tags(p)
+	return rpc.Object{}, h.svc.TagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], p.List("ResourceId"), tags)
+}
+
+func (h handlers) untag(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	all, _, err := p.Bool("All")
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.UntagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], p.List("ResourceId"), p.List("TagKey"), all)
+}
+
+func (h handlers) listTags(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	tp, err := api.TokenParams(p, "PageSize", 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	filter, _ := api.Tags(p)
+	ids := p.List("ResourceId")
+	if len(ids) == 0 && len(filter) == 0 {
+		return nil, apierr.Missing("ResourceId.1")
+	}
+	all, err := h.svc.ListTagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], ids, filter)
+	if err != nil {
+		return nil, err
+	}
+	page, next := api.TokenPageOf(all, tp)
+	items := []rpc.Object{}
+	for _, t := range page {
+		items = append(items, rpc.Object{"ResourceId": t.ResourceID, "ResourceType": t.ResourceType, "TagKey": t.Key, "TagValue": t.Value})
+	}
+	return rpc.Object{"NextToken": next, "TagResources": rpc.Object{"TagResource": items}}, nil
+}
+

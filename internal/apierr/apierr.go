@@ -1,0 +1,93 @@
+// Package apierr defines the Alibaba-style API error and the one place its HTTP status is decided.
+package apierr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Error is an error the API answers with: an Alibaba error Code and a Message saying what to fix.
+type Error struct {
+	Code    string
+	Message string
+	// Status overrides the status derived from Code; zero means derive it.
+	Status int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// HTTPStatus is the single mapping from error codes to HTTP statuses.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return StatusFor(e.Code)
+}
+
+// StatusFor maps a Code to its HTTP status: 404 for *.NotFound, 403 for authentication and
+// permission, 5xx for server faults, 400 for everything else (validation and state).
+func StatusFor(code string) int {
+	switch {
+	case strings.HasSuffix(code, ".NotFound"):
+		return http.StatusNotFound
+	case code == "InternalError":
+		return http.StatusInternalServerError
+	case code == "ServiceUnavailable":
+		return http.StatusServiceUnavailable
+	case forbidden[code] || strings.HasPrefix(code, "Forbidden"):
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
+}
+
+var forbidden = map[string]bool{
+	"SignatureDoesNotMatch":       true,
+	"IncompleteSignature":         true,
+	"InvalidAccessKeyId.Inactive": true,
+	"SignatureNonceUsed":          true,
+	"InvalidTimeStamp.Expired":    true,
+	"InvalidTimeStamp.Format":     true,
+	"InvalidSignatureMethod":      true,
+	"UnsupportedHTTPMethod":       true,
+	"NoPermission":                true,
+}
+
+// New makes an error with a formatted message.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// From finds the API error in err's chain; anything else becomes InternalError, with a
+// generic message so internals are not leaked.
+func From(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: "InternalError", Message: "The request processing has failed due to some unknown error."}
+}
+
+// Common constructors, so codes are spelled once. Parameter codes follow Alibaba's
+// Missing{Name} / Invalid{Name} style, with the dots of list parameters dropped
+// (Tag.1.Key -> InvalidTagKey) so a code names the parameter, not the request's index.
+
+func Missing(param string) *Error {
+	return New("Missing"+codeName(param), "The input parameter %q that is mandatory for processing this request is not supplied.", param)
+}
+
+func Invalid(param, format string, args ...any) *Error {
+	return &Error{Code: "Invalid" + codeName(param), Message: fmt.Sprintf(format, args...)}
+}
+
+func codeName(param string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(param, ".") {
+		if part == "" || (part[0] >= '0' && part[0] <= '9') {
+			continue
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}

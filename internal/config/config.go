@@ -1,0 +1,103 @@
+// Package config loads the server's catalog: regions, zones and quota defaults.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"go.yaml.in/yaml/v3"
+)
+
+// Region is one configured region.
+type Region struct {
+	ID    string   `yaml:"id" toml:"id"`
+	Name  string   `yaml:"name" toml:"name"`
+	Zones []string `yaml:"zones" toml:"zones"`
+	// NoVPNAttachment marks a region whose transit routers cannot take IPsec-VPN attachments.
+	NoVPNAttachment bool `yaml:"noVpnAttachment" toml:"noVpnAttachment"`
+}
+
+// Config is the server catalog.
+type Config struct {
+	Regions []Region `yaml:"regions" toml:"regions"`
+	// Quotas are per-account defaults by quota name; the admin may override per account.
+	Quotas map[string]int `yaml:"quotas" toml:"quotas"`
+}
+
+// Default is the catalog used without --config.
+func Default() Config {
+	return Config{
+		Regions: []Region{
+			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}},
+			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}},
+		},
+	}
+}
+
+// Load reads a YAML (.yaml/.yml) or TOML (.toml) file; an empty path gives Default.
+func Load(path string) (Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		dec.KnownFields(true)
+		err = dec.Decode(&c)
+	case ".toml":
+		var md toml.MetaData
+		md, err = toml.Decode(string(data), &c)
+		if err == nil && len(md.Undecoded()) > 0 {
+			err = fmt.Errorf("unknown keys %v", md.Undecoded())
+		}
+	default:
+		return Config{}, fmt.Errorf("config %s: use a .yaml, .yml or .toml file", path)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if len(c.Regions) == 0 {
+		c.Regions = Default().Regions
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	seen := map[string]bool{}
+	for _, r := range c.Regions {
+		if r.ID == "" {
+			return fmt.Errorf("config: a region has no id")
+		}
+		if seen[r.ID] {
+			return fmt.Errorf("config: region %s is listed twice", r.ID)
+		}
+		seen[r.ID] = true
+		if len(r.Zones) == 0 {
+			return fmt.Errorf("config: region %s has no zones", r.ID)
+		}
+	}
+	for name, v := range c.Quotas {
+		if v < 0 {
+			return fmt.Errorf("config: quota %s is negative", name)
+		}
+	}
+	return nil
+}
+
+// Region looks a region up by ID.
+func (c Config) Region(id string) (Region, bool) {
+	for _, r := range c.Regions {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Region{}, false
+}

@@ -1,0 +1,127 @@
+// Package server assembles the opencen server: store, service, controllers and the HTTP API.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"opencen/internal/api/admin"
+	"opencen/internal/api/cbn"
+	"opencen/internal/config"
+	"opencen/internal/controller"
+	"opencen/internal/rpc"
+	"opencen/internal/secret"
+	"opencen/internal/service"
+	"opencen/internal/store"
+)
+
+// Options configure a server.
+type Options struct {
+	Listen          string
+	DataDir         string
+	Config          config.Config
+	TransitionDelay time.Duration
+	// SecretKeyFile holds the 32-byte key sealing secrets at rest; default <data>/secret.key.
+	SecretKeyFile string
+	// AdminKeyID / AdminSecret seed the admin account on an empty store.
+	AdminKeyID, AdminSecret string
+	Log                     *slog.Logger
+}
+
+// Run serves until ctx ends. ready, when non-nil, receives the bound address.
+func Run(ctx context.Context, o Options, ready func(addr string)) error {
+	log := o.Log
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := store.OpenBolt(filepath.Join(o.DataDir, "opencen.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	keyFile := o.SecretKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(o.DataDir, "secret.key")
+	}
+	box, err := secret.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return err
+	}
+	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: log})
+	if err := bootstrap(ctx, svc, o, log); err != nil {
+		return err
+	}
+
+	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
+		c, secret, err := svc.LookupKey(ctx, id)
+		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
+	}, log, cbn.Product(svc), admin.Product(svc))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/", api)
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lc := &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: log}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = lc.Run(ctx) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("opencen server listening", "addr", ln.Addr().String(), "data", o.DataDir)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		cancel()
+		<-done
+		return err
+	}
+	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	err = hs.Shutdown(shutdown)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// bootstrap creates the admin account on an empty store and hands its key over once:
+// printed and written to <data>/admin-credentials (0600) when it was generated.
+func bootstrap(ctx context.Context, svc *service.Service, o Options, log *slog.Logger) error {
+	creds, created, err := svc.Bootstrap(ctx, o.AdminKeyID, o.AdminSecret)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	log.Info("created admin account", "account", creds.AccountID, "access_key_id", creds.AccessKeyID)
+	if o.AdminSecret != "" {
+		return nil // the operator already has it
+	}
+	raw, _ := json.MarshalIndent(creds, "", "  ")
+	path := filepath.Join(o.DataDir, "admin-credentials")
+	if err := os.WriteFile(path, append(raw, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(os.Stderr, "\nAdmin access key (shown once; also in %s):\n  AccessKeyId:     %s\n  AccessKeySecret: %s\n\n", path, creds.AccessKeyID, creds.AccessKeySecret)
+	return nil
+}

@@ -1,0 +1,288 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"time"
+
+	"opencen/internal/apierr"
+)
+
+// Account is a tenant. IDs are 16-digit numbers, as Alibaba's.
+type Account struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Admin   bool      `json:"admin"`
+	Created time.Time `json:"created"`
+	// Quotas override the configured defaults for this account.
+	Quotas map[string]int `json:"quotas,omitempty"`
+	// ServiceLinkedRoles records roles created on the account's behalf (e.g. AliyunServiceRoleForVpn).
+	ServiceLinkedRoles []string `json:"serviceLinkedRoles,omitempty"`
+}
+
+// AccessKey is an account's key pair; the secret is sealed at rest.
+type AccessKey struct {
+	ID        string    `json:"id"`
+	AccountID string    `json:"accountId"`
+	Sealed    string    `json:"sealed"`
+	Status    string    `json:"status"` // Active | Inactive
+	Created   time.Time `json:"created"`
+}
+
+// Key statuses.
+const (
+	KeyActive   = "Active"
+	KeyInactive = "Inactive"
+)
+
+// Credentials is a new key pair as handed to its owner, once.
+type Credentials struct {
+	AccountID       string `json:"AccountId"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	AccessKeySecret string `json:"AccessKeySecret"`
+}
+
+func accountKey(id string) string { return accountPrefix + id }
+func akKey(id string) string      { return keyPrefix + id }
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomFrom(alphabet string, n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand never fails on Linux
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+func newAccountID() string { return randomFrom("123456789", 1) + randomFrom("0123456789", 15) }
+func newKeyID() string     { return "LTAI" + randomFrom(alnum, 20) }
+func newSecret() string    { return randomFrom(alnum, 30) }
+
+// Bootstrap creates the admin account on an empty store. keyID/secret come from the
+// operator (environment) or are generated when empty. created=false when accounts exist.
+func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Credentials, created bool, err error) {
+	kvs, _, err := s.st.List(ctx, accountPrefix)
+	if err != nil || len(kvs) > 0 {
+		return Credentials{}, false, err
+	}
+	if keyID == "" {
+		keyID = newKeyID()
+	}
+	if secret == "" {
+		secret = newSecret()
+	}
+	acct := Account{ID: newAccountID(), Name: "admin", Admin: true, Created: s.now().UTC()}
+	err = s.update(ctx, func(t *txn) error {
+		// Guard against two servers bootstrapping one store: the admin key must be new.
+		if err := t.create(accountKey(acct.ID), acct); err != nil {
+			return err
+		}
+		return t.create(akKey(keyID), AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()})
+	})
+	if err != nil {
+		return Credentials{}, false, err
+	}
+	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
+}
+
+// LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
+func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+	kv, ok, err := s.st.Get(ctx, akKey(keyID))
+	if err != nil {
+		return Caller{}, "", err
+	}
+	if !ok {
+		return Caller{}, "", apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
+	}
+	var k AccessKey
+	if err := decodeJSON(kv.Value, &k); err != nil {
+		return Caller{}, "", err
+	}
+	if k.Status != KeyActive {
+		return Caller{}, "", apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
+	}
+	acct, err := s.account(ctx, k.AccountID)
+	if err != nil {
+		return Caller{}, "", err
+	}
+	secret, err := s.box.Open(k.Sealed)
+	if err != nil {
+		return Caller{}, "", fmt.Errorf("open key %s: %w", keyID, err)
+	}
+	return Caller{AccountID: acct.ID, Admin: acct.Admin}, secret, nil
+}
+
+func (s *Service) account(ctx context.Context, id string) (Account, error) {
+	kv, ok, err := s.st.Get(ctx, accountKey(id))
+	if err != nil {
+		return Account{}, err
+	}
+	if !ok {
+		return Account{}, apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
+	}
+	var a Account
+	return a, decodeJSON(kv.Value, &a)
+}
+
+func requireAdmin(c Caller) error {
+	if !c.Admin {
+		return apierr.New("Forbidden.NotAdmin", "Only the admin account may manage accounts, keys and quotas.")
+	}
+	return nil
+}
+
+// CreateAccount makes a tenant account with one access key.
+func (s *Service) CreateAccount(ctx context.Context, c Caller, name string) (Credentials, error) {
+	if err := requireAdmin(c); err != nil {
+		return Credentials{}, err
+	}
+	if name == "" {
+		return Credentials{}, apierr.Missing("Name")
+	}
+	if len(name) > 64 {
+		return Credentials{}, apierr.Invalid("Name", "Name must be 1 to 64 characters long.")
+	}
+	acct := Account{ID: newAccountID(), Name: name, Created: s.now().UTC()}
+	creds := Credentials{AccountID: acct.ID, AccessKeyID: newKeyID(), AccessKeySecret: newSecret()}
+	err := s.update(ctx, func(t *txn) error {
+		if err := t.create(accountKey(acct.ID), acct); err != nil {
+			return err
+		}
+		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: acct.ID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+	})
+	return creds, err
+}
+
+// CreateAccessKey adds a key to an account.
+func (s *Service) CreateAccessKey(ctx context.Context, c Caller, accountID string) (Credentials, error) {
+	if err := requireAdmin(c); err != nil {
+		return Credentials{}, err
+	}
+	if accountID == "" {
+		return Credentials{}, apierr.Missing("AccountId")
+	}
+	creds := Credentials{AccountID: accountID, AccessKeyID: newKeyID(), AccessKeySecret: newSecret()}
+	err := s.update(ctx, func(t *txn) error {
+		var a Account
+		if ok, err := t.get(accountKey(accountID), &a); err != nil {
+			return err
+		} else if !ok {
+			return apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", accountID)
+		}
+		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: accountID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+	})
+	return creds, err
+}
+
+// SetAccessKeyStatus enables or disables a key.
+func (s *Service) SetAccessKeyStatus(ctx context.Context, c Caller, keyID, status string) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	if status != KeyActive && status != KeyInactive {
+		return apierr.Invalid("Status", "Status must be Active or Inactive; got %q.", status)
+	}
+	return s.update(ctx, func(t *txn) error {
+		k, err := getKey(t, keyID)
+		if err != nil {
+			return err
+		}
+		k.Status = status
+		return t.put(akKey(keyID), k)
+	})
+}
+
+// DeleteAccessKey removes a key. The admin account keeps at least one active key.
+func (s *Service) DeleteAccessKey(ctx context.Context, c Caller, keyID string) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		k, err := getKey(t, keyID)
+		if err != nil {
+			return err
+		}
+		if k.AccountID == c.AccountID {
+			kvs, err := t.list(keyPrefix)
+			if err != nil {
+				return err
+			}
+			active := 0
+			for _, kv := range kvs {
+				var o AccessKey
+				if decodeJSON(kv.Value, &o) == nil && o.AccountID == c.AccountID && o.Status == KeyActive {
+					active++
+				}
+			}
+			if active <= 1 && k.Status == KeyActive {
+				return apierr.New("OperationDenied.LastAdminKey", "Key %s is the admin account's last active key; create another key first.", keyID)
+			}
+		}
+		t.del(akKey(keyID))
+		return nil
+	})
+}
+
+func getKey(t *txn, keyID string) (AccessKey, error) {
+	if keyID == "" {
+		return AccessKey{}, apierr.Missing("AccessKeyId")
+	}
+	var k AccessKey
+	ok, err := t.get(akKey(keyID), &k)
+	if err != nil {
+		return k, err
+	}
+	if !ok {
+		return k, apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
+	}
+	return k, nil
+}
+
+// AccountInfo is an account as the admin sees it.
+type AccountInfo struct {
+	Account
+	AccessKeys []AccessKeyInfo `json:"AccessKeys"`
+}
+
+// AccessKeyInfo is a key without its secret.
+type AccessKeyInfo struct {
+	AccessKeyID string    `json:"AccessKeyId"`
+	Status      string    `json:"Status"`
+	Created     time.Time `json:"CreateTime"`
+}
+
+// DescribeAccount shows an account, its keys (no secrets) and its service-linked roles.
+func (s *Service) DescribeAccount(ctx context.Context, c Caller, accountID string) (AccountInfo, error) {
+	if accountID == "" {
+		accountID = c.AccountID
+	}
+	if accountID != c.AccountID {
+		if err := requireAdmin(c); err != nil {
+			return AccountInfo{}, err
+		}
+	}
+	a, err := s.account(ctx, accountID)
+	if err != nil {
+		return AccountInfo{}, err
+	}
+	kvs, _, err := s.st.List(ctx, keyPrefix)
+	if err != nil {
+		return AccountInfo{}, err
+	}
+	info := AccountInfo{Account: a, AccessKeys: []AccessKeyInfo{}}
+	for _, kv := range kvs {
+		var k AccessKey
+		if decodeJSON(kv.Value, &k) == nil && k.AccountID == a.ID {
+			info.AccessKeys = append(info.AccessKeys, AccessKeyInfo{AccessKeyID: k.ID, Status: k.Status, Created: k.Created})
+		}
+	}
+	return info, nil
+}

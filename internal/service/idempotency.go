@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+	"unicode"
+
+	"opencen/internal/apierr"
+)
+
+// tokenRecord remembers the result of a request made with a ClientToken.
+type tokenRecord struct {
+	Result  json.RawMessage `json:"result"`
+	Created time.Time       `json:"created"`
+}
+
+// TokenTTL is how long a ClientToken is remembered (at least the 24 hours clients rely on).
+const TokenTTL = 48 * time.Hour
+
+func tokenKey(account, action, token string) string {
+	return tokenPrefix + account + "/" + action + "/" + token
+}
+
+// CheckClientToken validates a ClientToken: at most 64 printable ASCII characters.
+func CheckClientToken(token string) error {
+	if len(token) > 64 {
+		return apierr.Invalid("ClientToken", "ClientToken must be at most 64 ASCII characters; got %d.", len(token))
+	}
+	for _, r := range token {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return apierr.Invalid("ClientToken", "ClientToken must contain printable ASCII characters only.")
+		}
+	}
+	return nil
+}
+
+// idempotent runs a create-style operation whose result is remembered under the
+// caller's ClientToken in the same transaction as its writes, so a retry with the same
+// token (also after a crash or restart) returns the first result instead of repeating it.
+func idempotent[R any](ctx context.Context, s *Service, c Caller, action, token string, fn func(t *txn) (R, error)) (R, error) {
+	var out R
+	if err := CheckClientToken(token); err != nil {
+		return out, err
+	}
+	err := s.update(ctx, func(t *txn) error {
+		if token != "" {
+			var rec tokenRecord
+			found, err := t.get(tokenKey(c.AccountID, action, token), &rec)
+			if err != nil {
+				return err
+			}
+			if found && s.now().Sub(rec.Created) < TokenTTL {
+				return json.Unmarshal(rec.Result, &out)
+			}
+		}
+		r, err := fn(t)
+		if err != nil {
+			return err
+		}
+		out = r
+		if token != "" {
+			raw, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			return t.put(tokenKey(c.AccountID, action, token), tokenRecord{Result: raw, Created: s.now().UTC()})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GCTokens forgets ClientTokens older than TokenTTL.
+func (s *Service) GCTokens(ctx context.Context) (int, error) {
+	kvs, _, err := s.st.List(ctx, tokenPrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, kv := range kvs {
+		var rec tokenRecord
+		if json.Unmarshal(kv.Value, &rec) == nil && s.now().Sub(rec.Created) < TokenTTL {
+			continue
+		}
+		err := s.update(ctx, func(t *txn) error {
+			if _, ok, err := t.getRaw(kv.Key); err != nil || !ok {
+				return err
+			}
+			t.del(kv.Key)
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

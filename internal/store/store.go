@@ -1,0 +1,85 @@
+// Package store is a versioned key-value store with etcd semantics that the rest of OpenCEN persists through.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrCompacted is returned by Watch when the requested revision is older than the history kept.
+// The caller re-lists and watches from the list's revision, as with etcd.
+var ErrCompacted = errors.New("store: required revision has been compacted")
+
+// KV is one key with its value and etcd-style revision bookkeeping.
+type KV struct {
+	Key            string
+	Value          []byte
+	CreateRevision int64 // revision of the write that created the key
+	ModRevision    int64 // revision of the last write to the key
+	Version        int64 // number of writes since creation (1 after create)
+}
+
+// Cmp is a transaction guard: the key's ModRevision must equal ModRevision.
+// ModRevision 0 means "the key must not exist".
+type Cmp struct {
+	Key         string
+	ModRevision int64
+}
+
+// OpType says what an Op does.
+type OpType int
+
+const (
+	OpPut OpType = iota + 1
+	OpDelete
+)
+
+// Op is one write inside a transaction.
+type Op struct {
+	Type  OpType
+	Key   string
+	Value []byte // OpPut only
+}
+
+// Put and Delete build Ops.
+func Put(key string, value []byte) Op { return Op{Type: OpPut, Key: key, Value: value} }
+func Delete(key string) Op            { return Op{Type: OpDelete, Key: key} }
+
+// TxnResult reports whether the guards held and, if so, the revision the writes got.
+type TxnResult struct {
+	Succeeded bool
+	Revision  int64 // store revision after the transaction (unchanged if it did not succeed)
+}
+
+// EventType says what happened to a key.
+type EventType int
+
+const (
+	EventPut EventType = iota + 1
+	EventDelete
+)
+
+// Event is one change seen by a watcher. For deletes, KV holds the key, the deleting
+// revision as ModRevision and the last value before deletion.
+type Event struct {
+	Type EventType
+	KV   KV
+}
+
+// Store is what callers depend on; the embedded bbolt implementation and a future etcd
+// one both satisfy it.
+type Store interface {
+	// Get returns the key, or ok=false when absent.
+	Get(ctx context.Context, key string) (kv KV, ok bool, err error)
+	// List returns every key with the prefix in key order and the store revision it reflects.
+	List(ctx context.Context, prefix string) (kvs []KV, revision int64, err error)
+	// Txn applies ops atomically if every Cmp holds. A transaction whose ops are all
+	// applied is durable (fsynced) before Txn returns. One txn = one revision.
+	Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
+	// Watch streams events for keys with the prefix whose revision is > fromRevision,
+	// in revision order, until ctx ends (then the channel is closed).
+	Watch(ctx context.Context, prefix string, fromRevision int64) (<-chan Event, error)
+	// Revision is the current store revision.
+	Revision(ctx context.Context) (int64, error)
+	Close() error
+}
