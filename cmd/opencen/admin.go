@@ -90,7 +90,7 @@ func adminCmd() *cobra.Command {
 	_ = keyCreate.MarkFlagRequired("account-id")
 	status := func(use, short, value string) *cobra.Command {
 		c := &cobra.Command{Use: use, Short: short, RunE: func(cmd *cobra.Command, _ []string) error {
-			return cf.call(cmd, "UpdateAccessKeyStatus", map[string]string{"AccessKeyId": keyID, "Status": value})
+			return cf.call(cmd, "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": keyID, "Status": value})
 		}}
 		c.Flags().StringVar(&keyID, "id", "", "access key ID")
 		_ = c.MarkFlagRequired("id")
@@ -100,7 +100,7 @@ func adminCmd() *cobra.Command {
 		Use:   "delete",
 		Short: "Delete an access key",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cf.call(cmd, "DeleteAccessKey", map[string]string{"AccessKeyId": keyID})
+			return cf.call(cmd, "DeleteAccessKey", map[string]string{"UserAccessKeyId": keyID})
 		},
 	}
 	keyDelete.Flags().StringVar(&keyID, "id", "", "access key ID")

@@ -36,53 +36,79 @@ type Options struct {
 	Log                     *slog.Logger
 }
 
-// Run serves until ctx ends. ready, when non-nil, receives the bound address.
-func Run(ctx context.Context, o Options, ready func(addr string)) error {
-	log := o.Log
+// Instance is an assembled server: its HTTP handler and the lifecycle controller.
+type Instance struct {
+	Handler   http.Handler
+	Service   *service.Service
+	Store     store.Store
+	Lifecycle *controller.Lifecycle
+}
+
+// Open assembles a server on o.DataDir: store, secrets, service, admin bootstrap and API.
+func Open(ctx context.Context, o Options) (*Instance, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	st, err := store.OpenBolt(filepath.Join(o.DataDir, "opencen.db"))
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store: %w", err)
 	}
-	defer st.Close()
 	keyFile := o.SecretKeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(o.DataDir, "secret.key")
 	}
 	box, err := secret.LoadOrCreateKey(keyFile)
 	if err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
-	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: log})
-	if err := bootstrap(ctx, svc, o, log); err != nil {
-		return err
+	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log})
+	if err := bootstrap(ctx, svc, o, o.Log); err != nil {
+		st.Close()
+		return nil, err
 	}
-
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		c, secret, err := svc.LookupKey(ctx, id)
 		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
-	}, log, cbn.Product(svc), admin.Product(svc))
+	}, o.Log, cbn.Product(svc), admin.Product(svc))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/", api)
+	return &Instance{
+		Handler:   mux,
+		Service:   svc,
+		Store:     st,
+		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
+	}, nil
+}
 
+// Close releases the store.
+func (in *Instance) Close() error { return in.Store.Close() }
+
+// Run serves until ctx ends. ready, when non-nil, receives the bound address.
+func Run(ctx context.Context, o Options, ready func(addr string)) error {
+	in, err := Open(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: in.Handler, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lc := &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: log}
 	done := make(chan struct{})
-	go func() { defer close(done); _ = lc.Run(ctx) }()
+	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("opencen server listening", "addr", ln.Addr().String(), "data", o.DataDir)
+	in.Service.Logger().Info("opencen server listening", "addr", ln.Addr().String(), "data", o.DataDir)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -233,7 +233,7 @@ func (s *Service) DeleteAccessKey(ctx context.Context, c Caller, keyID string) e
 
 func getKey(t *txn, keyID string) (AccessKey, error) {
 	if keyID == "" {
-		return AccessKey{}, apierr.Missing("AccessKeyId")
+		return AccessKey{}, apierr.Missing("UserAccessKeyId")
 	}
 	var k AccessKey
 	ok, err := t.get(akKey(keyID), &k)

@@ -190,3 +190,6 @@ func decodeJSON(raw []byte, v any) error {
 	}
 	return nil
 }
+
+// Logger is the service's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }

@@ -47,11 +47,11 @@ func (h handlers) createKey(ctx context.Context, r *rpc.Request) (rpc.Object, er
 }
 
 func (h handlers) updateKey(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	return rpc.Object{}, h.svc.SetAccessKeyStatus(ctx, api.Caller(r), r.Params["AccessKeyId"], r.Params["Status"])
+	return rpc.Object{}, h.svc.SetAccessKeyStatus(ctx, api.Caller(r), r.Params["UserAccessKeyId"], r.Params["Status"])
 }
 
 func (h handlers) deleteKey(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	return rpc.Object{}, h.svc.DeleteAccessKey(ctx, api.Caller(r), r.Params["AccessKeyId"])
+	return rpc.Object{}, h.svc.DeleteAccessKey(ctx, api.Caller(r), r.Params["UserAccessKeyId"])
 }
 
 func (h handlers) describeAccount(ctx context.Context, r *rpc.Request) (rpc.Object, error) {

@@ -312,4 +312,3 @@ func (h handlers) listTags(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	}
 	return rpc.Object{"NextToken": next, "TagResources": rpc.Object{"TagResource": items}}, nil
 }
-
