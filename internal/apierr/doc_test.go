@@ -1,0 +1,70 @@
+package apierr
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestEveryCodeIsDocumented keeps docs/errors.md complete: each literal error code in the
+// non-test sources must be listed there.
+func TestEveryCodeIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/errors.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	literal := regexp.MustCompile(`(?:apierr\.New\("([A-Za-z][A-Za-z0-9.]*)"|Code:\s*"([A-Za-z][A-Za-z0-9.]*)"\s*[,}])`)
+	found := 0
+	for _, root := range []string{"../../internal", "../../cmd"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
+				code := m[1] + m[2]
+				found++
+				if !strings.Contains(string(doc), "`"+code+"`") {
+					t.Errorf("%s: code %s is not in docs/errors.md", path, code)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found < 20 {
+		t.Fatalf("found only %d codes: the scan is broken", found)
+	}
+}
+
+func TestStatusFor(t *testing.T) {
+	for code, want := range map[string]int{
+		"InvalidCenId.NotFound":       404,
+		"InvalidAction.NotFound":      404,
+		"SignatureDoesNotMatch":       403,
+		"InvalidAccessKeyId.Inactive": 403,
+		"Forbidden.NotAdmin":          403,
+		"InternalError":               500,
+		"MissingCenId":                400,
+		"Operation.Blocking":          400,
+		"DryRunOperation":             400,
+	} {
+		if got := StatusFor(code); got != want {
+			t.Errorf("%s: %d, want %d", code, got, want)
+		}
+	}
+	if e := From(os.ErrClosed); e.Code != "InternalError" || strings.Contains(e.Message, "closed") {
+		t.Errorf("From(non-API error) = %+v", e)
+	}
+	if c := Invalid("Tag.3.Key", "x").Code; c != "InvalidTagKey" {
+		t.Errorf("Invalid code %s", c)
+	}
+}
