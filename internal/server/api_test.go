@@ -197,7 +197,11 @@ func TestTagsAndPaging(t *testing.T) {
 			break
 		}
 	}
+	// Ordered by resource ID, then tag key.
 	want := []string{ids[0] + " env=", ids[0] + " team=ops", ids[1] + " env=", ids[1] + " team=net"}
+	if ids[1] < ids[0] {
+		want = append(want[2:], want[:2]...)
+	}
 	var got []string
 	for _, a := range all {
 		m := a.(map[string]any)
