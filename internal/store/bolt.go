@@ -63,7 +63,9 @@ func WithHistoryLimit(n int) BoltOption {
 }
 
 // WithMaxBatchDelay sets how long concurrent Txns wait to be coalesced into one bbolt
-// commit (default 1ms; bbolt's own 10ms default makes serial CAS loops needlessly slow).
+// commit (default 1ms). bbolt's own 10ms makes serial CAS loops slow; much shorter delays
+// split contending writers into many small batches that each pay a full fsync (a 32-way
+// CAS loop measured 10x slower at 100µs under load).
 func WithMaxBatchDelay(d time.Duration) BoltOption {
 	return func(c *boltConfig) { c.maxBatchDelay = d }
 }

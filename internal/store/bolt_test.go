@@ -42,11 +42,7 @@ func mustPut(t testing.TB, s store.Store, key, value string) int64 {
 }
 
 func TestBoltConformance(t *testing.T) {
-	// A short batch delay keeps the suite's 1600-step CAS loop fast on slow CI; correctness
-	// does not depend on it, and the other tests use the default.
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openBolt(t, tempDB(t), store.WithMaxBatchDelay(100*time.Microsecond))
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return openBolt(t, tempDB(t)) })
 }
 
 func TestBoltEmptyStartsAtZero(t *testing.T) {
