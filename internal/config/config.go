@@ -3,6 +3,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,8 @@ type Region struct {
 	Zones []string `yaml:"zones" toml:"zones"`
 	// NoVPNAttachment marks a region whose transit routers cannot take IPsec-VPN attachments.
 	NoVPNAttachment bool `yaml:"noVpnAttachment" toml:"noVpnAttachment"`
+	// PublicPool is the CIDR block public IPsec gateway addresses are allocated from.
+	PublicPool string `yaml:"publicPool" toml:"publicPool"`
 }
 
 // Config is the server catalog.
@@ -31,8 +34,8 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Regions: []Region{
-			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}},
-			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}},
+			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}, PublicPool: "198.18.100.0/24"},
+			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}, PublicPool: "198.18.101.0/24"},
 		},
 	}
 }
@@ -82,6 +85,11 @@ func (c Config) validate() error {
 		seen[r.ID] = true
 		if len(r.Zones) == 0 {
 			return fmt.Errorf("config: region %s has no zones", r.ID)
+		}
+		if r.PublicPool != "" {
+			if p, err := netip.ParsePrefix(r.PublicPool); err != nil || !p.Addr().Is4() || p.Bits() > 29 {
+				return fmt.Errorf("config: region %s: publicPool %q must be an IPv4 CIDR block of /29 or larger", r.ID, r.PublicPool)
+			}
 		}
 	}
 	for name, v := range c.Quotas {

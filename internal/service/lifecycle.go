@@ -27,7 +27,7 @@ func (s *Service) Advance(ctx context.Context, key string) (time.Time, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return err
 		}
-		if !transitional(m.Status) {
+		if !transitional(kind, m.Status) {
 			return nil
 		}
 		if due := m.Changed.Add(s.delay); s.now().Before(due) {
@@ -39,7 +39,15 @@ func (s *Service) Advance(ctx context.Context, key string) (time.Time, error) {
 	return next, err
 }
 
-func transitional(status string) bool {
+// transitional reports whether the lifecycle controller completes this status. A
+// connection's attaching/detaching are completed with its attachment, not on their own.
+func transitional(kind, status string) bool {
+	switch kind {
+	case model.KindVpnAttachment:
+		return status == model.AttachmentAttaching || status == model.AttachmentDetaching
+	case model.KindVpnConnection:
+		return status == model.VcoUpdating
+	}
 	switch status {
 	case model.StatusCreating, model.StatusDeleting, model.StatusModifying:
 		return true
@@ -49,6 +57,29 @@ func transitional(status string) bool {
 
 // complete finishes one transition, with the kind's side effects.
 func (s *Service) complete(t *txn, kind, key string, raw []byte, m model.Meta) error {
+	switch kind {
+	case model.KindVpnAttachment:
+		var a model.VpnAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		if a.Status == model.AttachmentDetaching {
+			t.del(key)
+			return s.finishDetach(t, &a)
+		}
+		if err := s.finishAttach(t, &a); err != nil {
+			return err
+		}
+		return t.put(key, a)
+	case model.KindVpnConnection:
+		var v model.VpnConnection
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		s.setStatus(&v.Meta, v.Next)
+		v.Next = ""
+		return t.put(key, v)
+	}
 	if m.Status == model.StatusDeleting {
 		t.del(key)
 		switch kind {
@@ -97,6 +128,15 @@ func (s *Service) finishTRDelete(t *txn, raw []byte) error {
 			t.del(resKey(model.KindRouteTable, rt.ID))
 		}
 	}
+	maps, err := listTxn[model.RouteMap](t, model.KindRouteMap)
+	if err != nil {
+		return err
+	}
+	for _, m := range maps {
+		if m.TransitRouterID == tr.ID {
+			t.del(resKey(model.KindRouteMap, m.ID))
+		}
+	}
 	var cen model.CEN
 	if ok, err := t.get(resKey(model.KindCEN, tr.CenID), &cen); err != nil || !ok {
 		return err
@@ -123,7 +163,8 @@ func (s *Service) Pending(ctx context.Context) ([]string, int64, error) {
 	var keys []string
 	for _, kv := range kvs {
 		var m model.Meta
-		if json.Unmarshal(kv.Value, &m) == nil && transitional(m.Status) {
+		kind, _, _ := ResourceKey(kv.Key)
+		if json.Unmarshal(kv.Value, &m) == nil && transitional(kind, m.Status) {
 			keys = append(keys, kv.Key)
 		}
 	}

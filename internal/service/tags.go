@@ -19,9 +19,15 @@ type TagType struct {
 // Taggable resource types per product, matched case-insensitively.
 var tagTypes = map[string]map[string]TagType{
 	"Cbn": {
-		"cen":                     {"Cen", model.KindCEN},
-		"transitrouter":           {"TransitRouter", model.KindTR},
-		"transitrouterroutetable": {"TransitRouterRouteTable", model.KindRouteTable},
+		"cen":                        {"Cen", model.KindCEN},
+		"transitrouter":              {"TransitRouter", model.KindTR},
+		"transitrouterroutetable":    {"TransitRouterRouteTable", model.KindRouteTable},
+		"transitroutervpnattachment": {"TransitRouterVpnAttachment", model.KindVpnAttachment},
+	},
+	"Vpc": {
+		"vpnattachment":   {"VPNATTACHMENT", model.KindVpnConnection},
+		"vpnconnection":   {"VPNCONNECTION", model.KindVpnConnection},
+		"customergateway": {"CUSTOMERGATEWAY", model.KindCustomerGateway},
 	},
 }
 

@@ -192,8 +192,7 @@ func Start(t testing.TB, opts Options) *Server {
 			break
 		}
 	}
-	s.dumpLog(t)
-	t.Fatalf("testserver: start: %v", lastErr)
+	t.Fatalf("testserver: start: %v", lastErr) // the cleanup above shows the server log
 	return nil
 }
 
@@ -202,8 +201,7 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
 	if err := s.start(); err != nil {
-		s.dumpLog(t)
-		t.Fatalf("testserver: restart: %v", err)
+		t.Fatalf("testserver: restart: %v", err) // Start's cleanup shows the server log
 	}
 }
 
@@ -403,16 +401,16 @@ func (s *Server) CreateKey(t testing.TB, accountID string) Account {
 	return a
 }
 
-// DisableKey runs `opencen admin key disable --access-key-id ID`.
+// DisableKey runs `opencen admin key disable --id ID`.
 func (s *Server) DisableKey(t testing.TB, accessKeyID string) {
 	t.Helper()
-	s.Admin(t, "key", "disable", "--access-key-id", accessKeyID)
+	s.Admin(t, "key", "disable", "--id", accessKeyID)
 }
 
-// DeleteKey runs `opencen admin key delete --access-key-id ID`.
+// DeleteKey runs `opencen admin key delete --id ID`.
 func (s *Server) DeleteKey(t testing.TB, accessKeyID string) {
 	t.Helper()
-	s.Admin(t, "key", "delete", "--access-key-id", accessKeyID)
+	s.Admin(t, "key", "delete", "--id", accessKeyID)
 }
 
 func parseAccount(out []byte) (Account, error) {

@@ -89,7 +89,7 @@ func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object,
 		items = append(items, rpc.Object{
 			"CenId": c.ID, "Name": c.Name, "Description": c.Description, "Status": c.Status,
 			"CreationTime": model.CBNTime(c.Created), "ProtectionLevel": c.ProtectionLevel, "Ipv6Level": "DISABLED",
-			"ResourceGroupId":        resourceGroup(c.Owner),
+			"ResourceGroupId":        service.DefaultResourceGroup(c.Owner),
 			"CenBandwidthPackageIds": rpc.Object{"CenBandwidthPackageId": []string{}},
 			"Tags":                   rpc.Object{"Tag": api.TagList(c.Tags)},
 		})
@@ -97,8 +97,6 @@ func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object,
 	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(cens), "Cens": rpc.Object{"Cen": items}}, nil
 }
 
-// resourceGroup is the account's default resource group, the only one OpenCEN has.
-func resourceGroup(account string) string { return "rg-default-" + account }
 
 func (h handlers) modifyCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params

@@ -1,0 +1,371 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"opencen/internal/apierr"
+	"opencen/internal/model"
+)
+
+// VpnAttachmentFilter selects attachments; invalid combinations simply match nothing.
+type VpnAttachmentFilter struct {
+	Region, CenID, TransitRouterID, ID string
+	Tags                               []model.Tag
+}
+
+// ListTransitRouterVpnAttachments lists the caller's VPN attachments.
+func (s *Service) ListTransitRouterVpnAttachments(ctx context.Context, c Caller, f VpnAttachmentFilter) ([]*model.VpnAttachment, error) {
+	all, err := listKind[model.VpnAttachment](ctx, s.st, model.KindVpnAttachment)
+	if err != nil {
+		return nil, err
+	}
+	sortByCreated(all)
+	out := all[:0]
+	for _, a := range all {
+		if a.Owner != c.AccountID || (f.Region != "" && a.Region != f.Region) || (f.CenID != "" && a.CenID != f.CenID) ||
+			(f.TransitRouterID != "" && a.TransitRouterID != f.TransitRouterID) || (f.ID != "" && a.ID != f.ID) || !model.MatchTags(a.Tags, f.Tags) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// UpdateTRVpnAttachmentInput is UpdateTransitRouterVpnAttachmentAttribute's request.
+type UpdateTRVpnAttachmentInput struct {
+	ID                      string
+	Name, Description       *string
+	AutoPublishRouteEnabled *bool
+	OrderType               *string
+	DryRun                  bool
+}
+
+func (s *Service) ownedAttachment(t *txn, c Caller, id string) (*model.VpnAttachment, error) {
+	if id == "" {
+		return nil, apierr.Missing("TransitRouterAttachmentId")
+	}
+	return getOwned[model.VpnAttachment](t, c, model.KindVpnAttachment, id, attachmentNotFound(id))
+}
+
+// UpdateTransitRouterVpnAttachmentAttribute changes an attachment's name, description,
+// route publishing or payer.
+func (s *Service) UpdateTransitRouterVpnAttachmentAttribute(ctx context.Context, c Caller, in UpdateTRVpnAttachmentInput) error {
+	if in.Name != nil {
+		if err := model.CBNName.Check("TransitRouterAttachmentName", *in.Name); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := model.CBNDescription.Check("TransitRouterAttachmentDescription", *in.Description); err != nil {
+			return err
+		}
+	}
+	if in.OrderType != nil && *in.OrderType != "PayByCenOwner" && *in.OrderType != "PayByResourceOwner" {
+		return apierr.Invalid("OrderType", "OrderType must be PayByCenOwner or PayByResourceOwner; got %q.", *in.OrderType)
+	}
+	return s.update(ctx, func(t *txn) error {
+		a, err := s.ownedAttachment(t, c, in.ID)
+		if err != nil {
+			return err
+		}
+		if a.Status != model.AttachmentAttached {
+			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
+		}
+		if in.DryRun {
+			return errDryRun
+		}
+		if in.Name != nil {
+			a.Name = *in.Name
+		}
+		if in.Description != nil {
+			a.Description = *in.Description
+		}
+		if in.AutoPublishRouteEnabled != nil {
+			a.AutoPublishRouteEnabled = *in.AutoPublishRouteEnabled
+		}
+		if in.OrderType != nil {
+			a.OrderType = *in.OrderType
+		}
+		return t.put(resKey(model.KindVpnAttachment, a.ID), a)
+	})
+}
+
+// DeleteTransitRouterVpnAttachment detaches: Detaching, then gone; the connection
+// returns to init. Without force it is refused while the attachment is associated with or
+// propagates to a route table (force removes those too).
+func (s *Service) DeleteTransitRouterVpnAttachment(ctx context.Context, c Caller, id string, force, dryRun bool) error {
+	return s.update(ctx, func(t *txn) error {
+		a, err := s.ownedAttachment(t, c, id)
+		if err != nil {
+			return err
+		}
+		if a.Status != model.AttachmentAttached {
+			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
+		}
+		if dryRun {
+			return errDryRun
+		}
+		var vco model.VpnConnection
+		if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil {
+			return err
+		} else if ok {
+			if vco.Status == model.VcoUpdating {
+				return configuring(&vco)
+			}
+			s.setStatus(&vco.Meta, model.VcoDetaching)
+			if err := s.appendLog(t, vco.ID, "detaching from transit router "+a.TransitRouterID); err != nil {
+				return err
+			}
+			if err := t.put(resKey(model.KindVpnConnection, vco.ID), vco); err != nil {
+				return err
+			}
+		}
+		s.setStatus(&a.Meta, model.AttachmentDetaching)
+		return t.put(resKey(model.KindVpnAttachment, a.ID), a)
+	})
+}
+
+// finishAttach completes Attaching -> Attached with the connection.
+func (s *Service) finishAttach(t *txn, a *model.VpnAttachment) error {
+	s.setStatus(&a.Meta, model.AttachmentAttached)
+	var vco model.VpnConnection
+	if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil || !ok {
+		return err
+	}
+	s.setStatus(&vco.Meta, model.VcoAttached)
+	if err := s.appendLog(t, vco.ID, "attached to transit router "+a.TransitRouterID); err != nil {
+		return err
+	}
+	return t.put(resKey(model.KindVpnConnection, vco.ID), vco)
+}
+
+// finishDetach completes Detaching -> gone: the connection returns to init.
+func (s *Service) finishDetach(t *txn, a *model.VpnAttachment) error {
+	var vco model.VpnConnection
+	if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil {
+		return err
+	} else if ok {
+		releaseGatewayIP(t, &vco)
+		s.setStatus(&vco.Meta, model.VcoInit)
+		vco.AttachType = model.AttachNone
+		vco.CenID, vco.TransitRouterID, vco.AttachmentID, vco.InternetIP, vco.ZoneNo = "", "", "", "", ""
+		vco.CrossAccount = false
+		vco.NegotiationStatus = model.IkeNotEstablished
+		if err := s.appendLog(t, vco.ID, "detached from transit router "+a.TransitRouterID); err != nil {
+			return err
+		}
+		if err := t.put(resKey(model.KindVpnConnection, vco.ID), vco); err != nil {
+			return err
+		}
+	}
+	return adjustTR(t, a.TransitRouterID, func(tr *model.TransitRouter) { tr.Attachments-- })
+}
+
+// Cross-account grants.
+
+func grantKey(instanceID, cenID, cenOwner string) string {
+	return resKey(model.KindGrant, instanceID+":"+cenID+":"+cenOwner)
+}
+
+// GrantInput is GrantInstanceToTransitRouter's and RevokeInstanceFromTransitRouter's request.
+type GrantInput struct {
+	CenID, CenOwnerID, InstanceID, InstanceType, RegionID, OrderType, ClientToken string
+}
+
+func (in GrantInput) check() error {
+	for _, p := range []struct{ name, v string }{{"CenId", in.CenID}, {"CenOwnerId", in.CenOwnerID}, {"InstanceId", in.InstanceID}, {"InstanceType", in.InstanceType}} {
+		if p.v == "" {
+			return apierr.Missing(p.name)
+		}
+	}
+	if _, err := strconv.ParseUint(in.CenOwnerID, 10, 64); err != nil {
+		return apierr.Invalid("CenOwnerId", "CenOwnerId must be an account ID (digits); got %q.", in.CenOwnerID)
+	}
+	if in.InstanceType != "VPN" {
+		return apierr.Invalid("InstanceType", "InstanceType %q cannot be granted here; OpenCEN grants VPN (IPsec-VPN connections).", in.InstanceType)
+	}
+	if in.OrderType != "" && in.OrderType != "PayByCenOwner" && in.OrderType != "PayByResourceOwner" {
+		return apierr.Invalid("OrderType", "OrderType must be PayByCenOwner or PayByResourceOwner; got %q.", in.OrderType)
+	}
+	return nil
+}
+
+// GrantInstanceToTransitRouter lets another account's CEN attach the caller's connection.
+func (s *Service) GrantInstanceToTransitRouter(ctx context.Context, c Caller, in GrantInput) error {
+	if err := in.check(); err != nil {
+		return err
+	}
+	if in.OrderType == "" {
+		in.OrderType = "PayByCenOwner"
+	}
+	_, err := idempotent(ctx, s, c, "GrantInstanceToTransitRouter", in.ClientToken, func(t *txn) (string, error) {
+		vco, err := s.ownedVco(t, c, in.RegionID, in.InstanceID)
+		if err != nil {
+			return "", err
+		}
+		if vco.TransitRouterID != "" {
+			return "", apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s is already attached to %s; a connection must be unattached to be granted.", vco.ID, vco.TransitRouterID)
+		}
+		if _, err := s.accountTxn(t, in.CenOwnerID); err != nil {
+			return "", apierr.Invalid("CenOwnerId", "CenOwnerId %s is not an account here.", in.CenOwnerID)
+		}
+		g := model.Grant{Meta: s.newMeta(c, model.KindGrant, vco.Region, "", nil), CenID: in.CenID, CenOwner: in.CenOwnerID,
+			InstanceID: vco.ID, InstanceType: "VPN", OrderType: in.OrderType}
+		g.ID = in.InstanceID + ":" + in.CenID + ":" + in.CenOwnerID
+		return g.ID, t.put(grantKey(vco.ID, in.CenID, in.CenOwnerID), g)
+	})
+	return err
+}
+
+func (s *Service) accountTxn(t *txn, id string) (Account, error) {
+	var a Account
+	ok, err := t.get(accountKey(id), &a)
+	if err == nil && !ok {
+		err = apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
+	}
+	return a, err
+}
+
+// requireGrant checks that vpnOwner granted the connection to cenOwner's CEN.
+func (s *Service) requireGrant(t *txn, vcoID, cenID, cenOwner, vpnOwner string) error {
+	var g model.Grant
+	ok, err := t.get(grantKey(vcoID, cenID, cenOwner), &g)
+	if err != nil {
+		return err
+	}
+	if !ok || g.Owner != vpnOwner {
+		return apierr.New("Forbidden.InstanceNotGranted", "Account %s has not granted IPsec-VPN connection %s to CEN %s of account %s; its owner must call GrantInstanceToTransitRouter first.", vpnOwner, vcoID, cenID, cenOwner)
+	}
+	return nil
+}
+
+// RevokeInstanceFromTransitRouter withdraws a grant; refused while the attachment exists.
+func (s *Service) RevokeInstanceFromTransitRouter(ctx context.Context, c Caller, in GrantInput) error {
+	if err := in.check(); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		vco, err := s.ownedVco(t, c, in.RegionID, in.InstanceID)
+		if err != nil {
+			return err
+		}
+		key := grantKey(vco.ID, in.CenID, in.CenOwnerID)
+		if _, ok, err := t.getRaw(key); err != nil {
+			return err
+		} else if !ok {
+			return apierr.New("InvalidGrantRule.NotFound", "IPsec-VPN connection %s is not granted to CEN %s of account %s.", vco.ID, in.CenID, in.CenOwnerID)
+		}
+		if vco.CenID == in.CenID && vco.TransitRouterID != "" {
+			return apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s is attached to transit router %s of CEN %s; the CEN owner must delete the attachment before the grant can be revoked.", vco.ID, vco.TransitRouterID, in.CenID)
+		}
+		t.del(key)
+		return nil
+	})
+}
+
+// DescribeGrantRulesToResource lists the grants of one of the caller's connections.
+func (s *Service) DescribeGrantRulesToResource(ctx context.Context, c Caller, productType, resourceID, region string) ([]*model.Grant, error) {
+	if productType == "" {
+		return nil, apierr.Missing("ProductType")
+	}
+	if productType != "VPN" {
+		return nil, apierr.Invalid("ProductType", "ProductType %q is not served; use VPN.", productType)
+	}
+	var out []*model.Grant
+	err := s.update(ctx, func(t *txn) error {
+		vco, err := s.ownedVco(t, c, region, resourceID)
+		if err != nil {
+			if resourceID == "" {
+				return apierr.Missing("ResourceId")
+			}
+			return err
+		}
+		all, err := listTxn[model.Grant](t, model.KindGrant)
+		if err != nil {
+			return err
+		}
+		out = nil
+		for _, g := range all {
+			if g.InstanceID == vco.ID && g.Owner == c.AccountID {
+				out = append(out, g)
+			}
+		}
+		return nil
+	})
+	sortByCreated(out)
+	return out, err
+}
+
+// System routing policies.
+
+// ensureSystemRouteMaps gives every route table of a transit router with VPN attachments
+// the system policy: RegionOut, priority 5000, Deny routes between IPsec-VPN connections,
+// VBRs and CCN instances. It cannot be modified or deleted.
+func (s *Service) ensureSystemRouteMaps(t *txn, tr *model.TransitRouter) error {
+	tables, err := listTxn[model.RouteTable](t, model.KindRouteTable)
+	if err != nil {
+		return err
+	}
+	maps, err := listTxn[model.RouteMap](t, model.KindRouteMap)
+	if err != nil {
+		return err
+	}
+	for _, rt := range tables {
+		if rt.TransitRouterID != tr.ID {
+			continue
+		}
+		has := false
+		for _, m := range maps {
+			has = has || (m.System && m.RouteTableID == rt.ID)
+		}
+		if has {
+			continue
+		}
+		types := []string{"VPN", "VBR", "CCN"}
+		m := model.RouteMap{Meta: s.newMeta(Caller{AccountID: tr.Owner}, model.KindRouteMap, tr.Region, model.StatusActive, nil),
+			CenID: tr.CenID, TransitRouterID: tr.ID, RouteTableID: rt.ID, TransmitDirection: "RegionOut", Priority: 5000, MapResult: "Deny",
+			System: true, Description: "System policy: routes are not exchanged between IPsec-VPN connections, VBRs and CCN instances.",
+			SourceChildInstanceTypes: types, DestinationChildInstanceTypes: types}
+		if err := t.create(resKey(model.KindRouteMap, m.ID), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RouteMapFilter selects routing policies of a CEN.
+type RouteMapFilter struct {
+	CenID, RegionID, ID, RouteTableID, Direction string
+}
+
+// DescribeCenRouteMaps lists a CEN's routing policies by priority.
+func (s *Service) DescribeCenRouteMaps(ctx context.Context, c Caller, f RouteMapFilter) ([]*model.RouteMap, error) {
+	if f.CenID == "" {
+		return nil, apierr.Missing("CenId")
+	}
+	if f.Direction != "" && f.Direction != "RegionIn" && f.Direction != "RegionOut" {
+		return nil, apierr.Invalid("TransmitDirection", "TransmitDirection must be RegionIn or RegionOut; got %q.", f.Direction)
+	}
+	err := s.update(ctx, func(t *txn) error {
+		_, err := getOwned[model.CEN](t, c, model.KindCEN, f.CenID, cenNotFound(f.CenID))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	all, err := listKind[model.RouteMap](ctx, s.st, model.KindRouteMap)
+	if err != nil {
+		return nil, err
+	}
+	sortByCreated(all)
+	out := all[:0]
+	for _, m := range all {
+		if m.CenID != f.CenID || (f.RegionID != "" && m.Region != f.RegionID) || (f.ID != "" && m.ID != f.ID) ||
+			(f.RouteTableID != "" && m.RouteTableID != f.RouteTableID) || (f.Direction != "" && m.TransmitDirection != f.Direction) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

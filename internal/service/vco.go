@@ -1,0 +1,470 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"opencen/internal/apierr"
+	"opencen/internal/model"
+)
+
+func vcoNotFound(id string) *apierr.Error {
+	return apierr.New("InvalidVpnConnectionInstanceId.NotFound", "The IPsec-VPN connection %s does not exist.", id)
+}
+
+// VpnInput is what CreateVpnAttachment and ModifyVpnAttachmentAttribute take; nil = not given.
+type VpnInput struct {
+	RegionID, ID                         string
+	Name, CustomerGatewayID, NetworkType *string
+	LocalSubnet, RemoteSubnet            *string
+	EffectImmediately, AutoConfigRoute   *bool
+	EnableDpd, EnableNatTraversal        *bool
+	TunnelBandwidth, ResourceGroupID     *string
+	Ike                                  model.IkeInput
+	Ipsec                                model.IpsecInput
+	Bgp                                  model.BgpInput
+	HealthCheck                          model.HealthCheckInput
+	Tags                                 []model.Tag
+	TagParam                             string
+	ClientToken                          string
+	DryRun                               bool
+}
+
+// VpnConnectionView is a connection as its owner reads it: PSK opened, peer fields resolved.
+type VpnConnectionView struct {
+	*model.VpnConnection
+	Psk               string
+	PeerAsn           int64
+	TransitRouterName string
+}
+
+// applyVpn validates in over base (defaults on create, the stored connection on modify).
+func applyVpn(in VpnInput, base model.VpnConnection, creating bool) (model.VpnConnection, error) {
+	v := base
+	str := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	boolean := func(dst *bool, src *bool) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	str(&v.Name, in.Name)
+	str(&v.CustomerGatewayID, in.CustomerGatewayID)
+	if in.NetworkType != nil && *in.NetworkType != "" {
+		if !creating && *in.NetworkType != base.NetworkType {
+			return v, apierr.Invalid("NetworkType", "NetworkType cannot be changed after creation (it is %s).", base.NetworkType)
+		}
+		v.NetworkType = *in.NetworkType
+	}
+	boolean(&v.EffectImmediately, in.EffectImmediately)
+	boolean(&v.AutoConfigRoute, in.AutoConfigRoute)
+	boolean(&v.EnableDpd, in.EnableDpd)
+	boolean(&v.EnableNatTraversal, in.EnableNatTraversal)
+	if in.TunnelBandwidth != nil && *in.TunnelBandwidth != "" {
+		v.TunnelBandwidth = *in.TunnelBandwidth
+	}
+	if err := model.VPCName.Check("Name", v.Name); err != nil {
+		return v, err
+	}
+	if v.CustomerGatewayID == "" {
+		return v, apierr.Missing("CustomerGatewayId")
+	}
+	if v.NetworkType != "public" && v.NetworkType != "private" {
+		return v, apierr.Invalid("NetworkType", "NetworkType must be public or private; got %q.", v.NetworkType)
+	}
+	if v.TunnelBandwidth != "Standard" && v.TunnelBandwidth != "Large" {
+		return v, apierr.Invalid("TunnelBandwidth", "TunnelBandwidth must be Standard or Large; got %q.", v.TunnelBandwidth)
+	}
+	for _, sn := range []struct {
+		param string
+		src   *string
+		dst   *string
+	}{{"LocalSubnet", in.LocalSubnet, &v.LocalSubnet}, {"RemoteSubnet", in.RemoteSubnet, &v.RemoteSubnet}} {
+		if sn.src == nil {
+			continue
+		}
+		ps, err := model.ParseSubnets(sn.param, *sn.src)
+		if err != nil {
+			return v, err
+		}
+		*sn.dst = model.JoinSubnets(ps)
+	}
+	var err error
+	if v.Ike, err = in.Ike.Apply(base.Ike); err != nil {
+		return v, err
+	}
+	if v.Ipsec, err = in.Ipsec.Apply(base.Ipsec); err != nil {
+		return v, err
+	}
+	if v.Bgp, err = in.Bgp.Apply(base.Bgp); err != nil {
+		return v, err
+	}
+	if v.HealthCheck, err = in.HealthCheck.Apply(base.HealthCheck); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// CreateVpnAttachment creates an IPsec-VPN connection for a transit router (State init).
+func (s *Service) CreateVpnAttachment(ctx context.Context, c Caller, in VpnInput) (*model.VpnConnection, error) {
+	if _, err := s.region("RegionId", in.RegionID); err != nil {
+		return nil, err
+	}
+	base := model.VpnConnection{
+		NetworkType: "public", LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4, TunnelBandwidth: "Standard",
+		AutoConfigRoute: true, EnableDpd: true, EnableNatTraversal: true,
+		Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(), Bgp: model.DefaultBgp(), HealthCheck: model.DefaultHealthCheck(),
+	}
+	v, err := applyVpn(in, base, true)
+	if err != nil {
+		return nil, err
+	}
+	if in.ResourceGroupID != nil {
+		if err := s.checkResourceGroup(c, *in.ResourceGroupID); err != nil {
+			return nil, err
+		}
+	}
+	if err := model.CheckTags(in.TagParam, in.Tags); err != nil {
+		return nil, err
+	}
+	if v.Ike.Psk == "" {
+		v.Ike.Psk = model.NewPSK()
+	}
+	return idempotent(ctx, s, c, "CreateVpnAttachment", in.ClientToken, func(t *txn) (*model.VpnConnection, error) {
+		cgw, err := s.ownedCGW(t, c, in.RegionID, v.CustomerGatewayID)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkBgpPeer(v, cgw); err != nil {
+			return nil, err
+		}
+		if in.DryRun {
+			return nil, errDryRun
+		}
+		vco := v
+		vco.Meta = s.newMeta(c, model.KindVpnConnection, in.RegionID, model.VcoInit, in.Tags)
+		vco.ResourceGroupID = DefaultResourceGroup(c.AccountID)
+		vco.Ike.Psk = s.box.Seal(v.Ike.Psk)
+		vco.NegotiationStatus = model.IkeNotEstablished
+		vco.AttachType = model.AttachNone
+		cgw.Connections++
+		if err := t.put(resKey(model.KindCustomerGateway, cgw.ID), cgw); err != nil {
+			return nil, err
+		}
+		s.log.Info("vpn connection created", "vco", vco.ID, "account", c.AccountID)
+		return &vco, t.create(resKey(model.KindVpnConnection, vco.ID), vco)
+	})
+}
+
+// checkBgpPeer: BGP needs the customer gateway to have an ASN.
+func checkBgpPeer(v model.VpnConnection, cgw *model.CustomerGateway) error {
+	if v.Bgp.EnableBgp && cgw.Asn == 0 {
+		return apierr.Invalid("BgpConfig.EnableBgp", "BGP needs the customer gateway %s to have an ASN; create a customer gateway with Asn, or disable BGP.", cgw.ID)
+	}
+	return nil
+}
+
+func (s *Service) ownedVco(t *txn, c Caller, region, id string) (*model.VpnConnection, error) {
+	if id == "" {
+		return nil, apierr.Missing("VpnConnectionId")
+	}
+	v, err := getOwned[model.VpnConnection](t, c, model.KindVpnConnection, id, vcoNotFound(id))
+	if err != nil {
+		return nil, err
+	}
+	if region != "" && v.Region != region {
+		return nil, vcoNotFound(id)
+	}
+	return v, nil
+}
+
+// configuring is the error for a connection in a transitional state.
+func configuring(v *model.VpnConnection) *apierr.Error {
+	return apierr.New("VpnConnection.Configuring", "The IPsec-VPN connection %s is %s; retry when the operation in progress has finished.", v.ID, v.Status)
+}
+
+// ModifyVpnAttachmentAttribute changes a connection; an attached one goes updating -> attached.
+func (s *Service) ModifyVpnAttachmentAttribute(ctx context.Context, c Caller, in VpnInput) (VpnConnectionView, error) {
+	if _, err := s.region("RegionId", in.RegionID); err != nil {
+		return VpnConnectionView{}, err
+	}
+	var out *model.VpnConnection
+	var psk string
+	err := s.update(ctx, func(t *txn) error {
+		cur, err := s.ownedVco(t, c, in.RegionID, in.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != model.VcoInit && cur.Status != model.VcoAttached {
+			return configuring(cur)
+		}
+		base := *cur
+		if base.Ike.Psk, err = s.box.Open(cur.Ike.Psk); err != nil {
+			return err
+		}
+		v, err := applyVpn(in, base, false)
+		if err != nil {
+			return err
+		}
+		if in.ResourceGroupID != nil {
+			if err := s.checkResourceGroup(c, *in.ResourceGroupID); err != nil {
+				return err
+			}
+		}
+		cgw, err := s.ownedCGW(t, c, in.RegionID, v.CustomerGatewayID)
+		if err != nil {
+			return err
+		}
+		if err := checkBgpPeer(v, cgw); err != nil {
+			return err
+		}
+		if v.CustomerGatewayID != cur.CustomerGatewayID {
+			old, err := s.ownedCGW(t, c, "", cur.CustomerGatewayID)
+			if err == nil {
+				old.Connections--
+				cgw.Connections++
+				if err := t.put(resKey(model.KindCustomerGateway, old.ID), old); err != nil {
+					return err
+				}
+				if err := t.put(resKey(model.KindCustomerGateway, cgw.ID), cgw); err != nil {
+					return err
+				}
+			}
+		}
+		if cur.TransitRouterID != "" && v.Bgp.EnableBgp {
+			if err := s.checkTunnelCidrUnique(t, cur.TransitRouterID, v.ID, v.Bgp.TunnelCidr); err != nil {
+				return err
+			}
+		}
+		if in.DryRun {
+			return errDryRun
+		}
+		psk = v.Ike.Psk
+		v.Ike.Psk = s.box.Seal(v.Ike.Psk)
+		if cur.Status == model.VcoAttached {
+			v.Next = model.VcoAttached
+			s.setStatus(&v.Meta, model.VcoUpdating)
+		}
+		out = &v
+		if err := s.appendLog(t, v.ID, "configuration modified"); err != nil {
+			return err
+		}
+		return t.put(resKey(model.KindVpnConnection, v.ID), v)
+	})
+	if err != nil {
+		return VpnConnectionView{}, err
+	}
+	return s.vcoView(ctx, out, psk)
+}
+
+// vcoView resolves what a connection's readers see.
+func (s *Service) vcoView(ctx context.Context, v *model.VpnConnection, psk string) (VpnConnectionView, error) {
+	view := VpnConnectionView{VpnConnection: v, Psk: psk}
+	if psk == "" {
+		var err error
+		if view.Psk, err = s.box.Open(v.Ike.Psk); err != nil {
+			return view, err
+		}
+	}
+	if kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, v.CustomerGatewayID)); err != nil {
+		return view, err
+	} else if ok {
+		var g model.CustomerGateway
+		if err := json.Unmarshal(kv.Value, &g); err != nil {
+			return view, err
+		}
+		view.PeerAsn = g.Asn
+	}
+	if v.TransitRouterID != "" {
+		if kv, ok, err := s.st.Get(ctx, resKey(model.KindTR, v.TransitRouterID)); err != nil {
+			return view, err
+		} else if ok {
+			var tr model.TransitRouter
+			if err := json.Unmarshal(kv.Value, &tr); err != nil {
+				return view, err
+			}
+			view.TransitRouterName = tr.Name
+		}
+	}
+	return view, nil
+}
+
+// DescribeVpnConnection reads one connection.
+func (s *Service) DescribeVpnConnection(ctx context.Context, c Caller, region, id string) (VpnConnectionView, error) {
+	if _, err := s.region("RegionId", region); err != nil {
+		return VpnConnectionView{}, err
+	}
+	var v *model.VpnConnection
+	err := s.update(ctx, func(t *txn) error {
+		var err error
+		v, err = s.ownedVco(t, c, region, id)
+		return err
+	})
+	if err != nil {
+		return VpnConnectionView{}, err
+	}
+	return s.vcoView(ctx, v, "")
+}
+
+// VcoFilter selects connections.
+type VcoFilter struct {
+	Region, ID, CustomerGatewayID string
+	AttachedOnly                  bool
+	Tags                          []model.Tag
+}
+
+// DescribeVpnConnections lists the caller's connections in a region.
+func (s *Service) DescribeVpnConnections(ctx context.Context, c Caller, f VcoFilter) ([]VpnConnectionView, error) {
+	if _, err := s.region("RegionId", f.Region); err != nil {
+		return nil, err
+	}
+	all, err := listKind[model.VpnConnection](ctx, s.st, model.KindVpnConnection)
+	if err != nil {
+		return nil, err
+	}
+	sortByCreated(all)
+	var out []VpnConnectionView
+	for _, v := range all {
+		if v.Owner != c.AccountID || v.Region != f.Region || (f.ID != "" && v.ID != f.ID) ||
+			(f.CustomerGatewayID != "" && v.CustomerGatewayID != f.CustomerGatewayID) ||
+			(f.AttachedOnly && v.AttachType != model.AttachCEN) || !model.MatchTags(v.Tags, f.Tags) {
+			continue
+		}
+		view, err := s.vcoView(ctx, v, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+// DeleteVpnAttachment deletes a connection that is not attached.
+func (s *Service) DeleteVpnAttachment(ctx context.Context, c Caller, region, id string) error {
+	if _, err := s.region("RegionId", region); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		v, err := s.ownedVco(t, c, region, id)
+		if err != nil {
+			return err
+		}
+		if v.Status != model.VcoInit {
+			if v.TransitRouterID != "" {
+				return apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s is attached to transit router %s; delete the transit router attachment %s first.", v.ID, v.TransitRouterID, v.AttachmentID)
+			}
+			return configuring(v)
+		}
+		if g, err := s.ownedCGW(t, c, "", v.CustomerGatewayID); err == nil {
+			g.Connections--
+			if err := t.put(resKey(model.KindCustomerGateway, g.ID), g); err != nil {
+				return err
+			}
+		}
+		logs, err := t.list(logPrefix(v.ID))
+		if err != nil {
+			return err
+		}
+		for _, kv := range logs {
+			t.del(kv.Key)
+		}
+		t.del(resKey(model.KindVpnConnection, v.ID))
+		return nil
+	})
+}
+
+// CustomerConfig is DownloadVpnConnectionConfig: the connection from the customer's side.
+func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (model.CustomerView, error) {
+	view, err := s.DescribeVpnConnection(ctx, c, region, id)
+	if err != nil {
+		return model.CustomerView{}, err
+	}
+	var g model.CustomerGateway
+	kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, view.CustomerGatewayID))
+	if err != nil {
+		return model.CustomerView{}, err
+	}
+	if !ok {
+		return model.CustomerView{}, cgwNotFound(view.CustomerGatewayID)
+	}
+	if err := json.Unmarshal(kv.Value, &g); err != nil {
+		return model.CustomerView{}, err
+	}
+	return view.CustomerView(&g, view.Psk), nil
+}
+
+// MoveVpnResourceGroup accepts only the account's default group (the only one).
+func (s *Service) MoveVpnResourceGroup(ctx context.Context, c Caller, region, resourceType, id, group string) error {
+	if id == "" {
+		return apierr.Missing("InstanceId")
+	}
+	if group == "" {
+		return apierr.Missing("NewResourceGroupId")
+	}
+	if err := s.checkResourceGroup(c, group); err != nil {
+		return apierr.Invalid("NewResourceGroupId", "NewResourceGroupId %q does not exist; OpenCEN has one resource group per account: %s.", group, DefaultResourceGroup(c.AccountID))
+	}
+	kinds := map[string]string{"vpnattachment": model.KindVpnConnection, "vpnconnection": model.KindVpnConnection, "customergateway": model.KindCustomerGateway}
+	kind, ok := kinds[strings.ToLower(resourceType)]
+	if !ok {
+		return apierr.Invalid("ResourceType", "ResourceType %q cannot be moved here; use VpnAttachment or CustomerGateway.", resourceType)
+	}
+	return s.update(ctx, func(t *txn) error {
+		raw, ok, err := t.getRaw(resKey(kind, id))
+		if err != nil {
+			return err
+		}
+		var m model.Meta
+		if !ok || json.Unmarshal(raw, &m) != nil || m.Owner != c.AccountID || (region != "" && m.Region != region) {
+			return apierr.New("InvalidInstanceId.NotFound", "The %s %s does not exist.", resourceType, id)
+		}
+		return nil
+	})
+}
+
+// Connection event log.
+
+type logEntry struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+func logPrefix(vco string) string { return "/logs/" + vco + "/" }
+
+// appendLog records an event of a connection in the transaction.
+func (s *Service) appendLog(t *txn, vco, msg string) error {
+	now := s.now().UTC()
+	return t.put(fmt.Sprintf("%s%020d", logPrefix(vco), now.UnixNano()), logEntry{Time: now, Message: msg})
+}
+
+// AppendLog records an event of a connection (used by the data plane).
+func (s *Service) AppendLog(ctx context.Context, vco, msg string) error {
+	return s.update(ctx, func(t *txn) error { return s.appendLog(t, vco, msg) })
+}
+
+// ConnectionLogs returns a connection's events in [from, to), oldest first, as Alibaba
+// formats them: "<time> <message>".
+func (s *Service) ConnectionLogs(ctx context.Context, c Caller, region, id string, from, to time.Time) ([]string, error) {
+	if _, err := s.DescribeVpnConnection(ctx, c, region, id); err != nil {
+		return nil, err
+	}
+	kvs, _, err := s.st.List(ctx, logPrefix(id))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, kv := range kvs {
+		var e logEntry
+		if json.Unmarshal(kv.Value, &e) != nil || e.Time.Before(from) || !e.Time.Before(to) {
+			continue
+		}
+		out = append(out, e.Time.Format("2006-01-02 15:04:05")+" "+e.Message)
+	}
+	return out, nil
+}
