@@ -107,6 +107,24 @@ func adminCmd() *cobra.Command {
 	_ = keyDelete.MarkFlagRequired("id")
 	key.AddCommand(keyCreate, status("disable", "Disable an access key", "Inactive"), status("enable", "Enable an access key", "Active"), keyDelete)
 
-	cmd.AddCommand(account, key)
+	quota := &cobra.Command{Use: "quota", Short: "Manage per-account quotas"}
+	var qAccount, qName string
+	var qValue int
+	quotaSet := &cobra.Command{
+		Use:   "set",
+		Short: "Set an account's quota (vpn-attachments-per-tr, ecmp-vpn-connections)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cf.call(cmd, "SetQuota", map[string]string{"AccountId": qAccount, "QuotaName": qName, "Value": fmt.Sprint(qValue)})
+		},
+	}
+	quotaSet.Flags().StringVar(&qAccount, "account-id", "", "account")
+	quotaSet.Flags().StringVar(&qName, "name", "", "quota name")
+	quotaSet.Flags().IntVar(&qValue, "value", 0, "new limit")
+	for _, f := range []string{"account-id", "name", "value"} {
+		_ = quotaSet.MarkFlagRequired(f)
+	}
+	quota.AddCommand(quotaSet)
+
+	cmd.AddCommand(account, key, quota)
 	return cmd
 }

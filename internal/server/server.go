@@ -15,6 +15,7 @@ import (
 
 	"opencen/internal/api/admin"
 	"opencen/internal/api/cbn"
+	"opencen/internal/api/vpc"
 	"opencen/internal/config"
 	"opencen/internal/controller"
 	"opencen/internal/rpc"
@@ -73,7 +74,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		c, secret, err := svc.LookupKey(ctx, id)
 		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
-	}, o.Log, cbn.Product(svc), admin.Product(svc))
+	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/", api)

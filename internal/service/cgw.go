@@ -218,4 +218,3 @@ func (s *Service) checkResourceGroup(c Caller, rg string) error {
 
 // DefaultResourceGroup is an account's only resource group.
 func DefaultResourceGroup(account string) string { return "rg-default-" + account }
-

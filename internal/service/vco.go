@@ -39,6 +39,8 @@ type VpnConnectionView struct {
 	Psk               string
 	PeerAsn           int64
 	TransitRouterName string
+	// RemoteID is the effective customer identity (RemoteId, else the gateway's IP).
+	RemoteID string
 }
 
 // applyVpn validates in over base (defaults on create, the stored connection on modify).
@@ -280,6 +282,7 @@ func (s *Service) vcoView(ctx context.Context, v *model.VpnConnection, psk strin
 			return view, err
 		}
 		view.PeerAsn = g.Asn
+		view.RemoteID = v.EffectiveRemoteID(&g)
 	}
 	if v.TransitRouterID != "" {
 		if kv, ok, err := s.st.Get(ctx, resKey(model.KindTR, v.TransitRouterID)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"opencen/internal/api"
+	"opencen/internal/apierr"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
 )
@@ -23,6 +24,7 @@ func Product(svc *service.Service) *rpc.Product {
 		"CreateAccessKey":       h.createKey,
 		"UpdateAccessKeyStatus": h.updateKey,
 		"DeleteAccessKey":       h.deleteKey,
+		"SetQuota":              h.setQuota,
 	}}
 }
 
@@ -67,5 +69,20 @@ func (h handlers) describeAccount(ctx context.Context, r *rpc.Request) (rpc.Obje
 	if roles == nil {
 		roles = []string{}
 	}
-	return rpc.Object{"AccountId": a.ID, "Name": a.Name, "Admin": a.Admin, "AccessKeys": keys, "ServiceLinkedRoles": roles}, nil
+	quotas, err := h.svc.Quotas(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{"AccountId": a.ID, "Name": a.Name, "Admin": a.Admin, "AccessKeys": keys, "ServiceLinkedRoles": roles, "Quotas": quotas}, nil
+}
+
+func (h handlers) setQuota(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	v, set, err := r.Params.Int("Value", 0, 100000)
+	if err != nil {
+		return nil, err
+	}
+	if !set {
+		return nil, apierr.Missing("Value")
+	}
+	return rpc.Object{}, h.svc.SetQuota(ctx, api.Caller(r), r.Params["AccountId"], r.Params["QuotaName"], v)
 }

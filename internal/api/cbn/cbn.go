@@ -19,7 +19,7 @@ type handlers struct{ svc *service.Service }
 // Product returns the Cbn product with its actions.
 func Product(svc *service.Service) *rpc.Product {
 	h := handlers{svc}
-	return &rpc.Product{Name: "Cbn", Version: Version, Host: "cbn.aliyuncs.com", Actions: map[string]rpc.Handler{
+	p := &rpc.Product{Name: "Cbn", Version: Version, Host: "cbn.aliyuncs.com", Actions: map[string]rpc.Handler{
 		"CreateCen":               h.createCen,
 		"DescribeCens":            h.describeCens,
 		"ModifyCenAttribute":      h.modifyCen,
@@ -31,10 +31,12 @@ func Product(svc *service.Service) *rpc.Product {
 		"CreateTransitRouterCidr": h.createCidr,
 		"ListTransitRouterCidr":   h.listCidr,
 		"DeleteTransitRouterCidr": h.deleteCidr,
-		"TagResources":            h.tag,
-		"UntagResources":          h.untag,
-		"ListTagResources":        h.listTags,
 	}}
+	for name, a := range h.vpnActions() {
+		p.Actions[name] = a
+	}
+	p.Actions["TagResources"], p.Actions["UntagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Cbn")
+	return p
 }
 
 func (h handlers) createCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
@@ -96,7 +98,6 @@ func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object,
 	}
 	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(cens), "Cens": rpc.Object{"Cen": items}}, nil
 }
-
 
 func (h handlers) modifyCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
@@ -271,42 +272,4 @@ func (h handlers) deleteCidr(ctx context.Context, r *rpc.Request) (rpc.Object, e
 		return nil, err
 	}
 	return rpc.Object{}, h.svc.DeleteTransitRouterCidr(ctx, api.Caller(r), p["TransitRouterId"], p["RegionId"], p["TransitRouterCidrId"], dry)
-}
-
-func (h handlers) tag(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	p := r.Params
-	tags, _ := api.Tags(p)
-	return rpc.Object{}, h.svc.TagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], p.List("ResourceId"), tags)
-}
-
-func (h handlers) untag(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	p := r.Params
-	all, _, err := p.Bool("All")
-	if err != nil {
-		return nil, err
-	}
-	return rpc.Object{}, h.svc.UntagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], p.List("ResourceId"), p.List("TagKey"), all)
-}
-
-func (h handlers) listTags(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	p := r.Params
-	tp, err := api.TokenParams(p, "PageSize", 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	filter, _ := api.Tags(p)
-	ids := p.List("ResourceId")
-	if len(ids) == 0 && len(filter) == 0 {
-		return nil, apierr.Missing("ResourceId.1")
-	}
-	all, err := h.svc.ListTagResources(ctx, api.Caller(r), "Cbn", p["ResourceType"], ids, filter)
-	if err != nil {
-		return nil, err
-	}
-	page, next := api.TokenPageOf(all, tp)
-	items := []rpc.Object{}
-	for _, t := range page {
-		items = append(items, rpc.Object{"ResourceId": t.ResourceID, "ResourceType": t.ResourceType, "TagKey": t.Key, "TagValue": t.Value})
-	}
-	return rpc.Object{"NextToken": next, "TagResources": rpc.Object{"TagResource": items}}, nil
 }

@@ -1,0 +1,50 @@
+package api
+
+import (
+	"context"
+
+	"opencen/internal/apierr"
+	"opencen/internal/rpc"
+	"opencen/internal/service"
+)
+
+// TagActions are the TagResources, untag and ListTagResources handlers of a product
+// (the Vpc product spells the untag action UnTagResources, Cbn UntagResources).
+func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Handler) {
+	tag = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+		p := r.Params
+		tags, _ := Tags(p)
+		return rpc.Object{}, svc.TagResources(ctx, Caller(r), product, p["ResourceType"], p.List("ResourceId"), tags)
+	}
+	untag = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+		p := r.Params
+		all, _, err := p.Bool("All")
+		if err != nil {
+			return nil, err
+		}
+		return rpc.Object{}, svc.UntagResources(ctx, Caller(r), product, p["ResourceType"], p.List("ResourceId"), p.List("TagKey"), all)
+	}
+	list = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+		p := r.Params
+		tp, err := TokenParams(p, "PageSize", 10, 50)
+		if err != nil {
+			return nil, err
+		}
+		filter, _ := Tags(p)
+		ids := p.List("ResourceId")
+		if len(ids) == 0 && len(filter) == 0 {
+			return nil, apierr.Missing("ResourceId.1")
+		}
+		all, err := svc.ListTagResources(ctx, Caller(r), product, p["ResourceType"], ids, filter)
+		if err != nil {
+			return nil, err
+		}
+		page, next := TokenPageOf(all, tp)
+		items := []rpc.Object{}
+		for _, t := range page {
+			items = append(items, rpc.Object{"ResourceId": t.ResourceID, "ResourceType": t.ResourceType, "TagKey": t.Key, "TagValue": t.Value})
+		}
+		return rpc.Object{"NextToken": next, "TagResources": rpc.Object{"TagResource": items}}, nil
+	}
+	return tag, untag, list
+}
