@@ -28,10 +28,13 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 				return err
 			}
 			for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
-				code := m[1] + m[2]
+				want := "`" + m[1] + m[2] + "`"
+				if strings.HasSuffix(want, ".`") { // a family completed at run time: QuotaExceeded.{Quota}
+					want = strings.TrimSuffix(want, "`") + "{"
+				}
 				found++
-				if !strings.Contains(string(doc), "`"+code+"`") {
-					t.Errorf("%s: code %s is not in docs/errors.md", path, code)
+				if !strings.Contains(string(doc), want) {
+					t.Errorf("%s: code %s is not in docs/errors.md", path, want)
 				}
 			}
 			return nil
