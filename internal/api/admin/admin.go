@@ -1,4 +1,4 @@
-// Package admin serves OpenCEN's own administration product: accounts, access keys and quotas.
+// Package admin serves OpenCEN's own product: account, key and quota administration, and conveniences the Alibaba products lack.
 package admin
 
 import (
@@ -8,6 +8,7 @@ import (
 	"opencen/internal/apierr"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
+	"opencen/internal/vpnconf"
 )
 
 // Version of the admin product. It has no Alibaba counterpart; the opencen CLI calls it.
@@ -25,6 +26,8 @@ func Product(svc *service.Service) *rpc.Product {
 		"UpdateAccessKeyStatus": h.updateKey,
 		"DeleteAccessKey":       h.deleteKey,
 		"SetQuota":              h.setQuota,
+		// Any account, for its own connections.
+		"RenderVpnConnectionConfig": h.renderVpnConfig,
 	}}
 }
 
@@ -85,4 +88,21 @@ func (h handlers) setQuota(ctx context.Context, r *rpc.Request) (rpc.Object, err
 		return nil, apierr.Missing("Value")
 	}
 	return rpc.Object{}, h.svc.SetQuota(ctx, api.Caller(r), r.Params["AccountId"], r.Params["QuotaName"], v)
+}
+
+// renderVpnConfig renders a connection's customer-side configuration for a device type.
+func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if f := p["Format"]; f != "strongswan" {
+		return nil, apierr.Invalid("Format", "Format must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
+	}
+	cv, err := h.svc.CustomerConfig(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
+	if err != nil {
+		return nil, err
+	}
+	text, err := vpnconf.Strongswan(cv)
+	if err != nil {
+		return nil, apierr.New("IncorrectStatus.VpnConnection", "%v", err)
+	}
+	return rpc.Object{"Config": text}, nil
 }
