@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -72,6 +71,12 @@ func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server
 	return s
 }
 
+// PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
+func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
+
+// Close releases the nonce journal.
+func (s *Server) Close() error { return s.nonces.Close() }
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &Request{ID: newRequestID()}
@@ -95,12 +100,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
 	}
 	body["RequestId"] = req.ID
+	out, err := appendJSON(make([]byte, 0, 1024), body)
+	if err != nil {
+		s.log.Error("rpc: encode response", "request_id", req.ID, "action", req.Action, "err", err)
+		status = http.StatusInternalServerError
+		out, _ = appendJSON(nil, Object{"RequestId": req.ID, "Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
+	}
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.Header().Set("x-acs-request-id", req.ID)
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(body)
+	_, _ = w.Write(append(out, '\n'))
 	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
 }
 

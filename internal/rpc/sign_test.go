@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -437,4 +438,46 @@ func BenchmarkNonceCacheParallel(b *testing.B) {
 			c.Use("AK", fmt.Sprint(seq.Add(1)), now)
 		}
 	})
+}
+
+func TestNonceJournalSurvivesRestart(t *testing.T) {
+	path := t.TempDir() + "/nonces"
+	now := time.Now()
+	c := NewNonceCache(time.Minute)
+	if err := c.Persist(path, now); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if !c.Use("AK", fmt.Sprint("n", i), now) {
+			t.Fatalf("fresh nonce %d refused", i)
+		}
+	}
+	c.Use("AK", "short", now.Add(-59*time.Second)) // expires one second after now
+	// No Close: the process dies.
+	again := NewNonceCache(time.Minute)
+	if err := again.Persist(path, now.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if again.Use("AK", "n42", now.Add(2*time.Second)) {
+		t.Fatal("a nonce used before the restart was accepted after it")
+	}
+	if !again.Use("AK", "short", now.Add(2*time.Second)) {
+		t.Fatal("an expired nonce was still remembered")
+	}
+	if !again.Use("OTHER", "n42", now.Add(2*time.Second)) {
+		t.Fatal("another key's nonce collided")
+	}
+	// The restart compacted the journal to live entries plus what was appended since.
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != int64((100+2)*nonceRecord) {
+		t.Fatalf("journal size %v, %v; want %d records", fi.Size(), err, 102)
+	}
+	// Much later everything has expired.
+	late := NewNonceCache(time.Minute)
+	if err := late.Persist(path, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if late.size() != 0 || !late.Use("AK", "n42", now.Add(time.Hour)) {
+		t.Fatal("expired journal entries were loaded")
+	}
 }

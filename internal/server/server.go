@@ -39,6 +39,7 @@ type Options struct {
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
+	api       *rpc.Server
 	Handler   http.Handler
 	Service   *service.Service
 	Store     store.Store
@@ -75,10 +76,15 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		c, secret, err := svc.LookupKey(ctx, id)
 		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
+	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
+		st.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/", api)
 	return &Instance{
+		api:       api,
 		Handler:   mux,
 		Service:   svc,
 		Store:     st,
@@ -86,8 +92,10 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	}, nil
 }
 
-// Close releases the store.
-func (in *Instance) Close() error { return in.Store.Close() }
+// Close releases the nonce journal and the store.
+func (in *Instance) Close() error {
+	return errors.Join(in.api.Close(), in.Store.Close())
+}
 
 // Run serves until ctx ends. ready, when non-nil, receives the bound address.
 func Run(ctx context.Context, o Options, ready func(addr string)) error {

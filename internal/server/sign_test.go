@@ -116,3 +116,15 @@ func TestDisabledAndDeletedKeys(t *testing.T) {
 		t.Fatalf("deleting the last admin key: %v", err)
 	}
 }
+
+func TestReplayRefusedAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	if resp := signedV1(t, e, now, "before-restart", nil); resp.StatusCode != 200 {
+		t.Fatalf("first: %+v", decodeErr(t, resp))
+	}
+	e.restart()
+	if got := decodeErr(t, signedV1(t, e, now, "before-restart", nil)); got.Code != "SignatureNonceUsed" {
+		t.Fatalf("replay after restart: %+v", got)
+	}
+}

@@ -16,7 +16,7 @@ type VpnAttachmentFilter struct {
 
 // ListTransitRouterVpnAttachments lists the caller's VPN attachments.
 func (s *Service) ListTransitRouterVpnAttachments(ctx context.Context, c Caller, f VpnAttachmentFilter) ([]*model.VpnAttachment, error) {
-	all, err := listKind[model.VpnAttachment](ctx, s.st, model.KindVpnAttachment)
+	all, err := listKind[model.VpnAttachment](ctx, s, model.KindVpnAttachment)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +354,7 @@ func (s *Service) DescribeCenRouteMaps(ctx context.Context, c Caller, f RouteMap
 	if err != nil {
 		return nil, err
 	}
-	all, err := listKind[model.RouteMap](ctx, s.st, model.KindRouteMap)
+	all, err := listKind[model.RouteMap](ctx, s, model.KindRouteMap)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ type CenFilter struct {
 
 // DescribeCens lists the caller's CENs, oldest first.
 func (s *Service) DescribeCens(ctx context.Context, c Caller, f CenFilter) ([]*model.CEN, error) {
-	all, err := listKind[model.CEN](ctx, s.st, model.KindCEN)
+	all, err := listKind[model.CEN](ctx, s, model.KindCEN)
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func (s *Service) DescribeCustomerGateways(ctx context.Context, c Caller, region
 	if _, err := s.region("RegionId", region); err != nil {
 		return nil, err
 	}
-	all, err := listKind[model.CustomerGateway](ctx, s.st, model.KindCustomerGateway)
+	all, err := listKind[model.CustomerGateway](ctx, s, model.KindCustomerGateway)
 	if err != nil {
 		return nil, err
 	}

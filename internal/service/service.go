@@ -3,7 +3,6 @@
 package service
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -26,6 +25,7 @@ type Service struct {
 	delay time.Duration
 	now   func() time.Time
 	log   *slog.Logger
+	cache decoded
 }
 
 // Options configure a Service.
@@ -47,7 +47,8 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{st: o.Store, box: o.Box, cfg: o.Config, delay: o.TransitionDelay, now: o.Now, log: o.Logger}
+	return &Service{st: o.Store, box: o.Box, cfg: o.Config, delay: o.TransitionDelay, now: o.Now, log: o.Logger,
+		cache: decoded{kinds: map[string]*kindSnapshot{}}}
 }
 
 // Config returns the catalog the service runs with.
@@ -98,26 +99,6 @@ func getOwned[T any, PT interface {
 		return nil, notFound
 	}
 	return p, nil
-}
-
-// listKind decodes every resource of a kind (outside a transaction).
-func listKind[T any, PT interface {
-	*T
-	model.Resource
-}](ctx context.Context, st store.Store, kind string) ([]PT, error) {
-	kvs, _, err := st.List(ctx, resPrefix+kind+"/")
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PT, 0, len(kvs))
-	for _, kv := range kvs {
-		var v T
-		if err := json.Unmarshal(kv.Value, &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
-		}
-		out = append(out, PT(&v))
-	}
-	return out, nil
 }
 
 // listTxn is listKind inside a transaction.

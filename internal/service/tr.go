@@ -127,11 +127,11 @@ type TRFilter struct {
 
 // ListTransitRouters lists the caller's transit routers, oldest first.
 func (s *Service) ListTransitRouters(ctx context.Context, c Caller, f TRFilter) ([]TransitRouterView, error) {
-	trs, err := listKind[model.TransitRouter](ctx, s.st, model.KindTR)
+	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
 	if err != nil {
 		return nil, err
 	}
-	cidrs, err := listKind[model.TransitRouterCidr](ctx, s.st, model.KindTRCidr)
+	cidrs, err := listKind[model.TransitRouterCidr](ctx, s, model.KindTRCidr)
 	if err != nil {
 		return nil, err
 	}

@@ -327,7 +327,7 @@ func (s *Service) DescribeVpnConnections(ctx context.Context, c Caller, f VcoFil
 	if _, err := s.region("RegionId", f.Region); err != nil {
 		return nil, err
 	}
-	all, err := listKind[model.VpnConnection](ctx, s.st, model.KindVpnConnection)
+	all, err := listKind[model.VpnConnection](ctx, s, model.KindVpnConnection)
 	if err != nil {
 		return nil, err
 	}

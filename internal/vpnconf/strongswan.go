@@ -319,8 +319,12 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	// (over_time, life_time) as grace for a slow rekey. Lifetime 0 = no rekeying: the
 	// defaults then are 0 too (no hard expiry).
 	if ike.IkeLifetime > 0 {
-		w.comment("IKE SA lifetime: rekeyed (IKEv1: re-authenticated) 90-100% into it; the hard",
-			"limit is the default over_time, 10% more.")
+		renew := "rekeyed"
+		if version == "1" {
+			renew = "re-authenticated (IKEv1 has no IKE rekeying)"
+		}
+		w.comment("IKE SA lifetime: "+renew+" 90-100% into it;",
+			"the hard limit is the default over_time, 10% more.")
 	} else {
 		w.comment("IKE SA lifetime 0: no rekeying (and no hard limit).")
 	}
@@ -349,7 +353,8 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.line("id = %s", remoteID)
 	w.close()
 	w.open("children")
-	for _, c := range children {
+	for i, c := range children {
+		first := i == 0
 		w.open(c.name)
 		w.comment(c.comment...)
 		if c.routeBasedHints {
@@ -374,14 +379,23 @@ func Strongswan(cv model.CustomerView) (string, error) {
 		if pfs == "disabled" {
 			pfs = "PFS disabled"
 		}
-		w.comment(fmt.Sprintf("IPsec (phase 2): %s / %s / %s", ipsec.IpsecEncAlg, ipsec.IpsecAuthAlg, pfs))
+		if first {
+			w.comment(fmt.Sprintf("IPsec (phase 2): %s / %s / %s", ipsec.IpsecEncAlg, ipsec.IpsecAuthAlg, pfs))
+		}
 		w.line("esp_proposals = %s", espProp)
-		if ipsec.IpsecLifetime <= 0 {
-			w.comment("IPsec SA lifetime 0: no rekeying (and no hard limit).")
+		if first {
+			if ipsec.IpsecLifetime > 0 {
+				w.comment("IPsec SA lifetime: rekeyed 90-100% into it; the hard limit is the",
+					"default life_time, 10% more.")
+			} else {
+				w.comment("IPsec SA lifetime 0: no rekeying (and no hard limit).")
+			}
 		}
 		w.line("rekey_time = %s", lifetime(ipsec.IpsecLifetime))
-		w.comment("Initiate from this side: the VPN gateway may wait for traffic. restart re-creates",
-			"the SA after a DPD or retransmission timeout.")
+		if first {
+			w.comment("Initiate from this side, not on demand: the VPN gateway may wait for traffic.",
+				"restart re-creates the SA after a DPD or retransmission timeout.")
+		}
 		w.line("start_action = start")
 		w.line("dpd_action = restart")
 		w.line("close_action = none")
