@@ -86,10 +86,13 @@ func (b BgpConfig) PeerBgpIP() string {
 		return ""
 	}
 	first := p.Masked().Addr().Next()
-	if local == first {
+	switch local {
+	case first:
 		return first.Next().String()
+	case first.Next():
+		return first.String()
 	}
-	return first.String()
+	return ""
 }
 
 // HealthCheck probes the connection.
@@ -196,10 +199,21 @@ func CheckIdentity(param, v string) error {
 	if len(v) > 100 || strings.ContainsAny(v, " \t\r\n") {
 		return apierr.Invalid(param, "%s must be an IP address or FQDN of at most 100 characters without spaces.", param)
 	}
-	if _, err := netip.ParseAddr(v); err == nil {
+	if a, err := netip.ParseAddr(v); err == nil {
+		if a.Zone() != "" {
+			return apierr.Invalid(param, "%s %q must not carry an IPv6 zone.", param, v)
+		}
 		return nil
 	}
-	for _, label := range strings.Split(strings.TrimPrefix(v, "@"), ".") {
+	labels := strings.Split(strings.TrimPrefix(v, "@"), ".")
+	numeric := true
+	for _, label := range labels {
+		numeric = numeric && label != "" && strings.Trim(label, "0123456789") == ""
+	}
+	if numeric {
+		return apierr.Invalid(param, "%s %q is not a valid IP address.", param, v)
+	}
+	for _, label := range labels {
 		if label == "" || len(label) > 63 {
 			return apierr.Invalid(param, "%s %q is neither an IP address nor an FQDN (labels of 1 to 63 characters separated by dots).", param, v)
 		}
@@ -383,18 +397,18 @@ func (in HealthCheckInput) Apply(base HealthCheck) (HealthCheck, error) {
 	if err := oneOf("HealthCheckConfig.Policy", c.Policy, HCPolicies); err != nil {
 		return c, err
 	}
-	if !c.Enable {
-		return c, nil
-	}
 	for _, f := range []struct{ param, v string }{{"HealthCheckConfig.Dip", c.Dip}, {"HealthCheckConfig.Sip", c.Sip}} {
 		if f.v == "" {
+			if !c.Enable {
+				continue
+			}
 			return c, apierr.Missing(f.param)
 		}
 		if a, err := netip.ParseAddr(f.v); err != nil || !a.Is4() {
 			return c, apierr.Invalid(f.param, "%s must be an IPv4 address; got %q.", f.param, f.v)
 		}
 	}
-	if c.Dip == c.Sip {
+	if c.Enable && c.Dip == c.Sip {
 		return c, apierr.Invalid("HealthCheckConfig.Dip", "HealthCheckConfig.Dip and Sip must differ.")
 	}
 	return c, nil

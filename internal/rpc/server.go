@@ -41,6 +41,9 @@ type Product struct {
 	Version string
 	Host    string // HostId in error bodies, e.g. "cbn.aliyuncs.com"
 	Actions map[string]Handler
+	// Cacheable names read actions whose answer depends only on the caller, the
+	// parameters and the store's contents (not on the clock).
+	Cacheable map[string]bool
 }
 
 // KeyLookup returns the identity and secret of an AccessKeyId, or an *apierr.Error.
@@ -54,6 +57,7 @@ type Server struct {
 	nonces   *NonceCache
 	now      func() time.Time
 	log      *slog.Logger
+	answers  *answerCache
 }
 
 // SkewWindow is how far a request's timestamp may be from the server's clock.
@@ -71,6 +75,12 @@ func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server
 	return s
 }
 
+// CacheAnswers enables the answer cache of cacheable actions; revision reports the
+// store revision, which every write advances.
+func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), max int) {
+	s.answers = &answerCache{revision: revision, entries: map[string]answer{}, max: max}
+}
+
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
 func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
 
@@ -80,7 +90,17 @@ func (s *Server) Close() error { return s.nonces.Close() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &Request{ID: newRequestID()}
-	body, err := s.serve(r, req)
+	out, status := s.answer(r, req)
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Header().Set("x-acs-request-id", req.ID)
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
+	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
+}
+
+// answer runs the request and encodes its answer (or its error) with the RequestId.
+func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
+	body, cached, err := s.serve(r, req)
 	status := http.StatusOK
 	if err != nil {
 		e := apierr.From(err)
@@ -88,73 +108,111 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status >= 500 {
 			s.log.Error("rpc: request failed", "request_id", req.ID, "action", req.Action, "err", err)
 		}
-		host := "opencen"
+		host, product := "opencen", ""
 		if req.Product != nil {
-			host = req.Product.Host
-		}
-		product := ""
-		if req.Product != nil {
-			product = req.Product.Name
+			host, product = req.Product.Host, req.Product.Name
 		}
 		body = Object{"Code": e.Code, "Message": e.Message, "HostId": host,
 			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
 	}
-	body["RequestId"] = req.ID
-	out, err := appendJSON(make([]byte, 0, 1024), body)
-	if err != nil {
-		s.log.Error("rpc: encode response", "request_id", req.ID, "action", req.Action, "err", err)
-		status = http.StatusInternalServerError
-		out, _ = appendJSON(nil, Object{"RequestId": req.ID, "Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
+	if cached == nil {
+		var encErr error
+		if cached, encErr = appendJSON(make([]byte, 0, 1024), body); encErr != nil {
+			s.log.Error("rpc: encode response", "request_id", req.ID, "action", req.Action, "err", encErr)
+			status = http.StatusInternalServerError
+			cached, _ = appendJSON(nil, Object{"Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
+		}
 	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Header().Set("x-acs-request-id", req.ID)
-	w.WriteHeader(status)
-	_, _ = w.Write(append(out, '\n'))
-	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
+	return withRequestID(cached, req.ID), status
 }
 
-func (s *Server) serve(r *http.Request, req *Request) (Object, error) {
+// withRequestID inserts "RequestId" as the first member of an encoded object.
+func withRequestID(obj []byte, id string) []byte {
+	out := make([]byte, 0, len(obj)+64)
+	out = append(out, `{"RequestId":`...)
+	out = appendString(out, id)
+	if len(obj) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, obj[1:]...)
+	return append(out, '\n')
+}
+
+// serve authenticates and runs the request; a cacheable action may answer with the
+// encoded body of an earlier identical request at the same store revision.
+func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
+	if err := s.prepare(r, req); err != nil {
+		return nil, nil, err
+	}
+	h := req.Product.Actions[req.Action]
+	if s.answers == nil || !req.Product.Cacheable[req.Action] {
+		body, err := h(r.Context(), req)
+		return body, nil, err
+	}
+	key := answerKey(req)
+	rev, err := s.answers.revision(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	if body, ok := s.answers.get(key, rev); ok {
+		return nil, body, nil
+	}
+	body, err := h(r.Context(), req)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, err := appendJSON(make([]byte, 0, 1024), body)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The revision read before the handler ran: if a write landed meanwhile, the entry
+	// is simply stale at once and recomputed by the next call.
+	s.answers.put(key, rev, enc)
+	return nil, enc, nil
+}
+
+// prepare decodes, dispatches and authenticates.
+func (s *Server) prepare(r *http.Request, req *Request) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, apierr.New("UnsupportedHTTPMethod", "HTTP method %s is not supported; use POST or GET.", r.Method)
+		return apierr.New("UnsupportedHTTPMethod", "HTTP method %s is not supported; use POST or GET.", r.Method)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
-		return nil, apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
+		return apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
 	}
 	if len(body) > maxBodyBytes {
-		return nil, apierr.New("InvalidParameter", "The request body is larger than %d bytes.", maxBodyBytes)
+		return apierr.New("InvalidParameter", "The request body is larger than %d bytes.", maxBodyBytes)
 	}
 	params, err := Decode(r, body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Params = params
 	version := firstNonEmpty(params["Version"], r.Header.Get("x-acs-version"))
 	req.Action = firstNonEmpty(params["Action"], r.Header.Get("x-acs-action"))
 	if version == "" {
-		return nil, apierr.Missing("Version")
+		return apierr.Missing("Version")
 	}
 	p, ok := s.products[version]
 	if !ok {
-		return nil, apierr.New("InvalidVersion", "API version %q is not served here; OpenCEN serves Cbn 2017-09-12 and Vpc 2016-04-28.", version)
+		return apierr.New("InvalidVersion", "API version %q is not served here; OpenCEN serves Cbn 2017-09-12 and Vpc 2016-04-28.", version)
 	}
 	req.Product = p
 	if req.Action == "" {
-		return nil, apierr.Missing("Action")
+		return apierr.Missing("Action")
 	}
-	h, ok := p.Actions[req.Action]
-	if !ok {
-		return nil, apierr.New("InvalidAction.NotFound", "The action %s of %s %s is not served here; check its spelling.", req.Action, p.Name, p.Version)
+	if _, ok := p.Actions[req.Action]; !ok {
+		return apierr.New("InvalidAction.NotFound", "The action %s of %s %s is not served here; check its spelling.", req.Action, p.Name, p.Version)
 	}
 	if f := params["Format"]; f != "" && !strings.EqualFold(f, "json") {
-		return nil, apierr.Invalid("Format", "Format %q is not supported; OpenCEN answers JSON only (Format=JSON).", f)
+		return apierr.Invalid("Format", "Format %q is not supported; OpenCEN answers JSON only (Format=JSON).", f)
 	}
 	id, err := s.authenticate(r, params, body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Identity = id
-	return h(r.Context(), req)
+	return nil
 }
 
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is

@@ -42,7 +42,7 @@ func requireStrongswan(t *testing.T) string {
 	t.Helper()
 	var missing []string
 	if os.Geteuid() != 0 {
-		missing = append(missing, "root (for a private mount and network namespace for charon)")
+		missing = append(missing, "not running as root (needed for the private mount and network namespace of charon)")
 	}
 	if _, err := os.Stat(charonPath); err != nil {
 		missing = append(missing, "charon not installed ("+charonPath+"): "+aptInstall)

@@ -306,6 +306,9 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.open(id)
 	w.line("version = %s", version)
 	if version == "1" && ike.IkeMode == "aggressive" {
+		w.comment("IKEv1 Aggressive Mode. This side initiates; to also answer an Aggressive Mode",
+			"PSK request, strongSwan needs charon.i_dont_care_about_security_and_use_aggressive_mode_psk = yes",
+			"in strongswan.conf.")
 		w.line("aggressive = yes")
 	}
 	w.line("local_addrs = %s", local)
@@ -333,6 +336,7 @@ func Strongswan(cv model.CustomerView) (string, error) {
 		w.comment("NAT traversal on: always encapsulate ESP in UDP 4500.")
 		w.line("encap = yes")
 	} else {
+		w.comment("NAT traversal off: UDP encapsulation only if a NAT is detected.")
 		w.line("encap = no")
 	}
 	if cv.EnableDpd {
@@ -344,14 +348,15 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.comment("Keep trying until the VPN gateway answers; one IKE SA per peer.")
 	w.line("keyingtries = 0")
 	w.line("unique = replace")
-	w.open("local")
-	w.line("auth = psk")
-	w.line("id = %s", localID)
-	w.close()
-	w.open("remote")
-	w.line("auth = psk")
-	w.line("id = %s", remoteID)
-	w.close()
+	for _, side := range []struct{ name, id string }{{"local", localID}, {"remote", remoteID}} {
+		w.open(side.name)
+		w.line("auth = psk")
+		if strings.HasPrefix(side.id, "@") {
+			w.comment("'@': an FQDN identity (sent without the '@').")
+		}
+		w.line("id = %s", side.id)
+		w.close()
+	}
 	w.open("children")
 	for i, c := range children {
 		first := i == 0
@@ -411,8 +416,8 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.line("id-1 = %s", localID)
 	w.line("id-2 = %s", remoteID)
 	w.comment("The pre-shared key, hex-encoded (0x...): strongSwan decodes it to the exact bytes.",
-		"A plain or quoted value would need escaping for \" and \\, end early at # or },",
-		"and a key that itself starts with 0x or 0s would be decoded instead of used as is.")
+		"Written plainly it would be cut at # or }, quoted it would need \" and \\ escaped,",
+		"and a key starting with 0x or 0s would be decoded instead of used as is.")
 	w.line("secret = %s", secretValue(ike.Psk))
 	w.close()
 	w.close()

@@ -3,6 +3,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
@@ -101,8 +102,11 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 		return nil, err
 	}
 	text, err := vpnconf.Strongswan(cv)
+	if errors.Is(err, vpnconf.ErrNotAttached) {
+		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", cv.ConnectionID)
+	}
 	if err != nil {
-		return nil, apierr.New("IncorrectStatus.VpnConnection", "%v", err)
+		return nil, err
 	}
 	return rpc.Object{"Config": text}, nil
 }

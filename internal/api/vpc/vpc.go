@@ -40,6 +40,9 @@ func Product(svc *service.Service) *rpc.Product {
 		"MoveVpnResourceGroup":           h.move,
 	}}
 	p.Actions["TagResources"], p.Actions["UnTagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Vpc")
+	// DescribeVpnConnectionLogs is not cacheable: MinutePeriod is relative to the clock.
+	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
+		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true}
 	return p
 }
 
