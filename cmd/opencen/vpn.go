@@ -40,7 +40,7 @@ func vpnCmd() *cobra.Command {
 			params := map[string]string{"RegionId": region, "VpnConnectionId": args[0]}
 			switch format {
 			case "strongswan":
-				params["Format"] = format
+				params["ConfigFormat"] = format
 				var out struct{ Config string }
 				if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", params, &out); err != nil {
 					return err
@@ -67,14 +67,14 @@ func vpnCmd() *cobra.Command {
 // user sets are sent, so the server's defaults (the product page's) apply otherwise.
 type connectVpnFlags struct {
 	region, vpnID, vpnOwnerID, name, zone, cgw, networkType, routing, localCidrs, peerCidrs string
-	psk, ikeVersion, ikeMode, ikeEnc, ikeAuth, ikeDH, localID, remoteID                    string
-	ipsecEnc, ipsecAuth, ipsecDH                                                           string
-	ikeLifetime, ipsecLifetime                                                             int
-	tunnelCidr, localBgpIP, localAsn, hcDip, hcSip                                         string
-	hcInterval, hcRetry                                                                    int
-	createResource, applyNow, dpd, natT, bgp, healthCheck, switchRoute, noRouteSync        bool
-	tags                                                                                   []string
-	wait                                                                                   time.Duration
+	psk, ikeVersion, ikeMode, ikeEnc, ikeAuth, ikeDH, localID, remoteID                     string
+	ipsecEnc, ipsecAuth, ipsecDH                                                            string
+	ikeLifetime, ipsecLifetime                                                              int
+	tunnelCidr, localBgpIP, localAsn, hcDip, hcSip                                          string
+	hcInterval, hcRetry                                                                     int
+	createResource, applyNow, dpd, natT, bgp, healthCheck, switchRoute, noRouteSync         bool
+	tags                                                                                    []string
+	wait                                                                                    time.Duration
 }
 
 func trCmd() *cobra.Command {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,8 +92,9 @@ func Build(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "opencen-testbin-")
-		if err != nil {
+		removeStaleBuilds()
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("opencen-testbin-%d", os.Getpid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			buildErr = err
 			return
 		}
@@ -110,6 +112,19 @@ func Build(t testing.TB) string {
 		t.Fatalf("testserver: %v", buildErr)
 	}
 	return buildBin
+}
+
+// removeStaleBuilds deletes the build directories of test processes that have exited:
+// a test process cannot remove its own binary at exit without a TestMain in every
+// package, so the next one cleans up.
+func removeStaleBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "opencen-testbin-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "opencen-testbin-"))
+		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // ModuleRoot walks up from the working directory to the directory whose go.mod declares

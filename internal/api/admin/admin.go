@@ -94,8 +94,8 @@ func (h handlers) setQuota(ctx context.Context, r *rpc.Request) (rpc.Object, err
 // renderVpnConfig renders a connection's customer-side configuration for a device type.
 func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	if f := p["Format"]; f != "strongswan" {
-		return nil, apierr.Invalid("Format", "Format must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
+	if f := p["ConfigFormat"]; f != "strongswan" {
+		return nil, apierr.Invalid("ConfigFormat", "ConfigFormat must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
 	}
 	cv, err := h.svc.CustomerConfig(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
 	if err != nil {

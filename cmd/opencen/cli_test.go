@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"opencen/internal/rpc"
+	"opencen/internal/testserver"
+)
+
+// cli runs the real opencen binary as the given account.
+func cli(t *testing.T, srv *testserver.Server, a testserver.Account, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(srv.Bin, append(args, "--endpoint", srv.URL, "--access-key-id", a.AccessKeyID, "--access-key-secret", a.AccessKeySecret)...)
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), &cliError{string(ee.Stderr)}
+	}
+	return string(out), err
+}
+
+type cliError struct{ stderr string }
+
+func (e *cliError) Error() string { return e.stderr }
+
+func TestConnectVpnEndToEnd(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{TransitionDelay: 50 * time.Millisecond})
+	alice := srv.CreateAccount(t, "alice")
+	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: alice.AccessKeyID, AccessKeySecret: alice.AccessKeySecret}
+	ctx := context.Background()
+	call := func(version, action string, p map[string]string) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err := c.Call(ctx, version, action, p, &out); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return out
+	}
+	cen := call("2017-09-12", "CreateCen", nil)["CenId"].(string)
+	waitUntil(t, func() bool {
+		return len(call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)) == 1 &&
+			call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	tr := call("2017-09-12", "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "ListTransitRouters", map[string]string{"TransitRouterId": tr})["TransitRouters"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	cgw := call("2016-04-28", "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.2", "Asn": "65010"})["CustomerGatewayId"].(string)
+
+	// Create Resource, with non-default settings from flags.
+	out, err := cli(t, srv, alice, "tr", "connect-vpn", tr, "--create-resource", "--customer-gateway-id", cgw, "--name", "to-dc",
+		"--tag", "env=prod", "--routing-mode", "flow", "--local-cidrs", "10.0.0.0/16", "--peer-cidrs", "192.168.10.0/24,192.168.11.0/24",
+		"--apply-immediately", "--psk", "s3cr3t!", "--ike-version", "ikev1", "--ike-mode", "aggressive", "--ike-enc", "aes256",
+		"--ike-auth", "sha256", "--ike-dh", "group14", "--ike-lifetime", "3600", "--local-id", "cloud.example.com", "--remote-id", "dc.example.net",
+		"--ipsec-enc", "3des", "--ipsec-auth", "md5", "--ipsec-dh", "disabled", "--ipsec-lifetime", "1800", "--dpd=false",
+		"--bgp", "--tunnel-cidr", "169.254.11.0/30", "--local-bgp-ip", "169.254.11.1", "--local-asn", "65001",
+		"--health-check", "--hc-dip", "192.168.10.1", "--hc-sip", "10.0.0.1", "--hc-interval", "5", "--hc-retry", "4", "--hc-switch-route=false",
+		"--no-route-sync")
+	if err != nil {
+		t.Fatalf("connect-vpn: %v", err)
+	}
+	var res struct {
+		TransitRouterAttachmentId, VpnConnectionId, Status, InternetIp, State, NegotiationStatus string
+		AutoPublishRouteEnabled                                                             bool
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if res.Status != "Attached" || res.State != "attached" || !strings.HasPrefix(res.InternetIp, "198.18.100.") || res.AutoPublishRouteEnabled ||
+		res.NegotiationStatus != "ike_sa_not_established" {
+		t.Fatalf("connect-vpn result: %+v", res)
+	}
+	v := call("2016-04-28", "DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": res.VpnConnectionId})
+	raw, _ := json.Marshal(v)
+	for _, want := range []string{`"IkeVersion":"ikev1"`, `"IkeMode":"aggressive"`, `"IkeEncAlg":"aes256"`, `"IkeAuthAlg":"sha256"`, `"IkePfs":"group14"`,
+		`"IkeLifetime":3600`, `"LocalId":"cloud.example.com"`, `"RemoteId":"dc.example.net"`, `"Psk":"s3cr3t!"`, `"IpsecEncAlg":"3des"`,
+		`"IpsecAuthAlg":"md5"`, `"IpsecPfs":"disabled"`, `"IpsecLifetime":1800`, `"EnableDpd":false`, `"EffectImmediately":true`,
+		`"LocalSubnet":"10.0.0.0/16"`, `"RemoteSubnet":"192.168.10.0/24,192.168.11.0/24"`, `"EnableBgp":"true"`, `"LocalAsn":65001`,
+		`"TunnelCidr":"169.254.11.0/30"`, `"Interval":5`, `"Retry":4`, `"Policy":"reserve_route"`, `"Name":"to-dc"`, `"Key":"env"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("connection lacks %s: %s", want, raw)
+		}
+	}
+
+	// Select Resource: attach an existing connection with the product defaults.
+	other := call("2016-04-28", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw})["VpnConnectionId"].(string)
+	out, err = cli(t, srv, alice, "tr", "connect-vpn", tr, "--vpn-id", other)
+	if err != nil {
+		t.Fatalf("connect-vpn --vpn-id: %v", err)
+	}
+	if !strings.Contains(out, `"Status": "Attached"`) || !strings.Contains(out, `"AutoPublishRouteEnabled": true`) {
+		t.Fatalf("select resource: %s", out)
+	}
+
+	// The customer's side, rendered by the CLI.
+	conf, err := cli(t, srv, alice, "vpn", "config", res.VpnConnectionId)
+	if err != nil {
+		t.Fatalf("vpn config: %v", err)
+	}
+	for _, want := range []string{"remote_addrs = " + res.InternetIp, "aggressive = yes", "proposals = aes256-sha256-modp2048", "esp_proposals = 3des-md5"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	js, err := cli(t, srv, alice, "vpn", "config", res.VpnConnectionId, "--format", "json")
+	if err != nil || !strings.Contains(js, `"Remote": "`+res.InternetIp+`"`) {
+		t.Fatalf("vpn config json: %v %s", err, js)
+	}
+
+	// Bad use is refused with a clear message, and the server's errors come through.
+	if _, err := cli(t, srv, alice, "tr", "connect-vpn", tr, "--vpn-id", other, "--create-resource"); err == nil || !strings.Contains(err.Error(), "exactly one of") {
+		t.Fatalf("both modes: %v", err)
+	}
+	_, err = cli(t, srv, alice, "tr", "connect-vpn", tr, "--create-resource", "--customer-gateway-id", cgw, "--ike-enc", "rot13")
+	if err == nil || !strings.Contains(err.Error(), "InvalidIkeConfigIkeEncAlg") || !strings.Contains(err.Error(), "aes192") {
+		t.Fatalf("bad algorithm: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
