@@ -7,7 +7,9 @@ package contract
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
+	"time"
 
 	cbn "github.com/alibabacloud-go/cbn-20170912/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
@@ -29,15 +31,15 @@ type Page struct{ PageNumber, PageSize, TotalCount int }
 
 type Cen struct {
 	CenId, Name, Description, CreationTime, Status, ProtectionLevel string
-	Tags                                                             []Tag
+	Tags                                                            []Tag
 }
 
 type TR struct {
 	TransitRouterId, TransitRouterName, TransitRouterDescription string
-	CenId, RegionId, CreationTime, Status, Type                 string
-	AliUid                                                      int64
-	SupportMulticast                                            bool
-	Tags                                                        []Tag
+	CenId, RegionId, CreationTime, Status, Type                  string
+	AliUid                                                       int64
+	SupportMulticast                                             bool
+	Tags                                                         []Tag
 }
 
 type Cidr struct {
@@ -120,9 +122,9 @@ type cbnAPI interface {
 }
 
 const (
-	styleACS3   = "darabonba-acs3"   // cbn-20170912/v2 default: ACS3-HMAC-SHA256, params in query
-	styleTeaV2  = "darabonba-v2"     // same SDK, SignatureAlgorithm "v2": HMAC-SHA1 RPC
-	styleSDKGo  = "alibaba-sdk-go"   // aliyun/alibaba-cloud-sdk-go services/cbn (aliyun CLI core)
+	styleACS3   = "darabonba-acs3"    // cbn-20170912/v2 default: ACS3-HMAC-SHA256, params in query
+	styleTeaV2  = "darabonba-v2"      // same SDK, SignatureAlgorithm "v2": HMAC-SHA1 RPC
+	styleSDKGo  = "alibaba-sdk-go"    // aliyun/alibaba-cloud-sdk-go services/cbn (aliyun CLI core)
 	styleTeaRPC = "tea-rpc-terraform" // tea-rpc v1.2.0, everything in the form body (terraform RpcPost)
 )
 
@@ -140,6 +142,7 @@ func newClient(style, endpoint, ak, sk string) (cbnAPI, error) {
 			Protocol:        dara.String("HTTP"),
 			ReadTimeout:     dara.Int(20000),
 			ConnectTimeout:  dara.Int(5000),
+			HttpClient:      &ownHTTPClient{},
 		}
 		if style == styleTeaV2 {
 			cfg.SignatureAlgorithm = dara.String("v2")
@@ -174,6 +177,16 @@ func newClient(style, endpoint, ak, sk string) (cbnAPI, error) {
 		return &teaRPCClient{c: c}, nil
 	}
 	return nil, fmt.Errorf("unknown client style %q", style)
+}
+
+// ownHTTPClient gives each darabonba client its own http.Client. By default dara shares a
+// pooled client per host and rewrites its Timeout on every request without holding the lock
+// during Do (a data race inside tea/dara that `go test -race` reports when two clients run
+// in parallel). The transport is still the one dara builds for the request.
+type ownHTTPClient struct{}
+
+func (ownHTTPClient) Call(req *http.Request, tr *http.Transport) (*http.Response, error) {
+	return (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
 }
 
 func sp(s string) *string {
@@ -639,7 +652,21 @@ func (a *teaRPCClient) Style() string { return styleTeaRPC }
 func (a *teaRPCClient) call(action string, body map[string]interface{}) (map[string]interface{}, error) {
 	rt := &teautil.RuntimeOptions{}
 	rt.SetAutoretry(true) // as terraform does; tea only retries transport errors
-	return a.c.DoRequest(tea.String(action), nil, tea.String("POST"), tea.String("2017-09-12"), tea.String("AK"), nil, body, rt)
+	resp, err := a.c.DoRequest(tea.String(action), nil, tea.String("POST"), tea.String("2017-09-12"), tea.String("AK"), nil, body, rt)
+	if err != nil {
+		return nil, err
+	}
+	if id, _ := resp["RequestId"].(string); id == "" {
+		return nil, fmt.Errorf("%s: success body lacks a string RequestId: %v", action, resp)
+	}
+	// terraform's formatError turns a 2xx body with another Code or Success=false into an error.
+	if code, ok := resp["Code"]; ok {
+		return nil, fmt.Errorf("%s: success body carries Code %v (terraform treats that as an error)", action, code)
+	}
+	if succ, ok := resp["Success"]; ok && succ != true {
+		return nil, fmt.Errorf("%s: success body carries Success=%v", action, succ)
+	}
+	return resp, nil
 }
 
 func addTags(body map[string]interface{}, prefix string, tags []Tag) {
@@ -727,7 +754,7 @@ func (a *teaRPCClient) DescribeCens(in DescribeCensIn) ([]Cen, Page, error) {
 		Cens       struct {
 			Cen []struct {
 				CenId, Name, Description, CreationTime, Status, ProtectionLevel string
-				Tags                                                             struct {
+				Tags                                                            struct {
 					Tag []rpcTagKV `json:"Tag"`
 				} `json:"Tags"`
 				CenBandwidthPackageIds struct {
@@ -812,10 +839,10 @@ func (a *teaRPCClient) ListTransitRouters(in ListTRsIn) ([]TR, Page, error) {
 		TotalCount     int `json:"TotalCount"`
 		TransitRouters []struct {
 			TransitRouterId, TransitRouterName, TransitRouterDescription string
-			CenId, RegionId, CreationTime, Status, Type                 string
-			AliUid                                                      int64
-			SupportMulticast                                            bool
-			Tags                                                        []rpcTagKV
+			CenId, RegionId, CreationTime, Status, Type                  string
+			AliUid                                                       int64
+			SupportMulticast                                             bool
+			Tags                                                         []rpcTagKV
 		} `json:"TransitRouters"`
 	}
 	if err := decodeStrict("ListTransitRouters", resp, &r); err != nil {

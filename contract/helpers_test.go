@@ -98,6 +98,9 @@ func expectAPIError(t testing.TB, what string, err error, status int, code strin
 		}
 		t.Errorf("%s: got %s; want HTTP %d Code=%s", what, e, status, want)
 	}
+	if e.RequestID == "" || e.Recommend == "" {
+		t.Errorf("%s: error envelope lacks RequestId or Recommend: %s", what, e)
+	}
 	return e
 }
 

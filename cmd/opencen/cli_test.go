@@ -65,7 +65,7 @@ func TestConnectVpnEndToEnd(t *testing.T) {
 	}
 	var res struct {
 		TransitRouterAttachmentId, VpnConnectionId, Status, InternetIp, State, NegotiationStatus string
-		AutoPublishRouteEnabled                                                             bool
+		AutoPublishRouteEnabled                                                                  bool
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
