@@ -80,17 +80,19 @@ type Grant struct {
 	OrderType    string `json:"orderType"`
 }
 
-// RouteMap is a routing policy of a CEN in a region (the system policies for now).
+// RouteMap is a routing policy of a CEN, bound to one transit-router route table.
 type RouteMap struct {
 	Meta
-	CenID                         string   `json:"cenId"`
-	TransitRouterID               string   `json:"transitRouterId"`
-	RouteTableID                  string   `json:"routeTableId"`
-	TransmitDirection             string   `json:"transmitDirection"`
-	Priority                      int      `json:"priority"`
-	MapResult                     string   `json:"mapResult"`
-	Description                   string   `json:"description,omitempty"`
-	System                        bool     `json:"system"`
-	SourceChildInstanceTypes      []string `json:"sourceChildInstanceTypes,omitempty"`
-	DestinationChildInstanceTypes []string `json:"destinationChildInstanceTypes,omitempty"`
+	CenID             string `json:"cenId"`
+	TransitRouterID   string `json:"transitRouterId"`
+	RouteTableID      string `json:"routeTableId"`
+	TransmitDirection string `json:"transmitDirection"`
+	Priority          int    `json:"priority"`
+	MapResult         string `json:"mapResult"`
+	NextPriority      int    `json:"nextPriority,omitempty"`
+	Description       string `json:"description,omitempty"`
+	// System policies are created by OpenCEN and can be neither modified nor deleted.
+	System bool `json:"system"`
+	RouteMapMatch
+	RouteMapAction
 }

@@ -103,8 +103,16 @@ func (s *Service) DeleteTransitRouterVpnAttachment(ctx context.Context, c Caller
 		if a.Status != model.AttachmentAttached {
 			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
 		}
+		if err := checkLinks(t, a.ID, force); err != nil {
+			return err
+		}
 		if dryRun {
 			return errDryRun
+		}
+		if force {
+			if err := removeAttachmentLinks(t, a.ID); err != nil {
+				return err
+			}
 		}
 		var vco model.VpnConnection
 		if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil {
@@ -142,6 +150,12 @@ func (s *Service) finishAttach(t *txn, a *model.VpnAttachment) error {
 
 // finishDetach completes Detaching -> gone: the connection returns to init.
 func (s *Service) finishDetach(t *txn, a *model.VpnAttachment) error {
+	if err := removeAttachmentLinks(t, a.ID); err != nil {
+		return err
+	}
+	if err := deleteWhere[model.RouteEntry](t, model.KindRouteEntry, func(e *model.RouteEntry) bool { return e.NextHopID == a.ID }); err != nil {
+		return err
+	}
 	var vco model.VpnConnection
 	if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil {
 		return err
@@ -326,7 +340,7 @@ func (s *Service) ensureSystemRouteMaps(t *txn, tr *model.TransitRouter) error {
 		m := model.RouteMap{Meta: s.newMeta(Caller{AccountID: tr.Owner}, model.KindRouteMap, tr.Region, model.StatusActive, nil),
 			CenID: tr.CenID, TransitRouterID: tr.ID, RouteTableID: rt.ID, TransmitDirection: "RegionOut", Priority: 5000, MapResult: "Deny",
 			System: true, Description: "System policy: routes are not exchanged between IPsec-VPN connections, VBRs and CCN instances.",
-			SourceChildInstanceTypes: types, DestinationChildInstanceTypes: types}
+			RouteMapMatch: model.RouteMapMatch{SourceChildInstanceTypes: types, DestinationChildInstanceTypes: types}}
 		if err := t.create(resKey(model.KindRouteMap, m.ID), m); err != nil {
 			return err
 		}

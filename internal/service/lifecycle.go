@@ -8,6 +8,33 @@ import (
 	"opencen/internal/model"
 )
 
+// transitions maps a kind's transitional statuses to the status they complete to; ""
+// means the resource is deleted. Kinds not listed use the CBN defaults.
+var transitions = map[string]map[string]string{
+	model.KindVpnAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	model.KindVpcAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	// A connection's attaching/detaching complete with its attachment, not on their own.
+	model.KindVpnConnection: {model.VcoUpdating: "next"},
+	model.KindAssociation:   {model.StatusAssociating: model.StatusActive, model.StatusDissociating: ""},
+	model.KindPropagation:   {model.StatusEnabling: model.StatusActive, model.StatusDisabling: ""},
+	model.KindVPC:           {model.StatusPending: model.StatusAvailable, model.StatusDeleting: ""},
+	model.KindVSwitch:       {model.StatusPending: model.StatusAvailable, model.StatusDeleting: ""},
+}
+
+var defaultTransitions = map[string]string{
+	model.StatusCreating: model.StatusActive, model.StatusModifying: model.StatusActive, model.StatusDeleting: "",
+}
+
+// nextStatus reports what a transitional status completes to.
+func nextStatus(kind, status string) (string, bool) {
+	t, ok := transitions[kind]
+	if !ok {
+		t = defaultTransitions
+	}
+	next, ok := t[status]
+	return next, ok
+}
+
 // Advance completes the transitional status of the resource stored at key if its delay
 // has passed. It returns when to look again (zero when nothing is pending). Idempotent:
 // the lifecycle controller may call it any number of times, also after a restart.
@@ -27,45 +54,30 @@ func (s *Service) Advance(ctx context.Context, key string) (time.Time, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return err
 		}
-		if !transitional(kind, m.Status) {
+		to, ok := nextStatus(kind, m.Status)
+		if !ok {
 			return nil
 		}
 		if due := m.Changed.Add(s.delay); s.now().Before(due) {
 			next = due
 			return nil
 		}
-		return s.complete(t, kind, key, raw, m)
+		if to == "" {
+			t.del(key)
+			return s.deleted(t, kind, raw)
+		}
+		return s.completed(t, kind, key, raw, to)
 	})
 	return next, err
 }
 
-// transitional reports whether the lifecycle controller completes this status. A
-// connection's attaching/detaching are completed with its attachment, not on their own.
-func transitional(kind, status string) bool {
-	switch kind {
-	case model.KindVpnAttachment:
-		return status == model.AttachmentAttaching || status == model.AttachmentDetaching
-	case model.KindVpnConnection:
-		return status == model.VcoUpdating
-	}
-	switch status {
-	case model.StatusCreating, model.StatusDeleting, model.StatusModifying:
-		return true
-	}
-	return false
-}
-
-// complete finishes one transition, with the kind's side effects.
-func (s *Service) complete(t *txn, kind, key string, raw []byte, m model.Meta) error {
+// completed moves a resource to its next status, with the kind's side effects.
+func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) error {
 	switch kind {
 	case model.KindVpnAttachment:
 		var a model.VpnAttachment
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return err
-		}
-		if a.Status == model.AttachmentDetaching {
-			t.del(key)
-			return s.finishDetach(t, &a)
 		}
 		if err := s.finishAttach(t, &a); err != nil {
 			return err
@@ -80,28 +92,72 @@ func (s *Service) complete(t *txn, kind, key string, raw []byte, m model.Meta) e
 		v.Next = ""
 		return t.put(key, v)
 	}
-	if m.Status == model.StatusDeleting {
-		t.del(key)
-		switch kind {
-		case model.KindTR:
-			return s.finishTRDelete(t, raw)
-		case model.KindRouteTable:
-			var rt model.RouteTable
-			if err := json.Unmarshal(raw, &rt); err != nil || rt.Type != "Custom" {
-				return err
-			}
-			return adjustTR(t, rt.TransitRouterID, func(tr *model.TransitRouter) { tr.CustomTables-- })
-		}
-		return nil
-	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return err
 	}
-	status, _ := json.Marshal(model.StatusActive)
+	status, _ := json.Marshal(to)
 	changed, _ := json.Marshal(s.now().UTC())
 	doc["status"], doc["changed"] = status, changed
 	return t.put(key, doc)
+}
+
+// deleted does what must follow a resource's deletion.
+func (s *Service) deleted(t *txn, kind string, raw []byte) error {
+	switch kind {
+	case model.KindTR:
+		return s.finishTRDelete(t, raw)
+	case model.KindVpnAttachment:
+		var a model.VpnAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		return s.finishDetach(t, &a)
+	case model.KindVpcAttachment:
+		var a model.VpcAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		return s.finishVpcDetach(t, &a)
+	case model.KindRouteTable:
+		var rt model.RouteTable
+		if err := json.Unmarshal(raw, &rt); err != nil || rt.Type != "Custom" {
+			return err
+		}
+		if err := deleteWhere[model.RouteMap](t, model.KindRouteMap, func(m *model.RouteMap) bool { return m.RouteTableID == rt.ID }); err != nil {
+			return err
+		}
+		return adjustTR(t, rt.TransitRouterID, func(tr *model.TransitRouter) { tr.CustomTables-- })
+	case model.KindVSwitch:
+		var v model.VSwitch
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		var vpc model.VPC
+		if ok, err := t.get(resKey(model.KindVPC, v.VpcID), &vpc); err != nil || !ok {
+			return err
+		}
+		vpc.VSwitches--
+		return t.put(resKey(model.KindVPC, vpc.ID), vpc)
+	}
+	return nil
+}
+
+// deleteWhere deletes every resource of a kind that matches.
+func deleteWhere[T any, PT interface {
+	*T
+	model.Resource
+}](t *txn, kind string, match func(PT) bool) error {
+	all, err := listTxn[T, PT](t, kind)
+	if err != nil {
+		return err
+	}
+	for _, r := range all {
+		if match(r) {
+			t.del(resKey(kind, r.GetMeta().ID))
+		}
+	}
+	return nil
 }
 
 // finishTRDelete removes what belongs to a deleted transit router and releases its CEN.
@@ -110,32 +166,14 @@ func (s *Service) finishTRDelete(t *txn, raw []byte) error {
 	if err := json.Unmarshal(raw, &tr); err != nil {
 		return err
 	}
-	cidrs, err := listTxn[model.TransitRouterCidr](t, model.KindTRCidr)
-	if err != nil {
+	if err := deleteWhere[model.TransitRouterCidr](t, model.KindTRCidr, func(c *model.TransitRouterCidr) bool { return c.TransitRouterID == tr.ID }); err != nil {
 		return err
 	}
-	for _, c := range cidrs {
-		if c.TransitRouterID == tr.ID {
-			t.del(resKey(model.KindTRCidr, c.ID))
-		}
-	}
-	tables, err := listTxn[model.RouteTable](t, model.KindRouteTable)
-	if err != nil {
+	if err := deleteWhere[model.RouteTable](t, model.KindRouteTable, func(rt *model.RouteTable) bool { return rt.TransitRouterID == tr.ID }); err != nil {
 		return err
 	}
-	for _, rt := range tables {
-		if rt.TransitRouterID == tr.ID {
-			t.del(resKey(model.KindRouteTable, rt.ID))
-		}
-	}
-	maps, err := listTxn[model.RouteMap](t, model.KindRouteMap)
-	if err != nil {
+	if err := deleteWhere[model.RouteMap](t, model.KindRouteMap, func(m *model.RouteMap) bool { return m.TransitRouterID == tr.ID }); err != nil {
 		return err
-	}
-	for _, m := range maps {
-		if m.TransitRouterID == tr.ID {
-			t.del(resKey(model.KindRouteMap, m.ID))
-		}
 	}
 	var cen model.CEN
 	if ok, err := t.get(resKey(model.KindCEN, tr.CenID), &cen); err != nil || !ok {
@@ -164,7 +202,10 @@ func (s *Service) Pending(ctx context.Context) ([]string, int64, error) {
 	for _, kv := range kvs {
 		var m model.Meta
 		kind, _, _ := ResourceKey(kv.Key)
-		if json.Unmarshal(kv.Value, &m) == nil && transitional(kind, m.Status) {
+		if json.Unmarshal(kv.Value, &m) != nil {
+			continue
+		}
+		if _, ok := nextStatus(kind, m.Status); ok {
 			keys = append(keys, kv.Key)
 		}
 	}
