@@ -149,3 +149,9 @@ func Indexed(param string, n int, field string) string {
 	}
 	return fmt.Sprintf("%s.%d.%s", param, n, field)
 }
+
+// AliUID renders an account ID as the int64 the SDKs declare (account IDs are below 2^53).
+func AliUID(account string) int64 {
+	n, _ := strconv.ParseInt(account, 10, 64)
+	return n
+}

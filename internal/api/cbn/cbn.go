@@ -32,12 +32,16 @@ func Product(svc *service.Service) *rpc.Product {
 		"ListTransitRouterCidr":   h.listCidr,
 		"DeleteTransitRouterCidr": h.deleteCidr,
 	}}
-	for name, a := range h.vpnActions() {
-		p.Actions[name] = a
+	for _, set := range []map[string]rpc.Handler{h.vpnActions(), h.routeActions()} {
+		for name, a := range set {
+			p.Actions[name] = a
+		}
 	}
 	p.Actions["TagResources"], p.Actions["UntagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Cbn")
 	p.Cacheable = map[string]bool{"DescribeCens": true, "ListTransitRouters": true, "ListTransitRouterCidr": true, "ListTagResources": true,
-		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true}
+		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
+		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,
+		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true}
 	return p
 }
 
@@ -196,21 +200,12 @@ func (h handlers) listTRs(ctx context.Context, r *rpc.Request) (rpc.Object, erro
 		}
 		items = append(items, rpc.Object{
 			"TransitRouterId": tr.ID, "TransitRouterName": tr.Name, "TransitRouterDescription": tr.Description,
-			"CenId": tr.CenID, "RegionId": tr.Region, "AliUid": aliUID(tr.Owner), "CreationTime": model.CBNTime(tr.Created),
+			"CenId": tr.CenID, "RegionId": tr.Region, "AliUid": api.AliUID(tr.Owner), "CreationTime": model.CBNTime(tr.Created),
 			"Status": tr.Status, "Type": tr.Type, "SupportMulticast": tr.SupportMulticast,
 			"Tags": api.TagList(tr.Tags), "TransitRouterCidrList": cidrs,
 		})
 	}
 	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(trs), "TransitRouters": items}, nil
-}
-
-// aliUID renders an account ID as the int64 the SDKs declare.
-func aliUID(account string) int64 {
-	var n int64
-	for _, c := range account {
-		n = n*10 + int64(c-'0')
-	}
-	return n
 }
 
 func (h handlers) updateTR(ctx context.Context, r *rpc.Request) (rpc.Object, error) {

@@ -73,7 +73,7 @@ func (h handlers) listVpnAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 		}
 		items = append(items, rpc.Object{
 			"TransitRouterAttachmentId": a.ID, "TransitRouterAttachmentName": a.Name, "TransitRouterAttachmentDescription": a.Description,
-			"TransitRouterId": a.TransitRouterID, "CenId": a.CenID, "VpnId": a.VpnID, "VpnOwnerId": aliUID(a.VpnOwner), "VpnRegionId": a.Region,
+			"TransitRouterId": a.TransitRouterID, "CenId": a.CenID, "VpnId": a.VpnID, "VpnOwnerId": api.AliUID(a.VpnOwner), "VpnRegionId": a.Region,
 			"ResourceType": "VPN", "ChargeType": a.ChargeType, "OrderType": a.OrderType, "AutoPublishRouteEnabled": a.AutoPublishRouteEnabled,
 			"Status": a.Status, "CreationTime": model.CBNTime(a.Created), "Tags": api.TagList(a.Tags), "Zones": zones,
 		})
@@ -136,7 +136,7 @@ func (h handlers) grantRules(ctx context.Context, r *rpc.Request) (rpc.Object, e
 	page, next := api.TokenPageOf(all, tp)
 	items := []rpc.Object{}
 	for _, g := range page {
-		items = append(items, rpc.Object{"CenId": g.CenID, "CenOwnerId": aliUID(g.CenOwner), "OrderType": g.OrderType,
+		items = append(items, rpc.Object{"CenId": g.CenID, "CenOwnerId": api.AliUID(g.CenOwner), "OrderType": g.OrderType,
 			"EffectiveOrderType": g.OrderType, "CreateTime": model.CBNTime(g.Created)})
 	}
 	return rpc.Object{"TotalCount": len(all), "MaxResults": tp.Max, "NextToken": next, "GrantRules": items}, nil

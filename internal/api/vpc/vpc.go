@@ -39,10 +39,14 @@ func Product(svc *service.Service) *rpc.Product {
 		"DescribeVpnConnectionLogs":      h.logs,
 		"MoveVpnResourceGroup":           h.move,
 	}}
+	for name, a := range h.networkActions() {
+		p.Actions[name] = a
+	}
 	p.Actions["TagResources"], p.Actions["UnTagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Vpc")
 	// DescribeVpnConnectionLogs is not cacheable: MinutePeriod is relative to the clock.
 	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
-		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true}
+		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true,
+		"DescribeVpcs": true, "DescribeVSwitches": true}
 	return p
 }
 
