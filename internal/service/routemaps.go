@@ -286,4 +286,3 @@ func (s *Service) DeleteCenRouteMap(ctx context.Context, c Caller, cenID, region
 		return t.put(resKey(model.KindRouteMap, m.ID), m)
 	})
 }
-

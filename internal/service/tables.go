@@ -189,7 +189,7 @@ func (s *Service) DeleteTransitRouterRouteTable(ctx context.Context, c Caller, i
 		}
 		for _, dep := range []struct {
 			kind, code, what string
-			uses         func(json.RawMessage) bool
+			uses             func(json.RawMessage) bool
 		}{
 			{model.KindAssociation, "DependencyViolation.Association", "associated attachments", tableField(rt.ID)},
 			{model.KindPropagation, "DependencyViolation.Propagation", "propagating attachments", tableField(rt.ID)},
