@@ -370,6 +370,9 @@ func (s *Service) DeleteVpnAttachment(ctx context.Context, c Caller, region, id 
 				return err
 			}
 		}
+		if err := deleteWhere[model.VcoRoute](t, model.KindVcoRoute, func(r *model.VcoRoute) bool { return r.VpnConnectionID == v.ID }); err != nil {
+			return err
+		}
 		logs, err := t.list(logPrefix(v.ID))
 		if err != nil {
 			return err
