@@ -733,10 +733,10 @@ func (a *tfVpn) Style() string { return styleTeaRPC }
 // call is terraform's RpcPost: everything in the form body, autoretry on, and its
 // formatError rule applied to 2xx answers (a Code other than 200/0/success/ok, or a
 // Success other than true, makes the call an error).
-func (a *tfVpn) call(version, action string, body map[string]any) (map[string]any, error) {
+func (a *tfVpn) call(version, action string, query, body map[string]any) (map[string]any, error) {
 	rt := &teautil.RuntimeOptions{}
 	rt.SetAutoretry(true)
-	resp, err := a.c.DoRequest(tea.String(action), nil, tea.String("POST"), tea.String(version), tea.String("AK"), nil, body, rt)
+	resp, err := a.c.DoRequest(tea.String(action), nil, tea.String("POST"), tea.String(version), tea.String("AK"), query, body, rt)
 	if err != nil {
 		return nil, err
 	}
@@ -759,11 +759,11 @@ func (a *tfVpn) call(version, action string, body map[string]any) (map[string]an
 }
 
 func (a *tfVpn) vpc(action string, body map[string]any) (map[string]any, error) {
-	return a.call(vpcVersion, action, body)
+	return a.call(vpcVersion, action, nil, body)
 }
 
 func (a *tfVpn) cbn(action string, body map[string]any) (map[string]any, error) {
-	return a.call(cbnVersion, action, body)
+	return a.call(cbnVersion, action, nil, body)
 }
 
 // Exact-case keys terraform (and the SDK models) navigate.
@@ -776,7 +776,9 @@ var (
 	ikeKeys   = []string{"IkeVersion", "IkeMode", "IkeEncAlg", "IkeAuthAlg", "IkePfs", "IkeLifetime", "LocalId", "RemoteId", "Psk"}
 	ipsecKeys = []string{"IpsecEncAlg", "IpsecAuthAlg", "IpsecPfs", "IpsecLifetime"}
 	hcKeys    = []string{"Enable", "Dip", "Sip", "Interval", "Retry", "Policy", "Status"}
-	bgpKeys   = []string{"EnableBgp", "LocalAsn", "LocalBgpIp", "PeerAsn", "PeerBgpIp", "TunnelCidr", "Status"}
+	bgpKeys   = []string{"EnableBgp", "LocalAsn", "Status"}
+	// bgpOnKeys are required as well when EnableBgp is "true".
+	bgpOnKeys = []string{"LocalBgpIp", "PeerAsn", "PeerBgpIp", "TunnelCidr"}
 	cgwKeys   = []string{"CustomerGatewayId", "Name", "Description", "IpAddress", "Asn", "AuthKey", "CreateTime", "ResourceGroupId", "Tags{}"}
 )
 
@@ -803,6 +805,9 @@ func checkVcoKeys(path string, o any, tagKey string, modify bool) error {
 		ks := sub.keys
 		if modify && sub.name == "VcoHealthCheck" {
 			ks = ks[:len(ks)-1] // the modify answer's VcoHealthCheck declares no Status
+		}
+		if sub.name == "VpnBgpConfig" && dig(o, sub.name, "EnableBgp") == "true" {
+			ks = append(append([]string(nil), ks...), bgpOnKeys...)
 		}
 		if err := checkKeys(path+"."+sub.name, dig(o, sub.name), ks...); err != nil {
 			return err
@@ -847,10 +852,11 @@ func (a *tfVpn) CreateCustomerGateway(in CgwIn) (Cgw, error) {
 }
 
 func (a *tfVpn) DescribeCustomerGateway(region, id string) (Cgw, error) {
+	// As terraform's DescribeVPNGatewayCustomerGateway: CustomerGatewayId in the query,
+	// RegionId in the body.
 	body := map[string]any{}
 	setIf(body, "RegionId", region)
-	setIf(body, "CustomerGatewayId", id)
-	resp, err := a.vpc("DescribeCustomerGateway", body)
+	resp, err := a.call(vpcVersion, "DescribeCustomerGateway", map[string]any{"CustomerGatewayId": id}, body)
 	if err != nil {
 		return Cgw{}, err
 	}

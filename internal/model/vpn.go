@@ -379,10 +379,11 @@ func (in HealthCheckInput) Apply(base HealthCheck) (HealthCheck, error) {
 	if in.Sip != nil {
 		c.Sip = *in.Sip
 	}
-	if in.Interval != nil {
+	// 0 means "not set": older Terraform providers send the whole block with zeros.
+	if in.Interval != nil && *in.Interval != 0 {
 		c.Interval = *in.Interval
 	}
-	if in.Retry != nil {
+	if in.Retry != nil && *in.Retry != 0 {
 		c.Retry = *in.Retry
 	}
 	if in.Policy != nil {

@@ -22,7 +22,9 @@ import (
 //     (terraform sends "enable" on create and "Enable" on update);
 //   - scalars may be quoted or native ("45104" or 45104, "true" or true), and a number or
 //     boolean given for a string field becomes its text;
-//   - an empty string or null leaves a field unset; unknown keys are ignored.
+//   - null leaves a field unset, and so does an empty string for anything but a plain
+//     (non-pointer) string field: older Terraform providers send whole blocks of ""
+//     for fields they mean to leave alone; unknown keys are ignored.
 //
 // An empty raw value is a no-op. Errors are apierr errors naming the offending field.
 func ParseJSONParam(param, raw string, dst any) error {
@@ -61,8 +63,8 @@ func jpAssign(dst reflect.Value, v any, path string) error {
 	if v == nil {
 		return nil // null: leave unset
 	}
-	if s, ok := v.(string); ok && s == "" && jpBaseKind(dst.Type()) != reflect.String {
-		return nil // "" for a non-string field: clients send it for "not set"
+	if s, ok := v.(string); ok && s == "" && (jpBaseKind(dst.Type()) != reflect.String || dst.Kind() == reflect.Pointer) {
+		return nil // "" for a non-string or optional field: clients send it for "not set"
 	}
 	switch dst.Kind() {
 	case reflect.Pointer:

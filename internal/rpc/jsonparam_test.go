@@ -90,11 +90,11 @@ func TestParseJSONParam(t *testing.T) {
 			want:  &bgpConfig{EnableBgp: true, LocalAsn: "45104"},
 		},
 		{
-			name:  "empty string for *string is kept, for bool is unset",
+			name:  "empty string leaves *string and bool unset, sets a plain string",
 			param: "BgpConfig",
-			raw:   `{"EnableBgp":"","LocalBgpIp":""}`,
+			raw:   `{"EnableBgp":"","LocalBgpIp":"","TunnelCidr":""}`,
 			dst:   func() any { return new(bgpConfig) },
-			want:  &bgpConfig{LocalBgpIp: ptr("")},
+			want:  &bgpConfig{},
 		},
 		{
 			name:  "ike config with unknown keys, null and float",

@@ -303,7 +303,6 @@ func TestVpnValidation(t *testing.T) {
 		{"subnet mix", "CreateVpnAttachment", base("LocalSubnet", "0.0.0.0/0,10.0.0.0/8"), "InvalidLocalSubnet", "0.0.0.0/0 alone"},
 		{"psk long", "CreateVpnAttachment", base("IkeConfig", `{"Psk":"`+strings.Repeat("a", 101)+`"}`), "InvalidIkeConfigPsk", "1 to 100"},
 		{"psk space", "CreateVpnAttachment", base("IkeConfig", `{"Psk":"a b"}`), "InvalidIkeConfigPsk", "no spaces"},
-		{"psk empty", "CreateVpnAttachment", base("IkeConfig", `{"Psk":""}`), "InvalidIkeConfigPsk", "1 to 100"},
 		{"ike version", "CreateVpnAttachment", base("IkeConfig", `{"IkeVersion":"ikev3"}`), "InvalidIkeConfigIkeVersion", "ikev1, ikev2"},
 		{"ike mode", "CreateVpnAttachment", base("IkeConfig", `{"IkeMode":"quick"}`), "InvalidIkeConfigIkeMode", "main, aggressive"},
 		{"ike enc", "CreateVpnAttachment", base("IkeConfig", `{"IkeEncAlg":"aes512"}`), "InvalidIkeConfigIkeEncAlg", "aes, aes192, aes256, des, 3des"},
@@ -331,7 +330,7 @@ func TestVpnValidation(t *testing.T) {
 		{"bgp bool", "CreateVpnAttachment", base("BgpConfig", `{"EnableBgp":"yes"}`), "InvalidBgpConfigEnableBgp", "true or false"},
 		{"hc dip", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"x","sip":"10.0.0.1"}`), "InvalidHealthCheckConfigDip", "IPv4"},
 		{"hc missing sip", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"10.0.0.2"}`), "MissingHealthCheckConfigSip", "Sip"},
-		{"hc interval", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"10.0.0.2","sip":"10.0.0.1","interval":0}`), "InvalidHealthCheckConfigInterval", "1 to 3600"},
+		{"hc interval", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"10.0.0.2","sip":"10.0.0.1","interval":3601}`), "InvalidHealthCheckConfigInterval", "1 to 3600"},
 		{"hc retry", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"10.0.0.2","sip":"10.0.0.1","retry":101}`), "InvalidHealthCheckConfigRetry", "1 to 100"},
 		{"hc policy", "CreateVpnAttachment", base("HealthCheckConfig", `{"enable":true,"dip":"10.0.0.2","sip":"10.0.0.1","Policy":"withdraw"}`), "InvalidHealthCheckConfigPolicy", "revoke_route, reserve_route"},
 		{"json", "CreateVpnAttachment", base("IkeConfig", `{"Psk":`), "InvalidIkeConfig", "JSON"},
@@ -362,6 +361,12 @@ func TestVpnValidation(t *testing.T) {
 				t.Fatalf("a refused request changed the store")
 			}
 		})
+	}
+	// Older Terraform providers send whole blocks of empty values: they mean "not set".
+	blank := vpcCall(t, c, "CreateVpnAttachment", base("IkeConfig", `{"IkeAuthAlg":"","IkeEncAlg":"","IkeLifetime":86400,"LocalId":"","IkeMode":"","IkePfs":"","RemoteId":"","IkeVersion":"","Psk":""}`,
+		"HealthCheckConfig", `{"enable":false,"dip":"","sip":"","interval":0,"retry":0,"Policy":""}`))["VpnConnectionId"].(string)
+	if ike := path(vcoState(t, c, blank), "IkeConfig").(map[string]any); ike["IkeEncAlg"] != "aes" || len(ike["Psk"].(string)) != 16 {
+		t.Fatalf("blank blocks: %v", ike)
 	}
 	// Defaults of the product page.
 	id := vpcCall(t, c, "CreateVpnAttachment", base())["VpnConnectionId"].(string)

@@ -119,7 +119,8 @@ func (s *Service) DeleteTransitRouterVpnAttachment(ctx context.Context, c Caller
 			return err
 		} else if ok {
 			if vco.Status == model.VcoUpdating {
-				return configuring(&vco)
+				// IncorrectStatus.Status is what Terraform retries on this delete.
+				return apierr.New("IncorrectStatus.Status", "The IPsec-VPN connection %s of attachment %s is updating; retry when it is attached.", vco.ID, a.ID)
 			}
 			s.setStatus(&vco.Meta, model.VcoDetaching)
 			if err := s.appendLog(t, vco.ID, "detaching from transit router "+a.TransitRouterID); err != nil {

@@ -41,6 +41,8 @@ type VpnConnectionView struct {
 	TransitRouterName string
 	// RemoteID is the effective customer identity (RemoteId, else the gateway's IP).
 	RemoteID string
+	// BgpAuthKey is the customer gateway's BGP MD5 key, opened.
+	BgpAuthKey string
 }
 
 // applyVpn validates in over base (defaults on create, the stored connection on modify).
@@ -283,6 +285,11 @@ func (s *Service) vcoView(ctx context.Context, v *model.VpnConnection, psk strin
 		}
 		view.PeerAsn = g.Asn
 		view.RemoteID = v.EffectiveRemoteID(&g)
+		if g.AuthKeySealed != "" {
+			if view.BgpAuthKey, err = s.box.Open(g.AuthKeySealed); err != nil {
+				return view, err
+			}
+		}
 	}
 	if v.TransitRouterID != "" {
 		if kv, ok, err := s.st.Get(ctx, resKey(model.KindTR, v.TransitRouterID)); err != nil {

@@ -181,6 +181,7 @@ func (h handlers) modifyVco(ctx context.Context, r *rpc.Request) (rpc.Object, er
 	o := vcoObject(v)
 	o["TunnelOptionsSpecification"] = []rpc.Object{}
 	o["Description"] = ""
+	o["VpnGatewayId"] = "vpn-not-exist"
 	return o, nil
 }
 
@@ -189,10 +190,8 @@ func boolText(b bool) string { return strconv.FormatBool(b) }
 // vcoObject renders a connection with the fields DescribeVpnConnection declares.
 func vcoObject(v service.VpnConnectionView) rpc.Object {
 	spec := map[string]string{"Standard": "1000M", "Large": "3000M"}[v.TunnelBandwidth]
-	bgp := rpc.Object{"EnableBgp": boolText(v.Bgp.EnableBgp), "LocalAsn": v.Bgp.LocalAsn, "Status": v.BgpStatus}
-	if v.Bgp.EnableBgp || v.Bgp.TunnelCidr != "" {
-		bgp["TunnelCidr"], bgp["LocalBgpIp"], bgp["PeerBgpIp"], bgp["PeerAsn"] = v.Bgp.TunnelCidr, v.Bgp.LocalBgpIp, v.Bgp.PeerBgpIP(), v.PeerAsn
-	}
+	bgp := rpc.Object{"EnableBgp": boolText(v.Bgp.EnableBgp), "LocalAsn": v.Bgp.LocalAsn, "Status": v.BgpStatus, "TunnelCidr": v.Bgp.TunnelCidr,
+		"LocalBgpIp": v.Bgp.LocalBgpIp, "PeerBgpIp": v.Bgp.PeerBgpIP(), "PeerAsn": v.PeerAsn, "AuthKey": v.BgpAuthKey}
 	hc := rpc.Object{"Enable": boolText(v.HealthCheck.Enable), "Dip": v.HealthCheck.Dip, "Sip": v.HealthCheck.Sip,
 		"Interval": v.HealthCheck.Interval, "Retry": v.HealthCheck.Retry, "Policy": v.HealthCheck.Policy, "Status": v.HealthCheckStatus}
 	return rpc.Object{

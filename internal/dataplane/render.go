@@ -1,0 +1,228 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strongswan/govici/vici"
+
+	"opencen/internal/dataplane/nsutil"
+)
+
+// Render describes, as deterministic text, everything the driver created: its router and
+// cell namespaces (links with kind, MTU, state and addresses; sysctls; rules; routes per
+// table; nft rules; charon and its loaded connections) and its links in other namespaces
+// (WAN bridge, VPCs). Names are shown without the prefix, router-side links by their
+// attachment ID. Left out because they change on their own: MAC addresses, ifindexes,
+// PIDs, SAs, and charon's table 220 with its rule (installed while an SA is up).
+func (d *Netns) Render(ctx context.Context) (string, error) {
+	var b strings.Builder
+	nss, err := nsutil.ListNetns("")
+	if err != nil {
+		return "", err
+	}
+	var mine, foreign []string
+	for _, ns := range nss {
+		if strings.HasPrefix(ns, d.opts.Prefix+"r-") || strings.HasPrefix(ns, d.opts.Prefix+"c-") {
+			mine = append(mine, ns)
+		} else {
+			foreign = append(foreign, ns)
+		}
+	}
+	for _, ns := range mine {
+		if err := d.renderNetns(ctx, &b, ns); err != nil {
+			return "", err
+		}
+	}
+	nsNames := append([]string{""}, foreign...)
+	for _, ns := range nsNames {
+		ls, err := links(ctx, ns)
+		if err != nil {
+			continue // namespace of someone else, going away
+		}
+		var names []string
+		for name := range ls {
+			if strings.HasPrefix(name, d.opts.Prefix+"w") || strings.HasPrefix(name, d.opts.Prefix+"v") || strings.HasPrefix(name, d.opts.Prefix+"a") {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		display := strings.TrimPrefix(ns, d.opts.Prefix)
+		if ns == "" {
+			display = "(host)"
+		}
+		fmt.Fprintf(&b, "netns %s (other)\n", display)
+		dev := d.devNamer(ls)
+		slices.SortFunc(names, func(a, b string) int { return strings.Compare(dev(a), dev(b)) })
+		for _, name := range names {
+			b.WriteString("  " + d.renderLink(ls[name], dev) + "\n")
+		}
+		rs, err := routes(ctx, ns)
+		if err == nil {
+			var lines []string
+			for _, r := range rs["main"] {
+				if slices.Contains(names, r.Dev) {
+					lines = append(lines, "    "+r.spec(dev))
+				}
+			}
+			if len(lines) > 0 {
+				slices.Sort(lines)
+				b.WriteString("  table main (via these links):\n" + strings.Join(lines, "\n") + "\n")
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// devNamer shows a link by its alias (attachment ID, cell ID) if it has one, else by its
+// name without the prefix.
+func (d *Netns) devNamer(ls map[string]ipLink) func(string) string {
+	return func(name string) string {
+		if l, ok := ls[name]; ok && l.Alias != "" && strings.HasPrefix(name, d.opts.Prefix) {
+			return l.Alias
+		}
+		return strings.TrimPrefix(name, d.opts.Prefix)
+	}
+}
+
+func (d *Netns) renderLink(l ipLink, dev func(string) string) string {
+	kind := l.Info.Kind
+	if kind == "" {
+		kind = l.LinkType
+	}
+	state := "down"
+	if l.up() {
+		state = "up"
+	}
+	s := fmt.Sprintf("link %s %s mtu %d %s", dev(l.Name), kind, l.MTU, state)
+	if l.Master != "" {
+		s += " master " + dev(l.Master)
+	}
+	for _, a := range l.addrs() {
+		s += " " + a.String()
+	}
+	return s
+}
+
+func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) error {
+	isCell := strings.HasPrefix(ns, d.opts.Prefix+"c-")
+	fmt.Fprintf(b, "netns %s\n", strings.TrimPrefix(ns, d.opts.Prefix))
+	ls, err := links(ctx, ns)
+	if err != nil {
+		return err
+	}
+	dev := d.devNamer(ls)
+	names := slices.Sorted(mapKeys(ls))
+	slices.SortFunc(names, func(a, b string) int { return strings.Compare(dev(a), dev(b)) })
+	for _, name := range names {
+		l := ls[name]
+		if name == "lo" && len(l.addrs()) <= 1 && l.up() {
+			continue
+		}
+		line := d.renderLink(l, dev)
+		if isCell && name == d.cellRtr() {
+			if v, err := nsutil.GetSysctl(ns, "ipv4/conf/"+name+"/proxy_arp"); err == nil {
+				line += " proxy_arp=" + v
+			}
+		}
+		b.WriteString("  " + line + "\n")
+	}
+	if v, err := nsutil.GetSysctl(ns, "ipv4/ip_forward"); err == nil {
+		b.WriteString("  sysctl ip_forward=" + v + "\n")
+	}
+	rs, err := rules(ctx, ns)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.isDefault() || (isCell && charonRule(r)) {
+			continue
+		}
+		r.Iif = dev(r.Iif)
+		b.WriteString("  rule " + r.spec() + "\n")
+	}
+	tables, err := routes(ctx, ns)
+	if err != nil {
+		return err
+	}
+	names = slices.Collect(mapKeys(tables))
+	slices.SortFunc(names, func(a, b string) int {
+		na, ea := strconv.Atoi(a)
+		nb, eb := strconv.Atoi(b)
+		switch {
+		case ea == nil && eb == nil:
+			return na - nb
+		case ea == nil:
+			return -1
+		case eb == nil:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, t := range names {
+		if isCell && t == "220" {
+			continue
+		}
+		var lines []string
+		for _, r := range tables[t] {
+			lines = append(lines, "    "+r.spec(dev))
+		}
+		slices.Sort(lines)
+		fmt.Fprintf(b, "  table %s:\n%s\n", t, strings.Join(lines, "\n"))
+	}
+	if out, err := nsutil.Exec(ctx, ns, "nft", "list", "ruleset"); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		b.WriteString("  nft:\n")
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if strings.TrimSpace(line) != "" {
+				b.WriteString("    " + strings.TrimSpace(strings.ReplaceAll(line, d.cellRtr(), "rtr")) + "\n")
+			}
+		}
+	}
+	if isCell {
+		d.renderCharon(ctx, b, ns)
+	}
+	return nil
+}
+
+func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string) {
+	ch := nsutil.Charon{Netns: ns, Dir: d.opts.RunDir + "/" + ns}
+	if ch.PID() == 0 {
+		b.WriteString("  charon: not running\n")
+		return
+	}
+	b.WriteString("  charon: running\n")
+	if rec, ok := readRecord(ch.Dir); ok {
+		b.WriteString("    config " + rec.Summary + "\n")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = withSession(ctx, ch.Socket(), func(s *vici.Session) error {
+		conns, err := listConns(ctx, s)
+		if err != nil {
+			b.WriteString("    list-conns: " + err.Error() + "\n")
+			return nil
+		}
+		for _, name := range slices.Sorted(mapKeys(conns)) {
+			c := conns[name]
+			fmt.Fprintf(b, "    conn %s: %s %s -> %s", name, str(c, "version"),
+				strings.Join(strs(c, "local_addrs"), ","), strings.Join(strs(c, "remote_addrs"), ","))
+			if children, ok := c.Get("children").(*vici.Message); ok {
+				for _, cn := range slices.Sorted(slices.Values(children.Keys())) {
+					ch, ok := children.Get(cn).(*vici.Message)
+					if !ok {
+						continue
+					}
+					fmt.Fprintf(b, "; child %s %s === %s", cn, strings.Join(strs(ch, "local-ts"), ","), strings.Join(strs(ch, "remote-ts"), ","))
+				}
+			}
+			b.WriteString("\n")
+		}
+		return nil
+	})
+}
