@@ -28,6 +28,7 @@ func (h handlers) routeActions() map[string]rpc.Handler {
 		"ListTransitRouterRouteTablePropagations":         h.listLinks(model.KindPropagation, "TransitRouterPropagations", 50),
 		"CreateTransitRouterRouteEntry":                   h.createEntry,
 		"DeleteTransitRouterRouteEntry":                   h.deleteEntry,
+		"ListTransitRouterRouteEntries":                   h.listEntries,
 		"CreateCenRouteMap":                               h.createRouteMap,
 		"ModifyCenRouteMap":                               h.modifyRouteMap,
 		"DeleteCenRouteMap":                               h.deleteRouteMap,

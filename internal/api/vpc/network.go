@@ -17,6 +17,10 @@ func (h handlers) networkActions() map[string]rpc.Handler {
 		"CreateVSwitch":     h.createVSwitch,
 		"DescribeVSwitches": h.describeVSwitches,
 		"DeleteVSwitch":     h.deleteVSwitch,
+		// VPN-side routes of IPsec-VPN connections.
+		"CreateVcoRouteEntry":     h.createVcoRoute,
+		"DeleteVcoRouteEntry":     h.deleteVcoRoute,
+		"DescribeVcoRouteEntries": h.describeVcoRoutes,
 	}
 }
 

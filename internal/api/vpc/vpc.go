@@ -46,7 +46,7 @@ func Product(svc *service.Service) *rpc.Product {
 	// DescribeVpnConnectionLogs is not cacheable: MinutePeriod is relative to the clock.
 	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
 		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true,
-		"DescribeVpcs": true, "DescribeVSwitches": true}
+		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true}
 	return p
 }
 

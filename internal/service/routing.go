@@ -1,0 +1,359 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"strings"
+
+	"opencen/internal/model"
+	"opencen/internal/routing"
+)
+
+// BGPRoutesKey is where a data plane records the routes a connection learned over BGP
+// (a JSON list of LearnedRoute), so they enter the routing engine.
+func BGPRoutesKey(vco string) string { return "/learned/" + vco }
+
+// LearnedRoute is a route learned from the customer over BGP.
+type LearnedRoute struct {
+	Prefix      string   `json:"prefix"`
+	AsPath      []uint32 `json:"asPath,omitempty"`
+	Communities []string `json:"communities,omitempty"`
+}
+
+// routingInput builds the routing engine's input for one transit router from the store.
+// Only settled objects count: Active associations, propagations, entries and policies,
+// Attached attachments.
+func (s *Service) routingInput(ctx context.Context, tr *model.TransitRouter) (routing.Input, error) {
+	in := routing.Input{Region: tr.Region, Associations: map[string]string{}, Propagations: map[string][]string{}}
+	var err error
+	if in.EcmpLimit, err = s.quotaOf(ctx, tr.Owner, QuotaEcmpVpnConnections); err != nil {
+		return in, err
+	}
+	tables, err := listKind[model.RouteTable](ctx, s, model.KindRouteTable)
+	if err != nil {
+		return in, err
+	}
+	for _, rt := range tables {
+		if rt.TransitRouterID == tr.ID && rt.Status != model.StatusCreating {
+			in.Tables = append(in.Tables, routing.Table{ID: rt.ID})
+		}
+	}
+	vpnAtts, err := listKind[model.VpnAttachment](ctx, s, model.KindVpnAttachment)
+	if err != nil {
+		return in, err
+	}
+	for _, a := range vpnAtts {
+		if a.TransitRouterID != tr.ID || a.Status != model.AttachmentAttached {
+			continue
+		}
+		att, err := s.vpnRoutingAttachment(ctx, a)
+		if err != nil {
+			return in, err
+		}
+		in.Attachments = append(in.Attachments, att)
+	}
+	vpcAtts, err := listKind[model.VpcAttachment](ctx, s, model.KindVpcAttachment)
+	if err != nil {
+		return in, err
+	}
+	for _, a := range vpcAtts {
+		if a.TransitRouterID != tr.ID || a.Status != model.AttachmentAttached {
+			continue
+		}
+		att, err := s.vpcRoutingAttachment(ctx, a)
+		if err != nil {
+			return in, err
+		}
+		in.Attachments = append(in.Attachments, att)
+	}
+	assocs, err := listKind[model.Association](ctx, s, model.KindAssociation)
+	if err != nil {
+		return in, err
+	}
+	for _, a := range assocs {
+		if a.TransitRouterID == tr.ID && a.Status == model.StatusActive {
+			in.Associations[a.AttachmentID] = a.TableID
+		}
+	}
+	props, err := listKind[model.Propagation](ctx, s, model.KindPropagation)
+	if err != nil {
+		return in, err
+	}
+	for _, p := range props {
+		if p.TransitRouterID == tr.ID && p.Status == model.StatusActive {
+			in.Propagations[p.AttachmentID] = append(in.Propagations[p.AttachmentID], p.TableID)
+		}
+	}
+	entries, err := listKind[model.RouteEntry](ctx, s, model.KindRouteEntry)
+	if err != nil {
+		return in, err
+	}
+	for _, e := range entries {
+		if e.TransitRouterID != tr.ID || e.Status != model.StatusActive {
+			continue
+		}
+		in.Statics = append(in.Statics, routing.StaticEntry{ID: e.ID, TableID: e.TableID, Prefix: netip.MustParsePrefix(e.Destination),
+			NextHop: e.NextHopID, BlackHole: e.NextHopType == "BlackHole"})
+	}
+	maps, err := listKind[model.RouteMap](ctx, s, model.KindRouteMap)
+	if err != nil {
+		return in, err
+	}
+	for _, m := range maps {
+		if m.TransitRouterID == tr.ID && m.Status == model.StatusActive {
+			rm, err := routingMap(m)
+			if err != nil {
+				return in, err
+			}
+			in.RouteMaps = append(in.RouteMaps, rm)
+		}
+	}
+	return in, nil
+}
+
+// quotaOf reads a quota outside a transaction.
+func (s *Service) quotaOf(ctx context.Context, account, name string) (int, error) {
+	q, err := s.Quotas(ctx, account)
+	return q[name], err
+}
+
+// vpnRoutingAttachment is what a VPN attachment offers: flow-protection peer CIDRs and
+// VPN-side static routes (Custom), BGP-learned routes; withdrawn while its health check
+// fails with revoke_route.
+func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachment) (routing.Attachment, error) {
+	att := routing.Attachment{ID: a.ID, Type: routing.TypeVPN, ResourceID: a.VpnID, AutoPublish: a.AutoPublishRouteEnabled}
+	kv, ok, err := s.st.Get(ctx, resKey(model.KindVpnConnection, a.VpnID))
+	if err != nil || !ok {
+		return att, err
+	}
+	var v model.VpnConnection
+	if err := json.Unmarshal(kv.Value, &v); err != nil {
+		return att, err
+	}
+	if v.FlowProtection() && v.RemoteSubnet != model.AllIPv4 {
+		for _, p := range strings.Split(v.RemoteSubnet, ",") {
+			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(p), Kind: routing.RouteCustom})
+		}
+	}
+	routes, err := listKind[model.VcoRoute](ctx, s, model.KindVcoRoute)
+	if err != nil {
+		return att, err
+	}
+	for _, r := range routes {
+		if r.VpnConnectionID == v.ID {
+			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(r.RouteDest), Kind: routing.RouteCustom})
+		}
+	}
+	learned, err := s.learnedRoutes(ctx, v.ID)
+	if err != nil {
+		return att, err
+	}
+	for _, r := range learned {
+		p, err := netip.ParsePrefix(r.Prefix)
+		if err != nil {
+			continue
+		}
+		att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteBGP, AsPath: r.AsPath, Communities: r.Communities})
+	}
+	att.Withdrawn = v.HealthCheck.Enable && v.HealthCheck.Policy == "revoke_route" && v.HealthCheckStatus == "failed"
+	return att, nil
+}
+
+func (s *Service) learnedRoutes(ctx context.Context, vco string) ([]LearnedRoute, error) {
+	kv, ok, err := s.st.Get(ctx, BGPRoutesKey(vco))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var out []LearnedRoute
+	return out, json.Unmarshal(kv.Value, &out)
+}
+
+// vpcRoutingAttachment offers the VPC's CIDR and the CIDRs of the vSwitches it is attached
+// through (System routes).
+func (s *Service) vpcRoutingAttachment(ctx context.Context, a *model.VpcAttachment) (routing.Attachment, error) {
+	att := routing.Attachment{ID: a.ID, Type: routing.TypeVPC, ResourceID: a.VpcID}
+	kv, ok, err := s.st.Get(ctx, resKey(model.KindVPC, a.VpcID))
+	if err != nil || !ok {
+		return att, err
+	}
+	var v model.VPC
+	if err := json.Unmarshal(kv.Value, &v); err != nil {
+		return att, err
+	}
+	att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(v.CidrBlock), Kind: routing.RouteSystem})
+	for _, z := range a.ZoneMappings {
+		kv, ok, err := s.st.Get(ctx, resKey(model.KindVSwitch, z.VSwitchID))
+		if err != nil {
+			return att, err
+		}
+		var sw model.VSwitch
+		if ok && json.Unmarshal(kv.Value, &sw) == nil && sw.CidrBlock != v.CidrBlock {
+			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(sw.CidrBlock), Kind: routing.RouteSystem})
+		}
+	}
+	return att, nil
+}
+
+// routingMap converts a stored policy for the engine.
+func routingMap(m *model.RouteMap) (routing.RouteMap, error) {
+	rm := routing.RouteMap{ID: m.ID, Priority: m.Priority, TableID: m.RouteTableID, NextPriority: m.NextPriority,
+		SourceInstanceIDs: m.SourceInstanceIDs, SourceInstanceIDsReverse: m.SourceInstanceIDsReverseMatch,
+		DestinationInstanceIDs: m.DestinationInstanceIDs, DestinationInstanceIDsReverse: m.DestinationInstanceIDsReverseMatch,
+		SourceRegionIDs: m.SourceRegionIDs, DestinationRegionIDs: m.DestinationRegionIDs,
+		SourceRouteTableIDs: m.SourceRouteTableIDs, DestinationRouteTableIDs: m.DestinationRouteTableIDs,
+		MatchCommunities: m.MatchCommunitySet, Preference: m.Preference, OperateCommunities: m.OperateCommunitySet}
+	var err error
+	if rm.Direction, err = routing.ParseDirection(m.TransmitDirection); err != nil {
+		return rm, err
+	}
+	if rm.Result, err = routing.ParseMapResult(m.MapResult); err != nil {
+		return rm, err
+	}
+	for _, t := range m.SourceChildInstanceTypes {
+		if at, err := routing.ParseAttachmentType(t); err == nil {
+			rm.SourceChildInstanceTypes = append(rm.SourceChildInstanceTypes, at)
+		}
+	}
+	for _, t := range m.DestinationChildInstanceTypes {
+		if at, err := routing.ParseAttachmentType(t); err == nil {
+			rm.DestinationChildInstanceTypes = append(rm.DestinationChildInstanceTypes, at)
+		}
+	}
+	for _, t := range m.RouteTypes {
+		rt, err := routing.ParseRouteType(t)
+		if err != nil {
+			return rm, err
+		}
+		rm.RouteTypes = append(rm.RouteTypes, rt)
+	}
+	for _, c := range m.DestinationCidrBlocks {
+		rm.DestinationCIDRs = append(rm.DestinationCIDRs, netip.MustParsePrefix(c))
+	}
+	for _, n := range m.MatchAsns {
+		rm.MatchASNs = append(rm.MatchASNs, uint32(n))
+	}
+	for _, n := range m.PrependAsPath {
+		rm.PrependASPath = append(rm.PrependASPath, uint32(n))
+	}
+	for _, mode := range []struct {
+		v   string
+		dst *routing.MatchMode
+	}{{m.CidrMatchMode, &rm.CidrMatchMode}, {m.AsPathMatchMode, &rm.AsPathMatchMode}, {m.CommunityMatchMode, &rm.CommunityMatchMode}} {
+		if mode.v != "" {
+			if *mode.dst, err = routing.ParseMatchMode(mode.v); err != nil {
+				return rm, err
+			}
+		}
+	}
+	if m.MatchAddressType != "" {
+		if rm.MatchAddressType, err = routing.ParseAddressType(m.MatchAddressType); err != nil {
+			return rm, err
+		}
+	}
+	if m.CommunityOperateMode != "" {
+		if rm.CommunityOperateMode, err = routing.ParseCommunityOperateMode(m.CommunityOperateMode); err != nil {
+			return rm, err
+		}
+	}
+	return rm, nil
+}
+
+// Routes computes a transit router's tables. The caller must own the transit router.
+func (s *Service) Routes(ctx context.Context, c Caller, trID string) (*routing.Result, *model.TransitRouter, error) {
+	var tr *model.TransitRouter
+	err := s.update(ctx, func(t *txn) error {
+		var err error
+		tr, err = getOwned[model.TransitRouter](t, c, model.KindTR, trID, trNotFound(trID))
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := s.routingInput(ctx, tr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return routing.Compute(in), tr, nil
+}
+
+// RoutesOfTable computes the transit router of a route table and returns the table.
+func (s *Service) RoutesOfTable(ctx context.Context, c Caller, tableID string) (*routing.Result, *model.RouteTable, error) {
+	var rt *model.RouteTable
+	err := s.update(ctx, func(t *txn) error {
+		var err error
+		rt, err = s.ownedTable(t, c, tableID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, _, err := s.Routes(ctx, c, rt.TransitRouterID)
+	return res, rt, err
+}
+
+// StaticEntries returns the stored static entries of a table (for names, descriptions,
+// creation times and transitional statuses the engine does not know).
+func (s *Service) StaticEntries(ctx context.Context, tableID string) (map[string]*model.RouteEntry, error) {
+	all, err := listKind[model.RouteEntry](ctx, s, model.KindRouteEntry)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*model.RouteEntry{}
+	for _, e := range all {
+		if e.TableID == tableID {
+			out[e.ID] = e
+		}
+	}
+	return out, nil
+}
+
+// AttachmentResources maps attachment IDs of a transit router to (resource ID, type).
+func (s *Service) AttachmentResources(ctx context.Context, trID string) (map[string][2]string, error) {
+	out := map[string][2]string{}
+	vpn, err := listKind[model.VpnAttachment](ctx, s, model.KindVpnAttachment)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range vpn {
+		if a.TransitRouterID == trID {
+			out[a.ID] = [2]string{a.VpnID, "VPN"}
+		}
+	}
+	vpc, err := listKind[model.VpcAttachment](ctx, s, model.KindVpcAttachment)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range vpc {
+		if a.TransitRouterID == trID {
+			out[a.ID] = [2]string{a.VpcID, "VPC"}
+		}
+	}
+	return out, nil
+}
+
+// VpnAdvertised is what route synchronization advertises to a connection (DescribeVcoRouteEntries Source CLOUD).
+func (s *Service) VpnAdvertised(ctx context.Context, c Caller, region, vcoID string) ([]routing.Entry, []LearnedRoute, error) {
+	v, err := s.DescribeVpnConnection(ctx, c, region, vcoID)
+	if err != nil {
+		return nil, nil, err
+	}
+	learned, err := s.learnedRoutes(ctx, v.ID)
+	if err != nil || v.TransitRouterID == "" {
+		return nil, learned, err
+	}
+	kv, ok, err := s.st.Get(ctx, resKey(model.KindTR, v.TransitRouterID))
+	if err != nil || !ok {
+		return nil, learned, err
+	}
+	var tr model.TransitRouter
+	if err := json.Unmarshal(kv.Value, &tr); err != nil {
+		return nil, learned, err
+	}
+	in, err := s.routingInput(ctx, &tr)
+	if err != nil {
+		return nil, learned, err
+	}
+	return routing.Compute(in).Advertised(v.AttachmentID), learned, nil
+}
+
