@@ -98,26 +98,33 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 		return nil, err
 	}
 	items := entryItems(res.Table(rt.ID), statics, resources)
-	var prefixes []netip.Prefix
-	for _, it := range items {
-		prefixes = append(prefixes, it.prefix)
-	}
 	ids, names := p.List("TransitRouterRouteEntryIds"), p.List("TransitRouterRouteEntryNames")
-	var out []rpc.Object
+	var kept []entryItem
 	for _, it := range items {
 		o := it.obj
-		keep := (status == "All" || o["TransitRouterRouteEntryStatus"] == status) &&
+		if (status == "All" || o["TransitRouterRouteEntryStatus"] == status) &&
 			(len(ids) == 0 || slices.Contains(ids, str(o["TransitRouterRouteEntryId"]))) &&
 			(len(names) == 0 || slices.Contains(names, str(o["TransitRouterRouteEntryName"]))) &&
 			matches(p, "TransitRouterRouteEntryDestinationCidrBlock", o) && matches(p, "TransitRouterRouteEntryType", o) &&
 			matches(p, "TransitRouterRouteEntryNextHopType", o) && matches(p, "TransitRouterRouteEntryNextHopId", o) &&
 			matches(p, "TransitRouterRouteEntryNextHopResourceId", o) && matches(p, "TransitRouterRouteEntryNextHopResourceType", o) &&
-			matches(p, "TransitRouterRouteEntryOriginResourceId", o) && matches(p, "TransitRouterRouteEntryOriginResourceType", o)
+			matches(p, "TransitRouterRouteEntryOriginResourceId", o) && matches(p, "TransitRouterRouteEntryOriginResourceType", o) {
+			kept = append(kept, it)
+		}
+	}
+	// Route filters apply to what the other filters kept (longest prefix match among them).
+	var prefixes []netip.Prefix
+	for _, it := range kept {
+		prefixes = append(prefixes, it.prefix)
+	}
+	var out []rpc.Object
+	for _, it := range kept {
+		keep := true
 		for _, f := range filters {
 			keep = keep && f.match(it.prefix, prefixes)
 		}
 		if keep {
-			out = append(out, o)
+			out = append(out, it.obj)
 		}
 	}
 	page, next := api.TokenPageOf(out, tp)
