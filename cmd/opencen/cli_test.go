@@ -92,8 +92,34 @@ func TestConnectVpnEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect-vpn --vpn-id: %v", err)
 	}
-	if !strings.Contains(out, `"Status": "Attached"`) || !strings.Contains(out, `"AutoPublishRouteEnabled": true`) {
+	if !strings.Contains(out, `"Status": "Attached"`) || !strings.Contains(out, `"AutoPublishRouteEnabled": true`) || !strings.Contains(out, `"Associated": true`) {
 		t.Fatalf("select resource: %s", out)
+	}
+
+	// The advanced options were applied: flow-protection peer CIDRs are in the System table.
+	routes, err := cli(t, srv, alice, "tr", "routes", tr)
+	if err != nil {
+		t.Fatalf("tr routes: %v", err)
+	}
+	for _, want := range []string{"192.168.10.0/24", "192.168.11.0/24", res.TransitRouterAttachmentId, "VPN Custom", "Active", "PREFIX"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("tr routes lacks %q:\n%s", want, routes)
+		}
+	}
+	explain, err := cli(t, srv, alice, "tr", "explain", tr, "--prefix", "192.168.10.5", "--from", res.TransitRouterAttachmentId)
+	if err != nil || !strings.Contains(explain, "192.168.10.0/24") {
+		t.Fatalf("tr explain: %v\n%s", err, explain)
+	}
+	custom := call("2017-09-12", "CreateTransitRouterRouteTable", map[string]string{"TransitRouterId": tr})["TransitRouterRouteTableId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": tr, "TransitRouterRouteTableIds.1": custom})["TransitRouterRouteTables"].([]any)[0].(map[string]any)["TransitRouterRouteTableStatus"] == "Active"
+	})
+	if out, err := cli(t, srv, alice, "tr", "associate", res.TransitRouterAttachmentId, "--route-table", custom); err != nil || !strings.Contains(out, custom) {
+		t.Fatalf("tr associate: %v %s", err, out)
+	}
+	assoc := call("2017-09-12", "ListTransitRouterRouteTableAssociations", map[string]string{"TransitRouterAttachmentId": res.TransitRouterAttachmentId})["TransitRouterAssociations"].([]any)
+	if len(assoc) != 1 || assoc[0].(map[string]any)["TransitRouterRouteTableId"] != custom {
+		t.Fatalf("association after tr associate: %v", assoc)
 	}
 
 	// The customer's side, rendered by the CLI.

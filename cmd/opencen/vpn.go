@@ -75,6 +75,7 @@ type connectVpnFlags struct {
 	createResource, applyNow, dpd, natT, bgp, healthCheck, switchRoute, noRouteSync         bool
 	tags                                                                                    []string
 	wait                                                                                    time.Duration
+	advanced                                                                                advancedOptions
 }
 
 func trCmd() *cobra.Command {
@@ -135,7 +136,9 @@ func trCmd() *cobra.Command {
 	fl.BoolVar(&f.switchRoute, "hc-switch-route", true, "withdraw the connection's routes while the check fails (revoke_route)")
 	fl.BoolVar(&f.noRouteSync, "no-route-sync", false, "do not advertise the transit router's routes to the connection (AutoPublishRouteEnabled=false)")
 	fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for Attached")
+	f.advanced.register(connect)
 	cmd.AddCommand(connect)
+	cmd.AddCommand(routesCmds(&cf)...)
 	return cmd
 }
 
@@ -180,8 +183,12 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	if err != nil {
 		return err
 	}
+	if err := f.advanced.apply(ctx, cl, trID, created.TransitRouterAttachmentId); err != nil {
+		return err
+	}
 	result := map[string]any{"TransitRouterAttachmentId": created.TransitRouterAttachmentId, "VpnConnectionId": vpnID,
-		"TransitRouterId": trID, "Status": item["Status"], "AutoPublishRouteEnabled": item["AutoPublishRouteEnabled"]}
+		"TransitRouterId": trID, "Status": item["Status"], "AutoPublishRouteEnabled": item["AutoPublishRouteEnabled"],
+		"Associated": !f.advanced.noAssociate, "Propagating": !f.advanced.noPropagate}
 	if f.vpnOwnerID == "" {
 		var v map[string]any
 		if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": f.region, "VpnConnectionId": vpnID}, &v); err != nil {

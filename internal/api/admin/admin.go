@@ -3,6 +3,8 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
+	"net/netip"
 	"errors"
 
 	"opencen/internal/api"
@@ -29,6 +31,7 @@ func Product(svc *service.Service) *rpc.Product {
 		"SetQuota":              h.setQuota,
 		// Any account, for its own connections.
 		"RenderVpnConnectionConfig": h.renderVpnConfig,
+		"ExplainRoute":              h.explainRoute,
 	}}
 }
 
@@ -109,4 +112,35 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 		return nil, err
 	}
 	return rpc.Object{"Config": text}, nil
+}
+
+// explainRoute says why a prefix of a transit router's table has its entries and how it is
+// advertised to an attachment (opencen tr explain).
+func (h handlers) explainRoute(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if p["TransitRouterId"] == "" {
+		return nil, apierr.Missing("TransitRouterId")
+	}
+	prefix, err := netip.ParsePrefix(p["Prefix"])
+	if err != nil {
+		if a, aerr := netip.ParseAddr(p["Prefix"]); aerr == nil {
+			prefix = netip.PrefixFrom(a, a.BitLen())
+		} else {
+			return nil, apierr.Invalid("Prefix", "Prefix must be a CIDR block or an address; got %q.", p["Prefix"])
+		}
+	}
+	res, tr, err := h.svc.Routes(ctx, api.Caller(r), p["TransitRouterId"])
+	if err != nil {
+		return nil, err
+	}
+	table := p["TransitRouterRouteTableId"]
+	if table == "" && p["AttachmentId"] == "" {
+		table = tr.SystemTableID
+	}
+	x := res.Explain(table, prefix, p["AttachmentId"])
+	raw, err := json.Marshal(x)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{"Text": x.String(), "Explanation": json.RawMessage(raw)}, nil
 }
