@@ -95,8 +95,32 @@ func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Cr
 	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
 }
 
+// keyEntry is a looked-up key, valid while the store revision has not moved.
+type keyEntry struct {
+	revision int64
+	caller   Caller
+	secret   string
+}
+
 // LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
+// Every request needs it, so the answer is reused until any write changes the store
+// (which covers disabling or deleting the key).
 func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+	rev, err := s.st.Revision(ctx)
+	if err != nil {
+		return Caller{}, "", err
+	}
+	if e, ok := s.keys.Load(keyID); ok && e.(keyEntry).revision == rev {
+		return e.(keyEntry).caller, e.(keyEntry).secret, nil
+	}
+	c, secret, err := s.lookupKey(ctx, keyID)
+	if err == nil {
+		s.keys.Store(keyID, keyEntry{revision: rev, caller: c, secret: secret})
+	}
+	return c, secret, err
+}
+
+func (s *Service) lookupKey(ctx context.Context, keyID string) (Caller, string, error) {
 	kv, ok, err := s.st.Get(ctx, akKey(keyID))
 	if err != nil {
 		return Caller{}, "", err

@@ -356,4 +356,3 @@ func (s *Service) VpnAdvertised(ctx context.Context, c Caller, region, vcoID str
 	}
 	return routing.Compute(in).Advertised(v.AttachmentID), learned, nil
 }
-

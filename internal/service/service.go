@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"opencen/internal/apierr"
@@ -26,6 +27,7 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	cache decoded
+	keys  sync.Map // AccessKeyId -> keyEntry
 }
 
 // Options configure a Service.
