@@ -1,13 +1,13 @@
 package routing
 
 import (
-	"cmp"
 	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // state is the committed input and the computed tables.
@@ -24,6 +24,9 @@ type state struct {
 	staticsByHop map[string]map[string]*StaticEntry         // next-hop attachment -> ID -> static
 	maps         []RouteMap                                 // by ID
 	in, out      map[string]policySet                       // table -> policies by priority
+
+	// last is the table of the last Lookup: repeated lookups in one table skip the map.
+	last atomic.Pointer[tableState]
 }
 
 func newState() state {
@@ -71,6 +74,14 @@ func (p *pending) empty() bool {
 type Engine struct {
 	s state
 	p pending
+
+	// stats is what the last Flush recomputed (for tests).
+	stats flushStats
+}
+
+type flushStats struct {
+	rebuilt    []string // tables rebuilt from scratch
+	recomputed int      // prefixes recomputed in the other tables
 }
 
 // NewEngine returns an empty engine.
@@ -233,6 +244,8 @@ type work struct {
 	statics map[string]*StaticEntry             // statics that change (nil: removed)
 	tables  map[string]bool                     // tables created (true) or removed (false)
 	in, out map[string]policySet                // the new policies, when the maps changed
+	region  string                              // the new region
+	ecmpRaw int                                 // the new ECMP limit, as configured
 }
 
 type pePair struct {
@@ -265,12 +278,46 @@ func (e *Engine) flush(wantDiff bool) Diff {
 		return Diff{}
 	}
 	s := &e.s
+	w := s.plan(&p)
+	if wantDiff {
+		w.oldAdv = map[string][]Entry{}
+		for id := range w.ctx {
+			w.oldAdv[id] = s.advertised(id)
+		}
+	}
+	s.apply(&p, w)
+	e.stats = s.recompute(w)
+	var d Diff
+	if wantDiff {
+		for id, old := range w.old {
+			w.pairs[id] = mergeTables(old, s.tables[id])
+		}
+		d = s.diff(w)
+	}
+	// Release what the replaced entries point at (they may live on in a slab).
+	for t, pairs := range w.pairs {
+		if _, ok := w.old[t]; ok {
+			continue
+		}
+		for _, pp := range pairs {
+			if pp.old != nil {
+				clear(pp.old.entries)
+				*pp.old = prefixEntries{}
+			}
+		}
+	}
+	return d
+}
+
+// plan works out, against the committed state, what the staged changes p touch: the tables
+// to rebuild, the (table, prefix) pairs to recompute, the attachments whose entries must be
+// evaluated again and those whose advertisement context changes.
+func (s *state) plan(p *pending) *work {
 	w := &work{rebuild: map[string]bool{}, dirty: map[string][]netip.Prefix{},
 		adds: map[string]map[netip.Prefix][]entry{}, changed: map[string]bool{}, ctx: map[string]bool{},
 		old: map[string]*tableState{}, pairs: map[string][]pePair{}, newAtts: map[string]*attState{},
-		newProp: map[string][]string{}, statics: map[string]*StaticEntry{}, tables: map[string]bool{}}
-
-	// 1. What changes, judged against the committed (old) state.
+		newProp: map[string][]string{}, statics: map[string]*StaticEntry{}, tables: map[string]bool{},
+		region: s.region, ecmpRaw: s.ecmpRaw}
 	newAssoc := func(id string) string {
 		if t, ok := p.assoc[id]; ok {
 			return t
@@ -278,15 +325,13 @@ func (e *Engine) flush(wantDiff bool) Diff {
 		return s.assoc[id]
 	}
 	ctxAll := false
-	newRegion := s.region
 	if p.region != nil && *p.region != s.region {
-		newRegion = *p.region
+		w.region = *p.region
 		w.all, ctxAll = true, true
 	}
-	newEcmpRaw := s.ecmpRaw
 	if p.ecmp != nil {
-		newEcmpRaw = *p.ecmp
-		if effectiveEcmp(newEcmpRaw) != s.ecmp {
+		w.ecmpRaw = *p.ecmp
+		if effectiveEcmp(w.ecmpRaw) != s.ecmp {
 			w.all = true
 		}
 	}
@@ -384,16 +429,14 @@ func (e *Engine) flush(wantDiff bool) Diff {
 			}
 		}
 	}
-	if wantDiff {
-		w.oldAdv = map[string][]Entry{}
-		for id := range w.ctx {
-			w.oldAdv[id] = s.advertised(id)
-		}
-	}
+	return w
+}
 
-	// 2. Apply.
-	s.region = newRegion
-	s.ecmpRaw, s.ecmp = newEcmpRaw, effectiveEcmp(newEcmpRaw)
+// apply commits the staged changes.
+func (s *state) apply(p *pending, w *work) {
+	s.last.Store(nil)
+	s.region = w.region
+	s.ecmpRaw, s.ecmp = w.ecmpRaw, effectiveEcmp(w.ecmpRaw)
 	for id, exists := range w.tables {
 		if exists {
 			s.tables[id] = &tableState{id: id}
@@ -436,7 +479,11 @@ func (e *Engine) flush(wantDiff bool) Diff {
 		}
 	}
 
-	// 3. Recompute.
+}
+
+// recompute rebuilds the tables to rebuild and recomputes the dirty prefixes of the others,
+// recording the changed prefixes in w.pairs.
+func (s *state) recompute(w *work) flushStats {
 	var rebuild []string
 	if w.all {
 		for id := range s.tables {
@@ -455,10 +502,12 @@ func (e *Engine) flush(wantDiff bool) Diff {
 			}
 		}
 	}
+	slices.Sort(rebuild)
 	rebuilt := map[string]bool{}
 	for _, id := range rebuild {
 		rebuilt[id] = true
 	}
+	stats := flushStats{rebuilt: rebuild}
 	s.rebuildTables(rebuild)
 	for id := range w.changed {
 		a := s.atts[id]
@@ -488,15 +537,16 @@ func (e *Engine) flush(wantDiff bool) Diff {
 		}
 		slices.SortFunc(ps, netip.Prefix.Compare)
 		ps = slices.Compact(ps)
+		stats.recomputed += len(ps)
 		pairs := make([]pePair, 0, len(ps))
 		for _, pfx := range ps {
-			old, _ := ts.pfx.Get(pfx)
+			old := ts.get(pfx)
 			pe := s.recomputePrefix(t, pfx, old, w.changed, w.adds[t][pfx])
 			switch {
 			case pe != nil:
-				ts.pfx.Insert(pfx, pe)
+				ts.put(pe, false)
 			case old != nil:
-				ts.pfx.Delete(pfx)
+				ts.del(pfx)
 			default:
 				continue
 			}
@@ -505,27 +555,7 @@ func (e *Engine) flush(wantDiff bool) Diff {
 		w.pairs[t] = pairs
 	}
 
-	// 4. Report.
-	var d Diff
-	if wantDiff {
-		for id, old := range w.old {
-			w.pairs[id] = mergeTables(old, s.tables[id])
-		}
-		d = s.diff(w)
-	}
-	// Release what the replaced prefix entries point at (they may live on in a slab).
-	for t, pairs := range w.pairs {
-		if _, ok := w.old[t]; ok {
-			continue
-		}
-		for _, pp := range pairs {
-			if pp.old != nil {
-				clear(pp.old.entries)
-				*pp.old = prefixEntries{}
-			}
-		}
-	}
-	return d
+	return stats
 }
 
 func joinKeys[K comparable, V1, V2 any](a map[K]V1, b map[K]V2) map[K]struct{} {
@@ -632,27 +662,28 @@ func (s *state) rebuildTables(ids []string) {
 func mergeTables(a, b *tableState) []pePair {
 	var la, lb []*prefixEntries
 	if a != nil {
-		for _, pe := range a.pfx.AllSorted() {
+		for pe := range a.all() {
 			la = append(la, pe)
 		}
 	}
 	if b != nil {
-		for _, pe := range b.pfx.AllSorted() {
+		for pe := range b.all() {
 			lb = append(lb, pe)
 		}
 	}
 	out := make([]pePair, 0, max(len(la), len(lb)))
-	for len(la) > 0 || len(lb) > 0 {
+	i, j := 0, 0
+	for i < len(la) || j < len(lb) {
 		switch {
-		case len(lb) == 0 || (len(la) > 0 && la[0].prefix.Compare(lb[0].prefix) < 0):
-			out = append(out, pePair{old: la[0]})
-			la = la[1:]
-		case len(la) == 0 || lb[0].prefix.Compare(la[0].prefix) < 0:
-			out = append(out, pePair{new: lb[0]})
-			lb = lb[1:]
+		case j == len(lb) || (i < len(la) && la[i].prefix.Compare(lb[j].prefix) < 0):
+			out = append(out, pePair{old: la[i]})
+			i++
+		case i == len(la) || lb[j].prefix.Compare(la[i].prefix) < 0:
+			out = append(out, pePair{new: lb[j]})
+			j++
 		default:
-			out = append(out, pePair{la[0], lb[0]})
-			la, lb = la[1:], lb[1:]
+			out = append(out, pePair{la[i], lb[j]})
+			i, j = i+1, j+1
 		}
 	}
 	return out
@@ -680,12 +711,24 @@ func (s *state) diff(w *work) Diff {
 		}
 	}
 	// Receivers whose context is unchanged: only the changed prefixes of their table matter.
-	// Receivers that see the same RegionOut policies share one evaluation per prefix.
+	// Receivers that see the same RegionOut policies form a class and share one evaluation
+	// per prefix; when a class's result is the same before and after, only split horizon can
+	// tell its receivers apart, so only those that are next hops of the prefix are checked.
+	type recv struct {
+		id     string
+		marked bool
+	}
 	type class struct {
 		ps    policySet
-		recvs []*attState
+		recvs []*recv
+		open  int // receivers not marked yet
 	}
-	classes := map[string][]*class{}
+	type tableRecvs struct {
+		classes []*class
+		byID    map[string]*recv
+		open    int
+	}
+	tables := map[string]*tableRecvs{}
 	for id, t := range s.assoc {
 		if w.ctx[id] || len(w.pairs[t]) == 0 {
 			continue
@@ -694,9 +737,14 @@ func (s *state) diff(w *work) Diff {
 		if a == nil {
 			continue
 		}
+		tr := tables[t]
+		if tr == nil {
+			tr = &tableRecvs{byID: map[string]*recv{}}
+			tables[t] = tr
+		}
 		ps := s.outFor(t, a)
 		var c *class
-		for _, x := range classes[t] {
+		for _, x := range tr.classes {
 			if slices.Equal(x.ps, ps) {
 				c = x
 				break
@@ -704,42 +752,54 @@ func (s *state) diff(w *work) Diff {
 		}
 		if c == nil {
 			c = &class{ps: ps}
-			classes[t] = append(classes[t], c)
+			tr.classes = append(tr.classes, c)
 		}
-		c.recvs = append(c.recvs, a)
+		r := &recv{id: id}
+		c.recvs = append(c.recvs, r)
+		c.open++
+		tr.open++
+		tr.byID[id] = r
 	}
-	for t, cs := range classes {
-		for _, c := range cs {
-			slices.SortFunc(c.recvs, func(a, b *attState) int { return strings.Compare(a.a.ID, b.a.ID) })
-		}
-		left := 0
-		for _, c := range cs {
-			left += len(c.recvs)
-		}
+	mark := func(tr *tableRecvs, c *class, r *recv) {
+		r.marked = true
+		c.open--
+		tr.open--
+		marked[r.id] = true
+	}
+	for t, tr := range tables {
 		for _, pp := range w.pairs[t] {
-			if left == 0 {
+			if tr.open == 0 {
 				break
 			}
 			if !activeChanged(pp.old, pp.new) {
 				continue
 			}
-			for _, c := range cs {
-				var ro, rn Entry
-				var okO, okN, evaluated bool
-				for _, a := range c.recvs {
-					if marked[a.a.ID] {
-						continue
-					}
-					if !evaluated {
-						ro, okO = s.advertise(pp.old, t, c.ps)
-						rn, okN = s.advertise(pp.new, t, c.ps)
-						evaluated = true
-					}
-					vo := okO && !pp.old.hasHop(a.a.ID)
-					vn := okN && !pp.new.hasHop(a.a.ID)
+			for _, c := range tr.classes {
+				if c.open == 0 {
+					continue
+				}
+				ro, okO := s.advertise(pp.old, t, c.ps)
+				rn, okN := s.advertise(pp.new, t, c.ps)
+				check := func(r *recv) {
+					vo := okO && !pp.old.hasHop(r.id)
+					vn := okN && !pp.new.hasHop(r.id)
 					if vo != vn || (vo && !entryEqual(ro, rn)) {
-						marked[a.a.ID] = true
-						left--
+						mark(tr, c, r)
+					}
+				}
+				if okO == okN && (!okO || entryEqual(ro, rn)) {
+					for _, hops := range [2][]string{pp.old.hopsOrNil(), pp.new.hopsOrNil()} {
+						for _, h := range hops {
+							if r := tr.byID[h]; r != nil && !r.marked && slices.Contains(c.recvs, r) {
+								check(r)
+							}
+						}
+					}
+					continue
+				}
+				for _, r := range c.recvs {
+					if !r.marked {
+						check(r)
 					}
 				}
 			}
@@ -765,8 +825,9 @@ func activeChanged(a, b *prefixEntries) bool {
 	return false
 }
 
-func entryKey(e *Entry) string {
-	return e.Type.String() + "|" + e.NextHop + "|" + e.StaticID
+// sameKey reports whether two entries of a prefix are the same entry (maybe changed).
+func sameKey(a, b *Entry) bool {
+	return a.Type == b.Type && a.NextHop == b.NextHop && a.StaticID == b.StaticID
 }
 
 // diffEntries adds the differences between two versions of a prefix to td.
@@ -783,7 +844,7 @@ func diffEntries(old, new *prefixEntries, td *TableDiff) {
 		}
 	}
 	for i := range ys {
-		j := slices.IndexFunc(xs, func(x Entry) bool { return entryKey(&x) == entryKey(&ys[i]) })
+		j := slices.IndexFunc(xs, func(x Entry) bool { return sameKey(&x, &ys[i]) })
 		switch {
 		case j < 0:
 			td.Added = append(td.Added, ys[i])
@@ -792,7 +853,7 @@ func diffEntries(old, new *prefixEntries, td *TableDiff) {
 		}
 	}
 	for i := range xs {
-		if !slices.ContainsFunc(ys, func(y Entry) bool { return entryKey(&y) == entryKey(&xs[i]) }) {
+		if !slices.ContainsFunc(ys, func(y Entry) bool { return sameKey(&y, &xs[i]) }) {
 			td.Removed = append(td.Removed, xs[i])
 		}
 	}
@@ -807,8 +868,4 @@ func pathEqual(a, b PathAttributes) bool {
 	return slices.Equal(a.AsPath, b.AsPath) && slices.Equal(a.Communities, b.Communities) &&
 		a.OriginInstanceID == b.OriginInstanceID && a.OriginInstanceType == b.OriginInstanceType &&
 		a.OriginRouteType == b.OriginRouteType && a.Preference == b.Preference
-}
-
-func cmpEntries(a, b Entry) int {
-	return cmp.Or(a.Prefix.Compare(b.Prefix), cmp.Compare(a.Status, b.Status))
 }

@@ -67,18 +67,14 @@ func (s *state) explain(tableID string, p netip.Prefix, attID string) Explanatio
 	t := s.tables[tableID]
 	x.TableExists = t != nil
 	if t != nil && p.IsValid() {
-		pe, _ := t.pfx.Get(p)
-		if pe != nil {
+		if pe := t.get(p); pe != nil {
 			for i := range pe.entries {
 				x.Candidates = append(x.Candidates, s.explainEntry(tableID, pe, i))
 			}
 		}
-		for _, q := range t.pfx.Supernets(p) {
-			if q.nActive > 0 {
-				r := q.route()
-				x.Forwarding = &r
-				break
-			}
+		if q := t.covering(p); q != nil {
+			r := q.route()
+			x.Forwarding = &r
 		}
 	}
 	if attID != "" {
@@ -202,7 +198,7 @@ func (s *state) explainAdvert(p netip.Prefix, id string) AdvertisementExplanatio
 		x.Reason = fmt.Sprintf("the associated table %s does not exist", x.TableID)
 		return x
 	}
-	pe, _ := s.tables[x.TableID].pfx.Get(p)
+	pe := s.tables[x.TableID].get(p)
 	switch {
 	case pe == nil || pe.nActive == 0:
 		x.Reason = fmt.Sprintf("table %s has no Active entry for %s", x.TableID, p)

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -623,5 +624,87 @@ func TestExplainText(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in\n%s", want, s)
 		}
+	}
+}
+
+// A change to one attachment's routes recomputes only the prefixes it offered before or after,
+// in the tables it propagates into; an association change recomputes nothing.
+func TestFlushTouchesOnlyWhatChanged(t *testing.T) {
+	in := benchInput()
+	e := NewEngine()
+	e.Replace(in)
+	e.Flush()
+	a := in.Attachments[benchVPCs+42] // propagates into one table
+	old := a.Routes
+	a.Routes = append(slices.Clone(old[:50]), benchRoutes(benchVPCs+42, 1)[:30]...) // 50 kept, 50 gone, 30 new
+	e.SetAttachment(a)
+	d := e.Flush()
+	if len(e.stats.rebuilt) != 0 || e.stats.recomputed != 130 {
+		t.Errorf("recomputed %d prefixes, rebuilt %v; want 130 and none", e.stats.recomputed, e.stats.rebuilt)
+	}
+	if len(d.Tables) != 1 {
+		t.Errorf("tables changed: %d", len(d.Tables))
+	}
+	e.SetAssociation(a.ID, "vtb-0")
+	d = e.Flush()
+	if len(e.stats.rebuilt) != 0 || e.stats.recomputed != 0 || len(d.Tables) != 0 || !slices.Equal(d.Advertised, []string{a.ID}) {
+		t.Errorf("association change: recomputed %d, rebuilt %v, diff %v", e.stats.recomputed, e.stats.rebuilt, d.Advertised)
+	}
+	// A RegionIn policy change rebuilds its table only.
+	maps := slices.Clone(in.RouteMaps)
+	for i := range maps {
+		if maps[i].ID == "cenrmap-5-deny-in" {
+			maps[i].CidrMatchMode = MatchInclude
+		}
+	}
+	e.SetRouteMaps(maps)
+	e.Flush()
+	if !slices.Equal(e.stats.rebuilt, []string{"vtb-5"}) || e.stats.recomputed != 0 {
+		t.Errorf("policy change: rebuilt %v, recomputed %d", e.stats.rebuilt, e.stats.recomputed)
+	}
+}
+
+// A Result is safe for concurrent use (run with -race).
+func TestResultConcurrentReads(t *testing.T) {
+	g := newGen(7)
+	in := g.input()
+	in.Tables = []Table{{ID: "vtb-0"}, {ID: "vtb-1"}, {ID: "vtb-2"}}
+	r := Compute(in)
+	want := dump(r, allIDs(g))
+	done := make(chan string)
+	for k := range 4 {
+		go func() {
+			rnd := newGen(uint64(k)).r
+			for range 300 {
+				r.Lookup(r.TableIDs()[rnd.IntN(3)], randomAddr(rnd))
+			}
+			done <- dump(r, allIDs(g))
+		}()
+	}
+	for range 4 {
+		if got := <-done; got != want {
+			t.Fatal("concurrent reads changed the result")
+		}
+	}
+}
+
+func TestExplainJSON(t *testing.T) {
+	x := Compute(base()).Explain("", pfx("192.168.2.0/24"), "dc1")
+	b, err := json.Marshal(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"TableID":"vtb-1"`, `"Prefix":"192.168.2.0/24"`, `"Status":"Active"`,
+		`"OriginRouteType":"BGP"`, `"Outcome":"matched: deny"`, `"Advertised":false`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("missing %s in %s", want, b)
+		}
+	}
+	var back Explanation
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.String() != x.String() {
+		t.Errorf("round trip:\n%s\nvs\n%s", back, x)
 	}
 }

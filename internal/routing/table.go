@@ -2,6 +2,8 @@ package routing
 
 import (
 	"cmp"
+	"hash/maphash"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -182,12 +184,24 @@ func cmpRank(a, b *entry) int {
 }
 
 // prefixEntries are the entries of one prefix in one table, ordered by cmpRank, with the
-// forwarding decision. Never modified once installed: a recompute makes a new one.
+// forwarding decision. Installed ones are never modified: a recompute installs a new one.
 type prefixEntries struct {
 	prefix    netip.Prefix
 	entries   []entry
 	hops      []string // next hops of the Active entries
 	nActive   int32
+	blackhole bool
+}
+
+// slot is a prefix of a table: its entries and, for Lookup, the forwarding decision in 24
+// bytes, so that a lookup touches little memory: next-hop lists are shared (an attachment's
+// own, or an ECMP group interned per table). bits recovers the matched prefix. The trie holds
+// the slot's index (bart is fastest with a plain integer payload).
+type slot struct {
+	pe        *prefixEntries
+	hops      *[]string // the Active next hops: an attachment's own list or an interned ECMP group
+	bits      uint8
+	active    bool
 	blackhole bool
 }
 
@@ -200,7 +214,14 @@ func (pe *prefixEntries) active() []entry {
 
 // hasHop reports whether an Active entry has next hop id (split horizon).
 func (pe *prefixEntries) hasHop(id string) bool {
-	return slices.Contains(pe.hops, id)
+	return pe != nil && slices.Contains(pe.hops, id)
+}
+
+func (pe *prefixEntries) hopsOrNil() []string {
+	if pe == nil {
+		return nil
+	}
+	return pe.hops
 }
 
 func (pe *prefixEntries) route() Route {
@@ -318,8 +339,101 @@ func selectPropagated(es []entry, limit int) {
 
 // tableState is one computed route table.
 type tableState struct {
-	id  string
-	pfx bart.Table[*prefixEntries] // every prefix with entries, Active or not
+	id     string
+	pfx    bart.Fast[int32]     // prefix -> index in slots
+	slots  []slot               // every prefix with entries, Active or not
+	free   []int32              // unused indexes in slots
+	groups map[uint64]*[]string // interned ECMP next-hop lists, by hash
+}
+
+// get returns the entries of prefix p, nil if none.
+func (t *tableState) get(p netip.Prefix) *prefixEntries {
+	if i, ok := t.pfx.Get(p); ok {
+		return t.slots[i].pe
+	}
+	return nil
+}
+
+// put installs pe (replacing the entries of its prefix). fresh says the prefix is not in
+// the table yet.
+func (t *tableState) put(pe *prefixEntries, fresh bool) {
+	sl := slot{pe: pe, bits: uint8(pe.prefix.Bits()), active: pe.nActive > 0, blackhole: pe.blackhole}
+	switch {
+	case pe.nActive == 1 && !pe.blackhole:
+		sl.hops = &pe.entries[0].att.self
+	case pe.nActive > 1:
+		sl.hops = t.group(pe.hops)
+		pe.hops = *sl.hops
+	}
+	if !fresh {
+		if i, ok := t.pfx.Get(pe.prefix); ok {
+			t.slots[i] = sl
+			return
+		}
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+		t.slots[i] = sl
+	} else {
+		i = int32(len(t.slots))
+		t.slots = append(t.slots, sl)
+	}
+	t.pfx.Insert(pe.prefix, i)
+}
+
+// group returns the interned copy of an ECMP next-hop list.
+func (t *tableState) group(hops []string) *[]string {
+	h := maphash.Comparable(groupSeed, hops[0])
+	for _, s := range hops[1:] {
+		h = h*31 + maphash.Comparable(groupSeed, s)
+	}
+	g := t.groups[h]
+	switch {
+	case g != nil && slices.Equal(*g, hops):
+		return g
+	case g != nil: // a hash collision: do not intern
+		c := slices.Clone(hops)
+		return &c
+	}
+	if t.groups == nil {
+		t.groups = map[uint64]*[]string{}
+	}
+	c := slices.Clone(hops)
+	t.groups[h] = &c
+	return &c
+}
+
+var groupSeed = maphash.MakeSeed()
+
+// del removes prefix p.
+func (t *tableState) del(p netip.Prefix) {
+	if i, ok := t.pfx.Get(p); ok {
+		t.pfx.Delete(p)
+		t.slots[i] = slot{}
+		t.free = append(t.free, i)
+	}
+}
+
+// all iterates over the prefixes in order.
+func (t *tableState) all() iter.Seq[*prefixEntries] {
+	return func(yield func(*prefixEntries) bool) {
+		for _, i := range t.pfx.AllSorted() {
+			if !yield(t.slots[i].pe) {
+				return
+			}
+		}
+	}
+}
+
+// covering returns the longest prefix with an Active entry that covers p, nil if none.
+func (t *tableState) covering(p netip.Prefix) *prefixEntries {
+	for _, i := range t.pfx.Supernets(p) {
+		if t.slots[i].active {
+			return t.slots[i].pe
+		}
+	}
+	return nil
 }
 
 // evalIn makes the entry of route r of attachment a in table t, through the RegionIn
@@ -454,7 +568,7 @@ func (s *state) rebuildTable(id string, props []*attState) *tableState {
 			}
 			h.down(0)
 		}
-		// Allocate in slabs: far fewer, tighter allocations than one per prefix.
+		// Allocate entries in slabs: far fewer, tighter allocations than one per prefix.
 		if cap(slab)-len(slab) < len(scratch) {
 			slab = make([]entry, 0, max(1024, len(scratch)))
 		}
@@ -466,7 +580,7 @@ func (s *state) rebuildTable(id string, props []*attState) *tableState {
 		peSlab = append(peSlab, prefixEntries{prefix: p, entries: slab[start:len(slab):len(slab)]})
 		pe := &peSlab[len(peSlab)-1]
 		finalize(pe, s.ecmp)
-		t.pfx.Insert(p, pe)
+		t.put(pe, true)
 	}
 	return t
 }

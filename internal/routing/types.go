@@ -318,7 +318,8 @@ type RouteMap struct {
 	CommunityOperateMode CommunityOperateMode
 }
 
-// Input is the complete state of one transit router.
+// Input is the complete state of one transit router. IDs are unique (with duplicates the
+// last one wins); the order of the slices does not matter.
 type Input struct {
 	Region      string // the transit router's region
 	Tables      []Table
@@ -383,3 +384,62 @@ type Diff struct {
 
 // Empty reports whether nothing changed.
 func (d Diff) Empty() bool { return len(d.Tables) == 0 && len(d.Advertised) == 0 }
+
+func unmarshalEnum[T ~uint8](names []string, what string, b []byte, v *T) error {
+	x, err := enumParse[T](names, what, string(b))
+	if err == nil {
+		*v = x
+	}
+	return err
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t *AttachmentType) UnmarshalText(b []byte) error {
+	return unmarshalEnum(attachmentTypeNames, "attachment type", b, t)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t *RouteType) UnmarshalText(b []byte) error {
+	return unmarshalEnum(routeTypeNames, "route type", b, t)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Status) UnmarshalText(b []byte) error { return unmarshalEnum(statusNames, "status", b, s) }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t *EntryType) UnmarshalText(b []byte) error {
+	return unmarshalEnum(entryTypeNames, "entry type", b, t)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Direction) UnmarshalText(b []byte) error {
+	return unmarshalEnum(directionNames, "direction", b, d)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *MapResult) UnmarshalText(b []byte) error {
+	return unmarshalEnum(mapResultNames, "map result", b, r)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler ("" is Include).
+func (m *MatchMode) UnmarshalText(b []byte) error {
+	x, err := ParseMatchMode(string(b))
+	if err == nil {
+		*m = x
+	}
+	return err
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler ("" is any address).
+func (a *AddressType) UnmarshalText(b []byte) error {
+	return unmarshalEnum(addressTypeNames, "address type", b, a)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler ("" is Additive).
+func (m *CommunityOperateMode) UnmarshalText(b []byte) error {
+	x, err := ParseCommunityOperateMode(string(b))
+	if err == nil {
+		*m = x
+	}
+	return err
+}

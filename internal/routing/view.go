@@ -33,7 +33,7 @@ var (
 
 // Result is the outcome of Compute. It is immutable and safe for concurrent use.
 type Result struct {
-	s state
+	s *state
 }
 
 // Compute computes the route tables of in from scratch. The result does not depend on the
@@ -43,7 +43,7 @@ func Compute(in Input) *Result {
 	e := NewEngine()
 	e.Replace(in)
 	e.flush(false)
-	return &Result{s: e.s}
+	return &Result{s: &e.s}
 }
 
 // TableIDs implements View.
@@ -98,9 +98,9 @@ func (s *state) table(id string) []Entry {
 		return nil
 	}
 	var out []Entry
-	for p, pe := range t.pfx.AllSorted() {
+	for pe := range t.all() {
 		for i := range pe.entries {
-			out = append(out, pe.entries[i].export(p))
+			out = append(out, pe.entries[i].export(pe.prefix))
 		}
 	}
 	return out
@@ -111,8 +111,8 @@ func (s *state) entries(tableID string, p netip.Prefix) []Entry {
 	if t == nil || !p.IsValid() {
 		return nil
 	}
-	pe, ok := t.pfx.Get(p.Masked())
-	if !ok {
+	pe := t.get(p)
+	if pe == nil {
 		return nil
 	}
 	out := make([]Entry, len(pe.entries))
@@ -122,25 +122,41 @@ func (s *state) entries(tableID string, p netip.Prefix) []Entry {
 	return out
 }
 
+// tableFor returns table id, through a one-entry cache (safe for concurrent readers).
+func (s *state) tableFor(id string) *tableState {
+	if t := s.last.Load(); t != nil && t.id == id {
+		return t
+	}
+	t := s.tables[id]
+	if t != nil {
+		s.last.Store(t)
+	}
+	return t
+}
+
 func (s *state) lookup(tableID string, addr netip.Addr) (Route, bool) {
-	t := s.tables[tableID]
+	t := s.tableFor(tableID)
 	if t == nil || !addr.IsValid() {
 		return Route{}, false
 	}
-	pe, ok := t.pfx.Lookup(addr)
+	i, ok := t.pfx.Lookup(addr)
 	if !ok {
 		return Route{}, false
 	}
-	if pe.nActive > 0 {
-		return pe.route(), true
-	}
-	// The most specific prefix has no Active entry: fall back to its supernets.
-	for _, q := range t.pfx.Supernets(pe.prefix) {
-		if q.nActive > 0 {
+	sl := &t.slots[i]
+	if !sl.active {
+		// The most specific prefix has no Active entry: fall back to its supernets.
+		if q := t.covering(sl.pe.prefix); q != nil {
 			return q.route(), true
 		}
+		return Route{}, false
 	}
-	return Route{}, false
+	p, _ := addr.Prefix(int(sl.bits))
+	r := Route{Prefix: p, BlackHole: sl.blackhole}
+	if sl.hops != nil {
+		r.NextHops = *sl.hops
+	}
+	return r, true
 }
 
 // publishing returns the attachment and its associated table when the transit router
@@ -204,7 +220,7 @@ func (s *state) eachAdvertised(id string, f func(Entry) bool) {
 		return
 	}
 	ps := s.outFor(t.id, a)
-	for _, pe := range t.pfx.AllSorted() {
+	for pe := range t.all() {
 		if pe.nActive == 0 || pe.hasHop(id) {
 			continue
 		}
