@@ -1,14 +1,3 @@
-// Package dataplane applies transit routers and IPsec-VPN connections to the operating system.
-//
-// The control plane computes a Desired state (pure data: routers, their route tables,
-// associations, VPC links and IPsec-VPN "cells") and hands it to a Driver. Apply is
-// idempotent and converges the machine from any state to the desired one; Cleanup removes
-// whatever a crashed driver left behind; Status reports per-connection negotiation state
-// and events.
-//
-// The "netns" driver (NewNetns) is the data plane for machines whose kernel has no ESP,
-// XFRM interfaces or VRF: one network namespace per transit router, one per IPsec-VPN
-// connection with its own charon using kernel-libipsec (userspace ESP over TUN).
 package dataplane
 
 import (
@@ -149,10 +138,12 @@ func (c Cell) PeerLinkAddr() netip.Addr {
 		return p.Addr()
 	case 30:
 		first := p.Addr().Next()
-		if a == first {
+		switch a {
+		case first:
 			return first.Next()
+		case first.Next():
+			return first
 		}
-		return first
 	}
 	return netip.Addr{}
 }

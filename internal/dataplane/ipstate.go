@@ -279,7 +279,7 @@ type wantRoute struct {
 	dst  netip.Prefix
 	typ  string // "" or "blackhole"
 	spec string // as ipRoute.spec(nil)
-	args string // after "route replace", without table
+	args string // after "route replace <dst> table N"
 }
 
 func unicastRoute(dst netip.Prefix, hops []ipNextHop) wantRoute {
@@ -290,12 +290,11 @@ func unicastRoute(dst netip.Prefix, hops []ipNextHop) wantRoute {
 		r.NextHops = hops
 	}
 	spec := r.spec(nil)
-	return wantRoute{dst: dst, spec: spec, args: spec}
+	return wantRoute{dst: dst, spec: spec, args: strings.TrimPrefix(spec, dst.String())}
 }
 
 func blackholeRoute(dst netip.Prefix) wantRoute {
-	s := "blackhole " + dst.String()
-	return wantRoute{dst: dst, typ: "blackhole", spec: s, args: s}
+	return wantRoute{dst: dst, typ: "blackhole", spec: "blackhole " + dst.String()}
 }
 
 // routeCmds makes table exactly want: replace what differs, delete what is extra.
@@ -322,7 +321,11 @@ func routeCmds(table string, have []ipRoute, want []wantRoute) []string {
 	}
 	for _, w := range want {
 		if haveSpec[w.dst] != w.spec {
-			cmds = append(cmds, fmt.Sprintf("route replace %s table %s", w.args, table))
+			typ := ""
+			if w.typ != "" {
+				typ = w.typ + " "
+			}
+			cmds = append(cmds, fmt.Sprintf("route replace %s%s table %s%s", typ, w.dst, table, w.args))
 		}
 	}
 	return cmds

@@ -20,7 +20,8 @@ import (
 const maxEvents = 200
 
 // cellRuntime is the driver's live view of one cell: a VICI event monitor (updown, rekey
-// and log events) and, for on-demand cells, the watcher that initiates on the first packet.
+// and log events), the keeper that initiates (now, or on the first packet from the
+// router), and the duplicate-SA cleanup.
 type cellRuntime struct {
 	d      *Netns
 	id     string
@@ -35,10 +36,11 @@ type cellRuntime struct {
 	routerID    string
 	events      []Event
 	childFailed bool
-	watchStop   context.CancelFunc
+	keeping     bool
 
-	initMu sync.Mutex
-	wake   chan struct{}
+	initMu  sync.Mutex
+	dedupMu sync.Mutex
+	wake    chan struct{}
 }
 
 func newCellRuntime(d *Netns, c Cell, routerID string) *cellRuntime {
@@ -65,8 +67,10 @@ func (rt *cellRuntime) emit(kind, message string) {
 func (rt *cellRuntime) emitAt(t time.Time, kind, message string) {
 	ev := Event{Time: t, Cell: rt.id, Kind: kind, Message: message}
 	rt.mu.Lock()
-	// one failure often logs several matching lines: keep the first
-	if n := len(rt.events); n > 0 && kind != EventIKEUp && kind != EventChildUp {
+	// one failure often logs several matching lines, and a failing connection is retried:
+	// keep one event per second per kind
+	coalesce := kind == EventProposalMismatch || kind == EventAuthFailed || kind == EventDPDTimeout || kind == EventInitiateFailed
+	if n := len(rt.events); n > 0 && coalesce {
 		last := rt.events[n-1]
 		if last.Kind == kind && t.Sub(last.Time) < time.Second {
 			rt.mu.Unlock()
@@ -91,37 +95,19 @@ func (rt *cellRuntime) poke() {
 	}
 }
 
-// configure records the applied configuration and starts what it asks for: an initiation
-// (StartNow, when no IKE SA exists) or the on-demand watcher.
+// configure records the applied configuration and wakes the keeper, which initiates
+// (StartNow) or waits for traffic (on demand).
 func (rt *cellRuntime) configure(c Cell, routerID string) {
 	rt.mu.Lock()
 	rt.cell, rt.routerID = c, routerID
-	var stopWatch context.CancelFunc
-	if c.IPsec.StartNow && rt.watchStop != nil {
-		stopWatch, rt.watchStop = rt.watchStop, nil
-	}
-	startWatch := !c.IPsec.StartNow && rt.watchStop == nil
-	var wctx context.Context
-	if startWatch {
-		wctx, rt.watchStop = context.WithCancel(rt.ctx)
-	}
+	start := !rt.keeping
+	rt.keeping = true
 	rt.mu.Unlock()
-	if stopWatch != nil {
-		stopWatch()
-	}
-	if startWatch {
+	if start {
 		rt.wg.Add(1)
-		go rt.watch(wctx)
+		go rt.keep()
 	}
-	if c.IPsec.StartNow {
-		rt.wg.Add(1)
-		go func() {
-			defer rt.wg.Done()
-			rt.initiateIfDown(rt.ctx)
-		}()
-	} else {
-		rt.poke()
-	}
+	rt.poke()
 }
 
 func (rt *cellRuntime) config() (Cell, string) {
@@ -195,6 +181,8 @@ func (rt *cellRuntime) handle(ev vici.Event) {
 		}
 		if up {
 			rt.emitAt(ev.Timestamp, EventIKEUp, desc)
+			rt.wg.Add(1)
+			go rt.dedup()
 		} else {
 			rt.emitAt(ev.Timestamp, EventIKEDown, desc)
 		}
@@ -314,6 +302,44 @@ func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
 	return cs, nil
 }
 
+// dedup: when both ends initiate at the same moment, two IKE SAs (each with a 0/0 child)
+// can come up despite unique = replace. One 0/0 child per kernel-libipsec charon is the
+// rule, so after a short settling time all but the newest established IKE SA are deleted.
+func (rt *cellRuntime) dedup() {
+	defer rt.wg.Done()
+	if !rt.dedupMu.TryLock() {
+		return
+	}
+	defer rt.dedupMu.Unlock()
+	select {
+	case <-rt.ctx.Done():
+		return
+	case <-time.After(time.Second):
+	}
+	ctx, cancel := context.WithTimeout(rt.ctx, 10*time.Second)
+	defer cancel()
+	_ = withSession(ctx, rt.socket, func(s *vici.Session) error {
+		sas, err := listSAs(ctx, s, rt.id)
+		if err != nil {
+			return err
+		}
+		var ids []int
+		for _, sa := range sas {
+			if sa.State == "ESTABLISHED" {
+				ids = append(ids, sa.ID)
+			}
+		}
+		slices.Sort(ids)
+		for _, id := range ids[:max(len(ids)-1, 0)] {
+			rt.d.logf("%s: deleting duplicate IKE SA #%d", rt.id, id)
+			if _, err := s.Call(ctx, "terminate", msg("ike-id", fmt.Sprint(id), "timeout", "-1")); err != nil {
+				rt.d.logf("%s: terminate duplicate IKE SA #%d: %v", rt.id, id, err)
+			}
+		}
+		return nil
+	})
+}
+
 // initiateIfDown initiates the connection's child SAs unless an IKE SA (established or
 // being negotiated) already exists, e.g. because the customer initiated.
 func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
@@ -348,14 +374,21 @@ func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
 	}
 }
 
-// ---------------------------------------------------------------- on-demand start
+// ---------------------------------------------------------------- keeping it up
 
-// watch implements "wait for traffic" (kernel-libipsec has no trap policies): while the
-// connection has no IKE SA, a packet socket on the cell's router-side link waits for the
-// first IPv4 packet from the router; then the connection is initiated.
-func (rt *cellRuntime) watch(ctx context.Context) {
+// keep brings the connection up and keeps trying while it has no IKE SA:
+//   - StartNow: initiate, and again every RetryInterval while there is no IKE SA (charon
+//     retries by itself after timeouts, but not after e.g. AUTHENTICATION_FAILED);
+//   - on demand ("wait for traffic"; kernel-libipsec has no trap policies): a packet
+//     socket on the cell's router-side link waits for the first IPv4 packet from the
+//     router, then the connection is initiated.
+//
+// The customer's initiation is accepted in both modes: the connection is always loaded.
+func (rt *cellRuntime) keep() {
 	defer rt.wg.Done()
+	ctx := rt.ctx
 	for ctx.Err() == nil {
+		c, _ := rt.config()
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		sas, err := rt.sas(qctx)
 		cancel()
@@ -364,6 +397,15 @@ func (rt *cellRuntime) watch(ctx context.Context) {
 			case <-ctx.Done():
 			case <-rt.wake:
 			case <-time.After(2 * time.Second):
+			}
+			continue
+		}
+		if c.IPsec.StartNow {
+			rt.initiateIfDown(ctx)
+			select {
+			case <-ctx.Done():
+			case <-rt.wake:
+			case <-time.After(rt.d.opts.RetryInterval):
 			}
 			continue
 		}
@@ -382,7 +424,7 @@ func (rt *cellRuntime) watch(ctx context.Context) {
 		case <-ctx.Done():
 			f.Close()
 			<-got
-		case <-rt.wake: // SA state changed (e.g. the customer initiated): look again
+		case <-rt.wake: // SA state or configuration changed: look again
 			f.Close()
 			<-got
 		case err := <-got:

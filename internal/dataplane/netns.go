@@ -39,6 +39,11 @@ type NetnsOptions struct {
 	WANBridge string
 	// WANGateway, when valid, becomes the cells' default route over the WAN link.
 	WANGateway netip.Addr
+	// DPDDelay is the dead peer detection interval of cells with DPD on. Default 10s.
+	DPDDelay time.Duration
+	// RetryInterval is how often a StartNow cell without IKE SA is initiated again.
+	// Default 5s.
+	RetryInterval time.Duration
 	// OnEvent, when set, receives every connection event (from driver goroutines; it must
 	// not block).
 	OnEvent func(Event)
@@ -84,6 +89,12 @@ func NewNetns(opts NetnsOptions) (*Netns, error) {
 	}
 	if opts.WANBridge == "" {
 		return nil, errors.New("WANBridge is required")
+	}
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = 5 * time.Second
+	}
+	if opts.DPDDelay <= 0 {
+		opts.DPDDelay = 10 * time.Second
 	}
 	return &Netns{opts: opts, cells: map[string]*cellRuntime{}}, nil
 }
@@ -168,8 +179,14 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 	wantCells := map[string]bool{}
 	wantCellIDs := map[string]bool{}
 	for _, r := range des.Routers {
+		if wantRouters[d.RouterNetns(r.ID)] {
+			return fmt.Errorf("invalid desired state: two routers map to namespace %s", d.RouterNetns(r.ID))
+		}
 		wantRouters[d.RouterNetns(r.ID)] = true
 		for _, c := range r.Cells {
+			if wantCells[d.CellNetns(c.ID)] {
+				return fmt.Errorf("invalid desired state: two cells map to namespace %s", d.CellNetns(c.ID))
+			}
 			wantCells[d.CellNetns(c.ID)] = true
 			wantCellIDs[c.ID] = true
 		}
@@ -189,21 +206,25 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 	if err != nil {
 		return err
 	}
+	unwanted := map[string]bool{}
 	for _, ns := range existing {
 		if strings.HasPrefix(ns, d.opts.Prefix+"c-") && !wantCells[ns] {
-			errs = append(errs, d.removeCell(ctx, ns))
+			unwanted[ns] = true
 		}
 	}
 	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.opts.Prefix+"c-*"))
 	for _, dir := range dirs {
 		if !wantCells[filepath.Base(dir)] {
-			errs = append(errs, d.removeCell(ctx, filepath.Base(dir)))
+			unwanted[filepath.Base(dir)] = true
 		}
+	}
+	for _, ns := range slices.Sorted(mapKeys(unwanted)) {
+		errs = append(errs, d.removeCell(ctx, ns))
 	}
 	// 2. Routers that are not desired.
 	for _, ns := range existing {
 		if strings.HasPrefix(ns, d.opts.Prefix+"r-") && !wantRouters[ns] {
-			errs = append(errs, nsutil.DelNetns(ctx, ns))
+			errs = append(errs, deleteNetns(ctx, ns))
 		}
 	}
 	// 3. Desired routers with their VPC links and cells.
@@ -220,7 +241,6 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 		}
 	}
 	// 4. WAN-side links of cells that no longer exist.
-	var cmds []string
 	wanPeers := map[string]bool{}
 	for _, r := range des.Routers {
 		for _, c := range r.Cells {
@@ -228,13 +248,14 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 		}
 	}
 	if wanLinks, err = links(ctx, d.opts.WANNetns); err == nil {
+		var stale []string
 		for name := range wanLinks {
 			if strings.HasPrefix(name, d.opts.Prefix+"w") && !wanPeers[name] {
-				cmds = append(cmds, "link del "+name)
+				stale = append(stale, name)
 			}
 		}
+		errs = append(errs, delLinks(ctx, d.opts.WANNetns, stale))
 	}
-	errs = append(errs, nsutil.IPBatch(ctx, d.opts.WANNetns, cmds))
 	return errors.Join(errs...)
 }
 
@@ -250,7 +271,7 @@ func (d *Netns) removeCell(ctx context.Context, ns string) error {
 	for pid := range nsutil.ProcessesInNetns([]string{ns}) {
 		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
 	}
-	errs = append(errs, nsutil.DelNetns(ctx, ns))
+	errs = append(errs, deleteNetns(ctx, ns))
 	errs = append(errs, os.RemoveAll(dir))
 	d.logf("removed cell %s", ns)
 	return errors.Join(errs...)
@@ -298,10 +319,14 @@ func (d *Netns) applyRouter(ctx context.Context, r Router, wanLinks map[string]i
 	for _, a := range atts {
 		wantLinks[a.link] = true
 	}
+	var stale []string
 	for name := range rl {
 		if strings.HasPrefix(name, d.opts.Prefix) && !wantLinks[name] {
-			cmds = append(cmds, "link del "+name)
+			stale = append(stale, name)
 		}
+	}
+	if err := delLinks(ctx, rns, stale); err != nil {
+		errs = append(errs, err)
 	}
 	// Rules: traffic entering from an attachment is looked up in its associated table, and
 	// dropped if the table has no route (or there is no association).
@@ -376,6 +401,39 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 			}
 		}
 	}
+}
+
+// deleteNetns deletes a namespace after its veths: deleting a veth removes both ends at
+// once, while the ends in other namespaces of a deleted namespace's veths linger for a
+// moment (namespace teardown is asynchronous).
+func deleteNetns(ctx context.Context, ns string) error {
+	if !nsutil.NetnsExists(ns) {
+		return nil
+	}
+	ls, err := links(ctx, ns)
+	if err != nil {
+		return err
+	}
+	var veths []string
+	for name, l := range ls {
+		if l.Info.Kind == "veth" {
+			veths = append(veths, name)
+		}
+	}
+	return errors.Join(delLinks(ctx, ns, veths), nsutil.DelNetns(ctx, ns))
+}
+
+// delLinks deletes links in ns; links that are already gone (a veth whose other end's
+// namespace was just deleted disappears asynchronously) are fine.
+func delLinks(ctx context.Context, ns string, names []string) error {
+	var errs []error
+	slices.Sort(names)
+	for _, name := range names {
+		if _, err := nsutil.IPn(ctx, ns, "link", "del", name); err != nil && !nsutil.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // linkCmd returns "link set ..." for what differs from the wanted MTU/alias/master/up.
@@ -619,7 +677,7 @@ func (d *Netns) applyCell(ctx context.Context, r Router, c Cell, wanLinks map[st
 	}
 	ccmds := linkCmd(cl[wan], wan, 0, "", "")
 	ccmds = append(ccmds, addrCmds(cl[wan], wan, []netip.Prefix{c.WANAddr})...)
-	ccmds = append(ccmds, linkCmd(cl[rtr], rtr, cellMTU, r.ID, "")...)
+	ccmds = append(ccmds, linkCmd(cl[rtr], rtr, cellMTU, "", "")...)
 	ccmds = append(ccmds, addrCmds(cl["lo"], "lo", append([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}, tsHostAddrs(c)...))...)
 	if err := nsutil.IPBatch(ctx, cns, ccmds); err != nil {
 		return fmt.Errorf("cell links: %w", err)
@@ -714,7 +772,7 @@ table ip %[1]s {
 		if !load {
 			return nil
 		}
-		if err := loadConn(ctx, s, c); err != nil {
+		if err := loadConn(ctx, s, c, d.opts.DPDDelay); err != nil {
 			return err
 		}
 		if changed {
@@ -801,24 +859,35 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
 	}
 	for _, ns := range mine {
-		errs = append(errs, nsutil.DelNetns(ctx, ns))
+		errs = append(errs, deleteNetns(ctx, ns))
 	}
+	// The other ends of the namespaces' veths (WAN side, VPC side) go away asynchronously
+	// after the namespaces; wait for them, deleting what remains.
 	for _, ns := range slices.Compact([]string{d.opts.WANNetns, ""}) {
 		if ns != "" && !nsutil.NetnsExists(ns) {
 			continue
 		}
-		ls, err := links(ctx, ns)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var cmds []string
-		for name := range ls {
-			if strings.HasPrefix(name, d.opts.Prefix+"w") || strings.HasPrefix(name, d.opts.Prefix+"a") || strings.HasPrefix(name, d.opts.Prefix+"v") {
-				cmds = append(cmds, "link del "+name)
+		for i := 0; ; i++ {
+			ls, err := links(ctx, ns)
+			if err != nil {
+				errs = append(errs, err)
+				break
 			}
+			var left []string
+			for name := range ls {
+				if strings.HasPrefix(name, d.opts.Prefix+"w") || strings.HasPrefix(name, d.opts.Prefix+"a") || strings.HasPrefix(name, d.opts.Prefix+"v") {
+					left = append(left, name)
+				}
+			}
+			if len(left) == 0 {
+				break
+			}
+			if i == 40 {
+				errs = append(errs, delLinks(ctx, ns, left))
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		errs = append(errs, nsutil.IPBatch(ctx, ns, cmds))
 	}
 	for _, dir := range dirs {
 		errs = append(errs, os.RemoveAll(dir))

@@ -140,12 +140,27 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 	if err != nil {
 		return err
 	}
+	slices.SortStableFunc(rs, func(a, b ipRule) int { return a.Priority - b.Priority })
+	var ruleLines []string
 	for _, r := range rs {
 		if r.isDefault() || (isCell && charonRule(r)) {
 			continue
 		}
 		r.Iif = dev(r.Iif)
-		b.WriteString("  rule " + r.spec() + "\n")
+		ruleLines = append(ruleLines, "  rule "+r.spec()+"\n")
+	}
+	slices.SortStableFunc(ruleLines, func(a, b string) int {
+		// by priority (numerically), then by text
+		pa, pb := strings.Fields(a)[2], strings.Fields(b)[2]
+		na, _ := strconv.Atoi(pa)
+		nb, _ := strconv.Atoi(pb)
+		if na != nb {
+			return na - nb
+		}
+		return strings.Compare(a, b)
+	})
+	for _, l := range ruleLines {
+		b.WriteString(l)
 	}
 	tables, err := routes(ctx, ns)
 	if err != nil {
@@ -180,7 +195,7 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 		b.WriteString("  nft:\n")
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			if strings.TrimSpace(line) != "" {
-				b.WriteString("    " + strings.TrimSpace(strings.ReplaceAll(line, d.cellRtr(), "rtr")) + "\n")
+				b.WriteString("    " + strings.TrimSpace(strings.NewReplacer(d.cellRtr(), "rtr", d.nftTable(), "cell").Replace(line)) + "\n")
 			}
 		}
 	}
@@ -202,7 +217,7 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_ = withSession(ctx, ch.Socket(), func(s *vici.Session) error {
+	err := withSession(ctx, ch.Socket(), func(s *vici.Session) error {
 		conns, err := listConns(ctx, s)
 		if err != nil {
 			b.WriteString("    list-conns: " + err.Error() + "\n")
@@ -225,4 +240,7 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 		}
 		return nil
 	})
+	if err != nil {
+		b.WriteString("    vici: " + err.Error() + "\n")
+	}
 }

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,9 +13,15 @@ import (
 	"github.com/strongswan/govici/vici"
 )
 
-// VICI conversations with a cell's charon. Commands use a short-lived session each:
-// govici's streamed calls release the session lock before the stream is consumed, so a
-// session must not be shared between a stream and anything else.
+// VICI conversations with a cell's charon. Commands use a short-lived session each.
+//
+// govici v0.8.0's CallStreaming is not used: it waits for the streamed events and the final
+// response with one select over two channels, so when charon sends the last events and
+// the response back to back, the response can win and the stream ends early, losing
+// events (list-conns then randomly reports no connection). Instead, collect subscribes to
+// the event, makes a plain Call and drains the subscription: govici's reader dispatches
+// packets in order, so every event has been queued before the response is returned.
+// (CallStreaming would also report the final result only as an error.)
 
 func viciDial(ctx context.Context, socket string) (*vici.Session, error) {
 	return vici.NewSession(vici.WithSocketPath(socket), vici.WithDialContext(func(_ context.Context, network, addr string) (net.Conn, error) {
@@ -76,11 +81,11 @@ func (c Cell) remoteID() string {
 // connMessage is the cloud side's load-conn message: PSK, route-based or flow protection,
 // start_action none (the driver initiates, or waits for traffic: kernel-libipsec has no
 // trap), unique = replace, keyingtries 0 (keep trying once started).
-func (c Cell) connMessage() *vici.Message {
+func (c Cell) connMessage(dpdDelay time.Duration) *vici.Message {
 	s := c.IPsec
 	dpd := "0s"
 	if s.DPD {
-		dpd = "10s"
+		dpd = lifetime(dpdDelay)
 	}
 	children := vici.NewMessage()
 	for _, ch := range c.children() {
@@ -117,24 +122,52 @@ func (c Cell) connMessage() *vici.Message {
 }
 
 // loadConn loads the PSK and the connection (replacing an older version of both).
-func loadConn(ctx context.Context, s *vici.Session, c Cell) error {
+func loadConn(ctx context.Context, s *vici.Session, c Cell, dpdDelay time.Duration) error {
 	shared := msg("id", "psk-"+c.ID, "type", "IKE", "data", c.IPsec.PSK, "owners", []string{c.remoteID()})
 	if _, err := s.Call(ctx, "load-shared", shared); err != nil {
 		return fmt.Errorf("load-shared: %w", err)
 	}
-	if _, err := s.Call(ctx, "load-conn", c.connMessage()); err != nil {
+	if _, err := s.Call(ctx, "load-conn", c.connMessage(dpdDelay)); err != nil {
 		return fmt.Errorf("load-conn: %w", err)
 	}
 	return nil
 }
 
-// listConns returns the loaded connections' names.
+// collect runs a command that streams events and returns the events.
+func collect(ctx context.Context, s *vici.Session, cmd, event string, in *vici.Message) ([]*vici.Message, error) {
+	ch := make(chan vici.Event, 4096)
+	s.NotifyEvents(ch)
+	defer s.StopEvents(ch)
+	if err := s.Subscribe(event); err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", event, err)
+	}
+	if _, err := s.Call(ctx, cmd, in); err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	var out []*vici.Message
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return out, nil
+			}
+			if ev.Name == event {
+				out = append(out, ev.Message)
+			}
+		default:
+			return out, nil
+		}
+	}
+}
+
+// listConns returns the loaded connections by name.
 func listConns(ctx context.Context, s *vici.Session) (map[string]*vici.Message, error) {
 	out := map[string]*vici.Message{}
-	for m, err := range s.CallStreaming(ctx, "list-conns", "list-conn", nil) {
-		if err != nil {
-			return nil, err
-		}
+	ms, err := collect(ctx, s, "list-conns", "list-conn", nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
 		for _, k := range m.Keys() {
 			if sub, ok := m.Get(k).(*vici.Message); ok {
 				out[k] = sub
@@ -147,6 +180,7 @@ func listConns(ctx context.Context, s *vici.Session) (map[string]*vici.Message, 
 // saInfo is one IKE SA from list-sas.
 type saInfo struct {
 	Name     string
+	ID       int    // unique id
 	State    string // CONNECTING, ESTABLISHED, ...
 	Desc     string
 	Children []childInfo
@@ -176,16 +210,18 @@ func strs(m *vici.Message, k string) []string {
 // listSAs lists the IKE SAs of connection name.
 func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error) {
 	var out []saInfo
-	for m, err := range s.CallStreaming(ctx, "list-sas", "list-sa", msg("ike", name, "noblock", "yes")) {
-		if err != nil {
-			return nil, err
-		}
+	ms, err := collect(ctx, s, "list-sas", "list-sa", msg("ike", name, "noblock", "yes"))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
 		for _, k := range m.Keys() {
 			sa, ok := m.Get(k).(*vici.Message)
 			if !ok {
 				continue
 			}
 			info := saInfo{Name: k, State: str(sa, "state")}
+			info.ID, _ = strconv.Atoi(str(sa, "uniqueid"))
 			alg := []string{}
 			for _, a := range []string{"encr-alg", "integ-alg", "prf-alg", "dh-group"} {
 				if v := str(sa, a); v != "" {
@@ -225,30 +261,22 @@ func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error
 	return out, nil
 }
 
-// initiate starts child (and its IKE SA if needed) and waits up to timeout. govici
-// v0.8.0's CallStreaming yields the command's final result only as an error: no error
-// means success.
+// initiate starts child (and its IKE SA if needed) and waits up to timeout for it.
+// Without a control-log subscription charon sends just the final result.
 func initiate(ctx context.Context, s *vici.Session, child string, timeout time.Duration) error {
-	in := msg("child", child, "timeout", strconv.FormatInt(timeout.Milliseconds(), 10), "loglevel", "-1")
-	for _, err := range s.CallStreaming(ctx, "initiate", "control-log", in) {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	in := msg("child", child, "timeout", strconv.FormatInt(timeout.Milliseconds(), 10), "loglevel", "0")
+	_, err := s.Call(ctx, "initiate", in)
+	return err
 }
 
 // terminate deletes the IKE SAs of connection name (with their children), without
 // waiting for the peer's answer.
 func terminate(ctx context.Context, s *vici.Session, name string) error {
-	in := msg("ike", name, "force", "yes", "timeout", "-1", "loglevel", "-1")
-	var errs []error
-	for _, err := range s.CallStreaming(ctx, "terminate", "control-log", in) {
-		if err != nil && !strings.Contains(err.Error(), "no matching SAs") {
-			errs = append(errs, err)
-		}
+	_, err := s.Call(ctx, "terminate", msg("ike", name, "force", "yes", "timeout", "-1"))
+	if err != nil && strings.Contains(err.Error(), "no matching SAs") {
+		return nil
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // unloadConn removes a connection (missing ones are fine).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 
 	"opencen/internal/model"
 	"opencen/internal/routing"
@@ -259,26 +261,51 @@ func routingMap(m *model.RouteMap) (routing.RouteMap, error) {
 	return rm, nil
 }
 
-// Routes computes a transit router's tables. The caller must own the transit router.
-func (s *Service) Routes(ctx context.Context, c Caller, trID string) (*routing.Result, *model.TransitRouter, error) {
+// trEngine keeps one transit router's routing engine between calls: each use converges it
+// to the store's current state, and the engine recomputes only the (table, prefix) pairs
+// whose inputs changed.
+type trEngine struct {
+	mu       sync.Mutex
+	engine   *routing.Engine
+	revision int64
+}
+
+// withRoutes runs fn with the transit router's computed tables, current as of the store
+// revision at the call. fn must not keep what it reads: the engine is updated in place.
+func (s *Service) withRoutes(ctx context.Context, tr *model.TransitRouter, fn func(routing.View) error) error {
+	v, _ := s.engines.LoadOrStore(tr.ID, &trEngine{engine: routing.NewEngine(), revision: -1})
+	te := v.(*trEngine)
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	rev, err := s.st.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	if te.revision != rev {
+		in, err := s.routingInput(ctx, tr)
+		if err != nil {
+			return err
+		}
+		te.engine.Replace(in)
+		te.engine.Flush()
+		te.revision = rev
+	}
+	return fn(te.engine)
+}
+
+// ownedTR reads a transit router of the caller.
+func (s *Service) ownedTR(ctx context.Context, c Caller, trID string) (*model.TransitRouter, error) {
 	var tr *model.TransitRouter
 	err := s.update(ctx, func(t *txn) error {
 		var err error
 		tr, err = getOwned[model.TransitRouter](t, c, model.KindTR, trID, trNotFound(trID))
 		return err
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	in, err := s.routingInput(ctx, tr)
-	if err != nil {
-		return nil, nil, err
-	}
-	return routing.Compute(in), tr, nil
+	return tr, err
 }
 
-// RoutesOfTable computes the transit router of a route table and returns the table.
-func (s *Service) RoutesOfTable(ctx context.Context, c Caller, tableID string) (*routing.Result, *model.RouteTable, error) {
+// TableRoutes runs fn with the computed entries of one of the caller's route tables.
+func (s *Service) TableRoutes(ctx context.Context, c Caller, tableID string, fn func(entries []routing.Entry, rt *model.RouteTable) error) error {
 	var rt *model.RouteTable
 	err := s.update(ctx, func(t *txn) error {
 		var err error
@@ -286,10 +313,31 @@ func (s *Service) RoutesOfTable(ctx context.Context, c Caller, tableID string) (
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	res, _, err := s.Routes(ctx, c, rt.TransitRouterID)
-	return res, rt, err
+	tr, err := s.ownedTR(ctx, c, rt.TransitRouterID)
+	if err != nil {
+		return err
+	}
+	return s.withRoutes(ctx, tr, func(v routing.View) error { return fn(v.Table(rt.ID), rt) })
+}
+
+// ExplainRoute explains a prefix of a table (default: the System table, or the
+// attachment's associated one) and its advertisement to an attachment.
+func (s *Service) ExplainRoute(ctx context.Context, c Caller, trID, tableID string, prefix netip.Prefix, attachmentID string) (routing.Explanation, error) {
+	tr, err := s.ownedTR(ctx, c, trID)
+	if err != nil {
+		return routing.Explanation{}, err
+	}
+	if tableID == "" && attachmentID == "" {
+		tableID = tr.SystemTableID
+	}
+	var x routing.Explanation
+	err = s.withRoutes(ctx, tr, func(v routing.View) error {
+		x = v.Explain(tableID, prefix, attachmentID)
+		return nil
+	})
+	return x, err
 }
 
 // StaticEntries returns the stored static entries of a table (for names, descriptions,
@@ -350,9 +398,10 @@ func (s *Service) VpnAdvertised(ctx context.Context, c Caller, region, vcoID str
 	if err := json.Unmarshal(kv.Value, &tr); err != nil {
 		return nil, learned, err
 	}
-	in, err := s.routingInput(ctx, &tr)
-	if err != nil {
-		return nil, learned, err
-	}
-	return routing.Compute(in).Advertised(v.AttachmentID), learned, nil
+	var adv []routing.Entry
+	err = s.withRoutes(ctx, &tr, func(view routing.View) error {
+		adv = slices.Clone(view.Advertised(v.AttachmentID))
+		return nil
+	})
+	return adv, learned, err
 }

@@ -20,14 +20,15 @@ import (
 
 // Service is the operations layer the API handlers call.
 type Service struct {
-	st    store.Store
-	box   *secret.Box
-	cfg   config.Config
-	delay time.Duration
-	now   func() time.Time
-	log   *slog.Logger
-	cache decoded
-	keys  sync.Map // AccessKeyId -> keyEntry
+	st      store.Store
+	box     *secret.Box
+	cfg     config.Config
+	delay   time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	cache   decoded
+	keys    sync.Map // AccessKeyId -> keyEntry
+	engines sync.Map // transit router ID -> *trEngine
 }
 
 // Options configure a Service.

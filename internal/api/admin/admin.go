@@ -4,8 +4,8 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"errors"
+	"net/netip"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
@@ -129,15 +129,10 @@ func (h handlers) explainRoute(ctx context.Context, r *rpc.Request) (rpc.Object,
 			return nil, apierr.Invalid("Prefix", "Prefix must be a CIDR block or an address; got %q.", p["Prefix"])
 		}
 	}
-	res, tr, err := h.svc.Routes(ctx, api.Caller(r), p["TransitRouterId"])
+	x, err := h.svc.ExplainRoute(ctx, api.Caller(r), p["TransitRouterId"], p["TransitRouterRouteTableId"], prefix, p["AttachmentId"])
 	if err != nil {
 		return nil, err
 	}
-	table := p["TransitRouterRouteTableId"]
-	if table == "" && p["AttachmentId"] == "" {
-		table = tr.SystemTableID
-	}
-	x := res.Explain(table, prefix, p["AttachmentId"])
 	raw, err := json.Marshal(x)
 	if err != nil {
 		return nil, err

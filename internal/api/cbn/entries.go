@@ -85,19 +85,31 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 		}
 		filters = append(filters, f)
 	}
-	res, rt, err := h.svc.RoutesOfTable(ctx, api.Caller(r), tableID)
+	var out []rpc.Object
+	err = h.svc.TableRoutes(ctx, api.Caller(r), tableID, func(entries []routing.Entry, rt *model.RouteTable) error {
+		statics, err := h.svc.StaticEntries(ctx, rt.ID)
+		if err != nil {
+			return err
+		}
+		resources, err := h.svc.AttachmentResources(ctx, rt.TransitRouterID)
+		if err != nil {
+			return err
+		}
+		out = filterEntries(p, entryItems(entries, statics, resources), status, filters)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	statics, err := h.svc.StaticEntries(ctx, rt.ID)
-	if err != nil {
-		return nil, err
+	page, next := api.TokenPageOf(out, tp)
+	if page == nil {
+		page = []rpc.Object{}
 	}
-	resources, err := h.svc.AttachmentResources(ctx, rt.TransitRouterID)
-	if err != nil {
-		return nil, err
-	}
-	items := entryItems(res.Table(rt.ID), statics, resources)
+	return rpc.Object{"TotalCount": len(out), "MaxResults": tp.Max, "NextToken": next, "TransitRouterRouteEntries": page}, nil
+}
+
+// filterEntries applies ListTransitRouterRouteEntries' filters.
+func filterEntries(p rpc.Params, items []entryItem, status string, filters []routeFilter) []rpc.Object {
 	ids, names := p.List("TransitRouterRouteEntryIds"), p.List("TransitRouterRouteEntryNames")
 	var kept []entryItem
 	for _, it := range items {
@@ -127,11 +139,7 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 			out = append(out, it.obj)
 		}
 	}
-	page, next := api.TokenPageOf(out, tp)
-	if page == nil {
-		page = []rpc.Object{}
-	}
-	return rpc.Object{"TotalCount": len(out), "MaxResults": tp.Max, "NextToken": next, "TransitRouterRouteEntries": page}, nil
+	return out
 }
 
 func str(v any) string { s, _ := v.(string); return s }
@@ -170,10 +178,7 @@ func entryItems(entries []routing.Entry, statics map[string]*model.RouteEntry, r
 		for _, a := range e.Path.AsPath {
 			asPaths = append(asPaths, int64(a))
 		}
-		communities := e.Path.Communities
-		if communities == nil {
-			communities = []string{}
-		}
+		communities := append([]string{}, e.Path.Communities...) // rendered after the engine moves on
 		o["PathAttributes"] = rpc.Object{"AsPaths": asPaths, "Communities": communities, "OriginInstanceId": origin,
 			"OriginInstanceType": e.Path.OriginInstanceType.String(), "OriginRouteType": e.Path.OriginRouteType.String(), "Preference": e.Path.Preference}
 		if st, ok := statics[e.StaticID]; ok && e.Type == routing.EntryStatic {

@@ -45,7 +45,7 @@ func Missing() []string {
 			m = append(m, "strongSwan plugin "+plugin+" (apt-get install -y "+pkg+")")
 		}
 	}
-	for tool, pkg := range map[string]string{"ip": "iproute2", "nft": "nftables", "unshare": "util-linux", "mount": "mount"} {
+	for tool, pkg := range map[string]string{"ip": "iproute2", "nft": "nftables", "unshare": "util-linux", "mount": "mount", "ping": "iputils-ping"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			m = append(m, tool+" (apt-get install -y "+pkg+")")
 		}

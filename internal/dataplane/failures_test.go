@@ -1,0 +1,121 @@
+package dataplane
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"opencen/internal/model"
+	"opencen/internal/vpnconf"
+)
+
+// waitEvent waits for an event of kind on cell id and returns it.
+func (e *env) waitEvent(id, kind string, timeout time.Duration) Event {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, _ := e.drv.Status(e.ctx)
+		if cs, ok := st.Cell(id); ok {
+			if i := slices.IndexFunc(cs.Events, func(ev Event) bool { return ev.Kind == kind }); i >= 0 {
+				return cs.Events[i]
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st, _ := e.drv.Status(e.ctx)
+	e.t.Fatalf("cell %s: no %s event within %v: %+v", id, kind, timeout, st)
+	return Event{}
+}
+
+// clearEvents forgets a cell's events (test helper).
+func (e *env) clearEvents(id string) {
+	e.drv.rmu.Lock()
+	defer e.drv.rmu.Unlock()
+	if rt := e.drv.cells[id]; rt != nil {
+		rt.mu.Lock()
+		rt.events = nil
+		rt.mu.Unlock()
+	}
+}
+
+// TestNegotiationFailures: a wrong PSK and mismatched IKE and ESP proposals are reported
+// as events and states; a blackholed peer is detected by DPD, and the connection comes
+// back by itself when the path heals.
+func TestNegotiationFailures(t *testing.T) {
+	e := newEnv(t)
+	e.drv.opts.DPDDelay = 2 * time.Second
+	w := newE2E(t, e, true, false) // the cloud initiates, the DC only responds
+	dcConf := func(mutate func(*model.CustomerView)) string {
+		cv := w.vco.CustomerView(w.cgw, e2ePSK)
+		mutate(&cv)
+		conf, err := vpnconf.Strongswan(cv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(conf, "start_action = start", "start_action = none")
+	}
+	load := func(conf string) {
+		t.Helper()
+		if err := w.dc.LoadConfig(e.ctx, conf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A wrong PSK on the DC.
+	load(dcConf(func(cv *model.CustomerView) { cv.Ike.Psk = "another-key" }))
+	e.apply(w.desired)
+	ev := e.waitEvent("vco-e2e", EventAuthFailed, 10*time.Second)
+	t.Logf("wrong PSK: %s %s", ev.Kind, ev.Message)
+	if st, _ := e.drv.Status(e.ctx); st.Cells[0].State != IKENotEstablished {
+		t.Errorf("wrong PSK: state %s", st.Cells[0].State)
+	}
+
+	// IKE proposal mismatch: the DC only accepts aes256.
+	load(dcConf(func(cv *model.CustomerView) { cv.Ike.IkeEncAlg = "aes256" }))
+	e.clearEvents("vco-e2e")
+	ev = e.waitEvent("vco-e2e", EventProposalMismatch, 15*time.Second)
+	t.Logf("IKE proposal mismatch: %s %s", ev.Kind, ev.Message)
+
+	// ESP proposal mismatch: IKE comes up, the child does not.
+	load(dcConf(func(cv *model.CustomerView) { cv.Ipsec.IpsecEncAlg = "aes256" }))
+	e.clearEvents("vco-e2e")
+	e.waitState("vco-e2e", IPsecNotEstablished, 15*time.Second)
+	ev = e.waitEvent("vco-e2e", EventProposalMismatch, 5*time.Second)
+	t.Logf("ESP proposal mismatch: %s %s", ev.Kind, ev.Message)
+
+	// Matching configuration: up.
+	load(dcConf(func(*model.CustomerView) {}))
+	if out, err := w.dc.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil && !strings.Contains(out, "no matching") {
+		t.Logf("terminate: %v %s", err, out)
+	}
+	e.waitState("vco-e2e", IPsecEstablished, 20*time.Second)
+	w.pingBothWays(t, e)
+
+	// Blackhole the peer: DPD declares it dead, charon restarts the SA, and the
+	// connection recovers once the path works again.
+	e.clearEvents("vco-e2e")
+	block := `table inet blk {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		udp dport { 500, 4500 } drop
+	}
+	chain out {
+		type filter hook output priority 0; policy accept;
+		udp sport { 500, 4500 } drop
+	}
+}
+`
+	if _, err := runNFT(e, w.dc.Netns, block); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	ev = e.waitEvent("vco-e2e", EventDPDTimeout, 40*time.Second)
+	t.Logf("DPD: %s after %v: %s", ev.Kind, time.Since(t0).Round(time.Second), ev.Message)
+	if _, err := runNFT(e, w.dc.Netns, "delete table inet blk\n"); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	e.waitState("vco-e2e", IPsecEstablished, 30*time.Second)
+	t.Logf("recovered %v after the block was lifted", time.Since(t1).Round(100*time.Millisecond))
+	w.pingBothWays(t, e)
+}

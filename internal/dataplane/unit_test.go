@@ -1,0 +1,144 @@
+package dataplane
+
+import (
+	"encoding/json"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"opencen/internal/model"
+)
+
+// Pure tests: no root, no namespaces.
+
+func TestValidate(t *testing.T) {
+	ok := &Desired{Routers: []Router{{
+		ID:           "tr-1",
+		VPCs:         []VPCLink{vpcLink("tr-attach-v", "vpc", "169.254.0.1/30", "169.254.0.2/30")},
+		Cells:        []Cell{idleCell("vco-1", "tr-attach-x", "198.18.1.1/15", "169.254.10.1/30")},
+		Tables:       []Table{{ID: "vtb-1", Number: 100, Routes: []Route{{Dst: pfx("10.0.0.0/8"), NextHops: []string{"tr-attach-v", "tr-attach-x"}}}}},
+		Associations: map[string]string{"tr-attach-v": "vtb-1"},
+	}}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid state: %v", err)
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(*Router)
+		want   string
+	}{
+		{"unknown next hop", func(r *Router) { r.Tables[0].Routes[0].NextHops = []string{"tr-attach-nope"} }, "next hop tr-attach-nope is not an attachment"},
+		{"charon's table", func(r *Router) { r.Tables[0].Number = 220 }, "number 220 is reserved"},
+		{"duplicate number", func(r *Router) { r.Tables = append(r.Tables, Table{ID: "vtb-2", Number: 100}) }, "share number 100"},
+		{"unknown table", func(r *Router) { r.Associations["tr-attach-x"] = "vtb-9" }, "unknown table vtb-9"},
+		{"blackhole with hops", func(r *Router) { r.Tables[0].Routes[0].Blackhole = true }, "needs next hops or Blackhole"},
+		{"bad link", func(r *Router) { r.Cells[0].LinkAddr = pfx("169.254.10.0/30") }, "host address of a /30"},
+		{"not masked", func(r *Router) { r.Tables[0].Routes[0].Dst = pfx("10.1.2.3/8") }, "is not an IPv4 network"},
+		{"one-sided TS", func(r *Router) { r.Cells[0].IPsec.LocalTS = []netip.Prefix{pfx("10.0.0.0/8")} }, "both traffic selectors"},
+	} {
+		d := cloneDesired(ok)
+		c.mutate(&d.Routers[0])
+		if err := d.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+func cloneDesired(d *Desired) *Desired {
+	b, _ := json.Marshal(d)
+	var out Desired
+	_ = json.Unmarshal(b, &out)
+	return &out
+}
+
+func TestCellFromConnection(t *testing.T) {
+	cgw := &model.CustomerGateway{IPAddress: "198.18.0.3"}
+	v := &model.VpnConnection{
+		Meta: model.Meta{ID: "vco-1"}, LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4,
+		Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(), EnableDpd: true, EffectImmediately: true,
+		InternetIP: "198.18.0.11", AttachmentID: "tr-attach-1",
+	}
+	c, err := CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WANAddr != pfx("198.18.0.11/15") || c.LinkAddr != pfx("169.254.20.1/30") || c.PeerLinkAddr() != addr("169.254.20.2") ||
+		c.IPsec.IKEProposal != "aes128-sha1-modp1024" || c.IPsec.ESPProposal != "aes128-sha1-modp1024" ||
+		c.IPsec.IKELifetime != 24*time.Hour || !c.IPsec.StartNow || !c.routeBased() || c.localID() != "198.18.0.11" || c.remoteID() != "198.18.0.3" {
+		t.Errorf("defaults: %+v", c)
+	}
+	// BGP tunnel CIDR wins over the allocated link; FQDN ids; IKEv1 flow protection.
+	v.Bgp = model.BgpConfig{EnableBgp: true, TunnelCidr: "169.254.11.0/30", LocalBgpIp: "169.254.11.2"}
+	v.Ike.IkeVersion, v.Ike.IkeMode, v.Ike.LocalId, v.Ike.RemoteId = "ikev1", "aggressive", "cloud.example.com", "@dc.example.net"
+	v.Ipsec.IpsecPfs = "disabled"
+	v.LocalSubnet, v.RemoteSubnet = "10.1.0.0/16,10.2.0.0/16", "192.168.1.0/24"
+	c, err = CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LinkAddr != pfx("169.254.11.2/30") || c.PeerLinkAddr() != addr("169.254.11.1") || !c.IPsec.Aggressive ||
+		c.IPsec.ESPProposal != "aes128-sha1" || c.localID() != "@cloud.example.com" || c.remoteID() != "@dc.example.net" {
+		t.Errorf("BGP/FQDN/IKEv1: %+v", c)
+	}
+	var names []string
+	for _, ch := range c.children() {
+		names = append(names, ch.Name+" "+ch.Local[0].String()+" "+ch.Remote[0].String())
+	}
+	if want := []string{"vco-1-1 10.1.0.0/16 192.168.1.0/24", "vco-1-2 10.2.0.0/16 192.168.1.0/24"}; !slices.Equal(names, want) {
+		t.Errorf("IKEv1 children %v, want %v", names, want)
+	}
+	if got := tsHostAddrs(c); len(got) != 2 || got[0] != pfx("10.1.255.254/32") {
+		t.Errorf("local selector addresses %v", got)
+	}
+	m := c.connMessage(10 * time.Second).Get("vco-1")
+	if m == nil {
+		t.Fatal("no connection in load-conn message")
+	}
+	v.InternetIP = ""
+	if _, err := CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30")); err == nil {
+		t.Error("unattached connection accepted")
+	}
+}
+
+func TestRouteCmds(t *testing.T) {
+	var have []ipRoute
+	_ = json.Unmarshal([]byte(`[
+		{"dst":"default","gateway":"169.254.1.2","dev":"a1","table":"100","flags":["onlink","linkdown"]},
+		{"type":"blackhole","dst":"10.0.0.0/8","table":"100","flags":[]},
+		{"dst":"10.1.0.0/16","table":"100","flags":[],"nexthops":[{"gateway":"169.254.2.2","dev":"a2","weight":1,"flags":["onlink"]},{"gateway":"169.254.1.2","dev":"a1","weight":1,"flags":["onlink"]}]},
+		{"dst":"10.2.0.1","gateway":"169.254.1.2","dev":"a1","table":"100","flags":["onlink"]}]`), &have)
+	hop := func(gw, dev string) ipNextHop { return ipNextHop{Gateway: gw, Dev: dev, Flags: []string{"onlink"}} }
+	want := []wantRoute{
+		unicastRoute(pfx("0.0.0.0/0"), []ipNextHop{hop("169.254.1.2", "a1")}),                             // same
+		unicastRoute(pfx("10.1.0.0/16"), []ipNextHop{hop("169.254.1.2", "a1"), hop("169.254.2.2", "a2")}), // same, other order
+		blackholeRoute(pfx("10.2.0.1/32")),                                                                // changed
+		unicastRoute(pfx("10.3.0.0/16"), []ipNextHop{hop("169.254.1.2", "a1"), hop("169.254.2.2", "a2")}), // new ECMP
+	}
+	got := routeCmds("100", have, want)
+	wantCmds := []string{
+		"route del blackhole 10.0.0.0/8 table 100",
+		"route replace blackhole 10.2.0.1/32 table 100",
+		"route replace 10.3.0.0/16 table 100 nexthop via 169.254.1.2 dev a1 onlink nexthop via 169.254.2.2 dev a2 onlink",
+	}
+	if !slices.Equal(got, wantCmds) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantCmds, "\n"))
+	}
+}
+
+func TestClassifyLog(t *testing.T) {
+	for msg, want := range map[string]string{
+		"received NO_PROPOSAL_CHOSEN notify error":                                EventProposalMismatch,
+		"no acceptable proposal found":                                            EventProposalMismatch,
+		"received AUTHENTICATION_FAILED notify error":                             EventAuthFailed,
+		"tried 1 shared key for '198.18.0.11' - '198.18.0.3', but MAC mismatched": EventAuthFailed,
+		"giving up after 3 retransmits":                                           EventDPDTimeout,
+		"DPD check timed out, enforcing DPD action":                               EventDPDTimeout,
+		"sending DPD request":                                                     "",
+	} {
+		if got := classifyLog(msg); got != want {
+			t.Errorf("%q: %q, want %q", msg, got, want)
+		}
+	}
+}
