@@ -100,19 +100,8 @@ func (s *Service) DeleteTransitRouterVpnAttachment(ctx context.Context, c Caller
 		if err != nil {
 			return err
 		}
-		if a.Status != model.AttachmentAttached {
-			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
-		}
-		if err := checkLinks(t, a.ID, force); err != nil {
+		if err := beginDetach(t, a.ID, a.Status, force, dryRun); err != nil {
 			return err
-		}
-		if dryRun {
-			return errDryRun
-		}
-		if force {
-			if err := removeAttachmentLinks(t, a.ID); err != nil {
-				return err
-			}
 		}
 		var vco model.VpnConnection
 		if ok, err := t.get(resKey(model.KindVpnConnection, a.VpnID), &vco); err != nil {

@@ -311,35 +311,36 @@ func (s *Service) DeleteTransitRouterVpcAttachment(ctx context.Context, c Caller
 		if err != nil {
 			return err
 		}
-		if a.Status != model.AttachmentAttached {
-			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
-		}
-		if err := checkLinks(t, a.ID, force); err != nil {
+		if err := beginDetach(t, a.ID, a.Status, force, dryRun); err != nil {
 			return err
-		}
-		if dryRun {
-			return errDryRun
-		}
-		if force {
-			if err := removeAttachmentLinks(t, a.ID); err != nil {
-				return err
-			}
 		}
 		s.setStatus(&a.Meta, model.AttachmentDetaching)
 		return t.put(resKey(model.KindVpcAttachment, a.ID), a)
 	})
 }
 
-// checkLinks refuses deleting an associated or propagating attachment without force.
-func checkLinks(t *txn, attID string, force bool) error {
+// beginDetach is what deleting any attachment checks first: it must be Attached, and
+// without force neither associated nor propagating (force removes those links).
+func beginDetach(t *txn, attID, status string, force, dryRun bool) error {
+	if status != model.AttachmentAttached {
+		return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", attID, status)
+	}
+	if !force {
+		linked, err := attachmentLinks(t, attID)
+		if err != nil {
+			return err
+		}
+		if linked {
+			return apierr.New("IncorrectStatus.AttachmentInUse", "The attachment %s is associated with or propagates to route tables; remove those first or delete with Force=true.", attID)
+		}
+	}
+	if dryRun {
+		return errDryRun
+	}
 	if force {
-		return nil
+		return removeAttachmentLinks(t, attID)
 	}
-	linked, err := attachmentLinks(t, attID)
-	if err != nil || !linked {
-		return err
-	}
-	return apierr.New("IncorrectStatus.AttachmentInUse", "The attachment %s is associated with or propagates to route tables; remove those first or delete with Force=true.", attID)
+	return nil
 }
 
 func (s *Service) finishVpcDetach(t *txn, a *model.VpcAttachment) error {
