@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sort"
 
 	"opencen/internal/api"
@@ -174,9 +175,9 @@ func entryItems(entries []routing.Entry, statics map[string]*model.RouteEntry, r
 		}
 		origin := e.Path.OriginInstanceID
 		o["TransitRouterRouteEntryOriginResourceId"], o["TransitRouterRouteEntryOriginResourceType"] = origin, e.Path.OriginInstanceType.String()
-		asPaths := []int64{}
+		asPaths := []string{} // strings, as the SDK models declare
 		for _, a := range e.Path.AsPath {
-			asPaths = append(asPaths, int64(a))
+			asPaths = append(asPaths, strconv.FormatUint(uint64(a), 10))
 		}
 		communities := append([]string{}, e.Path.Communities...) // rendered after the engine moves on
 		o["PathAttributes"] = rpc.Object{"AsPaths": asPaths, "Communities": communities, "OriginInstanceId": origin,
@@ -198,7 +199,7 @@ func entryItems(entries []routing.Entry, statics map[string]*model.RouteEntry, r
 		p := netip.MustParsePrefix(st.Destination)
 		o := rpc.Object{"TransitRouterRouteEntryDestinationCidrBlock": st.Destination, "TransitRouterRouteEntryType": "Static",
 			"TransitRouterRouteEntryStatus": st.Status, "TransitRouterRouteEntryNextHopType": st.NextHopType, "OperationalMode": true, "Tag": "", "PrefixListId": "",
-			"PathAttributes": rpc.Object{"AsPaths": []int64{}, "Communities": []string{}, "OriginRouteType": "static", "Preference": 0}}
+			"PathAttributes": rpc.Object{"AsPaths": []string{}, "Communities": []string{}, "OriginRouteType": pendingOrigin(st), "Preference": 0}}
 		if st.NextHopType == "Attachment" {
 			o["TransitRouterRouteEntryNextHopId"] = st.NextHopID
 			o["TransitRouterRouteEntryNextHopResourceId"], o["TransitRouterRouteEntryNextHopResourceType"] = resources[st.NextHopID][0], resources[st.NextHopID][1]
@@ -207,6 +208,15 @@ func entryItems(entries []routing.Entry, statics map[string]*model.RouteEntry, r
 		items = append(items, entryItem{p, o})
 	}
 	return items
+}
+
+// pendingOrigin is the origin route type of a static entry the engine has not seen yet,
+// as it will show once Active.
+func pendingOrigin(st *model.RouteEntry) string {
+	if st.NextHopType == "BlackHole" {
+		return routing.RouteBlackHole.String()
+	}
+	return routing.RouteStatic.String()
 }
 
 func addStatic(o rpc.Object, st *model.RouteEntry) {

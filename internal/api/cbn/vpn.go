@@ -2,6 +2,7 @@ package cbn
 
 import (
 	"context"
+	"strconv"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
@@ -181,10 +182,10 @@ func (h handlers) describeRouteMaps(ctx context.Context, r *rpc.Request) (rpc.Ob
 			"DestinationRouteTableIds":      wrap("DestinationRouteTableId", m.DestinationRouteTableIDs),
 			"DestinationCidrBlocks":         wrap("DestinationCidrBlock", m.DestinationCidrBlocks),
 			"RouteTypes":                    wrap("RouteType", m.RouteTypes),
-			"MatchAsns":                     wrap("MatchAsn", m.MatchAsns),
+			"MatchAsns":                     wrap("MatchAsn", asnStrings(m.MatchAsns)),
 			"MatchCommunitySet":             wrap("MatchCommunity", m.MatchCommunitySet),
 			"OperateCommunitySet":           wrap("OperateCommunity", m.OperateCommunitySet),
-			"PrependAsPath":                 wrap("AsPath", m.PrependAsPath),
+			"PrependAsPath":                 wrap("AsPath", asnStrings(m.PrependAsPath)),
 		})
 	}
 	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(all), "RouteMaps": rpc.Object{"RouteMap": items}}, nil
@@ -210,4 +211,13 @@ func (h handlers) listCidrAllocation(ctx context.Context, r *rpc.Request) (rpc.O
 			"AttachmentName": a.AttachmentName, "Cidr": a.Cidr, "TransitRouterCidrId": a.CidrID})
 	}
 	return rpc.Object{"TotalCount": len(all), "MaxResults": tp.Max, "NextToken": next, "TransitRouterCidrAllocations": items}, nil
+}
+
+// asnStrings renders ASNs as the SDK models declare them (strings).
+func asnStrings(asns []int64) []string {
+	out := make([]string, len(asns))
+	for i, a := range asns {
+		out[i] = strconv.FormatInt(a, 10)
+	}
+	return out
 }
