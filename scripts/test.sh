@@ -14,7 +14,7 @@ command -v go >/dev/null || { echo "go is not installed (Go 1.26 is required)" >
 # Data-plane tests need these Debian packages (strongSwan with kernel-libipsec). As root
 # they are installed when missing; otherwise those tests fail naming what is missing,
 # unless OPENCEN_SKIP_DATAPLANE=1.
-DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2)
+DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping)
 if [ "$(id -u)" = 0 ] && [ "${OPENCEN_SKIP_DATAPLANE:-}" != 1 ]; then
 	missing=()
 	for p in "${DATAPLANE_PKGS[@]}"; do

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"opencen/internal/api/admin"
@@ -18,6 +19,9 @@ import (
 	"opencen/internal/api/vpc"
 	"opencen/internal/config"
 	"opencen/internal/controller"
+	"opencen/internal/dataplane"
+	"opencen/internal/dataplane/nsutil"
+	"opencen/internal/gateway"
 	"opencen/internal/rpc"
 	"opencen/internal/secret"
 	"opencen/internal/service"
@@ -34,12 +38,46 @@ type Options struct {
 	SecretKeyFile string
 	// AdminKeyID / AdminSecret seed the admin account on an empty store.
 	AdminKeyID, AdminSecret string
+	Gateway                 GatewayOptions
 	Log                     *slog.Logger
+}
+
+// GatewayOptions configure the in-process data-plane gateway.
+type GatewayOptions struct {
+	// Mode is "auto" (on when running as root with strongSwan installed and a WAN
+	// configured), "on" or "off".
+	Mode string
+	// WANNetns and WANBridge are where connections' WAN links are plugged in.
+	WANNetns, WANBridge string
+	// WANBits is the WAN's prefix length (gateway IPs are addresses of it).
+	WANBits int
+	// Prefix names everything the driver creates (namespaces, links); RunDir holds the
+	// connections' charon directories.
+	Prefix, RunDir string
+	// VPCNetnsPrefix: the namespace of VPC X is VPCNetnsPrefix+X when it exists (the lab's
+	// VPC hosts).
+	VPCNetnsPrefix string
+}
+
+// gatewayOff says why the data plane cannot run here, or "" when it can.
+func (g GatewayOptions) gatewayOff() string {
+	if g.Mode == "off" {
+		return "disabled (--gateway=off)"
+	}
+	if missing := nsutil.Missing(); len(missing) > 0 {
+		return "missing " + strings.Join(missing, "; ")
+	}
+	if g.WANBridge == "" {
+		return "no WAN configured (--wan-bridge, --wan-netns)"
+	}
+	return ""
 }
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
-	api       *rpc.Server
+	api *rpc.Server
+	// Gateway is the data-plane loop, nil when the data plane is off.
+	Gateway   *gateway.Gateway
 	Handler   http.Handler
 	Service   *service.Service
 	Store     store.Store
@@ -84,13 +122,48 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/", api)
-	return &Instance{
+	in := &Instance{
 		api:       api,
 		Handler:   mux,
 		Service:   svc,
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
-	}, nil
+	}
+	if why := o.Gateway.gatewayOff(); why != "" {
+		if o.Gateway.Mode == "on" {
+			in.Close()
+			return nil, fmt.Errorf("gateway: %s", why)
+		}
+		o.Log.Info("data plane off: tunnels are configuration only", "reason", why)
+		return in, nil
+	}
+	if in.Gateway, err = newGateway(svc, o.Gateway, o.Log); err != nil {
+		in.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// newGateway builds the netns data-plane driver and the gateway loop around it.
+func newGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gateway.Gateway, error) {
+	if o.WANBits == 0 {
+		o.WANBits = 15
+	}
+	gw := gateway.New(svc, gateway.Layout{WANBits: o.WANBits, VPCNetns: func(vpcID string) (string, bool) {
+		if o.VPCNetnsPrefix == "" {
+			return "", false
+		}
+		ns := o.VPCNetnsPrefix + vpcID
+		_, err := os.Stat(filepath.Join("/run/netns", ns))
+		return ns, err == nil
+	}}, log)
+	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge,
+		OnEvent: gw.OnEvent, Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
+	if err != nil {
+		return nil, err
+	}
+	gw.Driver = drv
+	return gw, nil
 }
 
 // Close releases the nonce journal and the store.
@@ -115,6 +188,14 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
+	gwDone := make(chan struct{})
+	go func() {
+		defer close(gwDone)
+		if in.Gateway != nil {
+			_ = in.Gateway.Run(ctx)
+		}
+	}()
+	defer func() { cancel(); <-gwDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

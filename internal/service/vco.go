@@ -452,8 +452,21 @@ func logPrefix(vco string) string { return "/logs/" + vco + "/" }
 
 // appendLog records an event of a connection in the transaction.
 func (s *Service) appendLog(t *txn, vco, msg string) error {
-	now := s.now().UTC()
-	return t.put(fmt.Sprintf("%s%020d", logPrefix(vco), now.UnixNano()), logEntry{Time: now, Message: msg})
+	return appendLogAt(t, vco, LogLine{Time: s.now(), Message: msg})
+}
+
+// appendLogAt records an event at its own time; the key orders the log by time.
+func appendLogAt(t *txn, vco string, l LogLine) error {
+	at := l.Time.UTC()
+	key := fmt.Sprintf("%s%020d", logPrefix(vco), at.UnixNano())
+	for {
+		if _, taken := t.writes[key]; !taken {
+			break
+		}
+		at = at.Add(time.Nanosecond) // two events of one instant keep both
+		key = fmt.Sprintf("%s%020d", logPrefix(vco), at.UnixNano())
+	}
+	return t.put(key, logEntry{Time: at, Message: l.Message})
 }
 
 // AppendLog records an event of a connection (used by the data plane).
