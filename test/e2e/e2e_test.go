@@ -1,0 +1,276 @@
+// Package e2e runs OpenCEN end to end on real namespaces: the API configures transit
+// routers and IPsec-VPN connections, the gateway runs them with strongSwan, and stock
+// strongSwan data centers built by the lab reach VPC hosts through them.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"opencen/internal/config"
+	"opencen/internal/lab"
+	"opencen/internal/rpc"
+	"opencen/internal/server"
+)
+
+// requireDataplane fails (or skips with OPENCEN_SKIP_DATAPLANE=1) when the machine cannot
+// run namespaces and charon.
+func requireDataplane(t *testing.T) {
+	t.Helper()
+	if missing := lab.Missing(); len(missing) > 0 {
+		msg := "the data-plane tests need: " + strings.Join(missing, "; ")
+		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
+			t.Skip(msg + " (skipped: OPENCEN_SKIP_DATAPLANE=1)")
+		}
+		t.Fatal(msg + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
+	}
+}
+
+func randomSuffix() string {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:3]
+}
+
+// world is a lab plus a server with its gateway, all torn down at the end.
+type world struct {
+	t   *testing.T
+	ctx context.Context
+	lab *lab.Lab
+	c   *rpc.Client
+	in  *server.Instance
+}
+
+func newWorld(t *testing.T) *world {
+	requireDataplane(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	labPrefix, gwPrefix := "l"+randomSuffix(), "g"+randomSuffix()
+	dir := t.TempDir()
+	l, err := lab.New(ctx, labPrefix, dir+"/lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, ctx: ctx, lab: l}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: config.Default(), TransitionDelay: 100 * time.Millisecond,
+		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log,
+		Gateway: server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
+			RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-"}})
+	if err != nil {
+		l.Down(context.Background())
+		t.Fatal(err)
+	}
+	w.in = in
+	srv := httptest.NewServer(in.Handler)
+	done := make(chan struct{}, 2)
+	go func() { _ = in.Lifecycle.Run(ctx); done <- struct{}{} }()
+	go func() { _ = in.Gateway.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+		<-done
+		bg := context.Background()
+		if err := in.Gateway.Driver.Cleanup(bg); err != nil {
+			t.Errorf("data-plane cleanup: %v", err)
+		}
+		if err := l.Down(bg); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+		in.Close()
+	})
+	admin := &rpc.Client{Endpoint: srv.URL, AccessKeyID: "AKADMIN", AccessKeySecret: "admin-secret"}
+	var acct struct{ AccessKeyId, AccessKeySecret string }
+	if err := admin.Call(ctx, "2026-11-01", "CreateAccount", map[string]string{"Name": "e2e"}, &acct); err != nil {
+		t.Fatal(err)
+	}
+	w.c = &rpc.Client{Endpoint: srv.URL, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret}
+	return w
+}
+
+func (w *world) call(version, action string, p map[string]string) map[string]any {
+	w.t.Helper()
+	var out map[string]any
+	if err := w.c.Call(w.ctx, version, action, p, &out); err != nil {
+		w.t.Fatalf("%s %v: %v", action, p, err)
+	}
+	return out
+}
+
+func (w *world) cbn(action string, p map[string]string) map[string]any { return w.call("2017-09-12", action, p) }
+func (w *world) vpc(action string, p map[string]string) map[string]any { return w.call("2016-04-28", action, p) }
+
+func (w *world) waitFor(what string, timeout time.Duration, cond func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func first(v any, keys ...string) map[string]any {
+	for _, k := range keys {
+		v = v.(map[string]any)[k]
+	}
+	return v.([]any)[0].(map[string]any)
+}
+
+// router is a transit router with a VPC host attached, associated and propagating.
+type router struct {
+	cen, tr, system string
+	vpcHost         *lab.VPCHost
+}
+
+func (w *world) router(vpcCidr string) router {
+	var r router
+	r.cen = w.cbn("CreateCen", nil)["CenId"].(string)
+	w.waitFor("CEN", 10*time.Second, func() bool {
+		return first(w.cbn("DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": r.cen}), "Cens", "Cen")["Status"] == "Active"
+	})
+	r.tr = w.cbn("CreateTransitRouter", map[string]string{"CenId": r.cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
+	w.waitFor("TR", 10*time.Second, func() bool {
+		return first(w.cbn("ListTransitRouters", map[string]string{"TransitRouterId": r.tr}), "TransitRouters")["Status"] == "Active"
+	})
+	r.system = first(w.cbn("ListTransitRouterRouteTables", map[string]string{"TransitRouterId": r.tr}), "TransitRouterRouteTables")["TransitRouterRouteTableId"].(string)
+	vpc := w.vpc("CreateVpc", map[string]string{"RegionId": "cn-hangzhou", "CidrBlock": vpcCidr})["VpcId"].(string)
+	w.waitFor("VPC", 10*time.Second, func() bool {
+		return first(w.vpc("DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc}), "Vpcs", "Vpc")["Status"] == "Available"
+	})
+	sw := w.vpc("CreateVSwitch", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc, "ZoneId": "cn-hangzhou-h", "CidrBlock": vpcCidr})["VSwitchId"].(string)
+	w.waitFor("vSwitch", 10*time.Second, func() bool {
+		return first(w.vpc("DescribeVSwitches", map[string]string{"RegionId": "cn-hangzhou", "VSwitchId": sw}), "VSwitches", "VSwitch")["Status"] == "Available"
+	})
+	host, err := w.lab.AddVPCHost(w.ctx, vpc, netip.MustParsePrefix(vpcCidr))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r.vpcHost = host
+	att := w.cbn("CreateTransitRouterVpcAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpcId": vpc,
+		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"})["TransitRouterAttachmentId"].(string)
+	w.waitFor("VPC attached", 10*time.Second, func() bool {
+		return first(w.cbn("ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}), "TransitRouterAttachments")["Status"] == "Attached"
+	})
+	w.link(att, r.system)
+	return r
+}
+
+// link associates an attachment with a table and propagates it there (the console's
+// advanced options).
+func (w *world) link(att, table string) {
+	for _, op := range []struct{ action, list, key string }{
+		{"AssociateTransitRouterAttachmentWithRouteTable", "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"},
+		{"EnableTransitRouterRouteTablePropagation", "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"},
+	} {
+		w.cbn(op.action, map[string]string{"TransitRouterAttachmentId": att, "TransitRouterRouteTableId": table})
+		w.waitFor(op.action, 10*time.Second, func() bool {
+			items := w.cbn(op.list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": att})[op.key].([]any)
+			return len(items) == 1 && items[0].(map[string]any)["Status"] == "Active"
+		})
+	}
+}
+
+// connection creates an IPsec-VPN connection with extra parameters, attaches it,
+// associates and propagates it, and gives the data center's subnet as a VPN-side route
+// (destination routing) — the flow of the product page.
+type connection struct {
+	vco, att string
+	dc       *lab.DC
+}
+
+func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[string]string) connection {
+	cgw := w.vpc("CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": dcWAN, "Asn": "65010"})["CustomerGatewayId"].(string)
+	p := map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw, "EffectImmediately": "true"}
+	for k, v := range params {
+		p[k] = v
+	}
+	var c connection
+	c.vco = w.vpc("CreateVpnAttachment", p)["VpnConnectionId"].(string)
+	c.att = w.cbn("CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpnId": c.vco})["TransitRouterAttachmentId"].(string)
+	w.waitFor("VPN attached", 10*time.Second, func() bool {
+		return first(w.cbn("ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": c.att}), "TransitRouterAttachments")["Status"] == "Attached"
+	})
+	w.link(c.att, r.system)
+	v := w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco})
+	if v["LocalSubnet"] == "0.0.0.0/0" {
+		w.vpc("CreateVcoRouteEntry", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "RouteDest": dcSubnet, "NextHop": c.vco, "Weight": "0"})
+	}
+	// The data center is configured only from what OpenCEN hands out.
+	var conf struct{ Config string }
+	if err := w.c.Call(w.ctx, "2026-11-01", "RenderVpnConnectionConfig", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
+		w.t.Fatal(err)
+	}
+	dc, err := w.lab.AddDC(w.ctx, dcName, netip.PrefixFrom(netip.MustParseAddr(dcWAN), 15), netip.MustParsePrefix(dcSubnet), conf.Config)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if v["LocalSubnet"] == "0.0.0.0/0" {
+		if err := dc.RouteToTunnel(w.ctx, r.vpcHost.CIDR); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	c.dc = dc
+	return c
+}
+
+func (w *world) waitEstablished(vco string) {
+	w.waitFor(vco+" ipsec_sa_established", 60*time.Second, func() bool {
+		return w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": vco})["Status"] == "ipsec_sa_established"
+	})
+}
+
+func TestProductDefaultsDCReachesVPC(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.10.0.0/16")
+	c := w.connect(r, "dc1", "198.18.0.2", "192.168.10.0/24", nil)
+	w.waitEstablished(c.vco)
+	w.pingBothWays(c.dc, r.vpcHost)
+	logs := w.vpc("DescribeVpnConnectionLogs", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "MinutePeriod": "10", "PageSize": "50"})
+	if !strings.Contains(strings.ToLower(strings.Join(toStrings(logs["Data"].(map[string]any)["Logs"]), "\n")), "established") {
+		t.Fatalf("connection logs lack the establishment: %v", logs)
+	}
+}
+
+// pingBothWays waits (the gateway programs routes within a sync or two) until the DC host
+// and the VPC host reach each other, then pings both ways.
+func (w *world) pingBothWays(dc *lab.DC, host *lab.VPCHost) {
+	w.t.Helper()
+	var err error
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if err = dc.Ping(w.ctx, host.Addr, 1); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		w.t.Fatalf("DC host -> VPC host: %v", err)
+	}
+	if err := dc.Ping(w.ctx, host.Addr, 3); err != nil {
+		w.t.Fatalf("DC host -> VPC host: %v", err)
+	}
+	if err := host.Ping(w.ctx, dc.Host, 3); err != nil {
+		w.t.Fatalf("VPC host -> DC host: %v", err)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
