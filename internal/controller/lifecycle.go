@@ -58,7 +58,7 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		if err := l.loop(ctx, q, events, resync.C, gc.C, timer); err != nil && ctx.Err() == nil {
+		if err := l.loop(ctx, q, events, resync.C, gc.C, timer); err != nil && ctx.Err() == nil && !errors.Is(err, errResync) {
 			l.Log.Warn("lifecycle: restarting watch", "err", err)
 		}
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"strconv"
 	"sort"
+	"strconv"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
