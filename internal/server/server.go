@@ -57,6 +57,8 @@ type GatewayOptions struct {
 	// VPCNetnsPrefix: the namespace of VPC X is VPCNetnsPrefix+X when it exists (the lab's
 	// VPC hosts).
 	VPCNetnsPrefix string
+	// DPDDelay is the dead-peer-detection interval of connections with DPD on (default 10s).
+	DPDDelay time.Duration
 }
 
 // gatewayOff says why the data plane cannot run here, or "" when it can.
@@ -137,15 +139,15 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		o.Log.Info("data plane off: tunnels are configuration only", "reason", why)
 		return in, nil
 	}
-	if in.Gateway, err = newGateway(svc, o.Gateway, o.Log); err != nil {
+	if in.Gateway, err = NewGateway(svc, o.Gateway, o.Log); err != nil {
 		in.Close()
 		return nil, err
 	}
 	return in, nil
 }
 
-// newGateway builds the netns data-plane driver and the gateway loop around it.
-func newGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gateway.Gateway, error) {
+// NewGateway builds the netns data-plane driver and the gateway loop around it.
+func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gateway.Gateway, error) {
 	if o.WANBits == 0 {
 		o.WANBits = 15
 	}
@@ -157,7 +159,7 @@ func newGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		_, err := os.Stat(filepath.Join("/run/netns", ns))
 		return ns, err == nil
 	}}, log)
-	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge,
+	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge, DPDDelay: o.DPDDelay,
 		OnEvent: gw.OnEvent, Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {
 		return nil, err

@@ -14,11 +14,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"opencen/internal/config"
+	"opencen/internal/dataplane"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -45,11 +48,18 @@ func randomSuffix() string {
 
 // world is a lab plus a server with its gateway, all torn down at the end.
 type world struct {
-	t   *testing.T
-	ctx context.Context
-	lab *lab.Lab
-	c   *rpc.Client
-	in  *server.Instance
+	t        *testing.T
+	ctx      context.Context
+	lab      *lab.Lab
+	c        *rpc.Client
+	in       *server.Instance
+	gwPrefix string
+	gwOpts   server.GatewayOptions
+	gwStop   func()
+	// confEdit, when set, changes the rendered swanctl.conf before a DC loads it (a
+	// customer who configures something else than OpenCEN handed out).
+	confEdit func(string) string
+	log      *slog.Logger
 }
 
 func newWorld(t *testing.T) *world {
@@ -61,28 +71,29 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, lab: l}
+	w := &world{t: t, ctx: ctx, lab: l, gwPrefix: gwPrefix}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	w.gwOpts = server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
+		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second}
+	w.log = log
 	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: config.Default(), TransitionDelay: 100 * time.Millisecond,
-		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log,
-		Gateway: server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
-			RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-"}})
+		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log, Gateway: w.gwOpts})
 	if err != nil {
 		l.Down(context.Background())
 		t.Fatal(err)
 	}
 	w.in = in
 	srv := httptest.NewServer(in.Handler)
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 1)
 	go func() { _ = in.Lifecycle.Run(ctx); done <- struct{}{} }()
-	go func() { _ = in.Gateway.Run(ctx); done <- struct{}{} }()
+	w.startGateway()
 	t.Cleanup(func() {
 		srv.Close()
+		w.gwStop()
 		cancel()
-		<-done
 		<-done
 		bg := context.Background()
 		if err := in.Gateway.Driver.Cleanup(bg); err != nil {
@@ -100,6 +111,27 @@ func newWorld(t *testing.T) *world {
 	}
 	w.c = &rpc.Client{Endpoint: srv.URL, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret}
 	return w
+}
+
+// startGateway runs the instance's gateway loop until gwStop.
+func (w *world) startGateway() {
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	gw := w.in.Gateway
+	go func() { defer close(done); _ = gw.Run(ctx) }()
+	w.gwStop = func() { cancel(); <-done }
+}
+
+// restartGateway replaces the gateway with a new one (new driver, same prefix), as a
+// restarted process would: it must re-adopt what runs.
+func (w *world) restartGateway() {
+	w.gwStop()
+	gw, err := server.NewGateway(w.in.Service, w.gwOpts, w.log)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.in.Gateway = gw
+	w.startGateway()
 }
 
 func (w *world) call(version, action string, p map[string]string) map[string]any {
@@ -220,6 +252,9 @@ func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[str
 	if err := w.c.Call(w.ctx, "2026-11-01", "RenderVpnConnectionConfig", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
 		w.t.Fatal(err)
 	}
+	if w.confEdit != nil {
+		conf.Config = w.confEdit(conf.Config)
+	}
 	dc, err := w.lab.AddDC(w.ctx, dcName, netip.PrefixFrom(netip.MustParseAddr(dcWAN), 15), netip.MustParsePrefix(dcSubnet), conf.Config)
 	if err != nil {
 		w.t.Fatal(err)
@@ -313,4 +348,163 @@ func TestParameterMatrix(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+func (w *world) status(vco string) string {
+	return w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": vco})["Status"].(string)
+}
+
+func (w *world) logs(vco string) string {
+	out := w.vpc("DescribeVpnConnectionLogs", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": vco, "MinutePeriod": "10", "PageSize": "50"})
+	return strings.Join(toStrings(out["Data"].(map[string]any)["Logs"]), "\n")
+}
+
+// TestOnDemandStart: with EffectImmediately=false and a customer that does not initiate,
+// the tunnel stays down until traffic from the VPC side arrives, then comes up.
+func TestOnDemandStart(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.30.0.0/16")
+	w.confEdit = func(c string) string { return strings.ReplaceAll(c, "start_action = start", "start_action = none") }
+	c := w.connect(r, "lazy", "198.18.0.40", "192.168.40.0/24", map[string]string{"EffectImmediately": "false"})
+	time.Sleep(4 * time.Second)
+	if s := w.status(c.vco); s != "ike_sa_not_established" {
+		t.Fatalf("without traffic the connection is %s", s)
+	}
+	// The first packet from the VPC side triggers the negotiation.
+	_ = r.vpcHost.Ping(w.ctx, c.dc.Host, 1)
+	w.waitEstablished(c.vco)
+	w.pingBothWays(c.dc, r.vpcHost)
+	if l := w.logs(c.vco); !strings.Contains(l, "traffic_triggered") {
+		t.Fatalf("logs do not show the trigger:\n%s", l)
+	}
+}
+
+// TestMismatchesStayDownAndSayWhy: a wrong PSK or proposal on the customer side never
+// establishes, and the connection's logs say why.
+func TestMismatchesStayDownAndSayWhy(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.40.0.0/16")
+	w.confEdit = func(c string) string {
+		var out []string
+		for _, line := range strings.Split(c, "\n") {
+			if strings.Contains(line, "secret = ") {
+				line = line[:strings.Index(line, "secret = ")] + "secret = 0x77726f6e67" // "wrong"
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	}
+	psk := w.connect(r, "badpsk", "198.18.0.50", "192.168.50.0/24", nil)
+	w.confEdit = func(c string) string {
+		return strings.NewReplacer("proposals = aes128-sha1-modp1024", "proposals = aes256-sha512-modp2048").Replace(c)
+	}
+	prop := w.connect(r, "badprop", "198.18.0.51", "192.168.51.0/24", nil)
+	w.waitFor("the failures in the logs", 45*time.Second, func() bool {
+		return strings.Contains(w.logs(psk.vco), "authentication_failed") && strings.Contains(w.logs(prop.vco), "proposal_mismatch")
+	})
+	for _, vco := range []string{psk.vco, prop.vco} {
+		if s := w.status(vco); s == "ipsec_sa_established" {
+			t.Fatalf("%s established despite the mismatch", vco)
+		}
+	}
+}
+
+// TestDPDAndRecovery: when the customer's WAN goes dark the status drops within the DPD
+// time, and it comes back by itself when the WAN returns.
+func TestDPDAndRecovery(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.50.0.0/16")
+	c := w.connect(r, "dpd", "198.18.0.60", "192.168.60.0/24", nil)
+	w.waitEstablished(c.vco)
+	block := func(on bool) {
+		cmds := [][]string{{"delete", "table", "inet", "e2eblock"}}
+		if on {
+			cmds = [][]string{
+				{"add", "table", "inet", "e2eblock"},
+				{"add", "chain", "inet", "e2eblock", "in", "{ type filter hook input priority 0 ; }"},
+				{"add", "chain", "inet", "e2eblock", "out", "{ type filter hook output priority 0 ; }"},
+				{"add", "rule", "inet", "e2eblock", "in", "udp", "dport", "{ 500, 4500 }", "drop"},
+				{"add", "rule", "inet", "e2eblock", "out", "udp", "dport", "{ 500, 4500 }", "drop"},
+			}
+		}
+		for _, cmd := range cmds {
+			args := append([]string{"netns", "exec", c.dc.Netns, "nft"}, cmd...)
+			if out, err := exec.CommandContext(w.ctx, "ip", args...).CombinedOutput(); err != nil {
+				t.Fatalf("nft %v: %v %s", cmd, err, out)
+			}
+		}
+	}
+	block(true)
+	w.waitFor("the DPD to notice", 60*time.Second, func() bool { return w.status(c.vco) != "ipsec_sa_established" })
+	block(false)
+	w.waitEstablished(c.vco)
+	w.pingBothWays(c.dc, r.vpcHost)
+}
+
+// TestModifyDetachAndRestart: modifying IKE settings renegotiates; a gateway restart
+// re-adopts the running connection (same charon); detaching removes its cell.
+func TestModifyDetachAndRestart(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.60.0.0/16")
+	c := w.connect(r, "mod", "198.18.0.70", "192.168.70.0/24", nil)
+	w.waitEstablished(c.vco)
+	before := w.cell(c.vco)
+
+	w.vpc("ModifyVpnAttachmentAttribute", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "IkeConfig": `{"IkeEncAlg":"aes256"}`})
+	var conf struct{ Config string }
+	if err := w.c.Call(w.ctx, "2026-11-01", "RenderVpnConnectionConfig", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.dc.LoadConfig(w.ctx, conf.Config); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("renegotiated with AES-256", 60*time.Second, func() bool {
+		st := w.cell(c.vco)
+		return st.State == "ipsec_sa_established" && strings.Contains(st.IKE, "AES_CBC-256")
+	})
+	w.pingBothWays(c.dc, r.vpcHost)
+
+	// A restarted gateway (new driver, same prefix) re-adopts the cell: same charon.
+	pid := w.cell(c.vco).PID
+	if pid == 0 || pid == before.PID && before.PID == 0 {
+		t.Fatalf("no charon pid: %+v", w.cell(c.vco))
+	}
+	w.restartGateway()
+	time.Sleep(3 * time.Second)
+	if got := w.cell(c.vco); got.PID != pid || got.State != "ipsec_sa_established" {
+		t.Fatalf("after a gateway restart: pid %d (was %d), %s", got.PID, pid, got.State)
+	}
+
+	// Detach: the cell and its charon go away.
+	w.cbn("DeleteTransitRouterVpnAttachment", map[string]string{"TransitRouterAttachmentId": c.att, "Force": "true"})
+	w.waitFor("cell removed", 30*time.Second, func() bool {
+		_, ok := w.cellStatus(c.vco)
+		return !ok && !netnsExists(w.gwPrefix+"c-")
+	})
+	if syscall.Kill(pid, 0) == nil {
+		t.Fatalf("charon %d still runs after the detach", pid)
+	}
+}
+
+func (w *world) cellStatus(vco string) (dataplane.CellStatus, bool) {
+	st, err := w.in.Gateway.Driver.Status(w.ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st.Cell(vco)
+}
+
+func (w *world) cell(vco string) dataplane.CellStatus {
+	c, _ := w.cellStatus(vco)
+	return c
+}
+
+func netnsExists(prefix string) bool {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return true
+		}
+	}
+	return false
 }
