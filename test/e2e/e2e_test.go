@@ -508,3 +508,49 @@ func netnsExists(prefix string) bool {
 	}
 	return false
 }
+
+// TestFlowProtection: two local and two peer CIDRs, under IKEv1 (one child SA per pair)
+// and IKEv2 (one child SA): all four pairs pass both ways, and the peer CIDRs are
+// destination routes of the connection in the table it propagates into.
+func TestFlowProtection(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.70.0.0/16")
+	vpcAddrs := []string{"10.70.1.1", "10.70.2.1"}
+	for _, a := range vpcAddrs {
+		ipAddr(t, r.vpcHost.Netns, a)
+	}
+	for i, version := range []string{"ikev1", "ikev2"} {
+		t.Run(version, func(t *testing.T) {
+			w.t = t
+			base := 71 + 2*i
+			peer := fmt.Sprintf("192.168.%d.0/24,192.168.%d.0/24", base, base+1)
+			c := w.connect(r, "fp"+version, fmt.Sprintf("198.18.0.%d", 80+i), fmt.Sprintf("192.168.%d.0/24", base), map[string]string{
+				"LocalSubnet": "10.70.1.0/24,10.70.2.0/24", "RemoteSubnet": peer, "IkeConfig": `{"IkeVersion":"` + version + `"}`})
+			ipAddr(t, c.dc.Netns, fmt.Sprintf("192.168.%d.1", base+1))
+			w.waitEstablished(c.vco)
+			entries := w.cbn("ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": r.system, "TransitRouterRouteEntryNextHopId": c.att})["TransitRouterRouteEntries"].([]any)
+			var dests []string
+			for _, e := range entries {
+				dests = append(dests, e.(map[string]any)["TransitRouterRouteEntryDestinationCidrBlock"].(string))
+			}
+			if strings.Join(dests, ",") != peer {
+				t.Fatalf("routes of the connection: %v, want %s", dests, peer)
+			}
+			for _, dcAddr := range []string{fmt.Sprintf("192.168.%d.1", base), fmt.Sprintf("192.168.%d.1", base+1)} {
+				for _, vpcAddr := range vpcAddrs {
+					src, dst := netip.MustParseAddr(dcAddr), netip.MustParseAddr(vpcAddr)
+					w.waitFor(dcAddr+" -> "+vpcAddr, 20*time.Second, func() bool { return lab.Ping(w.ctx, c.dc.Netns, src, dst, 1) == nil })
+					if err := lab.Ping(w.ctx, r.vpcHost.Netns, dst, src, 2); err != nil {
+						t.Fatalf("%s -> %s: %v", vpcAddr, dcAddr, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func ipAddr(t *testing.T, ns, addr string) {
+	if out, err := exec.Command("ip", "-n", ns, "addr", "add", addr+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add %s in %s: %v %s", addr, ns, err, out)
+	}
+}
