@@ -239,7 +239,11 @@ func printRoutes(cmd *cobra.Command, cl *rpc.Client, trID, only string, asJSON b
 		if asJSON {
 			continue
 		}
-		fmt.Fprintf(w, "%s (%s, %s)\n", id, t["TransitRouterRouteTableType"], t["TransitRouterRouteTableName"])
+		title := fmt.Sprint(t["TransitRouterRouteTableType"], " table")
+		if name, _ := t["TransitRouterRouteTableName"].(string); name != "" {
+			title += " " + name
+		}
+		fmt.Fprintf(w, "%s (%s)\n", id, title)
 		fmt.Fprintln(w, "  PREFIX\tNEXT HOP\tORIGIN\tTYPE\tSTATUS\tPREF\tAS PATH")
 		for _, e := range entries {
 			pa, _ := e["PathAttributes"].(map[string]any)
