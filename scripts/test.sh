@@ -11,27 +11,9 @@ step() { printf '\n=== %s\n' "$*"; }
 
 command -v go >/dev/null || { echo "go is not installed (Go 1.26 is required)" >&2; exit 1; }
 
-# Data-plane tests need these Debian packages (strongSwan with kernel-libipsec). As root
-# they are installed when missing; otherwise those tests fail naming what is missing,
-# unless OPENCEN_SKIP_DATAPLANE=1.
-DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping)
-if [ "$(id -u)" = 0 ] && [ "${OPENCEN_SKIP_DATAPLANE:-}" != 1 ]; then
-	missing=()
-	for p in "${DATAPLANE_PKGS[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		step "installing ${missing[*]}"
-		# Keep package scripts from starting system daemons (charon): tests run their own.
-		created_policy=
-		if [ ! -e /usr/sbin/policy-rc.d ]; then
-			printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
-		fi
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-		[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
-	fi
-fi
+# Data-plane tests need strongSwan and friends: installed here as root.
+. scripts/deps.sh
+install_dataplane_deps
 
 step "go vet"
 go vet ./...

@@ -1,0 +1,25 @@
+# Sourced by the scripts: installs, as root, the Debian packages the data plane needs
+# (strongSwan with kernel-libipsec, iproute2, nftables, ping) when they are missing.
+# Without root, or with OPENCEN_SKIP_DATAPLANE=1, it installs nothing; what needs the
+# packages then says what is missing.
+DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping)
+install_dataplane_deps() {
+	if [ "$(id -u)" != 0 ] || [ "${OPENCEN_SKIP_DATAPLANE:-}" = 1 ]; then
+		return 0
+	fi
+	local missing=() p
+	for p in "${DATAPLANE_PKGS[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "=== installing ${missing[*]}"
+	# Keep package scripts from starting system daemons (charon): OpenCEN runs its own.
+	local created_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
+	return 0
+}
