@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"opencen/internal/dataplane"
+	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/testserver"
 )
@@ -155,5 +159,103 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLabCommands drives the lab and a gateway-enabled server through the binary, as a
+// person at a terminal would: lab up, a VPC host, a data center configured from OpenCEN's
+// download, connect-vpn, and the tunnel comes up.
+func TestLabCommands(t *testing.T) {
+	if missing := lab.Missing(); len(missing) > 0 {
+		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
+			t.Skip("needs: " + strings.Join(missing, "; "))
+		}
+		t.Fatal("the lab commands need: " + strings.Join(missing, "; ") + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
+	}
+	dir := t.TempDir()
+	labArgs := []string{"--prefix", "tlc-", "--run-dir", dir + "/lab"}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(testserver.Build(t), append(args, labArgs...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("opencen %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { exec.Command(testserver.Build(t), append([]string{"lab", "down"}, labArgs...)...).Run() })
+	if out := run("lab", "up"); !strings.Contains(out, "--wan-netns tlc-wan --wan-bridge br0 --vpc-netns-prefix tlc-vpc-") {
+		t.Fatalf("lab up: %s", out)
+	}
+	srv := testserver.Start(t, testserver.Options{TransitionDelay: 50 * time.Millisecond, Args: []string{"--gateway", "on",
+		"--wan-netns", "tlc-wan", "--wan-bridge", "br0", "--vpc-netns-prefix", "tlc-vpc-", "--dataplane-prefix", "tlg-", "--dataplane-run-dir", dir + "/dp"}})
+	t.Cleanup(func() {
+		srv.Stop()
+		drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: "tlg-", RunDir: dir + "/dp", WANNetns: "tlc-wan", WANBridge: "br0"})
+		if err == nil {
+			_ = drv.Cleanup(context.Background())
+		}
+	})
+	alice := srv.CreateAccount(t, "alice")
+	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: alice.AccessKeyID, AccessKeySecret: alice.AccessKeySecret}
+	ctx := context.Background()
+	call := func(version, action string, p map[string]string) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err := c.Call(ctx, version, action, p, &out); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return out
+	}
+	cen := call("2017-09-12", "CreateCen", nil)["CenId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	tr := call("2017-09-12", "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "ListTransitRouters", map[string]string{"TransitRouterId": tr})["TransitRouters"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	vpcID := call("2016-04-28", "CreateVpc", map[string]string{"RegionId": "cn-hangzhou", "CidrBlock": "10.80.0.0/16"})["VpcId"].(string)
+	waitUntil(t, func() bool {
+		return call("2016-04-28", "DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpcID})["Vpcs"].(map[string]any)["Vpc"].([]any)[0].(map[string]any)["Status"] == "Available"
+	})
+	vsw := call("2016-04-28", "CreateVSwitch", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpcID, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.80.0.0/24"})["VSwitchId"].(string)
+	waitUntil(t, func() bool {
+		return call("2016-04-28", "DescribeVSwitches", map[string]string{"RegionId": "cn-hangzhou", "VSwitchId": vsw})["VSwitches"].(map[string]any)["VSwitch"].([]any)[0].(map[string]any)["Status"] == "Available"
+	})
+	run("lab", "vpc", "add", vpcID, "--cidr", "10.80.0.0/16")
+	cliOut, err := cli(t, srv, alice, "tr", "attach-vpc", tr, "--vpc-id", vpcID, "--vswitch", "cn-hangzhou-h:"+vsw)
+	if err != nil {
+		t.Fatalf("tr attach-vpc: %v %s", err, cliOut)
+	}
+	run("lab", "dc", "add", "dcx", "--wan", "198.18.0.88", "--subnet", "192.168.88.0/24")
+	cgw := call("2016-04-28", "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.88"})["CustomerGatewayId"].(string)
+	out, err := cli(t, srv, alice, "tr", "connect-vpn", tr, "--create-resource", "--customer-gateway-id", cgw, "--apply-immediately")
+	if err != nil {
+		t.Fatalf("connect-vpn: %v", err)
+	}
+	var res struct{ VpnConnectionId string }
+	json.Unmarshal([]byte(out), &res)
+	call("2016-04-28", "CreateVcoRouteEntry", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": res.VpnConnectionId, "RouteDest": "192.168.88.0/24", "NextHop": res.VpnConnectionId, "Weight": "0"})
+	run("lab", "dc", "configure", "dcx", "--vpn", res.VpnConnectionId, "--route", "10.80.0.0/16",
+		"--endpoint", srv.URL, "--access-key-id", alice.AccessKeyID, "--access-key-secret", alice.AccessKeySecret)
+	deadline := time.Now().Add(60 * time.Second)
+	for call("2016-04-28", "DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": res.VpnConnectionId})["Status"] != "ipsec_sa_established" {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not establish")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	var pingErr error
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		if pingErr = lab.Ping(ctx, "tlc-dc-dcx", netip.MustParseAddr("192.168.88.1"), netip.MustParseAddr("10.80.0.1"), 1); pingErr == nil {
+			break
+		}
+	}
+	if pingErr != nil {
+		t.Fatalf("DC host -> VPC host: %v", pingErr)
+	}
+	cliOut, err = cli(t, srv, alice, "tr", "routes", tr)
+	if err != nil || !strings.Contains(cliOut, "192.168.88.0/24") {
+		t.Fatalf("tr routes: %v %s", err, cliOut)
 	}
 }

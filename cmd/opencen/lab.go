@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"opencen/internal/api/admin"
+	"opencen/internal/dataplane/nsutil"
+	"opencen/internal/lab"
+)
+
+// labState remembers what `opencen lab` built, so separate invocations compose.
+type labState struct {
+	Prefix string             `json:"prefix"`
+	DCs    map[string]dcState `json:"dcs"`
+}
+
+type dcState struct {
+	WAN    netip.Prefix `json:"wan"`
+	Subnet netip.Prefix `json:"subnet"`
+}
+
+type labFlags struct {
+	prefix, runDir string
+	cf             clientFlags
+}
+
+func (f *labFlags) statePath() string { return filepath.Join(f.runDir, "lab.json") }
+
+func (f *labFlags) load() (labState, error) {
+	st := labState{Prefix: f.prefix, DCs: map[string]dcState{}}
+	raw, err := os.ReadFile(f.statePath())
+	if os.IsNotExist(err) {
+		return st, fmt.Errorf("no lab here: run `opencen lab up` first")
+	} else if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(raw, &st)
+}
+
+func (f *labFlags) save(st labState) error {
+	raw, _ := json.MarshalIndent(st, "", "  ")
+	return os.WriteFile(f.statePath(), raw, 0o600)
+}
+
+// open reattaches to the lab's WAN (lab.New is idempotent).
+func (f *labFlags) open(cmd *cobra.Command) (*lab.Lab, labState, error) {
+	if missing := lab.Missing(); len(missing) > 0 {
+		return nil, labState{}, fmt.Errorf("the lab needs: %s", strings.Join(missing, "; "))
+	}
+	st, err := f.load()
+	if err != nil {
+		return nil, st, err
+	}
+	l, err := lab.New(cmd.Context(), st.Prefix, f.runDir)
+	return l, st, err
+}
+
+// dc rebuilds a data center's handle from the lab state (the same names AddDC uses).
+func (f *labFlags) dc(st labState, name string) (*lab.DC, error) {
+	s, ok := st.DCs[name]
+	if !ok {
+		return nil, fmt.Errorf("no data center %q in the lab", name)
+	}
+	ns := st.Prefix + "dc-" + name
+	host := s.Subnet.Addr().Next()
+	return &lab.DC{Name: name, Netns: ns, WANAddr: s.WAN, Subnet: s.Subnet, Host: host,
+		Charon: nsutil.Charon{Netns: ns, Dir: filepath.Join(f.runDir, ns)}}, nil
+}
+
+func labCmd() *cobra.Command {
+	f := &labFlags{}
+	cmd := &cobra.Command{Use: "lab", Short: "Simulated data centers and VPC hosts in network namespaces (root)"}
+	cmd.PersistentFlags().StringVar(&f.prefix, "prefix", "ocl-", "prefix of the lab's namespaces (1 to 6 characters)")
+	cmd.PersistentFlags().StringVar(&f.runDir, "run-dir", "/run/opencen/lab", "the lab's state and charon directories")
+	f.cf.register(cmd)
+
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Create the WAN (198.18.0.0/15) and print the server flags that plug the gateway into it",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := os.MkdirAll(f.runDir, 0o700); err != nil {
+				return err
+			}
+			if _, err := os.Stat(f.statePath()); os.IsNotExist(err) {
+				if err := f.save(labState{Prefix: f.prefix, DCs: map[string]dcState{}}); err != nil {
+					return err
+				}
+			}
+			l, _, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "lab up. Run the server with:\n  opencen server --wan-netns %s --wan-bridge %s --vpc-netns-prefix %svpc-\n", l.WANNetns, lab.Bridge, l.Prefix)
+			return nil
+		},
+	}
+	var wan, subnet string
+	dcAdd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a data center running stock strongSwan, with a host inside its subnet",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, st, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			w, err := netip.ParseAddr(wan)
+			if err != nil {
+				return fmt.Errorf("--wan: %w", err)
+			}
+			sn, err := netip.ParsePrefix(subnet)
+			if err != nil {
+				return fmt.Errorf("--subnet: %w", err)
+			}
+			dc, err := l.AddDC(cmd.Context(), args[0], netip.PrefixFrom(w, lab.WAN.Bits()), sn, "")
+			if err != nil {
+				return err
+			}
+			st.DCs[args[0]] = dcState{WAN: dc.WANAddr, Subnet: dc.Subnet}
+			if err := f.save(st); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "data center %s: namespace %s, WAN %s, host %s\n", dc.Name, dc.Netns, dc.WANAddr.Addr(), dc.Host)
+			return nil
+		},
+	}
+	dcAdd.Flags().StringVar(&wan, "wan", "", "the data center's public address (inside 198.18.0.0/15); use it as the customer gateway's IpAddress")
+	dcAdd.Flags().StringVar(&subnet, "subnet", "", "the data center's network, e.g. 192.168.10.0/24")
+	_ = dcAdd.MarkFlagRequired("wan")
+	_ = dcAdd.MarkFlagRequired("subnet")
+
+	var vco, region string
+	var routes []string
+	dcConfigure := &cobra.Command{
+		Use:   "configure NAME",
+		Short: "Load the swanctl.conf OpenCEN renders for a connection into the data center's strongSwan",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, st, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			dc, err := f.dc(st, args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := f.cf.client()
+			if err != nil {
+				return err
+			}
+			var conf struct{ Config string }
+			if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", map[string]string{"RegionId": region, "VpnConnectionId": vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
+				return err
+			}
+			if err := dc.LoadConfig(cmd.Context(), conf.Config); err != nil {
+				return err
+			}
+			var prefixes []netip.Prefix
+			for _, r := range routes {
+				p, err := netip.ParsePrefix(r)
+				if err != nil {
+					return fmt.Errorf("--route %q: %w", r, err)
+				}
+				prefixes = append(prefixes, p)
+			}
+			if len(prefixes) > 0 {
+				if err := dc.RouteToTunnel(cmd.Context(), prefixes...); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "data center %s configured for %s\n", dc.Name, vco)
+			return nil
+		},
+	}
+	dcConfigure.Flags().StringVar(&vco, "vpn", "", "the IPsec-VPN connection (vco-...)")
+	dcConfigure.Flags().StringVar(&region, "region", "cn-hangzhou", "its region")
+	dcConfigure.Flags().StringSliceVar(&routes, "route", nil, "cloud-side prefix to route into a destination-routing tunnel (repeatable)")
+	_ = dcConfigure.MarkFlagRequired("vpn")
+	dc := &cobra.Command{Use: "dc", Short: "Simulated customer data centers"}
+	dc.AddCommand(dcAdd, dcConfigure)
+
+	var cidr string
+	vpcAdd := &cobra.Command{
+		Use:   "add VPC_ID",
+		Short: "Add a host for a VPC; the gateway links it to the transit router the VPC is attached to",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, _, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			p, err := netip.ParsePrefix(cidr)
+			if err != nil {
+				return fmt.Errorf("--cidr: %w", err)
+			}
+			h, err := l.AddVPCHost(cmd.Context(), args[0], p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "VPC host for %s: namespace %s, address %s\n", args[0], h.Netns, h.Addr)
+			return nil
+		},
+	}
+	vpcAdd.Flags().StringVar(&cidr, "cidr", "", "the VPC's CIDR block")
+	_ = vpcAdd.MarkFlagRequired("cidr")
+	vpcCmd := &cobra.Command{Use: "vpc", Short: "Simulated VPC hosts"}
+	vpcCmd.AddCommand(vpcAdd)
+
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the lab's strongSwan instances and remove its namespaces and files",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := f.load()
+			prefix := f.prefix
+			if err == nil {
+				prefix = st.Prefix
+			}
+			if err := lab.Cleanup(cmd.Context(), prefix, f.runDir); err != nil {
+				return err
+			}
+			return os.RemoveAll(f.runDir)
+		},
+	}
+	cmd.AddCommand(up, dc, vpcCmd, down)
+	return cmd
+}
