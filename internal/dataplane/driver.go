@@ -77,7 +77,9 @@ const (
 	EventConfigLoaded     = "config_loaded"
 )
 
-// Event is something that happened to a connection, from charon's VICI events and log.
+// Event is something that happened to a connection: parsed from the cell's charon log
+// (established, deleted, rekeyed, negotiation failures, DPD) or done by the driver
+// (charon started, configuration loaded, initiations, on-demand trigger).
 type Event struct {
 	Time    time.Time
 	Cell    string

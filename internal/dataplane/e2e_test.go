@@ -92,6 +92,16 @@ func (w *e2eWorld) pingBothWays(t *testing.T, e *env) {
 	}
 }
 
+// lastEvent is the index of the last event of kind (-1 if none).
+func lastEvent(evs []Event, kind string) int {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == kind {
+			return i
+		}
+	}
+	return -1
+}
+
 func hasEvent(evs []Event, kind string) bool {
 	return slices.ContainsFunc(evs, func(ev Event) bool { return ev.Kind == kind })
 }
@@ -154,8 +164,9 @@ func TestEndToEnd(t *testing.T) {
 	for {
 		st, _ := e.drv.Status(e.ctx)
 		cs, _ = st.Cell("vco-e2e")
-		if hasEvent(cs.Events, EventConfigLoaded) && hasEvent(cs.Events, EventIKEDown) && cs.State == IPsecEstablished &&
-			slices.IndexFunc(cs.Events, func(ev Event) bool { return ev.Kind == EventChildUp }) > slices.IndexFunc(cs.Events, func(ev Event) bool { return ev.Kind == EventIKEDown }) {
+		loaded := lastEvent(cs.Events, EventConfigLoaded)
+		if loaded >= 0 && lastEvent(cs.Events, EventIKEDown) > loaded && lastEvent(cs.Events, EventChildUp) > lastEvent(cs.Events, EventIKEDown) &&
+			cs.State == IPsecEstablished {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,11 +1,12 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -19,8 +20,8 @@ import (
 
 const maxEvents = 200
 
-// cellRuntime is the driver's live view of one cell: a VICI event monitor (updown, rekey
-// and log events), the keeper that initiates (now, or on the first packet from the
+// cellRuntime is the driver's live view of one cell: the event monitor (tailing the
+// charon log), the keeper that initiates (now, or on the first packet from the
 // router), and the duplicate-SA cleanup.
 type cellRuntime struct {
 	d      *Netns
@@ -37,10 +38,12 @@ type cellRuntime struct {
 	events      []Event
 	childFailed bool
 	keeping     bool
+	// rekey bookkeeping, to not report the old SAs' deletion as the tunnel going down
+	rekeyedIKE     map[string]bool // old IKE SAs of rekeyings, by unique id
+	lastChildRekey time.Time
 
-	initMu  sync.Mutex
-	dedupMu sync.Mutex
-	wake    chan struct{}
+	initMu sync.Mutex
+	wake   chan struct{}
 }
 
 func newCellRuntime(d *Netns, c Cell, routerID string) *cellRuntime {
@@ -62,6 +65,16 @@ func (rt *cellRuntime) stop() {
 
 func (rt *cellRuntime) emit(kind, message string) {
 	rt.emitAt(time.Now(), kind, message)
+}
+
+// record keeps an event for Status without passing it on (history).
+func (rt *cellRuntime) record(ev Event) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.events = append(rt.events, ev)
+	if len(rt.events) > maxEvents {
+		rt.events = slices.Delete(rt.events, 0, len(rt.events)-maxEvents)
+	}
 }
 
 func (rt *cellRuntime) emitAt(t time.Time, kind, message string) {
@@ -118,124 +131,185 @@ func (rt *cellRuntime) config() (Cell, string) {
 
 // ---------------------------------------------------------------- events
 
+// Events come from the cell's charon log (filelog with ike_name, level 1), tailed by the
+// driver. The log survives driver restarts, so a re-adopting driver rebuilds the recent
+// history from it. (govici v0.8.0's event subscription can deadlock: Subscribe holds the
+// event lock while it waits for the confirmation, and the reader goroutine needs that
+// lock to dispatch an event arriving meanwhile.)
+
+// logLine is "<time> <thread>[<group>] <name|id> <message>" (the <name|id> part only in
+// the context of an IKE SA).
+var logLine = regexp.MustCompile(`^(\S+) \d+\[(\w+)\] (?:<([^|>]*)\|(\d+)> )?(.*)$`)
+
+// Messages of interest, with the SA number they name.
+var (
+	reIKEUp     = regexp.MustCompile(`^IKE_SA (\S+)\[(\d+)\] established between (.*)$`)
+	reIKERekey  = regexp.MustCompile(`^IKE_SA (\S+)\[(\d+)\] rekeyed between (.*)$`)
+	reIKEDown   = regexp.MustCompile(`^deleting IKE_SA (\S+)\[(\d+)\] between (.*)$`)
+	reChildUp   = regexp.MustCompile(`^(inbound |outbound )?CHILD_SA (\S+)\{(\d+)\} established with SPIs \S+ \S+ and TS (.*)$`)
+	reChildDown = regexp.MustCompile(`^closing CHILD_SA (\S+)\{(\d+)\} with SPIs \S+ \S+ and TS (.*)$`)
+)
+
+const historyBytes = 64 << 10
+
+// monitor tails charon.log: what is already in it (at most the last historyBytes) is
+// history, kept for Status but not passed to OnEvent; then new lines as they are written.
 func (rt *cellRuntime) monitor() {
 	defer rt.wg.Done()
+	path := rt.d.CharonOf(rt.id).LogFile()
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var off int64
+	var rest []byte // an incomplete last line
+	history, skipFirst := true, false
+	buf := make([]byte, 32<<10)
 	for rt.ctx.Err() == nil {
-		if err := rt.monitorOnce(); err != nil && rt.ctx.Err() == nil {
-			rt.d.logf("%s: event monitor: %v", rt.id, err)
-		}
-		select {
-		case <-rt.ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-func (rt *cellRuntime) monitorOnce() error {
-	s, err := viciDial(rt.ctx, rt.socket)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ch := make(chan vici.Event, 1024)
-	s.NotifyEvents(ch)
-	if err := s.Subscribe("ike-updown", "child-updown", "ike-rekey", "child-rekey", "log"); err != nil {
-		return err
-	}
-	for {
-		select {
-		case <-rt.ctx.Done():
-			return nil
-		case ev, ok := <-ch:
-			if !ok {
-				return errors.New("charon closed the VICI connection")
+		if f == nil {
+			var err error
+			if f, err = os.Open(path); err != nil {
+				f = nil
+				history = false // charon not started yet: all its lines are new
+				rt.sleep(100 * time.Millisecond)
+				continue
 			}
-			rt.handle(ev)
+			off, rest, skipFirst = 0, nil, false
+			if st, err := f.Stat(); err == nil && history && st.Size() > historyBytes {
+				off, skipFirst = st.Size()-historyBytes, true // starts mid-line
+			}
+		}
+		if st, err := f.Stat(); err != nil || st.Size() < off {
+			f.Close() // truncated: start over
+			f, history = nil, false
+			continue
+		}
+		n, err := f.ReadAt(buf, off)
+		off += int64(n)
+		data := append(rest, buf[:n]...)
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			line := string(data[:i])
+			data = data[i+1:]
+			if skipFirst {
+				skipFirst = false
+				continue
+			}
+			rt.handleLog(line, history)
+		}
+		rest = append([]byte(nil), data...)
+		if n == 0 || err != nil {
+			history = false
+			rt.sleep(100 * time.Millisecond)
 		}
 	}
 }
 
-// saSection returns the first section of an event message (the IKE SA, keyed by name).
-func saSection(m *vici.Message) (string, *vici.Message) {
-	for _, k := range m.Keys() {
-		if sa, ok := m.Get(k).(*vici.Message); ok {
-			return k, sa
-		}
+func (rt *cellRuntime) sleep(d time.Duration) {
+	select {
+	case <-rt.ctx.Done():
+	case <-time.After(d):
 	}
-	return "", nil
 }
 
-func (rt *cellRuntime) handle(ev vici.Event) {
-	m := ev.Message
-	up := str(m, "up") == "yes"
-	name, sa := saSection(m)
-	switch ev.Name {
-	case "ike-updown":
+// handleLog turns one charon log line into events and state.
+func (rt *cellRuntime) handleLog(line string, history bool) {
+	m := logLine.FindStringSubmatch(line)
+	if m == nil {
+		return
+	}
+	t := time.Now()
+	if history {
+		if lt, err := time.ParseInLocation("2006-01-02T15:04:05", m[1], time.Local); err == nil {
+			t = lt
+		}
+	}
+	ctxID, text := m[4], m[5]
+	emit := func(kind, msg string) {
+		if history {
+			rt.record(Event{Time: t, Cell: rt.id, Kind: kind, Message: msg})
+		} else {
+			rt.emitAt(t, kind, msg)
+		}
+	}
+	rt.mu.Lock()
+	lastChildRekey := rt.lastChildRekey
+	rt.mu.Unlock()
+	switch {
+	case reIKEUp.MatchString(text):
+		rt.setChildFailed(false)
+		emit(EventIKEUp, text)
+		rt.poke()
+	case reIKERekey.MatchString(text):
 		rt.mu.Lock()
-		rt.childFailed = false
+		if rt.rekeyedIKE == nil || len(rt.rekeyedIKE) > 100 {
+			rt.rekeyedIKE = map[string]bool{}
+		}
+		rt.rekeyedIKE[ctxID] = true // the old SA, deleted next
 		rt.mu.Unlock()
-		desc := ""
-		if sa != nil {
-			desc = fmt.Sprintf("IKE_SA %s[%s] %s %s[%s]...%s[%s]", name, str(sa, "uniqueid"), str(sa, "state"),
-				str(sa, "local-host"), str(sa, "local-id"), str(sa, "remote-host"), str(sa, "remote-id"))
-		}
-		if up {
-			rt.emitAt(ev.Timestamp, EventIKEUp, desc)
-			rt.wg.Add(1)
-			go rt.dedup()
-		} else {
-			rt.emitAt(ev.Timestamp, EventIKEDown, desc)
-		}
+		emit(EventIKERekey, text)
 		rt.poke()
-	case "child-updown":
-		desc := ""
-		if sa != nil {
-			if children, ok := sa.Get("child-sas").(*vici.Message); ok {
-				_, c := saSection(children)
-				if c != nil {
-					desc = fmt.Sprintf("CHILD_SA %s{%s} %s %s === %s", str(c, "name"), str(c, "uniqueid"), str(c, "state"),
-						strings.Join(strs(c, "local-ts"), ","), strings.Join(strs(c, "remote-ts"), ","))
-				}
-			}
+	case reIKEDown.MatchString(text):
+		sm := reIKEDown.FindStringSubmatch(text)
+		rt.mu.Lock()
+		old := rt.rekeyedIKE[sm[2]]
+		delete(rt.rekeyedIKE, sm[2])
+		rt.mu.Unlock()
+		if old {
+			return // the old IKE SA of a rekeying
 		}
-		if up {
+		rt.setChildFailed(false)
+		emit(EventIKEDown, text)
+		rt.poke()
+	case reChildUp.MatchString(text):
+		sm := reChildUp.FindStringSubmatch(text)
+		switch sm[1] {
+		case "":
+			rt.setChildFailed(false)
+			emit(EventChildUp, text)
+			rt.poke()
+		case "outbound ":
 			rt.mu.Lock()
-			rt.childFailed = false
+			rt.lastChildRekey = t
 			rt.mu.Unlock()
-			rt.emitAt(ev.Timestamp, EventChildUp, desc)
-		} else {
-			rt.emitAt(ev.Timestamp, EventChildDown, desc)
+			emit(EventChildRekey, strings.TrimPrefix(text, "outbound "))
 		}
+	case reChildDown.MatchString(text):
+		if t.Sub(lastChildRekey) < 5*time.Second {
+			return // the old child SA of a rekeying
+		}
+		emit(EventChildDown, text)
 		rt.poke()
-	case "ike-rekey":
-		rt.emitAt(ev.Timestamp, EventIKERekey, "IKE_SA "+name+" rekeyed")
-	case "child-rekey":
-		rt.emitAt(ev.Timestamp, EventChildRekey, "CHILD_SA of "+name+" rekeyed")
-	case "log":
-		text := str(m, "msg")
+	default:
 		kind := classifyLog(text)
 		if kind == "" {
 			return
 		}
-		if kind == EventProposalMismatch && (strings.Contains(text, "CHILD_SA") || strings.Contains(text, "no acceptable proposal found")) {
-			rt.mu.Lock()
-			rt.childFailed = true
-			rt.mu.Unlock()
+		if strings.Contains(text, "failed to establish CHILD_SA") || strings.Contains(text, "no CHILD_SA built") {
+			rt.setChildFailed(true)
 		}
 		if strings.Contains(text, "failed to establish CHILD_SA") {
-			rt.mu.Lock()
-			rt.childFailed = true
-			rt.mu.Unlock()
-			return
+			return // follows the reason, which is reported
 		}
-		if n := str(m, "ikesa-name"); n != "" {
-			text = n + ": " + text
+		if name := m[3]; name != "" {
+			text = name + ": " + text
 		}
-		rt.emitAt(ev.Timestamp, kind, text)
+		emit(kind, text)
 	}
 }
 
-// classifyLog maps charon log lines (level <= 1, as VICI "log" events) to event kinds.
+func (rt *cellRuntime) setChildFailed(v bool) {
+	rt.mu.Lock()
+	rt.childFailed = v
+	rt.mu.Unlock()
+}
+
+// classifyLog maps charon log messages (level 1) to failure event kinds.
 func classifyLog(msg string) string {
 	has := func(subs ...string) bool {
 		for _, s := range subs {
@@ -304,33 +378,26 @@ func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
 
 // dedup: when both ends initiate at the same moment, two IKE SAs (each with a 0/0 child)
 // can come up despite unique = replace. One 0/0 child per kernel-libipsec charon is the
-// rule, so after a short settling time all but the newest established IKE SA are deleted.
-func (rt *cellRuntime) dedup() {
-	defer rt.wg.Done()
-	if !rt.dedupMu.TryLock() {
-		return
-	}
-	defer rt.dedupMu.Unlock()
-	select {
-	case <-rt.ctx.Done():
-		return
-	case <-time.After(time.Second):
-	}
-	ctx, cancel := context.WithTimeout(rt.ctx, 10*time.Second)
-	defer cancel()
-	_ = withSession(ctx, rt.socket, func(s *vici.Session) error {
-		sas, err := listSAs(ctx, s, rt.id)
-		if err != nil {
-			return err
-		}
-		var ids []int
-		for _, sa := range sas {
-			if sa.State == "ESTABLISHED" {
-				ids = append(ids, sa.ID)
+// rule, so once the newest established IKE SA is a second old, the others are deleted.
+func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) {
+	var ids []int
+	newestAge := -1
+	for _, sa := range sas {
+		if sa.State == "ESTABLISHED" {
+			ids = append(ids, sa.ID)
+			if newestAge < 0 || sa.Age < newestAge {
+				newestAge = sa.Age
 			}
 		}
-		slices.Sort(ids)
-		for _, id := range ids[:max(len(ids)-1, 0)] {
+	}
+	if len(ids) < 2 || newestAge < 1 {
+		return
+	}
+	slices.Sort(ids)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = withSession(ctx, rt.socket, func(s *vici.Session) error {
+		for _, id := range ids[:len(ids)-1] {
 			rt.d.logf("%s: deleting duplicate IKE SA #%d", rt.id, id)
 			if _, err := s.Call(ctx, "terminate", msg("ike-id", fmt.Sprint(id), "timeout", "-1")); err != nil {
 				rt.d.logf("%s: terminate duplicate IKE SA #%d: %v", rt.id, id, err)
@@ -392,6 +459,9 @@ func (rt *cellRuntime) keep() {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		sas, err := rt.sas(qctx)
 		cancel()
+		if err == nil {
+			rt.dedup(ctx, sas)
+		}
 		if err != nil || len(sas) > 0 {
 			select { // up, negotiating, or charon unreachable: look again later
 			case <-ctx.Done():

@@ -28,6 +28,8 @@ type NetnsOptions struct {
 	// Prefix starts the name of every namespace, link and run directory the driver creates,
 	// so that Cleanup finds leftovers of a crashed driver by the prefix alone. 1 to 6
 	// characters of a-z, 0-9 and '-' (link names have at most 15 characters). Default "oc-".
+	// End it with '-' (e.g. "oc-", "t1a2b-"), so that no driver's names start with
+	// another driver's prefix.
 	Prefix string
 	// RunDir holds one directory per cell: charon's /run (pid file, VICI socket, log,
 	// strongswan.conf) and the driver's record of the loaded configuration.
@@ -62,7 +64,7 @@ type NetnsOptions struct {
 //	cell netns    P c-<vco id>  P wan (WAN address), P rtr (veth to the router, MTU 1400,
 //	                            proxy ARP), ipsec0 (charon's TUN), rules iif ipsec0 -> table 101
 //	                            (to the router) and iif P rtr -> table 102 (into ipsec0),
-//	                            nft table P cell (TTL 1 -> 2 for single-hop eBGP)
+//	                            nft table opencen_cell (TTL 1 -> 2 for single-hop eBGP)
 //	WAN netns     P w<hash(cell)>  the WAN end of a cell's WAN link, in the bridge
 //	VPC netns     P v<hash(router/attachment)>  the VPC end of a VPC link
 //	run dir       RunDir/P c-<vco id>/  charon.pid, charon.vici, charon.log, cell.json
@@ -145,7 +147,7 @@ func (d *Netns) vpcLink(routerID, attachmentID string) string {
 func (d *Netns) wanPeer(cellID string) string { return d.opts.Prefix + "w" + hash8(cellID) }
 func (d *Netns) cellWAN() string              { return d.opts.Prefix + "wan" }
 func (d *Netns) cellRtr() string              { return d.opts.Prefix + "rtr" }
-func (d *Netns) nftTable() string             { return strings.ReplaceAll(d.opts.Prefix, "-", "_") + "cell" }
+func (d *Netns) nftTable() string             { return "opencen_cell" }
 func (d *Netns) cellDir(id string) string     { return filepath.Join(d.opts.RunDir, d.CellNetns(id)) }
 
 // CharonOf is the charon instance of connection id (for tests and diagnostics).
@@ -686,9 +688,11 @@ func (d *Netns) applyCell(ctx context.Context, r Router, c Cell, wanLinks map[st
 		return err
 	}
 
-	// charon: adopt the running one, or start one.
+	// charon: adopt the running one, or start one (its runtime first, so that the event
+	// monitor sees the new charon's log from the start).
 	ch := d.CharonOf(c.ID)
 	started := false
+	rt := d.runtime(c, r.ID)
 	if ch.PID() == 0 {
 		if _, err := ch.Start(ctx, nsutil.StrongswanConf("")); err != nil {
 			return err
@@ -729,10 +733,10 @@ func (d *Netns) applyCell(ctx context.Context, r Router, c Cell, wanLinks map[st
 		return fmt.Errorf("cell routing: %w", err)
 	}
 	// Single-hop eBGP across the cell: TTL 1 from either side becomes 2, so the cell's
-	// forwarding leaves TTL 1 for the real next hop.
+	// forwarding leaves TTL 1 for the real next hop. The cell's whole ruleset is ours:
+	// replaced atomically.
 	t := d.nftTable()
-	script := fmt.Sprintf(`table ip %[1]s
-delete table ip %[1]s
+	script := fmt.Sprintf(`flush ruleset
 table ip %[1]s {
 	chain pre {
 		type filter hook prerouting priority raw; policy accept;
@@ -789,7 +793,6 @@ table ip %[1]s {
 		return err
 	}
 
-	rt := d.runtime(c, r.ID)
 	if started {
 		rt.emit(EventCharonStarted, fmt.Sprintf("charon started in %s", cns))
 	}

@@ -181,6 +181,7 @@ func listConns(ctx context.Context, s *vici.Session) (map[string]*vici.Message, 
 type saInfo struct {
 	Name     string
 	ID       int    // unique id
+	Age      int    // seconds since established
 	State    string // CONNECTING, ESTABLISHED, ...
 	Desc     string
 	Children []childInfo
@@ -207,10 +208,12 @@ func strs(m *vici.Message, k string) []string {
 	return nil
 }
 
-// listSAs lists the IKE SAs of connection name.
+// listSAs lists the IKE SAs of connection name. Not with noblock: an IKE SA that is
+// busy (e.g. negotiating a child SA) would be left out, and "no SA" would trigger a
+// second initiation.
 func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error) {
 	var out []saInfo
-	ms, err := collect(ctx, s, "list-sas", "list-sa", msg("ike", name, "noblock", "yes"))
+	ms, err := collect(ctx, s, "list-sas", "list-sa", msg("ike", name))
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +225,7 @@ func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error
 			}
 			info := saInfo{Name: k, State: str(sa, "state")}
 			info.ID, _ = strconv.Atoi(str(sa, "uniqueid"))
+			info.Age, _ = strconv.Atoi(str(sa, "established"))
 			alg := []string{}
 			for _, a := range []string{"encr-alg", "integ-alg", "prf-alg", "dh-group"} {
 				if v := str(sa, a); v != "" {

@@ -1,0 +1,550 @@
+// Command dataplane benchmarks OpenCEN's sandbox data plane (the netns driver: one
+// namespace + charon with kernel-libipsec per IPsec-VPN connection) against strongSwan
+// alone, in one run on this machine:
+//
+//  1. Setup time: N IPsec-VPN connections created through the API of an in-process server
+//     with its gateway (one transit router, one VPC host, each connection with its own lab
+//     data center configured from OpenCEN's rendered swanctl.conf, EffectImmediately=true),
+//     from the first API call until all N report ipsec_sa_established — next to a baseline
+//     that builds N route-based cells by hand the way the sandbox recipe rb-add-conn.sh
+//     does (cell namespace, veths, rules, nft, charon, swanctl --load-all) plus the same
+//     lab data centers, until all N child SAs are established.
+//  2. Throughput: iperf3 TCP from a data-center host to the VPC host through one OpenCEN
+//     connection and through one hand-built cell (both aes128-sha1), in alternating rounds.
+//  3. Memory per connection: VmRSS of each connection's charon (pids from the driver's
+//     Status) and the growth of this process's RSS (it runs the server and its gateway).
+//
+//	go run ./bench/dataplane [-conns 20] [-iperf 5s] [-rounds 2]
+//	go run ./bench/dataplane -cleanup RID     # remove what a killed run left behind
+//
+// It needs root, strongSwan (see internal/dataplane/nsutil.Packages) and iperf3. Every
+// namespace, link, process and directory it creates carries the run's ID (printed at the
+// start) and is removed on every exit path, Ctrl-C included.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"opencen/internal/dataplane/nsutil"
+	"opencen/internal/lab"
+)
+
+type options struct {
+	conns      int
+	iperf      time.Duration
+	rounds     int
+	transition time.Duration
+	verbose    bool
+}
+
+// names are everything a run creates, derived from its ID.
+type names struct {
+	rid     string
+	base    string // run directory
+	bLab    string // baseline lab prefix (WAN, DCs, VPC host)
+	bOwn    string // baseline hand-built router and cells: <bOwn>r, <bOwn>c<k>
+	oLab    string // OpenCEN lab prefix
+	gw      string // OpenCEN gateway (driver) prefix
+	bVethRt string // baseline: link names in the root/WAN/router namespaces start with this
+}
+
+func namesFor(rid string) names {
+	return names{
+		rid:     rid,
+		base:    filepath.Join(os.TempDir(), "opencen-dpbench-"+rid),
+		bLab:    "b" + rid,
+		bOwn:    "b" + rid + "-",
+		oLab:    "o" + rid,
+		gw:      "g" + rid + "-",
+		bVethRt: "b" + rid,
+	}
+}
+
+func main() {
+	var o options
+	var cleanupRID string
+	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
+	flag.DurationVar(&o.iperf, "iperf", 5*time.Second, "iperf3 duration per throughput run (0 = skip the throughput part)")
+	flag.IntVar(&o.rounds, "rounds", 2, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
+	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in test/e2e")
+	flag.BoolVar(&o.verbose, "v", false, "log the server and gateway to stderr (Info)")
+	flag.StringVar(&cleanupRID, "cleanup", "", "remove the namespaces, processes and files of the run with this ID, then exit")
+	flag.Parse()
+	if cleanupRID != "" {
+		if err := cleanupRun(namesFor(cleanupRID)); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "cleaned up run", cleanupRID)
+		return
+	}
+	if o.conns < 1 || o.conns > 200 {
+		fmt.Fprintln(os.Stderr, "-conns must be 1 to 200")
+		os.Exit(2)
+	}
+	if o.rounds < 1 {
+		o.rounds = 1
+	}
+	os.Exit(run(o))
+}
+
+// cleanups is a stack of undo steps, run last-in first-out on every exit path.
+type cleanups struct {
+	mu    sync.Mutex
+	steps []step
+}
+
+type step struct {
+	what string
+	fn   func(context.Context) error
+}
+
+func (c *cleanups) add(what string, fn func(context.Context) error) {
+	c.mu.Lock()
+	c.steps = append(c.steps, step{what, fn})
+	c.mu.Unlock()
+}
+
+func (c *cleanups) run() {
+	c.mu.Lock()
+	steps := c.steps
+	c.steps = nil
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i].fn(ctx); err != nil {
+			logf("cleanup: %s: %v", steps[i].what, err)
+		}
+	}
+}
+
+var logMu sync.Mutex
+
+func logf(format string, args ...any) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
+}
+
+func newRID() (string, error) {
+	for range 20 {
+		b := make([]byte, 2)
+		_, _ = rand.Read(b)
+		rid := hex.EncodeToString(b)
+		n := namesFor(rid)
+		if _, err := os.Stat(n.base); err == nil {
+			continue
+		}
+		taken := false
+		for _, p := range []string{n.bLab, n.oLab, "g" + rid} {
+			if nss, _ := nsutil.ListNetns(p); len(nss) > 0 {
+				taken = true
+			}
+			if out, _ := exec.Command("ip", "-o", "link", "show").Output(); strings.Contains(string(out), ": "+p) {
+				taken = true
+			}
+		}
+		if !taken {
+			return rid, nil
+		}
+	}
+	return "", errors.New("no free run ID")
+}
+
+func run(o options) (code int) {
+	if missing := lab.Missing(); len(missing) > 0 {
+		fmt.Fprintln(os.Stderr, "this benchmark needs: "+strings.Join(missing, "; "))
+		return 2
+	}
+	if o.iperf > 0 {
+		if _, err := exec.LookPath("iperf3"); err != nil {
+			fmt.Fprintln(os.Stderr, "iperf3 is missing (apt-get install -y iperf3), or run with -iperf 0")
+			return 2
+		}
+	}
+	rid, err := newRID()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n := namesFor(rid)
+	if err := os.MkdirAll(n.base, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	logf("run %s: conns=%d iperf=%s rounds=%d transition-delay=%s; run dir %s", rid, o.conns, o.iperf, o.rounds, o.transition, n.base)
+	logf("if this process is killed, remove its leftovers with: go run ./bench/dataplane -cleanup %s", rid)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cl cleanups
+	// the whole run directory goes last
+	cl.add("run dir", func(context.Context) error { return os.RemoveAll(n.base) })
+
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sigDone := make(chan struct{})
+	go func() {
+		first := true
+		for {
+			select {
+			case s := <-sigc:
+				if first {
+					logf("%v: stopping and cleaning up (namespaces, charons, iperf3) ...", s)
+					first = false
+					cancel()
+				} else {
+					logf("%v: still cleaning up, please wait", s)
+				}
+			case <-sigDone:
+				return
+			}
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			logf("panic: %v\n%s", r, debug.Stack())
+			code = 3
+		}
+		logf("cleaning up run %s", rid)
+		cl.run()
+		if left := leftovers(n); len(left) > 0 {
+			logf("LEFT OVER after cleanup: %s (try: go run ./bench/dataplane -cleanup %s)", strings.Join(left, ", "), rid)
+			if code == 0 {
+				code = 1
+			}
+		} else {
+			logf("cleanup complete: no namespace, link, process or file of run %s is left", rid)
+		}
+		signal.Stop(sigc)
+		close(sigDone)
+	}()
+
+	r := &report{opts: o, facts: machineFacts(), loadBefore: loadAvg(), started: time.Now()}
+	if err := benchmark(ctx, o, n, &cl, r); err != nil {
+		if ctx.Err() != nil {
+			logf("interrupted: %v", err)
+			return 130
+		}
+		logf("FAILED: %v", err)
+		r.failure = err
+		r.loadAfter = loadAvg()
+		r.print(os.Stdout)
+		return 1
+	}
+	r.loadAfter = loadAvg()
+	r.print(os.Stdout)
+	return 0
+}
+
+// benchmark runs the three measurements; everything it creates is registered in cl.
+func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report) error {
+	// Warm the page cache for charon and the tools, so that neither side pays for the
+	// first start.
+	_, _ = exec.CommandContext(ctx, nsutil.CharonPath, "--version").CombinedOutput()
+	_, _ = exec.CommandContext(ctx, "swanctl", "--version").CombinedOutput()
+
+	// 1a. Baseline: strongSwan alone.
+	b := &baseline{n: n, conns: o.conns}
+	cl.add("baseline", b.cleanup)
+	logf("baseline: building the world (WAN, router namespace, VPC host)")
+	if err := b.setupWorld(ctx); err != nil {
+		return fmt.Errorf("baseline world: %w", err)
+	}
+	logf("baseline: bringing up %d route-based cells with strongSwan alone", o.conns)
+	res, err := b.bringUp(ctx)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	r.base = res
+	logf("baseline: %d/%d child SAs established after %s", len(res.charonUp), o.conns, res.allUp.Round(time.Millisecond))
+	r.baseMem = charonMemory(b.pids())
+
+	// 1b. OpenCEN.
+	w := &world{n: n, o: o}
+	cl.add("OpenCEN world", w.cleanup)
+	logf("OpenCEN: starting the server with its gateway, transit router and VPC host")
+	if err := w.setup(ctx); err != nil {
+		return fmt.Errorf("OpenCEN world: %w", err)
+	}
+	settleGo()
+	r.gwBefore = selfMemory()
+	logf("OpenCEN: creating %d IPsec-VPN connections through the API", o.conns)
+	ores, err := w.connectAll(ctx)
+	if err != nil {
+		r.gwWarnings = w.warnings()
+		return fmt.Errorf("OpenCEN: %w", err)
+	}
+	r.ocen = ores
+	logf("OpenCEN: %d/%d report ipsec_sa_established after %s", len(ores.apiUp), o.conns, ores.allUp.Round(time.Millisecond))
+	// let the gateway do a few steady-state rounds before measuring memory
+	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+		return err
+	}
+	r.gwAfter = selfMemory()
+	settleGo()
+	r.gwAfterGC = selfMemory()
+	pids, err := w.charonPIDs(ctx)
+	if err != nil {
+		return fmt.Errorf("OpenCEN: charon pids: %w", err)
+	}
+	if len(pids) != o.conns {
+		return fmt.Errorf("OpenCEN: the driver reports %d running charons, want %d", len(pids), o.conns)
+	}
+	r.ocenMem = charonMemory(pids)
+
+	// 2. Throughput, alternating between the raw cell and the OpenCEN connection.
+	if o.iperf > 0 {
+		rawPath, err := b.path(ctx)
+		if err != nil {
+			return fmt.Errorf("raw recipe path: %w", err)
+		}
+		ocPath, err := w.path(ctx)
+		if err != nil {
+			return fmt.Errorf("OpenCEN path: %w", err)
+		}
+		for _, p := range []*iperfPath{rawPath, ocPath} {
+			if err := p.startServer(ctx, cl); err != nil {
+				return err
+			}
+		}
+		for round := 1; round <= o.rounds; round++ {
+			order := []*iperfPath{rawPath, ocPath}
+			if round%2 == 0 {
+				order = []*iperfPath{ocPath, rawPath}
+			}
+			for _, p := range order {
+				logf("throughput round %d: %s (%s)", round, p.name, o.iperf)
+				res, err := p.client(ctx, o.iperf)
+				if err != nil {
+					return fmt.Errorf("iperf3 %s: %w", p.name, err)
+				}
+				logf("  %s: %.0f Mbit/s (%d retransmits)", p.name, res.mbps, res.retransmits)
+				if p == rawPath {
+					r.rawTput = append(r.rawTput, res)
+				} else {
+					r.ocenTput = append(r.ocenTput, res)
+				}
+			}
+		}
+		if pid := ocPath.charonPID(); pid != 0 {
+			m := procMemory(pid)
+			r.ocenLoadedRSS = m.rss
+		}
+	}
+	r.gwWarnings = w.warnings()
+	return nil
+}
+
+// settleGo collects garbage and returns freed memory to the OS, so that RSS samples
+// compare live data.
+func settleGo() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	time.Sleep(200 * time.Millisecond)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// ---------------------------------------------------------------- cleanup of a whole run
+
+// cleanupRun removes everything of a run by its names alone (for -cleanup after a kill).
+func cleanupRun(n names) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b := &baseline{n: n}
+	w := &world{n: n}
+	errs := []error{w.cleanup(ctx), b.cleanup(ctx), os.RemoveAll(n.base)}
+	if left := leftovers(n); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("still left: %s", strings.Join(left, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// leftovers lists what of run n still exists: namespaces, links in the root namespace,
+// processes in its namespaces, the run directory.
+func leftovers(n names) []string {
+	var out []string
+	for _, p := range []string{n.bLab, n.oLab, "g" + n.rid} {
+		nss, _ := nsutil.ListNetns(p)
+		for _, ns := range nss {
+			out = append(out, "netns "+ns)
+		}
+		for pid := range nsutil.ProcessesInNetns(nss) {
+			out = append(out, fmt.Sprintf("process %d (%s)", pid, nsutil.Comm(pid)))
+		}
+	}
+	if links, err := rootLinks(n); err == nil {
+		for _, l := range links {
+			out = append(out, "link "+l)
+		}
+	}
+	if _, err := os.Stat(n.base); err == nil {
+		out = append(out, "dir "+n.base)
+	}
+	return out
+}
+
+// rootLinks lists links of the root namespace whose names carry the run's ID.
+func rootLinks(n names) ([]string, error) {
+	out, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		return nil, err
+	}
+	var ls []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		for _, p := range []string{n.bLab, n.oLab, "g" + n.rid} {
+			if strings.HasPrefix(name, p) {
+				ls = append(ls, name)
+			}
+		}
+	}
+	return ls, nil
+}
+
+// ---------------------------------------------------------------- machine facts
+
+func machineFacts() []string {
+	cpuModel := "unknown"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpuModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	nproc := strconv.Itoa(runtime.NumCPU())
+	if out, err := exec.Command("nproc").Output(); err == nil {
+		nproc = strings.TrimSpace(string(out))
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	goVersion := runtime.Version()
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		goVersion = strings.TrimSpace(string(out))
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "MemTotal:") {
+				if kb, err := strconv.Atoi(strings.Fields(l)[1]); err == nil {
+					mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+				}
+			}
+		}
+	}
+	swan := firstLine(exec.Command("swanctl", "--version").Output())
+	iperf := firstLine(exec.Command("iperf3", "--version").Output())
+	return []string{
+		"Date: " + time.Now().UTC().Format(time.RFC3339),
+		"nproc: " + nproc + " (GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)) + "), memory " + mem,
+		"CPU: " + cpuModel,
+		"Kernel: Linux " + kernel + " " + runtime.GOARCH,
+		"Go: " + goVersion + " (bench built with " + runtime.Version() + ")",
+		"strongSwan: " + swan + " (kernel-libipsec); iperf3: " + iperf,
+	}
+}
+
+func firstLine(b []byte, err error) string {
+	if err != nil {
+		return "unknown"
+	}
+	l, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return l
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// ---------------------------------------------------------------- small helpers
+
+// cmdRun runs a command with a 30 s limit and returns its combined output.
+func cmdRun(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, name, args...)
+	if env != nil {
+		c.Env = append(os.Environ(), env...)
+	}
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// ip runs `ip args...`.
+func ip(ctx context.Context, args ...string) error {
+	_, err := cmdRun(ctx, nil, "ip", args...)
+	return err
+}
+
+func sortedDurations(m map[int]time.Duration) []time.Duration {
+	out := make([]time.Duration, 0, len(m))
+	for _, d := range m {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func tailFile(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
