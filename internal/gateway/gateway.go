@@ -39,6 +39,9 @@ func (g *Gateway) OnEvent(e dataplane.Event) {
 	}
 }
 
+// reapplyEvery bounds how long drift can last.
+const reapplyEvery = 30 * time.Second
+
 // Run works until ctx ends. The data plane keeps running afterwards: a restarted gateway
 // re-adopts it.
 func (g *Gateway) Run(ctx context.Context) error {
@@ -46,7 +49,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	natNoted := map[string]bool{}
 	t := time.NewTicker(g.Interval)
 	defer t.Stop()
+	if c, ok := g.Driver.(interface{ Close() }); ok {
+		defer c.Close() // stops watching; the tunnels stay up for the next gateway
+	}
+	lastApply := time.Time{}
 	for {
+		// Apply is level-triggered: re-applying now and then repairs drift (a killed
+		// charon, a deleted route) even when the desired state did not change.
+		if time.Since(lastApply) > reapplyEvery {
+			applied, lastApply = nil, time.Now()
+		}
 		if err := g.once(ctx, &applied, natNoted); err != nil && ctx.Err() == nil {
 			g.Log.Warn("gateway: sync failed; retrying", "err", err)
 		}
@@ -72,7 +84,7 @@ func (g *Gateway) once(ctx context.Context, applied **dataplane.Desired, natNote
 			return fmt.Errorf("apply: %w", err)
 		}
 		*applied = want
-		g.Log.Info("gateway: applied", "routers", len(want.Routers))
+		g.Log.Debug("gateway: applied", "routers", len(want.Routers))
 	}
 	for _, r := range view.Routers {
 		for _, v := range r.VPNs {
