@@ -1,6 +1,6 @@
 module opencen
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/BurntSushi/toml v1.6.0
@@ -10,7 +10,11 @@ require (
 	github.com/strongswan/govici v0.8.0
 	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/sys v0.45.0
+	golang.org/x/sys v0.49.0
 )
 
-require github.com/inconshreveable/mousetrap v1.1.0 // indirect
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/osrg/gobgp/v3 v3.37.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)

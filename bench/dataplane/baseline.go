@@ -62,8 +62,10 @@ type baseline struct {
 	dcs   []*lab.DC
 }
 
-func (b *baseline) cellNS(k int) string     { return fmt.Sprintf("%sc%d", b.n.bOwn, k) }
-func (b *baseline) cellDir(k int) string    { return filepath.Join(b.n.base, "bcells", fmt.Sprintf("c%d", k)) }
+func (b *baseline) cellNS(k int) string { return fmt.Sprintf("%sc%d", b.n.bOwn, k) }
+func (b *baseline) cellDir(k int) string {
+	return filepath.Join(b.n.base, "bcells", fmt.Sprintf("c%d", k))
+}
 func (b *baseline) routerLink(k int) string { return fmt.Sprintf("%sx%d", b.n.bVethRt, k) }
 func (b *baseline) wanLink(k int) string    { return fmt.Sprintf("%sw%d", b.n.bVethRt, k) }
 
@@ -109,13 +111,13 @@ func fwd() []nsutil.Sysctl {
 
 // setupResult is the timing of one side's setup.
 type setupResult struct {
-	start    time.Time
-	allUp    time.Duration         // until all N established (for OpenCEN: as the API reports)
-	charonUp map[int]time.Duration // per connection: first CHILD_SA established in the cloud-side charon log
-	apiUp    map[int]time.Duration // OpenCEN: first ipsec_sa_established in DescribeVpnConnections
-	apiDone  time.Duration         // OpenCEN: all creating API calls and DCs done
-	linkDone time.Duration         // OpenCEN: association, propagation, VPN route entries done
-	charonAllUp time.Duration      // until the last cloud-side charon logged its CHILD_SA
+	start       time.Time
+	allUp       time.Duration         // until all N established (for OpenCEN: as the API reports)
+	charonUp    map[int]time.Duration // per connection: first CHILD_SA established in the cloud-side charon log
+	apiUp       map[int]time.Duration // OpenCEN: first ipsec_sa_established in DescribeVpnConnections
+	apiDone     time.Duration         // OpenCEN: all creating API calls and DCs done
+	linkDone    time.Duration         // OpenCEN: association, propagation, VPN route entries done
+	charonAllUp time.Duration         // until the last cloud-side charon logged its CHILD_SA
 }
 
 // bringUp builds the N cells and DCs one after the other, as rb-add-conn.sh does, and

@@ -9,13 +9,15 @@
 //     that builds N route-based cells by hand the way the sandbox recipe rb-add-conn.sh
 //     does (cell namespace, veths, rules, nft, charon, swanctl --load-all) plus the same
 //     lab data centers, until all N child SAs are established.
+//
 //  2. Throughput: iperf3 TCP from a data-center host to the VPC host through one OpenCEN
 //     connection and through one hand-built cell (both aes128-sha1), in alternating rounds.
+//
 //  3. Memory per connection: VmRSS of each connection's charon (pids from the driver's
 //     Status) and the growth of this process's RSS (it runs the server and its gateway).
 //
-//	go run ./bench/dataplane [-conns 20] [-iperf 5s] [-rounds 2]
-//	go run ./bench/dataplane -cleanup RID     # remove what a killed run left behind
+//     go run ./bench/dataplane [-conns 20] [-iperf 5s] [-rounds 2]
+//     go run ./bench/dataplane -cleanup RID     # remove what a killed run left behind
 //
 // It needs root, strongSwan (see internal/dataplane/nsutil.Packages) and iperf3. Every
 // namespace, link, process and directory it creates carries the run's ID (printed at the
@@ -262,7 +264,7 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 	// Warm the page cache for charon and the tools, so that neither side pays for the
 	// first start.
 	_, _ = exec.CommandContext(ctx, nsutil.CharonPath, "--version").CombinedOutput()
-	_, _ = exec.CommandContext(ctx, "swanctl", "--version").CombinedOutput()
+	_, _ = exec.CommandContext(ctx, "swanctl", "--help").CombinedOutput()
 
 	// 1a. Baseline: strongSwan alone.
 	b := &baseline{n: n, conns: o.conns}
@@ -471,7 +473,10 @@ func machineFacts() []string {
 			}
 		}
 	}
-	swan := firstLine(exec.Command("swanctl", "--version").Output())
+	swan := firstLine(exec.Command(nsutil.CharonPath, "--version").Output())
+	if v := firstLine(exec.Command("dpkg-query", "-W", "-f", "${Version}", "strongswan-charon").Output()); v != "unknown" && v != "" {
+		swan += " (Debian " + v + ")"
+	}
 	iperf := firstLine(exec.Command("iperf3", "--version").Output())
 	return []string{
 		"Date: " + time.Now().UTC().Format(time.RFC3339),

@@ -133,10 +133,10 @@ func procMemory(pid int) procMem {
 
 // memSummary is the average over a set of charons.
 type memSummary struct {
-	n                      int
-	rss, pss, anon         float64 // kB, averages
-	minRSS, maxRSS         int64
-	threads                float64
+	n              int
+	rss, pss, anon float64 // kB, averages
+	minRSS, maxRSS int64
+	threads        float64
 }
 
 func charonMemory(pids []int) memSummary {

@@ -36,7 +36,7 @@ var (
 const headerLen = 24
 
 const (
-	defaultHistoryLimit  = 100_000
+	defaultHistoryLimit = 100_000
 	// How long concurrent Txns wait to share one fsynced commit: bbolt's own 10ms makes
 	// serial CAS loops slow; much shorter delays split contending writers into many small
 	// batches that each pay an fsync (a 32-way CAS loop measured 10x slower at 100µs).
