@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"opencen/internal/dataplane"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
+	"opencen/internal/testenv"
 	"opencen/internal/testserver"
 )
 
@@ -166,12 +166,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 // person at a terminal would: lab up, a VPC host, a data center configured from OpenCEN's
 // download, connect-vpn, and the tunnel comes up.
 func TestLabCommands(t *testing.T) {
-	if missing := lab.Missing(); len(missing) > 0 {
-		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
-			t.Skip("needs: " + strings.Join(missing, "; "))
-		}
-		t.Fatal("the lab commands need: " + strings.Join(missing, "; ") + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
-	}
+	testenv.RequireDataplane(t)
 	dir := t.TempDir()
 	labArgs := []string{"--prefix", "tlc-", "--run-dir", dir + "/lab"}
 	run := func(args ...string) string {

@@ -17,6 +17,7 @@ import (
 
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
+	"opencen/internal/testenv"
 )
 
 // The crash test re-runs this test binary as a helper process (TestMain dispatches on
@@ -69,7 +70,7 @@ func crashDesired(vpcNetns string) *Desired {
 // TestCleanupAfterCrash: a process applies state and is SIGKILLed; a new driver's Cleanup
 // (plus the lab's) leaves no namespace, process, veth, mount or run dir with the prefix.
 func TestCleanupAfterCrash(t *testing.T) {
-	requireDataplane(t)
+	testenv.RequireDataplane(t)
 	// Orphaned charons of the killed helper become our children, so we can reap them.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)

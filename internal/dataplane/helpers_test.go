@@ -14,6 +14,7 @@ import (
 
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
+	"opencen/internal/testenv"
 )
 
 // Data-plane tests build real namespaces, veths and charons. They need root, strongSwan
@@ -26,17 +27,6 @@ func TestMain(m *testing.M) {
 		os.Exit(crashHelper())
 	}
 	os.Exit(m.Run())
-}
-
-func requireDataplane(t *testing.T) {
-	t.Helper()
-	if missing := lab.Missing(); len(missing) > 0 {
-		msg := "data-plane test needs: " + strings.Join(missing, "; ")
-		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
-			t.Skip(msg + " (OPENCEN_SKIP_DATAPLANE=1)")
-		}
-		t.Fatal(msg + " (or set OPENCEN_SKIP_DATAPLANE=1 to skip)")
-	}
 }
 
 // randomPrefix is "t" + 4 hex digits + "-".
@@ -74,7 +64,7 @@ func (e *env) opts() NetnsOptions {
 // removal of everything with that prefix, then checks that nothing is left.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	requireDataplane(t)
+	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	runDir, err := os.MkdirTemp("", "ocdp")

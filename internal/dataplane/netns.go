@@ -852,15 +852,7 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 		}
 	}
 	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.opts.Prefix+"c-*"))
-	for _, dir := range dirs {
-		ch := nsutil.Charon{Netns: filepath.Base(dir), Dir: dir}
-		if pid := ch.PIDFromFile(); pid != 0 {
-			errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-		}
-	}
-	for pid := range nsutil.ProcessesInNetns(mine) {
-		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-	}
+	errs = append(errs, nsutil.StopAll(dirs, mine)...)
 	for _, ns := range mine {
 		errs = append(errs, deleteNetns(ctx, ns))
 	}

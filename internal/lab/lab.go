@@ -269,17 +269,8 @@ func Cleanup(ctx context.Context, prefix, runDir string) error {
 			mine = append(mine, ns)
 		}
 	}
-	var errs []error
 	dirs, _ := filepath.Glob(filepath.Join(runDir, prefix+"dc-*"))
-	for _, dir := range dirs {
-		ch := nsutil.Charon{Netns: filepath.Base(dir), Dir: dir}
-		if pid := ch.PIDFromFile(); pid != 0 {
-			errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-		}
-	}
-	for pid := range nsutil.ProcessesInNetns(mine) {
-		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-	}
+	errs := nsutil.StopAll(dirs, mine)
 	for _, ns := range mine {
 		errs = append(errs, nsutil.DelNetns(ctx, ns))
 	}

@@ -12,24 +12,14 @@ import (
 	"time"
 
 	"opencen/internal/dataplane/nsutil"
+	"opencen/internal/testenv"
 )
-
-func requireLab(t *testing.T) {
-	t.Helper()
-	if missing := Missing(); len(missing) > 0 {
-		msg := "lab test needs: " + strings.Join(missing, "; ")
-		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
-			t.Skip(msg + " (OPENCEN_SKIP_DATAPLANE=1)")
-		}
-		t.Fatal(msg + " (or set OPENCEN_SKIP_DATAPLANE=1 to skip)")
-	}
-}
 
 // Two data centers on the lab WAN, each with its own charon, build a route-based tunnel
 // to each other (one swanctl.conf per side, as the customer would write them) and ping
 // across; Down removes everything.
 func TestLabTwoDCs(t *testing.T) {
-	requireLab(t)
+	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b := make([]byte, 2)

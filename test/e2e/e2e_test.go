@@ -25,20 +25,8 @@ import (
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
+	"opencen/internal/testenv"
 )
-
-// requireDataplane fails (or skips with OPENCEN_SKIP_DATAPLANE=1) when the machine cannot
-// run namespaces and charon.
-func requireDataplane(t *testing.T) {
-	t.Helper()
-	if missing := lab.Missing(); len(missing) > 0 {
-		msg := "the data-plane tests need: " + strings.Join(missing, "; ")
-		if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
-			t.Skip(msg + " (skipped: OPENCEN_SKIP_DATAPLANE=1)")
-		}
-		t.Fatal(msg + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
-	}
-}
 
 func randomSuffix() string {
 	b := make([]byte, 2)
@@ -63,7 +51,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	requireDataplane(t)
+	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	labPrefix, gwPrefix := "l"+randomSuffix(), "g"+randomSuffix()
 	dir := t.TempDir()

@@ -223,3 +223,19 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// StopAll stops, before their namespaces are deleted, every charon whose run directory is
+// one of dirs (by its pid file) and every other process still running in the namespaces.
+func StopAll(dirs, namespaces []string) []error {
+	var errs []error
+	for _, dir := range dirs {
+		ch := Charon{Netns: filepath.Base(dir), Dir: dir}
+		if pid := ch.PIDFromFile(); pid != 0 {
+			errs = append(errs, Kill(pid, 3*time.Second))
+		}
+	}
+	for pid := range ProcessesInNetns(namespaces) {
+		errs = append(errs, Kill(pid, 3*time.Second))
+	}
+	return errs
+}
