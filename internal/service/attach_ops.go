@@ -156,6 +156,8 @@ func (s *Service) finishDetach(t *txn, a *model.VpnAttachment) error {
 		vco.CenID, vco.TransitRouterID, vco.AttachmentID, vco.InternetIP, vco.ZoneNo = "", "", "", "", ""
 		vco.CrossAccount = false
 		vco.NegotiationStatus = model.IkeNotEstablished
+		vco.BgpStatus, vco.HealthCheckStatus = "", ""
+		t.del(BGPRoutesKey(vco.ID)) // what was learned over a tunnel that no longer exists
 		if err := s.appendLog(t, vco.ID, "detached from transit router "+a.TransitRouterID); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -32,6 +33,11 @@ type GatewayVPN struct {
 	Attachment *model.VpnAttachment
 	Conn       model.VpnConnection // Ike.Psk opened
 	Gateway    model.CustomerGateway
+	// BgpAuthKey is the customer gateway's MD5 key, opened.
+	BgpAuthKey string
+	// Advertised is what route synchronization announces to the customer over BGP (empty
+	// without AutoPublishRouteEnabled or BGP).
+	Advertised []netip.Prefix
 }
 
 // GatewayView reads the data plane's desired state.
@@ -88,6 +94,15 @@ func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
 			for _, rt := range gr.Tables {
 				gr.Forwarding[rt.ID] = activeRoutes(v.Table(rt.ID))
 			}
+			for i := range gr.VPNs {
+				g := &gr.VPNs[i]
+				if !g.Conn.Bgp.EnableBgp || !g.Attachment.AutoPublishRouteEnabled {
+					continue
+				}
+				for _, e := range v.Advertised(g.Attachment.ID) {
+					g.Advertised = append(g.Advertised, e.Prefix)
+				}
+			}
 			return nil
 		})
 		if err != nil {
@@ -142,7 +157,59 @@ func (s *Service) gatewayVPN(ctx context.Context, a *model.VpnAttachment) (*Gate
 	if err != nil || !ok {
 		return nil, err
 	}
-	return &g, json.Unmarshal(kv.Value, &g.Gateway)
+	if err := json.Unmarshal(kv.Value, &g.Gateway); err != nil {
+		return nil, err
+	}
+	if g.Gateway.AuthKeySealed != "" {
+		if g.BgpAuthKey, err = s.box.Open(g.Gateway.AuthKeySealed); err != nil {
+			return nil, err
+		}
+	}
+	return &g, nil
+}
+
+// ReportDynamic records what a data plane sees of a connection's BGP session and health
+// check: BGP status (success|failed) with the learned routes (which enter the routing
+// engine), and the health-check status (success|failed; with revoke_route a failure
+// withdraws the connection's routes). Empty values leave a field as it is; a write
+// happens only on change.
+func (s *Service) ReportDynamic(ctx context.Context, vco, bgpStatus string, learned []LearnedRoute, healthStatus string, events []LogLine) error {
+	raw, err := json.Marshal(learned)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		var v model.VpnConnection
+		ok, err := t.get(resKey(model.KindVpnConnection, vco), &v)
+		if err != nil || !ok {
+			return err
+		}
+		for _, e := range events {
+			if err := appendLogAt(t, vco, e); err != nil {
+				return err
+			}
+		}
+		if learned != nil {
+			old, _, err := t.getRaw(BGPRoutesKey(vco))
+			if err != nil {
+				return err
+			}
+			if string(old) != string(raw) {
+				t.writes[BGPRoutesKey(vco)] = raw
+			}
+		}
+		changed := false
+		if bgpStatus != "" && v.BgpStatus != bgpStatus {
+			v.BgpStatus, changed = bgpStatus, true
+		}
+		if healthStatus != "" && v.HealthCheckStatus != healthStatus {
+			v.HealthCheckStatus, changed = healthStatus, true
+		}
+		if !changed {
+			return nil
+		}
+		return t.put(resKey(model.KindVpnConnection, vco), v)
+	})
 }
 
 // LogLine is one event of a connection's log.
