@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"time"
 
 	"opencen/internal/dataplane"
+	"opencen/internal/probe"
 	"opencen/internal/service"
 )
 
@@ -20,13 +22,68 @@ type Gateway struct {
 	Layout   Layout
 	Interval time.Duration
 	Log      *slog.Logger
+	// Prober runs the connections' health checks (nil: none).
+	Prober *probe.Prober
 
 	events chan dataplane.Event
 }
 
+// namer is what the gateway needs of a driver to aim health checks at a connection.
+type namer interface {
+	RouterNetns(trID string) string
+	AttachmentLink(attachmentID string) string
+}
+
 // New makes a gateway; wire OnEvent into the driver's options.
 func New(svc *service.Service, layout Layout, log *slog.Logger) *Gateway {
-	return &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096)}
+	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096)}
+	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
+		log.Debug(fmt.Sprintf(format, args...), "component", "probe")
+	}})
+	return g
+}
+
+// onHealth reports a health-check verdict; with revoke_route the service withdraws the
+// connection's routes while it is failed.
+func (g *Gateway) onHealth(r probe.Result) {
+	status, word := "failed", "failed"
+	if r.Healthy {
+		status, word = "success", "ok"
+	}
+	err := g.Service.ReportDynamic(context.Background(), r.ID, "", nil, status,
+		[]service.LogLine{{Time: r.At, Message: "health_check " + word + ": " + r.Detail}})
+	if err != nil {
+		g.Log.Warn("gateway: health report", "vco", r.ID, "err", err)
+	}
+}
+
+// healthChecks aims a probe through each connection with its health check on; the
+// source address is added to the router namespace (the customer routes it back through
+// the tunnel, as the product page asks).
+func (g *Gateway) healthChecks(ctx context.Context, view service.GatewayView, ensure bool) error {
+	n, ok := g.Driver.(namer)
+	if !ok || g.Prober == nil {
+		return nil
+	}
+	var checks []probe.Check
+	for _, r := range view.Routers {
+		ns := n.RouterNetns(r.TR.ID)
+		for _, v := range r.VPNs {
+			hc := v.Conn.HealthCheck
+			if !hc.Enable {
+				continue
+			}
+			src, dst := netip.MustParseAddr(hc.Sip), netip.MustParseAddr(hc.Dip)
+			if ensure {
+				if _, err := probe.EnsureSource(ctx, ns, src); err != nil {
+					g.Log.Warn("gateway: health-check source", "vco", v.Conn.ID, "err", err)
+				}
+			}
+			checks = append(checks, probe.Check{ID: v.Conn.ID, Netns: ns, Link: n.AttachmentLink(v.Attachment.ID), Source: src, Destination: dst,
+				Interval: time.Duration(hc.Interval) * time.Second, Retry: int(hc.Retry)})
+		}
+	}
+	return g.Prober.Set(checks)
 }
 
 // OnEvent receives the driver's events; it never blocks (events beyond the buffer are
@@ -51,6 +108,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer t.Stop()
 	if c, ok := g.Driver.(interface{ Close() }); ok {
 		defer c.Close() // stops watching; the tunnels stay up for the next gateway
+	}
+	if g.Prober != nil {
+		defer g.Prober.Close()
 	}
 	lastApply := time.Time{}
 	for {
@@ -85,6 +145,12 @@ func (g *Gateway) once(ctx context.Context, applied **dataplane.Desired, natNote
 		}
 		*applied = want
 		g.Log.Debug("gateway: applied", "routers", len(want.Routers))
+		// A re-created router namespace lost the sources: ensure them after each apply.
+		if err := g.healthChecks(ctx, view, true); err != nil {
+			g.Log.Warn("gateway: health checks", "err", err)
+		}
+	} else if err := g.healthChecks(ctx, view, false); err != nil {
+		g.Log.Warn("gateway: health checks", "err", err)
 	}
 	for _, r := range view.Routers {
 		for _, v := range r.VPNs {

@@ -542,3 +542,50 @@ func ipAddr(t *testing.T, ns, addr string) {
 		t.Fatalf("ip addr add %s in %s: %v %s", addr, ns, err, out)
 	}
 }
+
+// TestHealthCheck: blocking the destination IP in the data center fails the check after
+// about Interval x Retry; with revoke_route the connection's routes leave the table and
+// return on recovery; with reserve_route they stay and only the status changes.
+func TestHealthCheck(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.90.0.0/16")
+	for i, policy := range []string{"revoke_route", "reserve_route"} {
+		t.Run(policy, func(t *testing.T) {
+			w.t = t
+			dcSubnet := fmt.Sprintf("192.168.%d.0/24", 90+i)
+			dip, sip := fmt.Sprintf("192.168.%d.1", 90+i), fmt.Sprintf("10.90.255.%d", 250+i)
+			c := w.connect(r, "hc"+fmt.Sprint(i), fmt.Sprintf("198.18.0.%d", 90+i), dcSubnet, map[string]string{
+				"HealthCheckConfig": fmt.Sprintf(`{"enable":true,"dip":%q,"sip":%q,"interval":1,"retry":2,"Policy":%q}`, dip, sip, policy)})
+			w.waitEstablished(c.vco)
+			hcStatus := func() string {
+				return w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco})["VcoHealthCheck"].(map[string]any)["Status"].(string)
+			}
+			routes := func() int {
+				return len(w.cbn("ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": r.system, "TransitRouterRouteEntryNextHopId": c.att})["TransitRouterRouteEntries"].([]any))
+			}
+			w.waitFor("health check success", 20*time.Second, func() bool { return hcStatus() == "success" })
+			if routes() != 1 {
+				t.Fatalf("the connection offers %d routes, want 1", routes())
+			}
+			nft := func(args ...string) {
+				if out, err := exec.Command("ip", append([]string{"netns", "exec", c.dc.Netns, "nft"}, args...)...).CombinedOutput(); err != nil {
+					t.Fatalf("nft %v: %v %s", args, err, out)
+				}
+			}
+			nft("add", "table", "inet", "hcblock")
+			nft("add", "chain", "inet", "hcblock", "in", "{ type filter hook input priority 0 ; }")
+			nft("add", "rule", "inet", "hcblock", "in", "ip", "daddr", dip, "icmp", "type", "echo-request", "drop")
+			start := time.Now()
+			w.waitFor("health check failed", 20*time.Second, func() bool { return hcStatus() == "failed" })
+			t.Logf("%s: failed after %v (interval 1 s x retry 2)", policy, time.Since(start).Round(100*time.Millisecond))
+			if want := map[string]int{"revoke_route": 0, "reserve_route": 1}[policy]; routes() != want {
+				t.Fatalf("while failed the connection offers %d routes, want %d", routes(), want)
+			}
+			nft("delete", "table", "inet", "hcblock")
+			w.waitFor("health check recovered", 20*time.Second, func() bool { return hcStatus() == "success" && routes() == 1 })
+			if l := w.logs(c.vco); !strings.Contains(l, "health_check failed") || !strings.Contains(l, "health_check ok") {
+				t.Fatalf("logs lack the transitions:\n%s", l)
+			}
+		})
+	}
+}
