@@ -210,7 +210,17 @@ func vcoObject(v service.VpnConnectionView) rpc.Object {
 			"IpsecPfs": v.Ipsec.IpsecPfs, "IpsecLifetime": v.Ipsec.IpsecLifetime},
 		"VcoHealthCheck": hc,
 		"VpnBgpConfig":   bgp,
+		"StatusDetail":   statusDetail(v),
 	}
+}
+
+// statusDetail explains what the negotiation status cannot: OpenCEN's data plane
+// (kernel-libipsec) always encapsulates ESP in UDP, whatever EnableNatTraversal says.
+func statusDetail(v service.VpnConnectionView) string {
+	if !v.EnableNatTraversal {
+		return "NAT traversal is off in the configuration, but this data plane (strongSwan kernel-libipsec) always encapsulates ESP in UDP 4500."
+	}
+	return ""
 }
 
 func (h handlers) describeVco(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
