@@ -1,6 +1,6 @@
 module opencen/contract
 
-go 1.26
+go 1.26.0
 
 replace opencen => ../
 
@@ -29,6 +29,6 @@ require (
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/opentracing/opentracing-go v1.2.1-0.20220228012449-10b1cf09e00b // indirect
 	github.com/tjfoc/gmsm v1.4.1 // indirect
-	golang.org/x/net v0.26.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
 	gopkg.in/ini.v1 v1.67.0 // indirect
 )
