@@ -2,7 +2,7 @@
 # (strongSwan with kernel-libipsec, iproute2, nftables, ping) when they are missing.
 # Without root, or with OPENCEN_SKIP_DATAPLANE=1, it installs nothing; what needs the
 # packages then says what is missing.
-DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping)
+DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping bird2)
 install_dataplane_deps() {
 	if [ "$(id -u)" != 0 ] || [ "${OPENCEN_SKIP_DATAPLANE:-}" = 1 ]; then
 		return 0

@@ -20,7 +20,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), adminCmd(), vpnCmd(), trCmd(), demoCmd(), labCmd(), gatewayCmd())
+	root.AddCommand(serverCmd(), adminCmd(), vpnCmd(), trCmd(), demoCmd(), labCmd(), gatewayCmd(), bgpSpeakerCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "opencen:", err)
 		os.Exit(1)

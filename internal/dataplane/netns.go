@@ -104,6 +104,9 @@ func NewNetns(opts NetnsOptions) (*Netns, error) {
 // Prefix is the driver's name prefix.
 func (d *Netns) Prefix() string { return d.opts.Prefix }
 
+// RunDir is the directory the driver keeps its per-cell state in.
+func (d *Netns) RunDir() string { return d.opts.RunDir }
+
 func (d *Netns) logf(format string, args ...any) {
 	if d.opts.Logf != nil {
 		d.opts.Logf(format, args...)

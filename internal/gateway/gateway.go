@@ -24,6 +24,10 @@ type Gateway struct {
 	Log      *slog.Logger
 	// Prober runs the connections' health checks (nil: none).
 	Prober *probe.Prober
+	// BGP says how to run BGP speakers (empty Binary: no BGP).
+	BGP BGP
+
+	speakers map[string]*speaker // transit router -> its speaker
 
 	events chan dataplane.Event
 }
@@ -36,7 +40,7 @@ type namer interface {
 
 // New makes a gateway; wire OnEvent into the driver's options.
 func New(svc *service.Service, layout Layout, log *slog.Logger) *Gateway {
-	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096)}
+	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096), speakers: map[string]*speaker{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
 		log.Debug(fmt.Sprintf(format, args...), "component", "probe")
 	}})
@@ -112,6 +116,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.Prober != nil {
 		defer g.Prober.Close()
 	}
+	defer func() { // speakers keep running for the next gateway, which re-adopts them
+		for id := range g.speakers {
+			g.dropSpeaker(id, false)
+		}
+	}()
 	lastApply := time.Time{}
 	for {
 		// Apply is level-triggered: re-applying now and then repairs drift (a killed
@@ -140,6 +149,16 @@ func (g *Gateway) once(ctx context.Context, applied **dataplane.Desired, natNote
 		return fmt.Errorf("desired state: %w", err)
 	}
 	if *applied == nil || !reflect.DeepEqual(*applied, want) {
+		// Speakers of routers about to disappear stop first: their namespace goes away.
+		present := map[string]bool{}
+		for _, r := range want.Routers {
+			present[r.ID] = true
+		}
+		for id := range g.speakers {
+			if !present[id] {
+				g.dropSpeaker(id, true)
+			}
+		}
 		if err := g.Driver.Apply(ctx, want); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}
@@ -151,6 +170,9 @@ func (g *Gateway) once(ctx context.Context, applied **dataplane.Desired, natNote
 		}
 	} else if err := g.healthChecks(ctx, view, false); err != nil {
 		g.Log.Warn("gateway: health checks", "err", err)
+	}
+	if err := g.syncBGP(ctx, view); err != nil {
+		g.Log.Warn("gateway: bgp", "err", err)
 	}
 	for _, r := range view.Routers {
 		for _, v := range r.VPNs {

@@ -59,6 +59,8 @@ type GatewayOptions struct {
 	VPCNetnsPrefix string
 	// DPDDelay is the dead-peer-detection interval of connections with DPD on (default 10s).
 	DPDDelay time.Duration
+	// SpeakerBinary runs BGP speakers (`<binary> bgp-speaker`); default this executable.
+	SpeakerBinary string
 }
 
 // gatewayOff says why the data plane cannot run here, or "" when it can.
@@ -165,6 +167,15 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		return nil, err
 	}
 	gw.Driver = drv
+	gw.BGP = gateway.BGP{Binary: o.SpeakerBinary, RunDir: filepath.Join(drv.RunDir(), "bgp")}
+	if gw.BGP.Binary == "" {
+		if gw.BGP.Binary, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(gw.BGP.RunDir, 0o700); err != nil {
+		return nil, err
+	}
 	return gw, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"opencen/internal/rpc"
 	"opencen/internal/server"
 	"opencen/internal/testenv"
+	"opencen/internal/testserver"
 )
 
 func randomSuffix() string {
@@ -65,7 +67,7 @@ func newWorld(t *testing.T) *world {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	w.gwOpts = server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
-		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second}
+		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
 	w.log = log
 	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: config.Default(), TransitionDelay: 100 * time.Millisecond,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log, Gateway: w.gwOpts})
@@ -232,7 +234,8 @@ func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[str
 	})
 	w.link(c.att, r.system)
 	v := w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco})
-	if v["LocalSubnet"] == "0.0.0.0/0" {
+	bgpOn := v["VpnBgpConfig"].(map[string]any)["EnableBgp"] == "true"
+	if v["LocalSubnet"] == "0.0.0.0/0" && !bgpOn {
 		w.vpc("CreateVcoRouteEntry", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "RouteDest": dcSubnet, "NextHop": c.vco, "Weight": "0"})
 	}
 	// The data center is configured only from what OpenCEN hands out.
@@ -247,7 +250,7 @@ func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[str
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if v["LocalSubnet"] == "0.0.0.0/0" {
+	if v["LocalSubnet"] == "0.0.0.0/0" && !bgpOn {
 		if err := dc.RouteToTunnel(w.ctx, r.vpcHost.CIDR); err != nil {
 			w.t.Fatal(err)
 		}
@@ -588,4 +591,49 @@ func TestHealthCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBGP: one data center speaking BGP (BIRD) over its tunnel. The session establishes,
+// the DC's subnet enters the transit router's table and the VPC reaches it; the VPC CIDR is
+// advertised to the DC (BIRD's table shows it) and withdrawn when route synchronization is
+// turned off.
+func TestBGP(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.100.0.0/16")
+	c := w.connect(r, "bgp", "198.18.0.110", "192.168.110.0/24", map[string]string{
+		"BgpConfig": `{"EnableBgp":true,"TunnelCidr":"169.254.21.0/30","LocalBgpIp":"169.254.21.1"}`})
+	if err := c.dc.StartBIRD(w.ctx, 65010, c.dc.Host, []lab.BIRDNeighbor{{Address: netip.MustParseAddr("169.254.21.1"),
+		LocalAddress: netip.MustParseAddr("169.254.21.2"), PeerAS: 45104}}, []netip.Prefix{c.dc.Subnet}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitEstablished(c.vco)
+	bgpStatus := func() string {
+		return w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco})["VpnBgpConfig"].(map[string]any)["Status"].(string)
+	}
+	w.waitFor("BGP session", 60*time.Second, func() bool { return bgpStatus() == "success" })
+	w.waitFor("the DC's subnet in the TR table", 30*time.Second, func() bool {
+		for _, e := range w.cbn("ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": r.system, "TransitRouterRouteEntryNextHopId": c.att})["TransitRouterRouteEntries"].([]any) {
+			m := e.(map[string]any)
+			if m["TransitRouterRouteEntryDestinationCidrBlock"] == "192.168.110.0/24" && m["PathAttributes"].(map[string]any)["OriginRouteType"] == "BGP" {
+				return true
+			}
+		}
+		return false
+	})
+	birdHas := func(p string) bool {
+		out, err := c.dc.BIRDRoutes(w.ctx)
+		return err == nil && strings.Contains(out, p)
+	}
+	w.waitFor("the VPC CIDR advertised to the DC", 30*time.Second, func() bool { return birdHas("10.100.0.0/16") })
+	w.pingBothWays(c.dc, r.vpcHost)
+	learned := w.vpc("DescribeVcoRouteEntries", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "RouteEntryType": "bgp"})["VcoRouteEntries"].([]any)
+	var sources []string
+	for _, e := range learned {
+		sources = append(sources, fmt.Sprint(e.(map[string]any)["Source"], " ", e.(map[string]any)["RouteDest"]))
+	}
+	if !slices.Contains(sources, "VPN_BGP 192.168.110.0/24") || !slices.Contains(sources, "CLOUD 10.100.0.0/16") {
+		t.Fatalf("DescribeVcoRouteEntries bgp: %v", sources)
+	}
+	w.cbn("UpdateTransitRouterVpnAttachmentAttribute", map[string]string{"TransitRouterAttachmentId": c.att, "AutoPublishRouteEnabled": "false"})
+	w.waitFor("the VPC CIDR withdrawn from the DC", 30*time.Second, func() bool { return !birdHas("10.100.0.0/16") })
 }
