@@ -360,8 +360,13 @@ func (b *baseline) path(ctx context.Context) (*iperfPath, error) {
 // namespaces (by pid), the namespaces, stray links in the root namespace, the lab.
 func (b *baseline) cleanup(ctx context.Context) error {
 	var errs []error
-	mine, _ := nsutil.ListNetns(b.n.bOwn)
-	dirs, _ := filepath.Glob(filepath.Join(b.n.base, "bcells", "c*"))
+	var mine []string // only the baseline's own router and cells
+	for _, ns := range runNetns(b.n) {
+		if strings.HasPrefix(ns, b.n.bOwn) {
+			mine = append(mine, ns)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(b.n.base, "bcells", "c[0-9]*"))
 	for _, dir := range dirs {
 		ch := nsutil.Charon{Netns: b.n.bOwn + filepath.Base(dir), Dir: dir}
 		if pid := ch.PIDFromFile(); pid != 0 && nsutil.InNamedNetns(pid, ch.Netns) {

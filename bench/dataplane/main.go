@@ -16,7 +16,7 @@
 //  3. Memory per connection: VmRSS of each connection's charon (pids from the driver's
 //     Status) and the growth of this process's RSS (it runs the server and its gateway).
 //
-//     go run ./bench/dataplane [-conns 20] [-iperf 5s] [-rounds 2]
+//     go run ./bench/dataplane [-conns 20] [-iperf 5s] [-rounds 3]
 //     go run ./bench/dataplane -cleanup RID     # remove what a killed run left behind
 //
 // It needs root, strongSwan (see internal/dataplane/nsutil.Packages) and iperf3. Every
@@ -37,8 +37,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +58,7 @@ type options struct {
 	rounds     int
 	transition time.Duration
 	verbose    bool
+	cpuprofile string
 }
 
 // names are everything a run creates, derived from its ID.
@@ -86,8 +89,9 @@ func main() {
 	var cleanupRID string
 	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
 	flag.DurationVar(&o.iperf, "iperf", 5*time.Second, "iperf3 duration per throughput run (0 = skip the throughput part)")
-	flag.IntVar(&o.rounds, "rounds", 2, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
+	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
 	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in test/e2e")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (server + gateway) during the idle window after the setup to FILE")
 	flag.BoolVar(&o.verbose, "v", false, "log the server and gateway to stderr (Info)")
 	flag.StringVar(&cleanupRID, "cleanup", "", "remove the namespaces, processes and files of the run with this ID, then exit")
 	flag.Parse()
@@ -299,10 +303,41 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 	}
 	r.ocen = ores
 	logf("OpenCEN: %d/%d report ipsec_sa_established after %s", len(ores.apiUp), o.conns, ores.allUp.Round(time.Millisecond))
-	// let the gateway do a few steady-state rounds before measuring memory
-	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+	// Let the gateway apply the last routes; then time the driver's Apply of the state
+	// that is already applied (it queues behind a gateway Apply still running, so after
+	// it the gateway has nothing left to apply); then watch a few steady-state rounds,
+	// noting the CPU used, and measure memory.
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
 		return err
 	}
+	for range 2 {
+		d, err := w.noopApply(ctx)
+		if err != nil {
+			return fmt.Errorf("OpenCEN: re-apply: %w", err)
+		}
+		r.noopApply = append(r.noopApply, d)
+	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	cpu0, t0 := selfCPU(), time.Now()
+	if err := sleepCtx(ctx, 5*time.Second); err != nil {
+		return err
+	}
+	if o.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	cpu1 := selfCPU()
+	r.gwIdleCPU = (cpu1.self - cpu0.self).Seconds() / time.Since(t0).Seconds()
+	r.gwIdleChildCPU = (cpu1.children - cpu0.children).Seconds() / time.Since(t0).Seconds()
 	r.gwAfter = selfMemory()
 	settleGo()
 	r.gwAfterGC = selfMemory()
@@ -325,6 +360,7 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 		if err != nil {
 			return fmt.Errorf("OpenCEN path: %w", err)
 		}
+		r.rawESP, r.ocenESP = rawPath.esp(ctx), ocPath.esp(ctx)
 		for _, p := range []*iperfPath{rawPath, ocPath} {
 			if err := p.startServer(ctx, cl); err != nil {
 				return err
@@ -378,30 +414,65 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // ---------------------------------------------------------------- cleanup of a whole run
 
 // cleanupRun removes everything of a run by its names alone (for -cleanup after a kill).
+// It tries a few times: a killed run's last commands may still be finishing.
 func cleanupRun(n names) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b := &baseline{n: n}
-	w := &world{n: n}
-	errs := []error{w.cleanup(ctx), b.cleanup(ctx), os.RemoveAll(n.base)}
-	if left := leftovers(n); len(left) > 0 {
+	var errs []error
+	for try := 1; try <= 3; try++ {
+		b := &baseline{n: n}
+		w := &world{n: n}
+		t0 := time.Now()
+		errs = []error{w.cleanup(ctx), b.cleanup(ctx), os.RemoveAll(n.base)}
+		left := leftovers(n)
+		logf("cleanup pass %d took %s: %d things left", try, time.Since(t0).Round(time.Millisecond), len(left))
+		if len(left) == 0 {
+			return errors.Join(errs...)
+		}
 		errs = append(errs, fmt.Errorf("still left: %s", strings.Join(left, ", ")))
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			break
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// Exact name patterns of what a run creates, so that neither the cleanup nor the
+// leftover check touches another user's namespaces or links that merely share a prefix.
+func (n names) nsPattern() *regexp.Regexp {
+	r := regexp.QuoteMeta(n.rid)
+	return regexp.MustCompile(`^(b` + r + `-(r|c[0-9]+)|[bo]` + r + `(wan|dc-.+|vpc-.+)|g` + r + `-(r|c)-.+)$`)
+}
+
+func (n names) linkPattern() *regexp.Regexp {
+	r := regexp.QuoteMeta(n.rid)
+	// baseline veths (w<k> WAN, x<k> router, vr VPC), lab DC WAN ends, gateway links
+	return regexp.MustCompile(`^(b` + r + `([wx][0-9]+|vr)|[bo]` + r + `d[0-9a-f]{8}|g` + r + `-.+)$`)
+}
+
+// runNetns lists the run's namespaces.
+func runNetns(n names) []string {
+	all, _ := nsutil.ListNetns("")
+	var out []string
+	re := n.nsPattern()
+	for _, ns := range all {
+		if re.MatchString(ns) {
+			out = append(out, ns)
+		}
+	}
+	return out
 }
 
 // leftovers lists what of run n still exists: namespaces, links in the root namespace,
 // processes in its namespaces, the run directory.
 func leftovers(n names) []string {
 	var out []string
-	for _, p := range []string{n.bLab, n.oLab, "g" + n.rid} {
-		nss, _ := nsutil.ListNetns(p)
-		for _, ns := range nss {
-			out = append(out, "netns "+ns)
-		}
-		for pid := range nsutil.ProcessesInNetns(nss) {
-			out = append(out, fmt.Sprintf("process %d (%s)", pid, nsutil.Comm(pid)))
-		}
+	nss := runNetns(n)
+	for _, ns := range nss {
+		out = append(out, "netns "+ns)
+	}
+	for pid := range nsutil.ProcessesInNetns(nss) {
+		out = append(out, fmt.Sprintf("process %d (%s)", pid, nsutil.Comm(pid)))
 	}
 	if links, err := rootLinks(n); err == nil {
 		for _, l := range links {
@@ -414,12 +485,13 @@ func leftovers(n names) []string {
 	return out
 }
 
-// rootLinks lists links of the root namespace whose names carry the run's ID.
+// rootLinks lists the run's links in the root namespace.
 func rootLinks(n names) ([]string, error) {
 	out, err := exec.Command("ip", "-o", "link", "show").Output()
 	if err != nil {
 		return nil, err
 	}
+	re := n.linkPattern()
 	var ls []string
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
@@ -428,10 +500,8 @@ func rootLinks(n names) ([]string, error) {
 			continue
 		}
 		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-		for _, p := range []string{n.bLab, n.oLab, "g" + n.rid} {
-			if strings.HasPrefix(name, p) {
-				ls = append(ls, name)
-			}
+		if re.MatchString(name) {
+			ls = append(ls, name)
 		}
 	}
 	return ls, nil

@@ -188,6 +188,20 @@ type iperfPath struct {
 
 func (p *iperfPath) charonPID() int { return p.charon.PID() }
 
+// esp is the cloud-side charon's installed child SA ("TUNNEL-in-UDP, ESP:AES_CBC-128/HMAC_SHA1_96").
+func (p *iperfPath) esp(ctx context.Context) string {
+	out, err := cmdRun(ctx, []string{"STRONGSWAN_CONF=" + p.charon.ConfFile()}, "swanctl", "--list-sas", "--uri", "unix://"+p.charon.Socket())
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "INSTALLED, "); i >= 0 {
+			return strings.TrimSpace(l[i+len("INSTALLED, "):])
+		}
+	}
+	return "no INSTALLED child SA"
+}
+
 // waitPing waits until the DC host reaches the VPC host and back (the gateway programs
 // routes within a sync or two).
 func (p *iperfPath) waitPing(ctx context.Context) error {
@@ -284,4 +298,30 @@ func (p *iperfPath) client(ctx context.Context, d time.Duration) (iperfResult, e
 		return iperfResult{}, err
 	}
 	return iperfResult{mbps: r.End.SumReceived.BitsPerSecond / 1e6, sentMbps: r.End.SumSent.BitsPerSecond / 1e6, retransmits: r.End.SumSent.Retransmits}, nil
+}
+
+// cpuTimes is the CPU time (user + system) this process has used, and that of its
+// children that have been waited for (the ip, nft and swanctl commands it ran).
+type cpuTimes struct{ self, children time.Duration }
+
+func selfCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	// pid (comm) state ppid ...: utime, stime, cutime, cstime are fields 14 to 17,
+	// i.e. 12 to 15 after the state
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return cpuTimes{}
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return cpuTimes{}
+	}
+	tick := func(s string) time.Duration {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		return time.Duration(v) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return cpuTimes{self: tick(f[11]) + tick(f[12]), children: tick(f[13]) + tick(f[14])}
 }

@@ -18,6 +18,7 @@ import (
 
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
+	"opencen/internal/gateway"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -492,6 +493,24 @@ func (w *world) describeAll(ctx context.Context) (map[string]string, error) {
 			return st, nil
 		}
 	}
+}
+
+// noopApply times one Apply of the current desired state, which is already applied: the
+// work every gateway Apply repeats for cells that did not change (it runs serialized with
+// the gateway's own Apply; Apply is idempotent).
+func (w *world) noopApply(ctx context.Context) (time.Duration, error) {
+	gw := w.in.Gateway
+	view, err := gw.Service.GatewayView(ctx)
+	if err != nil {
+		return 0, err
+	}
+	want, err := gateway.Desired(view, gw.Layout)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	err = gw.Driver.Apply(ctx, want)
+	return time.Since(t0), err
 }
 
 // charonPIDs are the connections' charons as the driver reports them.

@@ -50,6 +50,8 @@ type world struct {
 	// customer who configures something else than OpenCEN handed out).
 	confEdit func(string) string
 	log      *slog.Logger
+	// cgwASN is the ASN of the customer gateways connect creates.
+	cgwASN string
 }
 
 func newWorld(t *testing.T) *world {
@@ -221,7 +223,11 @@ type connection struct {
 }
 
 func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[string]string) connection {
-	cgw := w.vpc("CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": dcWAN, "Asn": "65010"})["CustomerGatewayId"].(string)
+	asn := w.cgwASN
+	if asn == "" {
+		asn = "65010"
+	}
+	cgw := w.vpc("CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": dcWAN, "Asn": asn})["CustomerGatewayId"].(string)
 	p := map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw, "EffectImmediately": "true"}
 	for k, v := range params {
 		p[k] = v
@@ -636,4 +642,116 @@ func TestBGP(t *testing.T) {
 	}
 	w.cbn("UpdateTransitRouterVpnAttachmentAttribute", map[string]string{"TransitRouterAttachmentId": c.att, "AutoPublishRouteEnabled": "false"})
 	w.waitFor("the VPC CIDR withdrawn from the DC", 30*time.Second, func() bool { return !birdHas("10.100.0.0/16") })
+}
+
+// bgpDC connects a data center that speaks BGP (BIRD, AS asn) announcing its subnet.
+func (w *world) bgpDC(r router, name, wan, subnet, tunnel string, asn uint32) connection {
+	w.t.Helper()
+	w.cgwASN = fmt.Sprint(asn)
+	p := netip.MustParsePrefix(tunnel)
+	local, peer := p.Addr().Next(), p.Addr().Next().Next()
+	c := w.connect(r, name, wan, subnet, map[string]string{
+		"BgpConfig": fmt.Sprintf(`{"EnableBgp":true,"TunnelCidr":%q,"LocalBgpIp":%q}`, tunnel, local)})
+	if err := c.dc.StartBIRD(w.ctx, asn, c.dc.Host, []lab.BIRDNeighbor{{Address: local, LocalAddress: peer, PeerAS: 45104}}, []netip.Prefix{c.dc.Subnet}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitEstablished(c.vco)
+	return c
+}
+
+// TestTwoDataCenters: by default the system policy keeps two data centers from learning
+// each other's routes; a custom Permit at a higher priority makes them learn and reach
+// each other.
+func TestTwoDataCenters(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.110.0.0/16")
+	dc1 := w.bgpDC(r, "two1", "198.18.0.120", "192.168.120.0/24", "169.254.31.0/30", 65010)
+	dc2 := w.bgpDC(r, "two2", "198.18.0.121", "192.168.121.0/24", "169.254.32.0/30", 65020)
+	has := func(c connection, p string) bool {
+		out, err := c.dc.BIRDRoutes(w.ctx)
+		return err == nil && strings.Contains(out, p)
+	}
+	w.waitFor("both DCs learn the VPC", 60*time.Second, func() bool { return has(dc1, "10.110.0.0/16") && has(dc2, "10.110.0.0/16") })
+	w.pingBothWays(dc1.dc, r.vpcHost)
+	w.pingBothWays(dc2.dc, r.vpcHost)
+	time.Sleep(3 * time.Second)
+	if has(dc1, "192.168.121.0/24") || has(dc2, "192.168.120.0/24") {
+		t.Fatal("the data centers learned each other's routes despite the system policy")
+	}
+	w.cbn("CreateCenRouteMap", map[string]string{"CenId": r.cen, "CenRegionId": "cn-hangzhou", "TransmitDirection": "RegionOut", "Priority": "10",
+		"MapResult": "Permit", "SourceChildInstanceTypes.1": "VPN", "DestinationChildInstanceTypes.1": "VPN"})
+	w.waitFor("the DCs learn each other", 60*time.Second, func() bool { return has(dc1, "192.168.121.0/24") && has(dc2, "192.168.120.0/24") })
+	w.waitFor("dc1 reaches dc2", 20*time.Second, func() bool { return lab.Ping(w.ctx, dc1.dc.Netns, dc1.dc.Host, dc2.dc.Host, 1) == nil })
+	if err := lab.Ping(w.ctx, dc2.dc.Netns, dc2.dc.Host, dc1.dc.Host, 3); err != nil {
+		t.Fatalf("dc2 -> dc1: %v", err)
+	}
+}
+
+// TestECMPFailover: two connections announce the same prefix; both are installed as one
+// multipath route, flows use both tunnels, and when one tunnel dies traffic continues on
+// the other.
+func TestECMPFailover(t *testing.T) {
+	w := newWorld(t)
+	r := w.router("10.120.0.0/16")
+	// One data center with two gateways (two namespaces announcing one subnet).
+	a := w.bgpDC(r, "ecmpa", "198.18.0.130", "192.168.130.0/24", "169.254.41.0/30", 65010)
+	b := w.bgpDC(r, "ecmpb", "198.18.0.131", "192.168.130.0/24", "169.254.42.0/30", 65010)
+	w.waitFor("both members active", 60*time.Second, func() bool {
+		n := 0
+		for _, e := range w.cbn("ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": r.system,
+			"TransitRouterRouteEntryDestinationCidrBlock": "192.168.130.0/24"})["TransitRouterRouteEntries"].([]any) {
+			if e.(map[string]any)["TransitRouterRouteEntryStatus"] == "Active" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	packets := func(c connection) int {
+		out, _ := c.dc.Swanctl(w.ctx, "--list-sas")
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) >= 5 && f[0] == "in" {
+				var x int
+				fmt.Sscan(f[4], &x)
+				n += x
+			}
+		}
+		return n
+	}
+	beforeA, beforeB := packets(a), packets(b)
+	// Many flows: pings from many source addresses of the VPC host hash onto both paths
+	// (the gateway installs the multipath route within a sync of the table change).
+	for i := 2; i < 34; i++ {
+		ipAddr(t, r.vpcHost.Netns, fmt.Sprintf("10.120.0.%d", i))
+	}
+	w.waitFor("flows on both tunnels", 30*time.Second, func() bool {
+		for i := 2; i < 34; i++ {
+			_ = lab.Ping(w.ctx, r.vpcHost.Netns, netip.MustParseAddr(fmt.Sprintf("10.120.0.%d", i)), a.dc.Host, 1)
+		}
+		return packets(a) > beforeA && packets(b) > beforeB
+	})
+	// Kill tunnel a: after convergence every flow goes through b.
+	if _, err := a.dc.Swanctl(w.ctx, "--terminate", "--ike", a.vco, "--force"); err != nil {
+		t.Logf("terminate: %v", err)
+	}
+	if err := a.dc.StopBIRD(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.dc.Charon.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("a leaves the group", 90*time.Second, func() bool {
+		n := 0
+		for _, e := range w.cbn("ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": r.system,
+			"TransitRouterRouteEntryDestinationCidrBlock": "192.168.130.0/24"})["TransitRouterRouteEntries"].([]any) {
+			if e.(map[string]any)["TransitRouterRouteEntryStatus"] == "Active" {
+				n++
+			}
+		}
+		return n == 1
+	})
+	for i := 2; i < 34; i++ {
+		src := netip.MustParseAddr(fmt.Sprintf("10.120.0.%d", i))
+		w.waitFor("flow from "+src.String(), 20*time.Second, func() bool { return lab.Ping(w.ctx, r.vpcHost.Netns, src, b.dc.Host, 1) == nil })
+	}
 }
