@@ -253,4 +253,32 @@ func TestLabCommands(t *testing.T) {
 	if err != nil || !strings.Contains(cliOut, "192.168.88.0/24") {
 		t.Fatalf("tr routes: %v %s", err, cliOut)
 	}
+
+	// A data center speaking BGP: its subnet is learned, no VPN-side route needed.
+	run("lab", "dc", "add", "dcy", "--wan", "198.18.0.89", "--subnet", "192.168.89.0/24", "--bgp-asn", "65020")
+	cgw2 := call("2016-04-28", "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.89", "Asn": "65020"})["CustomerGatewayId"].(string)
+	out, err = cli(t, srv, alice, "tr", "connect-vpn", tr, "--create-resource", "--customer-gateway-id", cgw2, "--apply-immediately",
+		"--bgp", "--tunnel-cidr", "169.254.51.0/30", "--local-bgp-ip", "169.254.51.1")
+	if err != nil {
+		t.Fatalf("connect-vpn --bgp: %v", err)
+	}
+	var res2 struct{ VpnConnectionId string }
+	json.Unmarshal([]byte(out), &res2)
+	run("lab", "dc", "configure", "dcy", "--vpn", res2.VpnConnectionId, "--endpoint", srv.URL, "--access-key-id", alice.AccessKeyID, "--access-key-secret", alice.AccessKeySecret)
+	deadline = time.Now().Add(90 * time.Second)
+	for !strings.Contains(mustCLI(t, srv, alice, "tr", "routes", tr), "192.168.89.0/24") {
+		if time.Now().After(deadline) {
+			t.Fatal("the BGP data center's subnet was not learned")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func mustCLI(t *testing.T, srv *testserver.Server, a testserver.Account, args ...string) string {
+	t.Helper()
+	out, err := cli(t, srv, a, args...)
+	if err != nil {
+		t.Fatalf("opencen %v: %v", args, err)
+	}
+	return out
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"opencen/internal/api/admin"
+	"opencen/internal/api/vpc"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
+	"opencen/internal/rpc"
 )
 
 // labState remembers what `opencen lab` built, so separate invocations compose.
@@ -24,6 +26,8 @@ type labState struct {
 type dcState struct {
 	WAN    netip.Prefix `json:"wan"`
 	Subnet netip.Prefix `json:"subnet"`
+	// ASN, when set, makes the data center speak BGP (BIRD) announcing its subnet.
+	ASN uint32 `json:"asn,omitempty"`
 }
 
 type labFlags struct {
@@ -102,6 +106,7 @@ func labCmd() *cobra.Command {
 		},
 	}
 	var wan, subnet string
+	var bgpASN uint32
 	dcAdd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a data center running stock strongSwan, with a host inside its subnet",
@@ -123,7 +128,12 @@ func labCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st.DCs[args[0]] = dcState{WAN: dc.WANAddr, Subnet: dc.Subnet}
+			if bgpASN != 0 {
+				if missing := lab.BIRDMissing(); missing != "" {
+					return fmt.Errorf("--bgp-asn needs BIRD: %s", missing)
+				}
+			}
+			st.DCs[args[0]] = dcState{WAN: dc.WANAddr, Subnet: dc.Subnet, ASN: bgpASN}
 			if err := f.save(st); err != nil {
 				return err
 			}
@@ -133,6 +143,7 @@ func labCmd() *cobra.Command {
 	}
 	dcAdd.Flags().StringVar(&wan, "wan", "", "the data center's public address (inside 198.18.0.0/15); use it as the customer gateway's IpAddress")
 	dcAdd.Flags().StringVar(&subnet, "subnet", "", "the data center's network, e.g. 192.168.10.0/24")
+	dcAdd.Flags().Uint32Var(&bgpASN, "bgp-asn", 0, "speak BGP (BIRD) with this ASN, announcing the subnet; `lab dc configure` sets up the session")
 	_ = dcAdd.MarkFlagRequired("wan")
 	_ = dcAdd.MarkFlagRequired("subnet")
 
@@ -170,8 +181,24 @@ func labCmd() *cobra.Command {
 				}
 				prefixes = append(prefixes, p)
 			}
+			// The product page's health-check note: the data center routes the probe source
+			// back through the tunnel.
+			var v struct {
+				VcoHealthCheck struct{ Enable, Sip string }
+			}
+			if err := cl.Call(cmd.Context(), vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": vco}, &v); err != nil {
+				return err
+			}
+			if v.VcoHealthCheck.Enable == "true" {
+				prefixes = append(prefixes, netip.PrefixFrom(netip.MustParseAddr(v.VcoHealthCheck.Sip), 32))
+			}
 			if len(prefixes) > 0 {
 				if err := dc.RouteToTunnel(cmd.Context(), prefixes...); err != nil {
+					return err
+				}
+			}
+			if asn := st.DCs[args[0]].ASN; asn != 0 {
+				if err := configureBIRD(cmd, cl, dc, asn, region, vco); err != nil {
 					return err
 				}
 			}
@@ -230,4 +257,29 @@ func labCmd() *cobra.Command {
 	}
 	cmd.AddCommand(up, dc, vpcCmd, down)
 	return cmd
+}
+
+// configureBIRD starts (or reconfigures) the data center's BGP speaker from the
+// connection's downloaded configuration: the customer's tunnel address and the cloud's.
+func configureBIRD(cmd *cobra.Command, cl *rpc.Client, dc *lab.DC, asn uint32, region, vco string) error {
+	var out struct {
+		VpnConnectionConfig struct {
+			BgpConfigs struct {
+				BgpConfig []struct{ LocalBgpIp, PeerBgpIp, PeerAsn string }
+			}
+		}
+	}
+	if err := cl.Call(cmd.Context(), vpc.Version, "DownloadVpnConnectionConfig", map[string]string{"RegionId": region, "VpnConnectionId": vco}, &out); err != nil {
+		return err
+	}
+	cfgs := out.VpnConnectionConfig.BgpConfigs.BgpConfig
+	if len(cfgs) == 0 {
+		return fmt.Errorf("the connection %s has no BGP configuration; enable BGP on it or add the DC without --bgp-asn", vco)
+	}
+	var peerAS uint32
+	if _, err := fmt.Sscan(cfgs[0].PeerAsn, &peerAS); err != nil {
+		return fmt.Errorf("peer ASN %q: %w", cfgs[0].PeerAsn, err)
+	}
+	return dc.StartBIRD(cmd.Context(), asn, dc.Host, []lab.BIRDNeighbor{{Address: netip.MustParseAddr(cfgs[0].PeerBgpIp),
+		LocalAddress: netip.MustParseAddr(cfgs[0].LocalBgpIp), PeerAS: peerAS}}, []netip.Prefix{dc.Subnet})
 }
