@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,7 +31,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -579,38 +577,7 @@ func startInProcess(ctx context.Context, tmp, keyID, secret string, delay time.D
 // ---------------------------------------------------------------------------------------------
 // Machine facts.
 
-func machineFacts() []string {
-	cpuModel := "unknown"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	nproc := strconv.Itoa(runtime.NumCPU())
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		nproc = strings.TrimSpace(string(out))
-	}
-	kernel := ""
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = strings.TrimSpace(string(b))
-	}
-	goVersion := runtime.Version()
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		goVersion = strings.TrimSpace(string(out))
-	}
-	return []string{
-		"Date: " + time.Now().UTC().Format(time.RFC3339),
-		"nproc: " + nproc + " (GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)) + ")",
-		"CPU: " + cpuModel,
-		"Kernel: Linux " + kernel + " " + runtime.GOARCH,
-		"Go: " + goVersion + " (bench built with " + runtime.Version() + ")",
-	}
-}
+func machineFacts() []string { return benchkit.MachineFacts() }
 
 // bodySize makes one signed call the way rpc.Client does and returns the response body size.
 func bodySize(ctx context.Context, hc *http.Client, c *rpc.Client, action string, params map[string]string) (int, error) {

@@ -25,6 +25,7 @@
 package main
 
 import (
+	"opencen/bench/internal/benchkit"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -42,7 +43,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -510,52 +510,12 @@ func rootLinks(n names) ([]string, error) {
 // ---------------------------------------------------------------- machine facts
 
 func machineFacts() []string {
-	cpuModel := "unknown"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	nproc := strconv.Itoa(runtime.NumCPU())
-	if out, err := exec.Command("nproc").Output(); err == nil {
-		nproc = strings.TrimSpace(string(out))
-	}
-	kernel := ""
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = strings.TrimSpace(string(b))
-	}
-	goVersion := runtime.Version()
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		goVersion = strings.TrimSpace(string(out))
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "MemTotal:") {
-				if kb, err := strconv.Atoi(strings.Fields(l)[1]); err == nil {
-					mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-				}
-			}
-		}
-	}
 	swan := firstLine(exec.Command(nsutil.CharonPath, "--version").Output())
 	if v := firstLine(exec.Command("dpkg-query", "-W", "-f", "${Version}", "strongswan-charon").Output()); v != "unknown" && v != "" {
 		swan += " (Debian " + v + ")"
 	}
 	iperf := firstLine(exec.Command("iperf3", "--version").Output())
-	return []string{
-		"Date: " + time.Now().UTC().Format(time.RFC3339),
-		"nproc: " + nproc + " (GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)) + "), memory " + mem,
-		"CPU: " + cpuModel,
-		"Kernel: Linux " + kernel + " " + runtime.GOARCH,
-		"Go: " + goVersion + " (bench built with " + runtime.Version() + ")",
-		"strongSwan: " + swan + " (kernel-libipsec); iperf3: " + iperf,
-	}
+	return append(benchkit.MachineFacts(), "strongSwan: "+swan+" (kernel-libipsec); iperf3: "+iperf)
 }
 
 func firstLine(b []byte, err error) string {
