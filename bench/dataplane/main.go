@@ -25,7 +25,6 @@
 package main
 
 import (
-	"opencen/bench/internal/benchkit"
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -34,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"opencen/bench/internal/benchkit"
 	"os"
 	"os/exec"
 	"os/signal"
