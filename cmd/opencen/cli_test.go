@@ -34,25 +34,8 @@ func (e *cliError) Error() string { return e.stderr }
 func TestConnectVpnEndToEnd(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{TransitionDelay: 50 * time.Millisecond})
 	alice := srv.CreateAccount(t, "alice")
-	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: alice.AccessKeyID, AccessKeySecret: alice.AccessKeySecret}
-	ctx := context.Background()
-	call := func(version, action string, p map[string]string) map[string]any {
-		t.Helper()
-		var out map[string]any
-		if err := c.Call(ctx, version, action, p, &out); err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		return out
-	}
-	cen := call("2017-09-12", "CreateCen", nil)["CenId"].(string)
-	waitUntil(t, func() bool {
-		return len(call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)) == 1 &&
-			call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)[0].(map[string]any)["Status"] == "Active"
-	})
-	tr := call("2017-09-12", "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
-	waitUntil(t, func() bool {
-		return call("2017-09-12", "ListTransitRouters", map[string]string{"TransitRouterId": tr})["TransitRouters"].([]any)[0].(map[string]any)["Status"] == "Active"
-	})
+	call := apiAs(t, srv, alice)
+	_, tr := activeCenTR(t, call)
 	cgw := call("2016-04-28", "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.2", "Asn": "65010"})["CustomerGatewayId"].(string)
 
 	// Create Resource, with non-default settings from flags.
@@ -191,24 +174,9 @@ func TestLabCommands(t *testing.T) {
 		}
 	})
 	alice := srv.CreateAccount(t, "alice")
-	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: alice.AccessKeyID, AccessKeySecret: alice.AccessKeySecret}
+	call := apiAs(t, srv, alice)
 	ctx := context.Background()
-	call := func(version, action string, p map[string]string) map[string]any {
-		t.Helper()
-		var out map[string]any
-		if err := c.Call(ctx, version, action, p, &out); err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		return out
-	}
-	cen := call("2017-09-12", "CreateCen", nil)["CenId"].(string)
-	waitUntil(t, func() bool {
-		return call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)[0].(map[string]any)["Status"] == "Active"
-	})
-	tr := call("2017-09-12", "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
-	waitUntil(t, func() bool {
-		return call("2017-09-12", "ListTransitRouters", map[string]string{"TransitRouterId": tr})["TransitRouters"].([]any)[0].(map[string]any)["Status"] == "Active"
-	})
+	_, tr := activeCenTR(t, call)
 	vpcID := call("2016-04-28", "CreateVpc", map[string]string{"RegionId": "cn-hangzhou", "CidrBlock": "10.80.0.0/16"})["VpcId"].(string)
 	waitUntil(t, func() bool {
 		return call("2016-04-28", "DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpcID})["Vpcs"].(map[string]any)["Vpc"].([]any)[0].(map[string]any)["Status"] == "Available"
@@ -281,4 +249,32 @@ func mustCLI(t *testing.T, srv *testserver.Server, a testserver.Account, args ..
 		t.Fatalf("opencen %v: %v", args, err)
 	}
 	return out
+}
+
+// apiCall calls an action of a product version and fails the test on error.
+type apiCall func(version, action string, p map[string]string) map[string]any
+
+func apiAs(t *testing.T, srv *testserver.Server, a testserver.Account) apiCall {
+	c := &rpc.Client{Endpoint: srv.URL, AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret}
+	return func(version, action string, p map[string]string) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err := c.Call(context.Background(), version, action, p, &out); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return out
+	}
+}
+
+// activeCenTR creates a CEN and its transit router in cn-hangzhou, both Active.
+func activeCenTR(t *testing.T, call apiCall) (cen, tr string) {
+	cen = call("2017-09-12", "CreateCen", nil)["CenId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen})["Cens"].(map[string]any)["Cen"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	tr = call("2017-09-12", "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
+	waitUntil(t, func() bool {
+		return call("2017-09-12", "ListTransitRouters", map[string]string{"TransitRouterId": tr})["TransitRouters"].([]any)[0].(map[string]any)["Status"] == "Active"
+	})
+	return cen, tr
 }
