@@ -90,7 +90,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
 	flag.DurationVar(&o.iperf, "iperf", 5*time.Second, "iperf3 duration per throughput run (0 = skip the throughput part)")
 	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
-	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in test/e2e")
+	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in contract/e2e")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (server + gateway) during the idle window after the setup to FILE")
 	flag.BoolVar(&o.verbose, "v", false, "log the server and gateway to stderr (Info)")
 	flag.StringVar(&cleanupRID, "cleanup", "", "remove the namespaces, processes and files of the run with this ID, then exit")

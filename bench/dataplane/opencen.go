@@ -33,7 +33,7 @@ const (
 
 func numGoroutine() int { return runtime.NumGoroutine() }
 
-// world is the OpenCEN side, built like test/e2e: a lab (WAN bridge, VPC host, DCs) and
+// world is the OpenCEN side, built like contract/e2e: a lab (WAN bridge, VPC host, DCs) and
 // an in-process server with its gateway (netns driver) plugged into the lab's WAN; every
 // change goes through the signed API over loopback HTTP.
 type world struct {
@@ -189,7 +189,7 @@ func str(m map[string]any, k string) string {
 }
 
 // router creates the CEN, the transit router and the VPC with its host, attached,
-// associated and propagating (as test/e2e does). Not timed.
+// associated and propagating (as contract/e2e does). Not timed.
 func (w *world) router(ctx context.Context) error {
 	const poll = 50 * time.Millisecond
 	out, err := w.call(ctx, cbnV, "CreateCen", nil)

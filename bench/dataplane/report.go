@@ -70,7 +70,7 @@ func (r *report) print(out io.Writer) {
 		p("- %s", f)
 	}
 	p("- Load average before / after: %s / %s", r.loadBefore, r.loadAfter)
-	p("- Server transition delay %s (as in test/e2e); gateway sync interval 1 s; run took %s", r.opts.transition, time.Since(r.started).Round(time.Second))
+	p("- Server transition delay %s (as in contract/e2e); gateway sync interval 1 s; run took %s", r.opts.transition, time.Since(r.started).Round(time.Second))
 	if r.failure != nil {
 		p("")
 		p("**The run failed:** %v", r.failure)

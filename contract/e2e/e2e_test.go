@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	cbnsdk "github.com/alibabacloud-go/cbn-20170912/v2/client"
+	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
+	"github.com/alibabacloud-go/tea/dara"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -38,10 +41,13 @@ func randomSuffix() string {
 
 // world is a lab plus a server with its gateway, all torn down at the end.
 type world struct {
-	t        *testing.T
-	ctx      context.Context
-	lab      *lab.Lab
+	t   *testing.T
+	ctx context.Context
+	lab *lab.Lab
+	// c is OpenCEN's own client, for its own product (RenderVpnConnectionConfig); sdk is
+	// the stock Alibaba Tea client every Cbn and Vpc action goes through.
 	c        *rpc.Client
+	sdk      *cbnsdk.Client
 	in       *server.Instance
 	gwPrefix string
 	gwOpts   server.GatewayOptions
@@ -102,6 +108,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.c = &rpc.Client{Endpoint: srv.URL, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret}
+	sdk, err := cbnsdk.NewClient(&openapiutil.Config{AccessKeyId: dara.String(acct.AccessKeyId), AccessKeySecret: dara.String(acct.AccessKeySecret),
+		RegionId: dara.String("cn-hangzhou"), Endpoint: dara.String(strings.TrimPrefix(srv.URL, "http://")), Protocol: dara.String("HTTP")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sdk = sdk
 	return w
 }
 
@@ -126,11 +138,28 @@ func (w *world) restartGateway() {
 	w.startGateway()
 }
 
+// call performs a Cbn or Vpc action through the stock SDK's generic entry point (ACS3).
 func (w *world) call(version, action string, p map[string]string) map[string]any {
 	w.t.Helper()
-	var out map[string]any
-	if err := w.c.Call(w.ctx, version, action, p, &out); err != nil {
+	q := map[string]*string{}
+	for k, v := range p {
+		q[k] = dara.String(v)
+	}
+	params := &openapiutil.Params{Action: dara.String(action), Version: dara.String(version), Protocol: dara.String("HTTP"),
+		Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"), Style: dara.String("RPC"),
+		ReqBodyType: dara.String("formData"), BodyType: dara.String("json")}
+	resp, err := w.sdk.CallApi(params, &openapiutil.OpenApiRequest{Query: q}, &dara.RuntimeOptions{})
+	if err != nil {
 		w.t.Fatalf("%s %v: %v", action, p, err)
+	}
+	// Re-decode so numbers and nesting look the same whatever the SDK's decoder produced.
+	raw, err := json.Marshal(resp["body"])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		w.t.Fatal(err)
 	}
 	return out
 }
