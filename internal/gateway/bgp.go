@@ -147,6 +147,7 @@ func (g *Gateway) watchBGP(sp *speaker, updates <-chan bgp.Update) {
 		if err := g.Service.ReportDynamic(context.Background(), id, status, learned, "", events); err != nil {
 			g.Log.Warn("gateway: bgp report", "vco", id, "err", err)
 		}
+		g.poke()
 	}
 }
 

@@ -30,6 +30,9 @@ type Gateway struct {
 	speakers map[string]*speaker // transit router -> its speaker
 
 	events chan dataplane.Event
+	// nudge wakes the loop before its tick: a health verdict or a BGP update changed what
+	// the tables should hold, and waiting for the tick would add up to a second.
+	nudge chan struct{}
 }
 
 // namer is what the gateway needs of a driver to aim health checks at a connection.
@@ -40,7 +43,8 @@ type namer interface {
 
 // New makes a gateway; wire OnEvent into the driver's options.
 func New(svc *service.Service, layout Layout, log *slog.Logger) *Gateway {
-	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096), speakers: map[string]*speaker{}}
+	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096),
+		speakers: map[string]*speaker{}, nudge: make(chan struct{}, 1)}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
 		log.Debug(fmt.Sprintf(format, args...), "component", "probe")
 	}})
@@ -58,6 +62,15 @@ func (g *Gateway) onHealth(r probe.Result) {
 		[]service.LogLine{{Time: r.At, Message: "health_check " + word + ": " + r.Detail}})
 	if err != nil {
 		g.Log.Warn("gateway: health report", "vco", r.ID, "err", err)
+	}
+	g.poke()
+}
+
+// poke asks the loop for a sync now (a pending request is enough).
+func (g *Gateway) poke() {
+	select {
+	case g.nudge <- struct{}{}:
+	default:
 	}
 }
 
@@ -135,6 +148,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+		case <-g.nudge:
 		}
 	}
 }
