@@ -48,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 )
@@ -352,20 +353,6 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 	return nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // ---------------------------------------------------------------- cleanup of a whole run
 
 // cleanupRun removes everything of a run by its names alone (for -cleanup after a kill).
@@ -386,7 +373,7 @@ func cleanupRun(n names) error {
 			return errors.Join(errs...)
 		}
 		errs = append(errs, fmt.Errorf("still left: %s", strings.Join(left, ", ")))
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := benchkit.SleepCtx(ctx, time.Second); err != nil {
 			break
 		}
 	}

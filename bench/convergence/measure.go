@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/bgp"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/probe"
@@ -22,7 +23,7 @@ import (
 // phase of the gateway's 1 s tick (and of the probes), not right after the Apply that
 // installed the previous state.
 func jitter(ctx context.Context, base, spread time.Duration) error {
-	return sleepCtx(ctx, base+time.Duration(rand.Int64N(int64(spread))))
+	return benchkit.SleepCtx(ctx, base+time.Duration(rand.Int64N(int64(spread))))
 }
 
 func nft(ctx context.Context, ns string, args ...string) error {
@@ -83,7 +84,7 @@ func healthCheck(ctx context.Context, w *world, r *report) error {
 		return err
 	}
 	ready := func(c *conn) error {
-		if err := waitFor(ctx, c.name+" health check success", 60*time.Second, 50*time.Millisecond, func() (bool, error) {
+		if err := benchkit.WaitFor(ctx, c.name+" health check success", 60*time.Second, 50*time.Millisecond, func() (bool, error) {
 			s, err := w.hcStatus(ctx, c)
 			return s == "success", err
 		}); err != nil {
@@ -207,7 +208,7 @@ func trackProbes(ctx context.Context, w *world, vco string) *probeTracker {
 					last, seen = st.Sent, true
 				}
 			}
-			_ = sleepCtx(ctx, 5*time.Millisecond)
+			_ = benchkit.SleepCtx(ctx, 5*time.Millisecond)
 		}
 	}()
 	return t
@@ -300,7 +301,7 @@ func bgpWithdraw(ctx context.Context, w *world, r *report) error {
 		}
 		run.announce = tk.Sub(ta0)
 		filter := map[string]string{"RouteFilter.1.Key": "PrefixExactMatchCidrs", "RouteFilter.1.Value.1": p.String()}
-		if err := waitFor(ctx, "the API to show "+p.String(), 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		if err := benchkit.WaitFor(ctx, "the API to show "+p.String(), 10*time.Second, 20*time.Millisecond, func() (bool, error) {
 			n, err := w.entries(ctx, filter)
 			return n == 1, err
 		}); err != nil {
@@ -394,7 +395,7 @@ func ecmpTunnelDown(ctx context.Context, w *world, r *report) error {
 		if _, _, err := w.waitKernel(ctx, 120*time.Second, func(string) bool { return false }, func(rs map[netip.Prefix]int) bool { return rs[p] == 2 }); err != nil {
 			return fmt.Errorf("waiting for the two-hop route: %w", err)
 		}
-		return waitFor(ctx, "two Active entries", 30*time.Second, 50*time.Millisecond, func() (bool, error) {
+		return benchkit.WaitFor(ctx, "two Active entries", 30*time.Second, 50*time.Millisecond, func() (bool, error) {
 			n, err := w.entries(ctx, map[string]string{"TransitRouterRouteEntryDestinationCidrBlock": subnet})
 			return n == 2, err
 		})
@@ -456,7 +457,7 @@ func ecmpTunnelDown(ctx context.Context, w *world, r *report) error {
 		if err := victim.dc.LoadConfig(ctx, victim.conf); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, victim.name+"'s ipsec0", 10*time.Second, 20*time.Millisecond, func() (bool, error) {
+		if err := benchkit.WaitFor(ctx, victim.name+"'s ipsec0", 10*time.Second, 20*time.Millisecond, func() (bool, error) {
 			_, err := cmdRun(ctx, "ip", "-n", victim.dc.Netns, "link", "show", "ipsec0")
 			return err == nil, nil
 		}); err != nil {
@@ -697,8 +698,8 @@ func verifyScale(ctx context.Context, w *world, conns []*conn, K int) string {
 	var bad []string
 	seen := map[string]bool{}
 	for _, e := range es {
-		p := str(e, "TransitRouterRouteEntryDestinationCidrBlock")
-		if want[p] != str(e, "TransitRouterRouteEntryNextHopId") || seen[p] {
+		p := benchkit.Str(e, "TransitRouterRouteEntryDestinationCidrBlock")
+		if want[p] != benchkit.Str(e, "TransitRouterRouteEntryNextHopId") || seen[p] {
 			bad = append(bad, p)
 		}
 		seen[p] = true

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/bgp"
 	"opencen/internal/lab"
 )
@@ -71,7 +72,7 @@ func startRouteMon(ctx context.Context, ns string, table int) (*routeMon, error)
 		_ = m.cmd.Wait()
 	}()
 	// let it subscribe before anything is measured
-	return m, sleepCtx(ctx, 300*time.Millisecond)
+	return m, benchkit.SleepCtx(ctx, 300*time.Millisecond)
 }
 
 func (m *routeMon) stop() {
@@ -162,7 +163,7 @@ func (w *world) waitKernel(ctx context.Context, timeout time.Duration, relevant 
 		case <-ctx.Done():
 			return time.Time{}, false, ctx.Err()
 		case <-w.mon.wake:
-			_ = sleepCtx(ctx, 3*time.Millisecond) // let a burst of changes arrive
+			_ = benchkit.SleepCtx(ctx, 3*time.Millisecond) // let a burst of changes arrive
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -302,7 +303,7 @@ type bgpCond struct {
 
 func (w *world) startBGPWatch(ctx context.Context) error {
 	sock := filepath.Join(w.drv.RunDir(), "bgp", w.tr+".sock")
-	if err := waitFor(ctx, "the BGP speaker", 60*time.Second, 100*time.Millisecond, func() (bool, error) {
+	if err := benchkit.WaitFor(ctx, "the BGP speaker", 60*time.Second, 100*time.Millisecond, func() (bool, error) {
 		_, err := os.Stat(sock)
 		return err == nil, nil
 	}); err != nil {

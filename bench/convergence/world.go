@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
 	"opencen/internal/gateway"
@@ -244,50 +245,7 @@ func (w *world) warnings() []string {
 // ---------------------------------------------------------------- API helpers
 
 func (w *world) call(ctx context.Context, version, action string, p map[string]string) (map[string]any, error) {
-	var out map[string]any
-	if err := w.c.Call(ctx, version, action, p, &out); err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	return out, nil
-}
-
-// waitFor polls cond every interval until it holds.
-func waitFor(ctx context.Context, what string, timeout, interval time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		if err := sleepCtx(ctx, interval); err != nil {
-			return err
-		}
-	}
-}
-
-func first(v any, keys ...string) (map[string]any, error) {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("answer has no %s", k)
-		}
-		v = m[k]
-	}
-	l, ok := v.([]any)
-	if !ok || len(l) == 0 {
-		return nil, fmt.Errorf("empty list %v", keys)
-	}
-	m, ok := l[0].(map[string]any)
-	if !ok {
-		return nil, errors.New("list item is not an object")
-	}
-	return m, nil
+	return benchkit.Call(ctx, w.c, version, action, p)
 }
 
 func (w *world) status(ctx context.Context, version, action string, p map[string]string, want string, keys ...string) (bool, error) {
@@ -295,16 +253,11 @@ func (w *world) status(ctx context.Context, version, action string, p map[string
 	if err != nil {
 		return false, err
 	}
-	it, err := first(out, keys...)
+	it, err := benchkit.First(out, keys...)
 	if err != nil {
 		return false, nil // not listed yet
 	}
 	return it["Status"] == want, nil
-}
-
-func str(m map[string]any, k string) string {
-	s, _ := m[k].(string)
-	return s
 }
 
 // router creates the CEN, the transit router and the VPC with its host, attached,
@@ -315,8 +268,8 @@ func (w *world) router(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cen := str(out, "CenId")
-	if err := waitFor(ctx, "CEN", 30*time.Second, poll, func() (bool, error) {
+	cen := benchkit.Str(out, "CenId")
+	if err := benchkit.WaitFor(ctx, "CEN", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen}, "Active", "Cens", "Cen")
 	}); err != nil {
 		return err
@@ -324,8 +277,8 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, cbnV, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": region}); err != nil {
 		return err
 	}
-	w.tr = str(out, "TransitRouterId")
-	if err := waitFor(ctx, "TR", 30*time.Second, poll, func() (bool, error) {
+	w.tr = benchkit.Str(out, "TransitRouterId")
+	if err := benchkit.WaitFor(ctx, "TR", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": w.tr}, "Active", "TransitRouters")
 	}); err != nil {
 		return err
@@ -333,16 +286,16 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, cbnV, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": w.tr}); err != nil {
 		return err
 	}
-	t, err := first(out, "TransitRouterRouteTables")
+	t, err := benchkit.First(out, "TransitRouterRouteTables")
 	if err != nil {
 		return err
 	}
-	w.system = str(t, "TransitRouterRouteTableId")
+	w.system = benchkit.Str(t, "TransitRouterRouteTableId")
 	if out, err = w.call(ctx, vpcV, "CreateVpc", map[string]string{"RegionId": region, "CidrBlock": w.vpcCIDR.String()}); err != nil {
 		return err
 	}
-	vpc := str(out, "VpcId")
-	if err := waitFor(ctx, "VPC", 30*time.Second, poll, func() (bool, error) {
+	vpc := benchkit.Str(out, "VpcId")
+	if err := benchkit.WaitFor(ctx, "VPC", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, vpcV, "DescribeVpcs", map[string]string{"RegionId": region, "VpcId": vpc}, "Available", "Vpcs", "Vpc")
 	}); err != nil {
 		return err
@@ -350,8 +303,8 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, vpcV, "CreateVSwitch", map[string]string{"RegionId": region, "VpcId": vpc, "ZoneId": "cn-hangzhou-h", "CidrBlock": w.vpcCIDR.String()}); err != nil {
 		return err
 	}
-	sw := str(out, "VSwitchId")
-	if err := waitFor(ctx, "vSwitch", 30*time.Second, poll, func() (bool, error) {
+	sw := benchkit.Str(out, "VSwitchId")
+	if err := benchkit.WaitFor(ctx, "vSwitch", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, vpcV, "DescribeVSwitches", map[string]string{"RegionId": region, "VSwitchId": sw}, "Available", "VSwitches", "VSwitch")
 	}); err != nil {
 		return err
@@ -363,8 +316,8 @@ func (w *world) router(ctx context.Context) error {
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"}); err != nil {
 		return err
 	}
-	att := str(out, "TransitRouterAttachmentId")
-	if err := waitFor(ctx, "VPC attached", 30*time.Second, poll, func() (bool, error) {
+	att := benchkit.Str(out, "TransitRouterAttachmentId")
+	if err := benchkit.WaitFor(ctx, "VPC attached", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}, "Attached", "TransitRouterAttachments")
 	}); err != nil {
 		return err
@@ -372,7 +325,7 @@ func (w *world) router(ctx context.Context) error {
 	if err := w.link(ctx, att, poll); err != nil {
 		return err
 	}
-	return waitFor(ctx, "the gateway to link the VPC host", 30*time.Second, poll, func() (bool, error) {
+	return benchkit.WaitFor(ctx, "the gateway to link the VPC host", 30*time.Second, poll, func() (bool, error) {
 		_, err := cmdRun(ctx, "ip", "-n", w.drv.RouterNetns(w.tr), "link", "show", w.drv.AttachmentLink(att))
 		return err == nil, nil
 	})
@@ -387,7 +340,7 @@ func (w *world) link(ctx context.Context, att string, poll time.Duration) error 
 		if _, err := w.call(ctx, cbnV, op.action, map[string]string{"TransitRouterAttachmentId": att, "TransitRouterRouteTableId": w.system}); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
+		if err := benchkit.WaitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
 			out, err := w.call(ctx, cbnV, op.list, map[string]string{"TransitRouterRouteTableId": w.system, "TransitRouterAttachmentId": att})
 			if err != nil {
 				return false, err
@@ -453,16 +406,16 @@ func (w *world) connect(ctx context.Context, s connSpec) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	p["CustomerGatewayId"] = str(out, "CustomerGatewayId")
+	p["CustomerGatewayId"] = benchkit.Str(out, "CustomerGatewayId")
 	if out, err = w.call(ctx, vpcV, "CreateVpnAttachment", p); err != nil {
 		return nil, err
 	}
-	c.vco = str(out, "VpnConnectionId")
+	c.vco = benchkit.Str(out, "VpnConnectionId")
 	if out, err = w.call(ctx, cbnV, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": region, "TransitRouterId": w.tr, "VpnId": c.vco}); err != nil {
 		return nil, err
 	}
-	c.att = str(out, "TransitRouterAttachmentId")
-	if err := waitFor(ctx, "VPN attached", 30*time.Second, poll, func() (bool, error) {
+	c.att = benchkit.Str(out, "TransitRouterAttachmentId")
+	if err := benchkit.WaitFor(ctx, "VPN attached", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": c.att}, "Attached", "TransitRouterAttachments")
 	}); err != nil {
 		return nil, err
@@ -497,7 +450,7 @@ func (w *world) describeVco(ctx context.Context, c *conn) (map[string]any, error
 }
 
 func (w *world) waitEstablished(ctx context.Context, c *conn, timeout time.Duration) error {
-	return waitFor(ctx, c.name+" ipsec_sa_established", timeout, 100*time.Millisecond, func() (bool, error) {
+	return benchkit.WaitFor(ctx, c.name+" ipsec_sa_established", timeout, 100*time.Millisecond, func() (bool, error) {
 		v, err := w.describeVco(ctx, c)
 		return err == nil && v["Status"] == "ipsec_sa_established", err
 	})
@@ -509,7 +462,7 @@ func (w *world) bgpStatus(ctx context.Context, c *conn) (string, error) {
 		return "", err
 	}
 	b, _ := v["VpnBgpConfig"].(map[string]any)
-	return str(b, "Status"), nil
+	return benchkit.Str(b, "Status"), nil
 }
 
 func (w *world) hcStatus(ctx context.Context, c *conn) (string, error) {
@@ -518,7 +471,7 @@ func (w *world) hcStatus(ctx context.Context, c *conn) (string, error) {
 		return "", err
 	}
 	h, _ := v["VcoHealthCheck"].(map[string]any)
-	return str(h, "Status"), nil
+	return benchkit.Str(h, "Status"), nil
 }
 
 // stable waits until the data plane of conns is settled: every cell has exactly one child
@@ -528,7 +481,7 @@ func (w *world) hcStatus(ctx context.Context, c *conn) (string, error) {
 // for more than a hold time (9 s, BIRD's), so a dark tunnel would have shown.
 func (w *world) stable(ctx context.Context, conns []*conn, withBGP bool) error {
 	var why string
-	err := waitFor(ctx, "a settled data plane", 180*time.Second, 200*time.Millisecond, func() (bool, error) {
+	err := benchkit.WaitFor(ctx, "a settled data plane", 180*time.Second, 200*time.Millisecond, func() (bool, error) {
 		st, err := w.drv.Status(ctx)
 		if err != nil {
 			why = err.Error()
@@ -628,7 +581,7 @@ func (w *world) watchAPI(ctx context.Context, interval, timeout time.Duration, c
 				a.err = fmt.Errorf("API: timed out after %s", timeout)
 				return
 			}
-			if err := sleepCtx(ctx, interval); err != nil {
+			if err := benchkit.SleepCtx(ctx, interval); err != nil {
 				a.err = err
 				return
 			}

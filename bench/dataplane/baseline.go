@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 )
@@ -148,7 +149,7 @@ func (b *baseline) bringUp(ctx context.Context) (setupResult, error) {
 		if time.Now().After(deadline) {
 			return res, fmt.Errorf("only %d of %d child SAs established before the timeout", w.count(), b.conns)
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := benchkit.SleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return res, err
 		}
 	}

@@ -33,7 +33,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"opencen/bench/internal/benchkit"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -48,6 +47,7 @@ import (
 	"syscall"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 )
@@ -307,7 +307,7 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 	// that is already applied (it queues behind a gateway Apply still running, so after
 	// it the gateway has nothing left to apply); then watch a few steady-state rounds,
 	// noting the CPU used, and measure memory.
-	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+	if err := benchkit.SleepCtx(ctx, 2*time.Second); err != nil {
 		return err
 	}
 	for range 2 {
@@ -329,7 +329,7 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	cpu0, t0 := selfCPU(), time.Now()
-	if err := sleepCtx(ctx, 5*time.Second); err != nil {
+	if err := benchkit.SleepCtx(ctx, 5*time.Second); err != nil {
 		return err
 	}
 	if o.cpuprofile != "" {
@@ -402,15 +402,6 @@ func settleGo() {
 	time.Sleep(200 * time.Millisecond)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
 // ---------------------------------------------------------------- cleanup of a whole run
 
 // cleanupRun removes everything of a run by its names alone (for -cleanup after a kill).
@@ -430,7 +421,7 @@ func cleanupRun(n names) error {
 			return errors.Join(errs...)
 		}
 		errs = append(errs, fmt.Errorf("still left: %s", strings.Join(left, ", ")))
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := benchkit.SleepCtx(ctx, time.Second); err != nil {
 			break
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
 	"opencen/internal/gateway"
@@ -124,51 +125,7 @@ func (t teeWriter) Write(p []byte) (int, error) {
 }
 
 func (w *world) call(ctx context.Context, version, action string, p map[string]string) (map[string]any, error) {
-	var out map[string]any
-	if err := w.c.Call(ctx, version, action, p, &out); err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	return out, nil
-}
-
-// waitFor polls cond every interval until it holds.
-func waitFor(ctx context.Context, what string, timeout, interval time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		if err := sleepCtx(ctx, interval); err != nil {
-			return err
-		}
-	}
-}
-
-// first returns the first item of the list at keys.
-func first(v any, keys ...string) (map[string]any, error) {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("answer has no %s", k)
-		}
-		v = m[k]
-	}
-	l, ok := v.([]any)
-	if !ok || len(l) == 0 {
-		return nil, fmt.Errorf("empty list %v", keys)
-	}
-	m, ok := l[0].(map[string]any)
-	if !ok {
-		return nil, errors.New("list item is not an object")
-	}
-	return m, nil
+	return benchkit.Call(ctx, w.c, version, action, p)
 }
 
 func (w *world) status(ctx context.Context, version, action string, p map[string]string, want string, keys ...string) (bool, error) {
@@ -176,16 +133,11 @@ func (w *world) status(ctx context.Context, version, action string, p map[string
 	if err != nil {
 		return false, err
 	}
-	it, err := first(out, keys...)
+	it, err := benchkit.First(out, keys...)
 	if err != nil {
 		return false, nil // not listed yet
 	}
 	return it["Status"] == want, nil
-}
-
-func str(m map[string]any, k string) string {
-	s, _ := m[k].(string)
-	return s
 }
 
 // router creates the CEN, the transit router and the VPC with its host, attached,
@@ -196,8 +148,8 @@ func (w *world) router(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cen := str(out, "CenId")
-	if err := waitFor(ctx, "CEN", 30*time.Second, poll, func() (bool, error) {
+	cen := benchkit.Str(out, "CenId")
+	if err := benchkit.WaitFor(ctx, "CEN", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen}, "Active", "Cens", "Cen")
 	}); err != nil {
 		return err
@@ -205,8 +157,8 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, cbnV, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": region}); err != nil {
 		return err
 	}
-	w.tr = str(out, "TransitRouterId")
-	if err := waitFor(ctx, "TR", 30*time.Second, poll, func() (bool, error) {
+	w.tr = benchkit.Str(out, "TransitRouterId")
+	if err := benchkit.WaitFor(ctx, "TR", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": w.tr}, "Active", "TransitRouters")
 	}); err != nil {
 		return err
@@ -214,16 +166,16 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, cbnV, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": w.tr}); err != nil {
 		return err
 	}
-	t, err := first(out, "TransitRouterRouteTables")
+	t, err := benchkit.First(out, "TransitRouterRouteTables")
 	if err != nil {
 		return err
 	}
-	w.system = str(t, "TransitRouterRouteTableId")
+	w.system = benchkit.Str(t, "TransitRouterRouteTableId")
 	if out, err = w.call(ctx, vpcV, "CreateVpc", map[string]string{"RegionId": region, "CidrBlock": vpcCIDR.String()}); err != nil {
 		return err
 	}
-	vpc := str(out, "VpcId")
-	if err := waitFor(ctx, "VPC", 30*time.Second, poll, func() (bool, error) {
+	vpc := benchkit.Str(out, "VpcId")
+	if err := benchkit.WaitFor(ctx, "VPC", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, vpcV, "DescribeVpcs", map[string]string{"RegionId": region, "VpcId": vpc}, "Available", "Vpcs", "Vpc")
 	}); err != nil {
 		return err
@@ -231,8 +183,8 @@ func (w *world) router(ctx context.Context) error {
 	if out, err = w.call(ctx, vpcV, "CreateVSwitch", map[string]string{"RegionId": region, "VpcId": vpc, "ZoneId": "cn-hangzhou-h", "CidrBlock": vpcCIDR.String()}); err != nil {
 		return err
 	}
-	sw := str(out, "VSwitchId")
-	if err := waitFor(ctx, "vSwitch", 30*time.Second, poll, func() (bool, error) {
+	sw := benchkit.Str(out, "VSwitchId")
+	if err := benchkit.WaitFor(ctx, "vSwitch", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, vpcV, "DescribeVSwitches", map[string]string{"RegionId": region, "VSwitchId": sw}, "Available", "VSwitches", "VSwitch")
 	}); err != nil {
 		return err
@@ -244,8 +196,8 @@ func (w *world) router(ctx context.Context) error {
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"}); err != nil {
 		return err
 	}
-	att := str(out, "TransitRouterAttachmentId")
-	if err := waitFor(ctx, "VPC attached", 30*time.Second, poll, func() (bool, error) {
+	att := benchkit.Str(out, "TransitRouterAttachmentId")
+	if err := benchkit.WaitFor(ctx, "VPC attached", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}, "Attached", "TransitRouterAttachments")
 	}); err != nil {
 		return err
@@ -258,7 +210,7 @@ func (w *world) router(ctx context.Context) error {
 	if !ok {
 		return errors.New("the gateway's driver is not the netns driver")
 	}
-	return waitFor(ctx, "the gateway to link the VPC host", 30*time.Second, poll, func() (bool, error) {
+	return benchkit.WaitFor(ctx, "the gateway to link the VPC host", 30*time.Second, poll, func() (bool, error) {
 		_, err := cmdRun(ctx, nil, "ip", "-n", drv.RouterNetns(w.tr), "link", "show", drv.AttachmentLink(att))
 		return err == nil, nil
 	})
@@ -273,7 +225,7 @@ func (w *world) link(ctx context.Context, att string, poll time.Duration) error 
 		if _, err := w.call(ctx, cbnV, op.action, map[string]string{"TransitRouterAttachmentId": att, "TransitRouterRouteTableId": w.system}); err != nil {
 			return err
 		}
-		if err := waitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
+		if err := benchkit.WaitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
 			out, err := w.call(ctx, cbnV, op.list, map[string]string{"TransitRouterRouteTableId": w.system, "TransitRouterAttachmentId": att})
 			if err != nil {
 				return false, err
@@ -421,7 +373,7 @@ func (w *world) connectAll(ctx context.Context) (setupResult, error) {
 	res.allUp = slicesMax(res.apiUp)
 	apiMu.Unlock()
 	// the charon logs were seen before the API reported
-	if err := waitFor(ctx, "charon logs", 5*time.Second, 20*time.Millisecond, func() (bool, error) { return lw.count() == w.o.conns, nil }); err != nil {
+	if err := benchkit.WaitFor(ctx, "charon logs", 5*time.Second, 20*time.Millisecond, func() (bool, error) { return lw.count() == w.o.conns, nil }); err != nil {
 		return res, err
 	}
 	res.charonUp = lw.snapshot()
@@ -435,16 +387,16 @@ func (w *world) create(ctx context.Context, k int) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cgw := str(out, "CustomerGatewayId")
+	cgw := benchkit.Str(out, "CustomerGatewayId")
 	if out, err = w.call(ctx, vpcV, "CreateVpnAttachment", map[string]string{"RegionId": region, "CustomerGatewayId": cgw, "EffectImmediately": "true",
 		"Name": fmt.Sprintf("bench-%d", k)}); err != nil {
 		return nil, err
 	}
-	c := &conn{k: k, vco: str(out, "VpnConnectionId")}
+	c := &conn{k: k, vco: benchkit.Str(out, "VpnConnectionId")}
 	if out, err = w.call(ctx, cbnV, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": region, "TransitRouterId": w.tr, "VpnId": c.vco}); err != nil {
 		return c, err
 	}
-	c.att = str(out, "TransitRouterAttachmentId")
+	c.att = benchkit.Str(out, "TransitRouterAttachmentId")
 	var conf struct{ Config string }
 	if err := w.c.Call(ctx, adminV, "RenderVpnConnectionConfig", map[string]string{"RegionId": region, "VpnConnectionId": c.vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
 		return c, fmt.Errorf("RenderVpnConnectionConfig: %w", err)
@@ -458,7 +410,7 @@ func (w *world) create(ctx context.Context, k int) (*conn, error) {
 // DC's subnet as its destination route and routes the VPC into the DC's tunnel.
 func (w *world) finish(ctx context.Context, c *conn) error {
 	const poll = 20 * time.Millisecond
-	if err := waitFor(ctx, "VPN attached", 30*time.Second, poll, func() (bool, error) {
+	if err := benchkit.WaitFor(ctx, "VPN attached", 30*time.Second, poll, func() (bool, error) {
 		return w.status(ctx, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": c.att}, "Attached", "TransitRouterAttachments")
 	}); err != nil {
 		return err
