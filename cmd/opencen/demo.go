@@ -20,6 +20,7 @@ import (
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
 	"opencen/internal/config"
+	"opencen/internal/connect"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -183,14 +184,11 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	}
 	vpcAtt, _ := d.call(cbn.Version, "CreateTransitRouterVpcAttachment", map[string]string{"RegionId": region, "TransitRouterId": tr, "VpcId": vpcID,
 		"ZoneMappings.1.ZoneId": "cn-hangzhou-h", "ZoneMappings.1.VSwitchId": vsw})["TransitRouterAttachmentId"].(string)
-	d.wait("VPC attached", func() bool {
-		return field(d.call(cbn.Version, "ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": vpcAtt}), "TransitRouterAttachments", "Status") == "Attached"
-	})
 	if d.err != nil {
 		return d.err
 	}
-	adv := advancedOptions{}
-	if err := adv.apply(d.ctx, d.c, tr, vpcAtt); err != nil {
+	adv := connect.Advanced{Associate: true, Propagate: true}
+	if err := connect.Finish(d.ctx, d.c, "ListTransitRouterVpcAttachments", tr, vpcAtt, adv, nil); err != nil {
 		return err
 	}
 	d.say("creating customer gateway 198.18.0.2 and an IPsec-VPN connection with the product defaults")
@@ -201,10 +199,7 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	if d.err != nil {
 		return d.err
 	}
-	if _, err := waitAttached(d.ctx, d.c, att, 2*time.Minute); err != nil {
-		return err
-	}
-	if err := adv.apply(d.ctx, d.c, tr, att); err != nil {
+	if err := connect.Finish(d.ctx, d.c, "ListTransitRouterVpnAttachments", tr, att, adv, nil); err != nil {
 		return err
 	}
 	d.call(vpc.Version, "CreateVcoRouteEntry", map[string]string{"RegionId": region, "VpnConnectionId": vco, "RouteDest": "192.168.10.0/24", "NextHop": vco, "Weight": "0"})

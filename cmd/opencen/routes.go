@@ -1,16 +1,15 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"opencen/internal/api/admin"
 	"opencen/internal/api/cbn"
+	"opencen/internal/connect"
 	"opencen/internal/rpc"
 )
 
@@ -22,66 +21,8 @@ func (a *advancedOptions) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&a.noPropagate, "no-propagate", false, "do not propagate the attachment's routes into the default route table")
 }
 
-// apply associates with and propagates into the System table, as the console does.
-func (a *advancedOptions) apply(ctx context.Context, cl *rpc.Client, trID, attID string) error {
-	if a.noAssociate && a.noPropagate {
-		return nil
-	}
-	table, err := systemTable(ctx, cl, trID)
-	if err != nil {
-		return err
-	}
-	if !a.noAssociate {
-		if err := linkAndWait(ctx, cl, "AssociateTransitRouterAttachmentWithRouteTable", "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations", attID, table); err != nil {
-			return err
-		}
-	}
-	if !a.noPropagate {
-		return linkAndWait(ctx, cl, "EnableTransitRouterRouteTablePropagation", "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations", attID, table)
-	}
-	return nil
-}
-
-func systemTable(ctx context.Context, cl *rpc.Client, trID string) (string, error) {
-	var out struct{ TransitRouterRouteTables []map[string]any }
-	if err := cl.Call(ctx, cbn.Version, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": trID, "TransitRouterRouteTableType": "System"}, &out); err != nil {
-		return "", err
-	}
-	if len(out.TransitRouterRouteTables) == 0 {
-		return "", fmt.Errorf("transit router %s has no System route table", trID)
-	}
-	return out.TransitRouterRouteTables[0]["TransitRouterRouteTableId"].(string), nil
-}
-
-// linkAndWait runs an association/propagation action and waits until it is Active.
-func linkAndWait(ctx context.Context, cl *rpc.Client, action, list, listKey, attID, table string) error {
-	if err := cl.Call(ctx, cbn.Version, action, map[string]string{"TransitRouterAttachmentId": attID, "TransitRouterRouteTableId": table}, nil); err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	return poll(ctx, 2*time.Minute, func() (bool, error) {
-		var out map[string]any
-		err := cl.Call(ctx, cbn.Version, list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": attID}, &out)
-		items, _ := out[listKey].([]any)
-		return err == nil && len(items) == 1 && items[0].(map[string]any)["Status"] == "Active", err
-	})
-}
-
-func poll(ctx context.Context, timeout time.Duration, done func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := done()
-		if err != nil || ok {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+func (a *advancedOptions) options() connect.Advanced {
+	return connect.Advanced{Associate: !a.noAssociate, Propagate: !a.noPropagate}
 }
 
 func routesCmds(cf *clientFlags) []*cobra.Command {
@@ -136,15 +77,7 @@ func routesCmds(cf *clientFlags) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			var cur struct{ TransitRouterAssociations []map[string]any }
-			if err := cl.Call(cmd.Context(), cbn.Version, "ListTransitRouterRouteTableAssociations", map[string]string{"TransitRouterAttachmentId": args[0]}, &cur); err != nil {
-				return err
-			}
-			action := "AssociateTransitRouterAttachmentWithRouteTable"
-			if len(cur.TransitRouterAssociations) > 0 {
-				action = "ReplaceTransitRouterRouteTableAssociation"
-			}
-			if err := linkAndWait(cmd.Context(), cl, action, "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations", args[0], rtID); err != nil {
+			if err := connect.Associate(cmd.Context(), cl, args[0], rtID); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s is associated with %s\n", args[0], rtID)
@@ -179,14 +112,7 @@ func routesCmds(cf *clientFlags) []*cobra.Command {
 				return err
 			}
 			att := out.TransitRouterAttachmentId
-			if err := poll(cmd.Context(), 5*time.Minute, func() (bool, error) {
-				var l struct{ TransitRouterAttachments []map[string]any }
-				err := cl.Call(cmd.Context(), cbn.Version, "ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}, &l)
-				return err == nil && len(l.TransitRouterAttachments) == 1 && l.TransitRouterAttachments[0]["Status"] == "Attached", err
-			}); err != nil {
-				return err
-			}
-			if err := adv.apply(cmd.Context(), cl, args[0], att); err != nil {
+			if err := connect.Finish(cmd.Context(), cl, "ListTransitRouterVpcAttachments", args[0], att, adv.options(), nil); err != nil {
 				return err
 			}
 			return printJSON(cmd, map[string]any{"TransitRouterAttachmentId": att, "VpcId": vpcID, "Status": "Attached",

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"opencen/internal/api/admin"
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
+	"opencen/internal/connect"
+	"opencen/internal/model"
 	"opencen/internal/rpc"
 )
 
@@ -74,7 +73,6 @@ type connectVpnFlags struct {
 	hcInterval, hcRetry                                                                     int
 	createResource, applyNow, dpd, natT, bgp, healthCheck, switchRoute, noRouteSync         bool
 	tags                                                                                    []string
-	wait                                                                                    time.Duration
 	advanced                                                                                advancedOptions
 }
 
@@ -135,7 +133,6 @@ func trCmd() *cobra.Command {
 	fl.IntVar(&f.hcRetry, "hc-retry", 0, "lost probes before the check fails (default 3)")
 	fl.BoolVar(&f.switchRoute, "hc-switch-route", true, "withdraw the connection's routes while the check fails (revoke_route)")
 	fl.BoolVar(&f.noRouteSync, "no-route-sync", false, "do not advertise the transit router's routes to the connection (AutoPublishRouteEnabled=false)")
-	fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for Attached")
 	f.advanced.register(connect)
 	cmd.AddCommand(connect)
 	cmd.AddCommand(routesCmds(&cf)...)
@@ -144,54 +141,49 @@ func trCmd() *cobra.Command {
 
 func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFlags) error {
 	ctx := cmd.Context()
-	changed := cmd.Flags().Changed
 	if f.createResource == (f.vpnID != "") {
 		return fmt.Errorf("give exactly one of --create-resource and --vpn-id")
 	}
-	vpnID := f.vpnID
-	if f.createResource {
-		params, err := vpnParams(cmd.Flags(), f)
-		if err != nil {
-			return err
-		}
-		var out struct{ VpnConnectionId string }
-		if err := cl.Call(ctx, vpc.Version, "CreateVpnAttachment", params, &out); err != nil {
-			return fmt.Errorf("create the IPsec-VPN connection: %w", err)
-		}
-		vpnID = out.VpnConnectionId
-		fmt.Fprintf(cmd.ErrOrStderr(), "created IPsec-VPN connection %s\n", vpnID)
-	}
-	att := map[string]string{"RegionId": f.region, "TransitRouterId": trID, "VpnId": vpnID, "TransitRouterAttachmentName": f.name}
-	if f.vpnOwnerID != "" {
-		att["VpnOwnerId"] = f.vpnOwnerID
-	}
-	if f.zone != "" {
-		att["Zone.1.ZoneId"] = f.zone
-	}
-	if changed("no-route-sync") {
-		att["AutoPublishRouteEnabled"] = fmt.Sprint(!f.noRouteSync)
-	}
-	if err := addTags(att, "Tag", f.tags); err != nil {
-		return err
-	}
-	var created struct{ TransitRouterAttachmentId string }
-	if err := cl.Call(ctx, cbn.Version, "CreateTransitRouterVpnAttachment", att, &created); err != nil {
-		return fmt.Errorf("attach %s to %s: %w", vpnID, trID, err)
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "attaching as %s ...\n", created.TransitRouterAttachmentId)
-	item, err := waitAttached(ctx, cl, created.TransitRouterAttachmentId, f.wait)
+	tags, err := parseTags(f.tags)
 	if err != nil {
 		return err
 	}
-	if err := f.advanced.apply(ctx, cl, trID, created.TransitRouterAttachmentId); err != nil {
+	att := connect.Attachment{Region: f.region, TransitRouterID: trID, VpnID: f.vpnID, VpnOwnerID: f.vpnOwnerID, Name: f.name, Zone: f.zone, Tags: tags}
+	if cmd.Flags().Changed("no-route-sync") {
+		sync := !f.noRouteSync
+		att.RouteSync = &sync
+	}
+	var vpn *connect.VPN
+	if f.createResource {
+		if f.cgw == "" {
+			return fmt.Errorf("--create-resource needs --customer-gateway-id")
+		}
+		vpn = f.vpn(cmd.Flags().Changed)
+		vpn.Tags = tags
+	}
+	created, err := connect.Attach(ctx, cl, vpn, att)
+	if err != nil {
+		return fmt.Errorf("attach to %s: %w", trID, err)
+	}
+	if created.VpnCreated {
+		fmt.Fprintf(cmd.ErrOrStderr(), "created IPsec-VPN connection %s\n", created.VpnConnectionID)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "attaching as %s ...\n", created.AttachmentID)
+	adv := f.advanced.options()
+	if err := connect.Finish(ctx, cl, "ListTransitRouterVpnAttachments", trID, created.AttachmentID, adv, nil); err != nil {
 		return err
 	}
-	result := map[string]any{"TransitRouterAttachmentId": created.TransitRouterAttachmentId, "VpnConnectionId": vpnID,
+	var l struct{ TransitRouterAttachments []map[string]any }
+	if err := cl.Call(ctx, cbn.Version, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": created.AttachmentID}, &l); err != nil || len(l.TransitRouterAttachments) != 1 {
+		return fmt.Errorf("read back %s: %v", created.AttachmentID, err)
+	}
+	item := l.TransitRouterAttachments[0]
+	result := map[string]any{"TransitRouterAttachmentId": created.AttachmentID, "VpnConnectionId": created.VpnConnectionID,
 		"TransitRouterId": trID, "Status": item["Status"], "AutoPublishRouteEnabled": item["AutoPublishRouteEnabled"],
-		"Associated": !f.advanced.noAssociate, "Propagating": !f.advanced.noPropagate}
+		"Associated": adv.Associate, "Propagating": adv.Propagate}
 	if f.vpnOwnerID == "" {
 		var v map[string]any
-		if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": f.region, "VpnConnectionId": vpnID}, &v); err != nil {
+		if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": f.region, "VpnConnectionId": created.VpnConnectionID}, &v); err != nil {
 			return err
 		}
 		result["InternetIp"], result["State"], result["NegotiationStatus"] = v["InternetIp"], v["State"], v["Status"]
@@ -199,110 +191,34 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	return printJSON(cmd, result)
 }
 
-// vpnParams builds CreateVpnAttachment's parameters from the flags that were set.
-func vpnParams(fs *pflag.FlagSet, f *connectVpnFlags) (map[string]string, error) {
-	changed := fs.Changed
-	p := map[string]string{"RegionId": f.region, "CustomerGatewayId": f.cgw}
-	if f.cgw == "" {
-		return nil, fmt.Errorf("--create-resource needs --customer-gateway-id")
-	}
-	for flag, param := range map[string]string{"network-type": "NetworkType", "name": "Name"} {
-		if changed(flag) {
-			p[param] = fs.Lookup(flag).Value.String()
+// vpn maps the flags onto the form; numbers the user did not set stay unsent so the API's
+// defaults apply.
+func (f *connectVpnFlags) vpn(changed func(string) bool) *connect.VPN {
+	num := func(flag string, v int) string {
+		if !changed(flag) {
+			return ""
 		}
+		return fmt.Sprint(v)
 	}
-	switch f.routing {
-	case "destination":
-		if f.localCidrs != "" || f.peerCidrs != "" {
-			return nil, fmt.Errorf("--local-cidrs and --peer-cidrs need --routing-mode flow")
-		}
-		p["LocalSubnet"], p["RemoteSubnet"] = "0.0.0.0/0", "0.0.0.0/0"
-	case "flow":
-		if f.localCidrs == "" || f.peerCidrs == "" {
-			return nil, fmt.Errorf("--routing-mode flow needs --local-cidrs and --peer-cidrs")
-		}
-		p["LocalSubnet"], p["RemoteSubnet"] = f.localCidrs, f.peerCidrs
-	default:
-		return nil, fmt.Errorf("--routing-mode must be destination or flow, not %q", f.routing)
-	}
-	p["EffectImmediately"] = fmt.Sprint(f.applyNow)
-	p["EnableDpd"], p["EnableNatTraversal"] = fmt.Sprint(f.dpd), fmt.Sprint(f.natT)
-	ike := map[string]any{}
-	for flag, key := range map[string]string{"psk": "Psk", "ike-version": "IkeVersion", "ike-mode": "IkeMode", "ike-enc": "IkeEncAlg",
-		"ike-auth": "IkeAuthAlg", "ike-dh": "IkePfs", "local-id": "LocalId", "remote-id": "RemoteId"} {
-		if changed(flag) {
-			ike[key] = fs.Lookup(flag).Value.String()
-		}
-	}
-	if changed("ike-lifetime") {
-		ike["IkeLifetime"] = f.ikeLifetime
-	}
-	ipsec := map[string]any{}
-	for flag, key := range map[string]string{"ipsec-enc": "IpsecEncAlg", "ipsec-auth": "IpsecAuthAlg", "ipsec-dh": "IpsecPfs"} {
-		if changed(flag) {
-			ipsec[key] = fs.Lookup(flag).Value.String()
-		}
-	}
-	if changed("ipsec-lifetime") {
-		ipsec["IpsecLifetime"] = f.ipsecLifetime
-	}
-	bgp := map[string]any{}
-	if f.bgp {
-		bgp["EnableBgp"] = true
-		bgp["TunnelCidr"], bgp["LocalBgpIp"] = f.tunnelCidr, f.localBgpIP
-		if f.localAsn != "" {
-			bgp["LocalAsn"] = f.localAsn
-		}
-	}
-	hc := map[string]any{}
-	if f.healthCheck {
-		hc["enable"], hc["dip"], hc["sip"] = true, f.hcDip, f.hcSip
-		if changed("hc-interval") {
-			hc["interval"] = f.hcInterval
-		}
-		if changed("hc-retry") {
-			hc["retry"] = f.hcRetry
-		}
-		hc["Policy"] = map[bool]string{true: "revoke_route", false: "reserve_route"}[f.switchRoute]
-	}
-	for name, m := range map[string]map[string]any{"IkeConfig": ike, "IpsecConfig": ipsec, "BgpConfig": bgp, "HealthCheckConfig": hc} {
-		if len(m) > 0 {
-			raw, _ := json.Marshal(m)
-			p[name] = string(raw)
-		}
-	}
-	return p, addTags(p, "Tags", f.tags)
+	return &connect.VPN{Region: f.region, Name: f.name, NetworkType: f.networkType, CustomerGatewayID: f.cgw,
+		RoutingMode: f.routing, LocalCidrs: f.localCidrs, PeerCidrs: f.peerCidrs,
+		ApplyImmediately: f.applyNow, Dpd: f.dpd, NatTraversal: f.natT,
+		Psk: f.psk, IkeVersion: f.ikeVersion, IkeMode: f.ikeMode, IkeEncAlg: f.ikeEnc, IkeAuthAlg: f.ikeAuth, IkePfs: f.ikeDH,
+		IkeLifetime: num("ike-lifetime", f.ikeLifetime), LocalID: f.localID, RemoteID: f.remoteID,
+		IpsecEncAlg: f.ipsecEnc, IpsecAuthAlg: f.ipsecAuth, IpsecPfs: f.ipsecDH, IpsecLifetime: num("ipsec-lifetime", f.ipsecLifetime),
+		Bgp: f.bgp, TunnelCidr: f.tunnelCidr, LocalBgpIP: f.localBgpIP, LocalAsn: f.localAsn,
+		HealthCheck: f.healthCheck, SwitchRoute: f.switchRoute, HcDip: f.hcDip, HcSip: f.hcSip,
+		HcInterval: num("hc-interval", f.hcInterval), HcRetry: num("hc-retry", f.hcRetry)}
 }
 
-func addTags(p map[string]string, param string, tags []string) error {
-	for i, t := range tags {
+func parseTags(tags []string) ([]model.Tag, error) {
+	var out []model.Tag
+	for _, t := range tags {
 		k, v, _ := strings.Cut(t, "=")
 		if k == "" {
-			return fmt.Errorf("--tag %q: use KEY=VALUE", t)
+			return nil, fmt.Errorf("--tag %q: use KEY=VALUE", t)
 		}
-		p[fmt.Sprintf("%s.%d.Key", param, i+1)], p[fmt.Sprintf("%s.%d.Value", param, i+1)] = k, v
+		out = append(out, model.Tag{Key: k, Value: v})
 	}
-	return nil
-}
-
-// waitAttached polls the attachment until it is Attached.
-func waitAttached(ctx context.Context, cl *rpc.Client, id string, timeout time.Duration) (map[string]any, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		var out struct{ TransitRouterAttachments []map[string]any }
-		if err := cl.Call(ctx, cbn.Version, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": id}, &out); err != nil {
-			return nil, err
-		}
-		if len(out.TransitRouterAttachments) == 1 && out.TransitRouterAttachments[0]["Status"] == "Attached" {
-			return out.TransitRouterAttachments[0], nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("attachment %s is not Attached after %s", id, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return out, nil
 }

@@ -14,6 +14,10 @@ type Error struct {
 	Message string
 	// Status overrides the status derived from Code; zero means derive it.
 	Status int
+	// Param names the request parameter at fault (e.g. "IkeConfig.Psk", "Tags.1.Key") when
+	// one is; it is not part of the wire answer, the console uses it to place the message
+	// next to its field.
+	Param string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -74,11 +78,13 @@ func From(err error) *Error {
 // (Tag.1.Key -> InvalidTagKey) so a code names the parameter, not the request's index.
 
 func Missing(param string) *Error {
-	return New("Missing"+codeName(param), "The input parameter %q that is mandatory for processing this request is not supplied.", param)
+	e := New("Missing"+codeName(param), "The input parameter %q that is mandatory for processing this request is not supplied.", param)
+	e.Param = param
+	return e
 }
 
 func Invalid(param, format string, args ...any) *Error {
-	return &Error{Code: "Invalid" + codeName(param), Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: "Invalid" + codeName(param), Message: fmt.Sprintf(format, args...), Param: param}
 }
 
 func codeName(param string) string {

@@ -171,6 +171,26 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 	return nil, enc, nil
 }
 
+// Invoke runs action of API version as id, bypassing the wire protocol: for callers that
+// authenticated the account themselves (the web console's session). Authorization is the
+// handlers' own, exactly as for signed requests.
+func (s *Server) Invoke(ctx context.Context, id Identity, version, action string, params Params) (Object, error) {
+	p, ok := s.products[version]
+	if !ok {
+		return nil, apierr.New("InvalidVersion", "API version %q is not served here.", version)
+	}
+	h, ok := p.Actions[action]
+	if !ok {
+		return nil, apierr.New("InvalidAction.NotFound", "The action %s of %s %s is not served here.", action, p.Name, version)
+	}
+	return h(ctx, &Request{ID: newRequestID(), Action: action, Product: p, Params: params, Identity: id})
+}
+
+// Lookup returns the identity and secret of an access key, as signature checks see them.
+func (s *Server) Lookup(ctx context.Context, accessKeyID string) (Identity, string, error) {
+	return s.lookup(ctx, accessKeyID)
+}
+
 // prepare decodes, dispatches and authenticates.
 func (s *Server) prepare(r *http.Request, req *Request) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {

@@ -1,4 +1,4 @@
-// Package server assembles the opencen server: store, service, controllers and the HTTP API.
+// Package server assembles the opencen server: store, service, controllers, the HTTP API and the console.
 package server
 
 import (
@@ -18,6 +18,7 @@ import (
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
 	"opencen/internal/config"
+	"opencen/internal/console"
 	"opencen/internal/controller"
 	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
@@ -79,7 +80,8 @@ func (g GatewayOptions) gatewayOff() string {
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
-	api *rpc.Server
+	api    *rpc.Server
+	stopBG context.CancelFunc
 	// Gateway is the data-plane loop, nil when the data plane is off.
 	Gateway   *gateway.Gateway
 	Handler   http.Handler
@@ -123,11 +125,22 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
+	// Background steps the console starts end when the instance closes.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	con, err := console.New(bg, api, o.Config.Regions, o.Log)
+	if err != nil {
+		stopBG()
+		st.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/console", con)
+	mux.Handle("/console/", con)
 	mux.Handle("/", api)
 	in := &Instance{
 		api:       api,
+		stopBG:    stopBG,
 		Handler:   mux,
 		Service:   svc,
 		Store:     st,
@@ -179,8 +192,9 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 	return gw, nil
 }
 
-// Close releases the nonce journal and the store.
+// Close stops the console's background steps and releases the nonce journal and the store.
 func (in *Instance) Close() error {
+	in.stopBG()
 	return errors.Join(in.api.Close(), in.Store.Close())
 }
 

@@ -3,6 +3,8 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,4 +24,32 @@ func RequireDataplane(t testing.TB) {
 		t.Skip(msg + " (skipped: OPENCEN_SKIP_DATAPLANE=1)")
 	}
 	t.Fatal(msg + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
+}
+
+// Chromium is where the browser tests expect Debian's chromium.
+const Chromium = "/usr/bin/chromium"
+
+// RequireBrowser fails a test that drives the console in a browser when node, chromium or
+// the npm packages (dir/node_modules) are missing, naming what is; with
+// OPENCEN_SKIP_BROWSER=1 it skips instead.
+func RequireBrowser(t testing.TB, dir string) {
+	t.Helper()
+	var missing []string
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node (apt-get install nodejs)")
+	}
+	if _, err := os.Stat(Chromium); err != nil {
+		missing = append(missing, Chromium+" (apt-get install chromium chromium-driver)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "playwright-core (npm ci in "+dir+")")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "this test needs: " + strings.Join(missing, "; ")
+	if os.Getenv("OPENCEN_SKIP_BROWSER") == "1" {
+		t.Skip(msg + " (skipped: OPENCEN_SKIP_BROWSER=1)")
+	}
+	t.Fatal(msg + " (set OPENCEN_SKIP_BROWSER=1 to skip)")
 }

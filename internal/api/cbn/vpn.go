@@ -169,6 +169,8 @@ func (h handlers) describeRouteMaps(ctx context.Context, r *rpc.Request) (rpc.Ob
 			"RouteMapId": m.ID, "CenId": m.CenID, "CenRegionId": m.Region, "TransitRouterRouteTableId": m.RouteTableID,
 			"TransmitDirection": m.TransmitDirection, "Priority": m.Priority, "MapResult": m.MapResult, "NextPriority": m.NextPriority,
 			"Description": m.Description, "Status": m.Status, "Preference": m.Preference,
+			// OpenCEN extension: system policies can be neither modified nor deleted.
+			"System":                        m.System,
 			"SourceInstanceIdsReverseMatch": m.SourceInstanceIDsReverseMatch, "DestinationInstanceIdsReverseMatch": m.DestinationInstanceIDsReverseMatch,
 			"CidrMatchMode": m.CidrMatchMode, "AsPathMatchMode": m.AsPathMatchMode, "CommunityMatchMode": m.CommunityMatchMode,
 			"CommunityOperateMode": m.CommunityOperateMode, "MatchAddressType": m.MatchAddressType,

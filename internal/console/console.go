@@ -1,0 +1,179 @@
+// Package console serves the web console: server-rendered pages that walk the product page's
+// console procedures, calling the same API handlers, as the signed-in account, that signed
+// requests reach.
+package console
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"opencen/internal/apierr"
+	"opencen/internal/config"
+	"opencen/internal/connect"
+	"opencen/internal/rpc"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Invoker runs an API action as an account: *rpc.Server.
+type Invoker interface {
+	Invoke(ctx context.Context, id rpc.Identity, version, action string, params rpc.Params) (rpc.Object, error)
+	Lookup(ctx context.Context, accessKeyID string) (rpc.Identity, string, error)
+}
+
+// Console is the /console handler.
+type Console struct {
+	api     Invoker
+	regions []config.Region
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	jobs    *jobs
+	now     func() time.Time
+	// ctx bounds background work (the steps after an attachment is created).
+	ctx context.Context
+}
+
+// New builds the console. ctx bounds the background steps it starts.
+func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger) (*Console, error) {
+	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(), now: time.Now, ctx: ctx}
+	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	c.routes()
+	return c, nil
+}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) parseTemplates() error {
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		return err
+	}
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	pages, err := fs.Glob(assets, "assets/page-*.html")
+	if err != nil {
+		return err
+	}
+	c.pages = map[string]*template.Template{}
+	for _, p := range pages {
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "assets/page-"), ".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/form.html", p)
+		if err != nil {
+			return err
+		}
+		c.pages[name] = t
+	}
+	return nil
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Nav     string
+	Account string
+	KeyID   string
+	CSRF    string
+	Regions []config.Region
+	Region  string
+	// Flash is a success message, Error a failure not tied to one field.
+	Flash, Error string
+	// Form holds the submitted (or default) field values; Errs the message per field.
+	Form url.Values
+	Errs map[string]string
+	D    map[string]any
+}
+
+// render writes a page, or, with ?partial=NAME, only its block "NAME" (what the live
+// updates fetch).
+func (c *Console) render(w http.ResponseWriter, r *http.Request, name string, status int, p *page) {
+	t := c.pages[name]
+	block := "layout"
+	if part := r.URL.Query().Get("partial"); part != "" {
+		if t.Lookup(part) == nil {
+			http.Error(w, "no such partial", http.StatusNotFound)
+			return
+		}
+		block = part
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, block, p); err != nil {
+		c.log.Error("console: render", "page", name, "err", err)
+		http.Error(w, "The page could not be rendered.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// caller is the API as the session's account.
+type caller struct {
+	c  *Console
+	id rpc.Identity
+}
+
+// Call runs an action and decodes its answer into out (numbers stay json.Number so account
+// IDs print whole).
+func (cl caller) Call(ctx context.Context, version, action string, params map[string]string, out any) error {
+	obj, err := cl.c.api.Invoke(ctx, cl.id, version, action, rpc.Params(params))
+	if err != nil || out == nil {
+		return err
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(out)
+}
+
+// get runs a read action and returns its answer as generic JSON.
+func (cl caller) get(ctx context.Context, version, action string, params map[string]string) (map[string]any, error) {
+	var out map[string]any
+	err := cl.Call(ctx, version, action, params, &out)
+	return out, err
+}
+
+// fieldErrors splits an error into a message next to its field (when the form has a field
+// for the parameter at fault) and a page-level message.
+func fieldErrors(err error, fields url.Values) (map[string]string, string) {
+	var fe *connect.FieldError
+	if errors.As(err, &fe) {
+		return map[string]string{fe.Field: fe.Message}, "Check the highlighted fields."
+	}
+	e := apierr.From(err)
+	if e.Code == "InternalError" {
+		return nil, "The request failed: " + err.Error()
+	}
+	msg := e.Message + " (" + e.Code + ")"
+	param := e.Param
+	// Attachment tags arrive as Tag.N; the form names them Tags.N.
+	if rest, ok := strings.CutPrefix(param, "Tag."); ok {
+		param = "Tags." + rest
+	}
+	if _, ok := fields[param]; ok && param != "" {
+		return map[string]string{param: msg}, "Check the highlighted fields."
+	}
+	return nil, msg
+}

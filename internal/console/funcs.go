@@ -1,0 +1,119 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"opencen/internal/config"
+	"opencen/internal/model"
+)
+
+type regionT = config.Region
+
+// dig follows keys through generic JSON (maps); nil when a key is missing.
+func dig(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// str renders a JSON scalar as text ("" for nil).
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// choices are the product page's values for the selects (model is their one source).
+var choices = map[string][]string{
+	"IkeVersion": model.IkeVersions, "IkeMode": model.IkeModes, "EncAlg": model.EncAlgs,
+	"AuthAlg": model.AuthAlgs, "IkePfs": model.IkeDHGroups, "IpsecPfs": model.PfsGroups,
+	"Direction": {"RegionIn", "RegionOut"}, "MapResult": {"Permit", "Deny"}, "MatchMode": {"Include", "Complete"},
+	"CommunityOp": {"Additive", "Replace"},
+}
+
+var funcs = template.FuncMap{
+	"dig": dig,
+	"str": func(v any, path ...string) string { return str(dig(v, path...)) },
+	"items": func(v any, path ...string) []any {
+		items, _ := dig(v, path...).([]any)
+		return items
+	},
+	"choices": func(name string) []string { return choices[name] },
+	// field is the current value of a form field.
+	"field": func(f url.Values, name string) string { return f.Get(name) },
+	"checked": func(f url.Values, name, value string) template.HTMLAttr {
+		if slices.Contains(f[name], value) {
+			return "checked"
+		}
+		return ""
+	},
+	"selected": func(f url.Values, name, value string) template.HTMLAttr {
+		if f.Get(name) == value {
+			return "selected"
+		}
+		return ""
+	},
+	"seq": func(n int) []int {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i + 1
+		}
+		return out
+	},
+	"tagKey":      func(i int) string { return "Tags." + strconv.Itoa(i) + ".Key" },
+	"tagValue":    func(i int) string { return "Tags." + strconv.Itoa(i) + ".Value" },
+	"statusClass": statusClass,
+	// args builds the argument map of the field templates from key/value pairs.
+	"args": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	// fid is a field's element ID (dots are awkward in CSS selectors).
+	"fid": func(name string) string { return "f-" + strings.NewReplacer(".", "-").Replace(name) },
+	// qs builds a query string (typed as a URL so it is not escaped again).
+	"qs": func(kv ...string) template.URL {
+		v := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] != "" {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return template.URL(v.Encode())
+	},
+}
+
+// statusClass picks the badge colour of a status word.
+func statusClass(s string) string {
+	switch s {
+	case "Active", "Attached", "Available", "ipsec_sa_established", "success", "Established", "done", "normal":
+		return "ok"
+	case "Creating", "Attaching", "Associating", "Enabling", "Modifying", "Updating", "running", "pending",
+		"init", "ike_sa_established", "Connecting", "Opening":
+		return "busy"
+	case "":
+		return "none"
+	}
+	return "bad"
+}

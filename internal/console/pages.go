@@ -1,0 +1,214 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"opencen/internal/api/cbn"
+	"opencen/internal/api/vpc"
+	"opencen/internal/connect"
+)
+
+// req is one signed-in request.
+type req struct {
+	w   http.ResponseWriter
+	r   *http.Request
+	s   *session
+	cl  caller
+	ctx context.Context
+}
+
+func (c *Console) routes() {
+	m := c.mux
+	m.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/cens", http.StatusSeeOther)
+	})
+	m.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/cens", http.StatusSeeOther)
+	})
+	m.HandleFunc("GET /console/signin", c.signinPage)
+	m.HandleFunc("POST /console/signin", c.signin)
+	m.HandleFunc("POST /console/signout", c.signedIn(c.signout))
+
+	m.HandleFunc("GET /console/cens", c.signedIn(c.censPage))
+	m.HandleFunc("POST /console/cens", c.signedIn(c.createCen))
+	m.HandleFunc("GET /console/cens/{cen}", c.signedIn(c.cenPage))
+	m.HandleFunc("POST /console/cens/{cen}/trs", c.signedIn(c.createTR))
+	m.HandleFunc("POST /console/cens/{cen}/routemaps", c.signedIn(c.createRouteMap))
+	m.HandleFunc("POST /console/cens/{cen}/routemaps/{id}/delete", c.signedIn(c.deleteRouteMap))
+
+	m.HandleFunc("GET /console/trs/{tr}", c.signedIn(c.trPage))
+	m.HandleFunc("GET /console/trs/{tr}/connect", c.signedIn(c.connectPage))
+	m.HandleFunc("POST /console/trs/{tr}/connect", c.signedIn(c.connect))
+	m.HandleFunc("POST /console/trs/{tr}/tables", c.signedIn(c.createTable))
+	m.HandleFunc("GET /console/trs/{tr}/attachments/{att}", c.signedIn(c.attachmentPage))
+	m.HandleFunc("POST /console/trs/{tr}/attachments/{att}/table", c.signedIn(c.modifyTable))
+
+	m.HandleFunc("GET /console/tables/{table}", c.signedIn(c.tablePage))
+	m.HandleFunc("POST /console/tables/{table}/entries", c.signedIn(c.createEntry))
+	m.HandleFunc("POST /console/tables/{table}/entries/{id}/delete", c.signedIn(c.deleteEntry))
+	m.HandleFunc("POST /console/tables/{table}/propagations", c.signedIn(c.setPropagation))
+
+	m.HandleFunc("GET /console/vpn/cgws", c.signedIn(c.cgwsPage))
+	m.HandleFunc("POST /console/vpn/cgws", c.signedIn(c.createCGW))
+	m.HandleFunc("GET /console/vpn/connections", c.signedIn(c.vcosPage))
+	m.HandleFunc("GET /console/vpn/connections/new", c.signedIn(c.newVcoPage))
+	m.HandleFunc("POST /console/vpn/connections/new", c.signedIn(c.createVco))
+	m.HandleFunc("GET /console/vpn/connections/{id}", c.signedIn(c.vcoPage))
+	m.HandleFunc("GET /console/vpn/connections/{id}/edit", c.signedIn(c.editVcoPage))
+	m.HandleFunc("POST /console/vpn/connections/{id}/edit", c.signedIn(c.editVco))
+	m.HandleFunc("GET /console/vpn/connections/{id}/config", c.signedIn(c.downloadConfig))
+	m.HandleFunc("POST /console/vpn/connections/{id}/grants", c.signedIn(c.grant))
+}
+
+// signedIn checks the session (and, on POST, the CSRF token and origin) before h runs.
+func (c *Console) signedIn(h func(q *req)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var s *session
+		ck, err := r.Cookie(cookieName)
+		if err == nil {
+			s, err = verifySession(r.Context(), c.api.Lookup, ck.Value, c.now())
+		}
+		if err != nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "Your session has ended; sign in again.", http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "The form could not be read.", http.StatusBadRequest)
+				return
+			}
+			if !sameOrigin(r) || !s.checkCSRF(r.PostForm.Get("csrf")) {
+				http.Error(w, "The form's security token is missing or stale; reload the page and submit again.", http.StatusForbidden)
+				return
+			}
+		}
+		h(&req{w: w, r: r, s: s, cl: caller{c: c, id: s.id}, ctx: r.Context()})
+	}
+}
+
+// newPage starts a page for a signed-in request.
+func (c *Console) newPage(q *req, title, nav string) *page {
+	region := q.r.URL.Query().Get("region")
+	if !slices.ContainsFunc(c.regions, func(r regionT) bool { return r.ID == region }) && len(c.regions) > 0 {
+		region = c.regions[0].ID
+	}
+	return &page{Title: title, Nav: nav, Account: q.s.id.AccountID, KeyID: q.s.keyID, CSRF: q.s.csrfToken(),
+		Regions: c.regions, Region: region, Form: url.Values{}, D: map[string]any{}, Flash: q.r.URL.Query().Get("flash")}
+}
+
+// done redirects after a successful POST (post/redirect/get), with a message.
+func done(q *req, to, flash string) {
+	sep := "?"
+	if strings.Contains(to, "?") {
+		sep = "&"
+	}
+	http.Redirect(q.w, q.r, to+sep+"flash="+url.QueryEscape(flash), http.StatusSeeOther)
+}
+
+func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, "signin", http.StatusOK, &page{Title: "Sign in", Form: url.Values{"next": {r.URL.Query().Get("next")}}})
+}
+
+func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !sameOrigin(r) {
+		http.Error(w, "The sign-in form must be posted from this console.", http.StatusForbidden)
+		return
+	}
+	keyID, secret := strings.TrimSpace(r.PostForm.Get("AccessKeyId")), r.PostForm.Get("AccessKeySecret")
+	_, want, err := c.api.Lookup(r.Context(), keyID)
+	if err != nil || keyID == "" || !hmac.Equal([]byte(secret), []byte(want)) {
+		p := &page{Title: "Sign in", Form: url.Values{"AccessKeyId": {keyID}, "next": {r.PostForm.Get("next")}},
+			Error: "The AccessKey ID and secret do not match an active access key."}
+		c.render(w, r, "signin", http.StatusUnauthorized, p)
+		return
+	}
+	setCookie(w, r, newSessionCookie(keyID, secret, c.now()), int(sessionTTL.Seconds()))
+	next := r.PostForm.Get("next")
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") {
+		next = "/console/cens"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) signout(q *req) {
+	setCookie(q.w, q.r, "", -1)
+	http.Redirect(q.w, q.r, "/console/signin", http.StatusSeeOther)
+}
+
+// fail renders a page again with the error placed next to its field.
+func (c *Console) fail(q *req, name string, p *page, err error) {
+	p.Form = q.r.PostForm
+	p.Errs, p.Error = fieldErrors(err, q.r.PostForm)
+	c.render(q.w, q.r, name, http.StatusBadRequest, p)
+}
+
+// notFound renders an API error (typically *.NotFound or Forbidden) as the page.
+func (c *Console) apiError(q *req, p *page, err error) {
+	_, p.Error = fieldErrors(err, nil)
+	c.render(q.w, q.r, "error", http.StatusNotFound, p)
+}
+
+// list reads every page of a MaxResults/NextToken list action.
+func list(ctx context.Context, cl caller, version, action, key string, params map[string]string) ([]any, error) {
+	var all []any
+	p := map[string]string{"MaxResults": "100"}
+	for k, v := range params {
+		p[k] = v
+	}
+	for {
+		out, err := cl.get(ctx, version, action, p)
+		if err != nil {
+			return nil, err
+		}
+		items, _ := out[key].([]any)
+		all = append(all, items...)
+		next, _ := out["NextToken"].(string)
+		if next == "" {
+			return all, nil
+		}
+		p["NextToken"] = next
+	}
+}
+
+// pages reads every page of a PageNumber/PageSize list action; path leads to the items.
+func pages(ctx context.Context, cl caller, version, action string, params map[string]string, path ...string) ([]any, error) {
+	var all []any
+	for n := 1; ; n++ {
+		p := map[string]string{"PageSize": "50", "PageNumber": itoa(n)}
+		for k, v := range params {
+			p[k] = v
+		}
+		out, err := cl.get(ctx, version, action, p)
+		if err != nil {
+			return nil, err
+		}
+		items, _ := dig(out, path...).([]any)
+		all = append(all, items...)
+		if len(items) < 50 {
+			return all, nil
+		}
+	}
+}
+
+// byField sorts generic items by a string field.
+func byField(items []any, field string) {
+	slices.SortStableFunc(items, func(a, b any) int { return cmp.Compare(str(dig(a, field)), str(dig(b, field))) })
+}
+
+// versions, to keep call sites short.
+const (
+	cbnV = cbn.Version
+	vpcV = vpc.Version
+)
+
+var _ connect.Caller = caller{}

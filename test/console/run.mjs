@@ -1,0 +1,453 @@
+// Browser scenarios of the OpenCEN console, run by console_test.go:
+//   node run.mjs SCENARIO   with OPENCEN_CONSOLE_TEST='{"url":..., "artifacts":..., "users":{...}, "input":{...}}'
+// Each scenario drives Debian's chromium through the console as a person would (labels,
+// roles, the keyboard), saves screenshots, and prints "RESULT {json}" with the IDs it made;
+// the Go test then checks every value through the API.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const cfg = JSON.parse(process.env.OPENCEN_CONSOLE_TEST);
+const scenario = process.argv[2];
+mkdirSync(cfg.artifacts, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: cfg.chromium || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+});
+const pages = [];
+
+// session opens a signed-in page for a user at a viewport.
+async function session(user, viewport = { width: 1280, height: 800 }) {
+  const ctx = await browser.newContext({ viewport, baseURL: cfg.url });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(30000);
+  pages.push(page);
+  await page.goto("/console/cens");
+  // Redirected to sign-in; fill it with the keyboard only.
+  await page.waitForURL(/\/console\/signin/);
+  // The AccessKey ID field has autofocus.
+  await page.waitForFunction(() => document.activeElement?.name === "AccessKeyId");
+  await page.keyboard.type(user.key);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(user.secret);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/console\/cens$/);
+  assert.equal(await page.locator("#account-id").textContent(), user.id);
+  return page;
+}
+
+let shots = 0;
+async function shot(page, name) {
+  shots++;
+  await page.screenshot({ path: `${cfg.artifacts}/${scenario}-${String(shots).padStart(2, "0")}-${name}.png`, fullPage: true });
+}
+
+// flash returns the success message, failing with the page's error when there is one.
+async function flash(page) {
+  const ok = page.locator(".flash"), bad = page.locator("#page-error");
+  await ok.or(bad).first().waitFor();
+  if (await bad.count()) throw new Error("console error: " + (await bad.textContent()));
+  return (await ok.textContent()).trim();
+}
+
+function idIn(text, prefix) {
+  const m = text.match(new RegExp(`\\b${prefix}-[a-z0-9]+`));
+  assert.ok(m, `no ${prefix} ID in ${JSON.stringify(text)}`);
+  return m[0];
+}
+
+// checkPage asserts what every page owes every user: a label on each visible control and
+// no horizontal scrolling of the page (wide tables scroll inside their own box).
+async function checkPage(page, what) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll("input, select, textarea")) {
+      if (el.type === "hidden" || el.closest("[hidden]")) continue;
+      const named = el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+      if (!named) out.push(`unlabelled ${el.tagName} name=${el.name}`);
+    }
+    const doc = document.documentElement;
+    if (doc.scrollWidth > doc.clientWidth + 1) out.push(`page scrolls horizontally: ${doc.scrollWidth} > ${doc.clientWidth}`);
+    for (const f of document.querySelectorAll("form")) {
+      const r = f.getBoundingClientRect();
+      if (r.width > 0 && r.right > doc.clientWidth + 1) out.push(`form ${f.action} overflows: right ${r.right} > ${doc.clientWidth}`);
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], `${what}: ${problems.join("; ")}`);
+}
+
+// fieldError returns the message shown next to the field labelled label.
+async function fieldError(page, label) {
+  const input = page.getByLabel(label, { exact: true });
+  await assert.doesNotReject(input.waitFor(), `no field ${label}`);
+  assert.equal(await input.getAttribute("aria-invalid"), "true", `${label} is not marked invalid`);
+  const id = await input.getAttribute("id");
+  return (await page.locator(`#${id}-err`).textContent()).trim();
+}
+
+async function openConnect(page, tr) {
+  await page.goto(`/console/trs/${tr}`);
+  await page.getByRole("link", { name: "Create Connection" }).click();
+  await page.waitForURL(/\/connect$/);
+  await page.getByRole("heading", { name: "Connection with Peer Network Instance" }).waitFor();
+}
+
+async function waitFinished(page) {
+  await page.getByText("All steps finished.").or(page.locator(".progress .field-error")).first().waitFor({ timeout: 60000 });
+  const err = page.locator(".progress .field-error");
+  if (await err.count()) throw new Error("attach failed: " + (await err.textContent()));
+}
+
+const scenarios = {
+  // The product page's procedure "Attach an IPsec-VPN connection to a transit router",
+  // with non-default values everywhere.
+  async attach({ users }) {
+    const page = await session(users.alice);
+    await shot(page, "instances-empty");
+    await page.getByLabel("Name", { exact: true }).fill("prod-cen");
+    await page.getByRole("button", { name: "Create CEN Instance" }).click();
+    const cen = idIn(await flash(page), "cen");
+    await page.locator("#cen-status").getByText("Active").waitFor(); // live, no reload
+    await page.getByLabel("Region", { exact: true }).selectOption("cn-hangzhou");
+    await page.getByLabel("Transit router name").fill("hz-tr");
+    await page.getByRole("button", { name: "Create Transit Router" }).click();
+    const tr = idIn(await flash(page), "tr");
+    // The transit router becomes Active without a reload (live region).
+    const row = page.getByRole("row").filter({ hasText: tr });
+    await row.getByRole("link", { name: "Create Connection" }).waitFor();
+    await shot(page, "cen-transit-routers");
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Customer Gateways" }).click();
+    await page.getByLabel("IP Address").fill("198.18.0.2");
+    await page.getByLabel("ASN", { exact: true }).fill("65010");
+    await page.getByLabel("Name", { exact: true }).fill("dc1");
+    await page.getByRole("button", { name: "Create Customer Gateway" }).click();
+    const cgw = idIn(await flash(page), "cgw");
+    await shot(page, "customer-gateways");
+
+    // Instances -> CEN ID -> Transit Router tab -> Create Connection in the Actions column.
+    await page.getByRole("link", { name: "CEN Instances" }).click();
+    await page.getByRole("link", { name: cen }).click();
+    await page.getByRole("row").filter({ hasText: tr }).getByRole("link", { name: "Create Connection" }).click();
+    await page.getByRole("heading", { name: "Connection with Peer Network Instance" }).waitFor();
+    assert.match(await page.locator("#slr-note").textContent(), /AliyunServiceRoleForVpn/);
+    // The defaults of the product page are preselected.
+    const defaults = {
+      "Version": "ikev2", "Negotiation Mode": "main", "IKE Encryption Algorithm": "aes", "IKE Authentication Algorithm": "sha1",
+      "IKE DH Group": "group2", "IKE SA Lifetime (Seconds)": "86400", "IPsec Encryption Algorithm": "aes",
+      "IPsec Authentication Algorithm": "sha1", "IPsec DH Group": "group2", "IPsec SA Lifetime (Seconds)": "86400",
+    };
+    for (const [label, want] of Object.entries(defaults)) assert.equal(await page.getByLabel(label, { exact: true }).inputValue(), want, label);
+    for (const label of ["DPD", "NAT Traversal", "Automatically Advertise Routes to VPN",
+      "Automatically associate with the default route table of the transit router",
+      "Automatically advertise system routes to the default route table of the transit router"]) {
+      assert.ok(await page.getByLabel(label, { exact: true }).isChecked(), `${label} is on by default`);
+    }
+    assert.ok(!(await page.getByLabel("Enable BGP").isChecked()), "BGP is off by default");
+    assert.ok(await page.getByLabel("No: negotiate when traffic arrives (default)").isChecked());
+    assert.ok(await page.getByLabel("Destination Routing (default)").isChecked());
+    await shot(page, "create-connection-defaults");
+
+    await page.getByLabel("Current Account").check();
+    await page.getByLabel("Create Resource").check();
+    await page.getByLabel("Attachment Name").fill("to-dc1");
+    await page.getByLabel("Tag 1 key").fill("env");
+    await page.getByLabel("Tag 1 value").fill("prod");
+    await page.getByLabel("Tag 2 key").fill("team");
+    await page.getByLabel("Tag 2 value").fill("netops");
+    await page.getByLabel("Zone", { exact: true }).selectOption("cn-hangzhou-i");
+    await page.getByLabel("Customer Gateway").selectOption(cgw);
+    await page.getByLabel("Flow Protection").check();
+    await page.getByLabel("Local CIDR Block").fill("10.0.0.0/16");
+    await page.getByLabel("Peer CIDR Block").fill("192.168.10.0/24,192.168.11.0/24");
+    await page.getByLabel(/Yes: negotiate/).check();
+    await page.getByLabel("Pre-shared Key").fill("s3cr3t-Key!");
+    await page.getByLabel("Version", { exact: true }).selectOption("ikev1");
+    await page.getByLabel("Negotiation Mode").selectOption("aggressive");
+    await page.getByLabel("IKE Encryption Algorithm").selectOption("aes256");
+    await page.getByLabel("IKE Authentication Algorithm").selectOption("sha256");
+    await page.getByLabel("IKE DH Group").selectOption("group14");
+    await page.getByLabel("IKE SA Lifetime (Seconds)").fill("3600");
+    await page.getByLabel("LocalId").fill("cloud.example.com");
+    await page.getByLabel("RemoteId").fill("dc.example.net");
+    await page.getByLabel("IPsec Encryption Algorithm").selectOption("3des");
+    await page.getByLabel("IPsec Authentication Algorithm").selectOption("md5");
+    await page.getByLabel("IPsec DH Group").selectOption("disabled");
+    await page.getByLabel("IPsec SA Lifetime (Seconds)").fill("1800");
+    await page.getByLabel("DPD", { exact: true }).uncheck();
+    await page.getByLabel("NAT Traversal").uncheck();
+    await page.getByLabel("Enable BGP").check();
+    await page.getByLabel("Tunnel CIDR Block").fill("169.254.11.0/30");
+    await page.getByLabel("Local BGP IP").fill("169.254.11.1");
+    await page.getByLabel("Local ASN").fill("65001");
+    await page.getByLabel("Enable health checks").check();
+    await page.getByLabel("Destination IP").fill("192.168.10.1");
+    await page.getByLabel("Source IP").fill("10.0.0.1");
+    await page.getByLabel("Retry Interval (Seconds)").fill("5");
+    await page.getByLabel("Number of Retries").fill("4");
+    await page.getByLabel("Switch Route").uncheck();
+    await page.getByLabel("Automatically Advertise Routes to VPN").uncheck();
+    await checkPage(page, "create connection form");
+    await shot(page, "create-connection-filled");
+    await page.getByRole("button", { name: "OK" }).click();
+    await page.waitForURL(/\/attachments\//);
+    const text = await flash(page);
+    const vco = idIn(text, "vco"), att = idIn(text, "tr-attach");
+    // Progress appears and completes without a reload.
+    await page.locator(".progress").waitFor();
+    await shot(page, "attachment-progress");
+    await waitFinished(page);
+    await page.locator("#att-status").getByText("Attached").waitFor();
+    await shot(page, "attachment-details");
+    return { cen, tr, cgw, vco, att };
+  },
+
+  // "Associate the VPN connection with another transit router route table", after making
+  // the table on the Route Tables tab; then static and blackhole entries in it.
+  async modify({ users, input }) {
+    const page = await session(users.alice);
+    await page.getByRole("link", { name: input.cen }).click();
+    await page.getByRole("link", { name: input.tr, exact: true }).click();
+    await page.getByRole("navigation", { name: "Transit router" }).getByRole("link", { name: "Route Tables" }).click();
+    await page.getByLabel("Route table name").fill("custom-rt");
+    await page.getByRole("button", { name: "Create route table" }).click();
+    const table = idIn(await flash(page), "vtb");
+    // Wait for the table to be Active (reloading, as a person would).
+    for (let i = 0; ; i++) {
+      if (await page.getByRole("row").filter({ hasText: table }).getByText("Active").count()) break;
+      assert.ok(i < 60, `${table} never became Active`);
+      await page.waitForTimeout(500);
+      await page.reload();
+    }
+    await shot(page, "route-tables");
+
+    // transit router ID -> Intra-region Connections -> connection ID -> Attachment Details.
+    await page.getByRole("link", { name: "Intra-region Connections" }).click();
+    await shot(page, "intra-region-connections");
+    await page.getByRole("link", { name: input.att }).click();
+    await page.getByRole("heading", { name: "Attachment Details" }).waitFor();
+    await page.getByRole("link", { name: "Modify associated route table" }).click();
+    const dialog = page.getByRole("dialog", { name: "Modify Route Table" });
+    await dialog.getByLabel("Route table").selectOption(table);
+    await shot(page, "modify-route-table-dialog");
+    await dialog.getByRole("button", { name: "OK" }).click();
+    assert.match(await flash(page), new RegExp(`Associated ${input.att} with route table ${table}`));
+    assert.equal((await page.locator("#assoc-table").textContent()).trim(), table);
+    await shot(page, "attachment-reassociated");
+
+    // Static and blackhole entries in the new table.
+    await page.locator("#assoc-table").getByRole("link", { name: table }).click();
+    await page.getByLabel("Destination CIDR").fill("192.168.20.0/24");
+    await page.getByLabel("Connection (static route)").check();
+    await page.getByLabel("Next hop connection").selectOption(input.att);
+    await page.getByRole("button", { name: "Add route entry" }).click();
+    const staticEntry = idIn(await flash(page), "rte");
+    await page.getByLabel("Destination CIDR").fill("10.99.0.0/16");
+    await page.getByLabel("Blackhole (drop)").check();
+    await page.getByRole("button", { name: "Add route entry" }).click();
+    const blackhole = idIn(await flash(page), "rte");
+    await page.getByRole("row").filter({ hasText: "10.99.0.0/16" }).getByRole("cell", { name: "blackhole", exact: true }).waitFor();
+    await checkPage(page, "route table");
+    await shot(page, "route-table-entries");
+
+    // The service-linked role note appears only the first time.
+    await openConnect(page, input.tr);
+    assert.equal(await page.locator("#slr-note").count(), 0, "service-linked role note shown again");
+    return { table, staticEntry, blackhole };
+  },
+
+  // Routing policies: create one with conditions and actions; the system policy is shown
+  // as not editable.
+  async policies({ users, input }) {
+    const page = await session(users.alice);
+    await page.goto(`/console/cens/${input.cen}?tab=routemaps`);
+    const system = page.getByRole("row").filter({ hasText: "System policy · not editable" });
+    assert.ok(await system.count() >= 1, "system policy listed");
+    assert.equal(await system.first().getByRole("button", { name: "Delete" }).count(), 0, "system policy deletable");
+    await page.getByLabel("Region", { exact: true }).selectOption("cn-hangzhou");
+    await page.getByLabel("Route table", { exact: true }).selectOption(input.table);
+    await page.getByLabel("Direction").selectOption("RegionOut");
+    await page.getByLabel("Priority", { exact: true }).fill("20");
+    await page.getByLabel("Policy action").selectOption("Permit");
+    await page.getByLabel("Route prefixes").fill("192.168.20.0/24, 192.168.21.0/24");
+    await page.getByLabel("Prefix match").selectOption("Complete");
+    await page.getByLabel("AS path ASNs").fill("65010");
+    await page.getByLabel("Route preference").fill("30");
+    await page.getByLabel("Prepend AS path").fill("65001,65001");
+    await page.getByRole("button", { name: "Create routing policy" }).click();
+    const policy = idIn(await flash(page), "cenrmap");
+    await page.getByRole("row").filter({ hasText: policy }).waitFor();
+    await checkPage(page, "routing policies");
+    await shot(page, "routing-policies");
+    // A bad value is reported next to its field.
+    await page.getByLabel("Priority", { exact: true }).fill("20");
+    await page.getByLabel("AS path ASNs").fill("sixty");
+    await page.getByRole("button", { name: "Create routing policy" }).click();
+    assert.match(await fieldError(page, "AS path ASNs"), /MatchAsns/);
+    return { policy };
+  },
+
+  // Bad input is reported next to its field, with the API's own message, and creates nothing.
+  async validation({ users, input }) {
+    const page = await session(users.alice);
+    const cases = [
+      { name: "psk", field: "Pre-shared Key", set: async () => page.getByLabel("Pre-shared Key").fill("has spaces in it"), want: /IkeConfig\.Psk/ },
+      { name: "psk-long", field: "Pre-shared Key", set: async () => page.getByLabel("Pre-shared Key").fill("k".repeat(101)), want: /1 to 100 characters/ },
+      {
+        name: "tunnel-cidr", field: "Tunnel CIDR Block", want: /169\.254\.0\.0\/16/, set: async () => {
+          await page.getByLabel("Enable BGP").check();
+          await page.getByLabel("Tunnel CIDR Block").fill("10.0.0.0/30");
+          await page.getByLabel("Local BGP IP").fill("10.0.0.1");
+        },
+      },
+      {
+        name: "asn", field: "Local ASN", want: /BgpConfig\.LocalAsn/, set: async () => {
+          await page.getByLabel("Enable BGP").check();
+          await page.getByLabel("Tunnel CIDR Block").fill("169.254.12.0/30");
+          await page.getByLabel("Local BGP IP").fill("169.254.12.1");
+          await page.getByLabel("Local ASN").fill("4294967296");
+        },
+      },
+      { name: "tag", field: "Tag 1 key", set: async () => { await page.getByLabel("Tag 1 key").fill("acs:reserved"); }, want: /acs:/ },
+      { name: "tag-value", field: "Tag 1 value", set: async () => { await page.getByLabel("Tag 1 key").fill("ok"); await page.getByLabel("Tag 1 value").fill("see https://example.com"); }, want: /https:\/\// },
+    ];
+    const seen = {};
+    for (const c of cases) {
+      await openConnect(page, input.tr);
+      await page.getByLabel("Customer Gateway").selectOption(input.cgw);
+      await page.getByLabel("Attachment Name").fill("bad-" + c.name);
+      await c.set();
+      await page.getByRole("button", { name: "OK" }).click();
+      await page.locator("#page-error").waitFor();
+      const msg = await fieldError(page, c.field);
+      assert.match(msg, c.want, `${c.name}: ${msg}`);
+      // Keyboard focus lands on the field in error.
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-invalid")), "true", `${c.name}: focus`);
+      await shot(page, "invalid-" + c.name);
+      seen[c.name] = msg;
+    }
+    return { messages: seen };
+  },
+
+  // The cross-account path: bob creates a connection in the VPN console, grants it to
+  // alice's CEN; alice attaches it with Different Account.
+  async cross({ users, input }) {
+    const bob = await session(users.bob);
+    await bob.getByRole("link", { name: "Customer Gateways" }).click();
+    await bob.getByLabel("IP Address").fill("198.18.0.3");
+    await bob.getByLabel("Name", { exact: true }).fill("bob-dc");
+    await bob.getByRole("button", { name: "Create Customer Gateway" }).click();
+    const cgw = idIn(await flash(bob), "cgw");
+    await bob.getByRole("link", { name: "IPsec-VPN Connections" }).click();
+    await bob.getByRole("link", { name: "Create IPsec-VPN Connection" }).click();
+    await bob.getByLabel("Name", { exact: true }).fill("bob-vpn");
+    await bob.getByLabel("Customer Gateway").selectOption(cgw);
+    await bob.getByLabel("Pre-shared Key").fill("bobs-key");
+    await bob.getByLabel("IKE Encryption Algorithm").selectOption("aes192");
+    await checkPage(bob, "VPN console create form");
+    await shot(bob, "bob-create-vpn");
+    await bob.getByRole("button", { name: "OK" }).click();
+    const vco = idIn(await flash(bob), "vco");
+    await bob.getByLabel("CEN owner account ID").fill(users.alice.id);
+    await bob.getByLabel("CEN instance ID").fill(input.cen);
+    await bob.getByRole("button", { name: "Grant" }).click();
+    await flash(bob);
+    await bob.getByText(`CEN ${input.cen} of account ${users.alice.id}`).waitFor();
+    await shot(bob, "bob-vpn-granted");
+
+    const alice = await session(users.alice);
+    await openConnect(alice, input.tr);
+    await alice.getByLabel("Different Account").check();
+    await alice.getByLabel("Account ID of the IPsec-VPN connection's owner").fill(users.bob.id);
+    await alice.getByLabel("IPsec-VPN connection", { exact: true }).fill(vco);
+    await alice.getByLabel("Attachment Name").fill("from-bob");
+    await shot(alice, "alice-different-account");
+    await alice.getByRole("button", { name: "OK" }).click();
+    await alice.waitForURL(/\/attachments\//);
+    const att = idIn(await flash(alice), "tr-attach");
+    await waitFinished(alice);
+    await shot(alice, "alice-cross-account-attached");
+    return { vco, cgw, att };
+  },
+
+  // An account sees none of another's resources, by list or by direct address.
+  async isolation({ users, input }) {
+    const bob = await session(users.bob);
+    assert.equal(await bob.getByText(input.cen).count(), 0, "alice's CEN listed for bob");
+    for (const [path, code] of [[`/console/cens/${input.cen}`, "InvalidCenId.NotFound"], [`/console/trs/${input.tr}`, "InvalidTransitRouterId.NotFound"],
+      [`/console/trs/${input.tr}/connect`, "InvalidTransitRouterId.NotFound"], [`/console/tables/${input.table}`, "NotFound"],
+      [`/console/vpn/connections/${input.vco}?region=cn-hangzhou`, "NotFound"]]) {
+      const res = await bob.goto(path);
+      assert.equal(res.status(), 404, path);
+      assert.match(await bob.locator("#page-error").textContent(), new RegExp(code.replace(".", "\\.")), path);
+    }
+    await shot(bob, "bob-cannot-see-alice");
+    await bob.goto("/console/vpn/connections?region=cn-hangzhou");
+    assert.equal(await bob.getByText(input.vco).count(), 0, "alice's connection listed for bob");
+    // A form aimed at alice's transit router is refused by the same authorization.
+    await bob.goto("/console/vpn/cgws");
+    const csrf = await bob.locator("input[name=csrf]").first().inputValue();
+    const res = await bob.request.post(`/console/trs/${input.tr}/connect`, {
+      form: { csrf, RegionId: "cn-hangzhou", ResourceOwner: "current", Resource: "select", VpnId: input.vco, TransitRouterId: input.tr },
+      headers: { Origin: cfg.url },
+    });
+    assert.equal(res.status(), 404, "bob posting to alice's transit router");
+    // Without the CSRF token the same post is refused outright.
+    const forged = await bob.request.post(`/console/cens`, { form: { Name: "forged" }, headers: { Origin: cfg.url } });
+    assert.equal(forged.status(), 403);
+    return {};
+  },
+
+  // Every page at both sizes: labels, no horizontal scrolling, screenshots; keyboard focus
+  // order reaches the connection form's OK button.
+  async layout({ users, input }) {
+    const paths = [
+      ["instances", "/console/cens"], ["cen", `/console/cens/${input.cen}`], ["route-maps", `/console/cens/${input.cen}?tab=routemaps`],
+      ["transit-router", `/console/trs/${input.tr}`], ["tr-tables", `/console/trs/${input.tr}?tab=tables`],
+      ["create-connection", `/console/trs/${input.tr}/connect`], ["attachment", `/console/trs/${input.tr}/attachments/${input.att}`],
+      ["modify-dialog", `/console/trs/${input.tr}/attachments/${input.att}?dialog=table`], ["route-table", `/console/tables/${input.table}`],
+      ["customer-gateways", "/console/vpn/cgws?region=cn-hangzhou"], ["vpn-connections", "/console/vpn/connections?region=cn-hangzhou"],
+      ["vpn-connection", `/console/vpn/connections/${input.vco}?region=cn-hangzhou`], ["vpn-edit", `/console/vpn/connections/${input.vco}/edit?region=cn-hangzhou`],
+      ["vpn-create", "/console/vpn/connections/new?region=cn-hangzhou"],
+    ];
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      const page = await session(users.alice, viewport);
+      for (const [name, path] of paths) {
+        const res = await page.goto(path);
+        assert.equal(res.status(), 200, path);
+        await checkPage(page, `${name} at ${viewport.width}x${viewport.height}`);
+        await shot(page, `${name}-${viewport.width}x${viewport.height}`);
+      }
+      // The topology is drawn, with a node per attachment.
+      await page.goto(`/console/trs/${input.tr}`);
+      assert.ok(await page.locator("svg.topology .node.att").count() >= 1);
+      // Keyboard: from the page top, Tab reaches the OK button of the connection form.
+      await page.goto(`/console/trs/${input.tr}/connect`);
+      let reached = false;
+      for (let i = 0; i < 200 && !reached; i++) {
+        await page.keyboard.press("Tab");
+        reached = await page.evaluate(() => document.activeElement?.textContent?.trim() === "OK");
+      }
+      assert.ok(reached, "Tab never reached OK");
+    }
+    return {};
+  },
+};
+
+try {
+  const fn = scenarios[scenario];
+  if (!fn) throw new Error(`unknown scenario ${scenario}; have ${Object.keys(scenarios).join(", ")}`);
+  const out = await fn(cfg);
+  console.log("RESULT " + JSON.stringify(out));
+} catch (err) {
+  for (const [i, p] of pages.entries()) {
+    await p.screenshot({ path: `${cfg.artifacts}/${scenario}-FAILED-${i}.png`, fullPage: true }).catch(() => {});
+    console.error(`page ${i} was at ${p.url()}`);
+  }
+  console.error(err.stack || String(err));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
