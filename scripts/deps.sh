@@ -23,3 +23,22 @@ install_dataplane_deps() {
 	[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d
 	return 0
 }
+
+# install_browser_deps installs, as root, what the console's browser tests drive: Debian's
+# chromium (with chromium-driver) and node/npm when they are missing. With
+# OPENCEN_SKIP_BROWSER=1 it installs nothing.
+install_browser_deps() {
+	if [ "$(id -u)" != 0 ] || [ "${OPENCEN_SKIP_BROWSER:-}" = 1 ]; then
+		return 0
+	fi
+	local missing=() p
+	for p in chromium chromium-driver; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	command -v node >/dev/null || missing+=(nodejs)
+	command -v npm >/dev/null || missing+=(npm)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "=== installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}

@@ -104,6 +104,7 @@ func runDemo(cmd *cobra.Command, listen, data string, once bool) error {
 	if once {
 		return nil
 	}
+	say("console: http://%s/console (sign in with AccessKey ID %s and secret %s); the connection's tunnel, BGP and health status show live there", ln.Addr(), key, secret)
 	say("running; the lab stays up for the console and the CLI. Ctrl-C stops the server (the data plane keeps running; run the demo again or `opencen lab down` to remove it)")
 	<-ctx.Done()
 	return nil
