@@ -107,10 +107,10 @@ var funcs = template.FuncMap{
 // statusClass picks the badge colour of a status word.
 func statusClass(s string) string {
 	switch s {
-	case "Active", "Attached", "Available", "ipsec_sa_established", "success", "Established", "done", "normal":
+	case "Active", "Attached", "Available", "attached", "ipsec_sa_established", "success", "done":
 		return "ok"
 	case "Creating", "Attaching", "Associating", "Enabling", "Modifying", "Updating", "running", "pending",
-		"init", "ike_sa_established", "Connecting", "Opening":
+		"init", "attaching", "detaching", "updating", "ike_sa_established", "Deleting", "Detaching", "Dissociating", "Disabling":
 		return "busy"
 	case "":
 		return "none"

@@ -26,12 +26,28 @@ const (
 	vpcV = "2016-04-28"
 )
 
-// world is the server, two accounts and where the screenshots go.
+// world is a server, its accounts and where the screenshots go.
 type world struct {
-	srv        *testserver.Server
+	url        string
+	serverLog  func() string
 	alice, bob testserver.Account
 	artifacts  string
 	dir        string
+}
+
+// newWorld prepares the browser side; the caller starts a server and sets url, serverLog
+// and the accounts.
+func newWorld(t *testing.T) *world {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.RequireBrowser(t, dir)
+	w := &world{dir: dir, artifacts: os.Getenv("OPENCEN_ARTIFACTS")}
+	if w.artifacts == "" {
+		w.artifacts = filepath.Join(dir, "artifacts")
+	}
+	return w
 }
 
 type user struct {
@@ -48,7 +64,7 @@ func (w *world) users() map[string]user {
 // run runs one browser scenario and decodes its result into out.
 func (w *world) run(t *testing.T, scenario string, input, out any) {
 	t.Helper()
-	cfg, _ := json.Marshal(map[string]any{"url": w.srv.URL, "artifacts": w.artifacts, "chromium": testenv.Chromium, "users": w.users(), "input": input})
+	cfg, _ := json.Marshal(map[string]any{"url": w.url, "artifacts": w.artifacts, "chromium": testenv.Chromium, "users": w.users(), "input": input})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "run.mjs", scenario)
@@ -65,7 +81,7 @@ func (w *world) run(t *testing.T, scenario string, input, out any) {
 		}
 	}
 	if err != nil || result == "" {
-		t.Fatalf("scenario %s: %v\nstdout:\n%s\nstderr:\n%s\nscreenshots in %s\nserver log:\n%s", scenario, err, stdout.String(), stderr.String(), w.artifacts, tail(w.srv.Log(), 40))
+		t.Fatalf("scenario %s: %v\nstdout:\n%s\nstderr:\n%s\nscreenshots in %s\nserver log:\n%s", scenario, err, stdout.String(), stderr.String(), w.artifacts, tail(w.serverLog(), 40))
 	}
 	if err := json.Unmarshal([]byte(result), out); err != nil {
 		t.Fatalf("scenario %s result %q: %v", scenario, result, err)
@@ -78,7 +94,7 @@ func tail(s string, n int) string {
 }
 
 func (w *world) api(a testserver.Account) *rpc.Client {
-	return &rpc.Client{Endpoint: w.srv.URL, AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret}
+	return &rpc.Client{Endpoint: w.url, AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret}
 }
 
 func call(t *testing.T, c *rpc.Client, version, action string, params map[string]string) map[string]any {
@@ -133,18 +149,10 @@ func only(t *testing.T, out map[string]any, key string) map[string]any {
 }
 
 func TestConsole(t *testing.T) {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.RequireBrowser(t, dir)
-	w := &world{dir: dir, artifacts: os.Getenv("OPENCEN_ARTIFACTS")}
-	if w.artifacts == "" {
-		w.artifacts = filepath.Join(dir, "artifacts")
-	}
-	_ = os.RemoveAll(w.artifacts)
-	w.srv = testserver.Start(t, testserver.Options{TransitionDelay: 300 * time.Millisecond, Args: []string{"--gateway", "off"}})
-	w.alice, w.bob = w.srv.CreateAccount(t, "alice"), w.srv.CreateAccount(t, "bob")
+	w := newWorld(t)
+	srv := testserver.Start(t, testserver.Options{TransitionDelay: 300 * time.Millisecond, Args: []string{"--gateway", "off"}})
+	w.url, w.serverLog = srv.URL, srv.Log
+	w.alice, w.bob = srv.CreateAccount(t, "alice"), srv.CreateAccount(t, "bob")
 	alice, bob := w.api(w.alice), w.api(w.bob)
 
 	var a struct {

@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 
 const cfg = JSON.parse(process.env.OPENCEN_CONSOLE_TEST);
 const scenario = process.argv[2];
@@ -435,6 +436,70 @@ const scenarios = {
     return {};
   },
 };
+
+// The live scenarios need a real data plane (TestConsoleLive runs them as root).
+Object.assign(scenarios, {
+  // Create Connection in the console, then "Download configuration" for the data center.
+  async livecreate({ users, input }) {
+    const page = await session(users.alice);
+    await openConnect(page, input.tr);
+    await page.getByLabel("Customer Gateway").selectOption(input.cgw);
+    await page.getByLabel("Attachment Name").fill("live-dc");
+    await page.getByLabel(/Yes: negotiate/).check();
+    await page.getByLabel("Pre-shared Key").fill("live-Psk-1");
+    await page.getByLabel("Enable BGP").check();
+    await page.getByLabel("Tunnel CIDR Block").fill("169.254.21.0/30");
+    await page.getByLabel("Local BGP IP").fill("169.254.21.1");
+    await page.getByLabel("Local ASN").fill("65001");
+    await page.getByLabel("Enable health checks").check();
+    await page.getByLabel("Destination IP").fill(input.dip);
+    await page.getByLabel("Source IP").fill(input.sip);
+    await page.getByLabel("Retry Interval (Seconds)").fill("1");
+    await page.getByLabel("Number of Retries").fill("2");
+    await page.getByRole("button", { name: "OK" }).click();
+    await page.waitForURL(/\/attachments\//);
+    const text = await flash(page);
+    const vco = idIn(text, "vco"), att = idIn(text, "tr-attach");
+    await waitFinished(page);
+    await page.getByRole("link", { name: vco }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download configuration (strongSwan)" }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), `${vco}-swanctl.conf`);
+    await download.saveAs(input.conf);
+    return { vco, att };
+  },
+
+  // Watch the connection come up, the health check fail and recover: no reloads.
+  async livewatch({ users, input }) {
+    const page = await session(users.alice);
+    await page.goto(`/console/vpn/connections/${input.vco}?region=cn-hangzhou`);
+    const status = page.locator("#status");
+    await shot(page, "connection-before");
+    await page.locator("#tunnel-status").getByText("ipsec_sa_established").waitFor({ timeout: 120000 });
+    await status.getByText("success").nth(1).waitFor({ timeout: 120000 }); // BGP and health check
+    await shot(page, "connection-up");
+    const nft = (...args) => execFileSync("ip", ["netns", "exec", input.netns, "nft", ...args]);
+    nft("add", "table", "inet", "ochcblock");
+    nft("add", "chain", "inet", "ochcblock", "in", "{ type filter hook input priority 0 ; }");
+    nft("add", "rule", "inet", "ochcblock", "in", "ip", "daddr", input.dip, "icmp", "type", "echo-request", "drop");
+    try {
+      await status.locator(".badge.bad", { hasText: "failed" }).waitFor({ timeout: 60000 });
+      await status.locator(".logs").getByText(/health_check failed/).waitFor({ timeout: 30000 });
+      await shot(page, "health-check-failed");
+    } finally {
+      nft("delete", "table", "inet", "ochcblock");
+    }
+    await status.locator(".badge.bad", { hasText: "failed" }).waitFor({ state: "detached", timeout: 60000 });
+    await shot(page, "health-check-recovered");
+    // The topology colours the attachment by its tunnel.
+    await page.goto(`/console/trs/${input.tr}`);
+    await page.locator("svg.topology .node.att.ok").waitFor();
+    await shot(page, "topology-live");
+    return {};
+  },
+});
 
 try {
   const fn = scenarios[scenario];
