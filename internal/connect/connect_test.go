@@ -24,7 +24,9 @@ func TestVPNParams(t *testing.T) {
 		{name: "defaults send only what is set", edit: func(*VPN) {},
 			want:   map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": "cgw-1", "LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0", "EffectImmediately": "false", "EnableDpd": "true", "EnableNatTraversal": "true"},
 			absent: []string{"IkeConfig", "IpsecConfig", "BgpConfig", "HealthCheckConfig", "Name", "NetworkType", "Tags.1.Key"}},
-		{name: "flow protection", edit: func(v *VPN) { v.RoutingMode, v.LocalCidrs, v.PeerCidrs = FlowProtection, "10.0.0.0/16", "192.168.1.0/24,192.168.2.0/24" },
+		{name: "flow protection", edit: func(v *VPN) {
+			v.RoutingMode, v.LocalCidrs, v.PeerCidrs = FlowProtection, "10.0.0.0/16", "192.168.1.0/24,192.168.2.0/24"
+		},
 			want: map[string]string{"LocalSubnet": "10.0.0.0/16", "RemoteSubnet": "192.168.1.0/24,192.168.2.0/24"}},
 		{name: "flow protection needs local", edit: func(v *VPN) { v.RoutingMode, v.PeerCidrs = FlowProtection, "192.168.1.0/24" }, errWhat: "LocalSubnet"},
 		{name: "flow protection needs peer", edit: func(v *VPN) { v.RoutingMode, v.LocalCidrs = FlowProtection, "10.0.0.0/16" }, errWhat: "RemoteSubnet"},
@@ -36,7 +38,9 @@ func TestVPNParams(t *testing.T) {
 		}, json: map[string]string{"IkeConfig": `{"IkeLifetime":3600,"IkeVersion":"ikev1","LocalId":"a.example","Psk":"k#1"}`, "IpsecConfig": `{"IpsecLifetime":0,"IpsecPfs":"disabled"}`}},
 		{name: "lifetime must be a number", edit: func(v *VPN) { v.IkeLifetime = "1h" }, errWhat: "IkeConfig.IkeLifetime"},
 		{name: "bgp only when enabled", edit: func(v *VPN) { v.TunnelCidr = "169.254.1.0/30" }, absent: []string{"BgpConfig"}},
-		{name: "bgp", edit: func(v *VPN) { v.Bgp, v.TunnelCidr, v.LocalBgpIP, v.LocalAsn = true, "169.254.11.0/30", "169.254.11.1", "1.2" },
+		{name: "bgp", edit: func(v *VPN) {
+			v.Bgp, v.TunnelCidr, v.LocalBgpIP, v.LocalAsn = true, "169.254.11.0/30", "169.254.11.1", "1.2"
+		},
 			json: map[string]string{"BgpConfig": `{"EnableBgp":true,"LocalAsn":"1.2","LocalBgpIp":"169.254.11.1","TunnelCidr":"169.254.11.0/30"}`}},
 		{name: "health check keeps routes when asked", edit: func(v *VPN) { v.HealthCheck, v.HcDip, v.HcSip, v.HcRetry = true, "192.168.1.1", "10.0.0.1", "4" },
 			json: map[string]string{"HealthCheckConfig": `{"Policy":"reserve_route","dip":"192.168.1.1","enable":true,"retry":4,"sip":"10.0.0.1"}`}},
