@@ -16,7 +16,7 @@ func (c *Console) censPage(q *req) {
 }
 
 func (c *Console) fillCens(q *req, p *page) {
-	cens, err := pages(q.ctx, q.cl, cbnV, "DescribeCens", nil, "Cens", "Cen")
+	cens, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCens", nil, "Cens", "Cen")
 	if err != nil {
 		p.Error = err.Error()
 	}
@@ -39,7 +39,7 @@ func (c *Console) createCen(q *req) {
 
 // cen reads one CEN, or reports it as not found (also when it is another account's).
 func (c *Console) cen(q *req, id string) (map[string]any, error) {
-	cens, err := pages(q.ctx, q.cl, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": id}, "Cens", "Cen")
+	cens, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": id}, "Cens", "Cen")
 	if err != nil {
 		return nil, err
 	}
@@ -69,21 +69,21 @@ func (c *Console) renderCen(q *req, p *page, status int) {
 		tab = "trs"
 	}
 	p.D["Tab"] = tab
-	trs, err := pages(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": id}, "TransitRouters")
+	trs, err := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": id}, "TransitRouters")
 	if err != nil {
 		p.Error = err.Error()
 	}
 	byField(trs, "RegionId")
 	p.D["TRs"] = trs
 	if tab == "routemaps" {
-		maps, err := pages(q.ctx, q.cl, cbnV, "DescribeCenRouteMaps", map[string]string{"CenId": id}, "RouteMaps", "RouteMap")
+		maps, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCenRouteMaps", map[string]string{"CenId": id}, "RouteMaps", "RouteMap")
 		if err != nil {
 			p.Error = err.Error()
 		}
 		p.D["RouteMaps"] = maps
 		var tables []any
 		for _, tr := range trs {
-			ts, err := list(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": str(dig(tr, "TransitRouterId"))})
+			ts, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": str(dig(tr, "TransitRouterId"))})
 			if err != nil {
 				p.Error = err.Error()
 			}

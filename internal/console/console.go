@@ -136,6 +136,7 @@ type caller struct {
 // IDs print whole).
 func (cl caller) Call(ctx context.Context, version, action string, params map[string]string, out any) error {
 	obj, err := cl.c.api.Invoke(ctx, cl.id, version, action, rpc.Params(params))
+	cl.c.log.Debug("console", "action", action, "account", cl.id.AccountID, "err", err)
 	if err != nil || out == nil {
 		return err
 	}

@@ -13,10 +13,14 @@ import (
 // page. Jobs live in memory: after a restart the page shows the attachment as it is (its
 // association and propagation are visible there and can be set by hand).
 type job struct {
-	Steps []jobStep
-	Err   string
-	Done  bool
+	Steps    []jobStep
+	Err      string
+	Done     bool
+	finished time.Time
 }
+
+// jobKeep is how long a finished job's progress stays on the attachment's page.
+const jobKeep = time.Hour
 
 type jobStep struct {
 	Name  string
@@ -40,6 +44,11 @@ func (js *jobs) start(ctx context.Context, cl connect.Caller, trID, attID string
 		j.Steps = append(j.Steps, jobStep{"Propagate", "pending"})
 	}
 	js.mu.Lock()
+	for id, old := range js.byID {
+		if old.Done && time.Since(old.finished) > jobKeep {
+			delete(js.byID, id)
+		}
+	}
 	js.byID[attID] = j
 	js.mu.Unlock()
 	go func() {
@@ -56,7 +65,7 @@ func (js *jobs) start(ctx context.Context, cl connect.Caller, trID, attID string
 		})
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j.Done = true
+		j.Done, j.finished = true, time.Now()
 		if err != nil {
 			j.Err = err.Error()
 			for i := range j.Steps {

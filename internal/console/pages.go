@@ -158,8 +158,8 @@ func (c *Console) apiError(q *req, p *page, err error) {
 	c.render(q.w, q.r, "error", http.StatusNotFound, p)
 }
 
-// list reads every page of a MaxResults/NextToken list action.
-func list(ctx context.Context, cl caller, version, action, key string, params map[string]string) ([]any, error) {
+// listAll reads every page of a MaxResults/NextToken list action.
+func listAll(ctx context.Context, cl caller, version, action, key string, params map[string]string) ([]any, error) {
 	var all []any
 	p := map[string]string{"MaxResults": "100"}
 	for k, v := range params {
@@ -180,8 +180,8 @@ func list(ctx context.Context, cl caller, version, action, key string, params ma
 	}
 }
 
-// pages reads every page of a PageNumber/PageSize list action; path leads to the items.
-func pages(ctx context.Context, cl caller, version, action string, params map[string]string, path ...string) ([]any, error) {
+// pageAll reads every page of a PageNumber/PageSize list action; path leads to the items.
+func pageAll(ctx context.Context, cl caller, version, action string, params map[string]string, path ...string) ([]any, error) {
 	var all []any
 	for n := 1; ; n++ {
 		p := map[string]string{"PageSize": "50", "PageNumber": itoa(n)}

@@ -15,7 +15,7 @@ import (
 
 // tr reads one transit router the caller can see.
 func (c *Console) tr(q *req, id string) (map[string]any, error) {
-	trs, err := pages(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": id}, "TransitRouters")
+	trs, err := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": id}, "TransitRouters")
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ type trView struct {
 func (c *Console) loadTR(q *req, trID string) (trView, error) {
 	var v trView
 	for _, kind := range []string{"VPN", "VPC"} {
-		atts, err := list(q.ctx, q.cl, cbnV, "ListTransitRouter"+map[string]string{"VPN": "Vpn", "VPC": "Vpc"}[kind]+"Attachments", "TransitRouterAttachments", map[string]string{"TransitRouterId": trID})
+		atts, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouter"+map[string]string{"VPN": "Vpn", "VPC": "Vpc"}[kind]+"Attachments", "TransitRouterAttachments", map[string]string{"TransitRouterId": trID})
 		if err != nil {
 			return v, err
 		}
@@ -46,7 +46,7 @@ func (c *Console) loadTR(q *req, trID string) (trView, error) {
 			v.Attachments = append(v.Attachments, m)
 		}
 	}
-	tables, err := list(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": trID})
+	tables, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": trID})
 	if err != nil {
 		return v, err
 	}
@@ -55,7 +55,7 @@ func (c *Console) loadTR(q *req, trID string) (trView, error) {
 	for _, t := range tables {
 		tid := str(dig(t, "TransitRouterRouteTableId"))
 		for action, key := range map[string]string{"ListTransitRouterRouteTableAssociations": "TransitRouterAssociations", "ListTransitRouterRouteTablePropagations": "TransitRouterPropagations"} {
-			links, err := list(q.ctx, q.cl, cbnV, action, key, map[string]string{"TransitRouterRouteTableId": tid})
+			links, err := listAll(q.ctx, q.cl, cbnV, action, key, map[string]string{"TransitRouterRouteTableId": tid})
 			if err != nil {
 				return v, err
 			}
@@ -201,10 +201,10 @@ func (c *Console) renderConnect(q *req, p *page, status int) {
 		p.Form = connectionDefaults(region)
 		p.Form.Set("TransitRouterId", id)
 	}
-	trs, _ := pages(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": str(tr["CenId"])}, "TransitRouters")
+	trs, _ := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": str(tr["CenId"])}, "TransitRouters")
 	p.D["TRs"] = trs
 	c.fillVpnChoices(q, p, region)
-	vcos, _ := pages(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": region}, "VpnConnections", "VpnConnection")
+	vcos, _ := pageAll(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": region}, "VpnConnections", "VpnConnection")
 	var free []any
 	for _, v := range vcos {
 		if str(dig(v, "TransitRouterId")) == "" {
@@ -232,7 +232,7 @@ func (c *Console) fillVpnChoices(q *req, p *page, region string) {
 			p.D["Zones"] = r.Zones
 		}
 	}
-	cgws, err := pages(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": region}, "CustomerGateways", "CustomerGateway")
+	cgws, err := pageAll(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": region}, "CustomerGateways", "CustomerGateway")
 	if err != nil {
 		p.Error = err.Error()
 	}
@@ -358,7 +358,7 @@ func (c *Console) tablePage(q *req) {
 
 func (c *Console) renderTable(q *req, p *page, status int) {
 	id := q.r.PathValue("table")
-	tables, err := list(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterRouteTableIds.1": id})
+	tables, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterRouteTableIds.1": id})
 	if err == nil && len(tables) == 0 {
 		err = apierr.New("InvalidTransitRouterRouteTableId.NotFound", "The route table %s does not exist in your account.", id)
 	}
@@ -369,13 +369,13 @@ func (c *Console) renderTable(q *req, p *page, status int) {
 	table, _ := tables[0].(map[string]any)
 	p.Title = "Route table " + id
 	p.D["Table"] = table
-	entries, err := list(q.ctx, q.cl, cbnV, "ListTransitRouterRouteEntries", "TransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": id, "TransitRouterRouteEntryStatus": "All"})
+	entries, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteEntries", "TransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": id, "TransitRouterRouteEntryStatus": "All"})
 	if err != nil {
 		p.Error = err.Error()
 	}
 	p.D["Entries"] = entries
 	for key, action := range map[string]string{"Associations": "ListTransitRouterRouteTableAssociations", "Propagations": "ListTransitRouterRouteTablePropagations"} {
-		links, err := list(q.ctx, q.cl, cbnV, action, "TransitRouter"+key, map[string]string{"TransitRouterRouteTableId": id})
+		links, err := listAll(q.ctx, q.cl, cbnV, action, "TransitRouter"+key, map[string]string{"TransitRouterRouteTableId": id})
 		if err != nil {
 			p.Error = err.Error()
 		}

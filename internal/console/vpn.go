@@ -16,7 +16,7 @@ func (c *Console) cgwsPage(q *req) {
 }
 
 func (c *Console) renderCGWs(q *req, p *page, status int) {
-	cgws, err := pages(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": p.Region}, "CustomerGateways", "CustomerGateway")
+	cgws, err := pageAll(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": p.Region}, "CustomerGateways", "CustomerGateway")
 	if err != nil {
 		p.Error = err.Error()
 	}
@@ -47,7 +47,7 @@ func (c *Console) createCGW(q *req) {
 // IPsec-VPN connections of a region.
 func (c *Console) vcosPage(q *req) {
 	p := c.newPage(q, "IPsec-VPN Connections", "vcos")
-	vcos, err := pages(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": p.Region}, "VpnConnections", "VpnConnection")
+	vcos, err := pageAll(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": p.Region}, "VpnConnections", "VpnConnection")
 	if err != nil {
 		p.Error = err.Error()
 	}
@@ -105,7 +105,7 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 	if err == nil {
 		p.D["Logs"] = dig(logs, "Data", "Logs")
 	}
-	grants, err := list(q.ctx, q.cl, cbnV, "DescribeGrantRulesToResource", "GrantRules", map[string]string{"ProductType": "VPN", "ResourceId": id, "RegionId": p.Region})
+	grants, err := listAll(q.ctx, q.cl, cbnV, "DescribeGrantRulesToResource", "GrantRules", map[string]string{"ProductType": "VPN", "ResourceId": id, "RegionId": p.Region})
 	if err != nil {
 		p.Error = err.Error()
 	}

@@ -147,6 +147,10 @@ const scenarios = {
       assert.ok(await page.getByLabel(label, { exact: true }).isChecked(), `${label} is on by default`);
     }
     assert.ok(!(await page.getByLabel("Enable BGP").isChecked()), "BGP is off by default");
+    // Fields that do not apply are hidden until their switch is on.
+    for (const label of ["Tunnel CIDR Block", "Local ASN", "Destination IP", "Switch Route", "Local CIDR Block", "Account ID of the IPsec-VPN connection's owner"]) {
+      assert.ok(!(await page.getByLabel(label, { exact: true }).isVisible()), `${label} shown while it does not apply`);
+    }
     assert.ok(await page.getByLabel("No: negotiate when traffic arrives (default)").isChecked());
     assert.ok(await page.getByLabel("Destination Routing (default)").isChecked());
     await shot(page, "create-connection-defaults");
@@ -180,6 +184,7 @@ const scenarios = {
     await page.getByLabel("DPD", { exact: true }).uncheck();
     await page.getByLabel("NAT Traversal").uncheck();
     await page.getByLabel("Enable BGP").check();
+    assert.ok(await page.getByLabel("Tunnel CIDR Block").isVisible());
     await page.getByLabel("Tunnel CIDR Block").fill("169.254.11.0/30");
     await page.getByLabel("Local BGP IP").fill("169.254.11.1");
     await page.getByLabel("Local ASN").fill("65001");
