@@ -9,11 +9,13 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,9 +40,11 @@ type Console struct {
 	regions []config.Region
 	log     *slog.Logger
 	pages   map[string]*template.Template
-	mux     *http.ServeMux
-	jobs    *jobs
-	now     func() time.Time
+	// partials are, per page, the blocks that refresh themselves (?partial=NAME).
+	partials map[string]map[string]bool
+	mux      *http.ServeMux
+	jobs     *jobs
+	now      func() time.Time
 	// ctx bounds background work (the steps after an attachment is created).
 	ctx context.Context
 }
@@ -73,7 +77,7 @@ func (c *Console) parseTemplates() error {
 	if err != nil {
 		return err
 	}
-	c.pages = map[string]*template.Template{}
+	c.pages, c.partials = map[string]*template.Template{}, map[string]map[string]bool{}
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "assets/page-"), ".html")
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/form.html", p)
@@ -81,9 +85,24 @@ func (c *Console) parseTemplates() error {
 			return err
 		}
 		c.pages[name] = t
+		src, err := fs.ReadFile(assets, p)
+		if err != nil {
+			return err
+		}
+		c.partials[name] = map[string]bool{}
+		for _, m := range refreshing.FindAllStringSubmatch(string(src), -1) {
+			if t.Lookup(m[1]) == nil {
+				return fmt.Errorf("%s: section %q refreshes but has no block of that name", p, m[1])
+			}
+			c.partials[name][m[1]] = true
+		}
 	}
 	return nil
 }
+
+// refreshing finds the live sections of a page: <section id="NAME" data-refresh=...>, whose
+// content is the block NAME.
+var refreshing = regexp.MustCompile(`id="([a-z]+)" data-refresh=`)
 
 // page is what every template gets.
 type page struct {
@@ -108,7 +127,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name string, st
 	t := c.pages[name]
 	block := "layout"
 	if part := r.URL.Query().Get("partial"); part != "" {
-		if t.Lookup(part) == nil {
+		if !c.partials[name][part] {
 			http.Error(w, "no such partial", http.StatusNotFound)
 			return
 		}
@@ -173,8 +192,14 @@ func fieldErrors(err error, fields url.Values) (map[string]string, string) {
 	if rest, ok := strings.CutPrefix(param, "Tag."); ok {
 		param = "Tags." + rest
 	}
-	if _, ok := fields[param]; ok && param != "" {
-		return map[string]string{param: msg}, "Check the highlighted fields."
+	for _, name := range []string{param, aliases[param]} {
+		if _, ok := fields[name]; ok && name != "" {
+			return map[string]string{name: msg}, "Check the highlighted fields."
+		}
 	}
 	return nil, msg
 }
+
+// aliases name the form field of an API parameter where the form calls it otherwise: the
+// Create Connection form's Attachment Name is also the new connection's Name.
+var aliases = map[string]string{"Zone.ZoneId": "ZoneId", "Name": "TransitRouterAttachmentName"}

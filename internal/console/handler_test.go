@@ -493,6 +493,9 @@ func TestPartials(t *testing.T) {
 	if !strings.Contains(body, "<html") {
 		t.Fatal("the full page has no <html>")
 	}
-	resp, body = b.get("/console/cens/" + cen + "?partial=nosuchblock")
-	wantStatus(t, "unknown partial", resp, body, http.StatusNotFound)
+	// Only the page's live sections are partials: not its other blocks, nor the helpers.
+	for _, part := range []string{"nosuchblock", "layout", "csrf", "text", "routemaps", "status"} {
+		resp, body = b.get("/console/cens/" + cen + "?partial=" + part)
+		wantStatus(t, "partial="+part, resp, body, http.StatusNotFound)
+	}
 }

@@ -256,6 +256,9 @@ func TestFieldErrors(t *testing.T) {
 		{"no form (error page)", pskErr, nil, "", "", "(InvalidIkeConfigPsk)"},
 		{"field error", &connect.FieldError{Field: "LocalSubnet", Message: "Flow Protection needs CIDRs."}, connectForm, "LocalSubnet", "Flow Protection needs CIDRs.", highlighted},
 		{"wrapped field error", fmt.Errorf("form: %w", &connect.FieldError{Field: "VpnId", Message: "Select one."}), nil, "VpnId", "Select one.", highlighted},
+		{"zone parameter on the Zone field", apierr.Invalid("Zone.ZoneId", "Zone.1.ZoneId is not a zone."), url.Values{"ZoneId": {"x"}}, "ZoneId", "not a zone", highlighted},
+		{"connection Name on Attachment Name", apierr.Invalid("Name", "Name is too long."), url.Values{"TransitRouterAttachmentName": {"x"}}, "TransitRouterAttachmentName", "too long", highlighted},
+		{"Name stays on a Name field", apierr.Invalid("Name", "Name is too long."), url.Values{"Name": {"x"}, "TransitRouterAttachmentName": {"x"}}, "Name", "too long", highlighted},
 		{"plain error", errors.New("connection refused"), connectForm, "", "", "The request failed"},
 		{"plain error names its cause", io.ErrUnexpectedEOF, connectForm, "", "", "unexpected EOF"},
 	}

@@ -251,7 +251,7 @@ func TestConsole(t *testing.T) {
 		att := only(t, call(t, alice, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": x.Att}), "TransitRouterAttachments")
 		expect(t, x.Att, att, map[string]string{"VpnId": x.Vco, "VpnOwnerId": w.bob.AccountID, "Status": "Attached", "TransitRouterAttachmentName": "from-bob"})
 		v := call(t, bob, vpcV, "DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": x.Vco})
-		expect(t, x.Vco, v, map[string]string{"Name": "bob-vpn", "TransitRouterId": a.Tr, "IkeConfig.IkeEncAlg": "aes192", "IkeConfig.Psk": "bobs-key",
+		expect(t, x.Vco, v, map[string]string{"Name": "bob-vpn", "TransitRouterId": a.Tr, "IkeConfig.IkeEncAlg": "aes192", "IkeConfig.Psk": "bobs-key", "IkeConfig.IkeAuthAlg": "sha512", "EnableDpd": "false",
 			"CrossAccountAuthorized": "true"})
 	})
 

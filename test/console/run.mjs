@@ -38,6 +38,12 @@ async function session(user, viewport = { width: 1280, height: 800 }) {
   return page;
 }
 
+// submit clicks a form's button and waits for the page the server answers with, so what
+// follows never reads the previous page (a form the browser refuses to send fails here).
+async function submit(page, button) {
+  await Promise.all([page.waitForEvent("load"), button.click()]);
+}
+
 let shots = 0;
 async function shot(page, name) {
   shots++;
@@ -108,12 +114,12 @@ const scenarios = {
     const page = await session(users.alice);
     await shot(page, "instances-empty");
     await page.getByLabel("Name", { exact: true }).fill("prod-cen");
-    await page.getByRole("button", { name: "Create CEN Instance" }).click();
+    await submit(page, page.getByRole("button", { name: "Create CEN Instance" }));
     const cen = idIn(await flash(page), "cen");
     await page.locator("#cen-status").getByText("Active").waitFor(); // live, no reload
     await page.getByLabel("Region", { exact: true }).selectOption("cn-hangzhou");
     await page.getByLabel("Transit router name").fill("hz-tr");
-    await page.getByRole("button", { name: "Create Transit Router" }).click();
+    await submit(page, page.getByRole("button", { name: "Create Transit Router" }));
     const tr = idIn(await flash(page), "tr");
     // The transit router becomes Active without a reload (live region).
     const row = page.getByRole("row").filter({ hasText: tr });
@@ -124,7 +130,7 @@ const scenarios = {
     await page.getByLabel("IP Address").fill("198.18.0.2");
     await page.getByLabel("ASN", { exact: true }).fill("65010");
     await page.getByLabel("Name", { exact: true }).fill("dc1");
-    await page.getByRole("button", { name: "Create Customer Gateway" }).click();
+    await submit(page, page.getByRole("button", { name: "Create Customer Gateway" }));
     const cgw = idIn(await flash(page), "cgw");
     await shot(page, "customer-gateways");
 
@@ -197,7 +203,7 @@ const scenarios = {
     await page.getByLabel("Automatically Advertise Routes to VPN").uncheck();
     await checkPage(page, "create connection form");
     await shot(page, "create-connection-filled");
-    await page.getByRole("button", { name: "OK" }).click();
+    await submit(page, page.getByRole("button", { name: "OK" }));
     await page.waitForURL(/\/attachments\//);
     const text = await flash(page);
     const vco = idIn(text, "vco"), att = idIn(text, "tr-attach");
@@ -218,7 +224,7 @@ const scenarios = {
     await page.getByRole("link", { name: input.tr, exact: true }).click();
     await page.getByRole("navigation", { name: "Transit router" }).getByRole("link", { name: "Route Tables" }).click();
     await page.getByLabel("Route table name").fill("custom-rt");
-    await page.getByRole("button", { name: "Create route table" }).click();
+    await submit(page, page.getByRole("button", { name: "Create route table" }));
     const table = idIn(await flash(page), "vtb");
     // Wait for the table to be Active (reloading, as a person would).
     for (let i = 0; ; i++) {
@@ -238,7 +244,7 @@ const scenarios = {
     const dialog = page.getByRole("dialog", { name: "Modify Route Table" });
     await dialog.getByLabel("Route table").selectOption(table);
     await shot(page, "modify-route-table-dialog");
-    await dialog.getByRole("button", { name: "OK" }).click();
+    await submit(page, dialog.getByRole("button", { name: "OK" }));
     assert.match(await flash(page), new RegExp(`Associated ${input.att} with route table ${table}`));
     assert.equal((await page.locator("#assoc-table").textContent()).trim(), table);
     await shot(page, "attachment-reassociated");
@@ -248,11 +254,11 @@ const scenarios = {
     await page.getByLabel("Destination CIDR").fill("192.168.20.0/24");
     await page.getByLabel("Connection (static route)").check();
     await page.getByLabel("Next hop connection").selectOption(input.att);
-    await page.getByRole("button", { name: "Add route entry" }).click();
+    await submit(page, page.getByRole("button", { name: "Add route entry" }));
     const staticEntry = idIn(await flash(page), "rte");
     await page.getByLabel("Destination CIDR").fill("10.99.0.0/16");
     await page.getByLabel("Blackhole (drop)").check();
-    await page.getByRole("button", { name: "Add route entry" }).click();
+    await submit(page, page.getByRole("button", { name: "Add route entry" }));
     const blackhole = idIn(await flash(page), "rte");
     await page.getByRole("row").filter({ hasText: "10.99.0.0/16" }).getByRole("cell", { name: "blackhole", exact: true }).waitFor();
     await checkPage(page, "route table");
@@ -282,7 +288,7 @@ const scenarios = {
     await page.getByLabel("AS path ASNs").fill("65010");
     await page.getByLabel("Route preference").fill("30");
     await page.getByLabel("Prepend AS path").fill("65001,65001");
-    await page.getByRole("button", { name: "Create routing policy" }).click();
+    await submit(page, page.getByRole("button", { name: "Create routing policy" }));
     const policy = idIn(await flash(page), "cenrmap");
     await page.getByRole("row").filter({ hasText: policy }).waitFor();
     await checkPage(page, "routing policies");
@@ -290,7 +296,7 @@ const scenarios = {
     // A bad value is reported next to its field.
     await page.getByLabel("Priority", { exact: true }).fill("20");
     await page.getByLabel("AS path ASNs").fill("sixty");
-    await page.getByRole("button", { name: "Create routing policy" }).click();
+    await submit(page, page.getByRole("button", { name: "Create routing policy" }));
     assert.match(await fieldError(page, "AS path ASNs"), /MatchAsns/);
     return { policy };
   },
@@ -325,7 +331,7 @@ const scenarios = {
       await page.getByLabel("Customer Gateway").selectOption(input.cgw);
       await page.getByLabel("Attachment Name").fill("bad-" + c.name);
       await c.set();
-      await page.getByRole("button", { name: "OK" }).click();
+      await submit(page, page.getByRole("button", { name: "OK" }));
       await page.locator("#page-error").waitFor();
       const msg = await fieldError(page, c.field);
       assert.match(msg, c.want, `${c.name}: ${msg}`);
@@ -344,7 +350,7 @@ const scenarios = {
     await bob.getByRole("link", { name: "Customer Gateways" }).click();
     await bob.getByLabel("IP Address").fill("198.18.0.3");
     await bob.getByLabel("Name", { exact: true }).fill("bob-dc");
-    await bob.getByRole("button", { name: "Create Customer Gateway" }).click();
+    await submit(bob, bob.getByRole("button", { name: "Create Customer Gateway" }));
     const cgw = idIn(await flash(bob), "cgw");
     await bob.getByRole("link", { name: "IPsec-VPN Connections" }).click();
     await bob.getByRole("link", { name: "Create IPsec-VPN Connection" }).click();
@@ -354,11 +360,20 @@ const scenarios = {
     await bob.getByLabel("IKE Encryption Algorithm").selectOption("aes192");
     await checkPage(bob, "VPN console create form");
     await shot(bob, "bob-create-vpn");
-    await bob.getByRole("button", { name: "OK" }).click();
+    await submit(bob, bob.getByRole("button", { name: "OK" }));
     const vco = idIn(await flash(bob), "vco");
+    // Edit shows the pre-shared key (as the product page says) and saves changes.
+    await bob.getByRole("link", { name: "Edit" }).click();
+    assert.equal(await bob.getByLabel("Pre-shared Key").inputValue(), "bobs-key");
+    assert.equal(await bob.getByLabel("IKE Encryption Algorithm").inputValue(), "aes192");
+    await bob.getByLabel("IKE Authentication Algorithm").selectOption("sha512");
+    await bob.getByLabel("DPD", { exact: true }).uncheck();
+    await shot(bob, "bob-edit-vpn");
+    await submit(bob, bob.getByRole("button", { name: "OK" }));
+    assert.match(await flash(bob), /Saved/);
     await bob.getByLabel("CEN owner account ID").fill(users.alice.id);
     await bob.getByLabel("CEN instance ID").fill(input.cen);
-    await bob.getByRole("button", { name: "Grant" }).click();
+    await submit(bob, bob.getByRole("button", { name: "Grant" }));
     await flash(bob);
     await bob.getByText(`CEN ${input.cen} of account ${users.alice.id}`).waitFor();
     await shot(bob, "bob-vpn-granted");
@@ -370,7 +385,7 @@ const scenarios = {
     await alice.getByLabel("IPsec-VPN connection", { exact: true }).fill(vco);
     await alice.getByLabel("Attachment Name").fill("from-bob");
     await shot(alice, "alice-different-account");
-    await alice.getByRole("button", { name: "OK" }).click();
+    await submit(alice, alice.getByRole("button", { name: "OK" }));
     await alice.waitForURL(/\/attachments\//);
     const att = idIn(await flash(alice), "tr-attach");
     await waitFinished(alice);
@@ -461,7 +476,7 @@ Object.assign(scenarios, {
     await page.getByLabel("Source IP").fill(input.sip);
     await page.getByLabel("Retry Interval (Seconds)").fill("1");
     await page.getByLabel("Number of Retries").fill("2");
-    await page.getByRole("button", { name: "OK" }).click();
+    await submit(page, page.getByRole("button", { name: "OK" }));
     await page.waitForURL(/\/attachments\//);
     const text = await flash(page);
     const vco = idIn(text, "vco"), att = idIn(text, "tr-attach");
