@@ -194,3 +194,34 @@ func TestAssociateReplacesOrKeeps(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVPNParams: whatever a form sends, Params either names the field at fault or returns
+// parameters whose structured values are valid JSON objects.
+func FuzzVPNParams(f *testing.F) {
+	f.Add("flow", "10.0.0.0/16", "192.168.0.0/24", "3600", "5", "k#\"1", true)
+	f.Add("", "", "", "", "", "", false)
+	f.Add("destination", "x", "", "1e9", "-1", "\x00", true)
+	f.Fuzz(func(t *testing.T, mode, local, peer, lifetime, interval, psk string, on bool) {
+		v := VPN{Region: "r", RoutingMode: mode, LocalCidrs: local, PeerCidrs: peer, IkeLifetime: lifetime, IpsecLifetime: lifetime,
+			HcInterval: interval, HcRetry: interval, Psk: psk, LocalAsn: psk, Bgp: on, HealthCheck: on}
+		p, err := v.Params()
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field == "" || fe.Message == "" {
+				t.Fatalf("error %v is not a FieldError naming a field", err)
+			}
+			return
+		}
+		for _, k := range []string{"IkeConfig", "IpsecConfig", "BgpConfig", "HealthCheckConfig"} {
+			if raw, ok := p[k]; ok {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(raw), &m); err != nil {
+					t.Fatalf("%s = %q: %v", k, raw, err)
+				}
+			}
+		}
+		if got, ok := p["IkeConfig"]; psk != "" && (!ok || !json.Valid([]byte(got))) {
+			t.Fatalf("the PSK was not sent: %v", p)
+		}
+	})
+}

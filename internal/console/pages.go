@@ -38,6 +38,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/cens", c.signedIn(c.censPage))
 	m.HandleFunc("POST /console/cens", c.signedIn(c.createCen))
 	m.HandleFunc("GET /console/cens/{cen}", c.signedIn(c.cenPage))
+	m.HandleFunc("POST /console/cens/{cen}/delete", c.signedIn(c.deleteCen))
 	m.HandleFunc("POST /console/cens/{cen}/trs", c.signedIn(c.createTR))
 	m.HandleFunc("POST /console/cens/{cen}/routemaps", c.signedIn(c.createRouteMap))
 	m.HandleFunc("POST /console/cens/{cen}/routemaps/{id}/delete", c.signedIn(c.deleteRouteMap))
@@ -45,17 +46,21 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/trs/{tr}", c.signedIn(c.trPage))
 	m.HandleFunc("GET /console/trs/{tr}/connect", c.signedIn(c.connectPage))
 	m.HandleFunc("POST /console/trs/{tr}/connect", c.signedIn(c.connect))
+	m.HandleFunc("POST /console/trs/{tr}/delete", c.signedIn(c.deleteTR))
 	m.HandleFunc("POST /console/trs/{tr}/tables", c.signedIn(c.createTable))
 	m.HandleFunc("GET /console/trs/{tr}/attachments/{att}", c.signedIn(c.attachmentPage))
 	m.HandleFunc("POST /console/trs/{tr}/attachments/{att}/table", c.signedIn(c.modifyTable))
+	m.HandleFunc("POST /console/trs/{tr}/attachments/{att}/delete", c.signedIn(c.deleteAttachment))
 
 	m.HandleFunc("GET /console/tables/{table}", c.signedIn(c.tablePage))
+	m.HandleFunc("POST /console/tables/{table}/delete", c.signedIn(c.deleteTable))
 	m.HandleFunc("POST /console/tables/{table}/entries", c.signedIn(c.createEntry))
 	m.HandleFunc("POST /console/tables/{table}/entries/{id}/delete", c.signedIn(c.deleteEntry))
 	m.HandleFunc("POST /console/tables/{table}/propagations", c.signedIn(c.setPropagation))
 
 	m.HandleFunc("GET /console/vpn/cgws", c.signedIn(c.cgwsPage))
 	m.HandleFunc("POST /console/vpn/cgws", c.signedIn(c.createCGW))
+	m.HandleFunc("POST /console/vpn/cgws/{id}/delete", c.signedIn(c.deleteCGW))
 	m.HandleFunc("GET /console/vpn/connections", c.signedIn(c.vcosPage))
 	m.HandleFunc("GET /console/vpn/connections/new", c.signedIn(c.newVcoPage))
 	m.HandleFunc("POST /console/vpn/connections/new", c.signedIn(c.createVco))
@@ -64,6 +69,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/vpn/connections/{id}/edit", c.signedIn(c.editVco))
 	m.HandleFunc("GET /console/vpn/connections/{id}/config", c.signedIn(c.downloadConfig))
 	m.HandleFunc("POST /console/vpn/connections/{id}/grants", c.signedIn(c.grant))
+	m.HandleFunc("POST /console/vpn/connections/{id}/delete", c.signedIn(c.deleteVco))
 }
 
 // signedIn checks the session (and, on POST, the CSRF token and origin) before h runs.

@@ -245,7 +245,11 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
-	var x struct{ Vco, Cgw, Att string }
+	var x struct {
+		Vco string `json:"vco"`
+		Cgw string `json:"cgw"`
+		Att string `json:"att"`
+	}
 	t.Run("cross account", func(t *testing.T) {
 		w.run(t, "cross", map[string]string{"cen": a.Cen, "tr": a.Tr}, &x)
 		att := only(t, call(t, alice, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": x.Att}), "TransitRouterAttachments")
@@ -267,5 +271,22 @@ func TestConsole(t *testing.T) {
 	t.Run("layout", func(t *testing.T) {
 		var none struct{}
 		w.run(t, "layout", map[string]string{"cen": a.Cen, "tr": a.Tr, "att": a.Att, "table": m.Table, "vco": a.Vco}, &none)
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		var none struct{}
+		w.run(t, "delete", map[string]string{"cen": a.Cen, "tr": a.Tr, "att": x.Att, "vco": x.Vco, "cgw": x.Cgw}, &none)
+		if atts := call(t, alice, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": x.Att}); len(atts["TransitRouterAttachments"].([]any)) != 0 {
+			t.Errorf("%s still attached: %v", x.Att, atts)
+		}
+		if v := call(t, bob, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": "cn-hangzhou"}); fmt.Sprint(v["TotalCount"]) != "0" {
+			t.Errorf("bob's connections: %v", v)
+		}
+		if g := call(t, bob, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": "cn-hangzhou"}); fmt.Sprint(g["TotalCount"]) != "0" {
+			t.Errorf("bob's customer gateways: %v", g)
+		}
+		if c := call(t, alice, cbnV, "DescribeCens", nil); !strings.Contains(fmt.Sprint(c), a.Cen) {
+			t.Errorf("the refused delete removed %s", a.Cen)
+		}
 	})
 }

@@ -457,6 +457,39 @@ const scenarios = {
   },
 };
 
+// Deleting, as the API allows: the cross-account connection (with Force), then bob's
+// connection and gateway; a CEN that still has transit routers is refused with the reason.
+scenarios.delete = async function ({ users, input }) {
+  const alice = await session(users.alice);
+  await alice.goto(`/console/trs/${input.tr}/attachments/${input.att}`);
+  await alice.getByText("Delete connection…").click();
+  await alice.getByLabel(/Also remove its route table associations/).check();
+  await shot(alice, "delete-connection");
+  await submit(alice, alice.getByRole("button", { name: "Delete connection" }));
+  assert.match(await flash(alice), new RegExp(`Deleting connection ${input.att}`));
+  await alice.getByRole("link", { name: input.att }).waitFor({ state: "detached", timeout: 30000 }); // live list
+  await alice.goto(`/console/cens/${input.cen}`);
+  await alice.getByText("Delete CEN instance…").click();
+  await submit(alice, alice.getByRole("button", { name: "Delete CEN instance" }));
+  assert.equal(await alice.getByRole("heading", { level: 1 }).textContent(), "Not deleted");
+  assert.match(await alice.locator("#page-error").textContent(), /transit router/i);
+  await shot(alice, "cen-not-deleted");
+
+  const bob = await session(users.bob);
+  await bob.goto(`/console/vpn/connections/${input.vco}?region=cn-hangzhou`);
+  await bob.locator("#status").getByText("not associated").waitFor({ timeout: 30000 });
+  await bob.getByText("Delete IPsec-VPN connection…").click();
+  await submit(bob, bob.getByRole("button", { name: "Delete IPsec-VPN connection" }));
+  assert.match(await flash(bob), new RegExp(`Deleted IPsec-VPN connection ${input.vco}`));
+  await bob.getByRole("link", { name: "Customer Gateways" }).click();
+  const row = bob.getByRole("row").filter({ hasText: input.cgw });
+  await row.getByText("Delete customer gateway…").click();
+  await submit(bob, row.getByRole("button", { name: "Delete customer gateway" }));
+  assert.match(await flash(bob), new RegExp(`Deleted customer gateway ${input.cgw}`));
+  assert.equal(await bob.getByRole("row").filter({ hasText: input.cgw }).count(), 0);
+  return {};
+};
+
 // The live scenarios need a real data plane (TestConsoleLive runs them as root).
 Object.assign(scenarios, {
   // Create Connection in the console, then "Download configuration" for the data center.
