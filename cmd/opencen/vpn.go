@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +75,7 @@ type connectVpnFlags struct {
 	hcInterval, hcRetry                                                                     int
 	createResource, applyNow, dpd, natT, bgp, healthCheck, switchRoute, noRouteSync         bool
 	tags                                                                                    []string
+	wait                                                                                    time.Duration
 	advanced                                                                                advancedOptions
 }
 
@@ -81,7 +84,7 @@ func trCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tr", Short: "Transit routers"}
 	cf.register(cmd)
 	var f connectVpnFlags
-	connect := &cobra.Command{
+	connectCmd := &cobra.Command{
 		Use:   "connect-vpn TR_ID",
 		Short: "Attach an IPsec-VPN connection to a transit router, creating it first with --create-resource (the console's Create Connection)",
 		Args:  cobra.ExactArgs(1),
@@ -93,7 +96,7 @@ func trCmd() *cobra.Command {
 			return connectVpn(cmd, cl, args[0], &f)
 		},
 	}
-	fl := connect.Flags()
+	fl := connectCmd.Flags()
 	fl.StringVar(&f.region, "region", "cn-hangzhou", "region of the transit router")
 	fl.BoolVar(&f.createResource, "create-resource", false, "create the IPsec-VPN connection from the flags below")
 	fl.StringVar(&f.vpnID, "vpn-id", "", "attach this existing IPsec-VPN connection (Select Resource)")
@@ -133,8 +136,9 @@ func trCmd() *cobra.Command {
 	fl.IntVar(&f.hcRetry, "hc-retry", 0, "lost probes before the check fails (default 3)")
 	fl.BoolVar(&f.switchRoute, "hc-switch-route", true, "withdraw the connection's routes while the check fails (revoke_route)")
 	fl.BoolVar(&f.noRouteSync, "no-route-sync", false, "do not advertise the transit router's routes to the connection (AutoPublishRouteEnabled=false)")
-	f.advanced.register(connect)
-	cmd.AddCommand(connect)
+	fl.DurationVar(&f.wait, "wait", 5*time.Minute, "how long to wait for Attached and the advanced options")
+	f.advanced.register(connectCmd)
+	cmd.AddCommand(connectCmd)
 	cmd.AddCommand(routesCmds(&cf)...)
 	return cmd
 }
@@ -170,12 +174,17 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attaching as %s ...\n", created.AttachmentID)
 	adv := f.advanced.options()
-	if err := connect.Finish(ctx, cl, "ListTransitRouterVpnAttachments", trID, created.AttachmentID, adv, nil); err != nil {
+	wait, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	if err := connect.Finish(wait, cl, "ListTransitRouterVpnAttachments", trID, created.AttachmentID, adv, nil); err != nil {
 		return err
 	}
 	var l struct{ TransitRouterAttachments []map[string]any }
-	if err := cl.Call(ctx, cbn.Version, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": created.AttachmentID}, &l); err != nil || len(l.TransitRouterAttachments) != 1 {
-		return fmt.Errorf("read back %s: %v", created.AttachmentID, err)
+	if err := cl.Call(ctx, cbn.Version, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": created.AttachmentID}, &l); err != nil {
+		return fmt.Errorf("read back %s: %w", created.AttachmentID, err)
+	}
+	if len(l.TransitRouterAttachments) != 1 {
+		return fmt.Errorf("read back %s: it is gone", created.AttachmentID)
 	}
 	item := l.TransitRouterAttachments[0]
 	result := map[string]any{"TransitRouterAttachmentId": created.AttachmentID, "VpnConnectionId": created.VpnConnectionID,

@@ -8,8 +8,8 @@ package connect
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,19 +50,75 @@ type VPN struct {
 	Tags []model.Tag
 }
 
-// Params are CreateVpnAttachment's (and ModifyVpnAttachmentAttribute's) parameters. The
-// errors it returns name a form field (apierr-free: they are about the form's shape, not
-// the API's rules, which the API itself checks).
+// Params are CreateVpnAttachment's parameters: what is set (the API's defaults apply to the
+// rest), and the tags. The errors it returns are about the form's shape, each naming its
+// field; the API checks its own rules.
 func (v VPN) Params() (map[string]string, error) {
-	p := map[string]string{"RegionId": v.Region, "CustomerGatewayId": v.CustomerGatewayID}
-	setIf(p, "Name", v.Name)
-	setIf(p, "NetworkType", v.NetworkType)
+	fields, err := v.fields()
+	if err != nil {
+		return nil, err
+	}
+	var set []field
+	for _, f := range fields {
+		if f.value != "" {
+			set = append(set, f)
+		}
+	}
+	p := assemble(set)
+	p["RegionId"], p["CustomerGatewayId"] = v.Region, v.CustomerGatewayID
+	SetTags(p, "Tags", v.Tags)
+	return p, nil
+}
+
+// Modify returns ModifyVpnAttachmentAttribute's parameters for turning old into v: only
+// what differs, so a value shown in the form (the effective LocalId, say) is not stored
+// just because the form was saved; a field cleared in the form is sent empty, which
+// restores its default. ok is false when nothing differs.
+func (v VPN) Modify(old VPN) (p map[string]string, ok bool, err error) {
+	now, err := v.fields()
+	if err != nil {
+		return nil, false, err
+	}
+	before, err := old.fields()
+	if err != nil {
+		before = nil // the old connection cannot be worse than "everything changed"
+	}
+	was := map[string]string{}
+	for _, f := range before {
+		was[f.object+"."+f.key] = f.value
+	}
+	var changed []field
+	for _, f := range now {
+		if prev, seen := was[f.object+"."+f.key]; !seen || prev != f.value {
+			changed = append(changed, f)
+		}
+	}
+	if len(changed) == 0 && v.CustomerGatewayID == old.CustomerGatewayID {
+		return nil, false, nil
+	}
+	p = assemble(changed)
+	p["RegionId"] = v.Region
+	if v.CustomerGatewayID != old.CustomerGatewayID {
+		p["CustomerGatewayId"] = v.CustomerGatewayID
+	}
+	return p, true, nil
+}
+
+// field is one value of the form as the API takes it: a top-level parameter (object "")
+// or a key of one of the JSON-valued parameters (IkeConfig, ...).
+type field struct {
+	object, key, value string
+	number             bool // sent as a JSON number
+}
+
+// fields lists every value of the form, set or not.
+func (v VPN) fields() ([]field, error) {
+	local, remote := model.AllIPv4, model.AllIPv4
 	switch v.RoutingMode {
 	case DestinationRouting, "":
 		if v.LocalCidrs != "" || v.PeerCidrs != "" {
 			return nil, &FieldError{Field: "LocalSubnet", Message: "Local and peer CIDR blocks apply to Flow Protection only; choose Flow Protection or clear them."}
 		}
-		p["LocalSubnet"], p["RemoteSubnet"] = "0.0.0.0/0", "0.0.0.0/0"
 	case FlowProtection:
 		if strings.TrimSpace(v.LocalCidrs) == "" {
 			return nil, &FieldError{Field: "LocalSubnet", Message: "Flow Protection needs the local (cloud-side) CIDR blocks, comma-separated."}
@@ -70,83 +126,81 @@ func (v VPN) Params() (map[string]string, error) {
 		if strings.TrimSpace(v.PeerCidrs) == "" {
 			return nil, &FieldError{Field: "RemoteSubnet", Message: "Flow Protection needs the peer (data-center) CIDR blocks, comma-separated."}
 		}
-		p["LocalSubnet"], p["RemoteSubnet"] = v.LocalCidrs, v.PeerCidrs
+		local, remote = v.LocalCidrs, v.PeerCidrs
 	default:
 		return nil, &FieldError{Field: "RoutingMode", Message: fmt.Sprintf("Routing mode must be %s or %s, not %q.", DestinationRouting, FlowProtection, v.RoutingMode)}
 	}
-	p["EffectImmediately"] = fmt.Sprint(v.ApplyImmediately)
-	p["EnableDpd"], p["EnableNatTraversal"] = fmt.Sprint(v.Dpd), fmt.Sprint(v.NatTraversal)
-
-	ike := map[string]any{}
-	for key, val := range map[string]string{"Psk": v.Psk, "IkeVersion": v.IkeVersion, "IkeMode": v.IkeMode, "IkeEncAlg": v.IkeEncAlg,
-		"IkeAuthAlg": v.IkeAuthAlg, "IkePfs": v.IkePfs, "LocalId": v.LocalID, "RemoteId": v.RemoteID} {
-		setAny(ike, key, val)
+	fs := []field{{key: "Name", value: v.Name}, {key: "NetworkType", value: v.NetworkType},
+		{key: "LocalSubnet", value: local}, {key: "RemoteSubnet", value: remote},
+		{key: "EffectImmediately", value: strconv.FormatBool(v.ApplyImmediately)},
+		{key: "EnableDpd", value: strconv.FormatBool(v.Dpd)}, {key: "EnableNatTraversal", value: strconv.FormatBool(v.NatTraversal)},
+		{object: "IkeConfig", key: "Psk", value: v.Psk}, {object: "IkeConfig", key: "IkeVersion", value: v.IkeVersion},
+		{object: "IkeConfig", key: "IkeMode", value: v.IkeMode}, {object: "IkeConfig", key: "IkeEncAlg", value: v.IkeEncAlg},
+		{object: "IkeConfig", key: "IkeAuthAlg", value: v.IkeAuthAlg}, {object: "IkeConfig", key: "IkePfs", value: v.IkePfs},
+		{object: "IkeConfig", key: "IkeLifetime", value: v.IkeLifetime, number: true},
+		{object: "IkeConfig", key: "LocalId", value: v.LocalID}, {object: "IkeConfig", key: "RemoteId", value: v.RemoteID},
+		{object: "IpsecConfig", key: "IpsecEncAlg", value: v.IpsecEncAlg}, {object: "IpsecConfig", key: "IpsecAuthAlg", value: v.IpsecAuthAlg},
+		{object: "IpsecConfig", key: "IpsecPfs", value: v.IpsecPfs}, {object: "IpsecConfig", key: "IpsecLifetime", value: v.IpsecLifetime, number: true},
+		// Off is said explicitly: the API merges a modification over what is stored.
+		{object: "BgpConfig", key: "EnableBgp", value: strconv.FormatBool(v.Bgp)},
+		{object: "HealthCheckConfig", key: "enable", value: strconv.FormatBool(v.HealthCheck)},
 	}
-	if err := setInt(ike, "IkeConfig", "IkeLifetime", v.IkeLifetime); err != nil {
-		return nil, err
-	}
-	ipsec := map[string]any{}
-	for key, val := range map[string]string{"IpsecEncAlg": v.IpsecEncAlg, "IpsecAuthAlg": v.IpsecAuthAlg, "IpsecPfs": v.IpsecPfs} {
-		setAny(ipsec, key, val)
-	}
-	if err := setInt(ipsec, "IpsecConfig", "IpsecLifetime", v.IpsecLifetime); err != nil {
-		return nil, err
-	}
-	bgp := map[string]any{}
 	if v.Bgp {
-		bgp["EnableBgp"], bgp["TunnelCidr"], bgp["LocalBgpIp"] = true, v.TunnelCidr, v.LocalBgpIP
-		setAny(bgp, "LocalAsn", v.LocalAsn)
+		fs = append(fs, field{object: "BgpConfig", key: "TunnelCidr", value: v.TunnelCidr},
+			field{object: "BgpConfig", key: "LocalBgpIp", value: v.LocalBgpIP}, field{object: "BgpConfig", key: "LocalAsn", value: v.LocalAsn})
 	}
-	hc := map[string]any{}
 	if v.HealthCheck {
-		hc["enable"], hc["dip"], hc["sip"] = true, v.HcDip, v.HcSip
-		if err := setInt(hc, "HealthCheckConfig", "interval", v.HcInterval); err != nil {
-			return nil, err
+		policy := "revoke_route"
+		if !v.SwitchRoute {
+			policy = "reserve_route"
 		}
-		if err := setInt(hc, "HealthCheckConfig", "retry", v.HcRetry); err != nil {
-			return nil, err
-		}
-		hc["Policy"] = map[bool]string{true: "revoke_route", false: "reserve_route"}[v.SwitchRoute]
+		fs = append(fs, field{object: "HealthCheckConfig", key: "dip", value: v.HcDip}, field{object: "HealthCheckConfig", key: "sip", value: v.HcSip},
+			field{object: "HealthCheckConfig", key: "interval", value: v.HcInterval, number: true},
+			field{object: "HealthCheckConfig", key: "retry", value: v.HcRetry, number: true},
+			field{object: "HealthCheckConfig", key: "Policy", value: policy})
 	}
-	for name, m := range map[string]map[string]any{"IkeConfig": ike, "IpsecConfig": ipsec, "BgpConfig": bgp, "HealthCheckConfig": hc} {
-		if len(m) > 0 {
-			raw, _ := json.Marshal(m)
-			p[name] = string(raw)
+	for _, f := range fs {
+		if f.number && f.value != "" {
+			if _, err := strconv.ParseInt(f.value, 10, 64); err != nil {
+				return nil, &FieldError{Field: f.object + "." + f.key, Message: fmt.Sprintf("%s.%s must be a whole number; got %q.", f.object, f.key, f.value)}
+			}
 		}
 	}
-	SetTags(p, "Tags", v.Tags)
-	return p, nil
+	return fs, nil
+}
+
+// assemble turns fields into parameters, the JSON-valued ones as JSON objects.
+func assemble(fs []field) map[string]string {
+	p := map[string]string{}
+	objects := map[string]map[string]any{}
+	for _, f := range fs {
+		if f.object == "" {
+			p[f.key] = f.value
+			continue
+		}
+		if objects[f.object] == nil {
+			objects[f.object] = map[string]any{}
+		}
+		var val any = f.value
+		switch {
+		case f.number && f.value != "":
+			val, _ = strconv.ParseInt(f.value, 10, 64) // checked by fields
+		case f.key == "EnableBgp" || f.key == "enable":
+			val = f.value == "true"
+		}
+		objects[f.object][f.key] = val
+	}
+	for name, m := range objects {
+		raw, _ := json.Marshal(m)
+		p[name] = string(raw)
+	}
+	return p
 }
 
 // FieldError is a problem with the form's shape, named by the API parameter it feeds.
 type FieldError struct{ Field, Message string }
 
 func (e *FieldError) Error() string { return e.Message }
-
-func setIf(p map[string]string, key, val string) {
-	if val != "" {
-		p[key] = val
-	}
-}
-
-func setAny(m map[string]any, key, val string) {
-	if val != "" {
-		m[key] = val
-	}
-}
-
-// setInt sends a number as a JSON number: the API's structures declare these as integers.
-func setInt(m map[string]any, parent, key, val string) error {
-	if val == "" {
-		return nil
-	}
-	var n int64
-	if _, err := fmt.Sscan(val, &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(val) {
-		return &FieldError{Field: parent + "." + key, Message: fmt.Sprintf("%s.%s must be a whole number; got %q.", parent, key, val)}
-	}
-	m[key] = n
-	return nil
-}
 
 // SetTags adds tags as param.N.Key / param.N.Value.
 func SetTags(p map[string]string, param string, tags []model.Tag) {
@@ -170,8 +224,12 @@ type Attachment struct {
 // Params are CreateTransitRouterVpnAttachment's parameters.
 func (a Attachment) Params() map[string]string {
 	p := map[string]string{"RegionId": a.Region, "TransitRouterId": a.TransitRouterID, "VpnId": a.VpnID, "TransitRouterAttachmentName": a.Name}
-	setIf(p, "VpnOwnerId", a.VpnOwnerID)
-	setIf(p, "Zone.1.ZoneId", a.Zone)
+	if a.VpnOwnerID != "" {
+		p["VpnOwnerId"] = a.VpnOwnerID
+	}
+	if a.Zone != "" {
+		p["Zone.1.ZoneId"] = a.Zone
+	}
 	if a.RouteSync != nil {
 		p["AutoPublishRouteEnabled"] = fmt.Sprint(*a.RouteSync)
 	}
@@ -213,7 +271,7 @@ func Attach(ctx context.Context, cl Caller, vpn *VPN, att Attachment) (Created, 
 		if c.VpnCreated {
 			undo := cl.Call(context.WithoutCancel(ctx), vpc.Version, "DeleteVpnAttachment", map[string]string{"RegionId": att.Region, "VpnConnectionId": c.VpnConnectionID}, nil)
 			if undo != nil {
-				err = errors.Join(err, fmt.Errorf("the IPsec-VPN connection %s created for it could not be deleted again: %w", c.VpnConnectionID, undo))
+				return Created{}, &OrphanError{Err: err, VpnConnectionID: c.VpnConnectionID, Undo: undo}
 			}
 		}
 		return Created{}, err
@@ -221,6 +279,20 @@ func Attach(ctx context.Context, cl Caller, vpn *VPN, att Attachment) (Created, 
 	c.AttachmentID = out.TransitRouterAttachmentId
 	return c, nil
 }
+
+// OrphanError is a refused attachment whose newly created connection could not be deleted
+// again: the caller must tell the user it is left.
+type OrphanError struct {
+	Err             error // why the attachment was refused
+	VpnConnectionID string
+	Undo            error // why the connection could not be deleted
+}
+
+func (e *OrphanError) Error() string {
+	return fmt.Sprintf("%v; the IPsec-VPN connection %s created for it could not be deleted again (%v): delete it yourself", e.Err, e.VpnConnectionID, e.Undo)
+}
+
+func (e *OrphanError) Unwrap() error { return e.Err }
 
 // Step reports the procedure's progress: a step's name and whether it finished.
 type Step func(name string, done bool)

@@ -23,7 +23,8 @@ func TestVPNParams(t *testing.T) {
 	}{
 		{name: "defaults send only what is set", edit: func(*VPN) {},
 			want:   map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": "cgw-1", "LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0", "EffectImmediately": "false", "EnableDpd": "true", "EnableNatTraversal": "true"},
-			absent: []string{"IkeConfig", "IpsecConfig", "BgpConfig", "HealthCheckConfig", "Name", "NetworkType", "Tags.1.Key"}},
+			json:   map[string]string{"BgpConfig": `{"EnableBgp":false}`, "HealthCheckConfig": `{"enable":false}`},
+			absent: []string{"IkeConfig", "IpsecConfig", "Name", "NetworkType", "Tags.1.Key"}},
 		{name: "flow protection", edit: func(v *VPN) {
 			v.RoutingMode, v.LocalCidrs, v.PeerCidrs = FlowProtection, "10.0.0.0/16", "192.168.1.0/24,192.168.2.0/24"
 		},
@@ -37,7 +38,7 @@ func TestVPNParams(t *testing.T) {
 			v.IpsecPfs, v.IpsecLifetime = "disabled", "0"
 		}, json: map[string]string{"IkeConfig": `{"IkeLifetime":3600,"IkeVersion":"ikev1","LocalId":"a.example","Psk":"k#1"}`, "IpsecConfig": `{"IpsecLifetime":0,"IpsecPfs":"disabled"}`}},
 		{name: "lifetime must be a number", edit: func(v *VPN) { v.IkeLifetime = "1h" }, errWhat: "IkeConfig.IkeLifetime"},
-		{name: "bgp only when enabled", edit: func(v *VPN) { v.TunnelCidr = "169.254.1.0/30" }, absent: []string{"BgpConfig"}},
+		{name: "bgp settings only when enabled", edit: func(v *VPN) { v.TunnelCidr = "169.254.1.0/30" }, json: map[string]string{"BgpConfig": `{"EnableBgp":false}`}},
 		{name: "bgp", edit: func(v *VPN) {
 			v.Bgp, v.TunnelCidr, v.LocalBgpIP, v.LocalAsn = true, "169.254.11.0/30", "169.254.11.1", "1.2"
 		},
@@ -84,6 +85,49 @@ func TestVPNParams(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestVPNModify(t *testing.T) {
+	old := VPN{Region: "cn-hangzhou", CustomerGatewayID: "cgw-1", Name: "a", RoutingMode: DestinationRouting, Dpd: true, NatTraversal: true,
+		Psk: "k", IkeVersion: "ikev2", IkeLifetime: "86400", LocalID: "198.18.100.2", RemoteID: "198.18.0.2",
+		Bgp: true, TunnelCidr: "169.254.11.0/30", LocalBgpIP: "169.254.11.1", LocalAsn: "65001",
+		HealthCheck: true, HcDip: "192.168.1.1", HcSip: "10.0.0.1", HcInterval: "3", HcRetry: "3", SwitchRoute: true}
+	tests := []struct {
+		name string
+		edit func(*VPN)
+		want map[string]string // the whole parameter map; nil when nothing changed
+	}{
+		{"unchanged sends nothing", func(*VPN) {}, nil},
+		{"one IKE value", func(v *VPN) { v.IkeVersion = "ikev1" }, map[string]string{"RegionId": "cn-hangzhou", "IkeConfig": `{"IkeVersion":"ikev1"}`}},
+		{"cleared LocalId restores the default", func(v *VPN) { v.LocalID = "" }, map[string]string{"RegionId": "cn-hangzhou", "IkeConfig": `{"LocalId":""}`}},
+		{"BGP off", func(v *VPN) { v.Bgp = false }, map[string]string{"RegionId": "cn-hangzhou", "BgpConfig": `{"EnableBgp":false}`}},
+		{"health check off", func(v *VPN) { v.HealthCheck = false }, map[string]string{"RegionId": "cn-hangzhou", "HealthCheckConfig": `{"enable":false}`}},
+		{"switch route", func(v *VPN) { v.SwitchRoute = false }, map[string]string{"RegionId": "cn-hangzhou", "HealthCheckConfig": `{"Policy":"reserve_route"}`}},
+		{"DPD and name", func(v *VPN) { v.Dpd, v.Name = false, "b" }, map[string]string{"RegionId": "cn-hangzhou", "EnableDpd": "false", "Name": "b"}},
+		{"customer gateway", func(v *VPN) { v.CustomerGatewayID = "cgw-2" }, map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": "cgw-2"}},
+		{"to flow protection", func(v *VPN) {
+			v.RoutingMode, v.LocalCidrs, v.PeerCidrs = FlowProtection, "10.0.0.0/16", "192.168.0.0/24"
+		},
+			map[string]string{"RegionId": "cn-hangzhou", "LocalSubnet": "10.0.0.0/16", "RemoteSubnet": "192.168.0.0/24"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := old
+			tt.edit(&v)
+			p, ok, err := v.Modify(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (tt.want != nil) || (ok && !reflect.DeepEqual(p, tt.want)) {
+				t.Errorf("Modify = %v, %v; want %v", p, ok, tt.want)
+			}
+		})
+	}
+	bad := old
+	bad.IkeLifetime = "soon"
+	if _, _, err := bad.Modify(old); err == nil {
+		t.Error("a non-number lifetime was accepted")
 	}
 }
 

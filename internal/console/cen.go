@@ -3,8 +3,10 @@ package console
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"opencen/internal/api/cbn"
 	"opencen/internal/apierr"
 )
 
@@ -16,9 +18,9 @@ func (c *Console) censPage(q *req) {
 }
 
 func (c *Console) fillCens(q *req, p *page) {
-	cens, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCens", nil, "Cens", "Cen")
+	cens, err := pageAll(q.ctx, q.cl, cbn.Version, "DescribeCens", nil, "Cens", "Cen")
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	byField(cens, "CenId")
 	p.D["Cens"] = cens
@@ -26,11 +28,12 @@ func (c *Console) fillCens(q *req, p *page) {
 
 func (c *Console) createCen(q *req) {
 	f := q.r.PostForm
-	out, err := q.cl.get(q.ctx, cbnV, "CreateCen", map[string]string{"Name": f.Get("Name"), "Description": f.Get("Description")})
+	out, err := q.cl.get(q.ctx, cbn.Version, "CreateCen", map[string]string{"Name": f.Get("Name"), "Description": f.Get("Description")})
 	if err != nil {
-		p := c.newPage(q, "Instances", "cens")
+		p := c.retry(q, "cens", err)
+		p.Title = "Instances"
 		c.fillCens(q, p)
-		c.fail(q, "cens", p, err)
+		c.render(q.w, q.r, "cens", http.StatusBadRequest, p)
 		return
 	}
 	id := str(out["CenId"])
@@ -39,7 +42,7 @@ func (c *Console) createCen(q *req) {
 
 // cen reads one CEN, or reports it as not found (also when it is another account's).
 func (c *Console) cen(q *req, id string) (map[string]any, error) {
-	cens, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": id}, "Cens", "Cen")
+	cens, err := pageAll(q.ctx, q.cl, cbn.Version, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": id}, "Cens", "Cen")
 	if err != nil {
 		return nil, err
 	}
@@ -69,23 +72,23 @@ func (c *Console) renderCen(q *req, p *page, status int) {
 		tab = "trs"
 	}
 	p.D["Tab"] = tab
-	trs, err := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": id}, "TransitRouters")
+	trs, err := pageAll(q.ctx, q.cl, cbn.Version, "ListTransitRouters", map[string]string{"CenId": id}, "TransitRouters")
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	byField(trs, "RegionId")
 	p.D["TRs"] = trs
 	if tab == "routemaps" {
-		maps, err := pageAll(q.ctx, q.cl, cbnV, "DescribeCenRouteMaps", map[string]string{"CenId": id}, "RouteMaps", "RouteMap")
+		maps, err := pageAll(q.ctx, q.cl, cbn.Version, "DescribeCenRouteMaps", map[string]string{"CenId": id}, "RouteMaps", "RouteMap")
 		if err != nil {
-			p.Error = err.Error()
+			_, p.Error = fieldErrors(err, nil)
 		}
 		p.D["RouteMaps"] = maps
 		var tables []any
 		for _, tr := range trs {
-			ts, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": str(dig(tr, "TransitRouterId"))})
+			ts, err := listAll(q.ctx, q.cl, cbn.Version, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": str(dig(tr, "TransitRouterId"))})
 			if err != nil {
-				p.Error = err.Error()
+				_, p.Error = fieldErrors(err, nil)
 			}
 			tables = append(tables, ts...)
 		}
@@ -104,13 +107,10 @@ func (c *Console) renderCen(q *req, p *page, status int) {
 func (c *Console) createTR(q *req) {
 	f := q.r.PostForm
 	cen := q.r.PathValue("cen")
-	out, err := q.cl.get(q.ctx, cbnV, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": f.Get("RegionId"),
+	out, err := q.cl.get(q.ctx, cbn.Version, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": f.Get("RegionId"),
 		"TransitRouterName": f.Get("TransitRouterName"), "TransitRouterDescription": f.Get("TransitRouterDescription")})
 	if err != nil {
-		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
-		c.renderCen(q, p, http.StatusBadRequest)
+		c.renderCen(q, c.retry(q, "cens", err), http.StatusBadRequest)
 		return
 	}
 	done(q, "/console/cens/"+cen, "Creating transit router "+str(out["TransitRouterId"])+".")
@@ -136,7 +136,7 @@ func (c *Console) createRouteMap(q *req) {
 		for _, v := range strings.Split(f.Get(k), ",") {
 			if v = strings.TrimSpace(v); v != "" {
 				n++
-				params[k+"."+itoa(n)] = v
+				params[k+"."+strconv.Itoa(n)] = v
 			}
 		}
 	}
@@ -146,11 +146,9 @@ func (c *Console) createRouteMap(q *req) {
 			delete(params, mode)
 		}
 	}
-	out, err := q.cl.get(q.ctx, cbnV, "CreateCenRouteMap", params)
+	out, err := q.cl.get(q.ctx, cbn.Version, "CreateCenRouteMap", params)
 	if err != nil {
-		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
+		p := c.retry(q, "cens", err)
 		var e *apierr.Error
 		if errors.As(err, &e) {
 			// List errors name the element (MatchAsns.2); the form has one field per list.
@@ -169,10 +167,10 @@ func (c *Console) createRouteMap(q *req) {
 
 func (c *Console) deleteRouteMap(q *req) {
 	cen := q.r.PathValue("cen")
-	err := q.cl.Call(q.ctx, cbnV, "DeleteCenRouteMap", map[string]string{"CenId": cen, "CenRegionId": q.r.PostForm.Get("CenRegionId"), "RouteMapId": q.r.PathValue("id")}, nil)
+	err := q.cl.Call(q.ctx, cbn.Version, "DeleteCenRouteMap", map[string]string{"CenId": cen, "CenRegionId": q.r.PostForm.Get("CenRegionId"), "RouteMapId": q.r.PathValue("id")}, nil)
 	if err != nil {
 		p := c.newPage(q, "", "cens")
-		_, p.Error = fieldErrors(err, nil)
+		_, p.Error = fieldErrors(err, nil) // a row's action: no form to show again
 		q.r.URL.RawQuery = "tab=routemaps"
 		c.renderCen(q, p, http.StatusBadRequest)
 		return

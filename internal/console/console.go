@@ -44,6 +44,7 @@ type Console struct {
 	partials map[string]map[string]bool
 	mux      *http.ServeMux
 	jobs     *jobs
+	out      signedOut
 	now      func() time.Time
 	// ctx bounds background work (the steps after an attachment is created).
 	ctx context.Context
@@ -51,13 +52,16 @@ type Console struct {
 
 // New builds the console. ctx bounds the background steps it starts.
 func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger) (*Console, error) {
-	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(), now: time.Now, ctx: ctx}
+	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx}
 	if err := c.parseTemplates(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("console templates: %w", err)
 	}
 	c.routes()
 	return c, nil
 }
+
+// Wait returns when the background steps have ended (after the ctx given to New is done).
+func (c *Console) Wait() { c.jobs.wg.Wait() }
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -68,11 +72,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) parseTemplates() error {
-	static, err := fs.Sub(assets, "assets")
-	if err != nil {
-		return err
+	for _, name := range []string{"console.css", "console.js"} {
+		c.mux.HandleFunc("GET /console/static/"+name, func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFileFS(w, r, assets, "assets/"+name)
+		})
 	}
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	pages, err := fs.Glob(assets, "assets/page-*.html")
 	if err != nil {
 		return err
@@ -109,7 +113,6 @@ type page struct {
 	Title   string
 	Nav     string
 	Account string
-	KeyID   string
 	CSRF    string
 	Regions []config.Region
 	Region  string
@@ -145,17 +148,29 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, name string, st
 	_, _ = buf.WriteTo(w)
 }
 
-// caller is the API as the session's account.
+// caller is the API as the session's account. keyID, when set, is looked up again before
+// each call: background steps stop when the access key is disabled or deleted, as the
+// session itself would.
 type caller struct {
-	c  *Console
-	id rpc.Identity
+	c     *Console
+	id    rpc.Identity
+	keyID string
 }
 
 // Call runs an action and decodes its answer into out (numbers stay json.Number so account
 // IDs print whole).
 func (cl caller) Call(ctx context.Context, version, action string, params map[string]string, out any) error {
+	if cl.keyID != "" {
+		if _, _, err := cl.c.api.Lookup(ctx, cl.keyID); err != nil {
+			return err
+		}
+	}
 	obj, err := cl.c.api.Invoke(ctx, cl.id, version, action, rpc.Params(params))
-	cl.c.log.Debug("console", "action", action, "account", cl.id.AccountID, "err", err)
+	if e := apierr.From(err); err != nil && e.HTTPStatus() >= 500 {
+		cl.c.log.Error("console: action failed", "action", action, "account", cl.id.AccountID, "err", err)
+	} else {
+		cl.c.log.Debug("console", "action", action, "account", cl.id.AccountID, "err", err)
+	}
 	if err != nil || out == nil {
 		return err
 	}
@@ -182,9 +197,18 @@ func fieldErrors(err error, fields url.Values) (map[string]string, string) {
 	if errors.As(err, &fe) {
 		return map[string]string{fe.Field: fe.Message}, "Check the highlighted fields."
 	}
+	errs, msg := placeError(err, fields)
+	var orphan *connect.OrphanError
+	if errors.As(err, &orphan) {
+		msg += " The IPsec-VPN connection " + orphan.VpnConnectionID + " created for it could not be deleted again; delete it on the IPsec-VPN Connections page."
+	}
+	return errs, msg
+}
+
+func placeError(err error, fields url.Values) (map[string]string, string) {
 	e := apierr.From(err)
 	if e.Code == "InternalError" {
-		return nil, "The request failed: " + err.Error()
+		return nil, "The request failed on the server; its log has the details."
 	}
 	msg := e.Message + " (" + e.Code + ")"
 	param := e.Param
@@ -193,7 +217,7 @@ func fieldErrors(err error, fields url.Values) (map[string]string, string) {
 		param = "Tags." + rest
 	}
 	for _, name := range []string{param, aliases[param]} {
-		if _, ok := fields[name]; ok && name != "" {
+		if _, ok := fields[name]; ok && name != "" && !noSlot[name] {
 			return map[string]string{name: msg}, "Check the highlighted fields."
 		}
 	}
@@ -203,3 +227,8 @@ func fieldErrors(err error, fields url.Values) (map[string]string, string) {
 // aliases name the form field of an API parameter where the form calls it otherwise: the
 // Create Connection form's Attachment Name is also the new connection's Name.
 var aliases = map[string]string{"Zone.ZoneId": "ZoneId", "Name": "TransitRouterAttachmentName"}
+
+// noSlot are form fields with no place for a message (hidden inputs, radio groups whose
+// values the page offers): their errors are shown at the top of the page.
+var noSlot = map[string]bool{"RegionId": true, "csrf": true, "Op": true, "Kind": true, "EffectImmediately": true,
+	"ResourceOwner": true, "Resource": true, "NetworkType": true, "TransitRouterRouteEntryNextHopType": true}

@@ -3,6 +3,9 @@ package console
 import (
 	"net/http"
 	"net/url"
+
+	"opencen/internal/api/cbn"
+	"opencen/internal/api/vpc"
 )
 
 // Deleting: every resource page has a "Delete…" disclosure whose form posts here. The API
@@ -11,7 +14,7 @@ import (
 
 func (c *Console) deleteCen(q *req) {
 	id := q.r.PathValue("cen")
-	c.remove(q, cbnV, "DeleteCen", map[string]string{"CenId": id}, "/console/cens/"+id, "/console/cens", "Deleting CEN instance "+id+".")
+	c.remove(q, cbn.Version, "DeleteCen", map[string]string{"CenId": id}, "/console/cens/"+id, "/console/cens", "Deleting CEN instance "+id+".")
 }
 
 func (c *Console) deleteTR(q *req) {
@@ -21,7 +24,7 @@ func (c *Console) deleteTR(q *req) {
 		c.apiError(q, c.newPage(q, "Delete transit router", "cens"), err)
 		return
 	}
-	c.remove(q, cbnV, "DeleteTransitRouter", map[string]string{"TransitRouterId": id}, "/console/trs/"+id, "/console/cens/"+str(tr["CenId"]), "Deleting transit router "+id+".")
+	c.remove(q, cbn.Version, "DeleteTransitRouter", map[string]string{"TransitRouterId": id}, "/console/trs/"+id, "/console/cens/"+str(tr["CenId"]), "Deleting transit router "+id+".")
 }
 
 // deleteAttachment detaches a connection; Force also removes its associations,
@@ -36,25 +39,25 @@ func (c *Console) deleteAttachment(q *req) {
 	if q.r.PostForm.Get("Force") == "on" {
 		params["Force"] = "true"
 	}
-	c.remove(q, cbnV, action, params, "/console/trs/"+trID+"/attachments/"+attID, "/console/trs/"+trID, "Deleting connection "+attID+".")
+	c.remove(q, cbn.Version, action, params, "/console/trs/"+trID+"/attachments/"+attID, "/console/trs/"+trID, "Deleting connection "+attID+".")
 }
 
 func (c *Console) deleteTable(q *req) {
 	id := q.r.PathValue("table")
-	c.remove(q, cbnV, "DeleteTransitRouterRouteTable", map[string]string{"TransitRouterRouteTableId": id}, "/console/tables/"+id,
+	c.remove(q, cbn.Version, "DeleteTransitRouterRouteTable", map[string]string{"TransitRouterRouteTableId": id}, "/console/tables/"+id,
 		"/console/trs/"+q.r.PostForm.Get("TransitRouterId")+"?tab=tables", "Deleting route table "+id+".")
 }
 
 func (c *Console) deleteVco(q *req) {
 	id, region := q.r.PathValue("id"), q.r.PostForm.Get("RegionId")
-	c.remove(q, vpcV, "DeleteVpnAttachment", map[string]string{"RegionId": region, "VpnConnectionId": id},
+	c.remove(q, vpc.Version, "DeleteVpnAttachment", map[string]string{"RegionId": region, "VpnConnectionId": id},
 		"/console/vpn/connections/"+id+"?"+url.Values{"region": {region}}.Encode(), "/console/vpn/connections?"+url.Values{"region": {region}}.Encode(), "Deleted IPsec-VPN connection "+id+".")
 }
 
 func (c *Console) deleteCGW(q *req) {
 	id, region := q.r.PathValue("id"), q.r.PostForm.Get("RegionId")
 	back := "/console/vpn/cgws?" + url.Values{"region": {region}}.Encode()
-	c.remove(q, vpcV, "DeleteCustomerGateway", map[string]string{"RegionId": region, "CustomerGatewayId": id}, back, back, "Deleted customer gateway "+id+".")
+	c.remove(q, vpc.Version, "DeleteCustomerGateway", map[string]string{"RegionId": region, "CustomerGatewayId": id}, back, back, "Deleted customer gateway "+id+".")
 }
 
 // remove runs a delete action; on success it goes to next, otherwise it shows the API's

@@ -9,11 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"opencen/internal/config"
 	"opencen/internal/model"
 )
-
-type regionT = config.Region
 
 // dig follows keys through generic JSON (maps); nil when a key is missing.
 func dig(v any, path ...string) any {
@@ -40,8 +37,6 @@ func str(v any) string {
 	return fmt.Sprint(v)
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // choices are the product page's values for the selects (model is their one source).
 var choices = map[string][]string{
 	"IkeVersion": model.IkeVersions, "IkeMode": model.IkeModes, "EncAlg": model.EncAlgs,
@@ -51,7 +46,6 @@ var choices = map[string][]string{
 }
 
 var funcs = template.FuncMap{
-	"dig": dig,
 	"str": func(v any, path ...string) string { return str(dig(v, path...)) },
 	"items": func(v any, path ...string) []any {
 		items, _ := dig(v, path...).([]any)
@@ -72,15 +66,16 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"seq": func(n int) []int {
-		out := make([]int, n)
+	// tagRows numbers the rows of the tag fields.
+	"tagRows": func() []int {
+		out := make([]int, tagRows)
 		for i := range out {
 			out[i] = i + 1
 		}
 		return out
 	},
-	"tagKey":      func(i int) string { return "Tags." + strconv.Itoa(i) + ".Key" },
-	"tagValue":    func(i int) string { return "Tags." + strconv.Itoa(i) + ".Value" },
+	"tagKey":      tagKey,
+	"tagValue":    tagValue,
 	"statusClass": statusClass,
 	// args builds the argument map of the field templates from key/value pairs.
 	"args": func(kv ...any) map[string]any {
@@ -117,3 +112,9 @@ func statusClass(s string) string {
 	}
 	return "bad"
 }
+
+// tagRows is how many tag rows the forms offer.
+const tagRows = 5
+
+func tagKey(i int) string   { return "Tags." + strconv.Itoa(i) + ".Key" }
+func tagValue(i int) string { return "Tags." + strconv.Itoa(i) + ".Value" }

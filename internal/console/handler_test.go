@@ -305,6 +305,10 @@ func TestSignIn(t *testing.T) {
 			"//evil.example/console/":              "/console/cens",
 			"https://evil.example/console/":        "/console/cens",
 			"/elsewhere":                           "/console/cens",
+			"/console/../\\evil.example":           "/console/cens",
+			"/console/\\evil.example":              "/console/cens",
+			"/console/./cens":                      "/console/cens",
+			"/console/cens?partial=trs&x=1":        "/console/cens?x=1",
 		} {
 			b := e.browser(t)
 			resp, body := b.post("/console/signin", url.Values{"AccessKeyId": {a.KeyID}, "AccessKeySecret": {a.Secret}, "next": {next}}, "same")
@@ -320,6 +324,31 @@ func TestSignIn(t *testing.T) {
 		wantRedirect(t, "sign-out", resp, body, "/console/signin")
 		resp, body = b.get("/console/cens")
 		wantStatus(t, "GET after sign-out", resp, body, http.StatusSeeOther)
+	})
+
+	t.Run("a copied cookie dies with sign out", func(t *testing.T) {
+		b := e.browser(t)
+		b.signIn(a)
+		u, _ := url.Parse(e.url + "/console/")
+		copied := b.c.Jar.Cookies(u)
+		csrf := b.csrf("/console/cens")
+		b.post("/console/signout", url.Values{"csrf": {csrf}}, "same")
+		thief := e.browser(t)
+		thief.c.Jar.SetCookies(u, copied)
+		resp, body := thief.get("/console/cens")
+		wantStatus(t, "GET with a signed-out cookie", resp, body, http.StatusSeeOther)
+		resp, body = thief.get("/console/cens?partial=x")
+		wantStatus(t, "live update with a signed-out cookie", resp, body, http.StatusUnauthorized)
+	})
+
+	t.Run("flash messages are the console's own", func(t *testing.T) {
+		b := e.browser(t)
+		b.signIn(a)
+		resp, body := b.get("/console/cens?flash=Your+key+leaked")
+		wantStatus(t, "forged flash", resp, body, http.StatusOK)
+		if strings.Contains(body, "Your key leaked") {
+			t.Fatal("a link put its own text in the success banner")
+		}
 	})
 }
 

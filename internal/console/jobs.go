@@ -19,22 +19,24 @@ type job struct {
 	finished time.Time
 }
 
-// jobKeep is how long a finished job's progress stays on the attachment's page.
-const jobKeep = time.Hour
-
 type jobStep struct {
 	Name  string
 	State string // "pending", "running", "done", "failed"
 }
 
+// jobKeep is how long a finished job's progress stays on the attachment's page.
+const jobKeep = time.Hour
+
 type jobs struct {
 	mu   sync.Mutex
 	byID map[string]*job // by attachment ID
+	now  func() time.Time
+	wg   sync.WaitGroup
 }
 
-func newJobs() *jobs { return &jobs{byID: map[string]*job{}} }
+func newJobs(now func() time.Time) *jobs { return &jobs{byID: map[string]*job{}, now: now} }
 
-// start runs connect.Finish for an attachment in the background.
+// start runs connect.Finish for an attachment in the background, as cl's account.
 func (js *jobs) start(ctx context.Context, cl connect.Caller, trID, attID string, adv connect.Advanced) {
 	j := &job{Steps: []jobStep{{"Attach", "pending"}}}
 	if adv.Associate {
@@ -45,29 +47,35 @@ func (js *jobs) start(ctx context.Context, cl connect.Caller, trID, attID string
 	}
 	js.mu.Lock()
 	for id, old := range js.byID {
-		if old.Done && time.Since(old.finished) > jobKeep {
+		if old.Done && js.now().Sub(old.finished) > jobKeep {
 			delete(js.byID, id)
 		}
 	}
 	js.byID[attID] = j
 	js.mu.Unlock()
+	js.wg.Add(1)
 	go func() {
+		defer js.wg.Done()
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
 		err := connect.Finish(ctx, cl, "ListTransitRouterVpnAttachments", trID, attID, adv, func(name string, done bool) {
+			state := "running"
+			if done {
+				state = "done"
+			}
 			js.mu.Lock()
 			defer js.mu.Unlock()
 			for i := range j.Steps {
 				if j.Steps[i].Name == name {
-					j.Steps[i].State = map[bool]string{true: "done", false: "running"}[done]
+					j.Steps[i].State = state
 				}
 			}
 		})
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j.Done, j.finished = true, time.Now()
+		j.Done, j.finished = true, js.now()
 		if err != nil {
-			j.Err = err.Error()
+			_, j.Err = fieldErrors(err, nil)
 			for i := range j.Steps {
 				if j.Steps[i].State == "running" {
 					j.Steps[i].State = "failed"

@@ -6,11 +6,12 @@ import (
 	"crypto/hmac"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
-	"opencen/internal/api/cbn"
-	"opencen/internal/api/vpc"
+	"opencen/internal/apierr"
 	"opencen/internal/connect"
 )
 
@@ -80,8 +81,12 @@ func (c *Console) signedIn(h func(q *req)) http.HandlerFunc {
 		if err == nil {
 			s, err = verifySession(r.Context(), c.api.Lookup, ck.Value, c.now())
 		}
+		if err == nil && c.out.has(ck.Value) {
+			err = errNoSession
+		}
 		if err != nil {
-			if r.Method == http.MethodGet {
+			// A live update (?partial=) gets 401, and the page reloads into the sign-in.
+			if r.Method == http.MethodGet && r.URL.Query().Get("partial") == "" {
 				http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
@@ -102,23 +107,58 @@ func (c *Console) signedIn(h func(q *req)) http.HandlerFunc {
 	}
 }
 
-// newPage starts a page for a signed-in request.
+// newPage starts a page for a signed-in request, in the region of ?region= (the first
+// region when none is given).
 func (c *Console) newPage(q *req, title, nav string) *page {
-	region := q.r.URL.Query().Get("region")
-	if !slices.ContainsFunc(c.regions, func(r regionT) bool { return r.ID == region }) && len(c.regions) > 0 {
-		region = c.regions[0].ID
+	p := &page{Title: title, Nav: nav, Account: q.s.id.AccountID, CSRF: q.s.csrfToken(),
+		Regions: c.regions, Form: url.Values{}, D: map[string]any{}}
+	query := q.r.URL.Query()
+	if msg := query.Get("flash"); msg != "" && hmac.Equal([]byte(query.Get("fsig")), []byte(q.s.flashMAC(msg))) {
+		p.Flash = msg
 	}
-	return &page{Title: title, Nav: nav, Account: q.s.id.AccountID, KeyID: q.s.keyID, CSRF: q.s.csrfToken(),
-		Regions: c.regions, Region: region, Form: url.Values{}, D: map[string]any{}, Flash: q.r.URL.Query().Get("flash")}
+	var err error
+	if p.Region, err = c.region(query.Get("region")); err != nil {
+		_, p.Error = fieldErrors(err, nil)
+	}
+	return p
 }
 
-// done redirects after a successful POST (post/redirect/get), with a message.
-func done(q *req, to, flash string) {
-	sep := "?"
-	if strings.Contains(to, "?") {
-		sep = "&"
+// region checks a region ID ("" is the first region).
+func (c *Console) region(id string) (string, error) {
+	if id == "" && len(c.regions) > 0 {
+		return c.regions[0].ID, nil
 	}
-	http.Redirect(q.w, q.r, to+sep+"flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	var ids []string
+	for _, r := range c.regions {
+		if r.ID == id {
+			return id, nil
+		}
+		ids = append(ids, r.ID)
+	}
+	return c.regions[0].ID, apierr.Invalid("RegionId", "Region %q is not served here; use one of %s. Showing %s.", id, strings.Join(ids, ", "), c.regions[0].ID)
+}
+
+// retry is the page that shows a form again after err: the values as sent, the message next
+// to its field.
+func (c *Console) retry(q *req, nav string, err error) *page {
+	p := c.newPage(q, "", nav)
+	p.Form = q.r.PostForm
+	p.Errs, p.Error = fieldErrors(err, q.r.PostForm)
+	return p
+}
+
+// done redirects after a successful POST (post/redirect/get) with a signed message.
+func done(q *req, to, flash string) {
+	u, err := url.Parse(to)
+	if err != nil {
+		http.Error(q.w, "bad redirect", http.StatusInternalServerError)
+		return
+	}
+	v := u.Query()
+	v.Set("flash", flash)
+	v.Set("fsig", q.s.flashMAC(flash))
+	u.RawQuery = v.Encode()
+	http.Redirect(q.w, q.r, u.String(), http.StatusSeeOther)
 }
 
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
@@ -139,29 +179,35 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCookie(w, r, newSessionCookie(keyID, secret, c.now()), int(sessionTTL.Seconds()))
-	next := r.PostForm.Get("next")
-	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "//") {
-		next = "/console/cens"
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+// safeNext is where sign-in continues: a console page of this server, never another site
+// (no scheme or host, no backslashes browsers read as slashes, no dot segments).
+func safeNext(next string) string {
+	const home = "/console/cens"
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.ContainsAny(next, "\\\r\n") ||
+		!strings.HasPrefix(u.Path, "/console/") || path.Clean(u.Path) != u.Path {
+		return home
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	v := u.Query()
+	for _, k := range []string{"partial", "flash", "fsig"} {
+		v.Del(k)
+	}
+	return (&url.URL{Path: u.Path, RawQuery: v.Encode()}).String()
 }
 
 func (c *Console) signout(q *req) {
+	c.out.add(q.s.cookie, c.now())
 	setCookie(q.w, q.r, "", -1)
 	http.Redirect(q.w, q.r, "/console/signin", http.StatusSeeOther)
 }
 
-// fail renders a page again with the error placed next to its field.
-func (c *Console) fail(q *req, name string, p *page, err error) {
-	p.Form = q.r.PostForm
-	p.Errs, p.Error = fieldErrors(err, q.r.PostForm)
-	c.render(q.w, q.r, name, http.StatusBadRequest, p)
-}
-
-// notFound renders an API error (typically *.NotFound or Forbidden) as the page.
+// apiError renders an API error (typically *.NotFound) as the page, with its status.
 func (c *Console) apiError(q *req, p *page, err error) {
 	_, p.Error = fieldErrors(err, nil)
-	c.render(q.w, q.r, "error", http.StatusNotFound, p)
+	c.render(q.w, q.r, "error", apierr.From(err).HTTPStatus(), p)
 }
 
 // listAll reads every page of a MaxResults/NextToken list action.
@@ -190,7 +236,7 @@ func listAll(ctx context.Context, cl caller, version, action, key string, params
 func pageAll(ctx context.Context, cl caller, version, action string, params map[string]string, path ...string) ([]any, error) {
 	var all []any
 	for n := 1; ; n++ {
-		p := map[string]string{"PageSize": "50", "PageNumber": itoa(n)}
+		p := map[string]string{"PageSize": "50", "PageNumber": strconv.Itoa(n)}
 		for k, v := range params {
 			p[k] = v
 		}
@@ -210,11 +256,5 @@ func pageAll(ctx context.Context, cl caller, version, action string, params map[
 func byField(items []any, field string) {
 	slices.SortStableFunc(items, func(a, b any) int { return cmp.Compare(str(dig(a, field)), str(dig(b, field))) })
 }
-
-// versions, to keep call sites short.
-const (
-	cbnV = cbn.Version
-	vpcV = vpc.Version
-)
 
 var _ connect.Caller = caller{}

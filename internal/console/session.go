@@ -3,19 +3,22 @@ package console
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"opencen/internal/rpc"
 )
 
-// A session is a cookie "<AccessKeyId>.<expiry unix>.<mac>", the MAC keyed by the access
-// key's own secret. Nothing is kept on the server: a restart keeps people signed in, and
+// A session is a cookie "<AccessKeyId>.<expiry unix>.<nonce>.<mac>", the MAC keyed by the
+// access key's own secret (the nonce makes every sign-in's cookie its own, so signing out
+// ends that one only). Nothing is kept on the server: a restart keeps people signed in, and
 // disabling or deleting the key ends its sessions at the next request, because every
 // request looks the key up again.
 const (
@@ -43,17 +46,20 @@ func mac(secret string, parts ...string) string {
 // newSessionCookie signs keyID in until now+sessionTTL.
 func newSessionCookie(keyID, secret string, now time.Time) string {
 	exp := strconv.FormatInt(now.Add(sessionTTL).Unix(), 10)
-	return keyID + "." + exp + "." + mac(secret, "opencen-console-session", keyID, exp)
+	var n [12]byte
+	_, _ = rand.Read(n[:])
+	nonce := base64.RawURLEncoding.EncodeToString(n[:])
+	return keyID + "." + exp + "." + nonce + "." + mac(secret, "opencen-console-session", keyID, exp, nonce)
 }
 
 // verifySession checks a cookie value: its MAC against the key's current secret (the key
 // must still exist and be active: lookup fails otherwise) and its expiry.
 func verifySession(ctx context.Context, lookup rpc.KeyLookup, value string, now time.Time) (*session, error) {
-	keyID, rest, ok := strings.Cut(value, ".")
-	exp, sig, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || keyID == "" {
+	parts := strings.Split(value, ".")
+	if len(parts) != 4 || parts[0] == "" || parts[2] == "" {
 		return nil, errNoSession
 	}
+	keyID, exp, nonce, sig := parts[0], parts[1], parts[2], parts[3]
 	unix, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || now.Unix() > unix {
 		return nil, errNoSession
@@ -62,7 +68,7 @@ func verifySession(ctx context.Context, lookup rpc.KeyLookup, value string, now 
 	if err != nil {
 		return nil, errNoSession
 	}
-	if !hmac.Equal([]byte(sig), []byte(mac(secret, "opencen-console-session", keyID, exp))) {
+	if !hmac.Equal([]byte(sig), []byte(mac(secret, "opencen-console-session", keyID, exp, nonce))) {
 		return nil, errNoSession
 	}
 	return &session{id: id, keyID: keyID, cookie: value, secret: secret}, nil
@@ -91,6 +97,41 @@ func sameOrigin(r *http.Request) bool {
 	}
 	host, _, _ := strings.Cut(rest, "/")
 	return ok && host == r.Host
+}
+
+// signedOut remembers sessions ended by Sign out until they would expire anyway. It is kept
+// in memory: after a restart a copied cookie of a signed-out session works again until it
+// expires (disabling the access key ends every session for good).
+type signedOut struct {
+	mu      sync.Mutex
+	expires map[string]time.Time // cookie value -> its expiry
+}
+
+func (so *signedOut) add(cookie string, now time.Time) {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	if so.expires == nil {
+		so.expires = map[string]time.Time{}
+	}
+	for v, exp := range so.expires {
+		if now.After(exp) {
+			delete(so.expires, v)
+		}
+	}
+	so.expires[cookie] = now.Add(sessionTTL)
+}
+
+func (so *signedOut) has(cookie string) bool {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	_, ok := so.expires[cookie]
+	return ok
+}
+
+// flashMAC signs a success message carried in a redirect, so that a link cannot put its own
+// text in the console's success banner.
+func (s *session) flashMAC(msg string) string {
+	return mac(s.secret, "opencen-console-flash", s.cookie, msg)
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {

@@ -1,12 +1,15 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"opencen/internal/api/admin"
+	"opencen/internal/api/cbn"
+	"opencen/internal/api/vpc"
 	"opencen/internal/apierr"
 	"opencen/internal/connect"
 	"opencen/internal/model"
@@ -15,7 +18,7 @@ import (
 
 // tr reads one transit router the caller can see.
 func (c *Console) tr(q *req, id string) (map[string]any, error) {
-	trs, err := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": id}, "TransitRouters")
+	trs, err := pageAll(q.ctx, q.cl, cbn.Version, "ListTransitRouters", map[string]string{"TransitRouterId": id}, "TransitRouters")
 	if err != nil {
 		return nil, err
 	}
@@ -35,18 +38,18 @@ type trView struct {
 
 func (c *Console) loadTR(q *req, trID string) (trView, error) {
 	var v trView
-	for _, kind := range []string{"VPN", "VPC"} {
-		atts, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouter"+map[string]string{"VPN": "Vpn", "VPC": "Vpc"}[kind]+"Attachments", "TransitRouterAttachments", map[string]string{"TransitRouterId": trID})
+	for _, l := range []struct{ kind, action string }{{"VPN", "ListTransitRouterVpnAttachments"}, {"VPC", "ListTransitRouterVpcAttachments"}} {
+		atts, err := listAll(q.ctx, q.cl, cbn.Version, l.action, "TransitRouterAttachments", map[string]string{"TransitRouterId": trID})
 		if err != nil {
 			return v, err
 		}
 		for _, a := range atts {
 			m, _ := a.(map[string]any)
-			m["Kind"] = kind
+			m["Kind"] = l.kind
 			v.Attachments = append(v.Attachments, m)
 		}
 	}
-	tables, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": trID})
+	tables, err := listAll(q.ctx, q.cl, cbn.Version, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterId": trID})
 	if err != nil {
 		return v, err
 	}
@@ -54,14 +57,17 @@ func (c *Console) loadTR(q *req, trID string) (trView, error) {
 	v.Tables = tables
 	for _, t := range tables {
 		tid := str(dig(t, "TransitRouterRouteTableId"))
-		for action, key := range map[string]string{"ListTransitRouterRouteTableAssociations": "TransitRouterAssociations", "ListTransitRouterRouteTablePropagations": "TransitRouterPropagations"} {
-			links, err := listAll(q.ctx, q.cl, cbnV, action, key, map[string]string{"TransitRouterRouteTableId": tid})
+		for _, kind := range []struct {
+			action, key string
+			propagation bool
+		}{{"ListTransitRouterRouteTableAssociations", "TransitRouterAssociations", false}, {"ListTransitRouterRouteTablePropagations", "TransitRouterPropagations", true}} {
+			links, err := listAll(q.ctx, q.cl, cbn.Version, kind.action, kind.key, map[string]string{"TransitRouterRouteTableId": tid})
 			if err != nil {
 				return v, err
 			}
 			for _, l := range links {
 				v.Links = append(v.Links, topoLink{Attachment: str(dig(l, "TransitRouterAttachmentId")), Table: tid,
-					Propagation: key == "TransitRouterPropagations", Status: str(dig(l, "Status"))})
+					Propagation: kind.propagation, Status: str(dig(l, "Status"))})
 			}
 		}
 	}
@@ -73,7 +79,7 @@ func (c *Console) loadTR(q *req, trID string) (trView, error) {
 		}
 		if a["Kind"] == "VPN" && str(a["VpnOwnerId"]) == q.s.id.AccountID {
 			// The tunnel's state is the connection owner's to see.
-			if vco, err := q.cl.get(q.ctx, vpcV, "DescribeVpnConnection", map[string]string{"RegionId": str(a["VpnRegionId"]), "VpnConnectionId": str(a["VpnId"])}); err == nil {
+			if vco, err := q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": str(a["VpnRegionId"]), "VpnConnectionId": str(a["VpnId"])}); err == nil {
 				a["Tunnel"] = vco["Status"]
 			}
 		}
@@ -97,7 +103,7 @@ func (c *Console) renderTR(q *req, p *page, status int) {
 	p.D["TR"] = tr
 	v, err := c.loadTR(q, id)
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Attachments"], p.D["Tables"] = v.Attachments, v.Tables
 	p.D["Topology"] = topology(tr, v)
@@ -112,12 +118,10 @@ func (c *Console) renderTR(q *req, p *page, status int) {
 func (c *Console) createTable(q *req) {
 	f := q.r.PostForm
 	id := q.r.PathValue("tr")
-	out, err := q.cl.get(q.ctx, cbnV, "CreateTransitRouterRouteTable", map[string]string{"TransitRouterId": id,
+	out, err := q.cl.get(q.ctx, cbn.Version, "CreateTransitRouterRouteTable", map[string]string{"TransitRouterId": id,
 		"TransitRouterRouteTableName": f.Get("TransitRouterRouteTableName"), "TransitRouterRouteTableDescription": f.Get("TransitRouterRouteTableDescription")})
 	if err != nil {
-		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
+		p := c.retry(q, "cens", err)
 		q.r.URL.RawQuery = "tab=tables"
 		c.renderTR(q, p, http.StatusBadRequest)
 		return
@@ -166,13 +170,10 @@ func vpnFromForm(f url.Values) connect.VPN {
 	return v
 }
 
-// tagRows is how many tag rows the forms offer.
-const tagRows = 5
-
 func formTags(f url.Values) []model.Tag {
 	var tags []model.Tag
 	for i := 1; i <= tagRows; i++ {
-		k, v := f.Get("Tags."+itoa(i)+".Key"), f.Get("Tags."+itoa(i)+".Value")
+		k, v := f.Get(tagKey(i)), f.Get(tagValue(i))
 		if k != "" || v != "" {
 			tags = append(tags, model.Tag{Key: k, Value: v})
 		}
@@ -201,10 +202,16 @@ func (c *Console) renderConnect(q *req, p *page, status int) {
 		p.Form = connectionDefaults(region)
 		p.Form.Set("TransitRouterId", id)
 	}
-	trs, _ := pageAll(q.ctx, q.cl, cbnV, "ListTransitRouters", map[string]string{"CenId": str(tr["CenId"])}, "TransitRouters")
+	trs, err := pageAll(q.ctx, q.cl, cbn.Version, "ListTransitRouters", map[string]string{"CenId": str(tr["CenId"])}, "TransitRouters")
+	if err != nil {
+		_, p.Error = fieldErrors(err, nil)
+	}
 	p.D["TRs"] = trs
 	c.fillVpnChoices(q, p, region)
-	vcos, _ := pageAll(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": region}, "VpnConnections", "VpnConnection")
+	vcos, err := pageAll(q.ctx, q.cl, vpc.Version, "DescribeVpnConnections", map[string]string{"RegionId": region}, "VpnConnections", "VpnConnection")
+	if err != nil {
+		_, p.Error = fieldErrors(err, nil)
+	}
 	var free []any
 	for _, v := range vcos {
 		if str(dig(v, "TransitRouterId")) == "" {
@@ -232,9 +239,9 @@ func (c *Console) fillVpnChoices(q *req, p *page, region string) {
 			p.D["Zones"] = r.Zones
 		}
 	}
-	cgws, err := pageAll(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": region}, "CustomerGateways", "CustomerGateway")
+	cgws, err := pageAll(q.ctx, q.cl, vpc.Version, "DescribeCustomerGateways", map[string]string{"RegionId": region}, "CustomerGateways", "CustomerGateway")
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["CGWs"] = cgws
 }
@@ -242,10 +249,11 @@ func (c *Console) fillVpnChoices(q *req, p *page, region string) {
 func (c *Console) connect(q *req) {
 	f := q.r.PostForm
 	fail := func(err error) {
-		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
-		c.renderConnect(q, p, http.StatusBadRequest)
+		var orphan *connect.OrphanError
+		if errors.As(err, &orphan) {
+			c.log.Error("console: a refused attachment left its new connection", "vpn_connection", orphan.VpnConnectionID, "account", q.s.id.AccountID, "err", orphan.Undo)
+		}
+		c.renderConnect(q, c.retry(q, "cens", err), http.StatusBadRequest)
 	}
 	trID := f.Get("TransitRouterId")
 	if trID == "" {
@@ -255,12 +263,21 @@ func (c *Console) connect(q *req) {
 		Zone: f.Get("ZoneId"), Tags: formTags(f)}
 	sync := f.Get("AutoPublishRouteEnabled") == "on"
 	att.RouteSync = &sync
-	if f.Get("ResourceOwner") == "other" {
+	switch f.Get("ResourceOwner") {
+	case "current":
+	case "other":
 		att.VpnOwnerID = strings.TrimSpace(f.Get("VpnOwnerId"))
 		if att.VpnOwnerID == "" {
 			fail(&connect.FieldError{Field: "VpnOwnerId", Message: "Enter the ID of the account that owns the IPsec-VPN connection."})
 			return
 		}
+	default:
+		fail(apierr.New("InvalidParameter", "Resource Owner ID must be Current Account or Different Account."))
+		return
+	}
+	if r := f.Get("Resource"); r != "create" && r != "select" {
+		fail(apierr.New("InvalidParameter", "Individual Resource must be Create Resource or Select Resource."))
+		return
 	}
 	var vpn *connect.VPN
 	switch {
@@ -282,7 +299,7 @@ func (c *Console) connect(q *req) {
 		return
 	}
 	adv := connect.Advanced{Associate: f.Get("AutoAssociate") == "on", Propagate: f.Get("AutoPropagate") == "on"}
-	c.jobs.start(c.ctx, q.cl, trID, created.AttachmentID, adv)
+	c.jobs.start(c.ctx, caller{c: c, id: q.s.id, keyID: q.s.keyID}, trID, created.AttachmentID, adv)
 	msg := "Attaching " + created.VpnConnectionID + " as " + created.AttachmentID + "."
 	if created.VpnCreated {
 		msg = "Created IPsec-VPN connection " + created.VpnConnectionID + "; attaching it as " + created.AttachmentID + "."
@@ -341,9 +358,7 @@ func (c *Console) modifyTable(q *req) {
 	trID, attID := q.r.PathValue("tr"), q.r.PathValue("att")
 	table := q.r.PostForm.Get("TransitRouterRouteTableId")
 	if err := connect.Associate(q.ctx, q.cl, attID, table); err != nil {
-		p := c.newPage(q, "", "cens")
-		p.Form = q.r.PostForm
-		p.Errs, p.Error = fieldErrors(err, q.r.PostForm)
+		p := c.retry(q, "cens", err)
 		q.r.URL.RawQuery = "dialog=table"
 		c.renderAttachment(q, p, http.StatusBadRequest)
 		return
@@ -358,7 +373,7 @@ func (c *Console) tablePage(q *req) {
 
 func (c *Console) renderTable(q *req, p *page, status int) {
 	id := q.r.PathValue("table")
-	tables, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterRouteTableIds.1": id})
+	tables, err := listAll(q.ctx, q.cl, cbn.Version, "ListTransitRouterRouteTables", "TransitRouterRouteTables", map[string]string{"TransitRouterRouteTableIds.1": id})
 	if err == nil && len(tables) == 0 {
 		err = apierr.New("InvalidTransitRouterRouteTableId.NotFound", "The route table %s does not exist in your account.", id)
 	}
@@ -369,21 +384,21 @@ func (c *Console) renderTable(q *req, p *page, status int) {
 	table, _ := tables[0].(map[string]any)
 	p.Title = "Route table " + id
 	p.D["Table"] = table
-	entries, err := listAll(q.ctx, q.cl, cbnV, "ListTransitRouterRouteEntries", "TransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": id, "TransitRouterRouteEntryStatus": "All"})
+	entries, err := listAll(q.ctx, q.cl, cbn.Version, "ListTransitRouterRouteEntries", "TransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": id, "TransitRouterRouteEntryStatus": "All"})
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Entries"] = entries
 	for key, action := range map[string]string{"Associations": "ListTransitRouterRouteTableAssociations", "Propagations": "ListTransitRouterRouteTablePropagations"} {
-		links, err := listAll(q.ctx, q.cl, cbnV, action, "TransitRouter"+key, map[string]string{"TransitRouterRouteTableId": id})
+		links, err := listAll(q.ctx, q.cl, cbn.Version, action, "TransitRouter"+key, map[string]string{"TransitRouterRouteTableId": id})
 		if err != nil {
-			p.Error = err.Error()
+			_, p.Error = fieldErrors(err, nil)
 		}
 		p.D[key] = links
 	}
 	v, err := c.loadTR(q, str(table["TransitRouterId"]))
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Attachments"] = v.Attachments
 	if len(p.Form) == 0 {
@@ -400,12 +415,9 @@ func (c *Console) createEntry(q *req) {
 	if params["TransitRouterRouteEntryNextHopType"] == "Attachment" {
 		params["TransitRouterRouteEntryNextHopId"] = f.Get("TransitRouterRouteEntryNextHopId")
 	}
-	out, err := q.cl.get(q.ctx, cbnV, "CreateTransitRouterRouteEntry", params)
+	out, err := q.cl.get(q.ctx, cbn.Version, "CreateTransitRouterRouteEntry", params)
 	if err != nil {
-		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
-		c.renderTable(q, p, http.StatusBadRequest)
+		c.renderTable(q, c.retry(q, "cens", err), http.StatusBadRequest)
 		return
 	}
 	done(q, "/console/tables/"+id, "Created route entry "+str(out["TransitRouterRouteEntryId"])+".")
@@ -413,30 +425,40 @@ func (c *Console) createEntry(q *req) {
 
 func (c *Console) deleteEntry(q *req) {
 	id := q.r.PathValue("table")
-	if err := q.cl.Call(q.ctx, cbnV, "DeleteTransitRouterRouteEntry", map[string]string{"TransitRouterRouteEntryId": q.r.PathValue("id")}, nil); err != nil {
+	if err := q.cl.Call(q.ctx, cbn.Version, "DeleteTransitRouterRouteEntry", map[string]string{"TransitRouterRouteEntryId": q.r.PathValue("id")}, nil); err != nil {
 		p := c.newPage(q, "", "cens")
-		_, p.Error = fieldErrors(err, nil)
+		_, p.Error = fieldErrors(err, nil) // a row's action: no form to show again
 		c.renderTable(q, p, http.StatusBadRequest)
 		return
 	}
 	done(q, "/console/tables/"+id, "Deleting route entry "+q.r.PathValue("id")+".")
 }
 
-// setPropagation enables or disables an attachment's propagation into the table.
+// setPropagation enables (the form) or disables (a row's button) an attachment's
+// propagation into the table.
 func (c *Console) setPropagation(q *req) {
 	f := q.r.PostForm
-	id := q.r.PathValue("table")
-	action := "EnableTransitRouterRouteTablePropagation"
-	if f.Get("Op") == "disable" {
-		action = "DisableTransitRouterRouteTablePropagation"
+	id, att := q.r.PathValue("table"), f.Get("TransitRouterAttachmentId")
+	var action, msg string
+	switch f.Get("Op") {
+	case "enable":
+		action, msg = "EnableTransitRouterRouteTablePropagation", "Enabling propagation of "+att+"."
+	case "disable":
+		action, msg = "DisableTransitRouterRouteTablePropagation", "Disabling propagation of "+att+"."
+	default:
+		c.renderTable(q, c.retry(q, "cens", apierr.New("InvalidParameter", "Op must be enable or disable.")), http.StatusBadRequest)
+		return
 	}
-	err := q.cl.Call(q.ctx, cbnV, action, map[string]string{"TransitRouterRouteTableId": id, "TransitRouterAttachmentId": f.Get("TransitRouterAttachmentId")}, nil)
+	err := q.cl.Call(q.ctx, cbn.Version, action, map[string]string{"TransitRouterRouteTableId": id, "TransitRouterAttachmentId": att}, nil)
 	if err != nil {
 		p := c.newPage(q, "", "cens")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
+		if f.Get("Op") == "enable" {
+			p = c.retry(q, "cens", err)
+		} else {
+			_, p.Error = fieldErrors(err, nil)
+		}
 		c.renderTable(q, p, http.StatusBadRequest)
 		return
 	}
-	done(q, "/console/tables/"+id, map[bool]string{true: "Disabling", false: "Enabling"}[f.Get("Op") == "disable"]+" propagation of "+f.Get("TransitRouterAttachmentId")+".")
+	done(q, "/console/tables/"+id, msg)
 }

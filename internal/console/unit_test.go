@@ -55,7 +55,7 @@ func tamper(s string) string {
 func TestVerifySession(t *testing.T) {
 	issued := time.Unix(1_700_000_000, 0)
 	good := newSessionCookie(testKeyID, testSecret, issued)
-	keyID, exp, sig := splitCookie(t, good)
+	keyID, exp, nonce, sig := splitCookie(t, good)
 	active := fakeLookup(map[string]string{testKeyID: testSecret})
 
 	tests := []struct {
@@ -71,10 +71,12 @@ func TestVerifySession(t *testing.T) {
 		{"expired", good, active, issued.Add(sessionTTL + time.Second), false},
 		{"long expired", good, active, issued.Add(30 * 24 * time.Hour), false},
 		{"MAC altered", tamper(good), active, issued, false},
-		{"MAC missing", keyID + "." + exp + ".", active, issued, false},
-		{"MAC truncated", keyID + "." + exp + "." + sig[:len(sig)-2], active, issued, false},
+		{"MAC missing", keyID + "." + exp + "." + nonce + ".", active, issued, false},
+		{"nonce missing", keyID + "." + exp + ".." + sig, active, issued, false},
+		{"nonce changed", keyID + "." + exp + ".AAAAAAAAAAAAAAAA." + sig, active, issued, false},
+		{"MAC truncated", keyID + "." + exp + "." + nonce + "." + sig[:len(sig)-2], active, issued, false},
 		{"expiry extended", keyID + "." + fmt.Sprint(issued.Add(48*time.Hour).Unix()) + "." + sig, active, issued, false},
-		{"expiry with sign", keyID + ".+" + exp + "." + sig, active, issued, false},
+		{"expiry with sign", keyID + ".+" + exp + "." + nonce + "." + sig, active, issued, false},
 		{"other key ID, same MAC", "LTAIotherkey000000000." + exp + "." + sig,
 			fakeLookup(map[string]string{testKeyID: testSecret, "LTAIotherkey000000000": "another-secret"}), issued, false},
 		{"key deleted", good, fakeLookup(nil), issued, false},
@@ -84,11 +86,11 @@ func TestVerifySession(t *testing.T) {
 		{"one part", "a", active, issued, false},
 		{"two parts", "a.b", active, issued, false},
 		{"expiry not a number", "a.notanumber.c", active, issued, false},
-		{"no key ID", "." + exp + "." + sig, active, issued, false},
+		{"no key ID", "." + exp + "." + nonce + "." + sig, active, issued, false},
 		{"empty parts", "..", active, issued, false},
 		{"extra part", good + ".x", active, issued, false},
-		{"MAC of the right key over the wrong secret", keyID + "." + exp + "." + mac("wrong", "opencen-console-session", keyID, exp), active, issued, false},
-		{"CSRF token instead of the session MAC", keyID + "." + exp + "." + mac(testSecret, "opencen-console-csrf", keyID, exp), active, issued, false},
+		{"MAC of the right key over the wrong secret", keyID + "." + exp + "." + nonce + "." + mac("wrong", "opencen-console-session", keyID, exp, nonce), active, issued, false},
+		{"CSRF token instead of the session MAC", keyID + "." + exp + "." + nonce + "." + mac(testSecret, "opencen-console-csrf", keyID, exp, nonce), active, issued, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +113,7 @@ func TestVerifySession(t *testing.T) {
 
 func TestNewSessionCookieShape(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	keyID, exp, sig := splitCookie(t, newSessionCookie(testKeyID, testSecret, now))
+	keyID, exp, nonce, sig := splitCookie(t, newSessionCookie(testKeyID, testSecret, now))
 	if keyID != testKeyID {
 		t.Errorf("key ID part = %q; want %q", keyID, testKeyID)
 	}
@@ -122,18 +124,21 @@ func TestNewSessionCookieShape(t *testing.T) {
 	if !regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`).MatchString(sig) {
 		t.Errorf("MAC part %q is not 32 bytes of unpadded base64url", sig)
 	}
-	if other := newSessionCookie(testKeyID, "another-secret", now); other == newSessionCookie(testKeyID, testSecret, now) {
-		t.Error("cookies of different secrets are equal")
+	if a, b := newSessionCookie(testKeyID, testSecret, now), newSessionCookie(testKeyID, testSecret, now); a == b {
+		t.Error("two sign-ins in the same second got the same cookie")
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{16}$`).MatchString(nonce) {
+		t.Errorf("nonce part %q is not 12 bytes of unpadded base64url", nonce)
 	}
 }
 
-func splitCookie(t *testing.T, v string) (keyID, exp, sig string) {
+func splitCookie(t *testing.T, v string) (keyID, exp, nonce, sig string) {
 	t.Helper()
 	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		t.Fatalf("cookie %q has %d parts; want 3", v, len(parts))
+	if len(parts) != 4 {
+		t.Fatalf("cookie %q has %d parts; want 4", v, len(parts))
 	}
-	return parts[0], parts[1], parts[2]
+	return parts[0], parts[1], parts[2], parts[3]
 }
 
 func TestCSRF(t *testing.T) {
@@ -156,7 +161,7 @@ func TestCSRF(t *testing.T) {
 	if token == "" || token != mine.csrfToken() {
 		t.Fatalf("csrfToken is empty or unstable: %q", token)
 	}
-	if _, _, sig := splitCookie(t, mine.cookie); token == sig {
+	if _, _, _, sig := splitCookie(t, mine.cookie); token == sig {
 		t.Fatal("the CSRF token equals the session cookie's MAC (it would leak the cookie into the page)")
 	}
 	tests := []struct {
@@ -260,7 +265,9 @@ func TestFieldErrors(t *testing.T) {
 		{"connection Name on Attachment Name", apierr.Invalid("Name", "Name is too long."), url.Values{"TransitRouterAttachmentName": {"x"}}, "TransitRouterAttachmentName", "too long", highlighted},
 		{"Name stays on a Name field", apierr.Invalid("Name", "Name is too long."), url.Values{"Name": {"x"}, "TransitRouterAttachmentName": {"x"}}, "Name", "too long", highlighted},
 		{"plain error", errors.New("connection refused"), connectForm, "", "", "The request failed"},
-		{"plain error names its cause", io.ErrUnexpectedEOF, connectForm, "", "", "unexpected EOF"},
+		{"internals stay in the log", io.ErrUnexpectedEOF, connectForm, "", "", "its log has the details"},
+		{"orphaned connection is named", &connect.OrphanError{Err: apierr.New("Forbidden.InstanceNotGranted", "Not granted."), VpnConnectionID: "vco-left", Undo: errors.New("down")},
+			connectForm, "", "", "Not granted. (Forbidden.InstanceNotGranted) The IPsec-VPN connection vco-left created for it could not be deleted again"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,13 +382,16 @@ func FuzzVerifySession(f *testing.F) {
 			}
 			return
 		}
-		keyID, rest, _ := strings.Cut(value, ".")
-		exp, sig, _ := strings.Cut(rest, ".")
+		parts := strings.Split(value, ".")
+		if len(parts) != 4 {
+			t.Fatalf("accepted %q, which has %d parts", value, len(parts))
+		}
+		keyID, exp, nonce, sig := parts[0], parts[1], parts[2], parts[3]
 		if keyID != testKeyID {
 			t.Fatalf("accepted %q for unknown key %q", value, keyID)
 		}
-		want := mac(testSecret, "opencen-console-session", keyID, exp)
-		if sig != want || value != keyID+"."+exp+"."+want {
+		want := mac(testSecret, "opencen-console-session", keyID, exp, nonce)
+		if sig != want || value != keyID+"."+exp+"."+nonce+"."+want {
 			t.Fatalf("accepted %q, which is not a cookie of the key (MAC %q)", value, want)
 		}
 		var unix int64

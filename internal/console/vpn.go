@@ -2,12 +2,17 @@ package console
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"opencen/internal/api/admin"
+	"opencen/internal/api/cbn"
+	"opencen/internal/api/vpc"
+	"opencen/internal/apierr"
 	"opencen/internal/connect"
+	"opencen/internal/model"
 )
 
 // Customer gateways: list and create.
@@ -16,9 +21,9 @@ func (c *Console) cgwsPage(q *req) {
 }
 
 func (c *Console) renderCGWs(q *req, p *page, status int) {
-	cgws, err := pageAll(q.ctx, q.cl, vpcV, "DescribeCustomerGateways", map[string]string{"RegionId": p.Region}, "CustomerGateways", "CustomerGateway")
+	cgws, err := pageAll(q.ctx, q.cl, vpc.Version, "DescribeCustomerGateways", map[string]string{"RegionId": p.Region}, "CustomerGateways", "CustomerGateway")
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["CGWs"] = cgws
 	c.render(q.w, q.r, "cgws", status, p)
@@ -32,24 +37,23 @@ func (c *Console) createCGW(q *req) {
 			params[k] = v
 		}
 	}
-	out, err := q.cl.get(q.ctx, vpcV, "CreateCustomerGateway", params)
+	out, err := q.cl.get(q.ctx, vpc.Version, "CreateCustomerGateway", params)
 	if err != nil {
 		q.r.URL.RawQuery = url.Values{"region": {f.Get("RegionId")}}.Encode()
-		p := c.newPage(q, "Customer Gateways", "cgws")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
+		p := c.retry(q, "cgws", err)
+		p.Title = "Customer Gateways"
 		c.renderCGWs(q, p, http.StatusBadRequest)
 		return
 	}
-	done(q, "/console/vpn/cgws?region="+url.QueryEscape(f.Get("RegionId")), "Created customer gateway "+str(out["CustomerGatewayId"])+".")
+	done(q, "/console/vpn/cgws?"+url.Values{"region": {f.Get("RegionId")}}.Encode(), "Created customer gateway "+str(out["CustomerGatewayId"])+".")
 }
 
 // IPsec-VPN connections of a region.
 func (c *Console) vcosPage(q *req) {
 	p := c.newPage(q, "IPsec-VPN Connections", "vcos")
-	vcos, err := pageAll(q.ctx, q.cl, vpcV, "DescribeVpnConnections", map[string]string{"RegionId": p.Region}, "VpnConnections", "VpnConnection")
+	vcos, err := pageAll(q.ctx, q.cl, vpc.Version, "DescribeVpnConnections", map[string]string{"RegionId": p.Region}, "VpnConnections", "VpnConnection")
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Vcos"] = vcos
 	c.render(q.w, q.r, "vcos", http.StatusOK, p)
@@ -69,22 +73,23 @@ func (c *Console) createVco(q *req) {
 	params, err := v.Params()
 	var out map[string]any
 	if err == nil {
-		out, err = q.cl.get(q.ctx, vpcV, "CreateVpnAttachment", params)
+		out, err = q.cl.get(q.ctx, vpc.Version, "CreateVpnAttachment", params)
 	}
 	if err != nil {
 		q.r.URL.RawQuery = url.Values{"region": {f.Get("RegionId")}}.Encode()
-		p := c.newPage(q, "Create IPsec-VPN Connection", "vcos")
+		p := c.retry(q, "vcos", err)
+		p.Title = "Create IPsec-VPN Connection"
 		c.fillVpnChoices(q, p, p.Region)
-		c.fail(q, "vcoform", p, err)
+		c.render(q.w, q.r, "vcoform", http.StatusBadRequest, p)
 		return
 	}
 	id := str(out["VpnConnectionId"])
-	done(q, "/console/vpn/connections/"+id+"?region="+url.QueryEscape(v.Region), "Created IPsec-VPN connection "+id+".")
+	done(q, "/console/vpn/connections/"+id+"?"+url.Values{"region": {v.Region}}.Encode(), "Created IPsec-VPN connection "+id+".")
 }
 
 // vco reads one connection of the caller's.
 func (c *Console) vco(q *req, region, id string) (map[string]any, error) {
-	return q.cl.get(q.ctx, vpcV, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": id})
+	return q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": id})
 }
 
 // Connection detail: live tunnel, BGP and health-check status, logs, downloads, grants.
@@ -101,13 +106,13 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 	}
 	p.Title = "IPsec-VPN connection " + id
 	p.D["Vco"] = v
-	logs, err := q.cl.get(q.ctx, vpcV, "DescribeVpnConnectionLogs", map[string]string{"RegionId": p.Region, "VpnConnectionId": id, "MinutePeriod": "10", "PageSize": "50"})
+	logs, err := q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnectionLogs", map[string]string{"RegionId": p.Region, "VpnConnectionId": id, "MinutePeriod": "10", "PageSize": "50"})
 	if err == nil {
 		p.D["Logs"] = dig(logs, "Data", "Logs")
 	}
-	grants, err := listAll(q.ctx, q.cl, cbnV, "DescribeGrantRulesToResource", "GrantRules", map[string]string{"ProductType": "VPN", "ResourceId": id, "RegionId": p.Region})
+	grants, err := listAll(q.ctx, q.cl, cbn.Version, "DescribeGrantRulesToResource", "GrantRules", map[string]string{"ProductType": "VPN", "ResourceId": id, "RegionId": p.Region})
 	if err != nil {
-		p.Error = err.Error()
+		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Grants"] = grants
 	c.render(q.w, q.r, "vco", status, p)
@@ -120,7 +125,7 @@ func vcoForm(v map[string]any, region string) url.Values {
 	set("Name", "Name")
 	set("CustomerGatewayId", "CustomerGatewayId")
 	set("NetworkType", "NetworkType")
-	if str(v["LocalSubnet"]) != "0.0.0.0/0" {
+	if str(v["LocalSubnet"]) != model.AllIPv4 || str(v["RemoteSubnet"]) != model.AllIPv4 {
 		f.Set("RoutingMode", connect.FlowProtection)
 		set("LocalSubnet", "LocalSubnet")
 		set("RemoteSubnet", "RemoteSubnet")
@@ -162,51 +167,67 @@ func (c *Console) editVcoPage(q *req) {
 		return
 	}
 	p.Title = "Edit IPsec-VPN connection " + id
-	p.D["Vco"] = v
+	p.D["EditID"] = id
 	p.Form = vcoForm(v, p.Region)
 	c.fillVpnChoices(q, p, p.Region)
 	c.render(q.w, q.r, "vcoform", http.StatusOK, p)
 }
 
+// editVco saves what the form changed: the connection is read again and only the
+// differences are sent, so values the form merely shows (the effective LocalId, say) are
+// not stored as if they had been chosen.
 func (c *Console) editVco(q *req) {
 	f := q.r.PostForm
 	id := q.r.PathValue("id")
 	v := vpnFromForm(f)
-	params, err := v.Params()
+	cur, err := c.vco(q, v.Region, id)
+	var params map[string]string
+	changed := false
 	if err == nil {
+		params, changed, err = v.Modify(vpnFromForm(vcoForm(cur, v.Region)))
+	}
+	if err == nil && changed {
 		params["VpnConnectionId"] = id
-		delete(params, "CustomerGatewayId") // fixed once created
-		err = q.cl.Call(q.ctx, vpcV, "ModifyVpnAttachmentAttribute", params, nil)
+		err = q.cl.Call(q.ctx, vpc.Version, "ModifyVpnAttachmentAttribute", params, nil)
 	}
-	if err != nil {
+	back := "/console/vpn/connections/" + id + "?" + url.Values{"region": {v.Region}}.Encode()
+	switch {
+	case err != nil:
 		q.r.URL.RawQuery = url.Values{"region": {v.Region}}.Encode()
-		p := c.newPage(q, "Edit IPsec-VPN connection "+id, "vcos")
-		if cur, err := c.vco(q, p.Region, id); err == nil {
-			p.D["Vco"] = cur
-		}
+		p := c.retry(q, "vcos", err)
+		p.Title, p.D["EditID"] = "Edit IPsec-VPN connection "+id, id
 		c.fillVpnChoices(q, p, p.Region)
-		c.fail(q, "vcoform", p, err)
-		return
+		c.render(q.w, q.r, "vcoform", http.StatusBadRequest, p)
+	case !changed:
+		done(q, back, "Nothing to save: "+id+" is as the form says.")
+	default:
+		done(q, back, "Saved "+id+".")
 	}
-	done(q, "/console/vpn/connections/"+id+"?region="+url.QueryEscape(v.Region), "Saved "+id+".")
 }
 
 // downloadConfig is "Download configuration": the data center's strongSwan swanctl.conf, or
 // the API's JSON.
 func (c *Console) downloadConfig(q *req) {
 	id := q.r.PathValue("id")
-	region := c.newPage(q, "", "").Region
+	region, err := c.region(q.r.URL.Query().Get("region"))
+	if err != nil {
+		c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
+		return
+	}
 	params := map[string]string{"RegionId": region, "VpnConnectionId": id}
 	var body []byte
 	var name, ctype string
 	switch q.r.URL.Query().Get("format") {
 	case "json":
-		out, err := q.cl.get(q.ctx, vpcV, "DownloadVpnConnectionConfig", params)
+		out, err := q.cl.get(q.ctx, vpc.Version, "DownloadVpnConnectionConfig", params)
 		if err != nil {
 			c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
 			return
 		}
-		body, _ = json.MarshalIndent(out["VpnConnectionConfig"], "", "  ")
+		if body, err = json.MarshalIndent(out["VpnConnectionConfig"], "", "  "); err != nil {
+			c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
+			return
+		}
 		name, ctype = id+".json", "application/json"
 	default:
 		params["ConfigFormat"] = "strongswan"
@@ -218,7 +239,7 @@ func (c *Console) downloadConfig(q *req) {
 		body, name, ctype = []byte(str(out["Config"])), id+"-swanctl.conf", "text/plain; charset=utf-8"
 	}
 	q.w.Header().Set("Content-Type", ctype)
-	q.w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	q.w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	_, _ = q.w.Write(body)
 }
 
@@ -226,20 +247,30 @@ func (c *Console) downloadConfig(q *req) {
 func (c *Console) grant(q *req) {
 	f := q.r.PostForm
 	id := q.r.PathValue("id")
-	action := "GrantInstanceToTransitRouter"
-	if f.Get("Op") == "revoke" {
-		action = "RevokeInstanceFromTransitRouter"
+	var action, verb string
+	var err error
+	switch f.Get("Op") {
+	case "grant":
+		action, verb = "GrantInstanceToTransitRouter", "Granted"
+	case "revoke":
+		action, verb = "RevokeInstanceFromTransitRouter", "Revoked"
+	default:
+		err = apierr.New("InvalidParameter", "Op must be grant or revoke.")
 	}
-	err := q.cl.Call(q.ctx, cbnV, action, map[string]string{"InstanceType": "VPN", "InstanceId": id, "RegionId": f.Get("RegionId"),
-		"CenId": strings.TrimSpace(f.Get("CenId")), "CenOwnerId": strings.TrimSpace(f.Get("CenOwnerId"))}, nil)
+	if err == nil {
+		err = q.cl.Call(q.ctx, cbn.Version, action, map[string]string{"InstanceType": "VPN", "InstanceId": id, "RegionId": f.Get("RegionId"),
+			"CenId": strings.TrimSpace(f.Get("CenId")), "CenOwnerId": strings.TrimSpace(f.Get("CenOwnerId"))}, nil)
+	}
 	if err != nil {
 		q.r.URL.RawQuery = url.Values{"region": {f.Get("RegionId")}}.Encode()
 		p := c.newPage(q, "", "vcos")
-		p.Form = f
-		p.Errs, p.Error = fieldErrors(err, f)
+		if f.Get("Op") == "grant" {
+			p = c.retry(q, "vcos", err)
+		} else {
+			_, p.Error = fieldErrors(err, nil) // a row's action: no form to show again
+		}
 		c.renderVco(q, p, http.StatusBadRequest)
 		return
 	}
-	verb := map[bool]string{true: "Revoked", false: "Granted"}[action == "RevokeInstanceFromTransitRouter"]
-	done(q, "/console/vpn/connections/"+id+"?region="+url.QueryEscape(f.Get("RegionId")), verb+" "+id+" for CEN "+f.Get("CenId")+".")
+	done(q, "/console/vpn/connections/"+id+"?"+url.Values{"region": {f.Get("RegionId")}}.Encode(), verb+" "+id+" for CEN "+f.Get("CenId")+".")
 }

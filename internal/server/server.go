@@ -80,8 +80,9 @@ func (g GatewayOptions) gatewayOff() string {
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
-	api    *rpc.Server
-	stopBG context.CancelFunc
+	api     *rpc.Server
+	console *console.Console
+	stopBG  context.CancelFunc
 	// Gateway is the data-plane loop, nil when the data plane is off.
 	Gateway   *gateway.Gateway
 	Handler   http.Handler
@@ -131,7 +132,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	if err != nil {
 		stopBG()
 		st.Close()
-		return nil, err
+		return nil, fmt.Errorf("console: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -140,6 +141,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	mux.Handle("/", api)
 	in := &Instance{
 		api:       api,
+		console:   con,
 		stopBG:    stopBG,
 		Handler:   mux,
 		Service:   svc,
@@ -195,6 +197,7 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 // Close stops the console's background steps and releases the nonce journal and the store.
 func (in *Instance) Close() error {
 	in.stopBG()
+	in.console.Wait()
 	return errors.Join(in.api.Close(), in.Store.Close())
 }
 

@@ -219,6 +219,16 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("edit", func(t *testing.T) {
+		var none struct{}
+		w.run(t, "edit", map[string]string{"vco": a.Vco}, &none)
+		v := call(t, alice, vpcV, "DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": a.Vco})
+		expect(t, a.Vco, v, map[string]string{"VpnBgpConfig.EnableBgp": "false", "VcoHealthCheck.Enable": "false",
+			// untouched by the edit
+			"IkeConfig.LocalId": "cloud.example.com", "IkeConfig.RemoteId": "dc.example.net", "IkeConfig.IkeEncAlg": "aes256",
+			"IkeConfig.Psk": "s3cr3t-Key!", "LocalSubnet": "10.0.0.0/16", "IpsecConfig.IpsecLifetime": "1800", "EnableDpd": "false"})
+	})
+
 	t.Run("routing policies", func(t *testing.T) {
 		var p struct{ Policy string }
 		w.run(t, "policies", map[string]string{"cen": a.Cen, "table": m.Table}, &p)

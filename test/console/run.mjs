@@ -251,6 +251,14 @@ const scenarios = {
 
     // Static and blackhole entries in the new table.
     await page.locator("#assoc-table").getByRole("link", { name: table }).click();
+    // A refused entry: the message sits at its field, and the page (now the answer to a
+    // POST) keeps updating itself from the table's own address.
+    await page.getByLabel("Destination CIDR").fill("not-a-cidr");
+    await submit(page, page.getByRole("button", { name: "Add route entry" }));
+    assert.match(await fieldError(page, "Destination CIDR"), /TransitRouterRouteEntryDestinationCidrBlock/);
+    const refresh = await page.waitForResponse(r => r.url().includes("partial=entries"), { timeout: 15000 });
+    assert.equal(refresh.status(), 200);
+    assert.ok(refresh.url().includes(`/console/tables/${table}?`), refresh.url());
     await page.getByLabel("Destination CIDR").fill("192.168.20.0/24");
     await page.getByLabel("Connection (static route)").check();
     await page.getByLabel("Next hop connection").selectOption(input.att);
@@ -455,6 +463,23 @@ const scenarios = {
     }
     return {};
   },
+};
+
+// Edit: saving an unchanged form changes nothing; turning BGP and health checks off sticks.
+scenarios.edit = async function ({ users, input }) {
+  const page = await session(users.alice);
+  await page.goto(`/console/vpn/connections/${input.vco}/edit?region=cn-hangzhou`);
+  assert.ok(await page.getByLabel("Enable BGP").isChecked());
+  await submit(page, page.getByRole("button", { name: "OK" }));
+  assert.match(await flash(page), /Nothing to save/);
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByLabel("Enable BGP").uncheck();
+  await page.getByLabel("Enable health checks").uncheck();
+  await submit(page, page.getByRole("button", { name: "OK" }));
+  assert.match(await flash(page), /Saved/);
+  await page.locator("#status").getByText("off").first().waitFor();
+  await shot(page, "edited-bgp-off");
+  return {};
 };
 
 // Deleting, as the API allows: the cross-account connection (with Force), then bob's

@@ -28,24 +28,31 @@ function applyShowWhen(root) {
   }
 }
 
-// Live regions: <section id=X data-refresh=SECONDS> is re-fetched as ?partial=X and
-// swapped in place, unless the user is typing inside it.
+// Live regions: <section id=X data-refresh=SECONDS data-src=URL> is fetched again as
+// URL?partial=X and swapped in place, unless the user is typing inside it. URL is the page's
+// own address (the document may be the answer to a form post). When the session has ended
+// the page reloads, which leads to the sign-in.
 function startRefresh(el) {
   const every = Number(el.dataset.refresh) * 1000;
-  setInterval(async () => {
-    if (document.hidden || el.contains(document.activeElement) && document.activeElement.matches("input,select,textarea")) return;
-    const url = new URL(location.href);
+  const timer = setInterval(async () => {
+    const typing = el.contains(document.activeElement) && document.activeElement.matches("input,select,textarea");
+    if (document.hidden || typing) return;
+    const url = new URL(el.dataset.src || location.href, location.href);
     url.searchParams.set("partial", el.id);
-    url.searchParams.delete("flash");
     try {
-      const res = await fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}});
+      const res = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" }, redirect: "manual" });
+      if (res.status === 401 || res.type === "opaqueredirect") {
+        clearInterval(timer);
+        location.assign(new URL(el.dataset.src || location.href, location.href));
+        return;
+      }
       if (!res.ok) return;
       const html = await res.text();
       if (html !== el.dataset.last) {
         el.dataset.last = html;
         el.innerHTML = html;
       }
-    } catch (_) { /* next tick retries */ }
+    } catch (_) { /* the next tick retries */ }
   }, every);
 }
 
