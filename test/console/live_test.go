@@ -90,14 +90,22 @@ func TestConsoleLive(t *testing.T) {
 	const wan, subnet, dip, sip = "198.18.0.60", "192.168.60.0/24", "192.168.60.1", "10.60.255.250"
 	cgw := call(t, alice, vpcV, "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": wan, "Asn": "65010", "Name": "live-dc"})["CustomerGatewayId"].(string)
 
-	conf := filepath.Join(dir, "downloaded-swanctl.conf")
+	confPath := filepath.Join(dir, "downloaded-swanctl.conf")
 	var made struct{ Vco, Att string }
-	w.run(t, "livecreate", map[string]string{"tr": tr, "cgw": cgw, "conf": conf, "dip": dip, "sip": sip}, &made)
-	raw, err := os.ReadFile(conf)
+	w.run(t, "livecreate", map[string]string{"tr": tr, "cgw": cgw, "conf": confPath, "dip": dip, "sip": sip}, &made)
+	raw, err := os.ReadFile(confPath)
 	if err != nil {
 		t.Fatalf("the downloaded configuration: %v", err)
 	}
-	dc, err := l.AddDC(ctx, "live", netip.PrefixFrom(netip.MustParseAddr(wan), 15), netip.MustParsePrefix(subnet), string(raw))
+	// The data center answers instead of initiating as well. When both ends initiate while
+	// the data center appears, a duplicate IKE SA is deleted, and in rare runs the tunnel
+	// then stops carrying traffic (a known data-plane issue, docs/dataplane.md; the race
+	// itself is dataplane's TestBothEndsInitiate). Under test here is the live view.
+	conf := strings.Replace(string(raw), "start_action = start", "start_action = none", 1)
+	if conf == string(raw) {
+		t.Fatal("the downloaded configuration has no start_action = start")
+	}
+	dc, err := l.AddDC(ctx, "live", netip.PrefixFrom(netip.MustParseAddr(wan), 15), netip.MustParsePrefix(subnet), conf)
 	if err != nil {
 		t.Fatalf("stock strongSwan with the downloaded configuration: %v", err)
 	}
