@@ -15,15 +15,20 @@ import (
 // lacks them, naming what is missing; with OPENCEN_SKIP_DATAPLANE=1 it skips instead.
 func RequireDataplane(t testing.TB) {
 	t.Helper()
-	missing := nsutil.Missing()
+	require(t, nsutil.Missing(), "OPENCEN_SKIP_DATAPLANE")
+}
+
+// require fails t naming what is missing, or skips it when the variable skip is 1.
+func require(t testing.TB, missing []string, skip string) {
+	t.Helper()
 	if len(missing) == 0 {
 		return
 	}
 	msg := "this test needs: " + strings.Join(missing, "; ")
-	if os.Getenv("OPENCEN_SKIP_DATAPLANE") == "1" {
-		t.Skip(msg + " (skipped: OPENCEN_SKIP_DATAPLANE=1)")
+	if os.Getenv(skip) == "1" {
+		t.Skip(msg + " (skipped: " + skip + "=1)")
 	}
-	t.Fatal(msg + " (set OPENCEN_SKIP_DATAPLANE=1 to skip)")
+	t.Fatal(msg + " (set " + skip + "=1 to skip)")
 }
 
 // Chromium is where the browser tests expect Debian's chromium.
@@ -44,12 +49,5 @@ func RequireBrowser(t testing.TB, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
 		missing = append(missing, "playwright-core (npm ci in "+dir+")")
 	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "this test needs: " + strings.Join(missing, "; ")
-	if os.Getenv("OPENCEN_SKIP_BROWSER") == "1" {
-		t.Skip(msg + " (skipped: OPENCEN_SKIP_BROWSER=1)")
-	}
-	t.Fatal(msg + " (set OPENCEN_SKIP_BROWSER=1 to skip)")
+	require(t, missing, "OPENCEN_SKIP_BROWSER")
 }
