@@ -39,13 +39,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"opencen/bench/internal/benchkit"
@@ -137,45 +134,6 @@ func main() {
 	os.Exit(run(o))
 }
 
-// cleanups is a stack of undo steps, run last-in first-out on every exit path.
-type cleanups struct {
-	mu    sync.Mutex
-	steps []step
-}
-
-type step struct {
-	what string
-	fn   func(context.Context) error
-}
-
-func (c *cleanups) add(what string, fn func(context.Context) error) {
-	c.mu.Lock()
-	c.steps = append(c.steps, step{what, fn})
-	c.mu.Unlock()
-}
-
-func (c *cleanups) run() {
-	c.mu.Lock()
-	steps := c.steps
-	c.steps = nil
-	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	for i := len(steps) - 1; i >= 0; i-- {
-		if err := steps[i].fn(ctx); err != nil {
-			logf("cleanup: %s: %v", steps[i].what, err)
-		}
-	}
-}
-
-var logMu sync.Mutex
-
-func logf(format string, args ...any) {
-	logMu.Lock()
-	defer logMu.Unlock()
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
-}
-
 func newRID() (string, error) {
 	for range 20 {
 		b := make([]byte, 2)
@@ -221,51 +179,31 @@ func run(o options) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	logf("run %s: run dir %s", rid, n.base)
-	logf("if this process is killed, remove its leftovers with: go run ./bench/convergence -cleanup %s", rid)
+	benchkit.Logf("run %s: run dir %s", rid, n.base)
+	benchkit.Logf("if this process is killed, remove its leftovers with: go run ./bench/convergence -cleanup %s", rid)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cl cleanups
-	cl.add("run dir", func(context.Context) error { return os.RemoveAll(n.base) })
+	var cl benchkit.Cleanups
+	cl.Add("run dir", func(context.Context) error { return os.RemoveAll(n.base) })
 
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	sigDone := make(chan struct{})
-	go func() {
-		first := true
-		for {
-			select {
-			case s := <-sigc:
-				if first {
-					logf("%v: stopping and cleaning up (namespaces, charons, BIRDs, speakers) ...", s)
-					first = false
-					cancel()
-				} else {
-					logf("%v: still cleaning up, please wait", s)
-				}
-			case <-sigDone:
-				return
-			}
-		}
-	}()
+	stopSignals := benchkit.OnSignal(cancel, "namespaces, charons, BIRDs, speakers")
 	defer func() {
 		if r := recover(); r != nil {
-			logf("panic: %v\n%s", r, debug.Stack())
+			benchkit.Logf("panic: %v\n%s", r, debug.Stack())
 			code = 3
 		}
-		logf("cleaning up run %s", rid)
-		cl.run()
+		benchkit.Logf("cleaning up run %s", rid)
+		cl.Run()
 		if left := leftovers(n); len(left) > 0 {
-			logf("LEFT OVER after cleanup: %s (try: go run ./bench/convergence -cleanup %s)", strings.Join(left, ", "), rid)
+			benchkit.Logf("LEFT OVER after cleanup: %s (try: go run ./bench/convergence -cleanup %s)", strings.Join(left, ", "), rid)
 			if code == 0 {
 				code = 1
 			}
 		} else {
-			logf("cleanup complete: no namespace, link, process or file of run %s is left", rid)
+			benchkit.Logf("cleanup complete: no namespace, link, process or file of run %s is left", rid)
 		}
-		signal.Stop(sigc)
-		close(sigDone)
+		stopSignals()
 	}()
 
 	r := &report{opts: o, facts: machineFacts(), loadBefore: loadAvg(), started: time.Now(), noopApply: map[string][]time.Duration{}, incidents: map[string]incidents{}}
@@ -273,12 +211,12 @@ func run(o options) (code int) {
 	r.loadAfter = loadAvg()
 	if err != nil {
 		if ctx.Err() != nil {
-			logf("interrupted: %v", err)
+			benchkit.Logf("interrupted: %v", err)
 			r.failure = err
 			r.print(os.Stdout)
 			return 130
 		}
-		logf("FAILED: %v", err)
+		benchkit.Logf("FAILED: %v", err)
 		r.failure = err
 		r.print(os.Stdout)
 		return 1
@@ -289,16 +227,16 @@ func run(o options) (code int) {
 
 // benchmark builds the speaker binary and runs the selected measurements, each in its own
 // world that is torn down before the next one starts.
-func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report) error {
+func benchmark(ctx context.Context, o options, n names, cl *benchkit.Cleanups, r *report) error {
 	bin := o.bin
 	if bin == "" {
 		bin = filepath.Join(n.base, "opencen")
-		logf("building ./cmd/opencen (the BGP speaker binary)")
+		benchkit.Logf("building ./cmd/opencen (the BGP speaker binary)")
 		t0 := time.Now()
 		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/opencen").CombinedOutput(); err != nil {
 			return fmt.Errorf("go build ./cmd/opencen: %v\n%s", err, out)
 		}
-		logf("built in %s", time.Since(t0).Round(time.Millisecond))
+		benchkit.Logf("built in %s", time.Since(t0).Round(time.Millisecond))
 	}
 	// Warm the page cache for the tools every world uses.
 	_, _ = exec.CommandContext(ctx, nsutil.CharonPath, "--version").CombinedOutput()
@@ -319,8 +257,8 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 			continue
 		}
 		w := &world{n: n, o: o, letter: s.letter, bin: bin}
-		cl.add("world "+s.key, w.cleanup)
-		logf("== %s: building the world (lab %s, gateway %s)", s.key, n.labPrefix(s.letter), n.gwPrefix(s.letter))
+		cl.Add("world "+s.key, w.cleanup)
+		benchkit.Logf("== %s: building the world (lab %s, gateway %s)", s.key, n.labPrefix(s.letter), n.gwPrefix(s.letter))
 		err := w.setup(ctx)
 		if err == nil {
 			err = s.fn(ctx, w, r)
@@ -336,16 +274,16 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 		r.warnings = append(r.warnings, w.warnings()...)
 		if o.logs != "" {
 			if err := w.copyLogs(filepath.Join(o.logs, n.rid, s.key)); err != nil {
-				logf("copying the logs of world %s: %v", s.key, err)
+				benchkit.Logf("copying the logs of world %s: %v", s.key, err)
 			}
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		t0 := time.Now()
 		if cerr := w.cleanup(cctx); cerr != nil {
-			logf("cleanup of world %s: %v", s.key, cerr)
+			benchkit.Logf("cleanup of world %s: %v", s.key, cerr)
 		}
 		cancel()
-		logf("== %s: world removed in %s", s.key, time.Since(t0).Round(time.Millisecond))
+		benchkit.Logf("== %s: world removed in %s", s.key, time.Since(t0).Round(time.Millisecond))
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.key, err)
 		}
@@ -368,7 +306,7 @@ func cleanupRun(n names) error {
 		}
 		errs = append(errs, os.RemoveAll(n.base))
 		left := leftovers(n)
-		logf("cleanup pass %d: %d things left", try, len(left))
+		benchkit.Logf("cleanup pass %d: %d things left", try, len(left))
 		if len(left) == 0 {
 			return errors.Join(errs...)
 		}

@@ -103,7 +103,7 @@ func healthCheck(ctx context.Context, w *world, r *report) error {
 	for i, s := range specs {
 		c := conns[i]
 		res := hcResult{interval: s.interval, retry: s.retry}
-		logf("health check %d s x %d: %d failures", s.interval, s.retry, s.reps)
+		benchkit.Logf("health check %d s x %d: %d failures", s.interval, s.retry, s.reps)
 		if err := nft(ctx, c.dc.Netns, "add", "table", "inet", "convhc"); err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func healthCheck(ctx context.Context, w *world, r *report) error {
 				}
 			}
 			res.runs = append(res.runs, run)
-			logf("  %d/%d: drop %s after a probe; route gone after %s (verdict after %s, then %s to the kernel; API status failed %s, route gone from the API %s)", rep+1, s.reps, ms(run.phase),
+			benchkit.Logf("  %d/%d: drop %s after a probe; route gone after %s (verdict after %s, then %s to the kernel; API status failed %s, route gone from the API %s)", rep+1, s.reps, ms(run.phase),
 				ms(run.total), ms(run.detect), ms(run.toKernel), ms(run.status), ms(run.api))
 			if err := nft(ctx, c.dc.Netns, "flush", "chain", "inet", "convhc", "in"); err != nil {
 				return err
@@ -279,7 +279,7 @@ func bgpWithdraw(ctx context.Context, w *world, r *report) error {
 		return err
 	}
 	defer ctl.close()
-	logf("BGP withdraw: %d withdrawals", w.o.withdrawReps)
+	benchkit.Logf("BGP withdraw: %d withdrawals", w.o.withdrawReps)
 	for i := range w.o.withdrawReps {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 20, byte(i), 0}), 24)
 		var run wdRun
@@ -338,7 +338,7 @@ func bgpWithdraw(ctx context.Context, w *world, r *report) error {
 		}
 		run.kernel, run.exact, run.bgp, run.api = tk.Sub(t0), exact, tb.Sub(t0), ta.Sub(t0)
 		r.withdraw = append(r.withdraw, run)
-		logf("  %d/%d %v: speaker %s, API %s, kernel %s (announce took %s)", i+1, w.o.withdrawReps, p, ms(run.bgp), ms(run.api), ms(run.kernel), ms(run.announce))
+		benchkit.Logf("  %d/%d %v: speaker %s, API %s, kernel %s (announce took %s)", i+1, w.o.withdrawReps, p, ms(run.bgp), ms(run.api), ms(run.kernel), ms(run.announce))
 	}
 	return nil
 }
@@ -405,7 +405,7 @@ func ecmpTunnelDown(ctx context.Context, w *world, r *report) error {
 	}
 	w.noopApply(ctx)
 	w.noopApply(ctx)
-	logf("ECMP: %d tunnel kills", w.o.ecmpReps)
+	benchkit.Logf("ECMP: %d tunnel kills", w.o.ecmpReps)
 	for i := range w.o.ecmpReps {
 		victim := []*conn{a, b}[i%2]
 		if err := jitter(ctx, 300*time.Millisecond, time.Second); err != nil {
@@ -424,7 +424,7 @@ func ecmpTunnelDown(ctx context.Context, w *world, r *report) error {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // the DC's charon, started by this process's lab
 			return err
 		}
-		logf("  %d/%d: SIGKILL to %s's charon (pid %d)", i+1, w.o.ecmpReps, victim.name, pid)
+		benchkit.Logf("  %d/%d: SIGKILL to %s's charon (pid %d)", i+1, w.o.ecmpReps, victim.name, pid)
 		tk, exact, err := w.waitKernel(ctx, 120*time.Second, mentions(p, false), func(rs map[netip.Prefix]int) bool { return rs[p] == 1 })
 		if err != nil {
 			return err
@@ -448,7 +448,7 @@ func ecmpTunnelDown(ctx context.Context, w *world, r *report) error {
 		}
 		r.ecmp = append(r.ecmp, run)
 		seen, what := run.seen()
-		logf("  %d/%d: %s seen after %s; one next hop in the kernel after %s (%s after the event), API %s", i+1, w.o.ecmpReps,
+		benchkit.Logf("  %d/%d: %s seen after %s; one next hop in the kernel after %s (%s after the event), API %s", i+1, w.o.ecmpReps,
 			what, ms(seen), ms(run.kernel), ms(run.kernel-seen), ms(run.api))
 		// restore the victim: its charon, tunnel address and BGP session
 		if _, err := victim.dc.Charon.Start(ctx, nsutil.StrongswanConf("")); err != nil {
@@ -531,7 +531,7 @@ func scale(ctx context.Context, w *world, r *report) error {
 		}
 		conns = append(conns, c)
 	}
-	logf("scale: %d connections created", N)
+	benchkit.Logf("scale: %d connections created", N)
 	for _, c := range conns {
 		if err := w.waitEstablished(ctx, c, 90*time.Second); err != nil {
 			return err
@@ -551,7 +551,7 @@ func scale(ctx context.Context, w *world, r *report) error {
 	if _, err := w.bgpw.wait(ctx, up, 120*time.Second); err != nil {
 		return fmt.Errorf("waiting for %d BGP sessions: %w (%d up)", N, err, countUp(w.bgpw.snapshot()))
 	}
-	logf("scale: %d BGP sessions established; waiting until every cell has one child SA and every session has lasted a hold time", N)
+	benchkit.Logf("scale: %d BGP sessions established; waiting until every cell has one child SA and every session has lasted a hold time", N)
 	if err := w.stable(ctx, conns, true); err != nil {
 		return err
 	}
@@ -621,7 +621,7 @@ func scale(ctx context.Context, w *world, r *report) error {
 		}
 		if bt.Sub(tLast) > 2*time.Second { // show what the speaker saw
 			for _, e := range w.bgpw.historySince(tFirst) {
-				logf("scale: +%s %s established=%v learned=%d", ms(e.at.Sub(tLast)), e.id, e.established, e.learned)
+				benchkit.Logf("scale: +%s %s established=%v learned=%d", ms(e.at.Sub(tLast)), e.id, e.established, e.learned)
 			}
 		}
 		return tLast.Sub(tFirst), bt.Sub(tLast), at.Sub(tLast), kt.Sub(tLast), exact, nil
@@ -637,11 +637,11 @@ func scale(ctx context.Context, w *world, r *report) error {
 		}
 		var sr scaleRound
 		var err error
-		logf("scale: round %d: announcing %d x %d prefixes", round+1, N, K)
+		benchkit.Logf("scale: round %d: announcing %d x %d prefixes", round+1, N, K)
 		if sr.span, sr.bgp, sr.api, sr.kernel, sr.exact, err = step(K); err != nil {
 			return err
 		}
-		logf("scale: round %d: all %d routes learned after %s, in the API after %s, in the kernel after %s (from the last configure; the configures took %s)",
+		benchkit.Logf("scale: round %d: all %d routes learned after %s, in the API after %s, in the kernel after %s (from the last configure; the configures took %s)",
 			round+1, N*K, ms(sr.bgp), ms(sr.api), ms(sr.kernel), ms(sr.span))
 		if round == 0 {
 			m := procMemory(os.Getpid())
@@ -652,7 +652,7 @@ func scale(ctx context.Context, w *world, r *report) error {
 				}
 			}
 			res.verified = verifyScale(ctx, w, conns, K)
-			logf("scale: %s", res.verified)
+			benchkit.Logf("scale: %s", res.verified)
 			for range 2 {
 				w.noopApply(ctx)
 				res.applyWith = append(res.applyWith, w.applyTimes[len(w.applyTimes)-1])
@@ -665,7 +665,7 @@ func scale(ctx context.Context, w *world, r *report) error {
 		if sr.wdSpan, sr.wdBGP, sr.wdAPI, sr.wdK, _, err = step(0); err != nil {
 			return fmt.Errorf("withdrawing: %w", err)
 		}
-		logf("scale: round %d: all %d routes withdrawn: speaker %s, API %s, kernel %s after the last configure", round+1, N*K, ms(sr.wdBGP), ms(sr.wdAPI), ms(sr.wdK))
+		benchkit.Logf("scale: round %d: all %d routes withdrawn: speaker %s, API %s, kernel %s after the last configure", round+1, N*K, ms(sr.wdBGP), ms(sr.wdAPI), ms(sr.wdK))
 		res.rounds = append(res.rounds, sr)
 	}
 	res.hwm = procMemory(os.Getpid()).hwm

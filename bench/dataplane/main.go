@@ -35,7 +35,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -43,8 +42,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"opencen/bench/internal/benchkit"
@@ -113,45 +110,6 @@ func main() {
 	os.Exit(run(o))
 }
 
-// cleanups is a stack of undo steps, run last-in first-out on every exit path.
-type cleanups struct {
-	mu    sync.Mutex
-	steps []step
-}
-
-type step struct {
-	what string
-	fn   func(context.Context) error
-}
-
-func (c *cleanups) add(what string, fn func(context.Context) error) {
-	c.mu.Lock()
-	c.steps = append(c.steps, step{what, fn})
-	c.mu.Unlock()
-}
-
-func (c *cleanups) run() {
-	c.mu.Lock()
-	steps := c.steps
-	c.steps = nil
-	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	for i := len(steps) - 1; i >= 0; i-- {
-		if err := steps[i].fn(ctx); err != nil {
-			logf("cleanup: %s: %v", steps[i].what, err)
-		}
-	}
-}
-
-var logMu sync.Mutex
-
-func logf(format string, args ...any) {
-	logMu.Lock()
-	defer logMu.Unlock()
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05.000")}, args...)...)
-}
-
 func newRID() (string, error) {
 	for range 20 {
 		b := make([]byte, 2)
@@ -198,61 +156,41 @@ func run(o options) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	logf("run %s: conns=%d iperf=%s rounds=%d transition-delay=%s; run dir %s", rid, o.conns, o.iperf, o.rounds, o.transition, n.base)
-	logf("if this process is killed, remove its leftovers with: go run ./bench/dataplane -cleanup %s", rid)
+	benchkit.Logf("run %s: conns=%d iperf=%s rounds=%d transition-delay=%s; run dir %s", rid, o.conns, o.iperf, o.rounds, o.transition, n.base)
+	benchkit.Logf("if this process is killed, remove its leftovers with: go run ./bench/dataplane -cleanup %s", rid)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cl cleanups
+	var cl benchkit.Cleanups
 	// the whole run directory goes last
-	cl.add("run dir", func(context.Context) error { return os.RemoveAll(n.base) })
+	cl.Add("run dir", func(context.Context) error { return os.RemoveAll(n.base) })
 
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	sigDone := make(chan struct{})
-	go func() {
-		first := true
-		for {
-			select {
-			case s := <-sigc:
-				if first {
-					logf("%v: stopping and cleaning up (namespaces, charons, iperf3) ...", s)
-					first = false
-					cancel()
-				} else {
-					logf("%v: still cleaning up, please wait", s)
-				}
-			case <-sigDone:
-				return
-			}
-		}
-	}()
+	stopSignals := benchkit.OnSignal(cancel, "namespaces, charons, iperf3")
 	defer func() {
 		if r := recover(); r != nil {
-			logf("panic: %v\n%s", r, debug.Stack())
+			benchkit.Logf("panic: %v\n%s", r, debug.Stack())
 			code = 3
 		}
-		logf("cleaning up run %s", rid)
-		cl.run()
+		benchkit.Logf("cleaning up run %s", rid)
+		cl.Run()
 		if left := leftovers(n); len(left) > 0 {
-			logf("LEFT OVER after cleanup: %s (try: go run ./bench/dataplane -cleanup %s)", strings.Join(left, ", "), rid)
+			benchkit.Logf("LEFT OVER after cleanup: %s (try: go run ./bench/dataplane -cleanup %s)", strings.Join(left, ", "), rid)
 			if code == 0 {
 				code = 1
 			}
 		} else {
-			logf("cleanup complete: no namespace, link, process or file of run %s is left", rid)
+			benchkit.Logf("cleanup complete: no namespace, link, process or file of run %s is left", rid)
 		}
-		signal.Stop(sigc)
-		close(sigDone)
+		stopSignals()
 	}()
 
 	r := &report{opts: o, facts: machineFacts(), loadBefore: loadAvg(), started: time.Now()}
 	if err := benchmark(ctx, o, n, &cl, r); err != nil {
 		if ctx.Err() != nil {
-			logf("interrupted: %v", err)
+			benchkit.Logf("interrupted: %v", err)
 			return 130
 		}
-		logf("FAILED: %v", err)
+		benchkit.Logf("FAILED: %v", err)
 		r.failure = err
 		r.loadAfter = loadAvg()
 		r.print(os.Stdout)
@@ -264,7 +202,7 @@ func run(o options) (code int) {
 }
 
 // benchmark runs the three measurements; everything it creates is registered in cl.
-func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report) error {
+func benchmark(ctx context.Context, o options, n names, cl *benchkit.Cleanups, r *report) error {
 	// Warm the page cache for charon and the tools, so that neither side pays for the
 	// first start.
 	_, _ = exec.CommandContext(ctx, nsutil.CharonPath, "--version").CombinedOutput()
@@ -272,37 +210,37 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 
 	// 1a. Baseline: strongSwan alone.
 	b := &baseline{n: n, conns: o.conns}
-	cl.add("baseline", b.cleanup)
-	logf("baseline: building the world (WAN, router namespace, VPC host)")
+	cl.Add("baseline", b.cleanup)
+	benchkit.Logf("baseline: building the world (WAN, router namespace, VPC host)")
 	if err := b.setupWorld(ctx); err != nil {
 		return fmt.Errorf("baseline world: %w", err)
 	}
-	logf("baseline: bringing up %d route-based cells with strongSwan alone", o.conns)
+	benchkit.Logf("baseline: bringing up %d route-based cells with strongSwan alone", o.conns)
 	res, err := b.bringUp(ctx)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	r.base = res
-	logf("baseline: %d/%d child SAs established after %s", len(res.charonUp), o.conns, res.allUp.Round(time.Millisecond))
+	benchkit.Logf("baseline: %d/%d child SAs established after %s", len(res.charonUp), o.conns, res.allUp.Round(time.Millisecond))
 	r.baseMem = charonMemory(b.pids())
 
 	// 1b. OpenCEN.
 	w := &world{n: n, o: o}
-	cl.add("OpenCEN world", w.cleanup)
-	logf("OpenCEN: starting the server with its gateway, transit router and VPC host")
+	cl.Add("OpenCEN world", w.cleanup)
+	benchkit.Logf("OpenCEN: starting the server with its gateway, transit router and VPC host")
 	if err := w.setup(ctx); err != nil {
 		return fmt.Errorf("OpenCEN world: %w", err)
 	}
 	settleGo()
 	r.gwBefore = selfMemory()
-	logf("OpenCEN: creating %d IPsec-VPN connections through the API", o.conns)
+	benchkit.Logf("OpenCEN: creating %d IPsec-VPN connections through the API", o.conns)
 	ores, err := w.connectAll(ctx)
 	if err != nil {
 		r.gwWarnings = w.warnings()
 		return fmt.Errorf("OpenCEN: %w", err)
 	}
 	r.ocen = ores
-	logf("OpenCEN: %d/%d report ipsec_sa_established after %s", len(ores.apiUp), o.conns, ores.allUp.Round(time.Millisecond))
+	benchkit.Logf("OpenCEN: %d/%d report ipsec_sa_established after %s", len(ores.apiUp), o.conns, ores.allUp.Round(time.Millisecond))
 	// Let the gateway apply the last routes; then time the driver's Apply of the state
 	// that is already applied (it queues behind a gateway Apply still running, so after
 	// it the gateway has nothing left to apply); then watch a few steady-state rounds,
@@ -372,12 +310,12 @@ func benchmark(ctx context.Context, o options, n names, cl *cleanups, r *report)
 				order = []*iperfPath{ocPath, rawPath}
 			}
 			for _, p := range order {
-				logf("throughput round %d: %s (%s)", round, p.name, o.iperf)
+				benchkit.Logf("throughput round %d: %s (%s)", round, p.name, o.iperf)
 				res, err := p.client(ctx, o.iperf)
 				if err != nil {
 					return fmt.Errorf("iperf3 %s: %w", p.name, err)
 				}
-				logf("  %s: %.0f Mbit/s (%d retransmits)", p.name, res.mbps, res.retransmits)
+				benchkit.Logf("  %s: %.0f Mbit/s (%d retransmits)", p.name, res.mbps, res.retransmits)
 				if p == rawPath {
 					r.rawTput = append(r.rawTput, res)
 				} else {
@@ -416,7 +354,7 @@ func cleanupRun(n names) error {
 		t0 := time.Now()
 		errs = []error{w.cleanup(ctx), b.cleanup(ctx), os.RemoveAll(n.base)}
 		left := leftovers(n)
-		logf("cleanup pass %d took %s: %d things left", try, time.Since(t0).Round(time.Millisecond), len(left))
+		benchkit.Logf("cleanup pass %d took %s: %d things left", try, time.Since(t0).Round(time.Millisecond), len(left))
 		if len(left) == 0 {
 			return errors.Join(errs...)
 		}

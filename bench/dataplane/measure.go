@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/bench/internal/benchkit"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 )
@@ -225,7 +226,7 @@ func (p *iperfPath) waitPing(ctx context.Context) error {
 }
 
 // startServer runs iperf3 -s in the VPC host's namespace (stopped by its PID at cleanup).
-func (p *iperfPath) startServer(ctx context.Context, cl *cleanups) error {
+func (p *iperfPath) startServer(ctx context.Context, cl *benchkit.Cleanups) error {
 	cmd := exec.Command("ip", "netns", "exec", p.vpc.Netns, "iperf3", "-s", "-B", p.vpc.Addr.String(), "-p", "5201")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -236,7 +237,7 @@ func (p *iperfPath) startServer(ctx context.Context, cl *cleanups) error {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	pid := cmd.Process.Pid // ip netns exec execs iperf3: this is iperf3's pid
-	cl.add("iperf3 server "+p.name, func(context.Context) error {
+	cl.Add("iperf3 server "+p.name, func(context.Context) error {
 		select {
 		case <-done:
 			return nil
