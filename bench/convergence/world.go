@@ -120,9 +120,11 @@ func (w *world) setup(ctx context.Context) error {
 		return err
 	}
 	w.c = &rpc.Client{Endpoint: w.srv.URL, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret, HTTP: hc}
-	if err := w.router(ctx); err != nil {
+	r, err := benchkit.NewRouter(ctx, w.c, w.lab, drv, w.vpcCIDR)
+	if err != nil {
 		return err
 	}
+	w.tr, w.system, w.vpcHost = r.TR, r.System, r.VPCHost
 	w.rns = drv.RouterNetns(w.tr)
 	view, err := in.Gateway.Service.GatewayView(ctx)
 	if err != nil {
@@ -248,116 +250,6 @@ func (w *world) call(ctx context.Context, version, action string, p map[string]s
 	return benchkit.Call(ctx, w.c, version, action, p)
 }
 
-func (w *world) status(ctx context.Context, version, action string, p map[string]string, want string, keys ...string) (bool, error) {
-	out, err := w.call(ctx, version, action, p)
-	if err != nil {
-		return false, err
-	}
-	it, err := benchkit.First(out, keys...)
-	if err != nil {
-		return false, nil // not listed yet
-	}
-	return it["Status"] == want, nil
-}
-
-// router creates the CEN, the transit router and the VPC with its host, attached,
-// associated and propagating (as contract/e2e does).
-func (w *world) router(ctx context.Context) error {
-	const poll = 50 * time.Millisecond
-	out, err := w.call(ctx, cbnV, "CreateCen", nil)
-	if err != nil {
-		return err
-	}
-	cen := benchkit.Str(out, "CenId")
-	if err := benchkit.WaitFor(ctx, "CEN", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, cbnV, "DescribeCens", map[string]string{"Filter.1.Key": "CenId", "Filter.1.Value.1": cen}, "Active", "Cens", "Cen")
-	}); err != nil {
-		return err
-	}
-	if out, err = w.call(ctx, cbnV, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": region}); err != nil {
-		return err
-	}
-	w.tr = benchkit.Str(out, "TransitRouterId")
-	if err := benchkit.WaitFor(ctx, "TR", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, cbnV, "ListTransitRouters", map[string]string{"TransitRouterId": w.tr}, "Active", "TransitRouters")
-	}); err != nil {
-		return err
-	}
-	if out, err = w.call(ctx, cbnV, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": w.tr}); err != nil {
-		return err
-	}
-	t, err := benchkit.First(out, "TransitRouterRouteTables")
-	if err != nil {
-		return err
-	}
-	w.system = benchkit.Str(t, "TransitRouterRouteTableId")
-	if out, err = w.call(ctx, vpcV, "CreateVpc", map[string]string{"RegionId": region, "CidrBlock": w.vpcCIDR.String()}); err != nil {
-		return err
-	}
-	vpc := benchkit.Str(out, "VpcId")
-	if err := benchkit.WaitFor(ctx, "VPC", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, vpcV, "DescribeVpcs", map[string]string{"RegionId": region, "VpcId": vpc}, "Available", "Vpcs", "Vpc")
-	}); err != nil {
-		return err
-	}
-	if out, err = w.call(ctx, vpcV, "CreateVSwitch", map[string]string{"RegionId": region, "VpcId": vpc, "ZoneId": "cn-hangzhou-h", "CidrBlock": w.vpcCIDR.String()}); err != nil {
-		return err
-	}
-	sw := benchkit.Str(out, "VSwitchId")
-	if err := benchkit.WaitFor(ctx, "vSwitch", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, vpcV, "DescribeVSwitches", map[string]string{"RegionId": region, "VSwitchId": sw}, "Available", "VSwitches", "VSwitch")
-	}); err != nil {
-		return err
-	}
-	if w.vpcHost, err = w.lab.AddVPCHost(ctx, vpc, w.vpcCIDR); err != nil {
-		return err
-	}
-	if out, err = w.call(ctx, cbnV, "CreateTransitRouterVpcAttachment", map[string]string{"RegionId": region, "TransitRouterId": w.tr, "VpcId": vpc,
-		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"}); err != nil {
-		return err
-	}
-	att := benchkit.Str(out, "TransitRouterAttachmentId")
-	if err := benchkit.WaitFor(ctx, "VPC attached", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, cbnV, "ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}, "Attached", "TransitRouterAttachments")
-	}); err != nil {
-		return err
-	}
-	if err := w.link(ctx, att, poll); err != nil {
-		return err
-	}
-	return benchkit.WaitFor(ctx, "the gateway to link the VPC host", 30*time.Second, poll, func() (bool, error) {
-		_, err := cmdRun(ctx, "ip", "-n", w.drv.RouterNetns(w.tr), "link", "show", w.drv.AttachmentLink(att))
-		return err == nil, nil
-	})
-}
-
-// link associates an attachment with the system table and propagates it there.
-func (w *world) link(ctx context.Context, att string, poll time.Duration) error {
-	for _, op := range []struct{ action, list, key string }{
-		{"AssociateTransitRouterAttachmentWithRouteTable", "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"},
-		{"EnableTransitRouterRouteTablePropagation", "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"},
-	} {
-		if _, err := w.call(ctx, cbnV, op.action, map[string]string{"TransitRouterAttachmentId": att, "TransitRouterRouteTableId": w.system}); err != nil {
-			return err
-		}
-		if err := benchkit.WaitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
-			out, err := w.call(ctx, cbnV, op.list, map[string]string{"TransitRouterRouteTableId": w.system, "TransitRouterAttachmentId": att})
-			if err != nil {
-				return false, err
-			}
-			items, _ := out[op.key].([]any)
-			if len(items) != 1 {
-				return false, nil
-			}
-			it, _ := items[0].(map[string]any)
-			return it["Status"] == "Active", nil
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // conn is one IPsec-VPN connection with its data center.
 type conn struct {
 	name     string
@@ -416,11 +308,11 @@ func (w *world) connect(ctx context.Context, s connSpec) (*conn, error) {
 	}
 	c.att = benchkit.Str(out, "TransitRouterAttachmentId")
 	if err := benchkit.WaitFor(ctx, "VPN attached", 30*time.Second, poll, func() (bool, error) {
-		return w.status(ctx, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": c.att}, "Attached", "TransitRouterAttachments")
+		return benchkit.Status(ctx, w.c, cbnV, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": c.att}, "Attached", "TransitRouterAttachments")
 	}); err != nil {
 		return nil, err
 	}
-	if err := w.link(ctx, c.att, poll); err != nil {
+	if err := benchkit.Link(ctx, w.c, c.att, w.system, poll); err != nil {
 		return nil, err
 	}
 	if s.tunnel == "" {
