@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -725,25 +724,8 @@ func verifyScale(ctx context.Context, w *world, conns []*conn, K int) string {
 type procMem struct{ rss, hwm int64 } // kB
 
 func procMemory(pid int) procMem {
-	var m procMem
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			m.rss = v
-		case "VmHWM:":
-			m.hwm = v
-		}
-	}
-	return m
+	st := benchkit.ProcFields(pid, "status")
+	return procMem{rss: st["VmRSS"], hwm: st["VmHWM"]}
 }
 
 // settleGo collects garbage and returns freed memory to the OS, so that RSS samples

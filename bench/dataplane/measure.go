@@ -102,34 +102,8 @@ type procMem struct {
 // procMemory reads VmRSS, RssAnon and Threads from /proc/<pid>/status and Pss from
 // smaps_rollup (zero when unreadable).
 func procMemory(pid int) procMem {
-	var m procMem
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			m.rss = v
-		case "RssAnon:":
-			m.anon = v
-		case "Threads:":
-			m.threads = int(v)
-		}
-	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "Pss:" {
-				m.pss, _ = strconv.ParseInt(f[1], 10, 64)
-			}
-		}
-	}
-	return m
+	st := benchkit.ProcFields(pid, "status")
+	return procMem{rss: st["VmRSS"], anon: st["RssAnon"], threads: int(st["Threads"]), pss: benchkit.ProcFields(pid, "smaps_rollup")["Pss"]}
 }
 
 // memSummary is the average over a set of charons.
