@@ -237,7 +237,7 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	}
 	v := d.call(vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": vco})
 	d.say("connection %s: State %v, Status %v, gateway IP %v", vco, v["State"], v["Status"], v["InternetIp"])
-	if sas, err := dc.Swanctl(d.ctx, "--list-sas"); err == nil {
+	if sas, err := dc.Charon.Swanctl(d.ctx, "--list-sas"); err == nil {
 		d.say("the data center's security associations:\n%s", sas)
 	}
 	d.say("route tables of %s:", tr)

@@ -9,20 +9,22 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	cbnsdk "github.com/alibabacloud-go/cbn-20170912/v2/client"
-	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
-	"github.com/alibabacloud-go/tea/dara"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	cbnsdk "github.com/alibabacloud-go/cbn-20170912/v2/client"
+	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
+	"github.com/alibabacloud-go/tea/dara"
 
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
@@ -70,10 +72,17 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, ctx: ctx, lab: l, gwPrefix: gwPrefix}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The server's log, data-plane diagnostics included, goes to a file whose tail a failed
+	// test prints, with the charons' logs (see dumpLogs); -v also shows it as it happens.
+	logFile, err := os.Create(dir + "/server.log")
+	if err != nil {
+		t.Fatal(err)
 	}
+	var logTo io.Writer = logFile
+	if testing.Verbose() {
+		logTo = io.MultiWriter(logFile, os.Stderr)
+	}
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.gwOpts = server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
 		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
 	w.log = log
@@ -114,7 +123,27 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.sdk = sdk
+	t.Cleanup(func() { // first of the cleanups: the logs are still there
+		if t.Failed() {
+			dumpLogs(t, dir)
+		}
+	})
 	return w
+}
+
+// dumpLogs prints the tails of the server's log and of every charon's (cells and data
+// centers) under dir.
+func dumpLogs(t *testing.T, dir string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*", "*", "charon.log"))
+	for _, f := range append([]string{filepath.Join(dir, "server.log")}, logs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Logf("%s: %v", f, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		t.Logf("last %d lines of %s:\n%s", min(len(lines), 60), strings.TrimPrefix(f, dir+"/"), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
 }
 
 // startGateway runs the instance's gateway loop until gwStop.
@@ -300,11 +329,39 @@ func (w *world) waitEstablished(vco string) {
 	})
 }
 
+// waitAgreed waits until the connection's cell has one established IKE SA and the data
+// center has it too. The DC initiates as well, so the two ends usually cross; the cell
+// must then keep the SA the DC kept (strongSwan destroys its older SA on the cell's
+// INITIAL_CONTACT without a word), or traffic stops until DPD notices.
+func (w *world) waitAgreed(c connection) {
+	w.t.Helper()
+	cell := w.in.Gateway.Driver.(*dataplane.Netns).CharonOf(c.vco)
+	var cellSAs, dcSAs []string
+	var err error
+	deadline := time.Now().Add(8 * time.Second) // dedup waits a second, and looks every 2 s
+	for {
+		if cellSAs, err = cell.EstablishedIKE(w.ctx); err != nil {
+			w.t.Fatalf("cell: %v", err)
+		}
+		if dcSAs, err = c.dc.Charon.EstablishedIKE(w.ctx); err != nil {
+			w.t.Fatalf("DC: %v", err)
+		}
+		if len(cellSAs) == 1 && slices.Contains(dcSAs, cellSAs[0]) {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s: the cell's IKE SAs %v, the DC's %v: the cell must end with one SA the DC has", c.vco, cellSAs, dcSAs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestProductDefaultsDCReachesVPC(t *testing.T) {
 	w := newWorld(t)
 	r := w.router("10.10.0.0/16")
 	c := w.connect(r, "dc1", "198.18.0.2", "192.168.10.0/24", nil)
 	w.waitEstablished(c.vco)
+	w.waitAgreed(c)
 	w.pingBothWays(c.dc, r.vpcHost)
 	logs := w.vpc("DescribeVpnConnectionLogs", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "MinutePeriod": "10", "PageSize": "50"})
 	if !strings.Contains(strings.ToLower(strings.Join(toStrings(logs["Data"].(map[string]any)["Logs"]), "\n")), "established") {
@@ -366,6 +423,7 @@ func TestParameterMatrix(t *testing.T) {
 			w.t = t
 			c := w.connect(r, tc.name[:min(8, len(tc.name))]+fmt.Sprint(i), fmt.Sprintf("198.18.0.%d", 20+i), fmt.Sprintf("192.168.%d.0/24", 20+i), tc.params)
 			w.waitEstablished(c.vco)
+			w.waitAgreed(c)
 			w.pingBothWays(c.dc, r.vpcHost)
 		})
 	}
@@ -736,7 +794,7 @@ func TestECMPFailover(t *testing.T) {
 		return n == 2
 	})
 	packets := func(c connection) int {
-		out, _ := c.dc.Swanctl(w.ctx, "--list-sas")
+		out, _ := c.dc.Charon.Swanctl(w.ctx, "--list-sas")
 		n := 0
 		for _, line := range strings.Split(out, "\n") {
 			if f := strings.Fields(line); len(f) >= 5 && f[0] == "in" {
@@ -760,7 +818,7 @@ func TestECMPFailover(t *testing.T) {
 		return packets(a) > beforeA && packets(b) > beforeB
 	})
 	// Kill tunnel a: after convergence every flow goes through b.
-	if _, err := a.dc.Swanctl(w.ctx, "--terminate", "--ike", a.vco, "--force"); err != nil {
+	if _, err := a.dc.Charon.Swanctl(w.ctx, "--terminate", "--ike", a.vco, "--force"); err != nil {
 		t.Logf("terminate: %v", err)
 	}
 	if err := a.dc.StopBIRD(); err != nil {

@@ -128,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// Rekeys initiated by the customer are reported.
 	for _, what := range []string{"--child", "--ike"} {
-		if out, err := w.dc.Swanctl(e.ctx, "--rekey", what, w.vco.ID); err != nil {
+		if out, err := w.dc.Charon.Swanctl(e.ctx, "--rekey", what, w.vco.ID); err != nil {
 			t.Fatalf("swanctl --rekey %s: %v\n%s", what, err, out)
 		}
 	}
@@ -235,11 +235,11 @@ func TestOnDemand(t *testing.T) {
 	w.pingBothWays(t, e)
 
 	// The customer's initiation is accepted too: drop the SA, let the DC initiate.
-	if out, err := w.dc.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil {
+	if out, err := w.dc.Charon.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil {
 		t.Fatalf("swanctl --terminate: %v\n%s", err, out)
 	}
 	e.waitState("vco-e2e", IKENotEstablished, 10*time.Second)
-	if out, err := w.dc.Swanctl(e.ctx, "--initiate", "--child", w.vco.ID); err != nil {
+	if out, err := w.dc.Charon.Swanctl(e.ctx, "--initiate", "--child", w.vco.ID); err != nil {
 		t.Fatalf("DC initiate: %v\n%s", err, out)
 	}
 	e.waitState("vco-e2e", IPsecEstablished, 10*time.Second)

@@ -92,7 +92,7 @@ func TestNegotiationFailures(t *testing.T) {
 	// authenticates again).
 	load(dcConf(func(cv *model.CustomerView) { cv.Ike.Psk = "another-key" }))
 	e.clearEvents("vco-e2e")
-	if out, err := w.dc.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil {
+	if out, err := w.dc.Charon.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil {
 		t.Fatalf("terminate: %v %s", err, out)
 	}
 	ev = e.waitEvent("vco-e2e", EventAuthFailed, 15*time.Second)

@@ -380,31 +380,71 @@ func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
 // can come up despite unique = replace. One 0/0 child per kernel-libipsec charon is the
 // rule, so once the newest established IKE SA is a second old, the others are deleted.
 func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) {
-	var ids []int
-	newestAge := -1
-	for _, sa := range sas {
-		if sa.State == "ESTABLISHED" {
-			ids = append(ids, sa.ID)
-			if newestAge < 0 || sa.Age < newestAge {
-				newestAge = sa.Age
-			}
-		}
-	}
-	if len(ids) < 2 || newestAge < 1 {
+	ids := duplicates(sas)
+	if len(ids) == 0 {
 		return
 	}
-	slices.Sort(ids)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_ = withSession(ctx, rt.socket, func(s *vici.Session) error {
-		for _, id := range ids[:len(ids)-1] {
+		for _, id := range ids {
 			rt.d.logf("%s: deleting duplicate IKE SA #%d", rt.id, id)
-			if _, err := s.Call(ctx, "terminate", msg("ike-id", fmt.Sprint(id), "timeout", "-1")); err != nil {
+			// force: the DELETE goes out at once and the SA is gone without waiting for an
+			// answer; without it the DELETE queues behind a pending exchange, such as DPD
+			// retransmitting into an SA the peer has already destroyed.
+			if _, err := s.Call(ctx, "terminate", msg("ike-id", fmt.Sprint(id), "force", "yes", "timeout", "-1")); err != nil {
 				rt.d.logf("%s: terminate duplicate IKE SA #%d: %v", rt.id, id, err)
 			}
 		}
 		return nil
 	})
+}
+
+// duplicates picks the established IKE SAs to delete, once the newest is a second old:
+// all but one. The one kept is the first of, in order: one with an installed child SA;
+// for IKEv2, one the cell initiated; the newest.
+//
+// IKEv2: the cell's IKE_AUTH carries INITIAL_CONTACT. A peer that honours it, as
+// strongSwan does, destroys its own older SA without telling the cell, so the SA the cell
+// initiated is the one the peer still has; keeping the other would leave the cell with a
+// dead SA until DPD notices. A peer that destroyed nothing has both, and the DELETE for
+// either leaves one. IKEv1: strongSwan with unique = replace (the cell, and the
+// configuration it hands out) deletes the older duplicate ten seconds later; deleting it
+// now agrees with that.
+func duplicates(sas []saInfo) []int {
+	var est []saInfo
+	newestAge := -1
+	for _, sa := range sas {
+		if sa.State == "ESTABLISHED" {
+			est = append(est, sa)
+			if newestAge < 0 || sa.Age < newestAge {
+				newestAge = sa.Age
+			}
+		}
+	}
+	if len(est) < 2 || newestAge < 1 {
+		return nil
+	}
+	rank := func(sa saInfo) []int {
+		r := make([]int, 3)
+		if slices.ContainsFunc(sa.Children, func(c childInfo) bool { return c.State == "INSTALLED" }) {
+			r[0] = 1
+		}
+		if sa.Version == 2 && sa.Initiator {
+			r[1] = 1
+		}
+		r[2] = sa.ID
+		return r
+	}
+	keep := slices.MaxFunc(est, func(a, b saInfo) int { return slices.Compare(rank(a), rank(b)) })
+	var ids []int
+	for _, sa := range est {
+		if sa.ID != keep.ID {
+			ids = append(ids, sa.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // initiateIfDown initiates the connection's child SAs unless an IKE SA (established or

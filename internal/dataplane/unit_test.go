@@ -142,3 +142,41 @@ func TestClassifyLog(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicates(t *testing.T) {
+	child := []childInfo{{State: "INSTALLED"}}
+	v2 := func(id, age int, initiator bool) saInfo {
+		return saInfo{ID: id, Age: age, State: "ESTABLISHED", Version: 2, Initiator: initiator, Children: child}
+	}
+	v1 := func(id, age int, initiator bool) saInfo {
+		sa := v2(id, age, initiator)
+		sa.Version = 1
+		return sa
+	}
+	noChild := func(sa saInfo) saInfo { sa.Children = []childInfo{{State: "INSTALLING"}}; return sa }
+	for _, tc := range []struct {
+		name string
+		sas  []saInfo
+		want []int
+	}{
+		{"none", nil, nil},
+		{"one", []saInfo{v2(1, 30, true)}, nil},
+		{"too young to judge", []saInfo{v2(1, 3, true), v2(2, 0, false)}, nil},
+		// The crossing that broke the tunnel for a DPD period: the peer destroyed its own SA
+		// on the cell's INITIAL_CONTACT, so the cell's responder SA (#2) is the dead one.
+		{"IKEv2 keeps the SA the cell initiated", []saInfo{v2(1, 1, true), v2(2, 1, false)}, []int{2}},
+		{"IKEv2 initiated even when older", []saInfo{v2(1, 9, true), v2(5, 2, false)}, []int{5}},
+		{"IKEv2 both by the peer: the newest", []saInfo{v2(3, 4, false), v2(7, 1, false)}, []int{3}},
+		{"IKEv2 both by the cell: the newest", []saInfo{v2(7, 1, true), v2(3, 4, true)}, []int{3}},
+		{"IKEv2 three", []saInfo{v2(4, 2, false), v2(2, 2, true), v2(6, 1, false)}, []int{4, 6}},
+		{"IKEv1 the newest, as unique = replace", []saInfo{v1(1, 2, true), v1(2, 1, false)}, []int{1}},
+		// Seen with aggressive mode: the quick mode of the cell's SA was still pending.
+		{"an SA without a child goes first", []saInfo{noChild(v1(1, 2, true)), v1(2, 1, false)}, []int{1}},
+		{"even the one the cell initiated", []saInfo{noChild(v2(1, 2, true)), v2(2, 1, false)}, []int{1}},
+		{"only established ones count", []saInfo{v2(1, 5, true), {ID: 2, State: "CONNECTING", Initiator: true}}, nil},
+	} {
+		if got := duplicates(tc.sas); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: deletes %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

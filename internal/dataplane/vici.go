@@ -179,12 +179,14 @@ func listConns(ctx context.Context, s *vici.Session) (map[string]*vici.Message, 
 
 // saInfo is one IKE SA from list-sas.
 type saInfo struct {
-	Name     string
-	ID       int    // unique id
-	Age      int    // seconds since established
-	State    string // CONNECTING, ESTABLISHED, ...
-	Desc     string
-	Children []childInfo
+	Name      string
+	ID        int    // unique id
+	Age       int    // seconds since established
+	State     string // CONNECTING, ESTABLISHED, ...
+	Version   int    // IKE version: 1 or 2
+	Initiator bool   // this end initiated it
+	Desc      string
+	Children  []childInfo
 }
 
 type childInfo struct {
@@ -223,8 +225,9 @@ func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error
 			if !ok {
 				continue
 			}
-			info := saInfo{Name: k, State: str(sa, "state")}
+			info := saInfo{Name: k, State: str(sa, "state"), Initiator: str(sa, "initiator") == "yes"}
 			info.ID, _ = strconv.Atoi(str(sa, "uniqueid"))
+			info.Version, _ = strconv.Atoi(str(sa, "version"))
 			info.Age, _ = strconv.Atoi(str(sa, "established"))
 			alg := []string{}
 			for _, a := range []string{"encr-alg", "integ-alg", "prf-alg", "dh-group"} {

@@ -20,11 +20,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"opencen/internal/dataplane/nsutil"
 )
@@ -161,21 +159,11 @@ func (dc *DC) LoadConfig(ctx context.Context, swanctlConf string) error {
 	if err := os.WriteFile(filepath.Join(sw, "swanctl.conf"), []byte(swanctlConf), 0o600); err != nil {
 		return err
 	}
-	out, err := dc.Swanctl(ctx, "--load-all")
+	out, err := dc.Charon.Swanctl(ctx, "--load-all")
 	if err != nil {
 		return fmt.Errorf("DC %s: swanctl --load-all: %w\n%s", dc.Name, err, out)
 	}
 	return nil
-}
-
-// Swanctl runs swanctl CMD [args] against the data center's charon.
-func (dc *DC) Swanctl(ctx context.Context, cmd string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	x := exec.CommandContext(ctx, "swanctl", append(append([]string{cmd}, args...), "--uri", "unix://"+dc.Charon.Socket())...)
-	x.Env = append(os.Environ(), "STRONGSWAN_CONF="+dc.Charon.ConfFile(), "SWANCTL_DIR="+filepath.Join(dc.Charon.Dir, "swanctl"))
-	out, err := x.CombinedOutput()
-	return string(out), err
 }
 
 // RouteToTunnel routes prefixes (the cloud side: VPC CIDRs) from the data center into its

@@ -84,14 +84,14 @@ secrets {
 	deadline := time.Now().Add(15 * time.Second)
 	for a.Ping(ctx, bdc.Host, 1) != nil {
 		if time.Now().After(deadline) {
-			out, _ := a.Swanctl(ctx, "--list-sas")
+			out, _ := a.Charon.Swanctl(ctx, "--list-sas")
 			t.Fatalf("no ping %s -> %s through the tunnel; SAs:\n%s", a.Host, bdc.Host, out)
 		}
 	}
 	if err := bdc.Ping(ctx, a.Host, 2); err != nil {
 		t.Error(err)
 	}
-	if out, err := a.Swanctl(ctx, "--list-sas"); err != nil || !strings.Contains(out, "INSTALLED") {
+	if out, err := a.Charon.Swanctl(ctx, "--list-sas"); err != nil || !strings.Contains(out, "INSTALLED") {
 		t.Errorf("list-sas: %v\n%s", err, out)
 	}
 	v, err := l.AddVPCHost(ctx, "v", netip.MustParsePrefix("10.7.0.0/16"))

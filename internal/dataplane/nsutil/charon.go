@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -125,6 +126,32 @@ func (c Charon) LogFile() string { return filepath.Join(c.Dir, "charon.log") }
 
 // ConfFile is the host path of the instance's strongswan.conf.
 func (c Charon) ConfFile() string { return filepath.Join(c.Dir, "strongswan.conf") }
+
+// Swanctl runs swanctl CMD [args] against the instance.
+func (c Charon) Swanctl(ctx context.Context, cmd string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	x := exec.CommandContext(ctx, SwanctlPath, append(append([]string{cmd}, args...), "--uri", "unix://"+c.Socket())...)
+	x.Env = append(os.Environ(), "STRONGSWAN_CONF="+c.ConfFile(), "SWANCTL_DIR="+filepath.Join(c.Dir, "swanctl"))
+	out, err := x.CombinedOutput()
+	return string(out), err
+}
+
+var establishedIKE = regexp.MustCompile(`ESTABLISHED, IKEv\d, ([0-9a-f]{16})_i\*? ([0-9a-f]{16})_r`)
+
+// EstablishedIKE lists the instance's established IKE SAs as "<initiator SPI>_<responder
+// SPI>", which names an SA the same way at both ends of a tunnel.
+func (c Charon) EstablishedIKE(ctx context.Context) ([]string, error) {
+	out, err := c.Swanctl(ctx, "--list-sas")
+	if err != nil {
+		return nil, fmt.Errorf("swanctl --list-sas: %w\n%s", err, out)
+	}
+	var spis []string
+	for _, m := range establishedIKE.FindAllStringSubmatch(out, -1) {
+		spis = append(spis, m[1]+"_"+m[2])
+	}
+	return spis, nil
+}
 
 // PID returns the pid of the running instance: the pid file names a live process called
 // charon in the instance's network namespace. 0 if not running.
