@@ -45,6 +45,7 @@ type Console struct {
 	mux      *http.ServeMux
 	jobs     *jobs
 	out      signedOut
+	limit    signinLimit
 	now      func() time.Time
 	// ctx bounds background work (the steps after an attachment is created).
 	ctx context.Context

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -350,6 +351,24 @@ func TestSignIn(t *testing.T) {
 			t.Fatal("a link put its own text in the success banner")
 		}
 	})
+}
+
+func TestSignInLimit(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(t, "alice")
+	b := e.browser(t)
+	for i := range 10 {
+		resp, body := b.post("/console/signin", url.Values{"AccessKeyId": {a.KeyID}, "AccessKeySecret": {"guess"}}, "same")
+		wantStatus(t, fmt.Sprintf("wrong secret #%d", i+1), resp, body, http.StatusUnauthorized)
+	}
+	// Now even the right secret is refused, with when to try again.
+	resp, body := b.post("/console/signin", url.Values{"AccessKeyId": {a.KeyID}, "AccessKeySecret": {a.Secret}}, "same")
+	wantStatus(t, "sign-in after 10 failures", resp, body, http.StatusTooManyRequests)
+	if !strings.Contains(body, "Too many failed sign-ins") || resp.Header.Get("Retry-After") == "" || len(resp.Cookies()) != 0 {
+		t.Fatalf("refused sign-in: Retry-After %q, cookies %v\n%s", resp.Header.Get("Retry-After"), resp.Cookies(), body)
+	}
+	// The API is not the console: the key still works there.
+	a.call(t, cbn.Version, "DescribeCens", map[string]string{})
 }
 
 func TestCreateCenNeedsCSRFAndOrigin(t *testing.T) {

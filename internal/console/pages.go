@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"crypto/hmac"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -171,10 +173,19 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keyID, secret := strings.TrimSpace(r.PostForm.Get("AccessKeyId")), r.PostForm.Get("AccessKeySecret")
+	p := &page{Title: "Sign in", Form: url.Values{"AccessKeyId": {keyID}, "next": {r.PostForm.Get("next")}}}
+	addr, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if wait := c.limit.wait(addr, c.now()); wait > 0 {
+		p.Error = fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", int(wait.Seconds())+1)
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		c.render(w, r, "signin", http.StatusTooManyRequests, p)
+		return
+	}
 	_, want, err := c.api.Lookup(r.Context(), keyID)
 	if err != nil || keyID == "" || !hmac.Equal([]byte(secret), []byte(want)) {
-		p := &page{Title: "Sign in", Form: url.Values{"AccessKeyId": {keyID}, "next": {r.PostForm.Get("next")}},
-			Error: "The AccessKey ID and secret do not match an active access key."}
+		c.limit.fail(addr, c.now())
+		c.log.Info("console sign-in refused", "access_key_id", keyID, "remote", addr)
+		p.Error = "The AccessKey ID and secret do not match an active access key."
 		c.render(w, r, "signin", http.StatusUnauthorized, p)
 		return
 	}

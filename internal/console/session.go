@@ -128,6 +128,60 @@ func (so *signedOut) has(cookie string) bool {
 	return ok
 }
 
+// Failed sign-ins per client address: after signinFailures within signinWindow, sign-in
+// from that address is refused until the oldest of them is signinWindow old. Secrets are
+// long and random, so this is not what keeps them safe; it keeps a script from trying
+// thousands a second, and keeps the log of failures readable.
+const (
+	signinFailures = 10
+	signinWindow   = 5 * time.Minute
+)
+
+// signinLimit holds the recent failed sign-ins per client address (in memory: a restart
+// forgets them). Behind a proxy every client has the proxy's address and shares one limit.
+type signinLimit struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time // address -> times of its failures within the window, oldest first
+}
+
+// wait is how long addr must wait before it may try again; 0 if it may now.
+func (l *signinLimit) wait(addr string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.recent(addr, now)
+	if len(f) < signinFailures {
+		return 0
+	}
+	return f[len(f)-signinFailures].Add(signinWindow).Sub(now)
+}
+
+func (l *signinLimit) fail(addr string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failures == nil {
+		l.failures = map[string][]time.Time{}
+	}
+	for a := range l.failures { // forget addresses whose failures are all old
+		l.recent(a, now)
+	}
+	l.failures[addr] = append(l.recent(addr, now), now)
+}
+
+// recent drops addr's failures older than the window and returns the rest. Caller holds mu.
+func (l *signinLimit) recent(addr string, now time.Time) []time.Time {
+	f := l.failures[addr]
+	i := 0
+	for i < len(f) && now.Sub(f[i]) >= signinWindow {
+		i++
+	}
+	if f = f[i:]; len(f) == 0 {
+		delete(l.failures, addr)
+		return nil
+	}
+	l.failures[addr] = f
+	return f
+}
+
 // flashMAC signs a success message carried in a redirect, so that a link cannot put its own
 // text in the console's success banner.
 func (s *session) flashMAC(msg string) string {

@@ -193,6 +193,38 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
+func TestSigninLimit(t *testing.T) {
+	var l signinLimit
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for i := range signinFailures {
+		if w := l.wait("198.18.0.9", t0.Add(time.Duration(i)*time.Second)); w != 0 {
+			t.Fatalf("after %d failures: wait %v, want none", i, w)
+		}
+		l.fail("198.18.0.9", t0.Add(time.Duration(i)*time.Second))
+	}
+	if w := l.wait("198.18.0.9", t0.Add(10*time.Second)); w != signinWindow-10*time.Second {
+		t.Fatalf("after %d failures: wait %v, want until the first is %v old", signinFailures, w, signinWindow)
+	}
+	if w := l.wait("198.18.0.10", t0.Add(10*time.Second)); w != 0 {
+		t.Fatalf("another address waits %v", w)
+	}
+	// Once the first failure leaves the window one more try is allowed; failing it waits
+	// for the second to leave.
+	at := t0.Add(signinWindow)
+	if w := l.wait("198.18.0.9", at); w != 0 {
+		t.Fatalf("when the first failure is %v old: wait %v", signinWindow, w)
+	}
+	l.fail("198.18.0.9", at)
+	if w := l.wait("198.18.0.9", at); w != time.Second {
+		t.Fatalf("after failing again: wait %v, want 1s", w)
+	}
+	// Addresses whose failures are all old are forgotten.
+	l.fail("198.18.0.11", at.Add(2*signinWindow))
+	if len(l.failures) != 1 {
+		t.Fatalf("remembered addresses: %v", l.failures)
+	}
+}
+
 func TestSameOrigin(t *testing.T) {
 	const host = "console.example:8080"
 	tests := []struct {
