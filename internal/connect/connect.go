@@ -305,7 +305,7 @@ func Finish(ctx context.Context, cl Caller, listAction, trID, attID string, adv 
 		step = func(string, bool) {}
 	}
 	step("Attach", false)
-	if err := Poll(ctx, 5*time.Minute, func() (bool, error) {
+	if err := Poll(ctx, 5*time.Minute, pollEvery, func() (bool, error) {
 		var l struct{ TransitRouterAttachments []map[string]any }
 		err := cl.Call(ctx, cbn.Version, listAction, map[string]string{"TransitRouterAttachmentId": attID}, &l)
 		return err == nil && len(l.TransitRouterAttachments) == 1 && l.TransitRouterAttachments[0]["Status"] == "Attached", err
@@ -322,14 +322,14 @@ func Finish(ctx context.Context, cl Caller, listAction, trID, attID string, adv 
 	}
 	if adv.Associate {
 		step("Associate", false)
-		if err := link(ctx, cl, "AssociateTransitRouterAttachmentWithRouteTable", "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations", attID, table); err != nil {
+		if err := Link(ctx, cl, "AssociateTransitRouterAttachmentWithRouteTable", attID, table, pollEvery); err != nil {
 			return err
 		}
 		step("Associate", true)
 	}
 	if adv.Propagate {
 		step("Propagate", false)
-		if err := link(ctx, cl, "EnableTransitRouterRouteTablePropagation", "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations", attID, table); err != nil {
+		if err := Link(ctx, cl, "EnableTransitRouterRouteTablePropagation", attID, table, pollEvery); err != nil {
 			return err
 		}
 		step("Propagate", true)
@@ -364,15 +364,24 @@ func Associate(ctx context.Context, cl Caller, attID, table string) error {
 		}
 		action = "ReplaceTransitRouterRouteTableAssociation"
 	}
-	return link(ctx, cl, action, "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations", attID, table)
+	return Link(ctx, cl, action, attID, table, pollEvery)
 }
 
-// link runs an association/propagation action and waits until the link is Active.
-func link(ctx context.Context, cl Caller, action, list, listKey, attID, table string) error {
+// pollEvery is how often the procedure looks at what it waits for.
+const pollEvery = 200 * time.Millisecond
+
+// Link runs an association action (AssociateTransitRouterAttachmentWithRouteTable,
+// ReplaceTransitRouterRouteTableAssociation) or EnableTransitRouterRouteTablePropagation,
+// then looks every `every` until the attachment's link to table is Active.
+func Link(ctx context.Context, cl Caller, action, attID, table string, every time.Duration) error {
+	list, listKey := "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"
+	if action == "EnableTransitRouterRouteTablePropagation" {
+		list, listKey = "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"
+	}
 	if err := cl.Call(ctx, cbn.Version, action, map[string]string{"TransitRouterAttachmentId": attID, "TransitRouterRouteTableId": table}, nil); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
-	return Poll(ctx, 2*time.Minute, func() (bool, error) {
+	if err := Poll(ctx, 2*time.Minute, every, func() (bool, error) {
 		var out map[string]any
 		err := cl.Call(ctx, cbn.Version, list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": attID}, &out)
 		items, _ := out[listKey].([]any)
@@ -381,11 +390,15 @@ func link(ctx context.Context, cl Caller, action, list, listKey, attID, table st
 		}
 		item, _ := items[0].(map[string]any)
 		return item["Status"] == "Active", nil
-	})
+	}); err != nil {
+		return fmt.Errorf("%s: waiting for Active: %w", action, err)
+	}
+	return nil
 }
 
-// Poll calls done every 200 ms until it reports true or an error, ctx ends or timeout passes.
-func Poll(ctx context.Context, timeout time.Duration, done func() (bool, error)) error {
+// Poll calls done every `every` until it reports true or an error, ctx ends or timeout
+// passes.
+func Poll(ctx context.Context, timeout, every time.Duration, done func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, err := done()
@@ -398,7 +411,7 @@ func Poll(ctx context.Context, timeout time.Duration, done func() (bool, error))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }

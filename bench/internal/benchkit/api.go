@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"opencen/internal/connect"
 	"opencen/internal/rpc"
 )
 
@@ -20,22 +21,10 @@ func Call(ctx context.Context, c *rpc.Client, version, action string, p map[stri
 
 // WaitFor polls cond every interval until it holds, fails, or timeout passes.
 func WaitFor(ctx context.Context, what string, timeout, interval time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, err := cond()
-		if err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-		}
-		if err := SleepCtx(ctx, interval); err != nil {
-			return err
-		}
+	if err := connect.Poll(ctx, timeout, interval, cond); err != nil {
+		return fmt.Errorf("waiting for %s: %w", what, err)
 	}
+	return nil
 }
 
 // First returns the first object of the list found at keys in an answer.

@@ -11,6 +11,7 @@ import (
 	"opencen/internal/api/vpc"
 	"opencen/internal/dataplane"
 	"opencen/internal/lab"
+	"opencen/internal/connect"
 	"opencen/internal/rpc"
 )
 
@@ -116,25 +117,8 @@ func Status(ctx context.Context, c *rpc.Client, version, action string, p map[st
 // Link associates att with table and propagates it into table, waiting for both to be
 // Active (polling every poll: in the measurements, the waiting is part of what is timed).
 func Link(ctx context.Context, c *rpc.Client, att, table string, poll time.Duration) error {
-	for _, op := range []struct{ action, list, key string }{
-		{"AssociateTransitRouterAttachmentWithRouteTable", "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"},
-		{"EnableTransitRouterRouteTablePropagation", "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"},
-	} {
-		if _, err := Call(ctx, c, cbn.Version, op.action, map[string]string{"TransitRouterAttachmentId": att, "TransitRouterRouteTableId": table}); err != nil {
-			return err
-		}
-		if err := WaitFor(ctx, op.action, 30*time.Second, poll, func() (bool, error) {
-			out, err := Call(ctx, c, cbn.Version, op.list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": att})
-			if err != nil {
-				return false, err
-			}
-			items, _ := out[op.key].([]any)
-			if len(items) != 1 {
-				return false, nil
-			}
-			it, _ := items[0].(map[string]any)
-			return it["Status"] == "Active", nil
-		}); err != nil {
+	for _, action := range []string{"AssociateTransitRouterAttachmentWithRouteTable", "EnableTransitRouterRouteTablePropagation"} {
+		if err := connect.Link(ctx, c, action, att, table, poll); err != nil {
 			return err
 		}
 	}
