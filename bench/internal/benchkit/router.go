@@ -9,9 +9,9 @@ import (
 
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
+	"opencen/internal/connect"
 	"opencen/internal/dataplane"
 	"opencen/internal/lab"
-	"opencen/internal/connect"
 	"opencen/internal/rpc"
 )
 
