@@ -134,49 +134,61 @@ var allStyles = []string{styleACS3, styleTeaV2, styleSDKGo, styleTeaRPC}
 func newClient(style, endpoint, ak, sk string) (cbnAPI, error) {
 	switch style {
 	case styleACS3, styleTeaV2:
-		cfg := &openapiutil.Config{
-			AccessKeyId:     dara.String(ak),
-			AccessKeySecret: dara.String(sk),
-			RegionId:        dara.String("cn-hangzhou"),
-			Endpoint:        dara.String(endpoint),
-			Protocol:        dara.String("HTTP"),
-			ReadTimeout:     dara.Int(20000),
-			ConnectTimeout:  dara.Int(5000),
-			HttpClient:      &ownHTTPClient{},
-		}
-		if style == styleTeaV2 {
-			cfg.SignatureAlgorithm = dara.String("v2")
-		}
-		c, err := cbn.NewClient(cfg)
+		c, err := cbn.NewClient(daraConfig(style, endpoint, ak, sk))
 		if err != nil {
 			return nil, err
 		}
 		return &teaClient{style: style, c: c}, nil
 	case styleSDKGo:
-		cfg := sdk.NewConfig().WithScheme("HTTP").WithTimeout(0)
-		c, err := oldcbn.NewClientWithOptions("cn-hangzhou", cfg, credentials.NewAccessKeyCredential(ak, sk))
+		c, err := oldcbn.NewClientWithOptions(regionHZ, sdkGoConfig(), credentials.NewAccessKeyCredential(ak, sk))
 		if err != nil {
 			return nil, err
 		}
 		c.Domain = endpoint
 		return &sdkGoClient{c: c, endpoint: endpoint}, nil
 	case styleTeaRPC:
-		c, err := rpc.NewClient(&rpc.Config{
-			AccessKeyId:     tea.String(ak),
-			AccessKeySecret: tea.String(sk),
-			RegionId:        tea.String("cn-hangzhou"),
-			Endpoint:        tea.String(endpoint),
-			Protocol:        tea.String("HTTP"),
-			ReadTimeout:     tea.Int(20000),
-			ConnectTimeout:  tea.Int(5000),
-			UserAgent:       tea.String("Terraform/1.9.0 HashiCorp-terraform-exec/0.21.0 Terraform-Provider/1.289.0"),
-		})
+		c, err := rpc.NewClient(teaRPCConfig(endpoint, ak, sk))
 		if err != nil {
 			return nil, err
 		}
 		return &teaRPCClient{c: c}, nil
 	}
 	return nil, fmt.Errorf("unknown client style %q", style)
+}
+
+// daraConfig configures a darabonba client (styleACS3 or styleTeaV2) of any product.
+func daraConfig(style, endpoint, ak, sk string) *openapiutil.Config {
+	cfg := &openapiutil.Config{
+		AccessKeyId:     dara.String(ak),
+		AccessKeySecret: dara.String(sk),
+		RegionId:        dara.String(regionHZ),
+		Endpoint:        dara.String(endpoint),
+		Protocol:        dara.String("HTTP"),
+		ReadTimeout:     dara.Int(20000),
+		ConnectTimeout:  dara.Int(5000),
+		HttpClient:      &ownHTTPClient{},
+	}
+	if style == styleTeaV2 {
+		cfg.SignatureAlgorithm = dara.String("v2")
+	}
+	return cfg
+}
+
+// sdkGoConfig configures an alibaba-cloud-sdk-go client (styleSDKGo) of any product.
+func sdkGoConfig() *sdk.Config { return sdk.NewConfig().WithScheme("HTTP").WithTimeout(0) }
+
+// teaRPCConfig configures a tea-rpc client as Terraform's provider does (styleTeaRPC).
+func teaRPCConfig(endpoint, ak, sk string) *rpc.Config {
+	return &rpc.Config{
+		AccessKeyId:     tea.String(ak),
+		AccessKeySecret: tea.String(sk),
+		RegionId:        tea.String(regionHZ),
+		Endpoint:        tea.String(endpoint),
+		Protocol:        tea.String("HTTP"),
+		ReadTimeout:     tea.Int(20000),
+		ConnectTimeout:  tea.Int(5000),
+		UserAgent:       tea.String("Terraform/1.9.0 HashiCorp-terraform-exec/0.21.0 Terraform-Provider/1.289.0"),
+	}
 }
 
 // ownHTTPClient gives each darabonba client its own http.Client. By default dara shares a

@@ -24,13 +24,11 @@ import (
 	"strings"
 
 	cbn "github.com/alibabacloud-go/cbn-20170912/v2/client"
-	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	rpc "github.com/alibabacloud-go/tea-rpc/client"
 	teautil "github.com/alibabacloud-go/tea-utils/service"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
 	vpc "github.com/alibabacloud-go/vpc-20160428/v7/client"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	oldcbn "github.com/aliyun/alibaba-cloud-sdk-go/services/cbn"
@@ -265,43 +263,31 @@ type vpnAPI interface {
 func newVpnClient(style, endpoint, ak, sk string) (vpnAPI, error) {
 	switch style {
 	case styleACS3, styleTeaV2:
-		cfg := func() *openapiutil.Config {
-			c := &openapiutil.Config{AccessKeyId: dara.String(ak), AccessKeySecret: dara.String(sk), RegionId: dara.String(regionHZ),
-				Endpoint: dara.String(endpoint), Protocol: dara.String("HTTP"), ReadTimeout: dara.Int(20000), ConnectTimeout: dara.Int(5000),
-				HttpClient: &ownHTTPClient{}}
-			if style == styleTeaV2 {
-				c.SignatureAlgorithm = dara.String("v2")
-			}
-			return c
-		}
-		v, err := vpc.NewClient(cfg())
+		v, err := vpc.NewClient(daraConfig(style, endpoint, ak, sk))
 		if err != nil {
 			return nil, err
 		}
-		c, err := cbn.NewClient(cfg())
+		c, err := cbn.NewClient(daraConfig(style, endpoint, ak, sk))
 		if err != nil {
 			return nil, err
 		}
 		return &daraVpn{style: style, v: v, c: c}, nil
 	case styleTeaRPC:
-		c, err := rpc.NewClient(&rpc.Config{AccessKeyId: tea.String(ak), AccessKeySecret: tea.String(sk), RegionId: tea.String(regionHZ),
-			Endpoint: tea.String(endpoint), Protocol: tea.String("HTTP"), ReadTimeout: tea.Int(20000), ConnectTimeout: tea.Int(5000),
-			UserAgent: tea.String("Terraform/1.9.0 HashiCorp-terraform-exec/0.21.0 Terraform-Provider/1.289.0")})
+		c, err := rpc.NewClient(teaRPCConfig(endpoint, ak, sk))
 		if err != nil {
 			return nil, err
 		}
-		old, err := oldcbn.NewClientWithOptions(regionHZ, sdk.NewConfig().WithScheme("HTTP").WithTimeout(0), credentials.NewAccessKeyCredential(ak, sk))
+		old, err := oldcbn.NewClientWithOptions(regionHZ, sdkGoConfig(), credentials.NewAccessKeyCredential(ak, sk))
 		if err != nil {
 			return nil, err
 		}
 		return &tfVpn{c: c, old: old, endpoint: endpoint}, nil
 	case styleSDKGo:
-		cfg := sdk.NewConfig().WithScheme("HTTP").WithTimeout(0)
-		v, err := oldvpc.NewClientWithOptions(regionHZ, cfg, credentials.NewAccessKeyCredential(ak, sk))
+		v, err := oldvpc.NewClientWithOptions(regionHZ, sdkGoConfig(), credentials.NewAccessKeyCredential(ak, sk))
 		if err != nil {
 			return nil, err
 		}
-		c, err := oldcbn.NewClientWithOptions(regionHZ, cfg, credentials.NewAccessKeyCredential(ak, sk))
+		c, err := oldcbn.NewClientWithOptions(regionHZ, sdkGoConfig(), credentials.NewAccessKeyCredential(ak, sk))
 		if err != nil {
 			return nil, err
 		}
