@@ -42,6 +42,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&configPath, "config", "", "YAML or TOML file with regions, zones and quotas")
 	f.DurationVar(&o.TransitionDelay, "transition-delay", time.Second, "how long transitional statuses (Creating, Deleting ...) last")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest (default <data>/secret.key)")
+	f.BoolVar(&o.SecureCookie, "console-secure-cookie", false, "mark the console's session cookie Secure even on plain HTTP (behind a TLS-terminating proxy)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.Gateway.Mode, "gateway", "auto", "in-process data plane: auto (on as root with strongSwan and a WAN), on or off")
 	f.StringVar(&o.Gateway.WANNetns, "wan-netns", "", "namespace holding the WAN bridge the connections' gateway IPs are plugged into")

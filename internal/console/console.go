@@ -46,14 +46,18 @@ type Console struct {
 	jobs     *jobs
 	out      signedOut
 	limit    signinLimit
+	// secure marks the session cookie Secure on every response (see New).
+	secure bool
 	now      func() time.Time
 	// ctx bounds background work (the steps after an attachment is created).
 	ctx context.Context
 }
 
-// New builds the console. ctx bounds the background steps it starts.
-func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger) (*Console, error) {
-	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx}
+// New builds the console. ctx bounds the background steps it starts. The session cookie is
+// Secure when the request came over TLS, and always with secureCookie (for a console
+// behind a TLS-terminating proxy, where every request the server sees is plain HTTP).
+func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger, secureCookie bool) (*Console, error) {
+	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx, secure: secureCookie}
 	if err := c.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}

@@ -35,12 +35,16 @@ type env struct {
 	admin *rpc.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in, err := server.Open(ctx, server.Options{DataDir: t.TempDir(), Config: config.Default(), TransitionDelay: 50 * time.Millisecond,
+	o := server.Options{DataDir: t.TempDir(), Config: config.Default(), TransitionDelay: 50 * time.Millisecond,
 		AdminKeyID: adminKeyID, AdminSecret: adminSecret, Gateway: server.GatewayOptions{Mode: "off"},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range opts {
+		f(&o)
+	}
+	in, err := server.Open(ctx, o)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -285,9 +289,9 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("cookies = %v; want one", cookies)
 		}
 		c := cookies[0]
-		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console" || c.MaxAge <= 0 {
-			t.Fatalf("cookie %q: HttpOnly %v, SameSite %v, Path %q, MaxAge %d; want HttpOnly, Strict, /console, positive",
-				resp.Header.Get("Set-Cookie"), c.HttpOnly, c.SameSite, c.Path, c.MaxAge)
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console" || c.MaxAge <= 0 || c.Secure {
+			t.Fatalf("cookie %q: HttpOnly %v, SameSite %v, Path %q, MaxAge %d, Secure %v; want HttpOnly, Strict, /console, positive, not Secure over plain HTTP",
+				resp.Header.Get("Set-Cookie"), c.HttpOnly, c.SameSite, c.Path, c.MaxAge, c.Secure)
 		}
 		if strings.Contains(c.Value, a.Secret) {
 			t.Fatal("the cookie contains the secret")
@@ -351,6 +355,19 @@ func TestSignIn(t *testing.T) {
 			t.Fatal("a link put its own text in the success banner")
 		}
 	})
+}
+
+// TestSecureCookie: behind a TLS-terminating proxy the server sees plain HTTP; with
+// SecureCookie the session cookie is Secure anyway.
+func TestSecureCookie(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.SecureCookie = true })
+	a := e.newAccount(t, "alice")
+	b := e.browser(t)
+	resp, body := b.post("/console/signin", url.Values{"AccessKeyId": {a.KeyID}, "AccessKeySecret": {a.Secret}}, "same")
+	wantRedirect(t, "sign-in", resp, body, "/console/cens")
+	if c := resp.Cookies(); len(c) != 1 || !c[0].Secure || !c[0].HttpOnly {
+		t.Fatalf("sign-in cookies %q; want one Secure, HttpOnly cookie", resp.Header.Values("Set-Cookie"))
+	}
 }
 
 func TestSignInLimit(t *testing.T) {

@@ -189,7 +189,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, "signin", http.StatusUnauthorized, p)
 		return
 	}
-	setCookie(w, r, newSessionCookie(keyID, secret, c.now()), int(sessionTTL.Seconds()))
+	c.setCookie(w, r, newSessionCookie(keyID, secret, c.now()), int(sessionTTL.Seconds()))
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
@@ -211,7 +211,7 @@ func safeNext(next string) string {
 
 func (c *Console) signout(q *req) {
 	c.out.add(q.s.cookie, c.now())
-	setCookie(q.w, q.r, "", -1)
+	c.setCookie(q.w, q.r, "", -1)
 	http.Redirect(q.w, q.r, "/console/signin", http.StatusSeeOther)
 }
 

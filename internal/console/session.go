@@ -188,7 +188,7 @@ func (s *session) flashMAC(msg string) string {
 	return mac(s.secret, "opencen-console-flash", s.cookie, msg)
 }
 
-func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: "/console", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure || r.TLS != nil})
 }

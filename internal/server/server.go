@@ -40,7 +40,10 @@ type Options struct {
 	// AdminKeyID / AdminSecret seed the admin account on an empty store.
 	AdminKeyID, AdminSecret string
 	Gateway                 GatewayOptions
-	Log                     *slog.Logger
+	// SecureCookie marks the console's session cookie Secure on every response, not only
+	// on requests that came over TLS: for a server behind a TLS-terminating proxy.
+	SecureCookie bool
+	Log          *slog.Logger
 }
 
 // GatewayOptions configure the in-process data-plane gateway.
@@ -128,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	}
 	// Background steps the console starts end when the instance closes.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	con, err := console.New(bg, api, o.Config.Regions, o.Log)
+	con, err := console.New(bg, api, o.Config.Regions, o.Log, o.SecureCookie)
 	if err != nil {
 		stopBG()
 		st.Close()
