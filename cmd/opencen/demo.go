@@ -183,12 +183,13 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	vpcAtt, _ := d.call(cbn.Version, "CreateTransitRouterVpcAttachment", map[string]string{"RegionId": region, "TransitRouterId": tr, "VpcId": vpcID,
-		"ZoneMappings.1.ZoneId": "cn-hangzhou-h", "ZoneMappings.1.VSwitchId": vsw})["TransitRouterAttachmentId"].(string)
+	adv := connect.Advanced{Associate: true, Propagate: true}
+	p := map[string]string{"RegionId": region, "TransitRouterId": tr, "VpcId": vpcID, "ZoneMappings.1.ZoneId": "cn-hangzhou-h", "ZoneMappings.1.VSwitchId": vsw}
+	adv.Set(p)
+	vpcAtt, _ := d.call(cbn.Version, "CreateTransitRouterVpcAttachment", p)["TransitRouterAttachmentId"].(string)
 	if d.err != nil {
 		return d.err
 	}
-	adv := connect.Advanced{Associate: true, Propagate: true}
 	if err := connect.Finish(d.ctx, d.c, "ListTransitRouterVpcAttachments", tr, vpcAtt, adv, nil); err != nil {
 		return err
 	}
@@ -196,7 +197,9 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	cgw, _ := d.call(vpc.Version, "CreateCustomerGateway", map[string]string{"RegionId": region, "IpAddress": "198.18.0.2", "Name": "dc1"})["CustomerGatewayId"].(string)
 	vco, _ := d.call(vpc.Version, "CreateVpnAttachment", map[string]string{"RegionId": region, "CustomerGatewayId": cgw, "Name": "dc1",
 		"LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0"})["VpnConnectionId"].(string)
-	att, _ := d.call(cbn.Version, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": region, "TransitRouterId": tr, "VpnId": vco, "Zone.1.ZoneId": "cn-hangzhou-h"})["TransitRouterAttachmentId"].(string)
+	p = map[string]string{"RegionId": region, "TransitRouterId": tr, "VpnId": vco, "Zone.1.ZoneId": "cn-hangzhou-h"}
+	adv.Set(p)
+	att, _ := d.call(cbn.Version, "CreateTransitRouterVpnAttachment", p)["TransitRouterAttachmentId"].(string)
 	if d.err != nil {
 		return d.err
 	}

@@ -107,6 +107,7 @@ func routesCmds(cf *clientFlags) []*cobra.Command {
 				}
 				p[fmt.Sprintf("ZoneMappings.%d.ZoneId", i+1)], p[fmt.Sprintf("ZoneMappings.%d.VSwitchId", i+1)] = zone, vsw
 			}
+			adv.options().Set(p)
 			var out struct{ TransitRouterAttachmentId string }
 			if err := cl.Call(cmd.Context(), cbn.Version, "CreateTransitRouterVpcAttachment", p, &out); err != nil {
 				return err

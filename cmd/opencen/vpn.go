@@ -152,7 +152,8 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	if err != nil {
 		return err
 	}
-	att := connect.Attachment{Region: f.region, TransitRouterID: trID, VpnID: f.vpnID, VpnOwnerID: f.vpnOwnerID, Name: f.name, Zone: f.zone, Tags: tags}
+	att := connect.Attachment{Region: f.region, TransitRouterID: trID, VpnID: f.vpnID, VpnOwnerID: f.vpnOwnerID, Name: f.name, Zone: f.zone, Tags: tags,
+		Advanced: f.advanced.options()}
 	if cmd.Flags().Changed("no-route-sync") {
 		sync := !f.noRouteSync
 		att.RouteSync = &sync
@@ -173,10 +174,9 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 		fmt.Fprintf(cmd.ErrOrStderr(), "created IPsec-VPN connection %s\n", created.VpnConnectionID)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "attaching as %s ...\n", created.AttachmentID)
-	adv := f.advanced.options()
 	wait, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	if err := connect.Finish(wait, cl, "ListTransitRouterVpnAttachments", trID, created.AttachmentID, adv, nil); err != nil {
+	if err := connect.Finish(wait, cl, "ListTransitRouterVpnAttachments", trID, created.AttachmentID, att.Advanced, nil); err != nil {
 		return err
 	}
 	var l struct{ TransitRouterAttachments []map[string]any }
@@ -189,7 +189,7 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	item := l.TransitRouterAttachments[0]
 	result := map[string]any{"TransitRouterAttachmentId": created.AttachmentID, "VpnConnectionId": created.VpnConnectionID,
 		"TransitRouterId": trID, "Status": item["Status"], "AutoPublishRouteEnabled": item["AutoPublishRouteEnabled"],
-		"Associated": adv.Associate, "Propagating": adv.Propagate}
+		"Associated": att.Advanced.Associate, "Propagating": att.Advanced.Propagate}
 	if f.vpnOwnerID == "" {
 		var v map[string]any
 		if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": f.region, "VpnConnectionId": created.VpnConnectionID}, &v); err != nil {

@@ -120,6 +120,18 @@ func Bool(p rpc.Params, name string) (*bool, error) {
 	return &v, nil
 }
 
+// SystemLinks reads RouteTableAssociationEnabled and RouteTablePropagationEnabled, which
+// attachment creations take (default false).
+func SystemLinks(p rpc.Params) (model.SystemLinks, error) {
+	var l model.SystemLinks
+	var err error
+	if l.AssociateSystem, _, err = p.Bool("RouteTableAssociationEnabled"); err != nil {
+		return l, err
+	}
+	l.PropagateSystem, _, err = p.Bool("RouteTablePropagationEnabled")
+	return l, err
+}
+
 // Opt returns a pointer to a parameter's value when it is present.
 func Opt(p rpc.Params, name string) *string {
 	if v, ok := p.Get(name); ok {

@@ -219,6 +219,7 @@ type Attachment struct {
 	// RouteSync is "Automatically Advertise Routes to VPN" (AutoPublishRouteEnabled); nil
 	// leaves the API's default.
 	RouteSync *bool
+	Advanced  Advanced
 }
 
 // Params are CreateTransitRouterVpnAttachment's parameters.
@@ -234,11 +235,24 @@ func (a Attachment) Params() map[string]string {
 		p["AutoPublishRouteEnabled"] = fmt.Sprint(*a.RouteSync)
 	}
 	SetTags(p, "Tag", a.Tags)
+	a.Advanced.Set(p)
 	return p
 }
 
 // Advanced are the other two advanced options, both on in the console by default.
 type Advanced struct{ Associate, Propagate bool }
+
+// Set adds the options to an attachment creation's parameters: the server then associates
+// the attachment with the System route table and propagates it there once it is Attached,
+// as part of the attachment's own record, so a restart in between loses nothing.
+func (a Advanced) Set(p map[string]string) {
+	if a.Associate {
+		p["RouteTableAssociationEnabled"] = "true"
+	}
+	if a.Propagate {
+		p["RouteTablePropagationEnabled"] = "true"
+	}
+}
 
 // Created is what Attach made.
 type Created struct {
@@ -298,8 +312,9 @@ func (e *OrphanError) Unwrap() error { return e.Err }
 type Step func(name string, done bool)
 
 // Finish waits until the attachment is Attached (listing it with listAction, e.g.
-// "ListTransitRouterVpnAttachments"), then associates it with and propagates it into the
-// transit router's System route table as adv says, waiting for each link to be Active.
+// "ListTransitRouterVpnAttachments"), then until its association with and propagation into
+// the transit router's System route table are Active, as adv says. The server makes them:
+// the attachment must have been created with adv (Advanced.Set), so Finish only watches.
 func Finish(ctx context.Context, cl Caller, listAction, trID, attID string, adv Advanced, step Step) error {
 	if step == nil {
 		step = func(string, bool) {}
@@ -320,19 +335,21 @@ func Finish(ctx context.Context, cl Caller, listAction, trID, attID string, adv 
 	if err != nil {
 		return err
 	}
-	if adv.Associate {
-		step("Associate", false)
-		if err := Link(ctx, cl, "AssociateTransitRouterAttachmentWithRouteTable", attID, table, pollEvery); err != nil {
-			return err
+	for _, l := range []struct {
+		on         bool
+		step, list string
+	}{
+		{adv.Associate, "Associate", "ListTransitRouterRouteTableAssociations"},
+		{adv.Propagate, "Propagate", "ListTransitRouterRouteTablePropagations"},
+	} {
+		if !l.on {
+			continue
 		}
-		step("Associate", true)
-	}
-	if adv.Propagate {
-		step("Propagate", false)
-		if err := Link(ctx, cl, "EnableTransitRouterRouteTablePropagation", attID, table, pollEvery); err != nil {
-			return err
+		step(l.step, false)
+		if err := waitActive(ctx, cl, l.list, attID, table, pollEvery); err != nil {
+			return fmt.Errorf("%s %s with %s: %w", l.step, attID, table, err)
 		}
-		step("Propagate", true)
+		step(l.step, true)
 	}
 	return nil
 }
@@ -374,24 +391,37 @@ const pollEvery = 200 * time.Millisecond
 // ReplaceTransitRouterRouteTableAssociation) or EnableTransitRouterRouteTablePropagation,
 // then looks every `every` until the attachment's link to table is Active.
 func Link(ctx context.Context, cl Caller, action, attID, table string, every time.Duration) error {
-	list, listKey := "ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"
+	list := "ListTransitRouterRouteTableAssociations"
 	if action == "EnableTransitRouterRouteTablePropagation" {
-		list, listKey = "ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"
+		list = "ListTransitRouterRouteTablePropagations"
 	}
 	if err := cl.Call(ctx, cbn.Version, action, map[string]string{"TransitRouterAttachmentId": attID, "TransitRouterRouteTableId": table}, nil); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
 	}
+	if err := waitActive(ctx, cl, list, attID, table, every); err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	return nil
+}
+
+// waitActive looks every `every` until list (ListTransitRouterRouteTableAssociations or
+// ...Propagations) shows the attachment's link to table Active.
+func waitActive(ctx context.Context, cl Caller, list, attID, table string, every time.Duration) error {
+	key := map[string]string{
+		"ListTransitRouterRouteTableAssociations": "TransitRouterAssociations",
+		"ListTransitRouterRouteTablePropagations": "TransitRouterPropagations",
+	}[list]
 	if err := Poll(ctx, 2*time.Minute, every, func() (bool, error) {
 		var out map[string]any
 		err := cl.Call(ctx, cbn.Version, list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": attID}, &out)
-		items, _ := out[listKey].([]any)
+		items, _ := out[key].([]any)
 		if err != nil || len(items) != 1 {
 			return false, err
 		}
 		item, _ := items[0].(map[string]any)
 		return item["Status"] == "Active", nil
 	}); err != nil {
-		return fmt.Errorf("%s: waiting for Active: %w", action, err)
+		return fmt.Errorf("waiting for Active: %w", err)
 	}
 	return nil
 }

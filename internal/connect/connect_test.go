@@ -134,14 +134,15 @@ func TestVPNModify(t *testing.T) {
 func TestAttachmentParams(t *testing.T) {
 	off := false
 	p := Attachment{Region: "cn-hangzhou", TransitRouterID: "tr-1", VpnID: "vco-1", VpnOwnerID: "1234567890123456", Name: "a", Zone: "cn-hangzhou-i",
-		Tags: []model.Tag{{Key: "k", Value: "v"}}, RouteSync: &off}.Params()
+		Tags: []model.Tag{{Key: "k", Value: "v"}}, RouteSync: &off, Advanced: Advanced{Associate: true, Propagate: true}}.Params()
 	want := map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": "tr-1", "VpnId": "vco-1", "VpnOwnerId": "1234567890123456",
-		"TransitRouterAttachmentName": "a", "Zone.1.ZoneId": "cn-hangzhou-i", "AutoPublishRouteEnabled": "false", "Tag.1.Key": "k", "Tag.1.Value": "v"}
+		"TransitRouterAttachmentName": "a", "Zone.1.ZoneId": "cn-hangzhou-i", "AutoPublishRouteEnabled": "false", "Tag.1.Key": "k", "Tag.1.Value": "v",
+		"RouteTableAssociationEnabled": "true", "RouteTablePropagationEnabled": "true"}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("params %v\nwant %v", p, want)
 	}
 	p = Attachment{Region: "r", TransitRouterID: "tr", VpnID: "v"}.Params()
-	for _, k := range []string{"VpnOwnerId", "Zone.1.ZoneId", "AutoPublishRouteEnabled"} {
+	for _, k := range []string{"VpnOwnerId", "Zone.1.ZoneId", "AutoPublishRouteEnabled", "RouteTableAssociationEnabled", "RouteTablePropagationEnabled"} {
 		if _, ok := p[k]; ok {
 			t.Errorf("%s sent when unset", k)
 		}

@@ -48,7 +48,7 @@ type Console struct {
 	limit    signinLimit
 	// secure marks the session cookie Secure on every response (see New).
 	secure bool
-	now      func() time.Time
+	now    func() time.Time
 	// ctx bounds background work (the steps after an attachment is created).
 	ctx context.Context
 }

@@ -8,10 +8,11 @@ import (
 	"opencen/internal/connect"
 )
 
-// A job is the part of "Create Connection" that runs after OK: waiting for the attachment
-// to be Attached, then the advanced options. The browser follows it on the attachment's
-// page. Jobs live in memory: after a restart the page shows the attachment as it is (its
-// association and propagation are visible there and can be set by hand).
+// A job follows the part of "Create Connection" that happens after OK: the attachment
+// becoming Attached, then the association and propagation the advanced options asked for
+// (the server makes them; the job only watches). The browser follows it on the attachment's
+// page. Jobs live in memory: after a restart the page shows the attachment, its association
+// and its propagation as they are, without the progress list.
 type job struct {
 	Steps    []jobStep
 	Err      string
@@ -36,7 +37,7 @@ type jobs struct {
 
 func newJobs(now func() time.Time) *jobs { return &jobs{byID: map[string]*job{}, now: now} }
 
-// start runs connect.Finish for an attachment in the background, as cl's account.
+// start follows an attachment with connect.Finish in the background, as cl's account.
 func (js *jobs) start(ctx context.Context, cl connect.Caller, trID, attID string, adv connect.Advanced) {
 	j := &job{Steps: []jobStep{{"Attach", "pending"}}}
 	if adv.Associate {

@@ -293,13 +293,13 @@ func (c *Console) connect(q *req) {
 		v.Name = att.Name
 		vpn = &v
 	}
+	att.Advanced = connect.Advanced{Associate: f.Get("AutoAssociate") == "on", Propagate: f.Get("AutoPropagate") == "on"}
 	created, err := connect.Attach(q.ctx, q.cl, vpn, att)
 	if err != nil {
 		fail(err)
 		return
 	}
-	adv := connect.Advanced{Associate: f.Get("AutoAssociate") == "on", Propagate: f.Get("AutoPropagate") == "on"}
-	c.jobs.start(c.ctx, caller{c: c, id: q.s.id, keyID: q.s.keyID}, trID, created.AttachmentID, adv)
+	c.jobs.start(c.ctx, caller{c: c, id: q.s.id, keyID: q.s.keyID}, trID, created.AttachmentID, att.Advanced)
 	msg := "Attaching " + created.VpnConnectionID + " as " + created.AttachmentID + "."
 	if created.VpnCreated {
 		msg = "Created IPsec-VPN connection " + created.VpnConnectionID + "; attaching it as " + created.AttachmentID + "."

@@ -94,6 +94,7 @@ type VpcAttachment struct {
 	Name            string        `json:"name,omitempty"`
 	Description     string        `json:"description,omitempty"`
 	ZoneMappings    []ZoneMapping `json:"zoneMappings"`
+	SystemLinks
 }
 
 // VcoRoute is a VPN-side static route of an IPsec-VPN connection (CreateVcoRouteEntry).

@@ -68,6 +68,15 @@ type VpnAttachment struct {
 	ChargeType              string   `json:"chargeType"`
 	OrderType               string   `json:"orderType"`
 	Zones                   []string `json:"zones,omitempty"`
+	SystemLinks
+}
+
+// SystemLinks are what an attachment's creation asked for once it is Attached
+// (RouteTableAssociationEnabled, RouteTablePropagationEnabled): an association with the
+// transit router's System route table, and propagation into it.
+type SystemLinks struct {
+	AssociateSystem bool `json:"associateSystem,omitempty"`
+	PropagateSystem bool `json:"propagateSystem,omitempty"`
 }
 
 // Grant lets a CEN owner attach another account's instance.

@@ -191,6 +191,42 @@ func TestRoutingAssociationPropagationAndSystemPolicy(t *testing.T) {
 	l.wantAdvertised("dc2", "172.16.0.0/12")
 }
 
+// TestAttachmentSystemLinks: RouteTableAssociationEnabled and RouteTablePropagationEnabled
+// at creation associate and propagate the attachment with the System table once it is
+// Attached, also across a restart in between; a malformed value changes nothing.
+func TestAttachmentSystemLinks(t *testing.T) {
+	l := newRoutingLab(t)
+	cgw := vpcCall(t, l.c, "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.30", "Asn": "65010"})["CustomerGatewayId"].(string)
+	vco := vpcCall(t, l.c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw,
+		"LocalSubnet": "10.0.0.0/16", "RemoteSubnet": "192.168.30.0/24"})["VpnConnectionId"].(string)
+	attach := map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": l.tr, "VpnId": vco,
+		"RouteTableAssociationEnabled": "yes", "RouteTablePropagationEnabled": "true"}
+	if e := cbnErr(t, l.c, "CreateTransitRouterVpnAttachment", attach); e.Code != "InvalidRouteTableAssociationEnabled" || !strings.Contains(e.Message, "true or false") {
+		t.Fatalf("RouteTableAssociationEnabled=yes: %+v", e)
+	}
+	if atts := call(t, l.c, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterId": l.tr})["TransitRouterAttachments"].([]any); len(atts) != 0 {
+		t.Fatalf("a refused creation left attachments: %v", atts)
+	}
+	attach["RouteTableAssociationEnabled"] = "true"
+	att := call(t, l.c, "CreateTransitRouterVpnAttachment", attach)["TransitRouterAttachmentId"].(string)
+	l.e.restart() // while Attaching: the links are part of the attachment's own record
+	waitFor(t, "association and propagation Active", func() bool {
+		for _, op := range []struct{ list, key string }{
+			{"ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"},
+			{"ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"},
+		} {
+			items := call(t, l.c, op.list, map[string]string{"TransitRouterRouteTableId": l.system, "TransitRouterAttachmentId": att})[op.key].([]any)
+			if len(items) != 1 || items[0].(map[string]any)["Status"] != "Active" {
+				return false
+			}
+		}
+		return true
+	})
+	l.vpnAtt["dc"], l.vco["dc"] = att, vco
+	l.wantRoutes(l.system, "10.0.0.0/16 vpc Active", "10.0.1.0/24 vpc Active", "192.168.30.0/24 dc Active")
+	l.wantAdvertised("dc", "10.0.0.0/16", "10.0.1.0/24")
+}
+
 func TestRoutingStaticBlackholeEcmpAndPolicies(t *testing.T) {
 	l := newRoutingLab(t)
 	for _, dc := range []string{"dc1", "dc2", "dc3"} {

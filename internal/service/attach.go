@@ -20,6 +20,7 @@ type CreateTRVpnAttachmentInput struct {
 	RegionID, TransitRouterID, CenID, VpnID string
 	VpnOwnerID                              string // "" = the caller
 	AutoPublishRouteEnabled                 *bool
+	SystemLinks                             model.SystemLinks
 	ChargeType, Name, Description           string
 	Zones                                   []string
 	Tags                                    []model.Tag
@@ -115,7 +116,7 @@ func (s *Service) CreateTransitRouterVpnAttachment(ctx context.Context, c Caller
 		}
 		att := model.VpnAttachment{Meta: s.newMeta(c, model.KindVpnAttachment, tr.Region, model.AttachmentAttaching, in.Tags),
 			TransitRouterID: tr.ID, CenID: tr.CenID, VpnID: vco.ID, VpnOwner: vpnOwner, Name: in.Name, Description: in.Description,
-			AutoPublishRouteEnabled: autoPublish, ChargeType: "POSTPAY", OrderType: "PayByCenOwner", Zones: in.Zones}
+			AutoPublishRouteEnabled: autoPublish, ChargeType: "POSTPAY", OrderType: "PayByCenOwner", Zones: in.Zones, SystemLinks: in.SystemLinks}
 		if len(att.Zones) == 0 {
 			att.Zones = []string{region.Zones[0]}
 		}

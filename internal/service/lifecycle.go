@@ -83,6 +83,16 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 			return err
 		}
 		return t.put(key, a)
+	case model.KindVpcAttachment:
+		var a model.VpcAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		s.setStatus(&a.Meta, to)
+		if err := s.linkSystem(t, a.Meta, a.TransitRouterID, a.SystemLinks); err != nil {
+			return err
+		}
+		return t.put(key, a)
 	case model.KindVpnConnection:
 		var v model.VpnConnection
 		if err := json.Unmarshal(raw, &v); err != nil {

@@ -278,9 +278,7 @@ func (s *Service) AssociateTransitRouterAttachmentWithRouteTable(ctx context.Con
 		if in.DryRun {
 			return errDryRun
 		}
-		a := model.Association{Meta: s.newMeta(c, model.KindAssociation, rt.Region, model.StatusAssociating, nil), AttachmentID: att.ID, TableID: rt.ID, TransitRouterID: rt.TransitRouterID}
-		a.ID = att.ID
-		return t.create(resKey(model.KindAssociation, att.ID), a)
+		return s.associate(t, c, att.ID, rt)
 	})
 }
 
@@ -353,10 +351,49 @@ func (s *Service) EnableTransitRouterRouteTablePropagation(ctx context.Context, 
 		if in.DryRun {
 			return errDryRun
 		}
-		p := model.Propagation{Meta: s.newMeta(c, model.KindPropagation, rt.Region, model.StatusEnabling, nil), AttachmentID: att.ID, TableID: rt.ID, TransitRouterID: rt.TransitRouterID}
-		p.ID = att.ID + ":" + rt.ID
-		return t.create(propKey(att.ID, rt.ID), p)
+		return s.propagate(t, c, att.ID, rt)
 	})
+}
+
+// associate creates the association of attachment att with table rt (Associating).
+func (s *Service) associate(t *txn, c Caller, att string, rt *model.RouteTable) error {
+	a := model.Association{Meta: s.newMeta(c, model.KindAssociation, rt.Region, model.StatusAssociating, nil), AttachmentID: att, TableID: rt.ID, TransitRouterID: rt.TransitRouterID}
+	a.ID = att
+	return t.create(resKey(model.KindAssociation, att), a)
+}
+
+// propagate creates the propagation of attachment att into table rt (Enabling).
+func (s *Service) propagate(t *txn, c Caller, att string, rt *model.RouteTable) error {
+	p := model.Propagation{Meta: s.newMeta(c, model.KindPropagation, rt.Region, model.StatusEnabling, nil), AttachmentID: att, TableID: rt.ID, TransitRouterID: rt.TransitRouterID}
+	p.ID = att + ":" + rt.ID
+	return t.create(propKey(att, rt.ID), p)
+}
+
+// linkSystem associates an attachment that has just become Attached with its transit
+// router's System route table, and propagates it there, as its creation asked. It runs in
+// the transaction that completes the attachment, so no restart can leave it undone.
+func (s *Service) linkSystem(t *txn, att model.Meta, trID string, l model.SystemLinks) error {
+	if !l.AssociateSystem && !l.PropagateSystem {
+		return nil
+	}
+	var tr model.TransitRouter
+	if ok, err := t.get(resKey(model.KindTR, trID), &tr); err != nil || !ok {
+		return err
+	}
+	var rt model.RouteTable
+	if ok, err := t.get(resKey(model.KindRouteTable, tr.SystemTableID), &rt); err != nil || !ok {
+		return err
+	}
+	c := Caller{AccountID: att.Owner}
+	if l.AssociateSystem {
+		if err := s.associate(t, c, att.ID, &rt); err != nil {
+			return err
+		}
+	}
+	if l.PropagateSystem {
+		return s.propagate(t, c, att.ID, &rt)
+	}
+	return nil
 }
 
 // DisableTransitRouterRouteTablePropagation stops a table learning an attachment's routes.

@@ -220,6 +220,7 @@ func (s *Service) DeleteVSwitch(ctx context.Context, c Caller, region, id string
 type CreateVpcAttachmentInput struct {
 	RegionID, TransitRouterID, CenID, VpcID, Name, Description string
 	Zones                                                      []model.ZoneMapping
+	SystemLinks                                                model.SystemLinks
 	Tags                                                       []model.Tag
 	ClientToken                                                string
 	DryRun                                                     bool
@@ -274,7 +275,8 @@ func (s *Service) CreateTransitRouterVpcAttachment(ctx context.Context, c Caller
 			return "", errDryRun
 		}
 		a := model.VpcAttachment{Meta: s.newMeta(c, model.KindVpcAttachment, tr.Region, model.AttachmentAttaching, in.Tags),
-			TransitRouterID: tr.ID, CenID: tr.CenID, VpcID: vpc.ID, VpcOwner: c.AccountID, Name: in.Name, Description: in.Description, ZoneMappings: in.Zones}
+			TransitRouterID: tr.ID, CenID: tr.CenID, VpcID: vpc.ID, VpcOwner: c.AccountID, Name: in.Name, Description: in.Description, ZoneMappings: in.Zones,
+			SystemLinks: in.SystemLinks}
 		vpc.Attached = a.ID
 		tr.Attachments++
 		if err := t.put(resKey(model.KindVPC, vpc.ID), vpc); err != nil {

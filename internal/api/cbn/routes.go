@@ -269,6 +269,10 @@ func (h handlers) createVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
+	links, err := api.SystemLinks(p)
+	if err != nil {
+		return nil, err
+	}
 	var zones []model.ZoneMapping
 	for _, z := range p.Objects("ZoneMappings") {
 		zones = append(zones, model.ZoneMapping{ZoneID: z["ZoneId"], VSwitchID: z["VSwitchId"]})
@@ -276,8 +280,8 @@ func (h handlers) createVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	tags, _ := api.Tags(p)
 	id, err := h.svc.CreateTransitRouterVpcAttachment(ctx, api.Caller(r), service.CreateVpcAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpcID: p["VpcId"],
-		Name: p["TransitRouterAttachmentName"], Description: p["TransitRouterAttachmentDescription"], Zones: zones, Tags: tags,
-		ClientToken: p["ClientToken"], DryRun: dry,
+		Name: p["TransitRouterAttachmentName"], Description: p["TransitRouterAttachmentDescription"], Zones: zones, SystemLinks: links,
+		Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
 	})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,10 @@ func (h handlers) createVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
+	links, err := api.SystemLinks(p)
+	if err != nil {
+		return nil, err
+	}
 	var zones []string
 	for _, z := range p.Objects("Zone") {
 		zones = append(zones, z["ZoneId"])
@@ -43,7 +47,7 @@ func (h handlers) createVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	tags, _ := api.Tags(p)
 	id, err := h.svc.CreateTransitRouterVpnAttachment(ctx, api.Caller(r), service.CreateTRVpnAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpnID: p["VpnId"], VpnOwnerID: p["VpnOwnerId"],
-		AutoPublishRouteEnabled: auto, ChargeType: p["ChargeType"], Name: p["TransitRouterAttachmentName"],
+		AutoPublishRouteEnabled: auto, SystemLinks: links, ChargeType: p["ChargeType"], Name: p["TransitRouterAttachmentName"],
 		Description: p["TransitRouterAttachmentDescription"], Zones: zones, Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
 	})
 	if err != nil {
