@@ -44,7 +44,15 @@ type cellRuntime struct {
 
 	initMu sync.Mutex
 	wake   chan struct{}
+	// When missing child SAs were last initiated, and how long to wait before the next
+	// try: RetryInterval, doubled after each failure up to maxChildBackoff (keep goroutine
+	// only).
+	lastChildInit  time.Time
+	childInitAfter time.Duration
 }
+
+// maxChildBackoff bounds the wait between initiations of child SAs a peer keeps refusing.
+const maxChildBackoff = 2 * time.Minute
 
 func newCellRuntime(d *Netns, c Cell, routerID string) *cellRuntime {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -379,10 +387,10 @@ func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
 // dedup: when both ends initiate at the same moment, two IKE SAs (each with a 0/0 child)
 // can come up despite unique = replace. One 0/0 child per kernel-libipsec charon is the
 // rule, so once the newest established IKE SA is a second old, the others are deleted.
-func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) {
+func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) (deleted bool) {
 	ids := duplicates(sas)
 	if len(ids) == 0 {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -398,6 +406,25 @@ func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) {
 		}
 		return nil
 	})
+	return true
+}
+
+// missingChildren lists the configured child SAs (by name) that the connection's one
+// established IKE SA, two seconds old or more, lacks. An IKE SA can stay up without them:
+// the peer refused the child (TS_UNACCEPTABLE while its configuration was still loading),
+// or deleted it, or it went with a duplicate IKE SA. Nothing else initiates them again.
+// Nothing is missing while an IKE SA is being negotiated or duplicates wait for dedup.
+func missingChildren(sas []saInfo, children []childSA) []string {
+	if len(sas) != 1 || sas[0].State != "ESTABLISHED" || sas[0].Age < 2 {
+		return nil
+	}
+	var missing []string
+	for _, ch := range children {
+		if !slices.ContainsFunc(sas[0].Children, func(c childInfo) bool { return c.Name == ch.Name }) {
+			missing = append(missing, ch.Name)
+		}
+	}
+	return missing
 }
 
 // duplicates picks the established IKE SAs to delete, once the newest is a second old:
@@ -466,18 +493,52 @@ func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
 		return
 	}
 	rt.emit(EventInitiate, fmt.Sprintf("initiating %s to %s", c.ID, c.PeerAddr))
+	var names []string
 	for _, ch := range c.children() {
+		names = append(names, ch.Name)
+	}
+	rt.initiateChildren(ctx, names)
+}
+
+// initiateChildren initiates child SAs by name, one after the other (through the existing
+// IKE SA, or a new one), stopping at the first failure. Caller holds initMu.
+func (rt *cellRuntime) initiateChildren(ctx context.Context, names []string) (ok bool) {
+	for _, name := range names {
 		ictx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err := withSession(ictx, rt.socket, func(s *vici.Session) error {
-			return initiate(ictx, s, ch.Name, 10*time.Second)
+			return initiate(ictx, s, name, 10*time.Second)
 		})
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				rt.emit(EventInitiateFailed, fmt.Sprintf("initiate %s: %v", ch.Name, err))
+				rt.emit(EventInitiateFailed, fmt.Sprintf("initiate %s: %v", name, err))
 			}
-			return
+			return false
 		}
+	}
+	return true
+}
+
+// initiateMissing initiates the child SAs the established IKE SA lacks, backing off while
+// the peer keeps refusing them.
+func (rt *cellRuntime) initiateMissing(ctx context.Context, sas []saInfo) {
+	c, _ := rt.config()
+	missing := missingChildren(sas, c.children())
+	if len(missing) == 0 {
+		rt.childInitAfter = 0
+		return
+	}
+	if rt.childInitAfter == 0 {
+		rt.childInitAfter = rt.d.opts.RetryInterval
+	}
+	if time.Since(rt.lastChildInit) < rt.childInitAfter || !rt.initMu.TryLock() {
+		return
+	}
+	defer rt.initMu.Unlock()
+	rt.lastChildInit = time.Now()
+	rt.emit(EventInitiate, fmt.Sprintf("the IKE SA lacks child SAs %s: initiating them", strings.Join(missing, ", ")))
+	if !rt.initiateChildren(ctx, missing) {
+		rt.childInitAfter = min(2*rt.childInitAfter, maxChildBackoff)
 	}
 }
 
@@ -485,7 +546,8 @@ func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
 
 // keep brings the connection up and keeps trying while it has no IKE SA:
 //   - StartNow: initiate, and again every RetryInterval while there is no IKE SA (charon
-//     retries by itself after timeouts, but not after e.g. AUTHENTICATION_FAILED);
+//     retries by itself after timeouts, but not after e.g. AUTHENTICATION_FAILED), or
+//     while the IKE SA lacks some of the child SAs;
 //   - on demand ("wait for traffic"; kernel-libipsec has no trap policies): a packet
 //     socket on the cell's router-side link waits for the first IPv4 packet from the
 //     router, then the connection is initiated.
@@ -499,8 +561,8 @@ func (rt *cellRuntime) keep() {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		sas, err := rt.sas(qctx)
 		cancel()
-		if err == nil {
-			rt.dedup(ctx, sas)
+		if err == nil && !rt.dedup(ctx, sas) && c.IPsec.StartNow {
+			rt.initiateMissing(ctx, sas)
 		}
 		if err != nil || len(sas) > 0 {
 			select { // up, negotiating, or charon unreachable: look again later

@@ -180,3 +180,32 @@ func TestDuplicates(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingChildren(t *testing.T) {
+	flow := []childSA{{Name: "vco-1-1"}, {Name: "vco-1-2"}}
+	sa := func(state string, age int, children ...string) saInfo {
+		s := saInfo{ID: 1, State: state, Age: age}
+		for _, c := range children {
+			s.Children = append(s.Children, childInfo{Name: c, State: "INSTALLED"})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		sas  []saInfo
+		want []string
+	}{
+		{"no IKE SA: initiateIfDown's case", nil, nil},
+		{"all there", []saInfo{sa("ESTABLISHED", 30, "vco-1-1", "vco-1-2")}, nil},
+		// The stuck connection: the peer refused the cell's child and deleted its own.
+		{"none", []saInfo{sa("ESTABLISHED", 30)}, []string{"vco-1-1", "vco-1-2"}},
+		{"one of two", []saInfo{sa("ESTABLISHED", 30, "vco-1-2")}, []string{"vco-1-1"}},
+		{"too young: children may still be on their way", []saInfo{sa("ESTABLISHED", 1)}, nil},
+		{"being negotiated", []saInfo{sa("CONNECTING", 0)}, nil},
+		{"duplicates wait for dedup", []saInfo{sa("ESTABLISHED", 30), sa("ESTABLISHED", 30, "vco-1-1", "vco-1-2")}, nil},
+	} {
+		if got := missingChildren(tc.sas, flow); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
