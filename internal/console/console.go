@@ -44,7 +44,7 @@ type Console struct {
 	partials map[string]map[string]bool
 	mux      *http.ServeMux
 	jobs     *jobs
-	out      signedOut
+	out      *signedOut
 	limit    signinLimit
 	// secure marks the session cookie Secure on every response (see New).
 	secure bool
@@ -53,20 +53,37 @@ type Console struct {
 	ctx context.Context
 }
 
-// New builds the console. ctx bounds the background steps it starts. The session cookie is
-// Secure when the request came over TLS, and always with secureCookie (for a console
-// behind a TLS-terminating proxy, where every request the server sees is plain HTTP).
-func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger, secureCookie bool) (*Console, error) {
-	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx, secure: secureCookie}
+// Options configure the console.
+type Options struct {
+	// SecureCookie marks the session cookie Secure on every response; without it, only on
+	// requests that came over TLS (behind a TLS-terminating proxy every request the server
+	// sees is plain HTTP).
+	SecureCookie bool
+	// SignOutFile keeps the sessions ended by Sign out across restarts; "" keeps them in
+	// memory.
+	SignOutFile string
+}
+
+// New builds the console. ctx bounds the background steps it starts.
+func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger, o Options) (*Console, error) {
+	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx, secure: o.SecureCookie}
 	if err := c.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
+	}
+	var err error
+	if c.out, err = openSignedOut(o.SignOutFile, c.now()); err != nil {
+		return nil, fmt.Errorf("console sign-outs: %w", err)
 	}
 	c.routes()
 	return c, nil
 }
 
-// Wait returns when the background steps have ended (after the ctx given to New is done).
-func (c *Console) Wait() { c.jobs.wg.Wait() }
+// Close returns when the background steps have ended (after the ctx given to New is
+// done), and releases the sign-out file.
+func (c *Console) Close() error {
+	c.jobs.wg.Wait()
+	return c.out.close()
+}
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type env struct {
 	ctx   context.Context
 	url   string
 	admin *rpc.Client
+	// stop shuts the server down (also at the test's end); a second call does nothing.
+	stop func()
 }
 
 func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
@@ -52,7 +55,7 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
 	ts := httptest.NewServer(in.Handler)
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		ts.Close()
 		cancel()
 		<-done
@@ -60,7 +63,8 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 			t.Error(err)
 		}
 	})
-	return &env{ctx: ctx, url: ts.URL, admin: &rpc.Client{Endpoint: ts.URL, AccessKeyID: adminKeyID, AccessKeySecret: adminSecret}}
+	t.Cleanup(stop)
+	return &env{ctx: ctx, url: ts.URL, admin: &rpc.Client{Endpoint: ts.URL, AccessKeyID: adminKeyID, AccessKeySecret: adminSecret}, stop: stop}
 }
 
 // account is a tenant with an access key, and its API client.
@@ -355,6 +359,33 @@ func TestSignIn(t *testing.T) {
 			t.Fatal("a link put its own text in the success banner")
 		}
 	})
+}
+
+// TestSignOutSurvivesRestart: a session ended by Sign out stays ended after the server
+// restarts, even for a copy of its cookie; other sessions go on.
+func TestSignOutSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	onDir := func(o *server.Options) { o.DataDir = dir }
+	e := newEnv(t, onDir)
+	a := e.newAccount(t, "alice")
+	out, kept := e.browser(t), e.browser(t)
+	out.signIn(a)
+	kept.signIn(a)
+	u, _ := url.Parse(e.url + "/console/")
+	copied := out.c.Jar.Cookies(u)
+	resp, body := out.post("/console/signout", url.Values{"csrf": {out.csrf("/console/cens")}}, "same")
+	wantRedirect(t, "sign-out", resp, body, "/console/signin")
+	e.stop()
+
+	e = newEnv(t, onDir)
+	thief := e.browser(t)
+	u, _ = url.Parse(e.url + "/console/")
+	thief.c.Jar.SetCookies(u, copied)
+	resp, body = thief.get("/console/cens")
+	wantStatus(t, "GET with a signed-out cookie after a restart", resp, body, http.StatusSeeOther)
+	kept.base = e.url // the jar's cookies are per host, not per port
+	resp, body = kept.get("/console/cens")
+	wantStatus(t, "GET with a session that was not signed out, after a restart", resp, body, http.StatusOK)
 }
 
 // TestSecureCookie: behind a TLS-terminating proxy the server sees plain HTTP; with

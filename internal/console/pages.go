@@ -210,7 +210,11 @@ func safeNext(next string) string {
 }
 
 func (c *Console) signout(q *req) {
-	c.out.add(q.s.cookie, c.now())
+	if err := c.out.add(q.s.cookie, c.now()); err != nil {
+		c.log.Error("console sign-out not recorded", "err", err)
+		http.Error(q.w, "Signing out failed on the server; try again.", http.StatusInternalServerError)
+		return
+	}
 	c.setCookie(q.w, q.r, "", -1)
 	http.Redirect(q.w, q.r, "/console/signin", http.StatusSeeOther)
 }

@@ -6,8 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +22,9 @@ import (
 
 // A session is a cookie "<AccessKeyId>.<expiry unix>.<nonce>.<mac>", the MAC keyed by the
 // access key's own secret (the nonce makes every sign-in's cookie its own, so signing out
-// ends that one only). Nothing is kept on the server: a restart keeps people signed in, and
-// disabling or deleting the key ends its sessions at the next request, because every
-// request looks the key up again.
+// ends that one only). The server keeps only the sessions ended by Sign out (signedOut): a
+// restart keeps people signed in, and disabling or deleting the key ends its sessions at
+// the next request, because every request looks the key up again.
 const (
 	cookieName = "opencen_console"
 	sessionTTL = 12 * time.Hour
@@ -99,33 +103,91 @@ func sameOrigin(r *http.Request) bool {
 	return ok && host == r.Host
 }
 
-// signedOut remembers sessions ended by Sign out until they would expire anyway. It is kept
-// in memory: after a restart a copied cookie of a signed-out session works again until it
-// expires (disabling the access key ends every session for good).
+// signedOut remembers sessions ended by Sign out until they would expire anyway. With a
+// file it survives restarts: each sign-out is appended (a hash of the cookie, never the
+// cookie itself, with its expiry) and synced before the browser hears it is signed out.
 type signedOut struct {
 	mu      sync.Mutex
-	expires map[string]time.Time // cookie value -> its expiry
+	expires map[string]time.Time // hash of the cookie -> when the session would expire
+	file    *os.File             // nil: in memory only
 }
 
-func (so *signedOut) add(cookie string, now time.Time) {
-	so.mu.Lock()
-	defer so.mu.Unlock()
-	if so.expires == nil {
-		so.expires = map[string]time.Time{}
+func signOutKey(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(h[:])
+}
+
+// openSignedOut loads path (lines "<hash> <unix expiry>"), drops what has expired,
+// rewrites it compacted, and keeps it open for appending. An empty path keeps the list
+// in memory.
+func openSignedOut(path string, now time.Time) (*signedOut, error) {
+	so := &signedOut{expires: map[string]time.Time{}}
+	if path == "" {
+		return so, nil
 	}
-	for v, exp := range so.expires {
-		if now.After(exp) {
-			delete(so.expires, v)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var keep strings.Builder
+	for line := range strings.Lines(string(data)) {
+		key, exp, ok := strings.Cut(strings.TrimSpace(line), " ")
+		sec, err := strconv.ParseInt(exp, 10, 64)
+		if !ok || err != nil || len(key) != 64 {
+			continue // a line torn by a crash
+		}
+		if t := time.Unix(sec, 0); t.After(now) {
+			so.expires[key] = t
+			fmt.Fprintf(&keep, "%s %d\n", key, sec)
 		}
 	}
-	so.expires[cookie] = now.Add(sessionTTL)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(keep.String()), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	if so.file, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		return nil, err
+	}
+	return so, nil
+}
+
+// add ends a session; with a file, only once the record is on disk.
+func (so *signedOut) add(cookie string, now time.Time) error {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	for k, exp := range so.expires {
+		if now.After(exp) {
+			delete(so.expires, k)
+		}
+	}
+	key, exp := signOutKey(cookie), now.Add(sessionTTL)
+	if so.file != nil {
+		if _, err := fmt.Fprintf(so.file, "%s %d\n", key, exp.Unix()); err != nil {
+			return err
+		}
+		if err := so.file.Sync(); err != nil {
+			return err
+		}
+	}
+	so.expires[key] = exp
+	return nil
 }
 
 func (so *signedOut) has(cookie string) bool {
 	so.mu.Lock()
 	defer so.mu.Unlock()
-	_, ok := so.expires[cookie]
+	_, ok := so.expires[signOutKey(cookie)]
 	return ok
+}
+
+func (so *signedOut) close() error {
+	if so.file == nil {
+		return nil
+	}
+	return so.file.Close()
 }
 
 // Failed sign-ins per client address: after signinFailures within signinWindow, sign-in

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -190,6 +192,52 @@ func TestCSRF(t *testing.T) {
 	blank := &session{cookie: "x.1.y"}
 	if blank.checkCSRF("") {
 		t.Fatal("checkCSRF accepted an empty token")
+	}
+}
+
+func TestSignedOutSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console-signouts")
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	so, err := openSignedOut(path, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := so.add("AK.1.n1.mac1", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := so.add("AK.2.n2.mac2", t0.Add(sessionTTL/2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := so.close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "mac1") {
+		t.Fatalf("the file holds a cookie itself:\n%s", raw)
+	}
+	// A crash can tear the last line; it is skipped.
+	if err := os.WriteFile(path, append(raw, "0123"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	so, err = openSignedOut(path, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !so.has("AK.1.n1.mac1") || !so.has("AK.2.n2.mac2") || so.has("AK.3.n3.mac3") {
+		t.Fatalf("after reopening: has 1 %v, 2 %v, 3 %v; want true, true, false", so.has("AK.1.n1.mac1"), so.has("AK.2.n2.mac2"), so.has("AK.3.n3.mac3"))
+	}
+	so.close()
+	// Once the first would have expired anyway, reopening forgets it and compacts the file.
+	so, err = openSignedOut(path, t0.Add(sessionTTL+time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer so.close()
+	if so.has("AK.1.n1.mac1") || !so.has("AK.2.n2.mac2") {
+		t.Fatalf("after the first expired: has 1 %v, 2 %v; want false, true", so.has("AK.1.n1.mac1"), so.has("AK.2.n2.mac2"))
+	}
+	if raw, _ := os.ReadFile(path); strings.Count(string(raw), "\n") != 1 {
+		t.Fatalf("compacted file:\n%s", raw)
 	}
 }
 

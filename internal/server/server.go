@@ -131,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	}
 	// Background steps the console starts end when the instance closes.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	con, err := console.New(bg, api, o.Config.Regions, o.Log, o.SecureCookie)
+	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie, SignOutFile: filepath.Join(o.DataDir, "console-signouts")})
 	if err != nil {
 		stopBG()
 		st.Close()
@@ -197,11 +197,11 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 	return gw, nil
 }
 
-// Close stops the console's background steps and releases the nonce journal and the store.
+// Close stops the console's background steps and releases the console's sign-out file,
+// the nonce journal and the store.
 func (in *Instance) Close() error {
 	in.stopBG()
-	in.console.Wait()
-	return errors.Join(in.api.Close(), in.Store.Close())
+	return errors.Join(in.console.Close(), in.api.Close(), in.Store.Close())
 }
 
 // Run serves until ctx ends. ready, when non-nil, receives the bound address.
