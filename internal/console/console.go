@@ -68,11 +68,11 @@ type Options struct {
 func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Logger, o Options) (*Console, error) {
 	c := &Console{api: api, regions: regions, log: log, mux: http.NewServeMux(), jobs: newJobs(time.Now), now: time.Now, ctx: ctx, secure: o.SecureCookie}
 	if err := c.parseTemplates(); err != nil {
-		return nil, fmt.Errorf("console templates: %w", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	var err error
 	if c.out, err = openSignedOut(o.SignOutFile, c.now()); err != nil {
-		return nil, fmt.Errorf("console sign-outs: %w", err)
+		return nil, fmt.Errorf("sign-outs: %w", err)
 	}
 	c.routes()
 	return c, nil

@@ -134,6 +134,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie, SignOutFile: filepath.Join(o.DataDir, "console-signouts")})
 	if err != nil {
 		stopBG()
+		api.Close()
 		st.Close()
 		return nil, fmt.Errorf("console: %w", err)
 	}
