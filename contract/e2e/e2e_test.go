@@ -336,23 +336,9 @@ func (w *world) waitEstablished(vco string) {
 func (w *world) waitAgreed(c connection) {
 	w.t.Helper()
 	cell := w.in.Gateway.Driver.(*dataplane.Netns).CharonOf(c.vco)
-	var cellSAs, dcSAs []string
-	var err error
-	deadline := time.Now().Add(8 * time.Second) // dedup waits a second, and looks every 2 s
-	for {
-		if cellSAs, err = cell.EstablishedIKE(w.ctx); err != nil {
-			w.t.Fatalf("cell: %v", err)
-		}
-		if dcSAs, err = c.dc.Charon.EstablishedIKE(w.ctx); err != nil {
-			w.t.Fatalf("DC: %v", err)
-		}
-		if len(cellSAs) == 1 && slices.Contains(dcSAs, cellSAs[0]) {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("%s: the cell's IKE SAs %v, the DC's %v: the cell must end with one SA the DC has", c.vco, cellSAs, dcSAs)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// dedup waits a second, and looks every 2 s
+	if _, err := c.dc.WaitSameIKE(w.ctx, cell, 8*time.Second); err != nil {
+		w.t.Fatalf("%s: %v", c.vco, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"math/rand/v2"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -70,23 +69,9 @@ func TestBothEndsInitiate(t *testing.T) {
 		// The cell deletes a duplicate once the newer SA is a second old (it looks every 2 s).
 		// The SA it keeps must be one the DC still has: keeping the one the DC had destroyed
 		// on INITIAL_CONTACT left no traffic until DPD noticed.
-		var cellSAs, dcSAs []string
-		deadline := time.Now().Add(8 * time.Second)
-		for {
-			if cellSAs, err = cell.EstablishedIKE(e.ctx); err != nil {
-				t.Fatalf("cell: %v", err)
-			}
-			if dcSAs, err = w.dc.Charon.EstablishedIKE(e.ctx); err != nil {
-				t.Fatalf("DC: %v", err)
-			}
-			agreed := len(cellSAs) == 1 && slices.Contains(dcSAs, cellSAs[0])
-			if agreed || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if len(cellSAs) != 1 || !slices.Contains(dcSAs, cellSAs[0]) {
-			t.Fatalf("round %d: the cell's IKE SAs %v, the DC's %v: the cell must end with one SA the DC has\nstate:\n%s", round, cellSAs, dcSAs, e.render())
+		dcSAs, err := w.dc.WaitSameIKE(e.ctx, cell, 8*time.Second)
+		if err != nil {
+			t.Fatalf("round %d: %v\nstate:\n%s", round, err, e.render())
 		}
 		if err := w.dc.Ping(e.ctx, w.vpc.Addr, 2); err != nil {
 			t.Fatalf("round %d: DC -> VPC: %v\nDC SAs: %v\nstate:\n%s", round, err, dcSAs, e.render())

@@ -21,8 +21,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"opencen/internal/dataplane/nsutil"
 )
@@ -164,6 +166,35 @@ func (dc *DC) LoadConfig(ctx context.Context, swanctlConf string) error {
 		return fmt.Errorf("DC %s: swanctl --load-all: %w\n%s", dc.Name, err, out)
 	}
 	return nil
+}
+
+// WaitSameIKE waits up to within until cell (the cloud end) has exactly one established
+// IKE SA and the data center has that same SA: after the two ends' initiations crossed,
+// both kept the same one. It returns the data center's SAs as last seen, and an error
+// naming both ends' SAs when they did not agree in time.
+func (dc *DC) WaitSameIKE(ctx context.Context, cell nsutil.Charon, within time.Duration) ([]string, error) {
+	deadline := time.Now().Add(within)
+	for {
+		cellSAs, err := cell.EstablishedIKE(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cell: %w", err)
+		}
+		dcSAs, err := dc.Charon.EstablishedIKE(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("DC %s: %w", dc.Name, err)
+		}
+		if len(cellSAs) == 1 && slices.Contains(dcSAs, cellSAs[0]) {
+			return dcSAs, nil
+		}
+		if time.Now().After(deadline) {
+			return dcSAs, fmt.Errorf("the cell's IKE SAs %v, DC %s's %v: the cell must end with one SA the DC has", cellSAs, dc.Name, dcSAs)
+		}
+		select {
+		case <-ctx.Done():
+			return dcSAs, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // RouteToTunnel routes prefixes (the cloud side: VPC CIDRs) from the data center into its

@@ -145,7 +145,7 @@ func WaitCens(ctx context.Context, c *rpc.Client, want int) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("CENs: %d of %d Active (want %d) after 60s", active, total, want)
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := SleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -174,20 +174,9 @@ func WaitTRs(ctx context.Context, c *rpc.Client, want int) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("transit routers: %d of %d Active (want %d) after 60s", active, out.TotalCount, want)
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := SleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
