@@ -28,6 +28,7 @@ import (
 
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
+	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -60,6 +61,8 @@ type world struct {
 	log      *slog.Logger
 	// cgwASN is the ASN of the customer gateways connect creates.
 	cgwASN string
+	// dir holds the lab, the data plane's files and server.log.
+	dir string
 }
 
 func newWorld(t *testing.T) *world {
@@ -71,7 +74,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, lab: l, gwPrefix: gwPrefix}
+	w := &world{t: t, ctx: ctx, lab: l, gwPrefix: gwPrefix, dir: dir}
 	// The server's log, data-plane diagnostics included, goes to a file whose tail a failed
 	// test prints, with the charons' logs (see dumpLogs); -v also shows it as it happens.
 	logFile, err := os.Create(dir + "/server.log")
@@ -141,8 +144,36 @@ func dumpLogs(t *testing.T, dir string) {
 			t.Logf("%s: %v", f, err)
 			continue
 		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		t.Logf("last %d lines of %s:\n%s", min(len(lines), 60), strings.TrimPrefix(f, dir+"/"), strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		logTail(t, strings.TrimPrefix(f, dir+"/"), strings.Split(strings.TrimSpace(string(b)), "\n"), 60)
+	}
+}
+
+func logTail(t *testing.T, name string, lines []string, n int) {
+	t.Logf("last %d lines of %s:\n%s", min(len(lines), n), name, strings.Join(lines[max(0, len(lines)-n):], "\n"))
+}
+
+// connectionLogs prints what a failed check on one connection needs first (the whole
+// output may be cut): the server's log lines about it and the tails of its two charons'.
+func (w *world) connectionLogs(c connection, cell nsutil.Charon) {
+	w.t.Helper()
+	b, err := os.ReadFile(filepath.Join(w.dir, "server.log"))
+	if err != nil {
+		w.t.Log(err)
+	}
+	var about []string
+	for l := range strings.Lines(string(b)) {
+		if strings.Contains(l, c.vco) {
+			about = append(about, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	logTail(w.t, "server.log, lines about "+c.vco, about, 80)
+	for _, ch := range []nsutil.Charon{cell, c.dc.Charon} {
+		b, err := os.ReadFile(ch.LogFile())
+		if err != nil {
+			w.t.Log(err)
+			continue
+		}
+		logTail(w.t, ch.LogFile(), strings.Split(strings.TrimSpace(string(b)), "\n"), 120)
 	}
 }
 
@@ -278,6 +309,7 @@ func (w *world) link(att, table string) {
 type connection struct {
 	vco, att string
 	dc       *lab.DC
+	ikev1    bool
 }
 
 func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[string]string) connection {
@@ -299,6 +331,7 @@ func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[str
 	w.link(c.att, r.system)
 	v := w.vpc("DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco})
 	bgpOn := v["VpnBgpConfig"].(map[string]any)["EnableBgp"] == "true"
+	c.ikev1 = v["IkeConfig"].(map[string]any)["IkeVersion"] == "ikev1"
 	if v["LocalSubnet"] == "0.0.0.0/0" && !bgpOn {
 		w.vpc("CreateVcoRouteEntry", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": c.vco, "RouteDest": dcSubnet, "NextHop": c.vco, "Weight": "0"})
 	}
@@ -336,8 +369,14 @@ func (w *world) waitEstablished(vco string) {
 func (w *world) waitAgreed(c connection) {
 	w.t.Helper()
 	cell := w.in.Gateway.Driver.(*dataplane.Netns).CharonOf(c.vco)
-	// dedup waits a second, and looks every 2 s
-	if _, err := c.dc.WaitSameIKE(w.ctx, cell, 8*time.Second); err != nil {
+	// The cell deletes IKEv2 duplicates after a second (it looks every 2 s); charon deletes
+	// IKEv1 ones ten seconds after the newer came up.
+	within := 8 * time.Second
+	if c.ikev1 {
+		within = 15 * time.Second
+	}
+	if _, err := c.dc.WaitSameIKE(w.ctx, cell, within); err != nil {
+		w.connectionLogs(c, cell)
 		w.t.Fatalf("%s: %v", c.vco, err)
 	}
 }

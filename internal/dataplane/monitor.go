@@ -42,14 +42,19 @@ type cellRuntime struct {
 	rekeyedIKE     map[string]bool // old IKE SAs of rekeyings, by unique id
 	lastChildRekey time.Time
 
-	initMu sync.Mutex
-	wake   chan struct{}
-	// When missing child SAs were last initiated, and how long to wait before the next
-	// try: RetryInterval, doubled after each failure up to maxChildBackoff (keep goroutine
-	// only).
+	wake chan struct{}
+	// initMu is held by the one initiation running (see initiating), and guards the
+	// backoff: when missing child SAs were last initiated, and how long to wait before the
+	// next try (RetryInterval, doubled after each failure up to maxChildBackoff, back to
+	// RetryInterval after a success).
+	initMu         sync.Mutex
 	lastChildInit  time.Time
 	childInitAfter time.Duration
 }
+
+// ikev1DuplicateWait is how long (seconds) IKEv1 duplicates are left to charon, which
+// deletes the older ten seconds after the newer is established.
+const ikev1DuplicateWait = 20
 
 // maxChildBackoff bounds the wait between initiations of child SAs a peer keeps refusing.
 const maxChildBackoff = 2 * time.Minute
@@ -384,9 +389,8 @@ func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
 	return cs, nil
 }
 
-// dedup: when both ends initiate at the same moment, two IKE SAs (each with a 0/0 child)
-// can come up despite unique = replace. One 0/0 child per kernel-libipsec charon is the
-// rule, so once the newest established IKE SA is a second old, the others are deleted.
+// dedup: when both ends initiate at the same moment, two IKE SAs (each with its child
+// SAs) can come up; all but one are deleted (see duplicates for which, and when).
 func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) (deleted bool) {
 	ids := duplicates(sas)
 	if len(ids) == 0 {
@@ -435,9 +439,14 @@ func missingChildren(sas []saInfo, children []childSA) []string {
 // strongSwan does, destroys its own older SA without telling the cell, so the SA the cell
 // initiated is the one the peer still has; keeping the other would leave the cell with a
 // dead SA until DPD notices. A peer that destroyed nothing has both, and the DELETE for
-// either leaves one. IKEv1: strongSwan with unique = replace (the cell, and the
-// configuration it hands out) deletes the older duplicate ten seconds later; deleting it
-// now agrees with that.
+// either leaves one.
+//
+// IKEv1: charon settles duplicates by itself, at each end: the SA established later
+// adopts the older one's child SAs (a second quick mode for the same child counts as its
+// rekeying) and the older is deleted ten seconds later (unique = replace, which the cell
+// and the configuration it hands out use). Deleting one sooner fights that: a crossing
+// whose peer had moved its child into the SA the cell deleted was left without traffic.
+// So the cell steps in only when IKEv1 duplicates outlive charon's own deletion.
 func duplicates(sas []saInfo) []int {
 	var est []saInfo
 	newestAge := -1
@@ -449,7 +458,11 @@ func duplicates(sas []saInfo) []int {
 			}
 		}
 	}
-	if len(est) < 2 || newestAge < 1 {
+	wait := 1
+	if len(est) > 0 && est[0].Version == 1 {
+		wait = ikev1DuplicateWait
+	}
+	if len(est) < 2 || newestAge < wait {
 		return nil
 	}
 	rank := func(sa saInfo) []int {
@@ -474,13 +487,26 @@ func duplicates(sas []saInfo) []int {
 	return ids
 }
 
+// initiating runs f, an initiation, in its own goroutine holding initMu, unless one is
+// running already. An initiation can take tens of seconds (each child up to 10 s); keep
+// must go on deleting duplicates meanwhile: a crossing whose own initiation hung left both
+// IKE SAs in place that long.
+func (rt *cellRuntime) initiating(f func()) {
+	if !rt.initMu.TryLock() {
+		return
+	}
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		defer rt.initMu.Unlock()
+		f()
+	}()
+}
+
 // initiateIfDown initiates the connection's child SAs unless an IKE SA (established or
 // being negotiated) already exists, e.g. because the customer initiated.
+// Caller holds initMu.
 func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
-	if !rt.initMu.TryLock() {
-		return // an initiation is running
-	}
-	defer rt.initMu.Unlock()
 	c, _ := rt.config()
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	sas, err := rt.sas(qctx)
@@ -519,25 +545,20 @@ func (rt *cellRuntime) initiateChildren(ctx context.Context, names []string) (ok
 	return true
 }
 
-// initiateMissing initiates the child SAs the established IKE SA lacks, backing off while
-// the peer keeps refusing them.
-func (rt *cellRuntime) initiateMissing(ctx context.Context, sas []saInfo) {
-	c, _ := rt.config()
-	missing := missingChildren(sas, c.children())
-	if len(missing) == 0 {
-		rt.childInitAfter = 0
-		return
-	}
+// initiateMissing initiates the missing child SAs (see missingChildren), backing off while
+// the peer keeps refusing them. Caller holds initMu.
+func (rt *cellRuntime) initiateMissing(ctx context.Context, missing []string) {
 	if rt.childInitAfter == 0 {
 		rt.childInitAfter = rt.d.opts.RetryInterval
 	}
-	if time.Since(rt.lastChildInit) < rt.childInitAfter || !rt.initMu.TryLock() {
+	if time.Since(rt.lastChildInit) < rt.childInitAfter {
 		return
 	}
-	defer rt.initMu.Unlock()
 	rt.lastChildInit = time.Now()
 	rt.emit(EventInitiate, fmt.Sprintf("the IKE SA lacks child SAs %s: initiating them", strings.Join(missing, ", ")))
-	if !rt.initiateChildren(ctx, missing) {
+	if rt.initiateChildren(ctx, missing) {
+		rt.childInitAfter = 0
+	} else {
 		rt.childInitAfter = min(2*rt.childInitAfter, maxChildBackoff)
 	}
 }
@@ -562,7 +583,9 @@ func (rt *cellRuntime) keep() {
 		sas, err := rt.sas(qctx)
 		cancel()
 		if err == nil && !rt.dedup(ctx, sas) && c.IPsec.StartNow {
-			rt.initiateMissing(ctx, sas)
+			if missing := missingChildren(sas, c.children()); len(missing) > 0 {
+				rt.initiating(func() { rt.initiateMissing(ctx, missing) })
+			}
 		}
 		if err != nil || len(sas) > 0 {
 			select { // up, negotiating, or charon unreachable: look again later
@@ -573,7 +596,7 @@ func (rt *cellRuntime) keep() {
 			continue
 		}
 		if c.IPsec.StartNow {
-			rt.initiateIfDown(ctx)
+			rt.initiating(func() { rt.initiateIfDown(ctx) })
 			select {
 			case <-ctx.Done():
 			case <-rt.wake:
@@ -606,7 +629,12 @@ func (rt *cellRuntime) keep() {
 				continue
 			}
 			rt.emit(EventTriggered, "first packet from the router: initiating")
-			rt.initiateIfDown(ctx)
+			rt.initiating(func() { rt.initiateIfDown(ctx) })
+			select { // until the initiation shows as an IKE SA, more packets change nothing
+			case <-ctx.Done():
+			case <-rt.wake:
+			case <-time.After(time.Second):
+			}
 		}
 	}
 }

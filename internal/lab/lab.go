@@ -169,11 +169,15 @@ func (dc *DC) LoadConfig(ctx context.Context, swanctlConf string) error {
 }
 
 // WaitSameIKE waits up to within until cell (the cloud end) has exactly one established
-// IKE SA and the data center has that same SA: after the two ends' initiations crossed,
-// both kept the same one. It returns the data center's SAs as last seen, and an error
-// naming both ends' SAs when they did not agree in time.
+// IKE SA and the data center has that same SA, on every look for a second: after the two
+// ends' initiations crossed, both kept the same one. (IKEv1 ends that kept different SAs
+// delete theirs at nearly the same moment, so one look can fall between the deletions.)
+// It returns the data center's SAs as last seen, and an error naming both ends' SAs when
+// they did not agree in time.
 func (dc *DC) WaitSameIKE(ctx context.Context, cell nsutil.Charon, within time.Duration) ([]string, error) {
 	deadline := time.Now().Add(within)
+	var agreed string // the SA both ends had on the looks since agreedAt
+	var agreedAt time.Time
 	for {
 		cellSAs, err := cell.EstablishedIKE(ctx)
 		if err != nil {
@@ -183,7 +187,12 @@ func (dc *DC) WaitSameIKE(ctx context.Context, cell nsutil.Charon, within time.D
 		if err != nil {
 			return nil, fmt.Errorf("DC %s: %w", dc.Name, err)
 		}
-		if len(cellSAs) == 1 && slices.Contains(dcSAs, cellSAs[0]) {
+		switch {
+		case len(cellSAs) != 1 || !slices.Contains(dcSAs, cellSAs[0]):
+			agreed = ""
+		case cellSAs[0] != agreed:
+			agreed, agreedAt = cellSAs[0], time.Now()
+		case time.Since(agreedAt) >= time.Second:
 			return dcSAs, nil
 		}
 		if time.Now().After(deadline) {
