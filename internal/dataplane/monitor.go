@@ -488,9 +488,9 @@ func duplicates(sas []saInfo) []int {
 }
 
 // initiating runs f, an initiation, in its own goroutine holding initMu, unless one is
-// running already. An initiation can take tens of seconds (each child up to 10 s); keep
-// must go on deleting duplicates meanwhile: a crossing whose own initiation hung left both
-// IKE SAs in place that long.
+// running already. An initiation can take tens of seconds (each child up to 10 s), and
+// keep must go on deleting duplicates meanwhile: a crossing can leave the cell's own
+// initiation waiting for a quick mode the peer ignores.
 func (rt *cellRuntime) initiating(f func()) {
 	if !rt.initMu.TryLock() {
 		return
