@@ -373,7 +373,7 @@ func (w *world) waitAgreed(c connection) {
 	// IKEv1 ones ten seconds after the newer came up.
 	within := 8 * time.Second
 	if c.ikev1 {
-		within = 15 * time.Second
+		within = 20 * time.Second
 	}
 	if _, err := c.dc.WaitSameIKE(w.ctx, cell, within); err != nil {
 		w.connectionLogs(c, cell)

@@ -46,7 +46,7 @@ type cellRuntime struct {
 	// initMu is held by the one initiation running (see initiating), and guards the
 	// backoff: when missing child SAs were last initiated, and how long to wait before the
 	// next try (RetryInterval, doubled after each failure up to maxChildBackoff, back to
-	// RetryInterval after a success).
+	// RetryInterval once none are missing).
 	initMu         sync.Mutex
 	lastChildInit  time.Time
 	childInitAfter time.Duration
@@ -431,9 +431,10 @@ func missingChildren(sas []saInfo, children []childSA) []string {
 	return missing
 }
 
-// duplicates picks the established IKE SAs to delete, once the newest is a second old:
-// all but one. The one kept is the first of, in order: one with an installed child SA;
-// for IKEv2, one the cell initiated; the newest.
+// duplicates picks the established IKE SAs to delete, once the newest is a second old
+// (IKEv1: ikev1DuplicateWait): all but one. The one kept is the first of, in order: one
+// with an installed child SA; for IKEv2, one the cell initiated; the newest (created
+// last).
 //
 // IKEv2: the cell's IKE_AUTH carries INITIAL_CONTACT. A peer that honours it, as
 // strongSwan does, destroys its own older SA without telling the cell, so the SA the cell
@@ -459,7 +460,7 @@ func duplicates(sas []saInfo) []int {
 		}
 	}
 	wait := 1
-	if len(est) > 0 && est[0].Version == 1 {
+	if slices.ContainsFunc(est, func(sa saInfo) bool { return sa.Version == 1 }) {
 		wait = ikev1DuplicateWait
 	}
 	if len(est) < 2 || newestAge < wait {
@@ -489,8 +490,8 @@ func duplicates(sas []saInfo) []int {
 
 // initiating runs f, an initiation, in its own goroutine holding initMu, unless one is
 // running already. An initiation can take tens of seconds (each child up to 10 s), and
-// keep must go on deleting duplicates meanwhile: a crossing can leave the cell's own
-// initiation waiting for a quick mode the peer ignores.
+// keep must go on deleting duplicates meanwhile: in a crossing the cell's own initiation
+// can wait on a peer that ignores its request.
 func (rt *cellRuntime) initiating(f func()) {
 	if !rt.initMu.TryLock() {
 		return
@@ -556,10 +557,17 @@ func (rt *cellRuntime) initiateMissing(ctx context.Context, missing []string) {
 	}
 	rt.lastChildInit = time.Now()
 	rt.emit(EventInitiate, fmt.Sprintf("the IKE SA lacks child SAs %s: initiating them", strings.Join(missing, ", ")))
-	if rt.initiateChildren(ctx, missing) {
-		rt.childInitAfter = 0
-	} else {
+	if !rt.initiateChildren(ctx, missing) {
 		rt.childInitAfter = min(2*rt.childInitAfter, maxChildBackoff)
+	}
+}
+
+// resetChildBackoff: the child SAs are all there, so the next time some are missing the
+// first retry waits only RetryInterval.
+func (rt *cellRuntime) resetChildBackoff() {
+	if rt.initMu.TryLock() { // else an initiation runs; the next look resets it
+		rt.childInitAfter = 0
+		rt.initMu.Unlock()
 	}
 }
 
@@ -585,6 +593,8 @@ func (rt *cellRuntime) keep() {
 		if err == nil && !rt.dedup(ctx, sas) && c.IPsec.StartNow {
 			if missing := missingChildren(sas, c.children()); len(missing) > 0 {
 				rt.initiating(func() { rt.initiateMissing(ctx, missing) })
+			} else {
+				rt.resetChildBackoff()
 			}
 		}
 		if err != nil || len(sas) > 0 {
@@ -628,8 +638,10 @@ func (rt *cellRuntime) keep() {
 				rt.d.logf("%s: on-demand watcher: %v", rt.id, err)
 				continue
 			}
-			rt.emit(EventTriggered, "first packet from the router: initiating")
-			rt.initiating(func() { rt.initiateIfDown(ctx) })
+			rt.initiating(func() {
+				rt.emit(EventTriggered, "first packet from the router: initiating")
+				rt.initiateIfDown(ctx)
+			})
 			select { // until the initiation shows as an IKE SA, more packets change nothing
 			case <-ctx.Done():
 			case <-rt.wake:

@@ -154,6 +154,7 @@ func TestDuplicates(t *testing.T) {
 		return sa
 	}
 	noChild := func(sa saInfo) saInfo { sa.Children = []childInfo{{State: "INSTALLING"}}; return sa }
+	const w1 = ikev1DuplicateWait
 	for _, tc := range []struct {
 		name string
 		sas  []saInfo
@@ -170,10 +171,11 @@ func TestDuplicates(t *testing.T) {
 		{"IKEv2 both by the cell: the newest", []saInfo{v2(7, 1, true), v2(3, 4, true)}, []int{3}},
 		{"IKEv2 three", []saInfo{v2(4, 2, false), v2(2, 2, true), v2(6, 1, false)}, []int{4, 6}},
 		// charon deletes IKEv1 duplicates itself, ten seconds after the newer came up
-		{"IKEv1 left to charon", []saInfo{v1(1, 19, true), v1(2, 19, false)}, nil},
+		{"IKEv1 left to charon", []saInfo{v1(1, w1-1, true), v1(2, w1-1, false)}, nil},
 		{"IKEv1 left to charon, even without a child", []saInfo{noChild(v1(1, 12, true)), v1(2, 11, false)}, nil},
-		{"IKEv1 outliving charon's deletion: the newest", []saInfo{v1(1, 25, true), v1(2, 20, false)}, []int{1}},
-		{"IKEv1 outliving it: an SA without a child goes first", []saInfo{noChild(v1(1, 20, true)), v1(2, 30, false)}, []int{1}},
+		{"IKEv1 outliving charon's deletion: the newest", []saInfo{v1(1, w1+5, true), v1(2, w1, false)}, []int{1}},
+		{"IKEv1 outliving it: an SA without a child goes first", []saInfo{noChild(v1(2, w1, false)), v1(1, w1+10, true)}, []int{2}},
+		{"one IKEv1 SA among them: charon's wait", []saInfo{v2(1, w1-1, true), v1(2, w1-1, false)}, nil},
 		{"even the one the cell initiated", []saInfo{noChild(v2(1, 2, true)), v2(2, 1, false)}, []int{1}},
 		{"only established ones count", []saInfo{v2(1, 5, true), {ID: 2, State: "CONNECTING", Initiator: true}}, nil},
 	} {

@@ -196,7 +196,7 @@ func (dc *DC) WaitSameIKE(ctx context.Context, cell nsutil.Charon, within time.D
 			return dcSAs, nil
 		}
 		if time.Now().After(deadline) {
-			return dcSAs, fmt.Errorf("the cell's IKE SAs %v, DC %s's %v: the cell must end with one SA the DC has", cellSAs, dc.Name, dcSAs)
+			return dcSAs, fmt.Errorf("the cell's IKE SAs %v, DC %s's %v: the cell must end with one SA the DC has, for a second", cellSAs, dc.Name, dcSAs)
 		}
 		select {
 		case <-ctx.Done():
