@@ -16,8 +16,8 @@ import (
 )
 
 // TestBothEndsInitiate: when the customer's device and the cell initiate at the same moment,
-// two IKE SAs come up and the cell deletes one; both ends must keep the same one, and
-// traffic must flow both ways.
+// two IKE SAs come up and one goes (the driver deletes IKEv2 duplicates, charon IKEv1
+// ones); both ends must keep the same one, and traffic must flow both ways.
 func TestBothEndsInitiate(t *testing.T) {
 	for _, v := range []struct {
 		name, version, mode string
