@@ -562,8 +562,8 @@ func (rt *cellRuntime) initiateMissing(ctx context.Context, missing []string) {
 	}
 }
 
-// resetChildBackoff: the child SAs are all there, so the next time some are missing the
-// first retry waits only RetryInterval.
+// resetChildBackoff: nothing is missing now (see missingChildren), so the next time child
+// SAs are missing the first retry waits only RetryInterval.
 func (rt *cellRuntime) resetChildBackoff() {
 	if rt.initMu.TryLock() { // else an initiation runs; the next look resets it
 		rt.childInitAfter = 0
