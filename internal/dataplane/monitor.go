@@ -53,8 +53,8 @@ type cellRuntime struct {
 }
 
 // ikev1DuplicateWait is how long (seconds) IKEv1 duplicates are left to charon, which
-// deletes the older ten seconds after the newer is established.
-const ikev1DuplicateWait = 20
+// deletes the older ten seconds after the newer is established, if it noticed them.
+const ikev1DuplicateWait = 13
 
 // maxChildBackoff bounds the wait between initiations of child SAs a peer keeps refusing.
 const maxChildBackoff = 2 * time.Minute
@@ -447,7 +447,9 @@ func missingChildren(sas []saInfo, children []childSA) []string {
 // rekeying) and the older is deleted ten seconds later (unique = replace, which the cell
 // and the configuration it hands out use). Deleting one sooner fights that: a crossing
 // whose peer had moved its child into the SA the cell deleted was left without traffic.
-// So the cell steps in only when IKEv1 duplicates outlive charon's own deletion.
+// So the cell steps in only when IKEv1 duplicates outlive charon's own deletion: when
+// both SAs were established at the same moment, neither charon saw the other as a
+// duplicate, nothing was adopted, and both would stay.
 func duplicates(sas []saInfo) []int {
 	var est []saInfo
 	newestAge := -1

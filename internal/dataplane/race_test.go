@@ -16,20 +16,20 @@ import (
 )
 
 // TestBothEndsInitiate: when the customer's device and the cell initiate at the same moment,
-// two IKE SAs come up and one goes (the driver deletes IKEv2 duplicates, charon IKEv1
-// ones); both ends must keep the same one, and traffic must flow both ways.
+// two IKE SAs come up and one goes (the driver deletes IKEv2 duplicates, charon most
+// IKEv1 ones); both ends must keep the same one, and traffic must flow both ways.
 func TestBothEndsInitiate(t *testing.T) {
 	for _, v := range []struct {
 		name, version, mode string
 		// within: how soon both ends must keep the same one IKE SA. The cell deletes IKEv2
 		// duplicates after a second (it looks every 2 s); charon deletes IKEv1 ones ten
-		// seconds after the newer came up.
+		// seconds after the newer came up, and the cell what charon left at 13 s.
 		within time.Duration
 		rounds int // IKEv1 rounds take longer, for charon's ten seconds
 	}{
 		{"ikev2", "ikev2", "main", 8 * time.Second, 8},
-		{"ikev1-main", "ikev1", "main", 20 * time.Second, 4},
-		{"ikev1-aggressive", "ikev1", "aggressive", 20 * time.Second, 4},
+		{"ikev1-main", "ikev1", "main", 25 * time.Second, 4},
+		{"ikev1-aggressive", "ikev1", "aggressive", 25 * time.Second, 4},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			testBothEndsInitiate(t, v.version == "ikev1", v.within, v.rounds, func(c *model.VpnConnection) { c.Ike.IkeVersion, c.Ike.IkeMode = v.version, v.mode })
@@ -107,15 +107,12 @@ func testBothEndsInitiate(t *testing.T, ikev1 bool, within time.Duration, rounds
 	}
 	// Odd rounds made a crossing every time while this test was written. The driver deletes
 	// IKEv2 duplicates; IKEv1 ones it leaves to the cell's charon, which logs scheduling
-	// their deletion.
+	// their deletion, unless charon did not notice them.
 	cellLog, err := os.ReadFile(cell.LogFile())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ikev1 && deleted.Load() > 0 {
-		t.Fatalf("the driver deleted %d IKEv1 duplicates; they are charon's to delete", deleted.Load())
-	}
-	if ikev1 && !strings.Contains(string(cellLog), "schedule delete of duplicate IKE_SA") || !ikev1 && deleted.Load() == 0 {
+	if deleted.Load() == 0 && !(ikev1 && strings.Contains(string(cellLog), "schedule delete of duplicate IKE_SA")) {
 		t.Fatal("no round made the ends' initiations cross: the test exercised nothing")
 	}
 }
