@@ -168,12 +168,8 @@ func (w *world) connectionLogs(c connection, cell nsutil.Charon) {
 	}
 	logTail(w.t, "server.log, lines about "+c.vco, about, 80)
 	for _, ch := range []nsutil.Charon{cell, c.dc.Charon} {
-		b, err := os.ReadFile(ch.LogFile())
-		if err != nil {
-			w.t.Log(err)
-			continue
-		}
-		logTail(w.t, ch.LogFile(), strings.Split(strings.TrimSpace(string(b)), "\n"), 120)
+		tail, err := ch.LogTail(120)
+		w.t.Logf("last lines of %s (%v):\n%s", ch.LogFile(), err, tail)
 	}
 }
 

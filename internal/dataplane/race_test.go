@@ -123,9 +123,8 @@ func ends(ctx context.Context, charons ...nsutil.Charon) string {
 	for _, c := range charons {
 		sas, err := c.Swanctl(ctx, "--list-sas")
 		fmt.Fprintf(&b, "\n%s: swanctl --list-sas (%v):\n%s", c.Dir, err, sas)
-		log, err := os.ReadFile(c.LogFile())
-		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
-		fmt.Fprintf(&b, "%s: last lines of charon.log (%v):\n%s\n", c.Dir, err, strings.Join(lines[max(0, len(lines)-80):], "\n"))
+		tail, err := c.LogTail(80)
+		fmt.Fprintf(&b, "%s: last lines of charon.log (%v):\n%s\n", c.Dir, err, tail)
 	}
 	return b.String()
 }

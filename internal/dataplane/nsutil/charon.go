@@ -124,6 +124,13 @@ func (c Charon) PIDFile() string { return filepath.Join(c.Dir, "charon.pid") }
 // LogFile is the host path of charon's log.
 func (c Charon) LogFile() string { return filepath.Join(c.Dir, "charon.log") }
 
+// LogTail returns the last n lines of the instance's charon.log, for a failure report.
+func (c Charon) LogTail(n int) (string, error) {
+	b, err := os.ReadFile(c.LogFile())
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n"), err
+}
+
 // ConfFile is the host path of the instance's strongswan.conf.
 func (c Charon) ConfFile() string { return filepath.Join(c.Dir, "strongswan.conf") }
 
