@@ -107,13 +107,14 @@ func routesCmds(cf *clientFlags) []*cobra.Command {
 				}
 				p[fmt.Sprintf("ZoneMappings.%d.ZoneId", i+1)], p[fmt.Sprintf("ZoneMappings.%d.VSwitchId", i+1)] = zone, vsw
 			}
-			adv.options().Set(p)
+			opts := adv.options()
+			opts.Set(p)
 			var out struct{ TransitRouterAttachmentId string }
 			if err := cl.Call(cmd.Context(), cbn.Version, "CreateTransitRouterVpcAttachment", p, &out); err != nil {
 				return err
 			}
 			att := out.TransitRouterAttachmentId
-			if err := connect.Finish(cmd.Context(), cl, "ListTransitRouterVpcAttachments", args[0], att, adv.options(), nil); err != nil {
+			if err := connect.Finish(cmd.Context(), cl, "ListTransitRouterVpcAttachments", args[0], att, opts, nil); err != nil {
 				return err
 			}
 			return printJSON(cmd, map[string]any{"TransitRouterAttachmentId": att, "VpcId": vpcID, "Status": "Attached",

@@ -336,11 +336,12 @@ func Finish(ctx context.Context, cl Caller, listAction, trID, attID string, adv 
 		return err
 	}
 	for _, l := range []struct {
-		on         bool
-		step, list string
+		on   bool
+		step string
+		list listing
 	}{
-		{adv.Associate, "Associate", "ListTransitRouterRouteTableAssociations"},
-		{adv.Propagate, "Propagate", "ListTransitRouterRouteTablePropagations"},
+		{adv.Associate, "Associate", associations},
+		{adv.Propagate, "Propagate", propagations},
 	} {
 		if !l.on {
 			continue
@@ -391,9 +392,9 @@ const pollEvery = 200 * time.Millisecond
 // ReplaceTransitRouterRouteTableAssociation) or EnableTransitRouterRouteTablePropagation,
 // then looks every `every` until the attachment's link to table is Active.
 func Link(ctx context.Context, cl Caller, action, attID, table string, every time.Duration) error {
-	list := "ListTransitRouterRouteTableAssociations"
+	list := associations
 	if action == "EnableTransitRouterRouteTablePropagation" {
-		list = "ListTransitRouterRouteTablePropagations"
+		list = propagations
 	}
 	if err := cl.Call(ctx, cbn.Version, action, map[string]string{"TransitRouterAttachmentId": attID, "TransitRouterRouteTableId": table}, nil); err != nil {
 		return fmt.Errorf("%s: %w", action, err)
@@ -404,17 +405,21 @@ func Link(ctx context.Context, cl Caller, action, attID, table string, every tim
 	return nil
 }
 
-// waitActive looks every `every` until list (ListTransitRouterRouteTableAssociations or
-// ...Propagations) shows the attachment's link to table Active.
-func waitActive(ctx context.Context, cl Caller, list, attID, table string, every time.Duration) error {
-	key := map[string]string{
-		"ListTransitRouterRouteTableAssociations": "TransitRouterAssociations",
-		"ListTransitRouterRouteTablePropagations": "TransitRouterPropagations",
-	}[list]
+// listing is how one kind of link between attachments and route tables is listed: the
+// action, and the response's key for the items.
+type listing struct{ action, key string }
+
+var (
+	associations = listing{"ListTransitRouterRouteTableAssociations", "TransitRouterAssociations"}
+	propagations = listing{"ListTransitRouterRouteTablePropagations", "TransitRouterPropagations"}
+)
+
+// waitActive looks every `every` until list shows the attachment's link to table Active.
+func waitActive(ctx context.Context, cl Caller, list listing, attID, table string, every time.Duration) error {
 	if err := Poll(ctx, 2*time.Minute, every, func() (bool, error) {
 		var out map[string]any
-		err := cl.Call(ctx, cbn.Version, list, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": attID}, &out)
-		items, _ := out[key].([]any)
+		err := cl.Call(ctx, cbn.Version, list.action, map[string]string{"TransitRouterRouteTableId": table, "TransitRouterAttachmentId": attID}, &out)
+		items, _ := out[list.key].([]any)
 		if err != nil || len(items) != 1 {
 			return false, err
 		}
