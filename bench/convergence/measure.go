@@ -162,7 +162,7 @@ func healthCheck(ctx context.Context, w *world, r *report) error {
 					run.phase = t0.Sub(st)
 				}
 			}
-			for _, st := range w.in.Gateway.Prober.Status() {
+			for _, st := range w.checkStates() {
 				if st.Check.ID == c.vco && !st.Healthy {
 					run.detect = st.Since.Sub(t0)
 					run.toKernel = tk.Sub(st.Since)
@@ -199,7 +199,7 @@ func trackProbes(ctx context.Context, w *world, vco string) *probeTracker {
 		var last uint64
 		seen := false
 		for ctx.Err() == nil {
-			for _, st := range w.in.Gateway.Prober.Status() {
+			for _, st := range w.checkStates() {
 				if st.Check.ID == vco {
 					if seen && st.Sent > last {
 						t.sends = append(t.sends, time.Now())
@@ -224,7 +224,7 @@ func (t *probeTracker) stop() []time.Time {
 // gateway's next Set passes the same checks and leaves it running.
 func restartCheck(w *world, vco string) error {
 	var all, others []probe.Check
-	for _, st := range w.in.Gateway.Prober.Status() {
+	for _, st := range w.checkStates() {
 		all = append(all, st.Check)
 		if st.Check.ID != vco {
 			others = append(others, st.Check)
@@ -734,4 +734,12 @@ func settleGo() {
 	runtime.GC()
 	debug.FreeOSMemory()
 	time.Sleep(200 * time.Millisecond)
+}
+
+// checkStates are the gateway's running health checks.
+func (w *world) checkStates() []probe.State {
+	if p, ok := w.in.Gateway.Prober.(*probe.Prober); ok {
+		return p.Status()
+	}
+	return nil
 }

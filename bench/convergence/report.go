@@ -205,7 +205,7 @@ func (r *report) print(out io.Writer) {
 			for _, d := range ds {
 				each = append(each, ms(d))
 			}
-			p("- `Apply` of the unchanged state in the %s world (before measuring): %s.", k, strings.Join(each, ", "))
+			p("- The longest gateway pass with nothing changed in the %s world (over 2 s, before measuring): %s.", k, strings.Join(each, ", "))
 		}
 	}
 	for _, k := range []string{"hc", "withdraw", "ecmp", "scale"} {

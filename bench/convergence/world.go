@@ -126,15 +126,11 @@ func (w *world) setup(ctx context.Context) error {
 	}
 	w.tr, w.system, w.vpcHost = r.TR, r.System, r.VPCHost
 	w.rns = drv.RouterNetns(w.tr)
-	view, err := in.Gateway.Service.GatewayView(ctx)
+	want, err := appliedRouter(ctx, in.Gateway, w.tr)
 	if err != nil {
 		return err
 	}
-	want, err := gateway.Desired(view, in.Gateway.Layout)
-	if err != nil {
-		return err
-	}
-	for _, r := range want.Routers {
+	for _, r := range []dataplane.Router{want} {
 		for _, t := range r.Tables {
 			if t.ID == w.system {
 				w.table = t.Number
@@ -218,21 +214,28 @@ func (w *world) copyLogs(dst string) error {
 	})
 }
 
-// noopApply times one Apply of the current desired state, which is already applied: the
-// work every gateway Apply repeats (it runs serialized with the gateway's own Apply).
+// noopApply records the longest idle gateway pass over 2 s (nothing changed): what the
+// gateway repeats while nothing happens.
 func (w *world) noopApply(ctx context.Context) {
-	gw := w.in.Gateway
-	view, err := gw.Service.GatewayView(ctx)
-	if err != nil {
-		return
+	if d, err := benchkit.IdlePass(ctx, w.in.Gateway, 2*time.Second); err == nil {
+		w.applyTimes = append(w.applyTimes, d)
 	}
-	want, err := gateway.Desired(view, gw.Layout)
-	if err != nil {
-		return
-	}
-	t0 := time.Now()
-	if err := gw.Driver.Apply(ctx, want); err == nil {
-		w.applyTimes = append(w.applyTimes, time.Since(t0))
+}
+
+// appliedRouter waits (up to 30 s) until the gateway has applied transit router tr, and
+// returns it as applied.
+func appliedRouter(ctx context.Context, gw *gateway.Gateway, tr string) (dataplane.Router, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if r, ok := gw.AppliedRouter(tr); ok {
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			return dataplane.Router{}, fmt.Errorf("transit router %s was not applied within 30s", tr)
+		}
+		if err := benchkit.SleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return dataplane.Router{}, err
+		}
 	}
 }
 

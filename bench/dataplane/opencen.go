@@ -19,7 +19,6 @@ import (
 	"opencen/bench/internal/benchkit"
 	"opencen/internal/config"
 	"opencen/internal/dataplane"
-	"opencen/internal/gateway"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -335,22 +334,10 @@ func (w *world) describeAll(ctx context.Context) (map[string]string, error) {
 	}
 }
 
-// noopApply times one Apply of the current desired state, which is already applied: the
-// work every gateway Apply repeats for cells that did not change (it runs serialized with
-// the gateway's own Apply; Apply is idempotent).
+// noopApply is the longest gateway pass over 2 s with nothing changed: what the gateway
+// repeats while nothing happens.
 func (w *world) noopApply(ctx context.Context) (time.Duration, error) {
-	gw := w.in.Gateway
-	view, err := gw.Service.GatewayView(ctx)
-	if err != nil {
-		return 0, err
-	}
-	want, err := gateway.Desired(view, gw.Layout)
-	if err != nil {
-		return 0, err
-	}
-	t0 := time.Now()
-	err = gw.Driver.Apply(ctx, want)
-	return time.Since(t0), err
+	return benchkit.IdlePass(ctx, w.in.Gateway, 2*time.Second)
 }
 
 // charonPIDs are the connections' charons as the driver reports them.

@@ -135,7 +135,7 @@ func (r *report) print(out io.Writer) {
 		for _, d := range r.noopApply {
 			ds = append(ds, d.Round(time.Millisecond).String())
 		}
-		p("- The driver's Apply with nothing to change (what every gateway Apply repeats for the %d unchanged cells): %s.", n, strings.Join(ds, ", "))
+		p("- The longest gateway pass with nothing changed, over 2 s, with %d connections: %s.", n, strings.Join(ds, ", "))
 	}
 	if len(r.gwWarnings) > 0 {
 		p("- Server/gateway warnings during the run:")

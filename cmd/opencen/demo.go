@@ -80,7 +80,9 @@ func runDemo(cmd *cobra.Command, listen, data string, once bool) error {
 		bg := context.Background()
 		if once {
 			say("cleaning up")
-			_ = in.Gateway.Driver.Cleanup(bg)
+			if d, ok := in.Gateway.Driver.(interface{ Cleanup(context.Context) error }); ok {
+				_ = d.Cleanup(bg)
+			}
 			_ = l.Down(bg)
 		}
 		in.Close()

@@ -106,8 +106,10 @@ func newWorld(t *testing.T) *world {
 		cancel()
 		<-done
 		bg := context.Background()
-		if err := in.Gateway.Driver.Cleanup(bg); err != nil {
-			t.Errorf("data-plane cleanup: %v", err)
+		if d, ok := in.Gateway.Driver.(interface{ Cleanup(context.Context) error }); ok {
+			if err := d.Cleanup(bg); err != nil {
+				t.Errorf("data-plane cleanup: %v", err)
+			}
 		}
 		if err := l.Down(bg); err != nil {
 			t.Errorf("lab down: %v", err)
@@ -178,6 +180,7 @@ func (w *world) startGateway() {
 	ctx, cancel := context.WithCancel(w.ctx)
 	done := make(chan struct{})
 	gw := w.in.Gateway
+	gw.Changes = w.in.Service.WatchDataPlane(ctx)
 	go func() { defer close(done); _ = gw.Run(ctx) }()
 	w.gwStop = func() { cancel(); <-done }
 }

@@ -19,6 +19,7 @@ import (
 	"opencen/internal/lab"
 	"opencen/internal/model"
 	"opencen/internal/testenv"
+	"opencen/internal/tunnel"
 	"opencen/internal/vpnconf"
 )
 
@@ -189,7 +190,11 @@ func TestLabSpeakerWithBIRD(t *testing.T) {
 		InternetIP: "198.18.0.21", AttachmentID: "tr-attach-vpn1", TransitRouterID: "tr-bgp",
 		Bgp: model.BgpConfig{EnableBgp: true, LocalAsn: 45104, TunnelCidr: "169.254.11.0/30", LocalBgpIp: "169.254.11.1"},
 	}
-	swanctl, err := vpnconf.Strongswan(vco.CustomerView(cgw, psk))
+	spec, err := tunnel.FromConnection(vco, cgw, psk, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	swanctl, err := vpnconf.Strongswan(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +206,8 @@ func TestLabSpeakerWithBIRD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cell, err := dataplane.CellFromConnection(vco, cgw, psk, 15, netip.Prefix{})
-	if err != nil {
+	cell := dataplane.NewCell(spec, vco.AttachmentID, 15, netip.Prefix{})
+	if err := cell.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if cell.LinkAddr != pfx("169.254.11.1/30") {

@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
+
+	"opencen/internal/addrs"
+	"opencen/internal/tunnel"
 )
 
 // Desired is the complete desired state of one driver. The zero value (or nil) means
@@ -28,8 +30,13 @@ type Router struct {
 	Associations map[string]string
 	// VPCs are the router's VPC attachments.
 	VPCs []VPCLink
-	// Cells are the router's IPsec-VPN attachments, one cell per connection.
+	// Cells are the router's IPsec-VPN attachments, one cell per connection. UpdateRouter
+	// uses each cell's AttachmentID and LinkAddr only (Cell.Link); the cells themselves
+	// are UpdateCell's.
 	Cells []Cell
+	// Sources are addresses the router's health checks probe from: each is put on the
+	// router namespace's lo as a /32 (the data center routes it back through its tunnel).
+	Sources []netip.Addr
 }
 
 // Table is one route table of a transit router, realised as a Linux routing table in the
@@ -73,270 +80,239 @@ type VPCLink struct {
 }
 
 // Cell is one IPsec-VPN connection: its own namespace with its own charon, a WAN address
-// and a link to the router.
+// and a link to the router. Its ID is IPsec.ID (the connection's ID, vco-...), also the
+// name of the charon connection.
 type Cell struct {
-	// ID is the connection's ID (vco-...); it is also the name of the charon connection.
-	ID string
 	// AttachmentID is the router's attachment for this connection: routes name it as next
 	// hop, associations as source.
 	AttachmentID string
-	// WANAddr is the connection's gateway IP (InternetIp) with the WAN's prefix length.
+	// WANAddr is the connection's gateway IP (IPsec.Cloud) with the WAN's prefix length.
 	WANAddr netip.Prefix
-	// PeerAddr is the customer gateway's IP.
-	PeerAddr netip.Addr
 	// LinkAddr is the router's address on the router<->cell link, with a /30 or /31 prefix:
 	// the BGP tunnel CIDR with the cloud's LocalBgpIp when BGP is configured, otherwise a
 	// /30 allocated by the control plane from 169.254.0.0/16. The other host of the prefix
 	// is the peer's inside address (PeerLinkAddr): routes through the cell point at it.
 	LinkAddr netip.Prefix
-	// IPsec is the cloud side's charon configuration.
-	IPsec IPsec
+	// IPsec is the tunnel (tunnel.Parse): the cloud side is this end.
+	IPsec tunnel.IPsec
 }
 
-// IPsec is the cloud side's IKE/ESP configuration of a cell.
-type IPsec struct {
-	// IKEVersion is 1 or 2.
-	IKEVersion int
-	// Aggressive selects IKEv1 Aggressive Mode (as initiator; as responder both modes are
-	// accepted).
-	Aggressive bool
-	// IKEProposal and ESPProposal are strongSwan proposals (vpnconf.IKEProposal and
-	// vpnconf.ESPProposal of the model's algorithms), e.g. "aes128-sha1-modp1024".
-	IKEProposal string
-	ESPProposal string
-	// IKELifetime and ESPLifetime are when the SAs are renewed; 0 = never.
-	IKELifetime time.Duration
-	ESPLifetime time.Duration
-	// PSK is the pre-shared key in clear.
-	PSK string
-	// LocalID and RemoteID are the IKE identities (IP address or FQDN); empty = the WAN
-	// address resp. the peer address.
-	LocalID  string
-	RemoteID string
-	// DPD enables dead peer detection (and restarting the SA when the peer is dead).
-	DPD bool
-	// LocalTS and RemoteTS are the traffic selectors (flow protection). Both empty means
-	// 0.0.0.0/0 on both sides: destination routing, routes decide what enters the tunnel.
-	// With IKEv1 and several subnets there is one child SA per (local, remote) pair.
-	LocalTS  []netip.Prefix
-	RemoteTS []netip.Prefix
-	// StartNow initiates the negotiation right away (EffectImmediately); otherwise the
-	// cell waits for the first packet from the router side and initiates then. The
-	// customer's initiation is always accepted.
-	StartNow bool
+// NewCell is the cell of an attached connection's tunnel: its gateway IP on a WAN of
+// wanBits, and the router link: the BGP tunnel CIDR with the cloud's address when the
+// spec has BGP, otherwise link (a /30 the control plane allocated). Validate it.
+func NewCell(spec tunnel.Spec, attachmentID string, wanBits int, link netip.Prefix) Cell {
+	c := Cell{AttachmentID: attachmentID, WANAddr: netip.PrefixFrom(spec.IPsec.Cloud, wanBits), LinkAddr: link, IPsec: spec.IPsec}
+	if b := spec.BGP; b != nil {
+		c.LinkAddr = netip.PrefixFrom(b.CloudIP, b.TunnelCIDR.Bits())
+	}
+	return c
 }
+
+// ID is the connection's ID.
+func (c Cell) ID() string { return c.IPsec.ID }
 
 // PeerLinkAddr is the peer's inside address: the other host of LinkAddr's /30 or /31.
 func (c Cell) PeerLinkAddr() netip.Addr {
-	p := c.LinkAddr.Masked()
-	a := c.LinkAddr.Addr()
-	switch c.LinkAddr.Bits() {
-	case 31:
-		if a == p.Addr() {
-			return a.Next()
-		}
-		return p.Addr()
-	case 30:
-		first := p.Addr().Next()
-		switch a {
-		case first:
-			return first.Next()
-		case first.Next():
-			return first
-		}
-	}
-	return netip.Addr{}
+	a, _ := addrs.Peer(c.LinkAddr, c.LinkAddr.Addr())
+	return a
 }
 
-// children is the cell's child SAs: (name, local TS, remote TS).
-type childSA struct {
-	Name          string
-	Local, Remote []netip.Prefix
+// Link is what a router needs of one of its cells: the attachment and the link's address.
+// UpdateRouter uses only this much of Router.Cells.
+func (c Cell) Link() Cell {
+	return Cell{AttachmentID: c.AttachmentID, LinkAddr: c.LinkAddr, IPsec: tunnel.IPsec{ID: c.IPsec.ID}}
 }
 
-var allIPv4 = netip.MustParsePrefix("0.0.0.0/0")
-
-func (c Cell) children() []childSA {
-	l, r := c.IPsec.LocalTS, c.IPsec.RemoteTS
-	if len(l) == 0 {
-		l = []netip.Prefix{allIPv4}
-	}
-	if len(r) == 0 {
-		r = []netip.Prefix{allIPv4}
-	}
-	if c.IPsec.IKEVersion == 2 || (len(l) == 1 && len(r) == 1) {
-		return []childSA{{Name: c.ID, Local: l, Remote: r}}
-	}
-	var out []childSA
-	for _, lp := range l {
-		for _, rp := range r {
-			out = append(out, childSA{Name: fmt.Sprintf("%s-%d", c.ID, len(out)+1), Local: []netip.Prefix{lp}, Remote: []netip.Prefix{rp}})
-		}
-	}
-	return out
-}
-
-// routeBased reports whether both traffic selectors are 0.0.0.0/0.
-func (c Cell) routeBased() bool {
-	for _, ts := range [][]netip.Prefix{c.IPsec.LocalTS, c.IPsec.RemoteTS} {
-		if len(ts) > 1 || (len(ts) == 1 && ts[0] != allIPv4) {
-			return false
-		}
-	}
-	return true
-}
+var allIPv4 = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 
 // Validate checks the desired state for what Apply relies on: unique IDs, resolvable
-// next hops and associations, valid table numbers and addresses.
+// next hops and associations, valid table numbers and addresses, and cells that charon can
+// be given.
 func (d *Desired) Validate() error {
 	if d == nil {
 		return nil
 	}
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	routers := map[string]bool{}
 	cells := map[string]string{}
 	wans := map[netip.Addr]string{}
 	for _, r := range d.Routers {
-		if !safeID(r.ID) {
-			bad("router ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID)
-		}
 		if routers[r.ID] {
-			bad("router %s appears twice", r.ID)
+			errs = append(errs, fmt.Errorf("router %s appears twice", r.ID))
 		}
 		routers[r.ID] = true
-		atts := map[string]bool{}
-		addAtt := func(id, what string) {
-			if !safeID(id) {
-				bad("router %s: %s attachment ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID, what, id)
-			}
-			if atts[id] {
-				bad("router %s: attachment %s appears twice", r.ID, id)
-			}
-			atts[id] = true
-		}
-		for _, v := range r.VPCs {
-			addAtt(v.AttachmentID, "VPC")
-			if v.Netns == "" {
-				bad("router %s: VPC link %s: no VPC namespace", r.ID, v.AttachmentID)
-			}
-			if !v.RouterAddr.IsValid() || !v.VPCAddr.IsValid() || !v.RouterAddr.Addr().Is4() ||
-				v.RouterAddr.Masked() != v.VPCAddr.Masked() || v.RouterAddr.Addr() == v.VPCAddr.Addr() {
-				bad("router %s: VPC link %s: RouterAddr %v and VPCAddr %v must be two IPv4 addresses of one prefix", r.ID, v.AttachmentID, v.RouterAddr, v.VPCAddr)
-			}
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 		for _, c := range r.Cells {
-			addAtt(c.AttachmentID, "VPN")
-			if err := c.validate(); err != nil {
-				bad("router %s: %v", r.ID, err)
+			if err := c.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("router %s: %w", r.ID, err))
 			}
-			if other, ok := cells[c.ID]; ok {
-				bad("cell %s appears in routers %s and %s", c.ID, other, r.ID)
+			if other, ok := cells[c.ID()]; ok {
+				errs = append(errs, fmt.Errorf("cell %s appears in routers %s and %s", c.ID(), other, r.ID))
 			}
-			cells[c.ID] = r.ID
+			cells[c.ID()] = r.ID
 			if other, ok := wans[c.WANAddr.Addr()]; ok && c.WANAddr.IsValid() {
-				bad("cells %s and %s share the WAN address %s", other, c.ID, c.WANAddr.Addr())
+				errs = append(errs, fmt.Errorf("cells %s and %s share the WAN address %s", other, c.ID(), c.WANAddr.Addr()))
 			}
-			wans[c.WANAddr.Addr()] = c.ID
-		}
-		tables := map[string]bool{}
-		numbers := map[int]string{}
-		for _, t := range r.Tables {
-			if t.ID == "" || tables[t.ID] {
-				bad("router %s: table ID %q empty or used twice", r.ID, t.ID)
-			}
-			tables[t.ID] = true
-			if t.Number < 1 || t.Number == 220 || (t.Number >= 253 && t.Number <= 255) {
-				bad("router %s: table %s: number %d is reserved or out of range", r.ID, t.ID, t.Number)
-			}
-			if other, ok := numbers[t.Number]; ok {
-				bad("router %s: tables %s and %s share number %d", r.ID, other, t.ID, t.Number)
-			}
-			numbers[t.Number] = t.ID
-			dsts := map[netip.Prefix]bool{}
-			for _, rt := range t.Routes {
-				if !rt.Dst.IsValid() || !rt.Dst.Addr().Is4() || rt.Dst.Masked() != rt.Dst {
-					bad("router %s: table %s: destination %v is not an IPv4 network", r.ID, t.ID, rt.Dst)
-				}
-				if dsts[rt.Dst] {
-					bad("router %s: table %s: two routes for %v", r.ID, t.ID, rt.Dst)
-				}
-				dsts[rt.Dst] = true
-				if rt.Blackhole != (len(rt.NextHops) == 0) {
-					bad("router %s: table %s: route %v needs next hops or Blackhole, not both", r.ID, t.ID, rt.Dst)
-				}
-				seen := map[string]bool{}
-				for _, nh := range rt.NextHops {
-					if !atts[nh] {
-						bad("router %s: table %s: route %v: next hop %s is not an attachment of the router", r.ID, t.ID, rt.Dst, nh)
-					}
-					if seen[nh] {
-						bad("router %s: table %s: route %v: next hop %s twice", r.ID, t.ID, rt.Dst, nh)
-					}
-					seen[nh] = true
-				}
-			}
-		}
-		for att, tbl := range r.Associations {
-			if !atts[att] {
-				bad("router %s: association of unknown attachment %s", r.ID, att)
-			}
-			if !tables[tbl] {
-				bad("router %s: attachment %s associated with unknown table %s", r.ID, att, tbl)
-			}
+			wans[c.WANAddr.Addr()] = c.ID()
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 
-func (c Cell) validate() error {
+// Validate checks one router: its ID, attachments (VPC links and cell links), tables,
+// routes, associations and sources.
+func (r Router) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !safeID(r.ID) {
+		bad("router ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID)
+	}
+	atts := map[string]bool{}
+	addAtt := func(id, what string) {
+		if !safeID(id) {
+			bad("router %s: %s attachment ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID, what, id)
+		}
+		if atts[id] {
+			bad("router %s: attachment %s appears twice", r.ID, id)
+		}
+		atts[id] = true
+	}
+	for _, v := range r.VPCs {
+		addAtt(v.AttachmentID, "VPC")
+		if v.Netns == "" {
+			bad("router %s: VPC link %s: no VPC namespace", r.ID, v.AttachmentID)
+		}
+		if !v.RouterAddr.IsValid() || !v.VPCAddr.IsValid() || !v.RouterAddr.Addr().Is4() ||
+			v.RouterAddr.Masked() != v.VPCAddr.Masked() || v.RouterAddr.Addr() == v.VPCAddr.Addr() {
+			bad("router %s: VPC link %s: RouterAddr %v and VPCAddr %v must be two IPv4 addresses of one prefix", r.ID, v.AttachmentID, v.RouterAddr, v.VPCAddr)
+		}
+	}
+	for _, c := range r.Cells {
+		addAtt(c.AttachmentID, "VPN")
+		if !safeID(c.ID()) {
+			bad("router %s: cell ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID, c.ID())
+		}
+		if err := c.validLink(); err != "" {
+			bad("router %s: cell %s: %s", r.ID, c.ID(), err)
+		}
+	}
+	for _, a := range r.Sources {
+		if !a.Is4() || a.IsUnspecified() || a.IsLoopback() {
+			bad("router %s: source %v is not a usable IPv4 address", r.ID, a)
+		}
+	}
+	tables := map[string]bool{}
+	numbers := map[int]string{}
+	for _, t := range r.Tables {
+		if t.ID == "" || tables[t.ID] {
+			bad("router %s: table ID %q empty or used twice", r.ID, t.ID)
+		}
+		tables[t.ID] = true
+		if t.Number < 1 || t.Number == 220 || (t.Number >= 253 && t.Number <= 255) {
+			bad("router %s: table %s: number %d is reserved or out of range", r.ID, t.ID, t.Number)
+		}
+		if other, ok := numbers[t.Number]; ok {
+			bad("router %s: tables %s and %s share number %d", r.ID, other, t.ID, t.Number)
+		}
+		numbers[t.Number] = t.ID
+		dsts := map[netip.Prefix]bool{}
+		for _, rt := range t.Routes {
+			if !rt.Dst.IsValid() || !rt.Dst.Addr().Is4() || rt.Dst.Masked() != rt.Dst {
+				bad("router %s: table %s: destination %v is not an IPv4 network", r.ID, t.ID, rt.Dst)
+			}
+			if dsts[rt.Dst] {
+				bad("router %s: table %s: two routes for %v", r.ID, t.ID, rt.Dst)
+			}
+			dsts[rt.Dst] = true
+			if rt.Blackhole != (len(rt.NextHops) == 0) {
+				bad("router %s: table %s: route %v needs next hops or Blackhole, not both", r.ID, t.ID, rt.Dst)
+			}
+			seen := map[string]bool{}
+			for _, nh := range rt.NextHops {
+				if !atts[nh] {
+					bad("router %s: table %s: route %v: next hop %s is not an attachment of the router", r.ID, t.ID, rt.Dst, nh)
+				}
+				if seen[nh] {
+					bad("router %s: table %s: route %v: next hop %s twice", r.ID, t.ID, rt.Dst, nh)
+				}
+				seen[nh] = true
+			}
+		}
+	}
+	for att, tbl := range r.Associations {
+		if !atts[att] {
+			bad("router %s: association of unknown attachment %s", r.ID, att)
+		}
+		if !tables[tbl] {
+			bad("router %s: attachment %s associated with unknown table %s", r.ID, att, tbl)
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+func (c Cell) validLink() string {
+	if !c.LinkAddr.IsValid() || !c.LinkAddr.Addr().Is4() || (c.LinkAddr.Bits() != 30 && c.LinkAddr.Bits() != 31) || !c.PeerLinkAddr().IsValid() {
+		return fmt.Sprintf("link address %v must be a host address of a /30 or /31", c.LinkAddr)
+	}
+	return ""
+}
+
+// Validate checks a cell for what UpdateCell relies on: the tunnel package checked the
+// connection, but a cell can be made by hand, and everything here ends up in charon's
+// configuration.
+func (c Cell) Validate() error {
 	var errs []string
-	if !safeID(c.ID) {
+	s := c.IPsec
+	if !safeID(s.ID) {
 		errs = append(errs, "ID: want 1-64 characters of letters, digits, '-', '_', '.'")
 	}
-	if !c.WANAddr.IsValid() || !c.WANAddr.Addr().Is4() {
-		errs = append(errs, fmt.Sprintf("WAN address %v is not an IPv4 address with prefix length", c.WANAddr))
+	if !safeID(c.AttachmentID) {
+		errs = append(errs, fmt.Sprintf("attachment ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", c.AttachmentID))
 	}
-	if !c.PeerAddr.IsValid() || !c.PeerAddr.Is4() {
-		errs = append(errs, fmt.Sprintf("peer address %v is not an IPv4 address", c.PeerAddr))
+	if !c.WANAddr.IsValid() || !c.WANAddr.Addr().Is4() || c.WANAddr.Addr() != s.Cloud {
+		errs = append(errs, fmt.Sprintf("WAN address %v is not the gateway IP %v with a prefix length", c.WANAddr, s.Cloud))
 	}
-	if !c.LinkAddr.IsValid() || !c.LinkAddr.Addr().Is4() || (c.LinkAddr.Bits() != 30 && c.LinkAddr.Bits() != 31) || !c.PeerLinkAddr().IsValid() {
-		errs = append(errs, fmt.Sprintf("link address %v must be a host address of a /30 or /31", c.LinkAddr))
+	if !s.Customer.IsValid() || !s.Customer.Is4() {
+		errs = append(errs, fmt.Sprintf("peer address %v is not an IPv4 address", s.Customer))
 	}
-	s := c.IPsec
-	if s.IKEVersion != 1 && s.IKEVersion != 2 {
-		errs = append(errs, fmt.Sprintf("IKE version %d", s.IKEVersion))
+	if e := c.validLink(); e != "" {
+		errs = append(errs, e)
 	}
-	if s.Aggressive && s.IKEVersion != 1 {
+	if s.IKE.Version != 1 && s.IKE.Version != 2 {
+		errs = append(errs, fmt.Sprintf("IKE version %d", s.IKE.Version))
+	}
+	if s.IKE.Aggressive && s.IKE.Version != 1 {
 		errs = append(errs, "aggressive mode needs IKEv1")
 	}
-	if !proposalRE(s.IKEProposal) || !proposalRE(s.ESPProposal) {
-		errs = append(errs, fmt.Sprintf("proposals %q / %q are not strongSwan proposals", s.IKEProposal, s.ESPProposal))
+	if s.IKE.Enc.Keyword() == "" || s.IKE.Auth.Keyword() == "" || s.IKE.DH.Keyword() == "" ||
+		s.ESP.Enc.Keyword() == "" || s.ESP.Auth.Keyword() == "" || (s.ESP.PFS != tunnel.DHNone && s.ESP.PFS.Keyword() == "") {
+		errs = append(errs, fmt.Sprintf("algorithms %+v / %+v are not all known", s.IKE, s.ESP))
 	}
 	if s.PSK == "" {
 		errs = append(errs, "empty pre-shared key")
 	}
-	for _, id := range []string{s.LocalID, s.RemoteID} {
-		if strings.ContainsAny(id, " \t\r\n\"'{}#") {
-			errs = append(errs, fmt.Sprintf("IKE identity %q", id))
-		}
+	if !s.CloudID.IsValid() || !s.CustomerID.IsValid() {
+		errs = append(errs, "IKE identities missing")
 	}
-	for _, ts := range [][]netip.Prefix{s.LocalTS, s.RemoteTS} {
+	for _, ts := range [][]netip.Prefix{s.CloudSubnets, s.CustomerSubnets} {
 		for _, p := range ts {
 			if !p.IsValid() || !p.Addr().Is4() {
 				errs = append(errs, fmt.Sprintf("traffic selector %v", p))
 			}
 		}
 	}
-	if (len(s.LocalTS) == 0) != (len(s.RemoteTS) == 0) {
+	if (len(s.CloudSubnets) == 0) != (len(s.CustomerSubnets) == 0) {
 		errs = append(errs, "give both traffic selectors or neither")
 	}
-	if s.IKELifetime < 0 || s.ESPLifetime < 0 {
+	if s.IKE.Lifetime < 0 || s.ESP.Lifetime < 0 {
 		errs = append(errs, "negative lifetime")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("cell %s: %s", c.ID, strings.Join(errs, "; "))
+		return fmt.Errorf("cell %s: %s", s.ID, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -347,18 +323,6 @@ func safeID(id string) bool {
 	}
 	for _, r := range id {
 		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
-			return false
-		}
-	}
-	return true
-}
-
-func proposalRE(p string) bool {
-	if p == "" {
-		return false
-	}
-	for _, r := range p {
-		if !(r == '-' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9')) {
 			return false
 		}
 	}

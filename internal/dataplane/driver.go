@@ -67,7 +67,8 @@ const (
 	EventChildDown        = "ipsec_deleted"
 	EventIKERekey         = "ike_rekeyed"
 	EventChildRekey       = "ipsec_rekeyed"
-	EventProposalMismatch = "proposal_mismatch" // NO_PROPOSAL_CHOSEN, either side
+	EventProposalMismatch = "proposal_mismatch" // this side found no acceptable proposal in the peer's
+	EventPeerRefused      = "peer_refused"      // the peer answered NO_PROPOSAL_CHOSEN: no matching configuration or proposal there
 	EventAuthFailed       = "authentication_failed"
 	EventDPDTimeout       = "dpd_timeout" // peer did not answer: DPD or retransmissions gave up
 	EventInitiate         = "initiating"

@@ -9,6 +9,7 @@ import (
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 	"opencen/internal/model"
+	"opencen/internal/tunnel"
 	"opencen/internal/vpnconf"
 )
 
@@ -43,8 +44,11 @@ func newE2E(t *testing.T, e *env, effectImmediately, dcInitiates bool, mutate ..
 	for _, m := range mutate {
 		m(vco)
 	}
-	cv := vco.CustomerView(cgw, e2ePSK)
-	conf, err := vpnconf.Strongswan(cv)
+	spec, err := tunnel.FromConnection(vco, cgw, e2ePSK, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := vpnconf.Strongswan(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +66,8 @@ func newE2E(t *testing.T, e *env, effectImmediately, dcInitiates bool, mutate ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	cell, err := CellFromConnection(vco, cgw, e2ePSK, 15, pfx("169.254.10.1/30"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mutate) == 0 && (cell.IPsec.IKEProposal != "aes128-sha1-modp1024" || cell.IPsec.ESPProposal != "aes128-sha1-modp1024" || !cell.routeBased()) {
+	cell := NewCell(spec, vco.AttachmentID, 15, pfx("169.254.10.1/30"))
+	if len(mutate) == 0 && (cell.IPsec.IKEProposal() != "aes128-sha1-modp1024" || cell.IPsec.ESPProposal() != "aes128-sha1-modp1024" || !cell.IPsec.RouteBased()) {
 		t.Fatalf("product defaults: got %+v", cell.IPsec)
 	}
 	d := &Desired{Routers: []Router{{
@@ -158,7 +159,7 @@ func TestEndToEnd(t *testing.T) {
 	changed := *w.desired
 	changed.Routers = slices.Clone(w.desired.Routers)
 	changed.Routers[0].Cells = slices.Clone(w.desired.Routers[0].Cells)
-	changed.Routers[0].Cells[0].IPsec.ESPLifetime = 3600 * time.Second
+	changed.Routers[0].Cells[0].IPsec.ESP.Lifetime = 3600 * time.Second
 	e.apply(&changed)
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"opencen/internal/model"
+	"opencen/internal/tunnel"
 	"opencen/internal/vpnconf"
 )
 
@@ -57,10 +58,15 @@ func TestNegotiationFailures(t *testing.T) {
 	e.drv.opts.DPDDelay = 2 * time.Second
 	e.drv.opts.RetryInterval = time.Second
 	w := newE2E(t, e, true, false) // the cloud initiates, the DC only responds
-	dcConf := func(mutate func(*model.CustomerView)) string {
-		cv := w.vco.CustomerView(w.cgw, e2ePSK)
-		mutate(&cv)
-		conf, err := vpnconf.Strongswan(cv)
+	// dcConf: the DC's configuration for the connection as mutate changes it.
+	dcConf := func(mutate func(*model.VpnConnection), psk string) string {
+		v := *w.vco
+		mutate(&v)
+		spec, err := tunnel.FromConnection(&v, w.cgw, psk, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf, err := vpnconf.Strongswan(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,24 +79,24 @@ func TestNegotiationFailures(t *testing.T) {
 		}
 	}
 	// IKE proposal mismatch: the DC only accepts aes256.
-	load(dcConf(func(cv *model.CustomerView) { cv.Ike.IkeEncAlg = "aes256" }))
+	load(dcConf(func(v *model.VpnConnection) { v.Ike.IkeEncAlg = "aes256" }, e2ePSK))
 	e.apply(w.desired)
-	ev := e.waitEvent("vco-e2e", EventProposalMismatch, 10*time.Second)
+	ev := e.waitEvent("vco-e2e", EventPeerRefused, 10*time.Second)
 	t.Logf("IKE proposal mismatch: %s %s", ev.Kind, ev.Message)
 	if cs := e.status("vco-e2e"); cs.State != IKENotEstablished {
 		t.Errorf("IKE proposal mismatch: state %s", cs.State)
 	}
 
 	// ESP proposal mismatch: IKE comes up, the child does not.
-	load(dcConf(func(cv *model.CustomerView) { cv.Ipsec.IpsecEncAlg = "aes256" }))
+	load(dcConf(func(v *model.VpnConnection) { v.Ipsec.IpsecEncAlg = "aes256" }, e2ePSK))
 	e.clearEvents("vco-e2e")
 	e.waitState("vco-e2e", IPsecNotEstablished, 15*time.Second)
-	ev = e.waitEvent("vco-e2e", EventProposalMismatch, 5*time.Second)
+	ev = e.waitEvent("vco-e2e", EventPeerRefused, 5*time.Second)
 	t.Logf("ESP proposal mismatch: %s %s", ev.Kind, ev.Message)
 
 	// A wrong PSK on the DC (the IKE SA of the previous step is dropped, so the cloud
 	// authenticates again).
-	load(dcConf(func(cv *model.CustomerView) { cv.Ike.Psk = "another-key" }))
+	load(dcConf(func(*model.VpnConnection) {}, "another-key"))
 	e.clearEvents("vco-e2e")
 	if out, err := w.dc.Charon.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID); err != nil {
 		t.Fatalf("terminate: %v %s", err, out)
@@ -102,7 +108,7 @@ func TestNegotiationFailures(t *testing.T) {
 	}
 
 	// Matching configuration: up.
-	load(dcConf(func(*model.CustomerView) {}))
+	load(dcConf(func(*model.VpnConnection) {}, e2ePSK))
 	e.waitState("vco-e2e", IPsecEstablished, 20*time.Second)
 	w.pingBothWays(t, e)
 

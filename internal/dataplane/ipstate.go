@@ -85,21 +85,21 @@ func links(ctx context.Context, ns string) (map[string]ipLink, error) {
 	return m, nil
 }
 
-// addrCmds returns the ip batch commands that make link's IPv4 addresses exactly want.
-func addrCmds(l ipLink, name string, want []netip.Prefix) []string {
-	var cmds []string
+// addrOps makes link's IPv4 addresses exactly want.
+func addrOps(l ipLink, name string, want []netip.Prefix) []netOp {
+	var ops []netOp
 	have := l.addrs()
 	for _, p := range have {
 		if !slices.Contains(want, p) {
-			cmds = append(cmds, fmt.Sprintf("addr del %s dev %s", p, name))
+			ops = append(ops, netOp{kind: opAddrDel, link: name, addr: p})
 		}
 	}
 	for _, p := range want {
 		if !slices.Contains(have, p) {
-			cmds = append(cmds, fmt.Sprintf("addr add %s dev %s", p, name))
+			ops = append(ops, netOp{kind: opAddrAdd, link: name, addr: p})
 		}
 	}
-	return cmds
+	return ops
 }
 
 type ipRule struct {
@@ -145,26 +145,29 @@ func rules(ctx context.Context, ns string) ([]ipRule, error) {
 	return rs, nil
 }
 
-// ruleCmds makes the non-default rules exactly want (specs as from ipRule.spec).
-func ruleCmds(have []ipRule, want []string) []string {
-	var cmds []string
-	var haveSpecs []string
+// ruleOps makes the non-default rules exactly want (compared by ipRule.spec).
+func ruleOps(have []ipRule, want []ipRule) []netOp {
+	var ops []netOp
+	haveSpecs := map[string]bool{}
+	wantSpecs := map[string]bool{}
+	for _, r := range want {
+		wantSpecs[r.spec()] = true
+	}
 	for _, r := range have {
 		if r.isDefault() {
 			continue
 		}
-		s := r.spec()
-		haveSpecs = append(haveSpecs, s)
-		if !slices.Contains(want, s) {
-			cmds = append(cmds, "rule del "+s)
+		haveSpecs[r.spec()] = true
+		if !wantSpecs[r.spec()] {
+			ops = append(ops, netOp{kind: opRuleDel, rule: r})
 		}
 	}
-	for _, s := range want {
-		if !slices.Contains(haveSpecs, s) {
-			cmds = append(cmds, "rule add "+s)
+	for _, r := range want {
+		if !haveSpecs[r.spec()] {
+			ops = append(ops, netOp{kind: opRuleAdd, rule: r})
 		}
 	}
-	return cmds
+	return ops
 }
 
 type ipNextHop struct {
@@ -278,6 +281,7 @@ func routes(ctx context.Context, ns string) (map[string][]ipRoute, error) {
 type wantRoute struct {
 	dst  netip.Prefix
 	typ  string // "" or "blackhole"
+	hops []ipNextHop
 	spec string // as ipRoute.spec(nil)
 	args string // after "route replace <dst> table N"
 }
@@ -286,47 +290,36 @@ func unicastRoute(dst netip.Prefix, hops []ipNextHop) wantRoute {
 	r := ipRoute{Dst: dst.String()}
 	if len(hops) == 1 {
 		r.Gateway, r.Dev, r.Flags = hops[0].Gateway, hops[0].Dev, hops[0].Flags
+		if r.Gateway == "" {
+			r.Scope = "link" // as the kernel reports a route to a device, so it compares equal
+		}
 	} else {
 		r.NextHops = hops
 	}
 	spec := r.spec(nil)
-	return wantRoute{dst: dst, spec: spec, args: strings.TrimPrefix(spec, dst.String())}
+	return wantRoute{dst: dst, hops: hops, spec: spec, args: strings.TrimPrefix(spec, dst.String())}
 }
 
 func blackholeRoute(dst netip.Prefix) wantRoute {
 	return wantRoute{dst: dst, typ: "blackhole", spec: "blackhole " + dst.String()}
 }
 
-// routeCmds makes table exactly want: replace what differs, delete what is extra.
-func routeCmds(table string, have []ipRoute, want []wantRoute) []string {
-	var cmds []string
+// routeOps makes table exactly want: replace what differs, delete what is extra.
+func routeOps(table string, have []ipRoute, want []wantRoute) []netOp {
+	var ops []netOp
 	haveSpec := map[netip.Prefix]string{}
 	for _, r := range have {
 		p := r.prefix()
-		keep := false
-		for _, w := range want {
-			if w.dst == p {
-				keep = true
-			}
-		}
-		if !keep {
-			typ := ""
-			if r.Type != "" && r.Type != "unicast" {
-				typ = r.Type + " "
-			}
-			cmds = append(cmds, fmt.Sprintf("route del %s%s table %s", typ, p, table))
+		if !slices.ContainsFunc(want, func(w wantRoute) bool { return w.dst == p }) {
+			ops = append(ops, netOp{kind: opRouteDel, table: table, route: wantRoute{dst: p, typ: r.Type}})
 			continue
 		}
 		haveSpec[p] = r.spec(nil)
 	}
 	for _, w := range want {
 		if haveSpec[w.dst] != w.spec {
-			typ := ""
-			if w.typ != "" {
-				typ = w.typ + " "
-			}
-			cmds = append(cmds, fmt.Sprintf("route replace %s%s table %s%s", typ, w.dst, table, w.args))
+			ops = append(ops, netOp{kind: opRouteReplace, table: table, route: w})
 		}
 	}
-	return cmds
+	return ops
 }

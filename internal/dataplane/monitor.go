@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strongswan/govici/vici"
 	"golang.org/x/sys/unix"
 
 	"opencen/internal/dataplane/nsutil"
+	"opencen/internal/tunnel"
 )
 
 const maxEvents = 200
@@ -27,7 +27,7 @@ type cellRuntime struct {
 	d      *Netns
 	id     string
 	ns     string
-	socket string
+	ch     nsutil.Charon
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -38,6 +38,8 @@ type cellRuntime struct {
 	events      []Event
 	childFailed bool
 	keeping     bool
+	// seen is the state as the last look at charon found it (see look).
+	seen CellStatus
 	// rekey bookkeeping, to not report the old SAs' deletion as the tunnel going down
 	rekeyedIKE     map[string]bool // old IKE SAs of rekeyings, by unique id
 	lastChildRekey time.Time
@@ -62,9 +64,10 @@ const maxChildBackoff = 2 * time.Minute
 func newCellRuntime(d *Netns, c Cell, routerID string) *cellRuntime {
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &cellRuntime{
-		d: d, id: c.ID, ns: d.CellNetns(c.ID), socket: d.CharonOf(c.ID).Socket(),
+		d: d, id: c.ID(), ns: d.CellNetns(c.ID()), ch: d.CharonOf(c.ID()),
 		ctx: ctx, cancel: cancel, cell: c, routerID: routerID,
 		wake: make(chan struct{}, 1),
+		seen: CellStatus{ID: c.ID(), RouterID: routerID, State: IKENotEstablished},
 	}
 	rt.wg.Add(1)
 	go rt.monitor()
@@ -95,7 +98,7 @@ func (rt *cellRuntime) emitAt(t time.Time, kind, message string) {
 	rt.mu.Lock()
 	// one failure often logs several matching lines, and a failing connection is retried:
 	// keep one event per second per kind
-	coalesce := kind == EventProposalMismatch || kind == EventAuthFailed || kind == EventDPDTimeout || kind == EventInitiateFailed
+	coalesce := kind == EventProposalMismatch || kind == EventPeerRefused || kind == EventAuthFailed || kind == EventDPDTimeout || kind == EventInitiateFailed
 	if n := len(rt.events); n > 0 && coalesce {
 		last := rt.events[n-1]
 		if last.Kind == kind && t.Sub(last.Time) < time.Second {
@@ -124,8 +127,10 @@ func (rt *cellRuntime) poke() {
 // configure records the applied configuration and wakes the keeper, which initiates
 // (StartNow) or waits for traffic (on demand).
 func (rt *cellRuntime) configure(c Cell, routerID string) {
+	pid := rt.d.proc.CharonPID(rt.ch) // cheap: the status shows the charon at once
 	rt.mu.Lock()
 	rt.cell, rt.routerID = c, routerID
+	rt.seen.RouterID, rt.seen.PID, rt.seen.Running = routerID, pid, pid != 0
 	start := !rt.keeping
 	rt.keeping = true
 	rt.mu.Unlock()
@@ -312,7 +317,11 @@ func (rt *cellRuntime) handleLog(line string, history bool) {
 		if name := m[3]; name != "" {
 			text = name + ": " + text
 		}
+		if kind == EventPeerRefused {
+			text = "the peer refused (no matching configuration or proposal on its side): " + text
+		}
 		emit(kind, text)
+		rt.poke() // a failure changes the state: look now, do not report a stale one
 	}
 }
 
@@ -333,6 +342,10 @@ func classifyLog(msg string) string {
 		return false
 	}
 	switch {
+	case has("received NO_PROPOSAL_CHOSEN"):
+		// The peer says no: it may have no configuration for us yet, or other proposals;
+		// from here the two cannot be told apart.
+		return EventPeerRefused
 	case has("NO_PROPOSAL_CHOSEN", "no acceptable proposal found", "no matching proposal found", "no proposal found"):
 		return EventProposalMismatch
 	case has("AUTHENTICATION_FAILED", "MAC mismatched", "no shared key found", "no matching peer config found",
@@ -351,42 +364,51 @@ func classifyLog(msg string) string {
 
 func (rt *cellRuntime) sas(ctx context.Context) ([]saInfo, error) {
 	var out []saInfo
-	err := withSession(ctx, rt.socket, func(s *vici.Session) error {
+	err := rt.d.withIKE(ctx, rt.ch, func(s ikeSession) error {
 		var err error
-		out, err = listSAs(ctx, s, rt.id)
+		out, err = s.SAs(ctx, rt.id)
 		return err
 	})
 	return out, err
 }
 
-func (rt *cellRuntime) status(ctx context.Context) (CellStatus, error) {
-	_, routerID := rt.config()
+// status is the cell's state as last seen, with its recent events.
+func (rt *cellRuntime) status() CellStatus {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	cs := rt.seen
+	cs.Events = slices.Clone(rt.events)
+	return cs
+}
+
+// look records what charon reports now (sas, or err when it could not be asked) and
+// tells OnState when the negotiation state or charon's liveness changed.
+func (rt *cellRuntime) look(sas []saInfo, err error) {
+	c, routerID := rt.config()
 	cs := CellStatus{ID: rt.id, RouterID: routerID, State: IKENotEstablished}
-	cs.PID = rt.d.CharonOf(rt.id).PID()
+	cs.PID = rt.d.proc.CharonPID(rt.ch)
 	cs.Running = cs.PID != 0
 	rt.mu.Lock()
-	cs.Events = slices.Clone(rt.events)
 	childFailed := rt.childFailed
 	rt.mu.Unlock()
-	if !cs.Running {
-		return cs, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	sas, err := rt.sas(ctx)
-	if err != nil {
-		return cs, fmt.Errorf("cell %s: list-sas: %w", rt.id, err)
-	}
-	cs.State = saState(sas, childFailed)
-	for _, sa := range sas {
-		if cs.IKE == "" || sa.State == "ESTABLISHED" {
-			cs.IKE = sa.Desc
-		}
-		for _, c := range sa.Children {
-			cs.Children = append(cs.Children, c.Desc)
+	if cs.Running && err == nil {
+		cs.State = saState(sas, c.IPsec.Children(), childFailed)
+		for _, sa := range sas {
+			if cs.IKE == "" || sa.State == "ESTABLISHED" {
+				cs.IKE = sa.Desc
+			}
+			for _, c := range sa.Children {
+				cs.Children = append(cs.Children, c.Desc)
+			}
 		}
 	}
-	return cs, nil
+	rt.mu.Lock()
+	changed := cs.State != rt.seen.State || cs.Running != rt.seen.Running
+	rt.seen = cs
+	rt.mu.Unlock()
+	if changed && rt.d.opts.OnState != nil {
+		rt.d.opts.OnState(rt.status())
+	}
 }
 
 // dedup: when both ends initiate at the same moment, two IKE SAs (each with its child
@@ -398,18 +420,18 @@ func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) (deleted bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_ = withSession(ctx, rt.socket, func(s *vici.Session) error {
+	err := rt.d.withIKE(ctx, rt.ch, func(s ikeSession) error {
 		for _, id := range ids {
 			rt.d.logf("%s: deleting duplicate IKE SA #%d", rt.id, id)
-			// force: the DELETE goes out at once and the SA is gone without waiting for an
-			// answer; without it the DELETE queues behind a pending exchange, such as DPD
-			// retransmitting into an SA the peer has already destroyed.
-			if _, err := s.Call(ctx, "terminate", msg("ike-id", fmt.Sprint(id), "force", "yes", "timeout", "-1")); err != nil {
+			if err := s.TerminateIKE(ctx, id); err != nil {
 				rt.d.logf("%s: terminate duplicate IKE SA #%d: %v", rt.id, id, err)
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		rt.d.logf("%s: delete duplicate IKE SAs: %v", rt.id, err)
+	}
 	return true
 }
 
@@ -418,7 +440,7 @@ func (rt *cellRuntime) dedup(ctx context.Context, sas []saInfo) (deleted bool) {
 // the peer refused the child (TS_UNACCEPTABLE while its configuration was still loading),
 // or deleted it, or it went with a duplicate IKE SA. Nothing else initiates them again.
 // Nothing is missing while an IKE SA is being negotiated or duplicates wait for dedup.
-func missingChildren(sas []saInfo, children []childSA) []string {
+func missingChildren(sas []saInfo, children []tunnel.Child) []string {
 	if len(sas) != 1 || sas[0].State != "ESTABLISHED" || sas[0].Age < 2 {
 		return nil
 	}
@@ -521,9 +543,9 @@ func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
 	if len(sas) > 0 {
 		return
 	}
-	rt.emit(EventInitiate, fmt.Sprintf("initiating %s to %s", c.ID, c.PeerAddr))
+	rt.emit(EventInitiate, fmt.Sprintf("initiating %s to %s", c.ID(), c.IPsec.Customer))
 	var names []string
-	for _, ch := range c.children() {
+	for _, ch := range c.IPsec.Children() {
 		names = append(names, ch.Name)
 	}
 	rt.initiateChildren(ctx, names)
@@ -534,8 +556,8 @@ func (rt *cellRuntime) initiateIfDown(ctx context.Context) {
 func (rt *cellRuntime) initiateChildren(ctx context.Context, names []string) (ok bool) {
 	for _, name := range names {
 		ictx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := withSession(ictx, rt.socket, func(s *vici.Session) error {
-			return initiate(ictx, s, name, 10*time.Second)
+		err := rt.d.withIKE(ictx, rt.ch, func(s ikeSession) error {
+			return s.Initiate(ictx, name, 10*time.Second)
 		})
 		cancel()
 		if err != nil {
@@ -575,15 +597,23 @@ func (rt *cellRuntime) resetChildBackoff() {
 
 // ---------------------------------------------------------------- keeping it up
 
+// Look intervals: while something is in flux (an SA negotiating, duplicates, children
+// missing) keep looks every second, so that duplicates are deleted on time; a settled
+// cell is looked at every settledLook, and at once on each event of its charon.
+const (
+	busyLook    = time.Second
+	settledLook = 5 * time.Second
+)
+
 // keep brings the connection up and keeps trying while it has no IKE SA:
 //   - StartNow: initiate, and again every RetryInterval while there is no IKE SA (charon
 //     retries by itself after timeouts, but not after e.g. AUTHENTICATION_FAILED), or
 //     while the IKE SA lacks some of the child SAs;
-//   - on demand ("wait for traffic"; kernel-libipsec has no trap policies): a packet
-//     socket on the cell's router-side link waits for the first IPv4 packet from the
-//     router, then the connection is initiated.
+//   - on demand ("wait for traffic"; kernel-libipsec has no trap policies): wait for the
+//     first IPv4 packet from the router on the cell's router-side link, then initiate.
 //
-// The customer's initiation is accepted in both modes: the connection is always loaded.
+// Every look at charon is recorded (look): that is the cell's status. The customer's
+// initiation is accepted in both modes: the connection is always loaded.
 func (rt *cellRuntime) keep() {
 	defer rt.wg.Done()
 	ctx := rt.ctx
@@ -592,64 +622,76 @@ func (rt *cellRuntime) keep() {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		sas, err := rt.sas(qctx)
 		cancel()
-		if err == nil && !rt.dedup(ctx, sas) && c.IPsec.StartNow {
-			if missing := missingChildren(sas, c.children()); len(missing) > 0 {
-				rt.initiating(func() { rt.initiateMissing(ctx, missing) })
-			} else {
-				rt.resetChildBackoff()
+		if ctx.Err() != nil {
+			return
+		}
+		rt.look(sas, err)
+		busy := false
+		if err == nil {
+			if rt.dedup(ctx, sas) {
+				busy = true
+			} else if c.IPsec.StartNow {
+				if missing := missingChildren(sas, c.IPsec.Children()); len(missing) > 0 {
+					busy = true
+					rt.initiating(func() { rt.initiateMissing(ctx, missing) })
+				} else {
+					rt.resetChildBackoff()
+				}
 			}
+			busy = busy || len(sas) > 1 || slices.ContainsFunc(sas, func(sa saInfo) bool { return sa.State != "ESTABLISHED" })
 		}
 		if err != nil || len(sas) > 0 {
-			select { // up, negotiating, or charon unreachable: look again later
-			case <-ctx.Done():
-			case <-rt.wake:
-			case <-time.After(2 * time.Second):
+			wait := settledLook
+			if busy || err != nil {
+				wait = busyLook
 			}
+			rt.wait(ctx, wait) // up, negotiating, or charon unreachable: look again later
 			continue
 		}
 		if c.IPsec.StartNow {
 			rt.initiating(func() { rt.initiateIfDown(ctx) })
-			select {
-			case <-ctx.Done():
-			case <-rt.wake:
-			case <-time.After(rt.d.opts.RetryInterval):
-			}
+			rt.wait(ctx, min(rt.d.opts.RetryInterval, settledLook))
 			continue
 		}
-		f, idx, err := openPacketSocket(rt.ns, rt.d.cellRtr())
-		if err != nil {
-			rt.d.logf("%s: on-demand watcher: %v", rt.id, err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
-		}
+		// On demand: wait for traffic (or a change: an event, a new configuration).
+		wctx, stop := context.WithCancel(ctx)
 		got := make(chan error, 1)
-		go func() { got <- waitPacket(f, idx) }()
+		go func() { got <- rt.d.proc.WaitPacket(wctx, rt.ns, rt.d.cellRtr()) }()
 		select {
 		case <-ctx.Done():
-			f.Close()
+			stop()
 			<-got
 		case <-rt.wake: // SA state or configuration changed: look again
-			f.Close()
+			stop()
+			<-got
+		case <-time.After(settledLook):
+			stop()
 			<-got
 		case err := <-got:
-			f.Close()
+			stop()
 			if err != nil {
 				rt.d.logf("%s: on-demand watcher: %v", rt.id, err)
+				rt.wait(ctx, time.Second)
 				continue
 			}
 			rt.initiating(func() {
 				rt.emit(EventTriggered, "first packet from the router: initiating")
 				rt.initiateIfDown(ctx)
 			})
-			select { // until the initiation shows as an IKE SA, more packets change nothing
-			case <-ctx.Done():
-			case <-rt.wake:
-			case <-time.After(time.Second):
-			}
+			rt.wait(ctx, time.Second) // until the initiation shows as an IKE SA, more packets change nothing
 		}
+	}
+}
+
+// wait returns after d, on a wake (an event of the cell's charon, a new configuration),
+// or when ctx ends.
+func (rt *cellRuntime) wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-rt.wake:
+	case <-t.C:
 	}
 }
 

@@ -18,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strongswan/govici/vici"
-
+	"opencen/internal/addrs"
 	"opencen/internal/dataplane/nsutil"
 )
 
@@ -49,6 +48,9 @@ type NetnsOptions struct {
 	// OnEvent, when set, receives every connection event (from driver goroutines; it must
 	// not block).
 	OnEvent func(Event)
+	// OnState, when set, receives a cell's status whenever its negotiation state changes
+	// (from driver goroutines; it must not block).
+	OnState func(CellStatus)
 	// Logf, when set, receives diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -60,7 +62,8 @@ type NetnsOptions struct {
 //
 //	router netns  P r-<tr id>   one Linux table per route table, rule "iif <link> lookup <table>"
 //	                            per association and "iif <link> unreachable" per attachment,
-//	                            link P a<hash(attachment)> per attachment (alias = attachment ID)
+//	                            link P a<hash(attachment)> per attachment (alias = attachment ID),
+//	                            health-check sources as /32s on lo
 //	cell netns    P c-<vco id>  P wan (WAN address), P rtr (veth to the router, MTU 1400,
 //	                            proxy ARP), ipsec0 (charon's TUN), rules iif ipsec0 -> table 101
 //	                            (to the router) and iif P rtr -> table 102 (into ipsec0),
@@ -68,18 +71,31 @@ type NetnsOptions struct {
 //	WAN netns     P w<hash(cell)>  the WAN end of a cell's WAN link, in the bridge
 //	VPC netns     P v<hash(router/attachment)>  the VPC end of a VPC link
 //	run dir       RunDir/P c-<vco id>/  charon.pid, charon.vici, charon.log, cell.json
+//
+// Routers and cells are separate objects (UpdateRouter, UpdateCell, DeleteRouter,
+// DeleteCell, Prune): the gateway applies, retries and removes each on its own. A cell
+// builds the veth to its router, so its router's namespace must exist; a router routes
+// through its cells' links, and reports ErrWaiting while some are still missing.
 type Netns struct {
 	opts NetnsOptions
+	net  netOS
+	proc procOS
 
-	mu    sync.Mutex // serializes Apply and Cleanup
+	mu    sync.Mutex // serializes changes to the system
 	rmu   sync.Mutex // guards cells
 	cells map[string]*cellRuntime
 }
 
-var _ Driver = (*Netns)(nil)
+// ErrWaiting is wrapped by an update that did what it could but depends on an object that
+// is not there yet (a router whose cells' links are missing, a cell whose router namespace
+// is missing): retry soon, it is not a failure.
+var ErrWaiting = errors.New("waiting for another object")
 
-// NewNetns returns a netns driver. It does not touch the system until Apply or Cleanup.
-func NewNetns(opts NetnsOptions) (*Netns, error) {
+// NewNetns returns a netns driver on the real system. It does not touch the system until
+// an update, Prune or Cleanup.
+func NewNetns(opts NetnsOptions) (*Netns, error) { return newNetns(opts, hostOS{}, hostOS{}) }
+
+func newNetns(opts NetnsOptions, n netOS, p procOS) (*Netns, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = "oc-"
 	}
@@ -98,7 +114,7 @@ func NewNetns(opts NetnsOptions) (*Netns, error) {
 	if opts.DPDDelay <= 0 {
 		opts.DPDDelay = 10 * time.Second
 	}
-	return &Netns{opts: opts, cells: map[string]*cellRuntime{}}, nil
+	return &Netns{opts: opts, net: n, proc: p, cells: map[string]*cellRuntime{}}, nil
 }
 
 // Prefix is the driver's name prefix.
@@ -152,6 +168,8 @@ func (d *Netns) cellWAN() string              { return d.opts.Prefix + "wan" }
 func (d *Netns) cellRtr() string              { return d.opts.Prefix + "rtr" }
 func (d *Netns) nftTable() string             { return "opencen_cell" }
 func (d *Netns) cellDir(id string) string     { return filepath.Join(d.opts.RunDir, d.CellNetns(id)) }
+func (d *Netns) routerPrefix() string         { return d.opts.Prefix + "r-" }
+func (d *Netns) cellPrefix() string           { return d.opts.Prefix + "c-" }
 
 // CharonOf is the charon instance of connection id (for tests and diagnostics).
 func (d *Netns) CharonOf(id string) nsutil.Charon {
@@ -167,99 +185,110 @@ const (
 	rulePrioDrop      = 2000
 )
 
+var loopback = netip.PrefixFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 8)
+
 // ---------------------------------------------------------------- Apply
 
-// Apply converges the system to d (nil = nothing). It works through every router and
-// cell even when one fails, and returns all failures joined.
+// Apply converges the system to d (nil = nothing) in one call: what is not desired goes
+// (Prune), then every router, cell, and the routers again (their routes need the cells'
+// links). It works through every object even when one fails and returns the failures
+// joined. The gateway does the same object by object (UpdateRouter, UpdateCell ...).
 func (d *Netns) Apply(ctx context.Context, des *Desired) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if des == nil {
 		des = &Desired{}
 	}
 	if err := des.Validate(); err != nil {
 		return fmt.Errorf("invalid desired state: %w", err)
 	}
-	wantRouters := map[string]bool{}
-	wantCells := map[string]bool{}
-	wantCellIDs := map[string]bool{}
+	var routers, cells []string
 	for _, r := range des.Routers {
-		if wantRouters[d.RouterNetns(r.ID)] {
-			return fmt.Errorf("invalid desired state: two routers map to namespace %s", d.RouterNetns(r.ID))
-		}
-		wantRouters[d.RouterNetns(r.ID)] = true
+		routers = append(routers, r.ID)
 		for _, c := range r.Cells {
-			if wantCells[d.CellNetns(c.ID)] {
-				return fmt.Errorf("invalid desired state: two cells map to namespace %s", d.CellNetns(c.ID))
-			}
-			wantCells[d.CellNetns(c.ID)] = true
-			wantCellIDs[c.ID] = true
+			cells = append(cells, c.ID())
 		}
 	}
+	if err := d.Prune(ctx, routers, cells); err != nil {
+		return err
+	}
 	var errs []error
+	waiting := map[string]bool{}
+	for _, r := range des.Routers {
+		if err := d.UpdateRouter(ctx, r); errors.Is(err, ErrWaiting) {
+			waiting[r.ID] = true
+		} else if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range des.Routers {
+		for _, c := range r.Cells {
+			errs = append(errs, d.UpdateCell(ctx, r.ID, c))
+		}
+	}
+	for _, r := range des.Routers {
+		if waiting[r.ID] {
+			errs = append(errs, d.UpdateRouter(ctx, r))
+		}
+	}
+	return errors.Join(errs...)
+}
 
-	// 1. Cells that are not desired: stop charon, delete the namespace and run dir.
+// Prune removes what the driver finds on the system (or in its run directory) that is
+// neither one of routers nor one of cells: cell namespaces with their charons, router
+// namespaces, and WAN links of cells that are gone. Objects that failed to build stay
+// listed by the caller, so that Prune does not remove what still runs for them.
+func (d *Netns) Prune(ctx context.Context, routers, cells []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	wantRouter, wantCell, wantPeer := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, id := range routers {
+		wantRouter[d.RouterNetns(id)] = true
+	}
+	for _, id := range cells {
+		wantCell[d.CellNetns(id)] = true
+		wantPeer[d.wanPeer(id)] = true
+	}
 	d.rmu.Lock()
 	for id, rt := range d.cells {
-		if !wantCellIDs[id] {
+		if !wantCell[d.CellNetns(id)] {
 			rt.stop()
 			delete(d.cells, id)
 		}
 	}
 	d.rmu.Unlock()
-	existing, err := nsutil.ListNetns(d.opts.Prefix)
+	existing, err := d.net.Namespaces(ctx)
 	if err != nil {
 		return err
 	}
 	unwanted := map[string]bool{}
 	for _, ns := range existing {
-		if strings.HasPrefix(ns, d.opts.Prefix+"c-") && !wantCells[ns] {
+		if strings.HasPrefix(ns, d.cellPrefix()) && !wantCell[ns] {
 			unwanted[ns] = true
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.opts.Prefix+"c-*"))
+	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.cellPrefix()+"*"))
 	for _, dir := range dirs {
-		if !wantCells[filepath.Base(dir)] {
+		if !wantCell[filepath.Base(dir)] {
 			unwanted[filepath.Base(dir)] = true
 		}
 	}
+	var errs []error
 	for _, ns := range slices.Sorted(mapKeys(unwanted)) {
 		errs = append(errs, d.removeCell(ctx, ns))
 	}
-	// 2. Routers that are not desired.
 	for _, ns := range existing {
-		if strings.HasPrefix(ns, d.opts.Prefix+"r-") && !wantRouters[ns] {
-			errs = append(errs, deleteNetns(ctx, ns))
+		if strings.HasPrefix(ns, d.routerPrefix()) && !wantRouter[ns] {
+			errs = append(errs, d.net.DeleteNamespace(ctx, ns))
+			d.logf("removed router %s", ns)
 		}
 	}
-	// 3. Desired routers with their VPC links and cells.
-	wanLinks, err := links(ctx, d.opts.WANNetns)
-	if err != nil {
-		return fmt.Errorf("WAN namespace %q: %w", d.opts.WANNetns, err)
-	}
-	if _, ok := wanLinks[d.opts.WANBridge]; !ok {
-		return fmt.Errorf("WAN bridge %s not found in namespace %q", d.opts.WANBridge, d.opts.WANNetns)
-	}
-	for _, r := range des.Routers {
-		if err := d.applyRouter(ctx, r, wanLinks); err != nil {
-			errs = append(errs, fmt.Errorf("router %s: %w", r.ID, err))
-		}
-	}
-	// 4. WAN-side links of cells that no longer exist.
-	wanPeers := map[string]bool{}
-	for _, r := range des.Routers {
-		for _, c := range r.Cells {
-			wanPeers[d.wanPeer(c.ID)] = true
-		}
-	}
-	if wanLinks, err = links(ctx, d.opts.WANNetns); err == nil {
-		var stale []string
-		for name := range wanLinks {
-			if strings.HasPrefix(name, d.opts.Prefix+"w") && !wanPeers[name] {
-				stale = append(stale, name)
+	if wl, err := d.net.Links(ctx, d.opts.WANNetns); err == nil {
+		for name := range wl {
+			if strings.HasPrefix(name, d.opts.Prefix+"w") && !wantPeer[name] {
+				errs = append(errs, d.net.DeleteLink(ctx, d.opts.WANNetns, name))
 			}
 		}
-		errs = append(errs, delLinks(ctx, d.opts.WANNetns, stale))
+	} else {
+		errs = append(errs, fmt.Errorf("WAN namespace %q: %w", d.opts.WANNetns, err))
 	}
 	return errors.Join(errs...)
 }
@@ -268,15 +297,8 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 // namespace (and with it both veth pairs) and the run directory.
 func (d *Netns) removeCell(ctx context.Context, ns string) error {
 	dir := filepath.Join(d.opts.RunDir, ns)
-	ch := nsutil.Charon{Netns: ns, Dir: dir}
-	var errs []error
-	if pid := ch.PIDFromFile(); pid != 0 {
-		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-	}
-	for pid := range nsutil.ProcessesInNetns([]string{ns}) {
-		errs = append(errs, nsutil.Kill(pid, 3*time.Second))
-	}
-	errs = append(errs, deleteNetns(ctx, ns))
+	errs := []error{d.proc.StopCells(ctx, []string{dir}, []string{ns})}
+	errs = append(errs, d.net.DeleteNamespace(ctx, ns))
 	errs = append(errs, os.RemoveAll(dir))
 	d.logf("removed cell %s", ns)
 	return errors.Join(errs...)
@@ -290,73 +312,84 @@ func routerSysctls() []nsutil.Sysctl {
 	}
 }
 
+// ---------------------------------------------------------------- routers
+
 // attachment is where a next hop leads: the router-side link and the gateway address.
 type attachment struct {
 	link string
 	gw   netip.Addr
 }
 
-func (d *Netns) applyRouter(ctx context.Context, r Router, wanLinks map[string]ipLink) error {
+// UpdateRouter converges one router: its namespace, VPC links, health-check sources on
+// lo, rules and routes. Links of the router's cells are made by UpdateCell: while some
+// are missing, their rules and routes are left out and the error wraps ErrWaiting.
+func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	rns := d.RouterNetns(r.ID)
-	if err := nsutil.AddNetns(ctx, rns, routerSysctls()...); err != nil {
+	if err := d.net.AddNamespace(ctx, rns, routerSysctls()); err != nil {
 		return err
 	}
 	var errs []error
 	atts := map[string]attachment{}
 	for _, v := range r.VPCs {
 		atts[v.AttachmentID] = attachment{link: d.AttachmentLink(v.AttachmentID), gw: v.VPCAddr.Addr()}
-		if err := d.applyVPC(ctx, r, v); err != nil {
+		if err := d.updateVPC(ctx, r, v); err != nil {
 			errs = append(errs, fmt.Errorf("VPC link %s: %w", v.AttachmentID, err))
 		}
 	}
 	for _, c := range r.Cells {
 		atts[c.AttachmentID] = attachment{link: d.AttachmentLink(c.AttachmentID), gw: c.PeerLinkAddr()}
-		if err := d.applyCell(ctx, r, c, wanLinks); err != nil {
-			errs = append(errs, fmt.Errorf("cell %s: %w", c.ID, err))
-		}
 	}
-	rl, err := links(ctx, rns)
+	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	var cmds []string
 	wantLinks := map[string]bool{}
 	for _, a := range atts {
 		wantLinks[a.link] = true
 	}
-	var stale []string
 	for name := range rl {
 		if strings.HasPrefix(name, d.opts.Prefix) && !wantLinks[name] {
-			stale = append(stale, name)
+			errs = append(errs, d.net.DeleteLink(ctx, rns, name))
 		}
 	}
-	if err := delLinks(ctx, rns, stale); err != nil {
-		errs = append(errs, err)
+	// Health-check sources: the router's lo holds exactly 127.0.0.1/8 and the sources.
+	lo := []netip.Prefix{loopback}
+	for _, a := range r.Sources {
+		lo = append(lo, netip.PrefixFrom(a, 32))
 	}
+	slices.SortFunc(lo, comparePrefix)
+	ops := addrOps(rl["lo"], "lo", slices.Compact(lo))
 	// Rules: traffic entering from an attachment is looked up in its associated table, and
 	// dropped if the table has no route (or there is no association).
 	tableNumber := map[string]int{}
 	for _, t := range r.Tables {
 		tableNumber[t.ID] = t.Number
 	}
-	var wantRules []string
+	var missing []string
+	var wantRules []ipRule
 	for _, id := range slices.Sorted(mapKeys(atts)) {
 		l := atts[id].link
 		if _, ok := rl[l]; !ok {
-			continue // its creation failed above
+			missing = append(missing, id)
+			continue
 		}
 		if t, ok := r.Associations[id]; ok {
-			wantRules = append(wantRules, ipRule{Priority: rulePrioAssoc, Iif: l, Table: fmt.Sprint(tableNumber[t])}.spec())
+			wantRules = append(wantRules, ipRule{Priority: rulePrioAssoc, Iif: l, Table: fmt.Sprint(tableNumber[t])})
 		}
-		wantRules = append(wantRules, ipRule{Priority: rulePrioDrop, Iif: l, Action: "unreachable"}.spec())
+		wantRules = append(wantRules, ipRule{Priority: rulePrioDrop, Iif: l, Action: "unreachable"})
 	}
-	have, err := rules(ctx, rns)
+	have, err := d.net.Rules(ctx, rns)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	cmds = append(cmds, ruleCmds(have, wantRules)...)
+	ops = append(ops, ruleOps(have, wantRules)...)
 	// Routes: one Linux table per route table, nothing else in other tables.
-	haveRoutes, err := routes(ctx, rns)
+	haveRoutes, err := d.net.Routes(ctx, rns)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -371,31 +404,41 @@ func (d *Netns) applyRouter(ctx context.Context, r Router, wanLinks map[string]i
 				continue
 			}
 			var hops []ipNextHop
-			ok := true
 			for _, nh := range rt.NextHops {
 				a := atts[nh]
-				if _, exists := rl[a.link]; !exists {
-					ok = false
+				if _, ok := rl[a.link]; !ok {
+					continue // its cell has not made the link yet (see missing)
 				}
 				hops = append(hops, ipNextHop{Gateway: a.gw.String(), Dev: a.link, Flags: []string{"onlink"}})
 			}
-			if !ok {
-				errs = append(errs, fmt.Errorf("table %s: route %v: a next hop's link is missing", t.ID, rt.Dst))
-				continue
+			if len(hops) > 0 {
+				want = append(want, unicastRoute(rt.Dst, hops))
 			}
-			want = append(want, unicastRoute(rt.Dst, hops))
 		}
-		cmds = append(cmds, routeCmds(name, haveRoutes[name], want)...)
+		ops = append(ops, routeOps(name, haveRoutes[name], want)...)
 	}
 	for name, rs := range haveRoutes {
 		if !wantTables[name] {
-			cmds = append(cmds, routeCmds(name, rs, nil)...)
+			ops = append(ops, routeOps(name, rs, nil)...)
 		}
 	}
-	if err := nsutil.IPBatch(ctx, rns, cmds); err != nil {
+	if err := d.net.Change(ctx, rns, ops); err != nil {
 		errs = append(errs, err)
 	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("router %s: the links of %s are not there yet: %w", r.ID, strings.Join(missing, ", "), ErrWaiting))
+	}
 	return errors.Join(errs...)
+}
+
+// DeleteRouter removes a router's namespace (with its VPC links and what is left of its
+// cells' links).
+func (d *Netns) DeleteRouter(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.net.DeleteNamespace(ctx, d.RouterNetns(id))
+	d.logf("removed router %s", d.RouterNetns(id))
+	return err
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
@@ -408,118 +451,77 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// deleteNetns deletes a namespace after its veths: deleting a veth removes both ends at
-// once, while the ends in other namespaces of a deleted namespace's veths linger for a
-// moment (namespace teardown is asynchronous).
-func deleteNetns(ctx context.Context, ns string) error {
-	if !nsutil.NetnsExists(ns) {
-		return nil
-	}
-	ls, err := links(ctx, ns)
-	if err != nil {
-		return err
-	}
-	var veths []string
-	for name, l := range ls {
-		if l.Info.Kind == "veth" {
-			veths = append(veths, name)
-		}
-	}
-	return errors.Join(delLinks(ctx, ns, veths), nsutil.DelNetns(ctx, ns))
-}
-
-// delLinks deletes links in ns; links that are already gone (a veth whose other end's
-// namespace was just deleted disappears asynchronously) are fine.
-func delLinks(ctx context.Context, ns string, names []string) error {
-	var errs []error
-	slices.Sort(names)
-	for _, name := range names {
-		if _, err := nsutil.IPn(ctx, ns, "link", "del", name); err != nil && !nsutil.IsNotExist(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// linkCmd returns "link set ..." for what differs from the wanted MTU/alias/master/up.
-func linkCmd(l ipLink, name string, mtu int, alias, master string) []string {
-	args := ""
+// linkOp is "link set" for what differs from the wanted MTU/alias/master/up; ok is false
+// when nothing does.
+func linkOp(l ipLink, name string, mtu int, alias, master string) []netOp {
+	op := netOp{kind: opLinkSet, link: name}
 	if mtu != 0 && l.MTU != mtu {
-		args += fmt.Sprintf(" mtu %d", mtu)
+		op.mtu = mtu
 	}
 	if alias != "" && l.Alias != alias {
-		args += " alias " + alias
+		op.alias = alias
 	}
 	if master != "" && l.Master != master {
-		args += " master " + master
+		op.master = master
 	}
-	if !l.up() {
-		args += " up"
-	}
-	if args == "" {
+	op.up = !l.up()
+	if op.mtu == 0 && op.alias == "" && op.master == "" && !op.up {
 		return nil
 	}
-	return []string{"link set " + name + args}
+	return []netOp{op}
 }
 
 // vethPair makes sure a veth pair a (in nsA) <-> b (in nsB) exists: if only one end
 // exists (the other side was recreated or moved), that end is deleted first.
-func vethPair(ctx context.Context, nsA, a string, la map[string]ipLink, nsB, b string, lb map[string]ipLink) (created bool, err error) {
+func (d *Netns) vethPair(ctx context.Context, nsA, a string, la map[string]ipLink, nsB, b string, lb map[string]ipLink) (created bool, err error) {
 	_, haveA := la[a]
 	_, haveB := lb[b]
 	if haveA && haveB {
 		return false, nil
 	}
 	if haveA {
-		if _, err := nsutil.IPn(ctx, nsA, "link", "del", a); err != nil && !nsutil.IsNotExist(err) {
+		if err := d.net.DeleteLink(ctx, nsA, a); err != nil {
 			return false, err
 		}
 	}
 	if haveB {
-		if _, err := nsutil.IPn(ctx, nsB, "link", "del", b); err != nil && !nsutil.IsNotExist(err) {
+		if err := d.net.DeleteLink(ctx, nsB, b); err != nil {
 			return false, err
 		}
 	}
-	args := []string{"link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b}
-	if nsB != "" {
-		args = append(args, "netns", nsB)
-	}
-	_, err = nsutil.IP(ctx, args...)
+	err = d.net.AddVeth(ctx, nsA, a, nsB, b)
 	return err == nil, err
 }
 
-func (d *Netns) applyVPC(ctx context.Context, r Router, v VPCLink) error {
+func (d *Netns) updateVPC(ctx context.Context, r Router, v VPCLink) error {
 	rns := d.RouterNetns(r.ID)
-	if !nsutil.NetnsExists(v.Netns) {
-		return fmt.Errorf("VPC namespace %s does not exist", v.Netns)
-	}
 	rlink, vlink := d.AttachmentLink(v.AttachmentID), d.vpcLink(r.ID, v.AttachmentID)
-	rl, err := links(ctx, rns)
+	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
 		return err
 	}
-	vl, err := links(ctx, v.Netns)
+	vl, err := d.net.Links(ctx, v.Netns)
 	if err != nil {
-		return err
+		return fmt.Errorf("VPC namespace %s: %w", v.Netns, err)
 	}
-	if created, err := vethPair(ctx, rns, rlink, rl, v.Netns, vlink, vl); err != nil {
+	if created, err := d.vethPair(ctx, rns, rlink, rl, v.Netns, vlink, vl); err != nil {
 		return err
 	} else if created {
-		if rl, err = links(ctx, rns); err != nil {
+		if rl, err = d.net.Links(ctx, rns); err != nil {
 			return err
 		}
-		if vl, err = links(ctx, v.Netns); err != nil {
+		if vl, err = d.net.Links(ctx, v.Netns); err != nil {
 			return err
 		}
 	}
-	rcmds := linkCmd(rl[rlink], rlink, 0, v.AttachmentID, "")
-	rcmds = append(rcmds, addrCmds(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})...)
-	vcmds := linkCmd(vl[vlink], vlink, 0, r.ID+"/"+v.AttachmentID, "")
-	vcmds = append(vcmds, addrCmds(vl[vlink], vlink, []netip.Prefix{v.VPCAddr})...)
-	if err := nsutil.IPBatch(ctx, rns, rcmds); err != nil {
+	rops := linkOp(rl[rlink], rlink, 0, v.AttachmentID, "")
+	rops = append(rops, addrOps(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})...)
+	vops := linkOp(vl[vlink], vlink, 0, r.ID+"/"+v.AttachmentID, "")
+	vops = append(vops, addrOps(vl[vlink], vlink, []netip.Prefix{v.VPCAddr})...)
+	if err := d.net.Change(ctx, rns, rops); err != nil {
 		return err
 	}
-	if err := nsutil.IPBatch(ctx, v.Netns, vcmds); err != nil {
+	if err := d.net.Change(ctx, v.Netns, vops); err != nil {
 		return err
 	}
 	// The VPC's routes toward the router.
@@ -531,7 +533,7 @@ func (d *Netns) applyVPC(ctx context.Context, r Router, v VPCLink) error {
 	for _, p := range to {
 		want = append(want, unicastRoute(p.Masked(), []ipNextHop{{Gateway: v.RouterAddr.Addr().String(), Dev: vlink}}))
 	}
-	have, err := routes(ctx, v.Netns)
+	have, err := d.net.Routes(ctx, v.Netns)
 	if err != nil {
 		return err
 	}
@@ -541,8 +543,10 @@ func (d *Netns) applyVPC(ctx context.Context, r Router, v VPCLink) error {
 			mine = append(mine, rt)
 		}
 	}
-	return nsutil.IPBatch(ctx, v.Netns, routeCmds("main", mine, want))
+	return d.net.Change(ctx, v.Netns, routeOps("main", mine, want))
 }
+
+// ---------------------------------------------------------------- cells
 
 // cellRecord is what the driver remembers of a cell's loaded configuration (cell.json in
 // the cell's run dir): a salted digest, so the PSK is not stored.
@@ -556,34 +560,6 @@ type cellRecord struct {
 	Summary string `json:"summary"`
 }
 
-func (c Cell) summary() string {
-	s := c.IPsec
-	mode := ""
-	if s.Aggressive {
-		mode = " aggressive"
-	}
-	start := "on-traffic"
-	if s.StartNow {
-		start = "now"
-	}
-	return fmt.Sprintf("IKEv%d%s ike=%s (%s) esp=%s (%s) ids=%s/%s dpd=%v start=%s",
-		s.IKEVersion, mode, s.IKEProposal, lifetime(s.IKELifetime), s.ESPProposal, lifetime(s.ESPLifetime),
-		c.localID(), c.remoteID(), s.DPD, start)
-}
-
-func configDigest(salt string, c Cell) string {
-	b, _ := json.Marshal(struct {
-		ID    string
-		WAN   netip.Prefix
-		Peer  netip.Addr
-		IPsec IPsec
-	}{c.ID, c.WANAddr, c.PeerAddr, c.IPsec})
-	h := sha256.New()
-	h.Write([]byte(salt))
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func readRecord(dir string) (cellRecord, bool) {
 	var rec cellRecord
 	b, err := os.ReadFile(filepath.Join(dir, "cell.json"))
@@ -594,7 +570,10 @@ func readRecord(dir string) (cellRecord, bool) {
 }
 
 func writeRecord(dir string, rec cellRecord) error {
-	b, _ := json.MarshalIndent(rec, "", "  ")
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
 	tmp := filepath.Join(dir, "cell.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
@@ -605,121 +584,128 @@ func writeRecord(dir string, rec cellRecord) error {
 // charonRule is the rule charon installs for its routing table 220.
 func charonRule(r ipRule) bool { return r.Priority == 220 && r.Table == "220" }
 
-func cellSysctls() []nsutil.Sysctl { return routerSysctls() }
-
 // tsHostAddrs: with flow protection, kernel-libipsec needs a local address inside each
 // local traffic selector (it installs routes with such a source); the driver puts the
 // last host address of each local subnet on the cell's lo.
 func tsHostAddrs(c Cell) []netip.Prefix {
-	var out []netip.Prefix
-	if c.routeBased() {
+	if c.IPsec.RouteBased() {
 		return nil
 	}
-	for _, p := range c.IPsec.LocalTS {
-		if p.Bits() == 0 {
-			continue
+	var out []netip.Prefix
+	for _, p := range c.IPsec.CloudSubnets {
+		if p.Bits() > 0 {
+			out = append(out, netip.PrefixFrom(addrs.LastHost(p), 32))
 		}
-		p = p.Masked()
-		last := p.Addr()
-		// the last address of the prefix, minus one (not the broadcast) when possible
-		b := last.As4()
-		host := 32 - p.Bits()
-		v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-		v |= (1 << host) - 1
-		if host >= 2 {
-			v--
-		}
-		out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 32))
 	}
 	slices.SortFunc(out, comparePrefix)
 	return slices.Compact(out)
 }
 
-func (d *Netns) applyCell(ctx context.Context, r Router, c Cell, wanLinks map[string]ipLink) error {
-	rns, cns := d.RouterNetns(r.ID), d.CellNetns(c.ID)
-	wan, rtr, att, peer := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID), d.wanPeer(c.ID)
-	if err := nsutil.AddNetns(ctx, cns, cellSysctls()...); err != nil {
+// UpdateCell converges one cell of router routerID: its namespace, WAN link, link to the
+// router (whose namespace must exist: otherwise the error wraps ErrWaiting), routing and
+// nft inside the cell, its charon (started, or a running one adopted) and the loaded
+// connection (reloaded, and renegotiated, when its configuration changed).
+func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
+	if err := c.Validate(); err != nil {
 		return err
 	}
-	cl, err := links(ctx, cns)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rns, cns := d.RouterNetns(routerID), d.CellNetns(c.ID())
+	wan, rtr, att, peer := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID), d.wanPeer(c.ID())
+	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
+		return fmt.Errorf("cell %s: router %s's namespace: %w (%w)", c.ID(), routerID, err, ErrWaiting)
+	}
+	wanLinks, err := d.net.Links(ctx, d.opts.WANNetns)
+	if err != nil {
+		return fmt.Errorf("WAN namespace %q: %w", d.opts.WANNetns, err)
+	}
+	if _, ok := wanLinks[d.opts.WANBridge]; !ok {
+		return fmt.Errorf("WAN bridge %s not found in namespace %q", d.opts.WANBridge, d.opts.WANNetns)
+	}
+	if err := d.net.AddNamespace(ctx, cns, routerSysctls()); err != nil {
 		return err
 	}
-	rl, err := links(ctx, rns)
+	cl, err := d.net.Links(ctx, cns)
 	if err != nil {
 		return err
 	}
 	// WAN link: cell end "P wan", WAN end "P w<hash>" in the bridge.
-	created, err := vethPair(ctx, cns, wan, cl, d.opts.WANNetns, peer, wanLinks)
+	created, err := d.vethPair(ctx, cns, wan, cl, d.opts.WANNetns, peer, wanLinks)
 	if err != nil {
 		return fmt.Errorf("WAN link: %w", err)
 	}
 	if created {
-		if wanLinks, err = links(ctx, d.opts.WANNetns); err != nil {
+		if wanLinks, err = d.net.Links(ctx, d.opts.WANNetns); err != nil {
 			return err
 		}
 	}
-	if err := nsutil.IPBatch(ctx, d.opts.WANNetns, linkCmd(wanLinks[peer], peer, 0, c.ID, d.opts.WANBridge)); err != nil {
+	if err := d.net.Change(ctx, d.opts.WANNetns, linkOp(wanLinks[peer], peer, 0, c.ID(), d.opts.WANBridge)); err != nil {
 		return fmt.Errorf("WAN link: %w", err)
 	}
 	// Router link: router end "P a<hash>" (the attachment), cell end "P rtr".
-	created2, err := vethPair(ctx, rns, att, rl, cns, rtr, cl)
+	created2, err := d.vethPair(ctx, rns, att, rl, cns, rtr, cl)
 	if err != nil {
 		return fmt.Errorf("router link: %w", err)
 	}
 	if created || created2 {
-		if cl, err = links(ctx, cns); err != nil {
+		if cl, err = d.net.Links(ctx, cns); err != nil {
 			return err
 		}
-		if rl, err = links(ctx, rns); err != nil {
+		if rl, err = d.net.Links(ctx, rns); err != nil {
 			return err
 		}
 	}
-	rcmds := linkCmd(rl[att], att, cellMTU, c.AttachmentID, "")
-	rcmds = append(rcmds, addrCmds(rl[att], att, []netip.Prefix{c.LinkAddr})...)
-	if err := nsutil.IPBatch(ctx, rns, rcmds); err != nil {
+	rops := linkOp(rl[att], att, cellMTU, c.AttachmentID, "")
+	rops = append(rops, addrOps(rl[att], att, []netip.Prefix{c.LinkAddr})...)
+	if err := d.net.Change(ctx, rns, rops); err != nil {
 		return fmt.Errorf("router link: %w", err)
 	}
-	ccmds := linkCmd(cl[wan], wan, 0, "", "")
-	ccmds = append(ccmds, addrCmds(cl[wan], wan, []netip.Prefix{c.WANAddr})...)
-	ccmds = append(ccmds, linkCmd(cl[rtr], rtr, cellMTU, "", "")...)
-	ccmds = append(ccmds, addrCmds(cl["lo"], "lo", append([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}, tsHostAddrs(c)...))...)
-	if err := nsutil.IPBatch(ctx, cns, ccmds); err != nil {
+	cops := linkOp(cl[wan], wan, 0, "", "")
+	cops = append(cops, addrOps(cl[wan], wan, []netip.Prefix{c.WANAddr})...)
+	cops = append(cops, linkOp(cl[rtr], rtr, cellMTU, "", "")...)
+	cops = append(cops, addrOps(cl["lo"], "lo", append([]netip.Prefix{loopback}, tsHostAddrs(c)...))...)
+	if err := d.net.Change(ctx, cns, cops); err != nil {
 		return fmt.Errorf("cell links: %w", err)
 	}
-	if err := nsutil.SetSysctls(cns, nsutil.Sysctl{Key: "ipv4/conf/" + rtr + "/proxy_arp", Value: "1"}); err != nil {
+	if err := d.net.SetSysctls(ctx, cns, []nsutil.Sysctl{{Key: "ipv4/conf/" + rtr + "/proxy_arp", Value: "1"}}); err != nil {
 		return err
 	}
 
 	// charon: adopt the running one, or start one (its runtime first, so that the event
 	// monitor sees the new charon's log from the start).
-	ch := d.CharonOf(c.ID)
+	ch := d.CharonOf(c.ID())
+	if err := os.MkdirAll(ch.Dir, 0o700); err != nil {
+		return err
+	}
 	started := false
-	rt := d.runtime(c, r.ID)
-	if ch.PID() == 0 {
-		if _, err := ch.Start(ctx, nsutil.StrongswanConf("")); err != nil {
+	rt := d.runtime(c, routerID)
+	if d.proc.CharonPID(ch) == 0 {
+		if err := d.proc.StartCharon(ctx, ch, nsutil.StrongswanConf("")); err != nil {
 			return err
 		}
 		started = true
+		rt.emit(EventCharonStarted, fmt.Sprintf("charon started in %s", cns))
 	}
 
 	// Routing inside the cell (ipsec0 exists once charon runs).
-	have, err := rules(ctx, cns)
+	have, err := d.net.Rules(ctx, cns)
 	if err != nil {
 		return err
 	}
 	have = slices.DeleteFunc(have, charonRule) // charon's own, left alone
-	cmds := ruleCmds(have, []string{
-		ipRule{Priority: 100, Iif: "ipsec0", Table: fmt.Sprint(cellTableToRouter)}.spec(),
-		ipRule{Priority: 101, Iif: rtr, Table: fmt.Sprint(cellTableToTunnel)}.spec(),
+	ops := ruleOps(have, []ipRule{
+		{Priority: 100, Iif: "ipsec0", Table: fmt.Sprint(cellTableToRouter)},
+		{Priority: 101, Iif: rtr, Table: fmt.Sprint(cellTableToTunnel)},
 	})
-	hr, err := routes(ctx, cns)
+	hr, err := d.net.Routes(ctx, cns)
 	if err != nil {
 		return err
 	}
-	cmds = append(cmds, routeCmds(fmt.Sprint(cellTableToRouter), hr[fmt.Sprint(cellTableToRouter)],
+	ops = append(ops, routeOps(fmt.Sprint(cellTableToRouter), hr[fmt.Sprint(cellTableToRouter)],
 		[]wantRoute{unicastRoute(allIPv4, []ipNextHop{{Gateway: c.LinkAddr.Addr().String(), Dev: rtr, Flags: []string{"onlink"}}})})...)
-	cmds = append(cmds, routeCmds(fmt.Sprint(cellTableToTunnel), hr[fmt.Sprint(cellTableToTunnel)],
+	ops = append(ops, routeOps(fmt.Sprint(cellTableToTunnel), hr[fmt.Sprint(cellTableToTunnel)],
 		[]wantRoute{unicastRoute(allIPv4, []ipNextHop{{Dev: "ipsec0"}})})...)
 	var mainMine []ipRoute
 	for _, rt := range hr["main"] {
@@ -731,47 +717,42 @@ func (d *Netns) applyCell(ctx context.Context, r Router, c Cell, wanLinks map[st
 	if d.opts.WANGateway.IsValid() {
 		mainWant = append(mainWant, unicastRoute(allIPv4, []ipNextHop{{Gateway: d.opts.WANGateway.String(), Dev: wan}}))
 	}
-	cmds = append(cmds, routeCmds("main", mainMine, mainWant)...)
-	if err := nsutil.IPBatch(ctx, cns, cmds); err != nil {
+	ops = append(ops, routeOps("main", mainMine, mainWant)...)
+	if err := d.net.Change(ctx, cns, ops); err != nil {
 		return fmt.Errorf("cell routing: %w", err)
 	}
 	// Single-hop eBGP across the cell: TTL 1 from either side becomes 2, so the cell's
 	// forwarding leaves TTL 1 for the real next hop. The cell's whole ruleset is ours:
 	// replaced atomically.
-	t := d.nftTable()
-	script := fmt.Sprintf(`flush ruleset
-table ip %[1]s {
-	chain pre {
-		type filter hook prerouting priority raw; policy accept;
-		iifname { "%[2]s", "ipsec0" } ip ttl 1 ip ttl set 2
-	}
-}
-`, t, rtr)
-	if err := nsutil.NFT(ctx, cns, script); err != nil {
-		return fmt.Errorf("nft: %w", err)
+	ruleset := cellRuleset(d.nftTable(), rtr)
+	if have, err := d.net.NFT(ctx, cns); err != nil || have != strings.TrimSpace(ruleset) {
+		if err := d.net.SetNFT(ctx, cns, ruleset); err != nil {
+			return fmt.Errorf("nft: %w", err)
+		}
 	}
 
 	// The connection.
-	dir := d.cellDir(c.ID)
+	dir := d.cellDir(c.ID())
 	rec, ok := readRecord(dir)
 	if !ok {
 		rec = cellRecord{Salt: randomHex(16)}
 	}
-	digest := configDigest(rec.Salt, c)
+	conn := charonConnOf(c)
+	digest := conn.digest(rec.Salt)
 	changed := ok && rec.Digest != digest
 	load := started || !ok || changed
-	err = withSession(ctx, ch.Socket(), func(s *vici.Session) error {
-		conns, err := listConns(ctx, s)
+	err = d.withIKE(ctx, ch, func(s ikeSession) error {
+		conns, err := s.Conns(ctx)
 		if err != nil {
 			return err
 		}
-		if _, ok := conns[c.ID]; !ok {
+		if _, ok := conns[c.ID()]; !ok {
 			load = true
 		}
 		for name := range conns {
-			if name != c.ID {
-				_ = terminate(ctx, s, name)
-				if err := unloadConn(ctx, s, name); err != nil {
+			if name != c.ID() {
+				_ = s.Terminate(ctx, name)
+				if err := s.UnloadConn(ctx, name); err != nil {
 					return err
 				}
 			}
@@ -779,35 +760,68 @@ table ip %[1]s {
 		if !load {
 			return nil
 		}
-		if err := loadConn(ctx, s, c, d.opts.DPDDelay); err != nil {
+		if err := s.LoadConn(ctx, c, d.opts.DPDDelay); err != nil {
 			return err
 		}
+		// Reported before the renegotiation it causes, so the log reads in order.
+		what := "loaded"
+		if changed {
+			what = "reloaded (configuration changed, renegotiating)"
+		}
+		rt.emit(EventConfigLoaded, fmt.Sprintf("connection %s %s: IKEv%d %s, ESP %s", c.ID(), what, conn.Version, conn.IKEProposal, conn.ESPProposal))
 		if changed {
 			// new proposals, keys or selectors: renegotiate now
-			return terminate(ctx, s, c.ID)
+			return s.Terminate(ctx, c.ID())
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("charon: %w", err)
 	}
-	rec.ID, rec.RouterID, rec.Attachment, rec.Digest, rec.Summary = c.ID, r.ID, c.AttachmentID, digest, c.summary()
+	rec.ID, rec.RouterID, rec.Attachment, rec.Digest, rec.Summary = c.ID(), routerID, c.AttachmentID, digest, conn.summary()
 	if err := writeRecord(dir, rec); err != nil {
 		return err
 	}
 
-	if started {
-		rt.emit(EventCharonStarted, fmt.Sprintf("charon started in %s", cns))
-	}
-	if load {
-		what := "loaded"
-		if changed {
-			what = "reloaded (configuration changed, renegotiating)"
-		}
-		rt.emit(EventConfigLoaded, fmt.Sprintf("connection %s %s: IKEv%d %s, ESP %s", c.ID, what, c.IPsec.IKEVersion, c.IPsec.IKEProposal, c.IPsec.ESPProposal))
-	}
-	rt.configure(c, r.ID)
+	rt.configure(c, routerID)
 	return nil
+}
+
+// cellRuleset is the nftables ruleset of a cell, written as `nft list ruleset` prints it
+// (set elements sorted), so that what is read back compares equal.
+func cellRuleset(table, rtr string) string {
+	ifs := []string{rtr, "ipsec0"}
+	slices.Sort(ifs)
+	return fmt.Sprintf(`table ip %s {
+	chain pre {
+		type filter hook prerouting priority raw; policy accept;
+		iifname { "%s", "%s" } ip ttl 1 ip ttl set 2
+	}
+}
+`, table, ifs[0], ifs[1])
+}
+
+// DeleteCell stops a cell's charon and removes its namespace and run directory.
+func (d *Netns) DeleteCell(ctx context.Context, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.rmu.Lock()
+	if rt, ok := d.cells[id]; ok {
+		rt.stop()
+		delete(d.cells, id)
+	}
+	d.rmu.Unlock()
+	return d.removeCell(ctx, d.CellNetns(id))
+}
+
+// withIKE runs fn with a control session to ch's charon.
+func (d *Netns) withIKE(ctx context.Context, ch nsutil.Charon, fn func(ikeSession) error) error {
+	s, err := d.proc.IKE(ctx, ch)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
 }
 
 func randomHex(n int) string {
@@ -820,10 +834,10 @@ func randomHex(n int) string {
 func (d *Netns) runtime(c Cell, routerID string) *cellRuntime {
 	d.rmu.Lock()
 	defer d.rmu.Unlock()
-	rt, ok := d.cells[c.ID]
+	rt, ok := d.cells[c.ID()]
 	if !ok {
 		rt = newCellRuntime(d, c, routerID)
-		d.cells[c.ID] = rt
+		d.cells[c.ID()] = rt
 	}
 	return rt
 }
@@ -843,30 +857,29 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 		delete(d.cells, id)
 	}
 	d.rmu.Unlock()
-	var errs []error
-	nss, err := nsutil.ListNetns(d.opts.Prefix)
+	nss, err := d.net.Namespaces(ctx)
 	if err != nil {
 		return err
 	}
 	var mine []string
 	for _, ns := range nss {
-		if strings.HasPrefix(ns, d.opts.Prefix+"r-") || strings.HasPrefix(ns, d.opts.Prefix+"c-") {
+		if strings.HasPrefix(ns, d.routerPrefix()) || strings.HasPrefix(ns, d.cellPrefix()) {
 			mine = append(mine, ns)
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.opts.Prefix+"c-*"))
-	errs = append(errs, nsutil.StopAll(dirs, mine)...)
+	dirs, _ := filepath.Glob(filepath.Join(d.opts.RunDir, d.cellPrefix()+"*"))
+	errs := []error{d.proc.StopCells(ctx, dirs, mine)}
 	for _, ns := range mine {
-		errs = append(errs, deleteNetns(ctx, ns))
+		errs = append(errs, d.net.DeleteNamespace(ctx, ns))
 	}
 	// The other ends of the namespaces' veths (WAN side, VPC side) go away asynchronously
 	// after the namespaces; wait for them, deleting what remains.
 	for _, ns := range slices.Compact([]string{d.opts.WANNetns, ""}) {
-		if ns != "" && !nsutil.NetnsExists(ns) {
+		if ns != "" && !slices.Contains(nss, ns) {
 			continue
 		}
 		for i := 0; ; i++ {
-			ls, err := links(ctx, ns)
+			ls, err := d.net.Links(ctx, ns)
 			if err != nil {
 				errs = append(errs, err)
 				break
@@ -881,7 +894,10 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 				break
 			}
 			if i == 40 {
-				errs = append(errs, delLinks(ctx, ns, left))
+				slices.Sort(left)
+				for _, name := range left {
+					errs = append(errs, d.net.DeleteLink(ctx, ns, name))
+				}
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -895,8 +911,10 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 
 // ---------------------------------------------------------------- Status
 
-// Status reports every cell the driver manages (applied or re-adopted by this instance).
-func (d *Netns) Status(ctx context.Context) (Status, error) {
+// Status reports every cell the driver manages (applied or re-adopted by this instance),
+// as their runtimes last saw them (they look at charon on every event and every few
+// seconds; see cellRuntime.keep).
+func (d *Netns) Status(context.Context) (Status, error) {
 	d.rmu.Lock()
 	rts := make([]*cellRuntime, 0, len(d.cells))
 	for _, rt := range d.cells {
@@ -904,16 +922,11 @@ func (d *Netns) Status(ctx context.Context) (Status, error) {
 	}
 	d.rmu.Unlock()
 	var st Status
-	var errs []error
 	for _, rt := range rts {
-		cs, err := rt.status(ctx)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		st.Cells = append(st.Cells, cs)
+		st.Cells = append(st.Cells, rt.status())
 	}
 	slices.SortFunc(st.Cells, func(a, b CellStatus) int { return cmp.Compare(a.ID, b.ID) })
-	return st, errors.Join(errs...)
+	return st, nil
 }
 
 // Close stops the driver's goroutines (event monitors, on-demand watchers) without

@@ -3,12 +3,11 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/strongswan/govici/vici"
 
 	"opencen/internal/dataplane/nsutil"
 )
@@ -21,13 +20,13 @@ import (
 // PIDs, SAs, and charon's table 220 with its rule (installed while an SA is up).
 func (d *Netns) Render(ctx context.Context) (string, error) {
 	var b strings.Builder
-	nss, err := nsutil.ListNetns("")
+	nss, err := d.net.Namespaces(ctx)
 	if err != nil {
 		return "", err
 	}
 	var mine, foreign []string
 	for _, ns := range nss {
-		if strings.HasPrefix(ns, d.opts.Prefix+"r-") || strings.HasPrefix(ns, d.opts.Prefix+"c-") {
+		if strings.HasPrefix(ns, d.routerPrefix()) || strings.HasPrefix(ns, d.cellPrefix()) {
 			mine = append(mine, ns)
 		} else {
 			foreign = append(foreign, ns)
@@ -40,7 +39,7 @@ func (d *Netns) Render(ctx context.Context) (string, error) {
 	}
 	nsNames := append([]string{""}, foreign...)
 	for _, ns := range nsNames {
-		ls, err := links(ctx, ns)
+		ls, err := d.net.Links(ctx, ns)
 		if err != nil {
 			continue // namespace of someone else, going away
 		}
@@ -63,7 +62,7 @@ func (d *Netns) Render(ctx context.Context) (string, error) {
 		for _, name := range names {
 			b.WriteString("  " + d.renderLink(ls[name], dev) + "\n")
 		}
-		rs, err := routes(ctx, ns)
+		rs, err := d.net.Routes(ctx, ns)
 		if err == nil {
 			var lines []string
 			for _, r := range rs["main"] {
@@ -111,9 +110,9 @@ func (d *Netns) renderLink(l ipLink, dev func(string) string) string {
 }
 
 func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) error {
-	isCell := strings.HasPrefix(ns, d.opts.Prefix+"c-")
+	isCell := strings.HasPrefix(ns, d.cellPrefix())
 	fmt.Fprintf(b, "netns %s\n", strings.TrimPrefix(ns, d.opts.Prefix))
-	ls, err := links(ctx, ns)
+	ls, err := d.net.Links(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -127,16 +126,16 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 		}
 		line := d.renderLink(l, dev)
 		if isCell && name == d.cellRtr() {
-			if v, err := nsutil.GetSysctl(ns, "ipv4/conf/"+name+"/proxy_arp"); err == nil {
+			if v, err := d.net.Sysctl(ctx, ns, "ipv4/conf/"+name+"/proxy_arp"); err == nil {
 				line += " proxy_arp=" + v
 			}
 		}
 		b.WriteString("  " + line + "\n")
 	}
-	if v, err := nsutil.GetSysctl(ns, "ipv4/ip_forward"); err == nil {
+	if v, err := d.net.Sysctl(ctx, ns, "ipv4/ip_forward"); err == nil {
 		b.WriteString("  sysctl ip_forward=" + v + "\n")
 	}
-	rs, err := rules(ctx, ns)
+	rs, err := d.net.Rules(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -162,7 +161,7 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 	for _, l := range ruleLines {
 		b.WriteString(l)
 	}
-	tables, err := routes(ctx, ns)
+	tables, err := d.net.Routes(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -191,9 +190,9 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 		slices.Sort(lines)
 		fmt.Fprintf(b, "  table %s:\n%s\n", t, strings.Join(lines, "\n"))
 	}
-	if out, err := nsutil.Exec(ctx, ns, "nft", "list", "ruleset"); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+	if out, err := d.net.NFT(ctx, ns); err == nil && out != "" {
 		b.WriteString("  nft:\n")
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		for _, line := range strings.Split(out, "\n") {
 			if strings.TrimSpace(line) != "" {
 				b.WriteString("    " + strings.TrimSpace(strings.NewReplacer(d.cellRtr(), "rtr", d.nftTable(), "cell").Replace(line)) + "\n")
 			}
@@ -206,8 +205,8 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 }
 
 func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string) {
-	ch := nsutil.Charon{Netns: ns, Dir: d.opts.RunDir + "/" + ns}
-	if ch.PID() == 0 {
+	ch := nsutil.Charon{Netns: ns, Dir: filepath.Join(d.opts.RunDir, ns)}
+	if d.proc.CharonPID(ch) == 0 {
 		b.WriteString("  charon: not running\n")
 		return
 	}
@@ -217,24 +216,19 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := withSession(ctx, ch.Socket(), func(s *vici.Session) error {
-		conns, err := listConns(ctx, s)
+	err := d.withIKE(ctx, ch, func(s ikeSession) error {
+		conns, err := s.Conns(ctx)
 		if err != nil {
 			b.WriteString("    list-conns: " + err.Error() + "\n")
 			return nil
 		}
 		for _, name := range slices.Sorted(mapKeys(conns)) {
 			c := conns[name]
-			fmt.Fprintf(b, "    conn %s: %s %s -> %s", name, str(c, "version"),
-				strings.Join(strs(c, "local_addrs"), ","), strings.Join(strs(c, "remote_addrs"), ","))
-			if children, ok := c.Get("children").(*vici.Message); ok {
-				for _, cn := range slices.Sorted(slices.Values(children.Keys())) {
-					ch, ok := children.Get(cn).(*vici.Message)
-					if !ok {
-						continue
-					}
-					fmt.Fprintf(b, "; child %s %s === %s", cn, strings.Join(strs(ch, "local-ts"), ","), strings.Join(strs(ch, "remote-ts"), ","))
-				}
+			fmt.Fprintf(b, "    conn %s: %s %s -> %s", name, c.Version, strings.Join(c.LocalAddrs, ","), strings.Join(c.RemoteAddrs, ","))
+			children := slices.Clone(c.Children)
+			slices.SortFunc(children, func(x, y loadedChild) int { return strings.Compare(x.Name, y.Name) })
+			for _, ch := range children {
+				fmt.Fprintf(b, "; child %s %s === %s", ch.Name, strings.Join(ch.LocalTS, ","), strings.Join(ch.RemoteTS, ","))
 			}
 			b.WriteString("\n")
 		}

@@ -7,16 +7,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"opencen/internal/tunnel"
 )
 
 // A cell whose peer does not exist: charon runs and the connection is loaded, nothing
 // is negotiated (on-demand, and no traffic).
 func idleCell(id, att, wan, link string) Cell {
+	w, peer := pfx(wan), addr("198.18.9.9")
 	return Cell{
-		ID: id, AttachmentID: att, WANAddr: pfx(wan), PeerAddr: addr("198.18.9.9"), LinkAddr: pfx(link),
-		IPsec: IPsec{IKEVersion: 2, IKEProposal: "aes128-sha1-modp1024", ESPProposal: "aes128-sha1-modp1024",
-			IKELifetime: 86400 * time.Second, ESPLifetime: 86400 * time.Second, PSK: "secret-1", DPD: true},
+		AttachmentID: att, WANAddr: w, LinkAddr: pfx(link),
+		IPsec: tunnel.IPsec{ID: id, Cloud: w.Addr(), Customer: peer,
+			CloudID: identity(w.Addr().String()), CustomerID: identity(peer.String()), PSK: "secret-1",
+			IKE: tunnel.IKE{Version: 2, Enc: "aes", Auth: "sha1", DH: "group2", Lifetime: 86400 * time.Second},
+			ESP: tunnel.ESP{Enc: "aes", Auth: "sha1", PFS: "group2", Lifetime: 86400 * time.Second}, DPD: true,
+			CloudSubnets: []netip.Prefix{allIPv4}, CustomerSubnets: []netip.Prefix{allIPv4}},
 	}
+}
+
+func identity(s string) tunnel.Identity {
+	id, err := tunnel.ParseIdentity(s)
+	if err != nil {
+		panic(err) // test fixtures only
+	}
+	return id
 }
 
 func vpcLink(att, ns, r, v string) VPCLink {
@@ -27,8 +41,8 @@ func vpcLink(att, ns, r, v string) VPCLink {
 // creating, changing and deleting routers, tables, rules, routes (single, ECMP,
 // blackhole), VPC links and cells (including moving a cell between routers and changing
 // its IKE settings).
-func stateFixtures(e *env) map[string]*Desired {
-	ns := func(name string) string { return e.prefix + "vpc-" + name }
+func stateFixtures(prefix string) map[string]*Desired {
+	ns := func(name string) string { return prefix + "vpc-" + name }
 	s1 := &Desired{Routers: []Router{{
 		ID: "tr-s1",
 		VPCs: []VPCLink{
@@ -49,7 +63,8 @@ func stateFixtures(e *env) map[string]*Desired {
 			vpcLink("tr-attach-v2", ns("v2"), "169.254.100.5/30", "169.254.100.6/30"),
 			vpcLink("tr-attach-v3", ns("v3"), "169.254.100.9/30", "169.254.100.10/30"),
 		},
-		Cells: []Cell{idleCell("vco-c1", "tr-attach-x1", "198.18.1.1/15", "169.254.10.1/30")},
+		Cells:   []Cell{idleCell("vco-c1", "tr-attach-x1", "198.18.1.1/15", "169.254.10.1/30")},
+		Sources: []netip.Addr{addr("10.1.0.99")},
 		Tables: []Table{
 			{ID: "vtb-a", Number: 100, Routes: []Route{
 				{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-v1"}},
@@ -66,10 +81,10 @@ func stateFixtures(e *env) map[string]*Desired {
 	// s3: a second router takes v3 and the cell (with other IKE settings); tr-s1's table
 	// 100 is renumbered 150.
 	c := idleCell("vco-c1", "tr-attach-x1", "198.18.1.1/15", "169.254.10.1/30")
-	c.IPsec.ESPProposal = "aes256-sha256-modp2048"
-	c.IPsec.IKEVersion = 1
-	c.IPsec.LocalTS = []netip.Prefix{pfx("10.3.0.0/16")}
-	c.IPsec.RemoteTS = []netip.Prefix{pfx("192.168.1.0/24"), pfx("192.168.2.0/24")}
+	c.IPsec.ESP = tunnel.ESP{Enc: "aes256", Auth: "sha256", PFS: "group14", Lifetime: 86400 * time.Second}
+	c.IPsec.IKE.Version = 1
+	c.IPsec.CloudSubnets = []netip.Prefix{pfx("10.3.0.0/16")}
+	c.IPsec.CustomerSubnets = []netip.Prefix{pfx("192.168.1.0/24"), pfx("192.168.2.0/24")}
 	s3 := &Desired{Routers: []Router{
 		{
 			ID: "tr-s1",
@@ -133,7 +148,7 @@ func TestApplyStates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	states := stateFixtures(e)
+	states := stateFixtures(e.prefix)
 	names := []string{"empty", "s1", "s2", "s3"}
 
 	// The expected rendering of every state: applied from scratch (after Cleanup), and
@@ -158,6 +173,12 @@ func TestApplyStates(t *testing.T) {
 	}
 	if want["s1"] != wantS1 {
 		t.Errorf("state s1:\n%s", diff(wantS1, want["s1"]))
+	}
+	// The fake OS of the state tests (TestStatesFake) renders the same texts.
+	for _, n := range names {
+		if w := wantState(t, n); want[n] != w {
+			t.Errorf("state %s: the real system differs from testdata/states/%s.txt (the fake OS's rendering):\n%s", n, n, diff(w, want[n]))
+		}
 	}
 	for _, check := range []struct {
 		state string

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"opencen/internal/model"
+	"github.com/strongswan/govici/vici"
+
+	"opencen/internal/tunnel"
 )
 
 // Pure tests: no root, no namespaces.
@@ -36,7 +38,7 @@ func TestValidate(t *testing.T) {
 		{"blackhole with hops", func(r *Router) { r.Tables[0].Routes[0].Blackhole = true }, "needs next hops or Blackhole"},
 		{"bad link", func(r *Router) { r.Cells[0].LinkAddr = pfx("169.254.10.0/30") }, "host address of a /30"},
 		{"not masked", func(r *Router) { r.Tables[0].Routes[0].Dst = pfx("10.1.2.3/8") }, "is not an IPv4 network"},
-		{"one-sided TS", func(r *Router) { r.Cells[0].IPsec.LocalTS = []netip.Prefix{pfx("10.0.0.0/8")} }, "both traffic selectors"},
+		{"one-sided TS", func(r *Router) { r.Cells[0].IPsec.CustomerSubnets = nil }, "both traffic selectors"},
 	} {
 		d := cloneDesired(ok)
 		c.mutate(&d.Routers[0])
@@ -53,56 +55,50 @@ func cloneDesired(d *Desired) *Desired {
 	return &out
 }
 
-func TestCellFromConnection(t *testing.T) {
-	cgw := &model.CustomerGateway{IPAddress: "198.18.0.3"}
-	v := &model.VpnConnection{
-		Meta: model.Meta{ID: "vco-1"}, LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4,
-		Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(), EnableDpd: true, EffectImmediately: true,
-		InternetIP: "198.18.0.11", AttachmentID: "tr-attach-1",
-	}
-	c, err := CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30"))
-	if err != nil {
+func TestCellLoadMessage(t *testing.T) {
+	c := idleCell("vco-1", "tr-attach-1", "198.18.0.11/15", "169.254.20.1/30")
+	c.IPsec.IKE.Version, c.IPsec.IKE.Aggressive = 1, true
+	c.IPsec.ESP.PFS = tunnel.DHNone
+	c.IPsec.CloudID, c.IPsec.CustomerID = identity("cloud.example.com"), identity("@dc.example.net")
+	c.IPsec.CloudSubnets, c.IPsec.CustomerSubnets = []netip.Prefix{pfx("10.1.0.0/16"), pfx("10.2.0.0/16")}, []netip.Prefix{pfx("192.168.1.0/24")}
+	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.WANAddr != pfx("198.18.0.11/15") || c.LinkAddr != pfx("169.254.20.1/30") || c.PeerLinkAddr() != addr("169.254.20.2") ||
-		c.IPsec.IKEProposal != "aes128-sha1-modp1024" || c.IPsec.ESPProposal != "aes128-sha1-modp1024" ||
-		c.IPsec.IKELifetime != 24*time.Hour || !c.IPsec.StartNow || !c.routeBased() || c.localID() != "198.18.0.11" || c.remoteID() != "198.18.0.3" {
-		t.Errorf("defaults: %+v", c)
+	if c.PeerLinkAddr() != addr("169.254.20.2") {
+		t.Errorf("peer link address %v", c.PeerLinkAddr())
 	}
-	// BGP tunnel CIDR wins over the allocated link; FQDN ids; IKEv1 flow protection.
-	v.Bgp = model.BgpConfig{EnableBgp: true, TunnelCidr: "169.254.11.0/30", LocalBgpIp: "169.254.11.2"}
-	v.Ike.IkeVersion, v.Ike.IkeMode, v.Ike.LocalId, v.Ike.RemoteId = "ikev1", "aggressive", "cloud.example.com", "@dc.example.net"
-	v.Ipsec.IpsecPfs = "disabled"
-	v.LocalSubnet, v.RemoteSubnet = "10.1.0.0/16,10.2.0.0/16", "192.168.1.0/24"
-	c, err = CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.LinkAddr != pfx("169.254.11.2/30") || c.PeerLinkAddr() != addr("169.254.11.1") || !c.IPsec.Aggressive ||
-		c.IPsec.ESPProposal != "aes128-sha1" || c.localID() != "@cloud.example.com" || c.remoteID() != "@dc.example.net" {
-		t.Errorf("BGP/FQDN/IKEv1: %+v", c)
-	}
-	var names []string
-	for _, ch := range c.children() {
-		names = append(names, ch.Name+" "+ch.Local[0].String()+" "+ch.Remote[0].String())
-	}
-	if want := []string{"vco-1-1 10.1.0.0/16 192.168.1.0/24", "vco-1-2 10.2.0.0/16 192.168.1.0/24"}; !slices.Equal(names, want) {
-		t.Errorf("IKEv1 children %v, want %v", names, want)
+	conn := charonConnOf(c)
+	if conn.LocalID != "@cloud.example.com" || conn.RemoteID != "@dc.example.net" || conn.ESPProposal != "aes128-sha1" || !conn.Aggressive {
+		t.Errorf("charon connection %+v", conn)
 	}
 	if got := tsHostAddrs(c); len(got) != 2 || got[0] != pfx("10.1.255.254/32") {
 		t.Errorf("local selector addresses %v", got)
 	}
-	m := c.connMessage(10 * time.Second).Get("vco-1")
-	if m == nil {
+	m, err := conn.loadMessage(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, ok := m.Get("vco-1").(*vici.Message)
+	if !ok {
 		t.Fatal("no connection in load-conn message")
 	}
-	v.InternetIP = ""
-	if _, err := CellFromConnection(v, cgw, "k", 15, pfx("169.254.20.1/30")); err == nil {
-		t.Error("unattached connection accepted")
+	children, ok := vc.Get("children").(*vici.Message)
+	if !ok || !slices.Equal(children.Keys(), []string{"vco-1-1", "vco-1-2"}) || vc.Get("aggressive") != "yes" || vc.Get("dpd_delay") != "10s" {
+		t.Errorf("load-conn message %v", m)
+	}
+	// The digest follows charon's configuration, not the driver's StartNow.
+	d1 := conn.digest("s")
+	c.IPsec.StartNow = !c.IPsec.StartNow
+	if charonConnOf(c).digest("s") != d1 {
+		t.Error("StartNow changed the digest")
+	}
+	c.IPsec.CloudID = identity("other.example.com")
+	if charonConnOf(c).digest("s") == d1 {
+		t.Error("a new identity did not change the digest")
 	}
 }
 
-func TestRouteCmds(t *testing.T) {
+func TestRouteOps(t *testing.T) {
 	var have []ipRoute
 	_ = json.Unmarshal([]byte(`[
 		{"dst":"default","gateway":"169.254.1.2","dev":"a1","table":"100","flags":["onlink","linkdown"]},
@@ -116,7 +112,7 @@ func TestRouteCmds(t *testing.T) {
 		blackholeRoute(pfx("10.2.0.1/32")),                                                                // changed
 		unicastRoute(pfx("10.3.0.0/16"), []ipNextHop{hop("169.254.1.2", "a1"), hop("169.254.2.2", "a2")}), // new ECMP
 	}
-	got := routeCmds("100", have, want)
+	got := batchLines(routeOps("100", have, want))
 	wantCmds := []string{
 		"route del blackhole 10.0.0.0/8 table 100",
 		"route replace blackhole 10.2.0.1/32 table 100",
@@ -129,7 +125,7 @@ func TestRouteCmds(t *testing.T) {
 
 func TestClassifyLog(t *testing.T) {
 	for msg, want := range map[string]string{
-		"received NO_PROPOSAL_CHOSEN notify error":                                EventProposalMismatch,
+		"received NO_PROPOSAL_CHOSEN notify error":                                EventPeerRefused,
 		"no acceptable proposal found":                                            EventProposalMismatch,
 		"received AUTHENTICATION_FAILED notify error":                             EventAuthFailed,
 		"tried 1 shared key for '198.18.0.11' - '198.18.0.3', but MAC mismatched": EventAuthFailed,
@@ -186,7 +182,7 @@ func TestDuplicates(t *testing.T) {
 }
 
 func TestMissingChildren(t *testing.T) {
-	flow := []childSA{{Name: "vco-1-1"}, {Name: "vco-1-2"}}
+	flow := []tunnel.Child{{Name: "vco-1-1"}, {Name: "vco-1-2"}}
 	sa := func(state string, age int, children ...string) saInfo {
 		s := saInfo{ID: 1, State: state, Age: age}
 		for _, c := range children {

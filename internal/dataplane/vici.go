@@ -2,6 +2,10 @@ package dataplane
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,7 +15,74 @@ import (
 	"time"
 
 	"github.com/strongswan/govici/vici"
+
+	"opencen/internal/tunnel"
 )
+
+// charonConn is what a cell's charon is given: the cloud side of the tunnel, in charon's
+// terms. It is the one place a Cell becomes charon configuration; the load-conn message,
+// the driver's record of what is loaded and its summary all derive from it.
+type charonConn struct {
+	Name        string
+	Version     int
+	Aggressive  bool
+	Local       string // the gateway IP
+	Remote      string // the customer gateway
+	LocalID     string // as swanctl takes identities ("@fqdn" or an address)
+	RemoteID    string
+	IKEProposal string
+	ESPProposal string
+	IKELifetime time.Duration
+	ESPLifetime time.Duration
+	PSK         string
+	DPD         bool
+	Children    []tunnel.Child
+	// StartNow is not charon's (start_action is always none: the driver initiates), but
+	// it is part of what Render summarizes.
+	StartNow bool
+}
+
+func charonConnOf(c Cell) charonConn {
+	s := c.IPsec
+	return charonConn{
+		Name: s.ID, Version: s.IKE.Version, Aggressive: s.IKE.Aggressive,
+		Local: s.Cloud.String(), Remote: s.Customer.String(),
+		LocalID: s.CloudID.Swanctl(), RemoteID: s.CustomerID.Swanctl(),
+		IKEProposal: s.IKEProposal(), ESPProposal: s.ESPProposal(),
+		IKELifetime: s.IKE.Lifetime, ESPLifetime: s.ESP.Lifetime,
+		PSK: s.PSK, DPD: s.DPD, Children: s.Children(), StartNow: s.StartNow,
+	}
+}
+
+// digest identifies the configuration charon has loaded (salted, so the record on disk
+// does not give the PSK away). StartNow is left out: it changes what the driver does,
+// not charon, so changing it renegotiates nothing.
+func (c charonConn) digest(salt string) string {
+	c.StartNow = false
+	b, err := json.Marshal(c)
+	if err != nil { // a struct of strings, numbers and prefixes: cannot fail
+		b = []byte(fmt.Sprint(c))
+	}
+	h := sha256.New()
+	h.Write([]byte(salt))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// summary is the non-secret part, for Render.
+func (c charonConn) summary() string {
+	mode := ""
+	if c.Aggressive {
+		mode = " aggressive"
+	}
+	start := "on-traffic"
+	if c.StartNow {
+		start = "now"
+	}
+	return fmt.Sprintf("IKEv%d%s ike=%s (%s) esp=%s (%s) ids=%s/%s dpd=%v start=%s",
+		c.Version, mode, c.IKEProposal, lifetime(c.IKELifetime), c.ESPProposal, lifetime(c.ESPLifetime),
+		c.LocalID, c.RemoteID, c.DPD, start)
+}
 
 // VICI conversations with a cell's charon. Commands use a short-lived session each.
 //
@@ -30,23 +101,25 @@ func viciDial(ctx context.Context, socket string) (*vici.Session, error) {
 	}))
 }
 
-func withSession(ctx context.Context, socket string, fn func(*vici.Session) error) error {
-	s, err := viciDial(ctx, socket)
-	if err != nil {
-		return fmt.Errorf("vici %s: %w", socket, err)
-	}
-	defer s.Close()
-	return fn(s)
-}
+// viciSession is an ikeSession over VICI.
+type viciSession struct{ s *vici.Session }
 
-func msg(kv ...any) *vici.Message {
+func (v viciSession) Close() error { return v.s.Close() }
+
+// message builds a VICI message from key/value pairs (values: string, []string or
+// *vici.Message).
+func message(kv ...any) (*vici.Message, error) {
 	m := vici.NewMessage()
 	for i := 0; i+1 < len(kv); i += 2 {
-		if err := m.Set(kv[i].(string), kv[i+1]); err != nil {
-			panic(err) // only called with strings, []string and *vici.Message
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("vici message: key %v is not a string", kv[i])
+		}
+		if err := m.Set(k, kv[i+1]); err != nil {
+			return nil, fmt.Errorf("vici message: %s: %w", k, err)
 		}
 	}
-	return m
+	return m, nil
 }
 
 func prefixStrings(ps []netip.Prefix) []string {
@@ -64,84 +137,94 @@ func lifetime(d time.Duration) string {
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
-func (c Cell) localID() string {
-	if c.IPsec.LocalID != "" {
-		return swanctlID(c.IPsec.LocalID)
-	}
-	return c.WANAddr.Addr().String()
-}
-
-func (c Cell) remoteID() string {
-	if c.IPsec.RemoteID != "" {
-		return swanctlID(c.IPsec.RemoteID)
-	}
-	return c.PeerAddr.String()
-}
-
-// connMessage is the cloud side's load-conn message: PSK, route-based or flow protection,
+// loadMessage is the cloud side's load-conn message: PSK, route-based or flow protection,
 // start_action none (the driver initiates, or waits for traffic: kernel-libipsec has no
 // trap), unique = replace, keyingtries 0 (keep trying once started).
-func (c Cell) connMessage(dpdDelay time.Duration) *vici.Message {
-	s := c.IPsec
+func (c charonConn) loadMessage(dpdDelay time.Duration) (*vici.Message, error) {
 	dpd := "0s"
-	if s.DPD {
+	if c.DPD {
 		dpd = lifetime(dpdDelay)
 	}
 	children := vici.NewMessage()
-	for _, ch := range c.children() {
-		_ = children.Set(ch.Name, msg(
+	for _, ch := range c.Children {
+		m, err := message(
 			"mode", "tunnel",
-			"local_ts", prefixStrings(ch.Local),
-			"remote_ts", prefixStrings(ch.Remote),
-			"esp_proposals", []string{s.ESPProposal},
-			"rekey_time", lifetime(s.ESPLifetime),
+			"local_ts", prefixStrings(ch.Cloud),
+			"remote_ts", prefixStrings(ch.Customer),
+			"esp_proposals", []string{c.ESPProposal},
+			"rekey_time", lifetime(c.ESPLifetime),
 			"start_action", "none",
 			"dpd_action", "restart",
 			"close_action", "none",
-		))
+		)
+		if err != nil {
+			return nil, err
+		}
+		if err := children.Set(ch.Name, m); err != nil {
+			return nil, err
+		}
 	}
-	conn := msg(
-		"version", strconv.Itoa(s.IKEVersion),
-		"local_addrs", []string{c.WANAddr.Addr().String()},
-		"remote_addrs", []string{c.PeerAddr.String()},
-		"proposals", []string{s.IKEProposal},
+	local, err := message("auth", "psk", "id", c.LocalID)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := message("auth", "psk", "id", c.RemoteID)
+	if err != nil {
+		return nil, err
+	}
+	kv := []any{
+		"version", strconv.Itoa(c.Version),
+		"local_addrs", []string{c.Local},
+		"remote_addrs", []string{c.Remote},
+		"proposals", []string{c.IKEProposal},
 		"encap", "yes",
 		"mobike", "no",
 		"dpd_delay", dpd,
-		"rekey_time", lifetime(s.IKELifetime),
+		"rekey_time", lifetime(c.IKELifetime),
 		"keyingtries", "0",
 		"unique", "replace",
-		"local", msg("auth", "psk", "id", c.localID()),
-		"remote", msg("auth", "psk", "id", c.remoteID()),
+		"local", local,
+		"remote", remote,
 		"children", children,
-	)
-	if s.Aggressive {
-		_ = conn.Set("aggressive", "yes")
 	}
-	return msg(c.ID, conn)
+	if c.Aggressive {
+		kv = append(kv, "aggressive", "yes")
+	}
+	conn, err := message(kv...)
+	if err != nil {
+		return nil, err
+	}
+	return message(c.Name, conn)
 }
 
-// loadConn loads the PSK and the connection (replacing an older version of both).
-func loadConn(ctx context.Context, s *vici.Session, c Cell, dpdDelay time.Duration) error {
-	shared := msg("id", "psk-"+c.ID, "type", "IKE", "data", c.IPsec.PSK, "owners", []string{c.remoteID()})
-	if _, err := s.Call(ctx, "load-shared", shared); err != nil {
+func (v viciSession) LoadConn(ctx context.Context, c Cell, dpdDelay time.Duration) error {
+	conn := charonConnOf(c)
+	shared, err := message("id", "psk-"+conn.Name, "type", "IKE", "data", conn.PSK, "owners", []string{conn.RemoteID})
+	if err != nil {
+		return err
+	}
+	if _, err := v.s.Call(ctx, "load-shared", shared); err != nil {
 		return fmt.Errorf("load-shared: %w", err)
 	}
-	if _, err := s.Call(ctx, "load-conn", c.connMessage(dpdDelay)); err != nil {
+	m, err := conn.loadMessage(dpdDelay)
+	if err != nil {
+		return err
+	}
+	if _, err := v.s.Call(ctx, "load-conn", m); err != nil {
 		return fmt.Errorf("load-conn: %w", err)
 	}
 	return nil
 }
 
 // collect runs a command that streams events and returns the events.
-func collect(ctx context.Context, s *vici.Session, cmd, event string, in *vici.Message) ([]*vici.Message, error) {
+func (v viciSession) collect(ctx context.Context, cmd, event string, in *vici.Message) ([]*vici.Message, error) {
 	ch := make(chan vici.Event, 4096)
-	s.NotifyEvents(ch)
-	defer s.StopEvents(ch)
-	if err := s.Subscribe(event); err != nil {
+	v.s.NotifyEvents(ch)
+	defer v.s.StopEvents(ch)
+	if err := v.s.Subscribe(event); err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", event, err)
 	}
-	if _, err := s.Call(ctx, cmd, in); err != nil {
+	if _, err := v.s.Call(ctx, cmd, in); err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}
 	var out []*vici.Message
@@ -160,18 +243,29 @@ func collect(ctx context.Context, s *vici.Session, cmd, event string, in *vici.M
 	}
 }
 
-// listConns returns the loaded connections by name.
-func listConns(ctx context.Context, s *vici.Session) (map[string]*vici.Message, error) {
-	out := map[string]*vici.Message{}
-	ms, err := collect(ctx, s, "list-conns", "list-conn", nil)
+func (v viciSession) Conns(ctx context.Context) (map[string]loadedConn, error) {
+	out := map[string]loadedConn{}
+	ms, err := v.collect(ctx, "list-conns", "list-conn", nil)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range ms {
 		for _, k := range m.Keys() {
-			if sub, ok := m.Get(k).(*vici.Message); ok {
-				out[k] = sub
+			c, ok := m.Get(k).(*vici.Message)
+			if !ok {
+				continue
 			}
+			lc := loadedConn{Version: str(c, "version"), LocalAddrs: strs(c, "local_addrs"), RemoteAddrs: strs(c, "remote_addrs")}
+			if children, ok := c.Get("children").(*vici.Message); ok {
+				for _, cn := range children.Keys() {
+					ch, ok := children.Get(cn).(*vici.Message)
+					if !ok {
+						continue
+					}
+					lc.Children = append(lc.Children, loadedChild{Name: cn, LocalTS: strs(ch, "local-ts"), RemoteTS: strs(ch, "remote-ts")})
+				}
+			}
+			out[k] = lc
 		}
 	}
 	return out, nil
@@ -210,15 +304,19 @@ func strs(m *vici.Message, k string) []string {
 	return nil
 }
 
-// listSAs lists the IKE SAs of connection name. Not with noblock: an IKE SA that is
-// busy (e.g. negotiating a child SA) would be left out, and "no SA" would trigger a
-// second initiation.
-func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error) {
-	var out []saInfo
-	ms, err := collect(ctx, s, "list-sas", "list-sa", msg("ike", name))
+// SAs lists the IKE SAs of connection name. Not with noblock: an IKE SA that is busy
+// (e.g. negotiating a child SA) would be left out, and "no SA" would trigger a second
+// initiation.
+func (v viciSession) SAs(ctx context.Context, name string) ([]saInfo, error) {
+	in, err := message("ike", name)
 	if err != nil {
 		return nil, err
 	}
+	ms, err := v.collect(ctx, "list-sas", "list-sa", in)
+	if err != nil {
+		return nil, err
+	}
+	var out []saInfo
 	for _, m := range ms {
 		for _, k := range m.Keys() {
 			sa, ok := m.Get(k).(*vici.Message)
@@ -229,35 +327,17 @@ func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error
 			info.ID, _ = strconv.Atoi(str(sa, "uniqueid"))
 			info.Version, _ = strconv.Atoi(str(sa, "version"))
 			info.Age, _ = strconv.Atoi(str(sa, "established"))
-			alg := []string{}
-			for _, a := range []string{"encr-alg", "integ-alg", "prf-alg", "dh-group"} {
-				if v := str(sa, a); v != "" {
-					if a == "encr-alg" && str(sa, "encr-keysize") != "" {
-						v += "-" + str(sa, "encr-keysize")
-					}
-					alg = append(alg, v)
-				}
-			}
-			info.Desc = fmt.Sprintf("%s IKEv%s %s", info.State, str(sa, "version"), strings.Join(alg, "/"))
+			info.Desc = fmt.Sprintf("%s IKEv%s %s", info.State, str(sa, "version"), algorithms(sa, "encr-alg", "integ-alg", "prf-alg", "dh-group"))
 			if ch, ok := sa.Get("child-sas").(*vici.Message); ok {
 				for _, ck := range ch.Keys() {
 					c, ok := ch.Get(ck).(*vici.Message)
 					if !ok {
 						continue
 					}
-					calg := []string{}
-					for _, a := range []string{"encr-alg", "integ-alg", "dh-group"} {
-						if v := str(c, a); v != "" {
-							if a == "encr-alg" && str(c, "encr-keysize") != "" {
-								v += "-" + str(c, "encr-keysize")
-							}
-							calg = append(calg, v)
-						}
-					}
 					info.Children = append(info.Children, childInfo{
 						Name:  str(c, "name"),
 						State: str(c, "state"),
-						Desc: fmt.Sprintf("%s %s %s %s === %s", str(c, "state"), str(c, "protocol"), strings.Join(calg, "/"),
+						Desc: fmt.Sprintf("%s %s %s %s === %s", str(c, "state"), str(c, "protocol"), algorithms(c, "encr-alg", "integ-alg", "dh-group"),
 							strings.Join(strs(c, "local-ts"), ","), strings.Join(strs(c, "remote-ts"), ",")),
 					})
 				}
@@ -268,37 +348,76 @@ func listSAs(ctx context.Context, s *vici.Session, name string) ([]saInfo, error
 	return out, nil
 }
 
-// initiate starts child (and its IKE SA if needed) and waits up to timeout for it.
+// algorithms renders an SA's algorithms as "AES_CBC-128/HMAC_SHA1_96/...".
+func algorithms(m *vici.Message, keys ...string) string {
+	var alg []string
+	for _, a := range keys {
+		if v := str(m, a); v != "" {
+			if a == "encr-alg" && str(m, "encr-keysize") != "" {
+				v += "-" + str(m, "encr-keysize")
+			}
+			alg = append(alg, v)
+		}
+	}
+	return strings.Join(alg, "/")
+}
+
+// Initiate starts child (and its IKE SA if needed) and waits up to timeout for it.
 // Without a control-log subscription charon sends just the final result.
-func initiate(ctx context.Context, s *vici.Session, child string, timeout time.Duration) error {
-	in := msg("child", child, "timeout", strconv.FormatInt(timeout.Milliseconds(), 10), "loglevel", "0")
-	_, err := s.Call(ctx, "initiate", in)
+func (v viciSession) Initiate(ctx context.Context, child string, timeout time.Duration) error {
+	in, err := message("child", child, "timeout", strconv.FormatInt(timeout.Milliseconds(), 10), "loglevel", "0")
+	if err != nil {
+		return err
+	}
+	_, err = v.s.Call(ctx, "initiate", in)
 	return err
 }
 
-// terminate deletes the IKE SAs of connection name (with their children), without
+// Terminate deletes the IKE SAs of connection name (with their children), without
 // waiting for the peer's answer.
-func terminate(ctx context.Context, s *vici.Session, name string) error {
-	_, err := s.Call(ctx, "terminate", msg("ike", name, "force", "yes", "timeout", "-1"))
+func (v viciSession) Terminate(ctx context.Context, name string) error {
+	in, err := message("ike", name, "force", "yes", "timeout", "-1")
+	if err != nil {
+		return err
+	}
+	_, err = v.s.Call(ctx, "terminate", in)
 	if err != nil && strings.Contains(err.Error(), "no matching SAs") {
 		return nil
 	}
 	return err
 }
 
-// unloadConn removes a connection (missing ones are fine).
-func unloadConn(ctx context.Context, s *vici.Session, name string) error {
-	_, err := s.Call(ctx, "unload-conn", msg("name", name))
+// TerminateIKE deletes one IKE SA. force: the DELETE goes out at once and the SA is gone
+// without waiting for an answer; without it the DELETE queues behind a pending exchange,
+// such as DPD retransmitting into an SA the peer has already destroyed.
+func (v viciSession) TerminateIKE(ctx context.Context, id int) error {
+	in, err := message("ike-id", strconv.Itoa(id), "force", "yes", "timeout", "-1")
+	if err != nil {
+		return err
+	}
+	_, err = v.s.Call(ctx, "terminate", in)
+	return err
+}
+
+// UnloadConn removes a connection (missing ones are fine).
+func (v viciSession) UnloadConn(ctx context.Context, name string) error {
+	in, err := message("name", name)
+	if err != nil {
+		return err
+	}
+	_, err = v.s.Call(ctx, "unload-conn", in)
 	if err != nil && strings.Contains(err.Error(), "not found") {
 		return nil
 	}
 	return err
 }
 
-// saState computes the API's negotiation status from the SAs; childFailed says that the
-// last child negotiation after the IKE SA came up failed.
-func saState(sas []saInfo, childFailed bool) string {
+// saState computes the API's negotiation status from the SAs and the configured child
+// SAs: ipsec_sa_established only when every configured child is installed on this side;
+// childFailed says that the last child negotiation after the IKE SA came up failed.
+func saState(sas []saInfo, children []tunnel.Child, childFailed bool) string {
 	ike := false
+	installed := map[string]bool{}
 	for _, sa := range sas {
 		if sa.State != "ESTABLISHED" {
 			continue
@@ -306,15 +425,23 @@ func saState(sas []saInfo, childFailed bool) string {
 		ike = true
 		for _, c := range sa.Children {
 			if slices.Contains([]string{"INSTALLED", "REKEYING", "REKEYED"}, c.State) {
-				return IPsecEstablished
+				installed[c.Name] = true
 			}
 		}
+	}
+	all := len(children) > 0
+	for _, c := range children {
+		all = all && installed[c.Name]
 	}
 	switch {
 	case !ike:
 		return IKENotEstablished
+	case all:
+		return IPsecEstablished
 	case childFailed:
 		return IPsecNotEstablished
 	}
 	return IKEEstablished
 }
+
+var errNoCharon = errors.New("charon is not running")

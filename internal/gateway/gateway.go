@@ -1,72 +1,142 @@
+// Package gateway applies the store's transit routers and IPsec-VPN connections to a
+// data-plane driver, object by object, and reports what it sees back.
+//
+// A pass reads the read model (service.DataPlane; the same pointer while nothing
+// changed), builds the objects of the data plane from it (build: routers, cells, BGP
+// neighbors, health checks; a connection that does not build fails only its own objects),
+// hands them to one reconciler per kind (internal/reconcile: each object is applied,
+// retried with backoff and removed on its own, with a status), and reports statuses,
+// negotiation states and events to the store. Nothing is applied when nothing changed:
+// the cost of a pass grows with what changed, not with what exists.
 package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"reflect"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"opencen/internal/dataplane"
 	"opencen/internal/probe"
+	"opencen/internal/reconcile"
 	"opencen/internal/service"
 )
 
-// Gateway is the level-triggered loop between the store and a data-plane driver: every
-// interval (and whenever nudged) it reads the desired state, applies it when it changed,
-// and reports each connection's negotiation status and events to the store.
-type Gateway struct {
-	Service  *service.Service
-	Driver   dataplane.Driver
-	Layout   Layout
-	Interval time.Duration
-	Log      *slog.Logger
-	// Prober runs the connections' health checks (nil: none).
-	Prober *probe.Prober
-	// BGP says how to run BGP speakers (empty Binary: no BGP).
-	BGP BGP
+// Driver is what the gateway needs of a data-plane driver (dataplane.Netns).
+type Driver interface {
+	UpdateRouter(ctx context.Context, r dataplane.Router) error
+	DeleteRouter(ctx context.Context, id string) error
+	UpdateCell(ctx context.Context, routerID string, c dataplane.Cell) error
+	DeleteCell(ctx context.Context, id string) error
+	Prune(ctx context.Context, routers, cells []string) error
+	Status(ctx context.Context) (dataplane.Status, error)
+}
 
-	speakers map[string]*speaker // transit router -> its speaker
+// Store is the part of the service the gateway reads and writes.
+type Store interface {
+	DataPlane(ctx context.Context) (*service.GatewayView, error)
+	ReportConnection(ctx context.Context, vco string, r service.Report) error
+	ReportObjects(ctx context.Context, node string, changed, gone []service.ObjectStatus) error
+}
+
+// Prober runs the health checks (probe.Prober).
+type Prober interface {
+	Set(checks []probe.Check) error
+	Close()
+}
+
+// Object kinds, as statuses name them.
+const (
+	KindRouter = "router"
+	KindCell   = "cell"
+	KindBGP    = "bgp"
+	KindHealth = "health-check"
+)
+
+// Defaults.
+const (
+	defaultInterval   = time.Second
+	defaultRefresh    = 2 * time.Minute
+	defaultPruneEvery = time.Minute
+)
+
+// Gateway is the loop between the store and a data-plane driver.
+type Gateway struct {
+	Store  Store
+	Driver Driver
+	Layout Layout
+	// Node names this gateway in object statuses ("local" for the server's own).
+	Node string
+	// Interval bounds the time between passes; changes in the store, events, health
+	// verdicts and BGP updates wake the loop at once (default 1 s).
+	Interval time.Duration
+	// Refresh is how often an applied object is applied again to repair drift nobody
+	// reported (default 2 min); PruneEvery how often what nobody wants is looked for and
+	// removed (default 1 min).
+	Refresh, PruneEvery time.Duration
+	// Changes, when set, signals changes of the read model (so that a pass runs at once).
+	Changes <-chan struct{}
+	Log     *slog.Logger
+	// Prober runs the connections' health checks (nil: none).
+	Prober Prober
+	// Speakers runs the BGP speakers (nil: no BGP).
+	Speakers Speakers
+
+	routers *reconcile.Reconciler[dataplane.Router]
+	cells   *reconcile.Reconciler[cellObject]
+	bgp     *reconcile.Reconciler[neighborObject]
+	checks  *reconcile.Reconciler[checkObject]
+	bgpOps  *bgpOps
+	chkOps  *checkOps
+
+	view      *service.GatewayView // the read model last built from
+	built     objects
+	lastPrune time.Time
 
 	events chan dataplane.Event
-	// nudge wakes the loop before its tick: a health verdict or a BGP update changed what
-	// the tables should hold, and waiting for the tick would add up to a second.
+	// nudge wakes the loop before its tick.
 	nudge chan struct{}
+
+	mu sync.Mutex // guards what callbacks leave for the loop
+	// states are the cells' negotiation states as the driver last reported them.
+	states map[string]dataplane.CellStatus
+	// repair lists cells whose charon the driver found dead.
+	repair map[string]bool
+	// withdrawals are health verdicts waiting for the data plane to apply them (see
+	// reportWithdrawals): connection -> failed.
+	withdrawals map[string]bool
+	// speakerGone are speakers whose watch ended.
+	speakerGone []*speakerState
+
+	// passes are the durations of recent passes (see Passes).
+	passes []PassTime
+
+	// What was last written, so that only changes are written.
+	reportedState  map[string]string
+	reportedObject map[string]service.ObjectStatus
+	loggedProblem  map[string]string
+	natNoted       map[string]bool
 }
 
-// namer is what the gateway needs of a driver to aim health checks at a connection.
-type namer interface {
-	RouterNetns(trID string) string
-	AttachmentLink(attachmentID string) string
-}
-
-// New makes a gateway; wire OnEvent into the driver's options.
-func New(svc *service.Service, layout Layout, log *slog.Logger) *Gateway {
-	g := &Gateway{Service: svc, Layout: layout, Interval: time.Second, Log: log, events: make(chan dataplane.Event, 4096),
-		speakers: map[string]*speaker{}, nudge: make(chan struct{}, 1)}
+// New makes a gateway; wire OnEvent and OnState into the driver's options, then set
+// Driver.
+func New(store Store, layout Layout, log *slog.Logger) *Gateway {
+	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
+		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
+		states: map[string]dataplane.CellStatus{}, repair: map[string]bool{}, withdrawals: map[string]bool{},
+		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
+		loggedProblem: map[string]string{}, natNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
 		log.Debug(fmt.Sprintf(format, args...), "component", "probe")
 	}})
 	return g
 }
 
-// onHealth reports a health-check verdict; with revoke_route the service withdraws the
-// connection's routes while it is failed.
-func (g *Gateway) onHealth(r probe.Result) {
-	status, word := "failed", "failed"
-	if r.Healthy {
-		status, word = "success", "ok"
-	}
-	err := g.Service.ReportDynamic(context.Background(), r.ID, "", nil, status,
-		[]service.LogLine{{Time: r.At, Message: "health_check " + word + ": " + r.Detail}})
-	if err != nil {
-		g.Log.Warn("gateway: health report", "vco", r.ID, "err", err)
-	}
-	g.poke()
-}
-
-// poke asks the loop for a sync now (a pending request is enough).
+// poke asks the loop for a pass now (a pending request is enough).
 func (g *Gateway) poke() {
 	select {
 	case g.nudge <- struct{}{}:
@@ -74,160 +144,217 @@ func (g *Gateway) poke() {
 	}
 }
 
-// healthChecks aims a probe through each connection with its health check on; the
-// source address is added to the router namespace (the customer routes it back through
-// the tunnel, as the product page asks).
-func (g *Gateway) healthChecks(ctx context.Context, view service.GatewayView, ensure bool) error {
-	n, ok := g.Driver.(namer)
-	if !ok || g.Prober == nil {
-		return nil
-	}
-	var checks []probe.Check
-	for _, r := range view.Routers {
-		ns := n.RouterNetns(r.TR.ID)
-		for _, v := range r.VPNs {
-			hc := v.Conn.HealthCheck
-			if !hc.Enable {
-				continue
-			}
-			src, dst := netip.MustParseAddr(hc.Sip), netip.MustParseAddr(hc.Dip)
-			if ensure {
-				if _, err := probe.EnsureSource(ctx, ns, src); err != nil {
-					g.Log.Warn("gateway: health-check source", "vco", v.Conn.ID, "err", err)
-				}
-			}
-			checks = append(checks, probe.Check{ID: v.Conn.ID, Netns: ns, Link: n.AttachmentLink(v.Attachment.ID), Source: src, Destination: dst,
-				Interval: time.Duration(hc.Interval) * time.Second, Retry: int(hc.Retry)})
-		}
-	}
-	return g.Prober.Set(checks)
-}
-
 // OnEvent receives the driver's events; it never blocks (events beyond the buffer are
 // dropped and counted in the log).
 func (g *Gateway) OnEvent(e dataplane.Event) {
 	select {
 	case g.events <- e:
+		g.poke()
 	default:
 		g.Log.Warn("gateway: event buffer full, event dropped", "vco", e.Cell, "kind", e.Kind)
 	}
 }
 
-// reapplyEvery bounds how long drift can last.
-const reapplyEvery = 30 * time.Second
+// OnState receives a cell's status when its negotiation state or its charon's liveness
+// changes; a dead charon makes the cell due for repair.
+func (g *Gateway) OnState(cs dataplane.CellStatus) {
+	g.mu.Lock()
+	g.states[cs.ID] = cs
+	if !cs.Running {
+		g.repair[cs.ID] = true
+	}
+	g.mu.Unlock()
+	g.poke()
+}
+
+// waiting: an object waits for another (dataplane.ErrWaiting, or the gateway's own).
+var errWaiting = errors.New("waiting for another object")
+
+func isWaiting(err error) bool {
+	return errors.Is(err, dataplane.ErrWaiting) || errors.Is(err, errWaiting)
+}
+
+func (g *Gateway) init() {
+	if g.Interval <= 0 {
+		g.Interval = defaultInterval
+	}
+	if g.Refresh <= 0 {
+		g.Refresh = defaultRefresh
+	}
+	if g.PruneEvery <= 0 {
+		g.PruneEvery = defaultPruneEvery
+	}
+	opts := reconcile.Options{Waiting: isWaiting, Refresh: g.Refresh}
+	g.routers = reconcile.New[dataplane.Router](routerOps{g.Driver}, opts)
+	g.cells = reconcile.New[cellObject](cellOps{g.Driver}, opts)
+	g.bgpOps = &bgpOps{g: g, speakers: map[string]*speakerState{}}
+	g.bgp = reconcile.New[neighborObject](g.bgpOps, opts)
+	g.chkOps = &checkOps{g: g, running: map[string]checkObject{}}
+	g.checks = reconcile.New[checkObject](g.chkOps, opts)
+}
 
 // Run works until ctx ends. The data plane keeps running afterwards: a restarted gateway
 // re-adopts it.
 func (g *Gateway) Run(ctx context.Context) error {
-	var applied *dataplane.Desired
-	natNoted := map[string]bool{}
-	t := time.NewTicker(g.Interval)
-	defer t.Stop()
+	g.init()
 	if c, ok := g.Driver.(interface{ Close() }); ok {
 		defer c.Close() // stops watching; the tunnels stay up for the next gateway
 	}
 	if g.Prober != nil {
 		defer g.Prober.Close()
 	}
-	defer func() { // speakers keep running for the next gateway, which re-adopts them
-		for id := range g.speakers {
-			g.dropSpeaker(id, false)
-		}
-	}()
-	lastApply := time.Time{}
+	defer g.bgpOps.close() // speakers keep running for the next gateway, which re-adopts them
+	t := time.NewTimer(0)
+	defer t.Stop()
 	for {
-		// Apply is level-triggered: re-applying now and then repairs drift (a killed
-		// charon, a deleted route) even when the desired state did not change.
-		if time.Since(lastApply) > reapplyEvery {
-			applied, lastApply = nil, time.Now()
+		next := g.Pass(ctx)
+		if next < 0 || next > g.Interval {
+			next = g.Interval
 		}
-		if err := g.once(ctx, &applied, natNoted); err != nil && ctx.Err() == nil {
-			g.Log.Warn("gateway: sync failed; retrying", "err", err)
-		}
+		t.Reset(next)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		case <-g.nudge:
+		case <-g.Changes:
 		}
 	}
 }
 
-func (g *Gateway) once(ctx context.Context, applied **dataplane.Desired, natNoted map[string]bool) error {
-	view, err := g.Service.GatewayView(ctx)
-	if err != nil {
-		return fmt.Errorf("read desired state: %w", err)
-	}
-	want, err := Desired(view, g.Layout)
-	if err != nil {
-		return fmt.Errorf("desired state: %w", err)
-	}
-	if *applied == nil || !reflect.DeepEqual(*applied, want) {
-		// Speakers of routers about to disappear stop first: their namespace goes away.
-		present := map[string]bool{}
-		for _, r := range want.Routers {
-			present[r.ID] = true
-		}
-		for id := range g.speakers {
-			if !present[id] {
-				g.dropSpeaker(id, true)
-			}
-		}
-		if err := g.Driver.Apply(ctx, want); err != nil {
-			return fmt.Errorf("apply: %w", err)
-		}
-		*applied = want
-		g.Log.Debug("gateway: applied", "routers", len(want.Routers))
-		// A re-created router namespace lost the sources: ensure them after each apply.
-		if err := g.healthChecks(ctx, view, true); err != nil {
-			g.Log.Warn("gateway: health checks", "err", err)
-		}
-	} else if err := g.healthChecks(ctx, view, false); err != nil {
-		g.Log.Warn("gateway: health checks", "err", err)
-	}
-	if err := g.syncBGP(ctx, view); err != nil {
-		g.Log.Warn("gateway: bgp", "err", err)
-	}
-	for _, r := range view.Routers {
-		for _, v := range r.VPNs {
-			if !v.Conn.EnableNatTraversal && !natNoted[v.Conn.ID] {
-				natNoted[v.Conn.ID] = true
-				g.report(ctx, v.Conn.ID, "", []service.LogLine{{Time: time.Now(), Message: "nat_traversal: NAT traversal is off in the configuration, " +
-					"but this gateway's kernel-libipsec data plane always encapsulates ESP in UDP 4500"}})
-			}
-		}
-	}
-	return g.reportStatus(ctx)
+// PassTime is how long one pass took, and whether it applied anything.
+type PassTime struct {
+	At       time.Time
+	Duration time.Duration
+	// Changed: the read model was new, or some object was due.
+	Changed bool
 }
 
-// reportStatus writes every cell's negotiation state and the events seen since last time.
-func (g *Gateway) reportStatus(ctx context.Context) error {
-	st, err := g.Driver.Status(ctx)
-	if err != nil {
-		return fmt.Errorf("status: %w", err)
+// Passes returns the durations of the last passes (at most 1000), oldest first.
+func (g *Gateway) Passes() []PassTime {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.passes)
+}
+
+// AppliedRouter is the router object last applied (for benchmarks and diagnostics).
+func (g *Gateway) AppliedRouter(id string) (dataplane.Router, bool) {
+	if g.routers == nil {
+		return dataplane.Router{}, false
 	}
-	lines := map[string][]service.LogLine{}
-drain:
-	for {
-		select {
-		case e := <-g.events:
-			lines[e.Cell] = append(lines[e.Cell], service.LogLine{Time: e.Time, Message: e.Kind + ": " + e.Message})
-		default:
-			break drain
+	r, ok := g.routers.Applied()[id]
+	return r, ok
+}
+
+// Pass runs one pass and returns when the next one is due (-1: nothing scheduled). It
+// must not run concurrently with Run.
+func (g *Gateway) Pass(ctx context.Context) time.Duration {
+	if g.routers == nil {
+		g.init()
+	}
+	t0 := time.Now()
+	changed := false
+	defer func() {
+		g.mu.Lock()
+		g.passes = append(g.passes, PassTime{At: t0, Duration: time.Since(t0), Changed: changed})
+		if len(g.passes) > 1000 {
+			g.passes = slices.Delete(g.passes, 0, len(g.passes)-1000)
 		}
+		g.mu.Unlock()
+	}()
+	view, err := g.Store.DataPlane(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.Log.Warn("gateway: read desired state; retrying", "err", err)
+		}
+		return g.Interval
 	}
-	for _, c := range st.Cells {
-		g.report(ctx, c.ID, c.State, lines[c.ID])
-		delete(lines, c.ID)
+	if view != g.view {
+		changed = true
+		g.view = view
+		g.built = build(view, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()})
+		g.routers.Set(g.built.routers, g.built.routerErrs)
+		g.cells.Set(g.built.cells, g.built.cellErrs)
+		g.bgp.Set(g.built.neighbors, g.built.bgpErrs)
+		g.checks.Set(g.built.checks, g.built.checkErrs)
 	}
-	for vco, l := range lines {
-		g.report(ctx, vco, "", l)
+	g.mu.Lock()
+	repair := slices.Collect(maps.Keys(g.repair))
+	clear(g.repair)
+	gone := g.speakerGone
+	g.speakerGone = nil
+	g.mu.Unlock()
+	g.bgpOps.speakersGone(gone)
+	if len(repair) > 0 {
+		g.cells.Refresh(repair...)
+	}
+	if time.Since(g.lastPrune) > g.PruneEvery {
+		if err := g.Driver.Prune(ctx, g.routers.Keep(), g.cells.Keep()); err != nil && ctx.Err() == nil {
+			g.Log.Warn("gateway: prune", "err", err)
+		}
+		g.lastPrune = time.Now()
+	}
+	changed = changed || g.routers.Next() == 0 || g.cells.Next() == 0 || g.bgp.Next() == 0 || g.checks.Next() == 0
+	next, routersDone := g.routers.Step(ctx)
+	cellNext, cellsDone := g.cells.Step(ctx)
+	if cellsDone > 0 {
+		// Cells just made their links: routers waiting for them go now.
+		g.routers.RetryWaiting()
+		var n int
+		next, n = g.routers.Step(ctx)
+		routersDone += n
+	}
+	next = earliest(next, cellNext)
+	if routersDone+cellsDone > 0 {
+		g.bgp.RetryWaiting()
+		g.checks.RetryWaiting()
+	}
+	n, _ := g.bgp.Step(ctx)
+	next = earliest(next, n)
+	n, _ = g.checks.Step(ctx)
+	next = earliest(next, n)
+	g.report(ctx)
+	return next
+}
+
+func earliest(a, b time.Duration) time.Duration {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	}
+	return min(a, b)
+}
+
+type routerOps struct{ d Driver }
+
+func (o routerOps) Update(ctx context.Context, _ string, r dataplane.Router) error {
+	return o.d.UpdateRouter(ctx, r)
+}
+func (o routerOps) Delete(ctx context.Context, key string, _ dataplane.Router) error {
+	return o.d.DeleteRouter(ctx, key)
+}
+
+type cellOps struct{ d Driver }
+
+func (o cellOps) Update(ctx context.Context, _ string, c cellObject) error {
+	return o.d.UpdateCell(ctx, c.Router, c.Cell)
+}
+func (o cellOps) Delete(ctx context.Context, key string, _ cellObject) error {
+	return o.d.DeleteCell(ctx, key)
+}
+
+// ready reports whether a router (and, when cell is set, a connection's cell) is applied:
+// BGP neighbors and health checks run in the router's namespace, over the cell's link.
+func (g *Gateway) ready(router, cell string) error {
+	if st := g.routers.Status()[router]; st.Kind != reconcile.Done {
+		return fmt.Errorf("the transit router %s is not applied yet: %w", router, errWaiting)
+	}
+	if cell != "" {
+		if st := g.cells.Status()[cell]; st.Kind != reconcile.Done {
+			return fmt.Errorf("the tunnel is not applied yet: %w", errWaiting)
+		}
 	}
 	return nil
-}
-
-func (g *Gateway) report(ctx context.Context, vco, state string, lines []service.LogLine) {
-	if err := g.Service.ReportNegotiation(ctx, vco, state, lines); err != nil {
-		g.Log.Warn("gateway: report", "vco", vco, "err", err)
-	}
 }

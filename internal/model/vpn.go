@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"opencen/internal/addrs"
 	"opencen/internal/apierr"
 )
 
@@ -78,19 +79,15 @@ type BgpConfig struct {
 	LocalBgpIp string `json:"localBgpIp,omitempty"`
 }
 
-// PeerBgpIP is the other host of the /30.
+// PeerBgpIP is the other host of the /30 ("" when the record has none).
 func (b BgpConfig) PeerBgpIP() string {
 	p, err := netip.ParsePrefix(b.TunnelCidr)
 	local, err2 := netip.ParseAddr(b.LocalBgpIp)
 	if err != nil || err2 != nil {
 		return ""
 	}
-	first := p.Masked().Addr().Next()
-	switch local {
-	case first:
-		return first.Next().String()
-	case first.Next():
-		return first.String()
+	if peer, ok := addrs.Peer(p, local); ok {
+		return peer.String()
 	}
 	return ""
 }

@@ -32,10 +32,11 @@ type VpnConnection struct {
 	Ipsec              IpsecConfig `json:"ipsec"`
 	Bgp                BgpConfig   `json:"bgp"`
 	HealthCheck        HealthCheck `json:"healthCheck"`
-	// Negotiation status, written only by a data plane.
-	NegotiationStatus string `json:"negotiationStatus"`
-	BgpStatus         string `json:"bgpStatus,omitempty"`
-	HealthCheckStatus string `json:"healthCheckStatus,omitempty"`
+	// What a data plane observes: kept apart from the desired state (the service's
+	// observed keys) and filled in for readers, never stored with the connection.
+	NegotiationStatus string `json:"-"`
+	BgpStatus         string `json:"-"`
+	HealthCheckStatus string `json:"-"`
 	// Binding, filled on attach.
 	AttachType      string `json:"attachType"`
 	CenID           string `json:"cenId,omitempty"`

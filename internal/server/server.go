@@ -124,7 +124,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		c, secret, err := svc.LookupKey(ctx, id)
 		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
-	api.CacheAnswers(st.Revision, 1024)
+	api.CacheAnswers(svc.AnswerRevision, 1024)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
@@ -181,20 +181,23 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		return ns, err == nil
 	}}, log)
 	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge, DPDDelay: o.DPDDelay,
-		OnEvent: gw.OnEvent, Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
+		OnEvent: gw.OnEvent, OnState: gw.OnState,
+		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {
 		return nil, err
 	}
 	gw.Driver = drv
-	gw.BGP = gateway.BGP{Binary: o.SpeakerBinary, RunDir: filepath.Join(drv.RunDir(), "bgp")}
-	if gw.BGP.Binary == "" {
-		if gw.BGP.Binary, err = os.Executable(); err != nil {
+	gw.Layout.RouterNetns, gw.Layout.AttachmentLink = drv.RouterNetns, drv.AttachmentLink
+	sp := gateway.ProcessSpeakers{Binary: o.SpeakerBinary, RunDir: filepath.Join(drv.RunDir(), "bgp")}
+	if sp.Binary == "" {
+		if sp.Binary, err = os.Executable(); err != nil {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(gw.BGP.RunDir, 0o700); err != nil {
+	if err := os.MkdirAll(sp.RunDir, 0o700); err != nil {
 		return nil, err
 	}
+	gw.Speakers = sp
 	return gw, nil
 }
 
@@ -226,6 +229,7 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	go func() {
 		defer close(gwDone)
 		if in.Gateway != nil {
+			in.Gateway.Changes = in.Service.WatchDataPlane(ctx)
 			_ = in.Gateway.Run(ctx)
 		}
 	}()

@@ -95,7 +95,7 @@ func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Cr
 	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
 }
 
-// keyEntry is a looked-up key, valid while the store revision has not moved.
+// keyEntry is a looked-up key, valid while the spec revision has not moved.
 type keyEntry struct {
 	revision int64
 	caller   Caller
@@ -103,10 +103,10 @@ type keyEntry struct {
 }
 
 // LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
-// Every request needs it, so the answer is reused until any write changes the store
-// (which covers disabling or deleting the key).
+// Every request needs it, so the answer is reused until desired state changes (which
+// covers disabling or deleting the key; a data plane's status writes do not count).
 func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
-	rev, err := s.st.Revision(ctx)
+	rev, err := s.SpecRevision(ctx)
 	if err != nil {
 		return Caller{}, "", err
 	}

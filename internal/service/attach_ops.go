@@ -158,9 +158,7 @@ func (s *Service) finishDetach(t *txn, a *model.VpnAttachment) error {
 		vco.AttachType = model.AttachNone
 		vco.CenID, vco.TransitRouterID, vco.AttachmentID, vco.InternetIP, vco.ZoneNo = "", "", "", "", ""
 		vco.CrossAccount = false
-		vco.NegotiationStatus = model.IkeNotEstablished
-		vco.BgpStatus, vco.HealthCheckStatus = "", ""
-		t.del(BGPRoutesKey(vco.ID)) // what was learned over a tunnel that no longer exists
+		forgetObserved(t, vco.ID) // what was seen of a tunnel that no longer exists
 		if err := s.appendLog(t, vco.ID, "detached from transit router "+a.TransitRouterID); err != nil {
 			return err
 		}

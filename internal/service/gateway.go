@@ -3,19 +3,27 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"opencen/internal/model"
 	"opencen/internal/routing"
 )
 
+// ---------------------------------------------------------------- the read model
+
 // GatewayView is everything a data-plane gateway applies: every transit router with its
-// tables, associations and computed forwarding, and its attachments. It is read with the
-// gateway's privilege (all accounts).
+// tables, associations and computed forwarding, and its attachments, at one spec
+// revision. It is read with the gateway's privilege (all accounts).
 type GatewayView struct {
-	Routers []GatewayRouter
+	// SpecRevision and RoutingRevision are the revisions it reflects (see revisions.go).
+	SpecRevision, RoutingRevision int64
+	Routers                       []GatewayRouter
 }
 
 // GatewayRouter is one transit router as the data plane sees it.
@@ -38,10 +46,44 @@ type GatewayVPN struct {
 	// Advertised is what route synchronization announces to the customer over BGP (empty
 	// without AutoPublishRouteEnabled or BGP).
 	Advertised []netip.Prefix
+	// Err says why the connection's records cannot be used (a key that does not open, a
+	// missing customer gateway): the gateway reports it as the connection's error and
+	// goes on with the others.
+	Err error
 }
 
-// GatewayView reads the data plane's desired state.
-func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
+// readModel caches the last GatewayView by the revisions it reflects.
+type readModel struct {
+	mu   sync.Mutex
+	view *GatewayView
+}
+
+// DataPlane returns the gateway's read model: the same pointer as the last call when
+// neither desired state nor any routing input changed since, so that a gateway can tell
+// "nothing changed" with two reads of the store.
+func (s *Service) DataPlane(ctx context.Context) (*GatewayView, error) {
+	revs, err := s.revisions(ctx, specRevKey, routingRevKey)
+	if err != nil {
+		return nil, err
+	}
+	s.dp.mu.Lock()
+	defer s.dp.mu.Unlock()
+	if v := s.dp.view; v != nil && v.SpecRevision == revs[0] && v.RoutingRevision == revs[1] {
+		return v, nil
+	}
+	v, err := s.gatewayView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.SpecRevision, v.RoutingRevision = revs[0], revs[1]
+	s.dp.view = &v
+	return s.dp.view, nil
+}
+
+// GatewayView reads the data plane's desired state now (not cached; see DataPlane).
+func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) { return s.gatewayView(ctx) }
+
+func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 	var view GatewayView
 	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
 	if err != nil {
@@ -56,6 +98,14 @@ func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
 		return view, err
 	}
 	vpcAtts, err := listKind[model.VpcAttachment](ctx, s, model.KindVpcAttachment)
+	if err != nil {
+		return view, err
+	}
+	vcos, err := byID[model.VpnConnection](ctx, s, model.KindVpnConnection)
+	if err != nil {
+		return view, err
+	}
+	cgws, err := byID[model.CustomerGateway](ctx, s, model.KindCustomerGateway)
 	if err != nil {
 		return view, err
 	}
@@ -75,12 +125,8 @@ func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
 			if a.TransitRouterID != tr.ID || a.Status == model.AttachmentDetaching {
 				continue
 			}
-			g, err := s.gatewayVPN(ctx, a)
-			if err != nil {
-				return view, err
-			}
-			if g != nil {
-				gr.VPNs = append(gr.VPNs, *g)
+			if g, ok := s.gatewayVPN(a, vcos, cgws); ok {
+				gr.VPNs = append(gr.VPNs, g)
 			}
 		}
 		for _, a := range vpcAtts {
@@ -89,8 +135,11 @@ func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
 			}
 		}
 		err := s.withRoutes(ctx, tr, func(v routing.View) error {
-			in := v.(*routing.Engine).Input()
-			gr.Associations = in.Associations
+			e, ok := v.(*routing.Engine)
+			if !ok {
+				return errors.New("routing view is not an engine")
+			}
+			gr.Associations = e.Input().Associations
 			for _, rt := range gr.Tables {
 				gr.Forwarding[rt.ID] = activeRoutes(v.Table(rt.ID))
 			}
@@ -111,6 +160,22 @@ func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) {
 		view.Routers = append(view.Routers, gr)
 	}
 	return view, nil
+}
+
+// byID lists a kind as a map by ID.
+func byID[T any, PT interface {
+	*T
+	model.Resource
+}](ctx context.Context, s *Service, kind string) (map[string]PT, error) {
+	all, err := listKind[T, PT](ctx, s, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]PT, len(all))
+	for _, v := range all {
+		out[v.GetMeta().ID] = v
+	}
+	return out, nil
 }
 
 // activeRoutes merges a table's Active entries per prefix (ECMP groups become one route).
@@ -138,78 +203,60 @@ func activeRoutes(entries []routing.Entry) []routing.Route {
 	return out
 }
 
-func (s *Service) gatewayVPN(ctx context.Context, a *model.VpnAttachment) (*GatewayVPN, error) {
-	kv, ok, err := s.st.Get(ctx, resKey(model.KindVpnConnection, a.VpnID))
-	if err != nil || !ok {
-		return nil, err
-	}
+// gatewayVPN resolves an attachment's connection and customer gateway with their secrets
+// opened. A connection without a gateway IP yet is left out (ok false); one whose records
+// cannot be used comes with Err.
+func (s *Service) gatewayVPN(a *model.VpnAttachment, vcos map[string]*model.VpnConnection, cgws map[string]*model.CustomerGateway) (GatewayVPN, bool) {
 	g := GatewayVPN{Attachment: a}
-	if err := json.Unmarshal(kv.Value, &g.Conn); err != nil {
-		return nil, err
+	v, ok := vcos[a.VpnID]
+	if !ok {
+		g.Conn.ID = a.VpnID
+		g.Err = fmt.Errorf("the IPsec-VPN connection %s of attachment %s is missing or its record does not decode", a.VpnID, a.ID)
+		return g, true
 	}
+	g.Conn = *v
 	if g.Conn.InternetIP == "" {
-		return nil, nil
+		return g, false
 	}
-	if g.Conn.Ike.Psk, err = s.box.Open(g.Conn.Ike.Psk); err != nil {
-		return nil, err
+	var err error
+	if g.Conn.Ike.Psk, err = s.box.Open(v.Ike.Psk); err != nil {
+		g.Err = fmt.Errorf("the stored pre-shared key cannot be opened (%w); set it again with ModifyVpnConnectionAttribute IkeConfig.Psk", err)
 	}
-	kv, ok, err = s.st.Get(ctx, resKey(model.KindCustomerGateway, g.Conn.CustomerGatewayID))
-	if err != nil || !ok {
-		return nil, err
+	cgw, ok := cgws[v.CustomerGatewayID]
+	if !ok {
+		g.Err = errors.Join(g.Err, fmt.Errorf("its customer gateway %s is missing or its record does not decode", v.CustomerGatewayID))
+		return g, true
 	}
-	if err := json.Unmarshal(kv.Value, &g.Gateway); err != nil {
-		return nil, err
-	}
-	if g.Gateway.AuthKeySealed != "" {
-		if g.BgpAuthKey, err = s.box.Open(g.Gateway.AuthKeySealed); err != nil {
-			return nil, err
+	g.Gateway = *cgw
+	if cgw.AuthKeySealed != "" {
+		if g.BgpAuthKey, err = s.box.Open(cgw.AuthKeySealed); err != nil {
+			g.Err = errors.Join(g.Err, fmt.Errorf("the customer gateway's stored BGP key cannot be opened (%w)", err))
 		}
 	}
-	return &g, nil
+	return g, true
 }
 
-// ReportDynamic records what a data plane sees of a connection's BGP session and health
-// check: BGP status (success|failed) with the learned routes (which enter the routing
-// engine), and the health-check status (success|failed; with revoke_route a failure
-// withdraws the connection's routes). Empty values leave a field as it is; a write
-// happens only on change.
-func (s *Service) ReportDynamic(ctx context.Context, vco, bgpStatus string, learned []LearnedRoute, healthStatus string, events []LogLine) error {
-	raw, err := json.Marshal(learned)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, func(t *txn) error {
-		var v model.VpnConnection
-		ok, err := t.get(resKey(model.KindVpnConnection, vco), &v)
-		if err != nil || !ok {
-			return err
-		}
-		for _, e := range events {
-			if err := appendLogAt(t, vco, e); err != nil {
-				return err
-			}
-		}
-		if learned != nil {
-			old, _, err := t.getRaw(BGPRoutesKey(vco))
-			if err != nil {
-				return err
-			}
-			if string(old) != string(raw) {
-				t.writes[BGPRoutesKey(vco)] = raw
-			}
-		}
-		changed := false
-		if bgpStatus != "" && v.BgpStatus != bgpStatus {
-			v.BgpStatus, changed = bgpStatus, true
-		}
-		if healthStatus != "" && v.HealthCheckStatus != healthStatus {
-			v.HealthCheckStatus, changed = healthStatus, true
-		}
-		if !changed {
-			return nil
-		}
-		return t.put(resKey(model.KindVpnConnection, vco), v)
-	})
+// ---------------------------------------------------------------- observed state
+
+// Observed is what a data plane reports of a connection, kept apart from its desired
+// state (/obs/vco/<id>): the negotiation status, the BGP session's and the health check's
+// (success|failed, "" = none yet).
+type Observed struct {
+	Negotiation string `json:"negotiation,omitempty"`
+	BGP         string `json:"bgp,omitempty"`
+	Health      string `json:"health,omitempty"`
+}
+
+func observedKeyOf(vco string) string { return obsPrefix + "vco/" + vco }
+
+// BGPRoutesKey is where a data plane records the routes a connection learned over BGP
+// (a JSON list of LearnedRoute), so they enter the routing engine.
+func BGPRoutesKey(vco string) string { return obsPrefix + "learned/" + vco }
+
+// forgetObserved removes what was observed of a connection (on detach and delete).
+func forgetObserved(t *txn, vco string) {
+	t.del(observedKeyOf(vco))
+	t.del(BGPRoutesKey(vco))
 }
 
 // LogLine is one event of a connection's log.
@@ -218,24 +265,229 @@ type LogLine struct {
 	Message string
 }
 
-// ReportNegotiation records what a data plane sees of a connection: its negotiation
-// status (written only when it changed) and new events for its log.
-func (s *Service) ReportNegotiation(ctx context.Context, vco, status string, events []LogLine) error {
+// Report is one report of a data plane on a connection: non-empty fields of Observed
+// replace the stored ones, Learned (when not nil) replaces the learned routes, and Logs
+// are appended to the connection's log.
+type Report struct {
+	Observed Observed
+	Learned  *[]LearnedRoute
+	Logs     []LogLine
+}
+
+// ReportConnection records what a data plane sees of a connection. It writes only what
+// changed, as observed state: neither the decoded resources nor the routing engines nor
+// the data plane's read model are invalidated, except the routing of the connection's
+// transit router when its learned routes or health verdict change.
+func (s *Service) ReportConnection(ctx context.Context, vco string, r Report) error {
+	var learnedRaw []byte
+	if r.Learned != nil {
+		var err error
+		if learnedRaw, err = json.Marshal(*r.Learned); err != nil {
+			return err
+		}
+	}
 	return s.update(ctx, func(t *txn) error {
 		var v model.VpnConnection
 		ok, err := t.get(resKey(model.KindVpnConnection, vco), &v)
 		if err != nil || !ok {
-			return err
+			return err // a connection deleted meanwhile: nothing to report on
 		}
-		for _, e := range events {
+		for _, e := range r.Logs {
 			if err := appendLogAt(t, vco, e); err != nil {
 				return err
 			}
 		}
-		if v.NegotiationStatus == status || status == "" {
-			return nil
+		routingChanged := false
+		if learnedRaw != nil {
+			old, _, err := t.getRaw(BGPRoutesKey(vco))
+			if err != nil {
+				return err
+			}
+			if string(old) != string(learnedRaw) {
+				t.writes[BGPRoutesKey(vco)] = learnedRaw
+				routingChanged = true
+			}
 		}
-		v.NegotiationStatus = status
-		return t.put(resKey(model.KindVpnConnection, vco), v)
+		var o Observed
+		if _, err := t.get(observedKeyOf(vco), &o); err != nil {
+			o = Observed{} // a damaged record is replaced
+		}
+		before := o
+		if r.Observed.Negotiation != "" {
+			o.Negotiation = r.Observed.Negotiation
+		}
+		if r.Observed.BGP != "" {
+			o.BGP = r.Observed.BGP
+		}
+		if r.Observed.Health != "" {
+			o.Health = r.Observed.Health
+		}
+		if o != before {
+			if err := t.put(observedKeyOf(vco), o); err != nil {
+				return err
+			}
+			routingChanged = routingChanged || o.Health != before.Health
+		}
+		if routingChanged && v.TransitRouterID != "" {
+			t.routing = append(t.routing, v.TransitRouterID)
+		}
+		return nil
 	})
+}
+
+// observedCache keeps every connection's observed state as of one obs revision.
+type observedCache struct {
+	mu       sync.Mutex
+	revision int64
+	byVco    map[string]Observed
+}
+
+// observed returns every connection's observed state.
+func (s *Service) observed(ctx context.Context) (map[string]Observed, error) {
+	revs, err := s.revisions(ctx, obsRevKey)
+	if err != nil {
+		return nil, err
+	}
+	s.obs.mu.Lock()
+	if s.obs.byVco != nil && s.obs.revision == revs[0] {
+		m := s.obs.byVco
+		s.obs.mu.Unlock()
+		return m, nil
+	}
+	s.obs.mu.Unlock()
+	kvs, _, err := s.st.List(ctx, obsPrefix+"vco/")
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Observed, len(kvs))
+	for _, kv := range kvs {
+		var o Observed
+		if json.Unmarshal(kv.Value, &o) == nil {
+			m[strings.TrimPrefix(kv.Key, obsPrefix+"vco/")] = o
+		}
+	}
+	s.obs.mu.Lock()
+	if s.obs.byVco == nil || s.obs.revision <= revs[0] {
+		s.obs.byVco, s.obs.revision = m, revs[0]
+	}
+	s.obs.mu.Unlock()
+	return m, nil
+}
+
+// withObserved returns a copy of v with its observed status filled in (records are
+// shared: never modified in place).
+func (s *Service) withObserved(ctx context.Context, v *model.VpnConnection) (*model.VpnConnection, error) {
+	obs, err := s.observed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := *v
+	o := obs[v.ID]
+	c.NegotiationStatus, c.BgpStatus, c.HealthCheckStatus = o.Negotiation, o.BGP, o.Health
+	if c.NegotiationStatus == "" {
+		c.NegotiationStatus = model.IkeNotEstablished
+	}
+	return &c, nil
+}
+
+// healthFailed reports a connection's health verdict for routing.
+func (s *Service) healthStatus(ctx context.Context, vco string) (string, error) {
+	var o Observed
+	kv, ok, err := s.st.Get(ctx, observedKeyOf(vco))
+	if err != nil || !ok {
+		return "", err
+	}
+	if json.Unmarshal(kv.Value, &o) != nil {
+		return "", nil
+	}
+	return o.Health, nil
+}
+
+// ---------------------------------------------------------------- gateway objects
+
+// ObjectStatus is the status of one object a gateway node applies (a router, a cell, a
+// BGP neighbor, a health check), as `opencen gateway status` and the console show it.
+type ObjectStatus struct {
+	Node string `json:"node"`
+	// Kind is router, cell, bgp or health-check; ID the transit router's or connection's.
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+	// Router is the transit router the object belongs to.
+	Router string `json:"router,omitempty"`
+	// State is pending, done or error; Message says what is wrong or awaited.
+	State   string    `json:"state"`
+	Message string    `json:"message,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+func objectPrefix(node string) string { return obsPrefix + "gw/" + node + "/" }
+
+func objectKey(o ObjectStatus) string { return objectPrefix(o.Node) + o.Kind + "/" + o.ID }
+
+// ReportObjects writes the statuses that changed (put) and removes those of objects that
+// are gone (in gone, by kind and ID) for one gateway node.
+func (s *Service) ReportObjects(ctx context.Context, node string, changed []ObjectStatus, gone []ObjectStatus) error {
+	if len(changed) == 0 && len(gone) == 0 {
+		return nil
+	}
+	return s.update(ctx, func(t *txn) error {
+		for _, o := range changed {
+			o.Node = node
+			if err := t.put(objectKey(o), o); err != nil {
+				return err
+			}
+		}
+		for _, o := range gone {
+			o.Node = node
+			t.del(objectKey(o))
+		}
+		return nil
+	})
+}
+
+// GatewayObjects lists the statuses of gateway objects the caller may see: all for the
+// admin; for an account, those of its connections and of its transit routers. vco and tr
+// narrow the list ("" = any).
+func (s *Service) GatewayObjects(ctx context.Context, c Caller, vco, tr string) ([]ObjectStatus, error) {
+	kvs, _, err := s.st.List(ctx, obsPrefix+"gw/")
+	if err != nil {
+		return nil, err
+	}
+	var mine map[string]bool
+	if !c.Admin {
+		mine = map[string]bool{}
+		vcos, err := listKind[model.VpnConnection](ctx, s, model.KindVpnConnection)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vcos {
+			if v.Owner == c.AccountID {
+				mine[v.ID] = true
+			}
+		}
+		trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
+		if err != nil {
+			return nil, err
+		}
+		for _, tr := range trs {
+			if tr.Owner == c.AccountID {
+				mine[tr.ID] = true
+			}
+		}
+	}
+	var out []ObjectStatus
+	for _, kv := range kvs {
+		var o ObjectStatus
+		if json.Unmarshal(kv.Value, &o) != nil {
+			continue
+		}
+		if (vco != "" && o.ID != vco) || (tr != "" && o.Router != tr && o.ID != tr) {
+			continue
+		}
+		if mine != nil && !mine[o.ID] {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,10 +12,6 @@ import (
 	"opencen/internal/model"
 	"opencen/internal/routing"
 )
-
-// BGPRoutesKey is where a data plane records the routes a connection learned over BGP
-// (a JSON list of LearnedRoute), so they enter the routing engine.
-func BGPRoutesKey(vco string) string { return "/learned/" + vco }
 
 // LearnedRoute is a route learned from the customer over BGP.
 type LearnedRoute struct {
@@ -95,7 +92,11 @@ func (s *Service) routingInput(ctx context.Context, tr *model.TransitRouter) (ro
 		if e.TransitRouterID != tr.ID || e.Status != model.StatusActive {
 			continue
 		}
-		in.Statics = append(in.Statics, routing.StaticEntry{ID: e.ID, TableID: e.TableID, Prefix: netip.MustParsePrefix(e.Destination),
+		p, ok := s.storedPrefix(e.ID, "DestinationCidrBlock", e.Destination)
+		if !ok {
+			continue
+		}
+		in.Statics = append(in.Statics, routing.StaticEntry{ID: e.ID, TableID: e.TableID, Prefix: p,
 			NextHop: e.NextHopID, BlackHole: e.NextHopType == "BlackHole"})
 	}
 	maps, err := listKind[model.RouteMap](ctx, s, model.KindRouteMap)
@@ -106,7 +107,9 @@ func (s *Service) routingInput(ctx context.Context, tr *model.TransitRouter) (ro
 		if m.TransitRouterID == tr.ID && m.Status == model.StatusActive {
 			rm, err := routingMap(m)
 			if err != nil {
-				return in, err
+				// A damaged policy is left out (and logged) rather than failing the router.
+				s.log.Warn("a stored routing policy does not convert; it is left out of routing", "policy", m.ID, "err", err)
+				continue
 			}
 			in.RouteMaps = append(in.RouteMaps, rm)
 		}
@@ -134,8 +137,10 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 		return att, err
 	}
 	if v.FlowProtection() && v.RemoteSubnet != model.AllIPv4 {
-		for _, p := range strings.Split(v.RemoteSubnet, ",") {
-			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(p), Kind: routing.RouteCustom})
+		for _, c := range strings.Split(v.RemoteSubnet, ",") {
+			if p, ok := s.storedPrefix(v.ID, "RemoteSubnet", c); ok {
+				att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteCustom})
+			}
 		}
 	}
 	routes, err := listKind[model.VcoRoute](ctx, s, model.KindVcoRoute)
@@ -143,8 +148,11 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 		return att, err
 	}
 	for _, r := range routes {
-		if r.VpnConnectionID == v.ID {
-			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(r.RouteDest), Kind: routing.RouteCustom})
+		if r.VpnConnectionID != v.ID {
+			continue
+		}
+		if p, ok := s.storedPrefix(r.ID, "RouteDest", r.RouteDest); ok {
+			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteCustom})
 		}
 	}
 	learned, err := s.learnedRoutes(ctx, v.ID)
@@ -158,7 +166,11 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 		}
 		att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteBGP, AsPath: r.AsPath, Communities: r.Communities})
 	}
-	att.Withdrawn = v.HealthCheck.Enable && v.HealthCheck.Policy == "revoke_route" && v.HealthCheckStatus == "failed"
+	health, err := s.healthStatus(ctx, v.ID)
+	if err != nil {
+		return att, err
+	}
+	att.Withdrawn = v.HealthCheck.Enable && v.HealthCheck.Policy == "revoke_route" && health == "failed"
 	return att, nil
 }
 
@@ -183,7 +195,9 @@ func (s *Service) vpcRoutingAttachment(ctx context.Context, a *model.VpcAttachme
 	if err := json.Unmarshal(kv.Value, &v); err != nil {
 		return att, err
 	}
-	att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(v.CidrBlock), Kind: routing.RouteSystem})
+	if p, ok := s.storedPrefix(v.ID, "CidrBlock", v.CidrBlock); ok {
+		att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteSystem})
+	}
 	for _, z := range a.ZoneMappings {
 		kv, ok, err := s.st.Get(ctx, resKey(model.KindVSwitch, z.VSwitchID))
 		if err != nil {
@@ -191,7 +205,9 @@ func (s *Service) vpcRoutingAttachment(ctx context.Context, a *model.VpcAttachme
 		}
 		var sw model.VSwitch
 		if ok && json.Unmarshal(kv.Value, &sw) == nil && sw.CidrBlock != v.CidrBlock {
-			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: netip.MustParsePrefix(sw.CidrBlock), Kind: routing.RouteSystem})
+			if p, ok := s.storedPrefix(sw.ID, "CidrBlock", sw.CidrBlock); ok {
+				att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteSystem})
+			}
 		}
 	}
 	return att, nil
@@ -230,7 +246,11 @@ func routingMap(m *model.RouteMap) (routing.RouteMap, error) {
 		rm.RouteTypes = append(rm.RouteTypes, rt)
 	}
 	for _, c := range m.DestinationCidrBlocks {
-		rm.DestinationCIDRs = append(rm.DestinationCIDRs, netip.MustParsePrefix(c))
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return rm, fmt.Errorf("routing policy %s: DestinationCidrBlocks %q: %w", m.ID, c, err)
+		}
+		rm.DestinationCIDRs = append(rm.DestinationCIDRs, p)
 	}
 	for _, n := range m.MatchAsns {
 		rm.MatchASNs = append(rm.MatchASNs, uint32(n))
@@ -263,34 +283,50 @@ func routingMap(m *model.RouteMap) (routing.RouteMap, error) {
 
 // trEngine keeps one transit router's routing engine between calls: each use converges it
 // to the store's current state, and the engine recomputes only the (table, prefix) pairs
-// whose inputs changed.
+// whose inputs changed. It is evicted when the router goes (evictEngines).
 type trEngine struct {
-	mu       sync.Mutex
-	engine   *routing.Engine
-	revision int64
+	mu     sync.Mutex
+	engine *routing.Engine
+	// spec and routingRev are the revisions the engine's input reflects: desired state,
+	// and the router's routing observations (learned routes, health verdicts).
+	spec, routingRev int64
 }
 
-// withRoutes runs fn with the transit router's computed tables, current as of the store
-// revision at the call. fn must not keep what it reads: the engine is updated in place.
+// withRoutes runs fn with the transit router's computed tables, current as of the call.
+// fn must not keep what it reads: the engine is updated in place.
 func (s *Service) withRoutes(ctx context.Context, tr *model.TransitRouter, fn func(routing.View) error) error {
-	v, _ := s.engines.LoadOrStore(tr.ID, &trEngine{engine: routing.NewEngine(), revision: -1})
-	te := v.(*trEngine)
+	v, _ := s.engines.LoadOrStore(tr.ID, &trEngine{engine: routing.NewEngine(), spec: -1})
+	te, ok := v.(*trEngine)
+	if !ok {
+		return fmt.Errorf("routing engine of %s has the wrong type", tr.ID)
+	}
 	te.mu.Lock()
 	defer te.mu.Unlock()
-	rev, err := s.st.Revision(ctx)
+	revs, err := s.revisions(ctx, specRevKey, routingRevKeyOf(tr.ID))
 	if err != nil {
 		return err
 	}
-	if te.revision != rev {
+	if te.spec != revs[0] || te.routingRev != revs[1] {
 		in, err := s.routingInput(ctx, tr)
 		if err != nil {
 			return err
 		}
 		te.engine.Replace(in)
 		te.engine.Flush()
-		te.revision = rev
+		te.spec, te.routingRev = revs[0], revs[1]
 	}
 	return fn(te.engine)
+}
+
+// storedPrefix parses a prefix from a stored record; one that does not parse (an old or
+// damaged record) is left out of routing and logged, instead of failing the router.
+func (s *Service) storedPrefix(id, field, v string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(v))
+	if err != nil {
+		s.log.Warn("a stored prefix does not parse; it is left out of routing", "resource", id, "field", field, "value", v)
+		return netip.Prefix{}, false
+	}
+	return p.Masked(), true
 }
 
 // ownedTR reads a transit router of the caller.

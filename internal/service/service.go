@@ -29,6 +29,8 @@ type Service struct {
 	cache   decoded
 	keys    sync.Map // AccessKeyId -> keyEntry
 	engines sync.Map // transit router ID -> *trEngine
+	dp      readModel
+	obs     observedCache
 }
 
 // Options configure a Service.
@@ -51,7 +53,7 @@ func New(o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	return &Service{st: o.Store, box: o.Box, cfg: o.Config, delay: o.TransitionDelay, now: o.Now, log: o.Logger,
-		cache: decoded{kinds: map[string]*kindSnapshot{}}}
+		cache: decoded{prev: map[string]cachedItem{}, bad: map[string]bool{}}}
 }
 
 // Config returns the catalog the service runs with.

@@ -19,6 +19,9 @@ type txn struct {
 	st     store.Store
 	reads  map[string]int64
 	writes map[string][]byte // nil value = delete
+	// routing lists transit routers whose routing input this transaction's observations
+	// change (learned routes, a health verdict): see revisions.go.
+	routing []string
 }
 
 // errConflict makes update retry the whole function.
@@ -61,7 +64,7 @@ func (t *txn) commit() (bool, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	ops := make([]store.Op, 0, len(keys))
+	ops := make([]store.Op, 0, len(keys)+2)
 	for _, k := range keys {
 		if v := t.writes[k]; v == nil {
 			ops = append(ops, store.Delete(k))
@@ -69,6 +72,7 @@ func (t *txn) commit() (bool, error) {
 			ops = append(ops, store.Put(k, v))
 		}
 	}
+	ops = append(ops, revisionPuts(keys, t.routing)...)
 	res, err := t.st.Txn(t.ctx, cmps, ops)
 	return res.Succeeded, err
 }

@@ -9,6 +9,7 @@ import (
 
 	"opencen/internal/apierr"
 	"opencen/internal/model"
+	"opencen/internal/tunnel"
 )
 
 func vcoNotFound(id string) *apierr.Error {
@@ -269,11 +270,16 @@ func (s *Service) ModifyVpnAttachmentAttribute(ctx context.Context, c Caller, in
 
 // vcoView resolves what a connection's readers see.
 func (s *Service) vcoView(ctx context.Context, v *model.VpnConnection, psk string) (VpnConnectionView, error) {
+	v, err := s.withObserved(ctx, v)
+	if err != nil {
+		return VpnConnectionView{}, err
+	}
 	view := VpnConnectionView{VpnConnection: v, Psk: psk}
 	if psk == "" {
-		var err error
 		if view.Psk, err = s.box.Open(v.Ike.Psk); err != nil {
-			return view, err
+			// A damaged record must not hide the account's other connections.
+			s.log.Error("a connection's stored pre-shared key does not open", "vco", v.ID, "err", err)
+			view.Psk = ""
 		}
 	}
 	if kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, v.CustomerGatewayID)); err != nil {
@@ -387,29 +393,39 @@ func (s *Service) DeleteVpnAttachment(ctx context.Context, c Caller, region, id 
 		for _, kv := range logs {
 			t.del(kv.Key)
 		}
+		forgetObserved(t, v.ID)
 		t.del(resKey(model.KindVpnConnection, v.ID))
 		return nil
 	})
 }
 
-// CustomerConfig is DownloadVpnConnectionConfig: the connection from the customer's side.
-func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (model.CustomerView, error) {
+// CustomerConfig is the connection's tunnel for DownloadVpnConnectionConfig and the
+// customer-side renderers, parsed whole. A connection that is not attached yet comes back
+// with tunnel.ErrNotAttached (wrapped) and the rest of its spec: the download shows it
+// without the cloud's address, a renderer refuses it. A record that does not parse (older
+// than today's validation, or damaged) is refused, saying what to change.
+func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (tunnel.Spec, error) {
 	view, err := s.DescribeVpnConnection(ctx, c, region, id)
 	if err != nil {
-		return model.CustomerView{}, err
+		return tunnel.Spec{}, err
 	}
 	var g model.CustomerGateway
 	kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, view.CustomerGatewayID))
 	if err != nil {
-		return model.CustomerView{}, err
+		return tunnel.Spec{}, err
 	}
 	if !ok {
-		return model.CustomerView{}, cgwNotFound(view.CustomerGatewayID)
+		return tunnel.Spec{}, cgwNotFound(view.CustomerGatewayID)
 	}
 	if err := json.Unmarshal(kv.Value, &g); err != nil {
-		return model.CustomerView{}, err
+		return tunnel.Spec{}, fmt.Errorf("decode customer gateway %s: %w", g.ID, err)
 	}
-	return view.CustomerView(&g, view.Psk), nil
+	p := tunnel.Parse(view.VpnConnection, &g, view.Psk, view.BgpAuthKey)
+	if problems := p.Problems(); len(problems) > 0 {
+		return tunnel.Spec{}, apierr.New("InvalidVpnConnection.Configuration",
+			"The IPsec-VPN connection %s cannot be rendered: %s. Correct it with ModifyVpnConnectionAttribute.", id, problems.Error())
+	}
+	return p.Spec, p.Err()
 }
 
 // MoveVpnResourceGroup accepts only the account's default group (the only one).
@@ -448,7 +464,9 @@ type logEntry struct {
 	Message string    `json:"message"`
 }
 
-func logPrefix(vco string) string { return "/logs/" + vco + "/" }
+const logsPrefix = "/logs/"
+
+func logPrefix(vco string) string { return logsPrefix + vco + "/" }
 
 // appendLog records an event of a connection in the transaction.
 func (s *Service) appendLog(t *txn, vco, msg string) error {

@@ -1,48 +1,64 @@
 package vpnconf
 
 import (
+	"net/netip"
 	"strconv"
 
 	"opencen/internal/model"
+	"opencen/internal/tunnel"
 )
 
-// AlibabaConfig is the VpnConnectionConfig object of DownloadVpnConnectionConfig, field for
-// field as the Alibaba SDK models it (vpc-20160428 v7): lifetimes are numbers, ASNs are
-// strings, and BgpConfigs.BgpConfig is an empty list when BGP is off.
-func AlibabaConfig(cv model.CustomerView) map[string]any {
+// AlibabaConfig is the VpnConnectionConfig object of DownloadVpnConnectionConfig, from the
+// customer's side (Local is the customer gateway), field for field as the Alibaba SDK
+// models it (vpc-20160428 v7): lifetimes are numbers, ASNs are strings, and
+// BgpConfigs.BgpConfig is an empty list when BGP is off. A connection not attached yet has
+// no cloud address: Remote (and the cloud's identity, when it defaults to it) is empty.
+func AlibabaConfig(spec tunnel.Spec) map[string]any {
+	s := spec.IPsec
 	bgp := []map[string]any{}
-	if b := cv.Bgp; b != nil {
+	if b := spec.BGP; b != nil {
 		bgp = append(bgp, map[string]any{
-			"LocalAsn":   strconv.FormatInt(b.LocalAsn, 10),
-			"LocalBgpIp": b.LocalBgpIp,
-			"PeerAsn":    strconv.FormatInt(b.PeerAsn, 10),
-			"PeerBgpIp":  b.PeerBgpIp,
-			"TunnelCidr": b.TunnelCidr,
+			"LocalAsn":   strconv.FormatUint(uint64(b.CustomerASN), 10),
+			"LocalBgpIp": b.CustomerIP.String(),
+			"PeerAsn":    strconv.FormatUint(uint64(b.CloudASN), 10),
+			"PeerBgpIp":  b.CloudIP.String(),
+			"TunnelCidr": b.TunnelCIDR.String(),
 			"EnableBgp":  "true",
 		})
 	}
+	mode := "main"
+	if s.IKE.Aggressive {
+		mode = "aggressive"
+	}
 	return map[string]any{
-		"Local":        cv.Local,
-		"Remote":       cv.Remote,
-		"LocalSubnet":  cv.LocalSubnet,
-		"RemoteSubnet": cv.RemoteSubnet,
+		"Local":        addrText(s.Customer),
+		"Remote":       addrText(s.Cloud),
+		"LocalSubnet":  model.JoinSubnets(s.CustomerSubnets),
+		"RemoteSubnet": model.JoinSubnets(s.CloudSubnets),
 		"IkeConfig": map[string]any{
-			"Psk":         cv.Ike.Psk,
-			"IkeVersion":  cv.Ike.IkeVersion,
-			"IkeMode":     cv.Ike.IkeMode,
-			"IkeEncAlg":   cv.Ike.IkeEncAlg,
-			"IkeAuthAlg":  cv.Ike.IkeAuthAlg,
-			"IkePfs":      cv.Ike.IkePfs,
-			"IkeLifetime": cv.Ike.IkeLifetime,
-			"LocalId":     cv.Ike.LocalId,
-			"RemoteId":    cv.Ike.RemoteId,
+			"Psk":         s.PSK,
+			"IkeVersion":  "ikev" + strconv.Itoa(s.IKE.Version),
+			"IkeMode":     mode,
+			"IkeEncAlg":   string(s.IKE.Enc),
+			"IkeAuthAlg":  string(s.IKE.Auth),
+			"IkePfs":      string(s.IKE.DH),
+			"IkeLifetime": int64(s.IKE.Lifetime.Seconds()),
+			"LocalId":     s.CustomerID.String(),
+			"RemoteId":    s.CloudID.String(),
 		},
 		"IpsecConfig": map[string]any{
-			"IpsecEncAlg":   cv.Ipsec.IpsecEncAlg,
-			"IpsecAuthAlg":  cv.Ipsec.IpsecAuthAlg,
-			"IpsecPfs":      cv.Ipsec.IpsecPfs,
-			"IpsecLifetime": cv.Ipsec.IpsecLifetime,
+			"IpsecEncAlg":   string(s.ESP.Enc),
+			"IpsecAuthAlg":  string(s.ESP.Auth),
+			"IpsecPfs":      string(s.ESP.PFS),
+			"IpsecLifetime": int64(s.ESP.Lifetime.Seconds()),
 		},
 		"BgpConfigs": map[string]any{"BgpConfig": bgp},
 	}
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

@@ -289,7 +289,7 @@ func TestCharonLoadsRenderedConfigs(t *testing.T) {
 		t.Run(rc.name, func(t *testing.T) {
 			t.Parallel()
 			v := rc.view()
-			conf, err := Strongswan(v)
+			conf, err := Strongswan(specOf(t, v))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,106 +1,28 @@
-// Package vpnconf renders an IPsec-VPN connection's configuration for the customer's device.
+// Package vpnconf renders an IPsec-VPN connection's configuration for the customer's device,
+// from the connection's tunnel.Spec.
 package vpnconf
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
-	"opencen/internal/model"
-)
-
-// ErrNotAttached is returned (wrapped) by Strongswan for a connection that has no cloud
-// gateway IP yet: the IP is assigned when the connection is attached to a transit router.
-var ErrNotAttached = errors.New("the connection has no gateway IP until it is attached to a transit router")
-
-// strongSwan proposal keywords for the product's algorithm names.
-var (
-	encKeywords  = map[string]string{"aes": "aes128", "aes192": "aes192", "aes256": "aes256", "des": "des", "3des": "3des"}
-	authKeywords = map[string]string{"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
-	dhKeywords   = map[string]string{"group1": "modp768", "group2": "modp1024", "group5": "modp1536", "group14": "modp2048"}
+	"opencen/internal/tunnel"
 )
 
 // dpdDelay is the dead peer detection interval rendered when DPD is enabled.
 const dpdDelay = "10s"
 
-// IKEProposal is the strongSwan IKE proposal for phase 1, e.g. "aes128-sha1-modp1024".
-func IKEProposal(ike model.IkeConfig) (string, error) {
-	return proposal("IkeConfig", ike.IkeEncAlg, ike.IkeAuthAlg, ike.IkePfs, false)
-}
-
-// ESPProposal is the strongSwan ESP proposal for phase 2, e.g. "aes128-sha1-modp1024", or
-// "aes128-sha1" when PFS is disabled (no DH group: rekeying reuses the IKE keys).
-func ESPProposal(ipsec model.IpsecConfig) (string, error) {
-	return proposal("IpsecConfig", ipsec.IpsecEncAlg, ipsec.IpsecAuthAlg, ipsec.IpsecPfs, true)
-}
-
-func proposal(what, enc, auth, dh string, pfsMayBeOff bool) (string, error) {
-	e, ok := encKeywords[enc]
-	if !ok {
-		return "", fmt.Errorf("%s: unsupported encryption algorithm %q", what, enc)
-	}
-	a, ok := authKeywords[auth]
-	if !ok {
-		return "", fmt.Errorf("%s: unsupported authentication algorithm %q", what, auth)
-	}
-	if pfsMayBeOff && dh == "disabled" {
-		return e + "-" + a, nil
-	}
-	g, ok := dhKeywords[dh]
-	if !ok {
-		return "", fmt.Errorf("%s: unsupported DH group %q", what, dh)
-	}
-	return e + "-" + a + "-" + g, nil
-}
-
-// swanctlID renders an IKE identity so strongSwan gives it the intended type: an IP
-// address as is (ID_IPV4_ADDR/ID_IPV6_ADDR), anything else as "@name". strongSwan reads
-// a leading '@' as "FQDN, no type guessing" and strips it, so "@dc.example.net" is the
-// FQDN dc.example.net on the wire. An identity already written as "@name" keeps one '@'
-// ("@@" would make it a user FQDN / email identity).
-func swanctlID(id string) (string, error) {
-	if err := model.CheckIdentity("id", id); err != nil || id == "" {
-		return "", fmt.Errorf("IKE identity %q is neither an IP address nor an FQDN", id)
-	}
-	if a, err := netip.ParseAddr(id); err == nil {
-		if a.Zone() != "" {
-			return "", fmt.Errorf("IKE identity %q: an IP address identity cannot have a zone", id)
-		}
-		return a.String(), nil
-	}
-	return "@" + strings.TrimPrefix(id, "@"), nil
-}
-
 // secretValue renders a pre-shared key in strongSwan's hex form.
 func secretValue(psk string) string { return "0x" + hex.EncodeToString([]byte(psk)) }
 
-func lifetime(seconds int64) string {
-	if seconds <= 0 {
+func lifetime(d time.Duration) string {
+	if d <= 0 {
 		return "0"
 	}
-	return fmt.Sprintf("%ds", seconds)
-}
-
-func addr(what, v string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(v)
-	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%s %q is not an IP address", what, v)
-	}
-	return a, nil
-}
-
-func subnets(what, v string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range strings.Split(v, ",") {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return nil, fmt.Errorf("%s %q is not a comma-separated CIDR list", what, v)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
+	return fmt.Sprintf("%ds", int64(d/time.Second))
 }
 
 func joinPrefixes(ps []netip.Prefix) string {
@@ -109,19 +31,6 @@ func joinPrefixes(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ", ")
-}
-
-// safeName checks that a connection ID can be a swanctl section name as is.
-func safeName(id string) error {
-	if id == "" {
-		return errors.New("the connection has no ID")
-	}
-	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
-			return fmt.Errorf("connection ID %q cannot be a swanctl section name", id)
-		}
-	}
-	return nil
 }
 
 // oneLine makes free text safe for a '#' comment line.
@@ -164,112 +73,55 @@ func (w *writer) comment(lines ...string) {
 }
 
 type child struct {
-	name            string
-	local, remote   []netip.Prefix
+	tunnel.Child
 	comment         []string
 	routeBasedHints bool
 }
 
 // Strongswan renders a complete swanctl.conf (strongSwan 5.9.x) for the customer gateway
-// of cv. The output is deterministic: the same view gives the same bytes.
-func Strongswan(cv model.CustomerView) (string, error) {
-	id := cv.ConnectionID
-	if err := safeName(id); err != nil {
-		return "", err
+// of a tunnel. The output is deterministic: the same spec gives the same bytes. A spec
+// that is not whole (see tunnel.Parsed.Err) must not be rendered; the caller reports its
+// problems instead.
+func Strongswan(spec tunnel.Spec) (string, error) {
+	s := spec.IPsec
+	id := s.ID
+	if !s.Cloud.IsValid() {
+		return "", fmt.Errorf("IPsec-VPN connection %s: %w", id, tunnel.ErrNotAttached)
 	}
-	if cv.Remote == "" {
-		return "", fmt.Errorf("IPsec-VPN connection %s: %w", id, ErrNotAttached)
-	}
-	local, err := addr("customer gateway IP", cv.Local)
-	if err != nil {
-		return "", err
-	}
-	remote, err := addr("VPN gateway IP", cv.Remote)
-	if err != nil {
-		return "", err
-	}
-	ike, ipsec := cv.Ike, cv.Ipsec
-	var version string
-	switch ike.IkeVersion {
-	case "ikev1":
-		version = "1"
-	case "ikev2":
-		version = "2"
-	default:
-		return "", fmt.Errorf("IkeConfig: unsupported IKE version %q", ike.IkeVersion)
-	}
-	ikeProp, err := IKEProposal(ike)
-	if err != nil {
-		return "", err
-	}
-	espProp, err := ESPProposal(ipsec)
-	if err != nil {
-		return "", err
-	}
-	localIDText, remoteIDText := ike.LocalId, ike.RemoteId
-	if localIDText == "" {
-		localIDText = local.String()
-	}
-	if remoteIDText == "" {
-		remoteIDText = remote.String()
-	}
-	localID, err := swanctlID(localIDText)
-	if err != nil {
-		return "", fmt.Errorf("IkeConfig.LocalId: %w", err)
-	}
-	remoteID, err := swanctlID(remoteIDText)
-	if err != nil {
-		return "", fmt.Errorf("IkeConfig.RemoteId: %w", err)
-	}
-	if ike.Psk == "" {
-		return "", errors.New("IkeConfig: the pre-shared key is empty")
-	}
-	localNets, err := subnets("LocalSubnet", cv.LocalSubnet)
-	if err != nil {
-		return "", err
-	}
-	remoteNets, err := subnets("RemoteSubnet", cv.RemoteSubnet)
-	if err != nil {
-		return "", err
-	}
-	all := netip.MustParsePrefix(model.AllIPv4)
-	routeBased := len(localNets) == 1 && len(remoteNets) == 1 && localNets[0] == all && remoteNets[0] == all
+	// The customer's side is local here.
+	local, remote := s.Customer, s.Cloud
+	localID, remoteID := s.CustomerID.Swanctl(), s.CloudID.Swanctl()
+	version := fmt.Sprint(s.IKE.Version)
+	routeBased := s.RouteBased()
 
 	var children []child
+	for _, c := range s.Children() {
+		children = append(children, child{Child: c})
+	}
 	switch {
 	case routeBased:
-		children = []child{{name: id, local: localNets, remote: remoteNets, routeBasedHints: true}}
-	case version == "2":
-		children = []child{{name: id, local: localNets, remote: remoteNets, comment: []string{
-			"Flow protection: IKEv2 negotiates all subnet pairs in one CHILD_SA.",
-		}}}
-	default:
-		n := 0
-		for _, l := range localNets {
-			for _, r := range remoteNets {
-				n++
-				children = append(children, child{name: fmt.Sprintf("%s-%d", id, n), local: []netip.Prefix{l}, remote: []netip.Prefix{r}})
-			}
-		}
-		if n > 1 {
-			children[0].comment = []string{
-				"Flow protection with IKEv1: strongSwan negotiates only the first subnet pair",
-				"of a CHILD_SA, so there is one child per (local, remote) subnet pair.",
-			}
+		children[0].routeBasedHints = true
+	case s.IKE.Version == 2:
+		children[0].comment = []string{"Flow protection: IKEv2 negotiates all subnet pairs in one CHILD_SA."}
+	case len(children) > 1:
+		children[0].comment = []string{
+			"Flow protection with IKEv1: strongSwan negotiates only the first subnet pair",
+			"of a CHILD_SA, so there is one child per (local, remote) subnet pair.",
 		}
 	}
 
 	w := &writer{}
 	// Header: no date, so the same connection always renders the same file.
 	w.comment("strongSwan swanctl.conf generated by OpenCEN for IPsec-VPN connection " + id + ".")
-	if cv.Name != "" {
-		w.comment("Connection name: " + oneLine(cv.Name))
+	if spec.Name != "" {
+		w.comment("Connection name: " + oneLine(spec.Name))
 	}
 	w.comment(
 		"Customer gateway (this device) "+local.String()+" <-> VPN gateway "+remote.String()+".",
 		"For strongSwan 5.9.x: save as /etc/swanctl/conf.d/"+id+".conf and run `swanctl --load-all`.",
 	)
-	if hc := cv.HealthCheckSource; hc != "" {
+	if h := spec.HealthCheck; h != nil {
+		hc := h.Source.String()
 		w.comment("",
 			"Health check: the cloud probes this connection from "+oneLine(hc)+".",
 			"Required step: add a route to "+oneLine(hc)+"/32 through this tunnel on this device,",
@@ -277,23 +129,19 @@ func Strongswan(cv model.CustomerView) (string, error) {
 		)
 		if routeBased {
 			w.comment("  e.g. ip route add " + oneLine(hc) + "/32 dev ipsec-vpn  (the XFRM interface below)")
-		} else if a, err := netip.ParseAddr(hc); err == nil && !covered(remoteNets, a) {
+		} else if !covered(s.CloudSubnets, h.Source) {
 			w.comment("  "+oneLine(hc)+" is outside the cloud-side subnets of this connection: the replies",
 				"  only enter the tunnel if a traffic selector (remote_ts) covers it.")
 		}
 	}
-	if b := cv.Bgp; b != nil {
-		localAsn := fmt.Sprint(b.LocalAsn)
-		if b.LocalAsn == 0 {
-			localAsn = "(not set: give the customer gateway an ASN)"
-		}
+	if b := spec.BGP; b != nil {
 		w.comment("",
 			"BGP over the tunnel: configure your BGP daemon with",
-			"  local ASN    "+localAsn,
-			"  local IP     "+oneLine(b.LocalBgpIp)+" (on the tunnel interface, inside "+oneLine(b.TunnelCidr)+")",
-			"  peer ASN     "+fmt.Sprint(b.PeerAsn),
-			"  peer IP      "+oneLine(b.PeerBgpIp),
-			"  tunnel CIDR  "+oneLine(b.TunnelCidr),
+			"  local ASN    "+fmt.Sprint(b.CustomerASN),
+			"  local IP     "+b.CustomerIP.String()+" (on the tunnel interface, inside "+b.TunnelCIDR.String()+")",
+			"  peer ASN     "+fmt.Sprint(b.CloudASN),
+			"  peer IP      "+b.CloudIP.String(),
+			"  tunnel CIDR  "+b.TunnelCIDR.String(),
 		)
 		if !routeBased {
 			w.comment("  The BGP session runs between the two tunnel addresses: with flow protection,",
@@ -305,7 +153,7 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.open("connections")
 	w.open(id)
 	w.line("version = %s", version)
-	if version == "1" && ike.IkeMode == "aggressive" {
+	if s.IKE.Aggressive {
 		w.comment("IKEv1 Aggressive Mode. This side initiates; to also answer an Aggressive Mode",
 			"PSK request, strongSwan needs charon.i_dont_care_about_security_and_use_aggressive_mode_psk = yes",
 			"in strongswan.conf.")
@@ -313,15 +161,15 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	}
 	w.line("local_addrs = %s", local)
 	w.line("remote_addrs = %s", remote)
-	w.comment(fmt.Sprintf("IKE (phase 1): %s / %s / %s", ike.IkeEncAlg, ike.IkeAuthAlg, ike.IkePfs))
-	w.line("proposals = %s", ikeProp)
+	w.comment(fmt.Sprintf("IKE (phase 1): %s / %s / %s", s.IKE.Enc, s.IKE.Auth, s.IKE.DH))
+	w.line("proposals = %s", s.IKEProposal())
 	// Lifetimes: the product's lifetime is when this side renews the SA. strongSwan's
 	// defaults then subtract a random 0-10% (rand_time = over_time, resp. life_time -
 	// rekey_time), so both ends do not rekey at the same moment and this side never renews
 	// later than the configured lifetime, and keep a hard limit 10% after rekey_time
 	// (over_time, life_time) as grace for a slow rekey. Lifetime 0 = no rekeying: the
 	// defaults then are 0 too (no hard expiry).
-	if ike.IkeLifetime > 0 {
+	if s.IKE.Lifetime > 0 {
 		renew := "rekeyed"
 		if version == "1" {
 			renew = "re-authenticated (IKEv1 has no IKE rekeying)"
@@ -331,15 +179,15 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	} else {
 		w.comment("IKE SA lifetime 0: no rekeying (and no hard limit).")
 	}
-	w.line("rekey_time = %s", lifetime(ike.IkeLifetime))
-	if cv.EnableNatTraversal {
+	w.line("rekey_time = %s", lifetime(s.IKE.Lifetime))
+	if s.NATTraversal {
 		w.comment("NAT traversal on: always encapsulate ESP in UDP 4500.")
 		w.line("encap = yes")
 	} else {
 		w.comment("NAT traversal off: UDP encapsulation only if a NAT is detected.")
 		w.line("encap = no")
 	}
-	if cv.EnableDpd {
+	if s.DPD {
 		w.line("dpd_delay = %s", dpdDelay)
 	} else {
 		w.comment("Dead peer detection off.")
@@ -360,7 +208,7 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.open("children")
 	for i, c := range children {
 		first := i == 0
-		w.open(c.name)
+		w.open(c.Name)
 		w.comment(c.comment...)
 		if c.routeBasedHints {
 			w.comment(
@@ -371,32 +219,32 @@ func Strongswan(cv model.CustomerView) (string, error) {
 				"  ip link add ipsec-vpn type xfrm dev <uplink> if_id 42",
 				"  ip link set ipsec-vpn up",
 			)
-			if b := cv.Bgp; b != nil {
-				w.comment("  ip addr add " + oneLine(b.LocalBgpIp) + "/" + prefixBits(b.TunnelCidr) + " dev ipsec-vpn   (BGP tunnel address; peer " + oneLine(b.PeerBgpIp) + ")")
+			if b := spec.BGP; b != nil {
+				w.comment(fmt.Sprintf("  ip addr add %s/%d dev ipsec-vpn   (BGP tunnel address; peer %s)", b.CustomerIP, b.TunnelCIDR.Bits(), b.CloudIP))
 			}
 			w.comment("and uncomment:")
 			w.line("# if_id_in = 42")
 			w.line("# if_id_out = 42")
 		}
-		w.line("local_ts = %s", joinPrefixes(c.local))
-		w.line("remote_ts = %s", joinPrefixes(c.remote))
-		pfs := ipsec.IpsecPfs
-		if pfs == "disabled" {
+		w.line("local_ts = %s", joinPrefixes(c.Customer))
+		w.line("remote_ts = %s", joinPrefixes(c.Cloud))
+		pfs := string(s.ESP.PFS)
+		if s.ESP.PFS == tunnel.DHNone {
 			pfs = "PFS disabled"
 		}
 		if first {
-			w.comment(fmt.Sprintf("IPsec (phase 2): %s / %s / %s", ipsec.IpsecEncAlg, ipsec.IpsecAuthAlg, pfs))
+			w.comment(fmt.Sprintf("IPsec (phase 2): %s / %s / %s", s.ESP.Enc, s.ESP.Auth, pfs))
 		}
-		w.line("esp_proposals = %s", espProp)
+		w.line("esp_proposals = %s", s.ESPProposal())
 		if first {
-			if ipsec.IpsecLifetime > 0 {
+			if s.ESP.Lifetime > 0 {
 				w.comment("IPsec SA lifetime: rekeyed 90-100% into it; the hard limit is the",
 					"default life_time, 10% more.")
 			} else {
 				w.comment("IPsec SA lifetime 0: no rekeying (and no hard limit).")
 			}
 		}
-		w.line("rekey_time = %s", lifetime(ipsec.IpsecLifetime))
+		w.line("rekey_time = %s", lifetime(s.ESP.Lifetime))
 		if first {
 			w.comment("Initiate from this side, not on demand: the VPN gateway may wait for traffic.",
 				"restart re-creates the SA after a DPD or retransmission timeout.")
@@ -418,7 +266,7 @@ func Strongswan(cv model.CustomerView) (string, error) {
 	w.comment("The pre-shared key, hex-encoded (0x...): strongSwan decodes it to the exact bytes.",
 		"Written plainly it would be cut at # or }, quoted it would need \" and \\ escaped,",
 		"and a key starting with 0x or 0s would be decoded instead of used as is.")
-	w.line("secret = %s", secretValue(ike.Psk))
+	w.line("secret = %s", secretValue(s.PSK))
 	w.close()
 	w.close()
 	return w.b.String(), nil
@@ -431,11 +279,4 @@ func covered(ps []netip.Prefix, a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-func prefixBits(cidr string) string {
-	if p, err := netip.ParsePrefix(cidr); err == nil {
-		return fmt.Sprint(p.Bits())
-	}
-	return "30"
 }

@@ -61,8 +61,10 @@ func TestConsoleLive(t *testing.T) {
 		<-loops
 		<-loops
 		bg := context.Background()
-		if err := in.Gateway.Driver.Cleanup(bg); err != nil {
-			t.Errorf("data-plane cleanup: %v", err)
+		if d, ok := in.Gateway.Driver.(interface{ Cleanup(context.Context) error }); ok {
+			if err := d.Cleanup(bg); err != nil {
+				t.Errorf("data-plane cleanup: %v", err)
+			}
 		}
 		if err := l.Down(bg); err != nil {
 			t.Errorf("lab down: %v", err)

@@ -11,6 +11,7 @@ import (
 	"opencen/internal/apierr"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
+	"opencen/internal/tunnel"
 	"opencen/internal/vpnconf"
 )
 
@@ -100,14 +101,14 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 	if f := p["ConfigFormat"]; f != "strongswan" {
 		return nil, apierr.Invalid("ConfigFormat", "ConfigFormat must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
 	}
-	cv, err := h.svc.CustomerConfig(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
+	spec, err := h.svc.CustomerConfig(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
+	if errors.Is(err, tunnel.ErrNotAttached) {
+		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", p["VpnConnectionId"])
+	}
 	if err != nil {
 		return nil, err
 	}
-	text, err := vpnconf.Strongswan(cv)
-	if errors.Is(err, vpnconf.ErrNotAttached) {
-		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", cv.ConnectionID)
-	}
+	text, err := vpnconf.Strongswan(spec)
 	if err != nil {
 		return nil, err
 	}

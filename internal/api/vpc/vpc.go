@@ -4,6 +4,7 @@ package vpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"opencen/internal/model"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
+	"opencen/internal/tunnel"
 	"opencen/internal/vpnconf"
 )
 
@@ -289,11 +291,13 @@ func (h handlers) deleteVco(ctx context.Context, r *rpc.Request) (rpc.Object, er
 }
 
 func (h handlers) download(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	cv, err := h.svc.CustomerConfig(ctx, api.Caller(r), r.Params["RegionId"], r.Params["VpnConnectionId"])
-	if err != nil {
+	// A connection not attached yet is downloaded without the cloud's address, as before
+	// the cloud assigns it.
+	spec, err := h.svc.CustomerConfig(ctx, api.Caller(r), r.Params["RegionId"], r.Params["VpnConnectionId"])
+	if err != nil && !errors.Is(err, tunnel.ErrNotAttached) {
 		return nil, err
 	}
-	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(cv)}, nil
+	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(spec)}, nil
 }
 
 // logs serves DescribeVpnConnectionLogs: From/To (unix seconds) or the last MinutePeriod (1-10) minutes.

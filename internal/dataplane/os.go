@@ -1,0 +1,283 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"opencen/internal/dataplane/nsutil"
+)
+
+// The netns driver reaches the operating system only through these interfaces: hostOS is
+// the real one (iproute2, nft, setns, charon over VICI); the tests' fake keeps the same
+// state in memory and renders it as text, so the driver's transitions are tested without
+// root, next to the real-kernel tests that use hostOS.
+
+// netOS is the network configuration the driver reads and changes: named namespaces, and
+// inside one (ns "" = the driver's own) links with their addresses, rules, routes,
+// sysctls and an nftables ruleset.
+type netOS interface {
+	Namespaces(ctx context.Context) ([]string, error)
+	// AddNamespace creates the namespace if missing, with lo up, IPv6 off and the sysctls.
+	AddNamespace(ctx context.Context, name string, sysctls []nsutil.Sysctl) error
+	// DeleteNamespace deletes it with its links (a missing one is fine).
+	DeleteNamespace(ctx context.Context, name string) error
+	Links(ctx context.Context, ns string) (map[string]ipLink, error)
+	Rules(ctx context.Context, ns string) ([]ipRule, error)
+	// Routes are the IPv4 routes of every table but local, by table name.
+	Routes(ctx context.Context, ns string) (map[string][]ipRoute, error)
+	// AddVeth creates a veth pair: a in nsA, b in nsB.
+	AddVeth(ctx context.Context, nsA, a, nsB, b string) error
+	// DeleteLink deletes a link (and a veth's other end); a missing one is fine.
+	DeleteLink(ctx context.Context, ns, name string) error
+	// Change applies ops in order; a failing op does not stop the others, and the error
+	// reports the failures.
+	Change(ctx context.Context, ns string, ops []netOp) error
+	Sysctl(ctx context.Context, ns, key string) (string, error)
+	SetSysctls(ctx context.Context, ns string, sysctls []nsutil.Sysctl) error
+	// SetNFT replaces the namespace's whole nftables ruleset atomically.
+	SetNFT(ctx context.Context, ns, ruleset string) error
+	NFT(ctx context.Context, ns string) (string, error)
+}
+
+// procOS runs the cells' charons and what else lives in their namespaces.
+type procOS interface {
+	// StartCharon starts a charon for ch (conf is its strongswan.conf) and returns once its
+	// VICI socket answers.
+	StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error
+	// CharonPID is the pid of ch's running charon, 0 if none.
+	CharonPID(ch nsutil.Charon) int
+	// StopCells stops, before their namespaces go, the charons of the run directories
+	// dirs (by their pid files, also when the namespace is gone already) and every other
+	// process in namespaces.
+	StopCells(ctx context.Context, dirs, namespaces []string) error
+	// IKE opens a control session with ch's charon.
+	IKE(ctx context.Context, ch nsutil.Charon) (ikeSession, error)
+	// WaitPacket returns when an IPv4 packet arrives on link in ns (on-demand start), or
+	// with ctx's error.
+	WaitPacket(ctx context.Context, ns, link string) error
+}
+
+// ikeSession is one conversation with a charon (VICI).
+type ikeSession interface {
+	// LoadConn loads the cell's pre-shared key and connection (replacing older versions).
+	LoadConn(ctx context.Context, c Cell, dpdDelay time.Duration) error
+	UnloadConn(ctx context.Context, name string) error
+	Conns(ctx context.Context) (map[string]loadedConn, error)
+	SAs(ctx context.Context, name string) ([]saInfo, error)
+	// Initiate starts a child SA (and its IKE SA if needed), waiting up to timeout.
+	Initiate(ctx context.Context, child string, timeout time.Duration) error
+	// Terminate deletes the IKE SAs of connection name at once (no SA is fine).
+	Terminate(ctx context.Context, name string) error
+	// TerminateIKE deletes one IKE SA by its unique id at once.
+	TerminateIKE(ctx context.Context, id int) error
+	Close() error
+}
+
+// loadedConn is a connection as charon has it loaded.
+type loadedConn struct {
+	Version                 string
+	LocalAddrs, RemoteAddrs []string
+	Children                []loadedChild
+}
+
+type loadedChild struct {
+	Name              string
+	LocalTS, RemoteTS []string
+}
+
+// opKind says what a netOp does.
+type opKind int
+
+const (
+	opLinkSet opKind = iota + 1
+	opAddrAdd
+	opAddrDel
+	opRuleAdd
+	opRuleDel
+	opRouteReplace
+	opRouteDel
+)
+
+// netOp is one change inside a namespace, as `ip -batch` takes it.
+type netOp struct {
+	kind opKind
+	// link set
+	link   string
+	mtu    int
+	alias  string
+	master string
+	up     bool
+	// addresses (on link)
+	addr netip.Prefix
+	// rules
+	rule ipRule
+	// routes (route del uses route.dst and route.typ)
+	table string
+	route wantRoute
+}
+
+// batchLine is the op as an `ip -batch` line.
+func (o netOp) batchLine() string {
+	switch o.kind {
+	case opLinkSet:
+		s := "link set " + o.link
+		if o.mtu != 0 {
+			s += fmt.Sprintf(" mtu %d", o.mtu)
+		}
+		if o.alias != "" {
+			s += " alias " + o.alias
+		}
+		if o.master != "" {
+			s += " master " + o.master
+		}
+		if o.up {
+			s += " up"
+		}
+		return s
+	case opAddrAdd:
+		return fmt.Sprintf("addr add %s dev %s", o.addr, o.link)
+	case opAddrDel:
+		return fmt.Sprintf("addr del %s dev %s", o.addr, o.link)
+	case opRuleAdd:
+		return "rule add " + o.rule.spec()
+	case opRuleDel:
+		return "rule del " + o.rule.spec()
+	case opRouteReplace:
+		return fmt.Sprintf("route replace %s%s table %s%s", typePrefix(o.route.typ), o.route.dst, o.table, o.route.args)
+	case opRouteDel:
+		return fmt.Sprintf("route del %s%s table %s", typePrefix(o.route.typ), o.route.dst, o.table)
+	}
+	return ""
+}
+
+func typePrefix(typ string) string {
+	if typ == "" || typ == "unicast" {
+		return ""
+	}
+	return typ + " "
+}
+
+func batchLines(ops []netOp) []string {
+	lines := make([]string, len(ops))
+	for i, o := range ops {
+		lines[i] = o.batchLine()
+	}
+	return lines
+}
+
+// hostOS is the real operating system.
+type hostOS struct{}
+
+var _ netOS = hostOS{}
+var _ procOS = hostOS{}
+
+func (hostOS) Namespaces(context.Context) ([]string, error) { return nsutil.ListNetns("") }
+
+func (hostOS) AddNamespace(ctx context.Context, name string, sysctls []nsutil.Sysctl) error {
+	return nsutil.AddNetns(ctx, name, sysctls...)
+}
+
+func (hostOS) DeleteNamespace(ctx context.Context, name string) error {
+	if !nsutil.NetnsExists(name) {
+		return nil
+	}
+	// Veths first: deleting a veth removes both ends at once, while the ends in other
+	// namespaces of a deleted namespace's veths linger for a moment (namespace teardown is
+	// asynchronous).
+	ls, err := hostOS{}.Links(ctx, name)
+	if err != nil {
+		return err
+	}
+	for lname, l := range ls {
+		if l.Info.Kind == "veth" {
+			if err := (hostOS{}).DeleteLink(ctx, name, lname); err != nil {
+				return err
+			}
+		}
+	}
+	return nsutil.DelNetns(ctx, name)
+}
+
+func (hostOS) Links(ctx context.Context, ns string) (map[string]ipLink, error) { return links(ctx, ns) }
+func (hostOS) Rules(ctx context.Context, ns string) ([]ipRule, error)          { return rules(ctx, ns) }
+func (hostOS) Routes(ctx context.Context, ns string) (map[string][]ipRoute, error) {
+	return routes(ctx, ns)
+}
+
+func (hostOS) AddVeth(ctx context.Context, nsA, a, nsB, b string) error {
+	args := []string{"link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b}
+	if nsB != "" {
+		args = append(args, "netns", nsB)
+	}
+	_, err := nsutil.IP(ctx, args...)
+	return err
+}
+
+func (hostOS) DeleteLink(ctx context.Context, ns, name string) error {
+	if _, err := nsutil.IPn(ctx, ns, "link", "del", name); err != nil && !nsutil.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+func (hostOS) Change(ctx context.Context, ns string, ops []netOp) error {
+	return nsutil.IPBatch(ctx, ns, batchLines(ops))
+}
+
+func (hostOS) Sysctl(_ context.Context, ns, key string) (string, error) {
+	return nsutil.GetSysctl(ns, key)
+}
+
+func (hostOS) SetSysctls(_ context.Context, ns string, sysctls []nsutil.Sysctl) error {
+	return nsutil.SetSysctls(ns, sysctls...)
+}
+
+func (hostOS) SetNFT(ctx context.Context, ns, ruleset string) error {
+	return nsutil.NFT(ctx, ns, "flush ruleset\n"+ruleset)
+}
+
+func (hostOS) NFT(ctx context.Context, ns string) (string, error) {
+	out, err := nsutil.Exec(ctx, ns, "nft", "list", "ruleset")
+	return strings.TrimSpace(string(out)), err
+}
+
+func (hostOS) StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error {
+	_, err := ch.Start(ctx, conf)
+	return err
+}
+
+func (hostOS) CharonPID(ch nsutil.Charon) int { return ch.PID() }
+
+func (hostOS) StopCells(_ context.Context, dirs, namespaces []string) error {
+	return errors.Join(nsutil.StopAll(dirs, namespaces)...)
+}
+
+func (hostOS) IKE(ctx context.Context, ch nsutil.Charon) (ikeSession, error) {
+	s, err := viciDial(ctx, ch.Socket())
+	if err != nil {
+		return nil, fmt.Errorf("vici %s: %w", ch.Socket(), err)
+	}
+	return viciSession{s}, nil
+}
+
+func (hostOS) WaitPacket(ctx context.Context, ns, link string) error {
+	f, idx, err := openPacketSocket(ns, link)
+	if err != nil {
+		return err
+	}
+	got := make(chan error, 1)
+	go func() { got <- waitPacket(f, idx) }()
+	select {
+	case <-ctx.Done():
+		f.Close() // wakes waitPacket
+		<-got
+		return ctx.Err()
+	case err := <-got:
+		f.Close()
+		return err
+	}
+}

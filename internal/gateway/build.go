@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+
+	"opencen/internal/bgp"
+	"opencen/internal/dataplane"
+	"opencen/internal/probe"
+	"opencen/internal/service"
+	"opencen/internal/tunnel"
+)
+
+// Layout says how store objects land on this gateway.
+type Layout struct {
+	// WANBits is the prefix length of the WAN the connections' gateway IPs live on.
+	WANBits int
+	// VPCNetns returns the network namespace of a VPC (the lab's VPC hosts); VPCs without
+	// one are not linked.
+	VPCNetns func(vpcID string) (string, bool)
+	// RouterNetns and AttachmentLink name what the driver makes (for BGP speakers and
+	// health checks, which run in the router's namespace).
+	RouterNetns    func(trID string) string
+	AttachmentLink func(attachmentID string) string
+}
+
+// linkPool is where router<->cell and router<->VPC /30s come from when a connection has
+// no BGP tunnel CIDR (169.254.0.0/16, as tunnel inside addresses must be).
+var linkPool = netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, 128, 0}), 17)
+
+// cellObject is a cell with the router it belongs to.
+type cellObject struct {
+	Router string
+	Cell   dataplane.Cell
+}
+
+// neighborObject is one connection's BGP session on its router's speaker, with what route
+// synchronization announces to it.
+type neighborObject struct {
+	Router     string
+	Netns      string
+	Neighbor   bgp.Neighbor
+	Advertised []netip.Prefix
+}
+
+// checkObject is one connection's health check.
+type checkObject struct {
+	Router      string
+	Check       probe.Check
+	RevokeRoute bool
+	// Attachment is the connection's attachment (for the withdrawal log).
+	Attachment string
+}
+
+// objects is everything a gateway applies, built from one read model, by kind and key.
+// A connection that does not build has an error in the kind that failed (its cell, BGP
+// neighbor or health check); the others of the connection build on their own.
+type objects struct {
+	routers    map[string]dataplane.Router
+	cells      map[string]cellObject
+	neighbors  map[string]neighborObject
+	checks     map[string]checkObject
+	routerErrs map[string]error
+	cellErrs   map[string]error
+	bgpErrs    map[string]error
+	checkErrs  map[string]error
+	// routerOf maps a connection to its transit router (for its log lines).
+	routerOf map[string]string
+}
+
+// held are the objects applied before whose connection no longer builds: they keep their
+// place on their router (links, routes, health-check sources) until it builds again.
+type held struct {
+	cells  map[string]cellObject
+	checks map[string]checkObject
+}
+
+// build maps a read model to the objects of the data plane. It is pure and deterministic.
+func build(view *service.GatewayView, l Layout, kept held) objects {
+	o := objects{
+		routers: map[string]dataplane.Router{}, cells: map[string]cellObject{},
+		neighbors: map[string]neighborObject{}, checks: map[string]checkObject{},
+		routerErrs: map[string]error{}, cellErrs: map[string]error{}, bgpErrs: map[string]error{}, checkErrs: map[string]error{},
+		routerOf: map[string]string{},
+	}
+	for _, gr := range view.Routers {
+		r := dataplane.Router{ID: gr.TR.ID, Associations: map[string]string{}}
+		numbers := map[int]string{}
+		for _, rt := range gr.Tables {
+			n := tableNumber(rt.ID)
+			for numbers[n] != "" {
+				n++ // a hash collision: probe
+			}
+			numbers[n] = rt.ID
+			t := dataplane.Table{ID: rt.ID, Number: n}
+			for _, route := range gr.Forwarding[rt.ID] {
+				t.Routes = append(t.Routes, dataplane.Route{Dst: route.Prefix, NextHops: route.NextHops, Blackhole: route.BlackHole})
+			}
+			r.Tables = append(r.Tables, t)
+		}
+		links := newLinkAllocator(gr)
+		for _, v := range gr.VPNs {
+			id := v.Conn.ID
+			o.routerOf[id] = gr.TR.ID
+			p := tunnel.Parsed{Tunnel: v.Err}
+			if v.Err == nil {
+				p = tunnel.Parse(&v.Conn, &v.Gateway, v.Conn.Ike.Psk, v.BgpAuthKey)
+			}
+			if p.Tunnel != nil {
+				o.cellErrs[id] = p.Tunnel
+				if h, ok := kept.cells[id]; ok && h.Router == gr.TR.ID {
+					r.Cells = append(r.Cells, h.Cell.Link())
+				}
+				// The session and the check of a tunnel that does not build stay as they
+				// were too.
+				errTunnel := errors.New("the connection's tunnel does not build")
+				if v.Conn.Bgp.EnableBgp {
+					o.bgpErrs[id] = errTunnel
+				}
+				if v.Conn.HealthCheck.Enable {
+					o.checkErrs[id] = errTunnel
+					if h, ok := kept.checks[id]; ok && h.Router == gr.TR.ID {
+						r.Sources = append(r.Sources, h.Check.Source)
+					}
+				}
+				continue
+			}
+			var link netip.Prefix
+			if p.Spec.BGP == nil {
+				link = netip.PrefixFrom(links.next(id).Addr().Next(), 30)
+			}
+			c := dataplane.NewCell(p.Spec, v.Attachment.ID, l.WANBits, link)
+			if err := c.Validate(); err != nil {
+				o.cellErrs[id] = err
+				continue
+			}
+			o.cells[id] = cellObject{Router: gr.TR.ID, Cell: c}
+			r.Cells = append(r.Cells, c.Link())
+			switch {
+			case p.BGP != nil:
+				o.bgpErrs[id] = p.BGP
+			case p.Spec.BGP != nil:
+				b := p.Spec.BGP
+				o.neighbors[id] = neighborObject{Router: gr.TR.ID, Netns: l.RouterNetns(gr.TR.ID), Advertised: slices.Clone(v.Advertised),
+					Neighbor: bgp.Neighbor{ID: id, Address: b.CustomerIP, LocalAddress: b.CloudIP, LocalAS: b.CloudASN, PeerAS: b.CustomerASN, AuthPassword: b.AuthKey}}
+			}
+			switch {
+			case p.HealthCheck != nil:
+				o.checkErrs[id] = p.HealthCheck
+				if h, ok := kept.checks[id]; ok && h.Router == gr.TR.ID {
+					r.Sources = append(r.Sources, h.Check.Source)
+				}
+			case p.Spec.HealthCheck != nil:
+				h := p.Spec.HealthCheck
+				o.checks[id] = checkObject{Router: gr.TR.ID, RevokeRoute: h.RevokeRoute, Attachment: v.Attachment.ID,
+					Check: probe.Check{ID: id, Netns: l.RouterNetns(gr.TR.ID), Link: l.AttachmentLink(v.Attachment.ID),
+						Source: h.Source, Destination: h.Destination, Interval: h.Interval, Retry: h.Retry}}
+				r.Sources = append(r.Sources, h.Source)
+			}
+		}
+		slices.SortFunc(r.Sources, func(a, b netip.Addr) int { return a.Compare(b) })
+		r.Sources = slices.Compact(r.Sources)
+		for _, a := range gr.VPCs {
+			ns, ok := l.VPCNetns(a.VpcID)
+			if !ok {
+				continue
+			}
+			p := links.next(a.ID)
+			first := p.Addr().Next()
+			r.VPCs = append(r.VPCs, dataplane.VPCLink{AttachmentID: a.ID, Netns: ns,
+				RouterAddr: netip.PrefixFrom(first, 30), VPCAddr: netip.PrefixFrom(first.Next(), 30)})
+		}
+		present := map[string]bool{}
+		for _, c := range r.Cells {
+			present[c.AttachmentID] = true
+		}
+		for _, v := range r.VPCs {
+			present[v.AttachmentID] = true
+		}
+		for att, table := range gr.Associations {
+			if present[att] {
+				r.Associations[att] = table
+			}
+		}
+		// Routes through attachments this gateway does not run would not resolve.
+		for i := range r.Tables {
+			r.Tables[i].Routes = keepResolvable(r.Tables[i].Routes, present)
+		}
+		if err := r.Validate(); err != nil {
+			o.routerErrs[r.ID] = err
+			continue
+		}
+		o.routers[r.ID] = r
+	}
+	return o
+}
+
+func keepResolvable(routes []dataplane.Route, present map[string]bool) []dataplane.Route {
+	var out []dataplane.Route
+	for _, rt := range routes {
+		var hops []string
+		for _, h := range rt.NextHops {
+			if present[h] {
+				hops = append(hops, h)
+			}
+		}
+		if rt.Blackhole || len(hops) > 0 {
+			rt.NextHops = hops
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+// tableNumber is a stable Linux table number for a route table: the same on every
+// gateway and across restarts, clear of the reserved numbers (220 is strongSwan's,
+// 253-255 the kernel's).
+func tableNumber(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return 1000 + int(h.Sum32()%1_000_000)
+}
+
+// linkAllocator hands out stable /30s for links that have no BGP tunnel CIDR, avoiding
+// the BGP tunnel CIDRs of the router's connections.
+type linkAllocator struct {
+	taken map[netip.Prefix]bool
+}
+
+func newLinkAllocator(gr service.GatewayRouter) *linkAllocator {
+	a := &linkAllocator{taken: map[netip.Prefix]bool{}}
+	for _, v := range gr.VPNs {
+		if !v.Conn.Bgp.EnableBgp {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v.Conn.Bgp.TunnelCidr); err == nil {
+			a.taken[p.Masked()] = true
+		}
+	}
+	return a
+}
+
+func (a *linkAllocator) next(owner string) netip.Prefix {
+	h := fnv.New32a()
+	h.Write([]byte(owner))
+	slots := uint32(1) << (32 - linkPool.Bits() - 2)
+	base := linkPool.Addr().As4()
+	for i := uint32(0); i < slots; i++ {
+		slot := (h.Sum32() + i) % slots
+		v := (uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])) + slot*4
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 30)
+		if !a.taken[p] {
+			a.taken[p] = true
+			return p
+		}
+	}
+	// 8192 /30s per router: more links than that cannot be given distinct ones.
+	return netip.PrefixFrom(linkPool.Addr(), 30)
+}
+
+// problemText renders a build error for a connection's log: what is wrong and what to do.
+func problemText(what string, err error) string {
+	var ps tunnel.Problems
+	if errors.As(err, &ps) {
+		return fmt.Sprintf("gateway: the %s cannot be built: %s; correct it with ModifyVpnConnectionAttribute", what, ps.Error())
+	}
+	return fmt.Sprintf("gateway: the %s cannot be built: %v", what, err)
+}
