@@ -27,6 +27,9 @@ step "go vet"
 go vet ./...
 (cd contract && go vet ./...)
 
+step "unsafecheck: no MustParse, panic or unchecked type assertion on data the program did not write"
+go run ./scripts/unsafecheck ./cmd ./internal
+
 step "unit, API and robustness tests"
 go test -count=1 ./...
 

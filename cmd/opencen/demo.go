@@ -150,7 +150,11 @@ func field(m map[string]any, path ...string) any {
 			if len(x) == 0 {
 				return nil
 			}
-			v = x[0].(map[string]any)[k]
+			m, ok := x[0].(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
 		default:
 			return nil
 		}

@@ -190,7 +190,11 @@ func labCmd() *cobra.Command {
 				return err
 			}
 			if v.VcoHealthCheck.Enable == "true" {
-				prefixes = append(prefixes, netip.PrefixFrom(netip.MustParseAddr(v.VcoHealthCheck.Sip), 32))
+				sip, err := netip.ParseAddr(v.VcoHealthCheck.Sip)
+				if err != nil {
+					return fmt.Errorf("the connection's health-check source %q: %w", v.VcoHealthCheck.Sip, err)
+				}
+				prefixes = append(prefixes, netip.PrefixFrom(sip, 32))
 			}
 			if len(prefixes) > 0 {
 				if err := dc.RouteToTunnel(cmd.Context(), prefixes...); err != nil {
@@ -280,6 +284,13 @@ func configureBIRD(cmd *cobra.Command, cl *rpc.Client, dc *lab.DC, asn uint32, r
 	if _, err := fmt.Sscan(cfgs[0].PeerAsn, &peerAS); err != nil {
 		return fmt.Errorf("peer ASN %q: %w", cfgs[0].PeerAsn, err)
 	}
-	return dc.StartBIRD(cmd.Context(), asn, dc.Host, []lab.BIRDNeighbor{{Address: netip.MustParseAddr(cfgs[0].PeerBgpIp),
-		LocalAddress: netip.MustParseAddr(cfgs[0].LocalBgpIp), PeerAS: peerAS}}, []netip.Prefix{dc.Subnet})
+	peer, err := netip.ParseAddr(cfgs[0].PeerBgpIp)
+	if err != nil {
+		return fmt.Errorf("peer BGP address %q: %w", cfgs[0].PeerBgpIp, err)
+	}
+	local, err := netip.ParseAddr(cfgs[0].LocalBgpIp)
+	if err != nil {
+		return fmt.Errorf("local BGP address %q: %w", cfgs[0].LocalBgpIp, err)
+	}
+	return dc.StartBIRD(cmd.Context(), asn, dc.Host, []lab.BIRDNeighbor{{Address: peer, LocalAddress: local, PeerAS: peerAS}}, []netip.Prefix{dc.Subnet})
 }

@@ -140,7 +140,7 @@ func printRoutes(cmd *cobra.Command, cl *rpc.Client, trID, only string, asJSON b
 	all := map[string]any{}
 	w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	for _, t := range tables.TransitRouterRouteTables {
-		id := t["TransitRouterRouteTableId"].(string)
+		id, _ := t["TransitRouterRouteTableId"].(string)
 		if only != "" && id != only {
 			continue
 		}

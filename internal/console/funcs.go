@@ -81,7 +81,9 @@ var funcs = template.FuncMap{
 	"args": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
-			m[kv[i].(string)] = kv[i+1]
+			if k, ok := kv[i].(string); ok {
+				m[k] = kv[i+1]
+			}
 		}
 		return m
 	},

@@ -157,7 +157,9 @@ func (d *fakeDriver) DeleteCell(_ context.Context, id string) error {
 
 func (d *fakeDriver) Prune(context.Context, []string, []string) error { return nil }
 
-func (d *fakeDriver) Status(context.Context) (dataplane.Status, error) { return dataplane.Status{}, nil }
+func (d *fakeDriver) Status(context.Context) (dataplane.Status, error) {
+	return dataplane.Status{}, nil
+}
 
 type fakeProber struct {
 	mu     sync.Mutex

@@ -234,7 +234,9 @@ var jpFieldCache sync.Map // reflect.Type -> []jpField
 
 func jpFieldsOf(t reflect.Type) []jpField {
 	if c, ok := jpFieldCache.Load(t); ok {
-		return c.([]jpField)
+		if fields, ok := c.([]jpField); ok {
+			return fields
+		}
 	}
 	var fields []jpField
 	for i := 0; i < t.NumField(); i++ {

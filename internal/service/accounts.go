@@ -110,8 +110,10 @@ func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, 
 	if err != nil {
 		return Caller{}, "", err
 	}
-	if e, ok := s.keys.Load(keyID); ok && e.(keyEntry).revision == rev {
-		return e.(keyEntry).caller, e.(keyEntry).secret, nil
+	if v, ok := s.keys.Load(keyID); ok {
+		if e, ok := v.(keyEntry); ok && e.revision == rev {
+			return e.caller, e.secret, nil
+		}
 	}
 	c, secret, err := s.lookupKey(ctx, keyID)
 	if err == nil {

@@ -233,7 +233,11 @@ func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.
 				continue
 			}
 			any = true
-			p := netip.MustParsePrefix(c.Cidr)
+			p, err := netip.ParsePrefix(c.Cidr)
+			if err != nil {
+				s.log.Error("a stored transit router CIDR block does not parse; it gives no addresses", "cidr", c.ID, "value", c.Cidr)
+				continue
+			}
 			if ip, ok, err := freeAddress(t, "private/"+tr.ID, p); err != nil {
 				return "", err
 			} else if ok {
@@ -249,7 +253,11 @@ func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.
 	if region.PublicPool == "" {
 		return "", apierr.New("OperationFailed.AllocateCidrFailed", "Region %s has no public address pool configured (publicPool in the server config).", tr.Region)
 	}
-	ip, ok, err := freeAddress(t, "public/"+tr.Region, netip.MustParsePrefix(region.PublicPool))
+	pool, err := netip.ParsePrefix(region.PublicPool)
+	if err != nil {
+		return "", apierr.New("OperationFailed.AllocateCidrFailed", "Region %s's public address pool %q (publicPool in the server config) is not a CIDR block.", tr.Region, region.PublicPool)
+	}
+	ip, ok, err := freeAddress(t, "public/"+tr.Region, pool)
 	if err != nil {
 		return "", err
 	}

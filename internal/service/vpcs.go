@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 
@@ -146,7 +147,10 @@ func (s *Service) CreateVSwitch(ctx context.Context, c Caller, region, vpcID, zo
 		if v.Status != model.StatusAvailable {
 			return "", apierr.New("IncorrectVpcStatus", "The VPC %s is %s; retry when it is Available.", v.ID, v.Status)
 		}
-		vp := netip.MustParsePrefix(v.CidrBlock)
+		vp, err := netip.ParsePrefix(v.CidrBlock)
+		if err != nil {
+			return "", fmt.Errorf("VPC %s: stored CIDR block %q: %w", v.ID, v.CidrBlock, err)
+		}
 		if !vp.Contains(p.Addr()) || p.Bits() < vp.Bits() {
 			return "", apierr.Invalid("CidrBlock", "The vSwitch CIDR block %s must lie inside the VPC's %s.", p, vp)
 		}
@@ -155,7 +159,8 @@ func (s *Service) CreateVSwitch(ctx context.Context, c Caller, region, vpcID, zo
 			return "", err
 		}
 		for _, sw := range sws {
-			if sw.VpcID == v.ID && netip.MustParsePrefix(sw.CidrBlock).Overlaps(p) {
+			swp, err := netip.ParsePrefix(sw.CidrBlock)
+			if sw.VpcID == v.ID && (err != nil || swp.Overlaps(p)) { // a damaged record blocks its range
 				return "", apierr.New("InvalidCidrBlock.Overlapped", "The CIDR block %s overlaps vSwitch %s (%s).", p, sw.ID, sw.CidrBlock)
 			}
 		}

@@ -196,7 +196,10 @@ func entryItems(entries []routing.Entry, statics map[string]*model.RouteEntry, r
 	}
 	sort.Slice(pending, func(i, j int) bool { return pending[i].ID < pending[j].ID })
 	for _, st := range pending {
-		p := netip.MustParsePrefix(st.Destination)
+		p, err := netip.ParsePrefix(st.Destination)
+		if err != nil {
+			continue // a damaged record: the routing engine leaves it out too
+		}
 		o := rpc.Object{"TransitRouterRouteEntryDestinationCidrBlock": st.Destination, "TransitRouterRouteEntryType": "Static",
 			"TransitRouterRouteEntryStatus": st.Status, "TransitRouterRouteEntryNextHopType": st.NextHopType, "OperationalMode": true, "Tag": "", "PrefixListId": "",
 			"PathAttributes": rpc.Object{"AsPaths": []string{}, "Communities": []string{}, "OriginRouteType": pendingOrigin(st), "Preference": 0}}
