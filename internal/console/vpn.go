@@ -110,6 +110,10 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 	if err == nil {
 		p.D["Logs"] = dig(logs, "Data", "Logs")
 	}
+	// The data plane's objects of the connection (tunnel, BGP session, health check).
+	if objs, err := q.cl.get(q.ctx, admin.Version, "DescribeGatewayStatus", map[string]string{"VpnConnectionId": id}); err == nil {
+		p.D["DataPlane"] = objs["Objects"]
+	}
 	grants, err := listAll(q.ctx, q.cl, cbn.Version, "DescribeGrantRulesToResource", "GrantRules", map[string]string{"ProductType": "VPN", "ResourceId": id, "RegionId": p.Region})
 	if err != nil {
 		_, p.Error = fieldErrors(err, nil)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"time"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
@@ -33,6 +34,8 @@ func Product(svc *service.Service) *rpc.Product {
 		// Any account, for its own connections.
 		"RenderVpnConnectionConfig": h.renderVpnConfig,
 		"ExplainRoute":              h.explainRoute,
+		// Any account sees its own connections' and transit routers' objects, the admin all.
+		"DescribeGatewayStatus": h.gatewayStatus,
 	}}
 }
 
@@ -139,4 +142,19 @@ func (h handlers) explainRoute(ctx context.Context, r *rpc.Request) (rpc.Object,
 		return nil, err
 	}
 	return rpc.Object{"Text": x.String(), "Explanation": json.RawMessage(raw)}, nil
+}
+
+// gatewayStatus lists the data plane's objects (routers, cells, BGP neighbors, health
+// checks) with their status: pending, done, or error with what is wrong.
+func (h handlers) gatewayStatus(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	objs, err := h.svc.GatewayObjects(ctx, api.Caller(r), r.Params["VpnConnectionId"], r.Params["TransitRouterId"])
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, o := range objs {
+		items = append(items, rpc.Object{"Node": o.Node, "Kind": o.Kind, "Id": o.ID, "TransitRouterId": o.Router,
+			"State": o.State, "Message": o.Message, "Since": o.Since.UTC().Format(time.RFC3339)})
+	}
+	return rpc.Object{"Objects": items}, nil
 }
