@@ -1,8 +1,9 @@
 # Sourced by the scripts: installs, as root, the Debian packages the data plane needs
-# (strongSwan with kernel-libipsec, iproute2, nftables, ping) when they are missing.
+# (strongSwan with kernel-libipsec, iproute2, nftables, ping, BIRD, and iperf3 for
+# bench/dataplane) when they are missing.
 # Without root, or with OPENCEN_SKIP_DATAPLANE=1, it installs nothing; what needs the
 # packages then says what is missing.
-DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping bird2)
+DATAPLANE_PKGS=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins iproute2 nftables iputils-ping bird2 iperf3)
 install_dataplane_deps() {
 	if [ "$(id -u)" != 0 ] || [ "${OPENCEN_SKIP_DATAPLANE:-}" = 1 ]; then
 		return 0
