@@ -50,12 +50,14 @@ import (
 )
 
 type options struct {
-	conns      int
-	iperf      time.Duration
-	rounds     int
-	transition time.Duration
-	verbose    bool
-	cpuprofile string
+	conns       int
+	stallRuns   int
+	stallWindow time.Duration
+	iperf       time.Duration
+	rounds      int
+	transition  time.Duration
+	verbose     bool
+	cpuprofile  string
 }
 
 // names are everything a run creates, derived from its ID.
@@ -85,6 +87,8 @@ func main() {
 	var o options
 	var cleanupRID string
 	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
+	flag.IntVar(&o.stallRuns, "stall-runs", 0, "after the benchmark, build this many more OpenCEN worlds of -conns connections, one after the other, and count the connections that stall while reported established")
+	flag.DurationVar(&o.stallWindow, "stall-window", 25*time.Second, "how long to ping through every connection after they all came up, looking for stalls")
 	flag.DurationVar(&o.iperf, "iperf", 5*time.Second, "iperf3 duration per throughput run (0 = skip the throughput part)")
 	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
 	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in contract/e2e")
@@ -266,6 +270,21 @@ func benchmark(ctx context.Context, o options, n names, cl *benchkit.Cleanups, r
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	benchkit.Logf("OpenCEN: pinging through every connection for %s, looking for stalls", o.stallWindow)
+	sr, err := w.stallCheck(ctx, o.stallWindow)
+	if err != nil {
+		return fmt.Errorf("OpenCEN: stall check: %w", err)
+	}
+	r.stalls = append(r.stalls, sr)
+	benchkit.Logf("OpenCEN: modifying one connection of %d", o.conns)
+	if r.modify, err = w.modifyOne(ctx); err != nil {
+		return fmt.Errorf("OpenCEN: modify one connection: %w", err)
+	}
+	d, err := w.noopApply(ctx)
+	if err != nil {
+		return fmt.Errorf("OpenCEN: idle passes: %w", err)
+	}
+	r.noopApply = append(r.noopApply, d)
 	cpu0, t0 := selfCPU(), time.Now()
 	if err := benchkit.SleepCtx(ctx, 5*time.Second); err != nil {
 		return err
@@ -329,6 +348,20 @@ func benchmark(ctx context.Context, o options, n names, cl *benchkit.Cleanups, r
 		}
 	}
 	r.gwWarnings = w.warnings()
+	if o.stallRuns > 0 {
+		// The worlds above go first: the stall runs reuse their names.
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		err := errors.Join(w.cleanup(cctx), b.cleanup(cctx))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cleanup before the stall runs: %w", err)
+		}
+		runs, err := stallRuns(ctx, o, n, o.stallRuns, o.stallWindow)
+		r.stalls = append(r.stalls, runs...)
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -55,6 +55,8 @@ type world struct {
 
 	mu    sync.Mutex
 	conns []*conn // index k-1
+
+	cleaned bool
 }
 
 type conn struct {
@@ -97,6 +99,7 @@ func (w *world) setup(ctx context.Context) error {
 	w.stopLife = func() { lcancel(); <-ldone }
 	gctx, gcancel := context.WithCancel(context.Background())
 	gdone := make(chan struct{})
+	in.Gateway.Changes = in.Service.WatchDataPlane(gctx)
 	go func() { defer close(gdone); _ = in.Gateway.Run(gctx) }()
 	w.stopGW = func() { gcancel(); <-gdone }
 
@@ -404,6 +407,10 @@ func (w *world) warnings() []string {
 // cleanup stops the gateway and the server, then removes the data plane (by the driver's
 // prefix) and the lab (by its prefix). It also works from the names alone.
 func (w *world) cleanup(ctx context.Context) error {
+	if w.cleaned {
+		return nil
+	}
+	w.cleaned = true
 	var errs []error
 	if w.srv != nil {
 		w.srv.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,11 +27,15 @@ type report struct {
 	rawTput, ocenTput []iperfResult
 	rawESP, ocenESP   string
 	noopApply         []time.Duration
+	// stalls: the main world's check first, then the stall runs'
+	stalls []stallResult
+	modify modifyResult
 
 	gwWarnings []string
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func ms(d time.Duration) string   { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 func mib(kb float64) string       { return fmt.Sprintf("%.1f MiB", kb/1024) }
 
 func spread(m map[int]time.Duration) string {
@@ -97,6 +102,23 @@ func (r *report) print(out io.Writer) {
 		p("| memory: gateway process RSS growth per connection | %s | — | | | |", mib(growth))
 		p("| memory per connection, charon included | %s | %s | | ≤ 16 MB (15.3 MiB) | %s |", mib(per), mib(r.baseMem.rss), verdict(per*1024 <= 16e6))
 	}
+	if len(r.noopApply) > 0 {
+		worst := slices.Max(r.noopApply)
+		p("| gateway pass with nothing changed, %d connections (longest over 2 s, %d windows) | %s | — | | < 100 ms | %s |", n, len(r.noopApply), ms(worst), verdict(worst < 100*time.Millisecond))
+	}
+	if r.modify.newSA > 0 {
+		p("| one connection modified among %d: API call until its cell reloaded / its new IKE SA was up | %s / %s | — | | ≤ 1 s (reloaded) | %s |",
+			n, ms(r.modify.reloaded), ms(r.modify.newSA), verdict(r.modify.reloaded <= time.Second))
+	}
+	if len(r.stalls) > 0 {
+		total, conns := 0, 0
+		for _, s := range r.stalls {
+			total += len(s.stalled)
+			conns += s.conns
+		}
+		p("| cells that stalled while reported ipsec_sa_established (%d worlds, %d connections, %s of pings each) | %d | — | | 0 | %s |",
+			len(r.stalls), conns, r.stalls[0].window, total, verdict(total == 0))
+	}
 	p("")
 	p("Details:")
 	if r.base.allUp > 0 {
@@ -136,6 +158,23 @@ func (r *report) print(out io.Writer) {
 			ds = append(ds, d.Round(time.Millisecond).String())
 		}
 		p("- The longest gateway pass with nothing changed, over 2 s, with %d connections: %s.", n, strings.Join(ds, ", "))
+	}
+	if r.modify.newSA > 0 {
+		p("- Modify one connection (#%d, IpsecConfig.IpsecLifetime 3600 through ModifyVpnConnectionAttribute): its cell reloaded %s and had its new IKE SA %s after the call; %d other cells were not touched, %d were.",
+			r.modify.conn, ms(r.modify.reloaded), ms(r.modify.newSA), r.modify.untouched, r.modify.touched)
+	}
+	for i, s := range r.stalls {
+		name := "the benchmark's world"
+		if i > 0 {
+			name = fmt.Sprintf("stall run %d", i)
+		}
+		var each []string
+		for k, d := range s.stalled {
+			each = append(each, fmt.Sprintf("#%d dark %s", k, secs(d)))
+		}
+		slices.Sort(each)
+		p("- Stalls in %s (%d connections, pings every %s for %s): %d stalled while reported established%s; %d went dark at all.",
+			name, s.conns, stallInterval, s.window, len(s.stalled), strings.Join(append([]string{""}, each...), ", "), s.dark)
 	}
 	if len(r.gwWarnings) > 0 {
 		p("- Server/gateway warnings during the run:")

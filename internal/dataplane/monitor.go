@@ -40,11 +40,16 @@ type cellRuntime struct {
 	keeping     bool
 	// seen is the state as the last look at charon found it (see look).
 	seen CellStatus
+	// proposals are the last "received proposals" / "configured proposals" by IKE SA
+	proposals map[string]string
 	// rekey bookkeeping, to not report the old SAs' deletion as the tunnel going down
 	rekeyedIKE     map[string]bool // old IKE SAs of rekeyings, by unique id
 	lastChildRekey time.Time
 
 	wake chan struct{}
+	// lastInitiation is when keep last started an initiation of a connection without IKE
+	// SA (keep's goroutine only).
+	lastInitiation time.Time
 	// initMu is held by the one initiation running (see initiating), and guards the
 	// backoff: when missing child SAs were last initiated, and how long to wait before the
 	// next try (RetryInterval, doubled after each failure up to maxChildBackoff, back to
@@ -156,8 +161,8 @@ func (rt *cellRuntime) config() (Cell, string) {
 // lock to dispatch an event arriving meanwhile.)
 
 // logLine is "<time> <thread>[<group>] <name|id> <message>" (the <name|id> part only in
-// the context of an IKE SA).
-var logLine = regexp.MustCompile(`^(\S+) \d+\[(\w+)\] (?:<([^|>]*)\|(\d+)> )?(.*)$`)
+// the context of an IKE SA, <id> alone before its configuration is known).
+var logLine = regexp.MustCompile(`^(\S+) \d+\[(\w+)\] (?:<(?:([^|>]*)\|)?(\d+)> )?(.*)$`)
 
 // Messages of interest, with the SA number they name.
 var (
@@ -303,6 +308,15 @@ func (rt *cellRuntime) handleLog(line string, history bool) {
 		}
 		emit(EventChildDown, text)
 		rt.poke()
+	case strings.HasPrefix(text, "received proposals: ") || strings.HasPrefix(text, "configured proposals: "):
+		// What a failed negotiation offered and accepted, for the mismatch that follows.
+		which, props, _ := strings.Cut(text, " proposals: ")
+		rt.mu.Lock()
+		if rt.proposals == nil || len(rt.proposals) > 64 {
+			rt.proposals = map[string]string{}
+		}
+		rt.proposals[ctxKey(m)+which] = props
+		rt.mu.Unlock()
 	default:
 		kind := classifyLog(text)
 		if kind == "" {
@@ -317,13 +331,24 @@ func (rt *cellRuntime) handleLog(line string, history bool) {
 		if name := m[3]; name != "" {
 			text = name + ": " + text
 		}
-		if kind == EventPeerRefused {
+		switch kind {
+		case EventPeerRefused:
 			text = "the peer refused (no matching configuration or proposal on its side): " + text
+		case EventProposalMismatch:
+			rt.mu.Lock()
+			got, have := rt.proposals[ctxKey(m)+"received"], rt.proposals[ctxKey(m)+"configured"]
+			rt.mu.Unlock()
+			if got != "" && have != "" {
+				text += " (the peer proposed " + got + "; this side accepts " + have + ")"
+			}
 		}
 		emit(kind, text)
 		rt.poke() // a failure changes the state: look now, do not report a stale one
 	}
 }
+
+// ctxKey names the IKE SA a log line is about (its unique id), "" outside one.
+func ctxKey(m []string) string { return m[4] }
 
 func (rt *cellRuntime) setChildFailed(v bool) {
 	rt.mu.Lock()
@@ -346,7 +371,8 @@ func classifyLog(msg string) string {
 		// The peer says no: it may have no configuration for us yet, or other proposals;
 		// from here the two cannot be told apart.
 		return EventPeerRefused
-	case has("NO_PROPOSAL_CHOSEN", "no acceptable proposal found", "no matching proposal found", "no proposal found"):
+	case has("NO_PROPOSAL_CHOSEN", "no acceptable proposal found", "no matching proposal found", "no proposal found",
+		"received proposals unacceptable"):
 		return EventProposalMismatch
 	case has("AUTHENTICATION_FAILED", "MAC mismatched", "no shared key found", "no matching peer config found",
 		"decryption failed?", "INVALID_ID_INFORMATION") ||
@@ -649,6 +675,13 @@ func (rt *cellRuntime) keep() {
 			continue
 		}
 		if c.IPsec.StartNow {
+			// At most one initiation per RetryInterval: the events a failed one causes
+			// wake this loop at once, and must not start another.
+			if wait := time.Until(rt.lastInitiation.Add(rt.d.opts.RetryInterval)); wait > 0 {
+				rt.wait(ctx, min(wait, settledLook))
+				continue
+			}
+			rt.lastInitiation = time.Now()
 			rt.initiating(func() { rt.initiateIfDown(ctx) })
 			rt.wait(ctx, min(rt.d.opts.RetryInterval, settledLook))
 			continue
@@ -674,6 +707,11 @@ func (rt *cellRuntime) keep() {
 				rt.wait(ctx, time.Second)
 				continue
 			}
+			if wait := time.Until(rt.lastInitiation.Add(rt.d.opts.RetryInterval)); wait > 0 {
+				rt.wait(ctx, wait) // a failed initiation is retried on traffic, at most once per RetryInterval
+				continue
+			}
+			rt.lastInitiation = time.Now()
 			rt.initiating(func() {
 				rt.emit(EventTriggered, "first packet from the router: initiating")
 				rt.initiateIfDown(ctx)

@@ -126,6 +126,7 @@ func TestRouteOps(t *testing.T) {
 func TestClassifyLog(t *testing.T) {
 	for msg, want := range map[string]string{
 		"received NO_PROPOSAL_CHOSEN notify error":                                EventPeerRefused,
+		"received proposals unacceptable":                                         EventProposalMismatch,
 		"no acceptable proposal found":                                            EventProposalMismatch,
 		"received AUTHENTICATION_FAILED notify error":                             EventAuthFailed,
 		"tried 1 shared key for '198.18.0.11' - '198.18.0.3', but MAC mismatched": EventAuthFailed,
@@ -207,5 +208,34 @@ func TestMissingChildren(t *testing.T) {
 		if got := missingChildren(tc.sas, flow); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestLogMismatchSaysWhat: a proposal mismatch says what the peer proposed and what this
+// side accepts (from the lines charon logs before it, also before the connection is known).
+func TestLogMismatchSaysWhat(t *testing.T) {
+	d, err := newNetns(NetnsOptions{Prefix: "t0000-", RunDir: t.TempDir(), WANBridge: "br0"}, newFakeOS(), newFakeOS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Event
+	d.opts.OnEvent = func(e Event) { got = append(got, e) }
+	rt := &cellRuntime{d: d, id: "vco-1"}
+	for _, l := range []string{
+		"2026-12-07T16:02:58 16[CFG] <419> received proposals: IKE:AES_CBC_256/HMAC_SHA2_512_256/PRF_HMAC_SHA2_512/MODP_2048",
+		"2026-12-07T16:02:58 16[CFG] <419> configured proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_1024",
+		"2026-12-07T16:02:58 16[IKE] <419> received proposals unacceptable",
+		"2026-12-07T16:02:59 10[IKE] <vco-1|420> received NO_PROPOSAL_CHOSEN notify error",
+	} {
+		rt.handleLog(l, false)
+	}
+	if len(got) != 2 || got[0].Kind != EventProposalMismatch || got[1].Kind != EventPeerRefused {
+		t.Fatalf("events %+v", got)
+	}
+	if !strings.Contains(got[0].Message, "the peer proposed IKE:AES_CBC_256") || !strings.Contains(got[0].Message, "this side accepts IKE:AES_CBC_128") {
+		t.Errorf("mismatch message %q", got[0].Message)
+	}
+	if !strings.Contains(got[1].Message, "no matching configuration or proposal") || strings.Contains(got[1].Message, "mismatch") {
+		t.Errorf("refusal message %q", got[1].Message)
 	}
 }
