@@ -160,7 +160,7 @@ func (r *report) print(out io.Writer) {
 		p("- The longest gateway pass with nothing changed, over 2 s, with %d connections: %s.", n, strings.Join(ds, ", "))
 	}
 	if r.modify.newSA > 0 {
-		p("- Modify one connection (#%d, IpsecConfig.IpsecLifetime 3600 through ModifyVpnConnectionAttribute): its cell reloaded %s and had its new IKE SA %s after the call; %d other cells were not touched, %d were.",
+		p("- Modify one connection (#%d, IpsecConfig.IpsecLifetime 3600 through ModifyVpnAttachmentAttribute): its cell reloaded %s and had its new IKE SA %s after the call; %d other cells were not touched, %d were.",
 			r.modify.conn, ms(r.modify.reloaded), ms(r.modify.newSA), r.modify.untouched, r.modify.touched)
 	}
 	for i, s := range r.stalls {

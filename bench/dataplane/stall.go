@@ -103,7 +103,7 @@ func (w *world) stallCheck(ctx context.Context, window time.Duration) (stallResu
 	return res, nil
 }
 
-// modifyResult is the time from a ModifyVpnConnectionAttribute call of one connection among
+// modifyResult is the time from a ModifyVpnAttachmentAttribute call of one connection among
 // N until its cell had reloaded the configuration, and until its new IKE SA was up.
 type modifyResult struct {
 	conn               int
@@ -129,7 +129,7 @@ func (w *world) modifyOne(ctx context.Context) (modifyResult, error) {
 	t0 := time.Now()
 	// A new IPsec SA lifetime: the cell reloads and renegotiates; the data center does not
 	// care (lifetimes are not negotiated).
-	if _, err := w.call(ctx, vpcV, "ModifyVpnConnectionAttribute", map[string]string{"RegionId": region, "VpnConnectionId": c.vco,
+	if _, err := w.call(ctx, vpcV, "ModifyVpnAttachmentAttribute", map[string]string{"RegionId": region, "VpnConnectionId": c.vco,
 		"IpsecConfig": `{"IpsecLifetime":3600}`}); err != nil {
 		return res, err
 	}

@@ -265,7 +265,7 @@ func (a *linkAllocator) next(owner string) netip.Prefix {
 func problemText(what string, err error) string {
 	var ps tunnel.Problems
 	if errors.As(err, &ps) {
-		return fmt.Sprintf("gateway: the %s cannot be built: %s; correct it with ModifyVpnConnectionAttribute", what, ps.Error())
+		return fmt.Sprintf("gateway: the %s cannot be built: %s; correct it with ModifyVpnAttachmentAttribute", what, ps.Error())
 	}
 	return fmt.Sprintf("gateway: the %s cannot be built: %v", what, err)
 }

@@ -289,6 +289,7 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		g.cells.Refresh(repair...)
 	}
 	if time.Since(g.lastPrune) > g.PruneEvery {
+		changed = true // periodic maintenance: it looks at the whole system
 		if err := g.Driver.Prune(ctx, g.routers.Keep(), g.cells.Keep()); err != nil && ctx.Err() == nil {
 			g.Log.Warn("gateway: prune", "err", err)
 		}

@@ -220,7 +220,7 @@ func (s *Service) gatewayVPN(a *model.VpnAttachment, vcos map[string]*model.VpnC
 	}
 	var err error
 	if g.Conn.Ike.Psk, err = s.box.Open(v.Ike.Psk); err != nil {
-		g.Err = fmt.Errorf("the stored pre-shared key cannot be opened (%w); set it again with ModifyVpnConnectionAttribute IkeConfig.Psk", err)
+		g.Err = fmt.Errorf("the stored pre-shared key cannot be opened (%w); set it again with ModifyVpnAttachmentAttribute IkeConfig.Psk", err)
 	}
 	cgw, ok := cgws[v.CustomerGatewayID]
 	if !ok {

@@ -423,7 +423,7 @@ func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id strin
 	p := tunnel.Parse(view.VpnConnection, &g, view.Psk, view.BgpAuthKey)
 	if problems := p.Problems(); len(problems) > 0 {
 		return tunnel.Spec{}, apierr.New("InvalidVpnConnection.Configuration",
-			"The IPsec-VPN connection %s cannot be rendered: %s. Correct it with ModifyVpnConnectionAttribute.", id, problems.Error())
+			"The IPsec-VPN connection %s cannot be rendered: %s. Correct it with ModifyVpnAttachmentAttribute.", id, problems.Error())
 	}
 	return p.Spec, p.Err()
 }
