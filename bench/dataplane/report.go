@@ -35,7 +35,7 @@ type report struct {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-func ms(d time.Duration) string   { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+func ms(d time.Duration) string   { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 func mib(kb float64) string       { return fmt.Sprintf("%.1f MiB", kb/1024) }
 
 func spread(m map[int]time.Duration) string {
@@ -155,7 +155,7 @@ func (r *report) print(out io.Writer) {
 	if len(r.noopApply) > 0 {
 		var ds []string
 		for _, d := range r.noopApply {
-			ds = append(ds, d.Round(time.Millisecond).String())
+			ds = append(ds, ms(d))
 		}
 		p("- The longest gateway pass with nothing changed, over 2 s, with %d connections: %s.", n, strings.Join(ds, ", "))
 	}

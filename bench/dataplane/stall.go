@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -196,6 +197,9 @@ func stallRuns(ctx context.Context, o options, n names, runs int, window time.Du
 	for i := 1; i <= runs; i++ {
 		nr := n
 		nr.base = filepath.Join(n.base, fmt.Sprintf("stall-%d", i))
+		if err := os.MkdirAll(nr.base, 0o700); err != nil {
+			return out, err
+		}
 		w := &world{n: nr, o: o}
 		benchkit.Logf("stall run %d/%d: %d connections", i, runs, o.conns)
 		err := func() error {
