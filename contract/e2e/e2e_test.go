@@ -701,10 +701,25 @@ func TestHealthCheck(t *testing.T) {
 			if want := map[string]int{"revoke_route": 0, "reserve_route": 1}[policy]; routes() != want {
 				t.Fatalf("while failed the connection offers %d routes, want %d", routes(), want)
 			}
+			const withdrawn, restored = "withdrawn from the transit router's tables (applied)", "back in the transit router's tables (applied)"
+			if policy == "revoke_route" {
+				// The withdrawal is logged once the data plane has applied it: from then on
+				// the VPC host has no route to the data center.
+				w.waitFor("the withdrawal in the log", 10*time.Second, func() bool { return strings.Contains(w.logs(c.vco), withdrawn) })
+				if err := r.vpcHost.Ping(w.ctx, c.dc.Host, 1); err == nil {
+					t.Fatalf("the log says the routes are withdrawn, but the VPC host still reaches %s", c.dc.Host)
+				}
+			}
 			nft("delete", "table", "inet", "hcblock")
 			w.waitFor("health check recovered", 20*time.Second, func() bool { return hcStatus() == "success" && routes() == 1 })
 			if l := w.logs(c.vco); !strings.Contains(l, "health_check failed") || !strings.Contains(l, "health_check ok") {
 				t.Fatalf("logs lack the transitions:\n%s", l)
+			}
+			if policy == "revoke_route" {
+				w.waitFor("the restoration in the log", 10*time.Second, func() bool { return strings.Contains(w.logs(c.vco), restored) })
+				w.pingBothWays(c.dc, r.vpcHost)
+			} else if l := w.logs(c.vco); strings.Contains(l, withdrawn) {
+				t.Fatalf("reserve_route withdrew the routes:\n%s", l)
 			}
 		})
 	}

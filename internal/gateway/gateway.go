@@ -109,6 +109,8 @@ type Gateway struct {
 	// withdrawals are health verdicts waiting for the data plane to apply them (see
 	// reportWithdrawals): connection -> failed.
 	withdrawals map[string]bool
+	// verdicts are the health checks' last verdicts (healthy).
+	verdicts map[string]bool
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
 
@@ -127,7 +129,7 @@ type Gateway struct {
 func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
-		states: map[string]dataplane.CellStatus{}, repair: map[string]bool{}, withdrawals: map[string]bool{},
+		states: map[string]dataplane.CellStatus{}, repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {

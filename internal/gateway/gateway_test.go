@@ -429,3 +429,48 @@ func TestHeldAndRemoved(t *testing.T) {
 		t.Error("status of a deleted cell still reported")
 	}
 }
+
+// TestWithdrawalLoggedWhenApplied: a failed revoke_route check is logged as withdrawn only
+// once the router applied tables without routes through the connection, and as restored
+// once they are back; the first (healthy) verdict logs neither.
+func TestWithdrawalLoggedWhenApplied(t *testing.T) {
+	e := newEnv(t)
+	w := newWorld()
+	w.add("x1", func(v *service.GatewayVPN) {
+		v.Conn.HealthCheck = model.HealthCheck{Enable: true, Sip: "10.0.0.9", Dip: "192.168.1.9", Interval: 3, Retry: 3, Policy: "revoke_route"}
+	})
+	e.store.set(w.view())
+	e.settle()
+	const withdrawn, restored = "withdrawn from the transit router's tables", "back in the transit router's tables"
+	has := func(s string) bool {
+		return slices.ContainsFunc(e.store.logs("vco-x1"), func(l string) bool { return strings.Contains(l, s) })
+	}
+	e.g.onHealth(probe.Result{ID: "vco-x1", Healthy: true, At: time.Now(), Detail: "reply"})
+	e.settle()
+	if has(restored) || has(withdrawn) {
+		t.Fatalf("the first healthy verdict logged a change: %q", e.store.logs("vco-x1"))
+	}
+	e.g.onHealth(probe.Result{ID: "vco-x1", Healthy: false, At: time.Now(), Detail: "2 losses"})
+	e.settle() // the store has not withdrawn the routes yet: the router still routes through x1
+	if has(withdrawn) {
+		t.Fatal("withdrawal logged before the router applied it")
+	}
+	w.vpns[0].Attachment = &model.VpnAttachment{Meta: model.Meta{ID: "tr-attach-x1"}, TransitRouterID: "tr-1", VpnID: "vco-x1"}
+	v := w.view()
+	v.Routers[0].Forwarding = map[string][]routing.Route{} // what the routing engine computes once the verdict is in
+	e.store.set(v)
+	e.settle()
+	if !has(withdrawn) {
+		t.Fatalf("no withdrawal logged after the router applied it: %q", e.store.logs("vco-x1"))
+	}
+	e.g.onHealth(probe.Result{ID: "vco-x1", Healthy: true, At: time.Now(), Detail: "reply"})
+	e.settle()
+	if has(restored) {
+		t.Fatal("restoration logged before the routes are back")
+	}
+	e.store.set(w.view())
+	e.settle()
+	if !has(restored) {
+		t.Fatalf("no restoration logged: %q", e.store.logs("vco-x1"))
+	}
+}

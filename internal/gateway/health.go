@@ -36,6 +36,7 @@ func (o *checkOps) Delete(_ context.Context, key string, _ checkObject) error {
 	delete(o.running, key)
 	o.g.mu.Lock()
 	delete(o.g.withdrawals, key)
+	delete(o.g.verdicts, key)
 	o.g.mu.Unlock()
 	return o.set("")
 }
@@ -80,7 +81,12 @@ func (g *Gateway) onHealth(r probe.Result) {
 		g.Log.Warn("gateway: health report", "vco", r.ID, "err", err)
 	}
 	g.mu.Lock()
-	g.withdrawals[r.ID] = !r.Healthy
+	prev, seen := g.verdicts[r.ID]
+	g.verdicts[r.ID] = r.Healthy
+	// Only a change of verdict changes the tables (a check starts healthy).
+	if seen && prev != r.Healthy || !seen && !r.Healthy {
+		g.withdrawals[r.ID] = !r.Healthy
+	}
 	g.mu.Unlock()
 	g.poke()
 }
