@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -443,5 +442,3 @@ func saState(sas []saInfo, children []tunnel.Child, childFailed bool) string {
 	}
 	return IKEEstablished
 }
-
-var errNoCharon = errors.New("charon is not running")

@@ -47,7 +47,8 @@ type Check struct {
 	// connection whatever the router's tables say (with no route via the link, the
 	// destination is treated as on-link). "" = routed normally.
 	Link string
-	// Source must be a local address in Netns (see EnsureSource); Destination is the
+	// Source must be a local address in Netns (the transit router holds its checks'
+	// sources on its lo: dataplane.Router.Sources); Destination is the
 	// data center's address. IPv4 only.
 	Source, Destination netip.Addr
 	// Interval between probes (0 = DefaultInterval); Retry consecutive losses make the

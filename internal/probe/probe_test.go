@@ -311,47 +311,6 @@ func TestSourceAndNamespace(t *testing.T) {
 	t.Logf("namespace recreated: %s", res.Detail)
 }
 
-func TestEnsureSource(t *testing.T) {
-	t.Parallel()
-	pr := newPair(t, 1)
-	ctx := pr.ctx
-	a := netip.MustParseAddr("169.254.201.1")
-	for i, want := range []bool{true, false} {
-		added, err := EnsureSource(ctx, pr.A, a)
-		if err != nil || added != want {
-			t.Fatalf("EnsureSource #%d = %v, %v; want %v", i+1, added, err, want)
-		}
-	}
-	have, err := localAddrs(ctx, pr.A)
-	if err != nil || have[a] != (ifAddr{link: "lo", bits: 32}) {
-		t.Fatalf("after EnsureSource: %v, %v", have, err)
-	}
-	for range 2 {
-		if err := RemoveSource(ctx, pr.A, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if have, _ := localAddrs(ctx, pr.A); have[a] != (ifAddr{}) {
-		t.Fatalf("after RemoveSource: %v", have)
-	}
-	// An address already on another link is local: not added, not removed.
-	if added, err := EnsureSource(ctx, pr.A, linkA.Addr()); err != nil || added {
-		t.Fatalf("EnsureSource(link address) = %v, %v", added, err)
-	}
-	if err := RemoveSource(ctx, pr.A, linkA.Addr()); err != nil {
-		t.Fatal(err)
-	}
-	if have, _ := localAddrs(ctx, pr.A); have[linkA.Addr()].link != pr.vethA {
-		t.Fatalf("RemoveSource removed the link's address: %v", have)
-	}
-	if _, err := EnsureSource(ctx, pr.name+"-none", a); err == nil {
-		t.Error("EnsureSource in a missing namespace: no error")
-	}
-	if err := RemoveSource(ctx, pr.name+"-none", a); err != nil {
-		t.Errorf("RemoveSource in a missing namespace: %v", err)
-	}
-}
-
 // TestDetectionLatency measures the time from B starting to drop probes to the unhealthy
 // verdict (and from B answering again to the healthy one), blocking at random points of
 // the probe cycle, for several intervals and retry counts. Target: detection at most

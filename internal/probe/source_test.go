@@ -9,14 +9,10 @@ import (
 	"opencen/internal/dataplane/nsutil"
 )
 
-// EnsureSource makes addr a local address of namespace netns ("" = the current one): if no
-// link there has it, it is added as addr/32 to lo (and lo is brought up). added says
-// whether EnsureSource added it; the caller owns an added address and removes it with
-// RemoveSource when the check goes away.
-//
-// A health check's source must be local in the router namespace so that the data
-// center's replies, routed back through the tunnel (the product asks for a route to
-// Source/32 whose next hop is the connection), are delivered to the prober.
+// EnsureSource makes addr a local address of namespace netns ("" = the current one), for
+// the tests: if no link there has it, it is added as addr/32 to lo (and lo is brought up).
+// added says whether it was added. (In production the transit router holds its checks'
+// sources on its lo: dataplane.Router.Sources.)
 func EnsureSource(ctx context.Context, netns string, addr netip.Addr) (added bool, err error) {
 	addr = addr.Unmap()
 	if !addr.Is4() {
@@ -39,27 +35,6 @@ func EnsureSource(ctx context.Context, netns string, addr netip.Addr) (added boo
 		return false, fmt.Errorf("add source %s to lo in namespace %q: %w", addr, netns, err)
 	}
 	return true, nil
-}
-
-// RemoveSource removes addr/32 from lo in netns. A missing address or namespace is not an
-// error; an address with another prefix length or on another link is left alone (it is
-// not one EnsureSource added).
-func RemoveSource(ctx context.Context, netns string, addr netip.Addr) error {
-	addr = addr.Unmap()
-	if netns != "" && !nsutil.NetnsExists(netns) {
-		return nil
-	}
-	have, err := localAddrs(ctx, netns)
-	if err != nil {
-		return err
-	}
-	if loc, ok := have[addr]; !ok || loc != (ifAddr{link: "lo", bits: 32}) {
-		return nil
-	}
-	if _, err := nsutil.IPn(ctx, netns, "addr", "del", addr.String()+"/32", "dev", "lo"); err != nil && !nsutil.IsNotExist(err) {
-		return fmt.Errorf("remove source %s from lo in namespace %q: %w", addr, netns, err)
-	}
-	return nil
 }
 
 type ifAddr struct {
