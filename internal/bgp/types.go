@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"opencen/internal/model"
 	"slices"
 	"strings"
 	"time"
@@ -158,7 +159,7 @@ func (c Config) normalize() (Config, error) {
 	addrs := map[netip.Addr]string{}
 	for i := range c.Neighbors {
 		n := &c.Neighbors[i]
-		if !safeID(n.ID) {
+		if !model.SafeID(n.ID) {
 			bad("neighbor ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", n.ID)
 		}
 		if ids[n.ID] {
@@ -192,18 +193,6 @@ func (c Config) normalize() (Config, error) {
 		return c, errors.New("invalid BGP configuration: " + strings.Join(errs, "; "))
 	}
 	return c, nil
-}
-
-func safeID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
-			return false
-		}
-	}
-	return true
 }
 
 func comparePrefix(a, b netip.Prefix) int {

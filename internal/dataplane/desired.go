@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"opencen/internal/addrs"
+	"opencen/internal/model"
 	"opencen/internal/tunnel"
 )
 
@@ -167,12 +168,12 @@ func (d *Desired) Validate() error {
 func (r Router) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !safeID(r.ID) {
+	if !model.SafeID(r.ID) {
 		bad("router ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID)
 	}
 	atts := map[string]bool{}
 	addAtt := func(id, what string) {
-		if !safeID(id) {
+		if !model.SafeID(id) {
 			bad("router %s: %s attachment ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID, what, id)
 		}
 		if atts[id] {
@@ -192,7 +193,7 @@ func (r Router) Validate() error {
 	}
 	for _, c := range r.Cells {
 		addAtt(c.AttachmentID, "VPN")
-		if !safeID(c.ID()) {
+		if !model.SafeID(c.ID()) {
 			bad("router %s: cell ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", r.ID, c.ID())
 		}
 		if err := c.validLink(); err != "" {
@@ -267,10 +268,10 @@ func (c Cell) validLink() string {
 func (c Cell) Validate() error {
 	var errs []string
 	s := c.IPsec
-	if !safeID(s.ID) {
+	if !model.SafeID(s.ID) {
 		errs = append(errs, "ID: want 1-64 characters of letters, digits, '-', '_', '.'")
 	}
-	if !safeID(c.AttachmentID) {
+	if !model.SafeID(c.AttachmentID) {
 		errs = append(errs, fmt.Sprintf("attachment ID %q: want 1-64 characters of letters, digits, '-', '_', '.'", c.AttachmentID))
 	}
 	if !c.WANAddr.IsValid() || !c.WANAddr.Addr().Is4() || c.WANAddr.Addr() != s.Cloud {
@@ -315,16 +316,4 @@ func (c Cell) Validate() error {
 		return fmt.Errorf("cell %s: %s", s.ID, strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-func safeID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
-			return false
-		}
-	}
-	return true
 }

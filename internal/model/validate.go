@@ -9,6 +9,21 @@ import (
 	"opencen/internal/apierr"
 )
 
+// SafeID reports whether an ID can be used as is where the data plane names things after
+// it (charon connection and child names, swanctl sections, run directories, BGP neighbor
+// IDs): 1 to 64 letters, digits, '-', '_' or '.'. Every ID OpenCEN makes is one.
+func SafeID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return true
+}
+
 // NameRule is a length range for names and descriptions of one product.
 type NameRule struct{ Max int }
 

@@ -93,7 +93,7 @@ func (c *problems) addf(field, format string, args ...any) {
 func parseIPsec(v *model.VpnConnection, cgw *model.CustomerGateway, psk string) (IPsec, error) {
 	var c problems
 	s := IPsec{ID: v.ID, PSK: psk, DPD: v.EnableDpd, NATTraversal: v.EnableNatTraversal, StartNow: v.EffectImmediately}
-	if !safeName(v.ID) {
+	if !model.SafeID(v.ID) {
 		c.addf("VpnConnectionId", "%q cannot name a tunnel: want 1 to 64 letters, digits, '-', '_' or '.'", v.ID)
 	}
 	notAttached := v.InternetIP == ""
@@ -230,20 +230,6 @@ func parseHealthCheck(h model.HealthCheck) (HealthCheck, error) {
 	hc.Retry = int(h.Retry)
 	hc.RevokeRoute = h.Policy == "revoke_route"
 	return hc, nil
-}
-
-// safeName: a connection ID is used as is as a charon connection name, a swanctl section
-// and a file name.
-func safeName(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
-			return false
-		}
-	}
-	return true
 }
 
 // short quotes at most 64 bytes of a stored value in a message.
