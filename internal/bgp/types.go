@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"opencen/internal/model"
 	"slices"
 	"strings"
 	"time"
+
+	"opencen/internal/model"
 )
 
 // Limits and defaults.
