@@ -52,6 +52,7 @@ import (
 type options struct {
 	conns       int
 	stallRuns   int
+	noBaseline  bool
 	stallWindow time.Duration
 	iperf       time.Duration
 	rounds      int
@@ -87,6 +88,7 @@ func main() {
 	var o options
 	var cleanupRID string
 	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
+	flag.BoolVar(&o.noBaseline, "no-baseline", false, "skip strongSwan alone (the recipe): no ratios, no throughput; for scale runs")
 	flag.IntVar(&o.stallRuns, "stall-runs", 0, "after the benchmark, build this many more OpenCEN worlds of -conns connections, one after the other, and count the connections that stall while reported established")
 	flag.DurationVar(&o.stallWindow, "stall-window", 25*time.Second, "how long to ping through every connection after they all came up, looking for stalls")
 	flag.DurationVar(&o.iperf, "iperf", 5*time.Second, "iperf3 duration per throughput run (0 = skip the throughput part)")
@@ -215,18 +217,22 @@ func benchmark(ctx context.Context, o options, n names, cl *benchkit.Cleanups, r
 	// 1a. Baseline: strongSwan alone.
 	b := &baseline{n: n, conns: o.conns}
 	cl.Add("baseline", b.cleanup)
-	benchkit.Logf("baseline: building the world (WAN, router namespace, VPC host)")
-	if err := b.setupWorld(ctx); err != nil {
-		return fmt.Errorf("baseline world: %w", err)
+	if o.noBaseline {
+		o.iperf = 0 // the throughput compares with the recipe's cell
+	} else {
+		benchkit.Logf("baseline: building the world (WAN, router namespace, VPC host)")
+		if err := b.setupWorld(ctx); err != nil {
+			return fmt.Errorf("baseline world: %w", err)
+		}
+		benchkit.Logf("baseline: bringing up %d route-based cells with strongSwan alone", o.conns)
+		res, err := b.bringUp(ctx)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		r.base = res
+		benchkit.Logf("baseline: %d/%d child SAs established after %s", len(res.charonUp), o.conns, res.allUp.Round(time.Millisecond))
+		r.baseMem = charonMemory(b.pids())
 	}
-	benchkit.Logf("baseline: bringing up %d route-based cells with strongSwan alone", o.conns)
-	res, err := b.bringUp(ctx)
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
-	}
-	r.base = res
-	benchkit.Logf("baseline: %d/%d child SAs established after %s", len(res.charonUp), o.conns, res.allUp.Round(time.Millisecond))
-	r.baseMem = charonMemory(b.pids())
 
 	// 1b. OpenCEN.
 	w := &world{n: n, o: o}

@@ -98,7 +98,11 @@ func (r *report) print(out io.Writer) {
 	if r.ocenMem.n > 0 {
 		growth := float64(r.gwAfter.rss-r.gwBefore.rss) / float64(n)
 		per := r.ocenMem.rss + growth
-		p("| memory: charon VmRSS per connection (average of %d) | %s | %s | %.2f× | | |", r.ocenMem.n, mib(r.ocenMem.rss), mib(r.baseMem.rss), r.ocenMem.rss/r.baseMem.rss)
+		ratio := "—"
+		if r.baseMem.n > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.ocenMem.rss/r.baseMem.rss)
+		}
+		p("| memory: charon VmRSS per connection (average of %d) | %s | %s | %s | | |", r.ocenMem.n, mib(r.ocenMem.rss), mib(r.baseMem.rss), ratio)
 		p("| memory: gateway process RSS growth per connection | %s | — | | | |", mib(growth))
 		p("| memory per connection, charon included | %s | %s | | ≤ 16 MB (15.3 MiB) | %s |", mib(per), mib(r.baseMem.rss), verdict(per*1024 <= 16e6))
 	}
