@@ -102,8 +102,6 @@ type Gateway struct {
 	nudge chan struct{}
 
 	mu sync.Mutex // guards what callbacks leave for the loop
-	// states are the cells' negotiation states as the driver last reported them.
-	states map[string]dataplane.CellStatus
 	// repair lists cells whose charon the driver found dead.
 	repair map[string]bool
 	// withdrawals are health verdicts waiting for the data plane to apply them (see
@@ -129,7 +127,7 @@ type Gateway struct {
 func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
-		states: map[string]dataplane.CellStatus{}, repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{},
+		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -161,7 +159,6 @@ func (g *Gateway) OnEvent(e dataplane.Event) {
 // changes; a dead charon makes the cell due for repair.
 func (g *Gateway) OnState(cs dataplane.CellStatus) {
 	g.mu.Lock()
-	g.states[cs.ID] = cs
 	if !cs.Running {
 		g.repair[cs.ID] = true
 	}
@@ -271,7 +268,10 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		}
 		return g.Interval
 	}
-	if view != g.view {
+	// Built again when the read model changed, and with each prune: a build also looks at
+	// the system (Layout.VPCNetns: whether a VPC's namespace exists yet).
+	prune := time.Since(g.lastPrune) > g.PruneEvery
+	if view != g.view || prune {
 		changed = true
 		g.view = view
 		g.built = build(view, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()})
@@ -290,8 +290,7 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	if len(repair) > 0 {
 		g.cells.Refresh(repair...)
 	}
-	if time.Since(g.lastPrune) > g.PruneEvery {
-		changed = true // periodic maintenance: it looks at the whole system
+	if prune {
 		if err := g.Driver.Prune(ctx, g.routers.Keep(), g.cells.Keep()); err != nil && ctx.Err() == nil {
 			g.Log.Warn("gateway: prune", "err", err)
 		}
