@@ -81,7 +81,9 @@ type Netns struct {
 	net  netOS
 	proc procOS
 
-	mu    sync.Mutex // serializes changes to the system
+	// mu: routers, Prune and Cleanup change the system alone (Lock); cells, each in its
+	// own namespace with links of its own names, are changed side by side (RLock).
+	mu    sync.RWMutex
 	rmu   sync.Mutex // guards cells
 	cells map[string]*cellRuntime
 }
@@ -609,8 +611,8 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	rns, cns := d.RouterNetns(routerID), d.CellNetns(c.ID())
 	wan, rtr, att, peer := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID), d.wanPeer(c.ID())
 	rl, err := d.net.Links(ctx, rns)
@@ -803,8 +805,8 @@ func cellRuleset(table, rtr string) string {
 
 // DeleteCell stops a cell's charon and removes its namespace and run directory.
 func (d *Netns) DeleteCell(ctx context.Context, id string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	d.rmu.Lock()
 	if rt, ok := d.cells[id]; ok {
 		rt.stop()

@@ -260,3 +260,43 @@ func mustNamespaces(t *testing.T, e *fakeEnv) []string {
 	}
 	return nss
 }
+
+// TestCellsSideBySideFake: cells updated at once (as the gateway does, a few at a time)
+// end as they would one after the other.
+func TestCellsSideBySideFake(t *testing.T) {
+	mk := func() *Desired {
+		r := Router{ID: "tr-p", Tables: []Table{{ID: "vtb-p", Number: 100}}, Associations: map[string]string{}}
+		for i := 1; i <= 8; i++ {
+			c := idleCell(fmt.Sprintf("vco-p%d", i), fmt.Sprintf("tr-attach-p%d", i), fmt.Sprintf("198.18.2.%d/15", i), fmt.Sprintf("169.254.20.%d/30", 4*i+1))
+			r.Cells = append(r.Cells, c)
+			r.Tables[0].Routes = append(r.Tables[0].Routes, Route{Dst: pfx(fmt.Sprintf("192.168.%d.0/24", i)), NextHops: []string{c.AttachmentID}})
+			r.Associations[c.AttachmentID] = "vtb-p"
+		}
+		return &Desired{Routers: []Router{r}}
+	}
+	seq := newFakeEnv(t)
+	seq.apply(mk())
+	want := seq.render()
+
+	e := newFakeEnv(t)
+	d := mk()
+	r := d.Routers[0]
+	if err := e.drv.UpdateRouter(e.ctx, r); !errors.Is(err, ErrWaiting) {
+		t.Fatalf("router first: %v", err)
+	}
+	errs := make(chan error, len(r.Cells))
+	for _, c := range r.Cells {
+		go func() { errs <- e.drv.UpdateCell(e.ctx, r.ID, c) }()
+	}
+	for range r.Cells {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.drv.UpdateRouter(e.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.render(); got != want {
+		t.Errorf("side by side:\n%s", diff(want, got))
+	}
+}

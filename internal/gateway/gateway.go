@@ -62,6 +62,7 @@ const (
 	defaultInterval   = time.Second
 	defaultRefresh    = 2 * time.Minute
 	defaultPruneEvery = time.Minute
+	cellWorkers       = 4
 )
 
 // Gateway is the loop between the store and a data-plane driver.
@@ -185,7 +186,11 @@ func (g *Gateway) init() {
 	}
 	opts := reconcile.Options{Waiting: isWaiting, Refresh: g.Refresh}
 	g.routers = reconcile.New[dataplane.Router](routerOps{g.Driver}, opts)
-	g.cells = reconcile.New[cellObject](cellOps{g.Driver}, opts)
+	// Cells are independent of each other and their updates mostly wait (ip, charon's
+	// start): a few at once.
+	cellOpts := opts
+	cellOpts.Workers = cellWorkers
+	g.cells = reconcile.New[cellObject](cellOps{g.Driver}, cellOpts)
 	g.bgpOps = &bgpOps{g: g, speakers: map[string]*speakerState{}}
 	g.bgp = reconcile.New[neighborObject](g.bgpOps, opts)
 	g.chkOps = &checkOps{g: g, running: map[string]checkObject{}}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// Refresh re-applies Done objects about this often (±10 %, spread so that they do not
 	// all come at once), repairing drift nobody reported; 0 = never.
 	Refresh time.Duration
+	// Workers is how many objects a Step applies at once (default 1: one after the
+	// other). Only for objects that are independent of each other.
+	Workers int
 	// Equal compares desired objects (default reflect.DeepEqual).
 	Equal func(a, b any) bool
 	// Now is the clock (default time.Now).
@@ -102,6 +106,9 @@ func New[O any](ops Ops[O], o Options) *Reconciler[O] {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Workers < 1 {
+		o.Workers = 1
 	}
 	return &Reconciler[O]{ops: ops, opts: o, entries: map[string]*entry[O]{}}
 }
@@ -210,9 +217,8 @@ type work[O any] struct {
 }
 
 // Step makes one attempt at every object that is due, deletions first, then updates in
-// key order, and returns how long until the next object is due (-1 when none is
-// scheduled) and how many attempts succeeded. Objects are applied one after the other;
-// ctx bounds the whole step.
+// key order (Workers at a time), and returns how long until the next object is due (-1
+// when none is scheduled) and how many attempts succeeded. ctx bounds the whole step.
 func (r *Reconciler[O]) Step(ctx context.Context) (next time.Duration, succeeded int) {
 	r.mu.Lock()
 	now := r.opts.Now()
@@ -239,22 +245,33 @@ func (r *Reconciler[O]) Step(ctx context.Context) (next time.Duration, succeeded
 	}
 	slices.SortFunc(dels, byKey)
 	slices.SortFunc(ups, byKey)
-	for _, w := range append(dels, ups...) {
-		if ctx.Err() != nil {
-			break
+	var ok atomic.Int64
+	for _, batch := range [][]work[O]{dels, ups} {
+		sem := make(chan struct{}, r.opts.Workers)
+		var wg sync.WaitGroup
+		for _, w := range batch {
+			if ctx.Err() != nil {
+				break
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				var err error
+				if w.delete {
+					err = r.ops.Delete(ctx, w.key, w.obj)
+				} else {
+					err = r.ops.Update(ctx, w.key, w.obj)
+				}
+				if err == nil {
+					ok.Add(1)
+				}
+				r.done(w, err)
+			}()
 		}
-		var err error
-		if w.delete {
-			err = r.ops.Delete(ctx, w.key, w.obj)
-		} else {
-			err = r.ops.Update(ctx, w.key, w.obj)
-		}
-		if err == nil {
-			succeeded++
-		}
-		r.done(w, err)
+		wg.Wait()
 	}
-	return r.Next(), succeeded
+	return r.Next(), int(ok.Load())
 }
 
 // done records the outcome of one attempt, unless the object changed meanwhile (then the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -286,4 +287,47 @@ func (h *hookOps) Update(ctx context.Context, key, obj string) error {
 		h.before()
 	}
 	return h.fakeOps.Update(ctx, key, obj)
+}
+
+// concurrentOps counts how many updates run at once.
+type concurrentOps struct {
+	mu        sync.Mutex
+	now, peak int
+	release   chan struct{}
+}
+
+func (o *concurrentOps) Update(ctx context.Context, _, _ string) error {
+	o.mu.Lock()
+	o.now++
+	o.peak = max(o.peak, o.now)
+	o.mu.Unlock()
+	select {
+	case <-o.release:
+	case <-time.After(20 * time.Millisecond):
+	}
+	o.mu.Lock()
+	o.now--
+	o.mu.Unlock()
+	return nil
+}
+
+func (o *concurrentOps) Delete(context.Context, string, string) error { return nil }
+
+func TestWorkers(t *testing.T) {
+	ops := &concurrentOps{release: make(chan struct{})}
+	r := New[string](ops, Options{Workers: 3})
+	want := map[string]string{}
+	for i := range 10 {
+		want[fmt.Sprint(i)] = "v"
+	}
+	r.Set(want, nil)
+	_, n := r.Step(context.Background())
+	if n != 10 || ops.peak != 3 {
+		t.Errorf("%d applied, at most %d at once; want 10, 3", n, ops.peak)
+	}
+	for k, s := range r.Status() {
+		if s.Kind != Done {
+			t.Errorf("%s: %+v", k, s)
+		}
+	}
 }
