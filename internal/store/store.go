@@ -10,6 +10,11 @@ import (
 // The caller re-lists and watches from the list's revision, as with etcd.
 var ErrCompacted = errors.New("store: required revision has been compacted")
 
+// ErrUnavailable wraps every failure to reach the store's backend (etcd down, no leader,
+// a call that ran out of time): the operation may succeed when retried later. The API
+// answers it with 503 ServiceUnavailable (internal/apierr).
+var ErrUnavailable = errors.New("store: unavailable")
+
 // KV is one key with its value and etcd-style revision bookkeeping.
 type KV struct {
 	Key            string
@@ -66,8 +71,14 @@ type Event struct {
 	KV   KV
 }
 
-// Store is what callers depend on; the embedded bbolt implementation and a future etcd
-// one both satisfy it.
+// Store is what callers depend on; the embedded bbolt implementation and the etcd one
+// both satisfy it.
+//
+// Revisions only ever grow, every successful writing Txn gets one revision for all its
+// ops, and a key's ModRevision is the revision of the Txn that last wrote it. Callers must
+// not assume more: revisions need not start at 1 nor be dense (an etcd shared with other
+// deployments advances them for writes under other prefixes, and etcd does not advance
+// them for a Txn whose deletes find nothing), so compare revisions, never count them.
 type Store interface {
 	// Get returns the key, or ok=false when absent.
 	Get(ctx context.Context, key string) (kv KV, ok bool, err error)
