@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -68,31 +69,95 @@ func newAccountID() string { return "1" + randomFrom("0123456789", 15) }
 func newKeyID() string     { return "LTAI" + randomFrom(alnum, 20) }
 func newSecret() string    { return randomFrom(alnum, 30) }
 
-// Bootstrap creates the admin account on an empty store. keyID/secret come from the
-// operator (environment) or are generated when empty. created=false when accounts exist.
+// NewAccessKey generates an access key ID and secret, as CreateAccount hands out.
+func NewAccessKey() (id, secret string) { return newKeyID(), newSecret() }
+
+// bootstrapMarker records which admin key the store was bootstrapped with.
+type bootstrapMarker struct {
+	AccountID   string `json:"accountId"`
+	AccessKeyID string `json:"accessKeyId"`
+}
+
+// Bootstrap creates the admin account, with access key keyID/secret, on a store without
+// accounts. created reports whether the store's admin was created with keyID (by this
+// call or an earlier one): with a freshly generated key, true means this server made the
+// admin and must hand the key over, even when a first attempt's outcome was unknown (etcd
+// timed out) and a repeat found it applied. Servers starting at once on one store (etcd)
+// race through a marker key created in the same transaction as the account, so exactly
+// one creates it.
 func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Credentials, created bool, err error) {
-	kvs, _, err := s.st.List(ctx, accountPrefix)
-	if err != nil || len(kvs) > 0 {
-		return Credentials{}, false, err
+	if keyID == "" || secret == "" {
+		return Credentials{}, false, errors.New("bootstrap: the admin access key ID and secret must be given")
 	}
-	if keyID == "" {
-		keyID = newKeyID()
-	}
-	if secret == "" {
-		secret = newSecret()
-	}
-	acct := Account{ID: newAccountID(), Name: "admin", Admin: true, Created: s.now().UTC()}
+	var marker bootstrapMarker
 	err = s.update(ctx, func(t *txn) error {
-		// Guard against two servers bootstrapping one store: the admin key must be new.
-		if err := t.create(accountKey(acct.ID), acct); err != nil {
+		created = false
+		done, err := t.get(bootstrapKey, &marker)
+		switch {
+		case err != nil:
+			return err
+		case !done:
+			created, err = s.bootstrap(t, &marker, keyID, secret)
+			return err
+		case marker.AccessKeyID != keyID:
+			return nil
+		}
+		// Same key ID: the same admin only if the secret is the same too.
+		var ak AccessKey
+		ok, err := t.get(akKey(keyID), &ak)
+		if err != nil || !ok {
 			return err
 		}
-		return t.create(akKey(keyID), AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()})
+		got, err := s.box.Open(ak.Sealed)
+		created = err == nil && got == secret
+		return nil
 	})
-	if err != nil {
+	if err != nil || !created {
 		return Credentials{}, false, err
 	}
-	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
+	return Credentials{AccountID: marker.AccountID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
+}
+
+// bootstrap writes the marker, the admin account and its key in t, unless accounts exist
+// (stores bootstrapped before the marker existed have accounts but no marker).
+func (s *Service) bootstrap(t *txn, marker *bootstrapMarker, keyID, secret string) (bool, error) {
+	if kvs, err := t.list(accountPrefix); err != nil || len(kvs) > 0 {
+		return false, err
+	}
+	acct := Account{ID: newAccountID(), Name: "admin", Admin: true, Created: s.now().UTC()}
+	*marker = bootstrapMarker{AccountID: acct.ID, AccessKeyID: keyID}
+	if err := t.create(bootstrapKey, *marker); err != nil {
+		return false, err
+	}
+	if err := t.create(accountKey(acct.ID), acct); err != nil {
+		return false, err
+	}
+	ak := AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()}
+	return true, t.create(akKey(keyID), ak)
+}
+
+// secretCheck is sealed with the secret key by the first server on a store; the others
+// must open it with theirs.
+const secretCheck = "opencen secret key check"
+
+// CheckSecretKey makes sure this server seals with the key the store's secrets were sealed
+// with: on a store shared by several servers (etcd) each must be given the same key file,
+// and a server with another key would only fail later, opening PSKs and access keys.
+func (s *Service) CheckSecretKey(ctx context.Context) error {
+	return s.update(ctx, func(t *txn) error {
+		var sealed string
+		ok, err := t.get(secretCheckKey, &sealed)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return t.create(secretCheckKey, s.box.Seal(secretCheck))
+		}
+		if got, err := s.box.Open(sealed); err != nil || got != secretCheck {
+			return errors.New("the secret key is not the one this store's secrets are sealed with: give every server of the cluster the same --secret-key-file (copy the first server's)")
+		}
+		return nil
+	})
 }
 
 // keyEntry is a looked-up key, valid while the store revision has not moved.
