@@ -256,4 +256,3 @@ func TestStoreOptionErrors(t *testing.T) {
 		}
 	}
 }
-
