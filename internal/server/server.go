@@ -214,7 +214,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		api:       api,
 		console:   con,
 		stopBG:    stopBG,
-		Handler:   mux,
+		Handler:   revisionMemo(mux),
 		Service:   svc,
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
@@ -232,6 +232,14 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// revisionMemo gives each request its own store.WithRevisionMemo: on etcd, the several
+// revision checks of one request (key lookup, answer cache, list caches) cost one read.
+func revisionMemo(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(store.WithRevisionMemo(r.Context())))
+	})
 }
 
 // NewGateway builds the netns data-plane driver and the gateway loop around it.

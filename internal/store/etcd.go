@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,8 @@ type Etcd struct {
 	prefix  string
 	timeout time.Duration
 	log     *slog.Logger
-	rev     revReader
+	revs    sharedReads[int64]
+	gets    sharedReads[getResult]
 
 	// life ends at Close: it bounds the shared Revision reads and every watch.
 	life    context.Context
@@ -141,7 +143,6 @@ func OpenEtcd(c EtcdConfig) (*Etcd, error) {
 		life:    life,
 		stop:    stop,
 	}
-	s.rev.read = s.readRevision
 	return s, nil
 }
 
@@ -198,21 +199,34 @@ func fromEtcd(kv *mvccpb.KeyValue) KV {
 	return KV{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, Version: kv.Version}
 }
 
-// Get implements Store.
+// Get implements Store. Concurrent Gets of one key share etcd reads (see sharedReads).
 func (s *Etcd) Get(ctx context.Context, key string) (KV, bool, error) {
 	cctx, cancel, err := s.call(ctx)
 	if err != nil {
 		return KV{}, false, err
 	}
 	defer cancel()
-	resp, err := s.kv.Get(cctx, key)
+	r, err := s.gets.do(cctx, key, func() (getResult, error) { return s.readKey(key) })
 	if err != nil {
 		return KV{}, false, s.fail(ctx, "get "+key, err)
 	}
-	if len(resp.Kvs) == 0 {
-		return KV{}, false, nil
+	r.kv.Value = bytes.Clone(r.kv.Value) // the callers sharing the read each own their value
+	return r.kv, r.ok, nil
+}
+
+type getResult struct {
+	kv KV
+	ok bool
+}
+
+func (s *Etcd) readKey(key string) (getResult, error) {
+	ctx, cancel := context.WithTimeout(s.life, s.timeout)
+	defer cancel()
+	resp, err := s.kv.Get(ctx, key)
+	if err != nil || len(resp.Kvs) == 0 {
+		return getResult{}, err
 	}
-	return fromEtcd(resp.Kvs[0]), true, nil
+	return getResult{fromEtcd(resp.Kvs[0]), true}, nil
 }
 
 // List implements Store.
@@ -262,21 +276,28 @@ func (s *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
 	if err != nil {
 		return TxnResult{}, s.fail(ctx, "txn", err)
 	}
+	revisionMemo(ctx).observe(resp.Header.Revision)
 	return TxnResult{Succeeded: resp.Succeeded, Revision: resp.Header.Revision}, nil
 }
 
-// Revision implements Store. Concurrent calls share etcd reads (see revReader).
+// Revision implements Store. Concurrent calls share etcd reads (see sharedReads), and within
+// a context from WithRevisionMemo only the first call reads.
 func (s *Etcd) Revision(ctx context.Context) (int64, error) {
 	cctx, cancel, err := s.call(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer cancel()
+	memo := revisionMemo(ctx)
+	if rev := memo.get(); rev > 0 {
+		return rev, nil
+	}
 	// cctx bounds the wait: a call that joins a read behind a slow one still fails in time.
-	rev, err := s.rev.get(cctx)
+	rev, err := s.revs.do(cctx, "", s.readRevision)
 	if err != nil {
 		return 0, s.fail(ctx, "revision", err)
 	}
+	memo.observe(rev)
 	return rev, nil
 }
 
@@ -292,50 +313,67 @@ func (s *Etcd) readRevision() (int64, error) {
 	return resp.Header.Revision, nil
 }
 
-// revReader coalesces concurrent Revision calls into shared reads without weakening them:
-// a call only joins a read that starts after the call was made, so it still sees every
-// write acknowledged before that. One read is in flight at a time; the calls arriving
-// meanwhile share the next one.
-type revReader struct {
-	read    func() (int64, error)
-	mu      sync.Mutex
-	running bool
-	next    *revRead // collects the calls for the read after the running one
+// sharedReads coalesces concurrent identical reads (same key) into shared etcd reads
+// without weakening them: a call only joins a read that starts after the call was made,
+// so it still sees every write acknowledged before that. Per key, one read is in flight
+// at a time; the calls arriving meanwhile share the next one. Under load this turns the
+// hot reads of every request (the revision, the caller's access key) into a few etcd
+// round trips instead of one each.
+type sharedReads[T any] struct {
+	mu   sync.Mutex
+	keys map[string]*readQueue[T]
 }
 
-type revRead struct {
+type readQueue[T any] struct {
+	next *sharedRead[T] // collects the calls for the read after the running one
+}
+
+type sharedRead[T any] struct {
 	done chan struct{}
-	rev  int64
+	v    T
 	err  error
 }
 
-func (r *revReader) get(ctx context.Context) (int64, error) {
-	r.mu.Lock()
-	if r.next == nil {
-		r.next = &revRead{done: make(chan struct{})}
+// do returns the result of a call of read that started after do was called. read must
+// not depend on its caller: it runs for every caller sharing it, under its own timeout.
+func (g *sharedReads[T]) do(ctx context.Context, key string, read func() (T, error)) (T, error) {
+	g.mu.Lock()
+	if g.keys == nil {
+		g.keys = map[string]*readQueue[T]{}
 	}
-	c := r.next
-	if !r.running {
-		r.running, r.next = true, nil
-		go r.run(c)
+	q, running := g.keys[key]
+	if !running {
+		q = &readQueue[T]{}
+		g.keys[key] = q
 	}
-	r.mu.Unlock()
+	if q.next == nil {
+		q.next = &sharedRead[T]{done: make(chan struct{})}
+	}
+	c := q.next
+	if !running {
+		q.next = nil
+		go g.run(key, q, c, read)
+	}
+	g.mu.Unlock()
 	select {
 	case <-c.done:
-		return c.rev, c.err
+		return c.v, c.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		var zero T
+		return zero, ctx.Err()
 	}
 }
 
-func (r *revReader) run(c *revRead) {
+func (g *sharedReads[T]) run(key string, q *readQueue[T], c *sharedRead[T], read func() (T, error)) {
 	for c != nil {
-		c.rev, c.err = r.read()
+		c.v, c.err = read()
 		close(c.done)
-		r.mu.Lock()
-		c, r.next = r.next, nil
-		r.running = c != nil
-		r.mu.Unlock()
+		g.mu.Lock()
+		c, q.next = q.next, nil
+		if c == nil {
+			delete(g.keys, key)
+		}
+		g.mu.Unlock()
 	}
 }
 

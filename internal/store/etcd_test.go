@@ -237,3 +237,30 @@ func TestEtcdClosed(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestEtcdRevisionMemo: within one request's context Revision reads etcd once and then
+// answers from that read, or from the request's own newer Txn; a new request reads again.
+func TestEtcdRevisionMemo(t *testing.T) {
+	srv := etcdtest.Embedded(t)
+	s, other := openEtcd(t, srv.Endpoint, "/memo/"), openEtcd(t, srv.Endpoint, "/memo/")
+	req := store.WithRevisionMemo(t.Context())
+	r1, err := s.Revision(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustPut(t, other, "k", "by another server")
+	if got, err := s.Revision(req); err != nil || got != r1 {
+		t.Fatalf("second Revision in the request = %d, %v; want the first read's %d", got, err, r1)
+	}
+	res, err := s.Txn(req, nil, []store.Op{store.Put("k", []byte("by this request"))})
+	if err != nil || res.Revision <= r2 {
+		t.Fatalf("Txn = %+v, %v", res, err)
+	}
+	if got, err := s.Revision(req); err != nil || got != res.Revision {
+		t.Fatalf("Revision after the request's own Txn = %d, %v; want %d", got, err, res.Revision)
+	}
+	r3 := mustPut(t, other, "k", "later")
+	if got, err := s.Revision(store.WithRevisionMemo(t.Context())); err != nil || got < r3 {
+		t.Fatalf("Revision in a new request = %d, %v; want >= %d", got, err, r3)
+	}
+}

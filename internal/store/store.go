@@ -4,6 +4,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // ErrCompacted is returned by Watch when the requested revision is older than the history kept.
@@ -93,4 +94,45 @@ type Store interface {
 	// Revision is the current store revision.
 	Revision(ctx context.Context) (int64, error)
 	Close() error
+}
+
+// WithRevisionMemo returns a context for one API request. A store whose Revision costs a
+// round trip (etcd) reads it once per such context and answers later calls in it from
+// that read, or from the revision of a Txn made in it since, whichever is newer. The
+// request still sees every write acknowledged before it began: the first read started
+// after that, and the request is served as of that read or later.
+func WithRevisionMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &memo{})
+}
+
+type memoKey struct{}
+
+type memo struct {
+	mu  sync.Mutex
+	rev int64
+}
+
+func revisionMemo(ctx context.Context) *memo {
+	m, _ := ctx.Value(memoKey{}).(*memo)
+	return m
+}
+
+// get returns the remembered revision, 0 when none (or without a memo).
+func (m *memo) get() int64 {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev
+}
+
+// observe remembers rev if it is newer.
+func (m *memo) observe(rev int64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.rev = max(m.rev, rev)
+	m.mu.Unlock()
 }

@@ -80,6 +80,9 @@ const name = "opencen-test"
 
 // Restart starts the server again (or for the first time) on its ports and data.
 func (s *Server) Restart() error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
 	if s.bin != "" {
 		return s.startBinary()
 	}
@@ -109,9 +112,6 @@ func (s *Server) Restart() error {
 }
 
 func (s *Server) startBinary() error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return err
-	}
 	cmd := exec.Command(s.bin,
 		"--name", name,
 		"--data-dir", filepath.Join(s.Dir, "data"),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceledContext},
 		{"ConcurrentCASCounter", testConcurrentCASCounter},
 		{"ConcurrentTxns", testConcurrentTxns},
+		{"ConcurrentReadsSeeAckedWrites", testConcurrentReadsSeeAckedWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -839,4 +841,55 @@ func testCompaction(t *testing.T, a, b store.Store, compact func(ctx context.Con
 	r := put(t, a, "cp/k", "5")
 	wantEvents(t, relisted, putEv("cp/k", "5", r))
 	wantEvents(t, ch, putEv("cp/k", "5", r))
+}
+
+// testConcurrentReadsSeeAckedWrites: a read started after a write was acknowledged sees it,
+// also when many readers of the same key run at once (a store may share reads between
+// concurrent callers, but never hand one an answer older than its call).
+func testConcurrentReadsSeeAckedWrites(t *testing.T, s store.Store) {
+	var acked atomic.Int64 // the newest value whose write was acknowledged
+	put(t, s, "lin", "0")
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for i := int64(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.Txn(ctxFor(t), nil, []store.Op{store.Put("lin", []byte(strconv.FormatInt(i, 10)))}); err != nil {
+				t.Errorf("Txn: %v", err)
+				return
+			}
+			acked.Store(i)
+		}
+	}()
+	var readers sync.WaitGroup
+	for range 16 {
+		readers.Go(func() {
+			for range 100 {
+				want := acked.Load()
+				kv, ok, err := s.Get(ctxFor(t), "lin")
+				if err != nil || !ok {
+					t.Errorf("Get: %v, %v", ok, err)
+					return
+				}
+				if got, err := strconv.ParseInt(string(kv.Value), 10, 64); err != nil || got < want {
+					t.Errorf("Get after write %d was acknowledged = %q", want, kv.Value)
+					return
+				}
+				if rev := revision(t, s); rev < kv.ModRevision {
+					t.Errorf("Revision() = %d after a Get saw a write at %d", rev, kv.ModRevision)
+					return
+				}
+			}
+		})
+	}
+	readers.Wait()
+	close(stop)
+	<-stopped
+	if acked.Load() == 0 {
+		t.Fatalf("no write was acknowledged while the readers ran")
+	}
 }
