@@ -264,3 +264,53 @@ func TestEtcdRevisionMemo(t *testing.T) {
 		t.Fatalf("Revision in a new request = %d, %v; want >= %d", got, err, r3)
 	}
 }
+
+// TestEtcdTLS: with the CA, a client certificate and its key the store works against an
+// etcd that requires client certificates; without a client certificate, or trusting
+// another CA, calls fail with ErrUnavailable within the timeout rather than hang.
+func TestEtcdTLS(t *testing.T) {
+	files, err := etcdtest.WriteTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := etcdtest.StartEmbeddedTLS(t.TempDir(), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	if !strings.HasPrefix(srv.Endpoint, "https://") {
+		t.Fatalf("endpoint %s is not https", srv.Endpoint)
+	}
+	open := func(c store.EtcdConfig) *store.Etcd {
+		c.Endpoints, c.Prefix, c.Timeout = []string{srv.Endpoint}, "/tls/", 2*time.Second
+		s, err := store.OpenEtcd(c)
+		if err != nil {
+			t.Fatalf("OpenEtcd: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	good := open(store.EtcdConfig{CACert: files.CA, Cert: files.ClientCert, Key: files.ClientKey})
+	rev := mustPut(t, good, "k", "over TLS")
+	if kv, ok, err := good.Get(t.Context(), "k"); err != nil || !ok || kv.ModRevision != rev {
+		t.Fatalf("Get over TLS = %+v, %v, %v", kv, ok, err)
+	}
+
+	other, err := etcdtest.WriteTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]store.EtcdConfig{
+		"no client certificate": {CACert: files.CA},
+		"another CA":            {CACert: other.CA, Cert: files.ClientCert, Key: files.ClientKey},
+	} {
+		s := open(c)
+		start := time.Now()
+		if _, _, err := s.Get(t.Context(), "k"); !errors.Is(err, store.ErrUnavailable) || time.Since(start) > 5*time.Second {
+			t.Errorf("%s: Get = %v after %v, want ErrUnavailable within the timeout", name, err, time.Since(start))
+		}
+	}
+	if _, err := store.OpenEtcd(store.EtcdConfig{Endpoints: []string{srv.Endpoint}, Cert: files.ClientCert}); err == nil {
+		t.Errorf("OpenEtcd with a certificate but no key succeeded")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"opencen/internal/testenv"
@@ -34,7 +35,8 @@ type Server struct {
 	// Dir holds the member's data (Dir/data) and its log (Dir/etcd.log).
 	Dir string
 
-	bin          string // "" = embedded
+	bin          string    // "" = embedded
+	tls          *TLSFiles // embedded only: clients over TLS with client certificates
 	client, peer url.URL
 	embedded     *embed.Etcd
 	cmd          *exec.Cmd
@@ -42,19 +44,26 @@ type Server struct {
 }
 
 // StartEmbedded starts etcd inside this process, keeping its files under dir.
-func StartEmbedded(dir string) (*Server, error) { return start(dir, "") }
+func StartEmbedded(dir string) (*Server, error) { return start(dir, "", nil) }
+
+// StartEmbeddedTLS starts etcd inside this process serving clients over TLS with f's
+// server certificate, and only to clients with a certificate signed by f.CA.
+func StartEmbeddedTLS(dir string, f TLSFiles) (*Server, error) { return start(dir, "", &f) }
 
 // StartBinary starts the etcd binary at bin as a child process, keeping its files under dir.
-func StartBinary(bin, dir string) (*Server, error) { return start(dir, bin) }
+func StartBinary(bin, dir string) (*Server, error) { return start(dir, bin, nil) }
 
-func start(dir, bin string) (*Server, error) {
+func start(dir, bin string, tls *TLSFiles) (*Server, error) {
 	var err error
 	// Free ports are picked, then bound by etcd: another process can take one in between,
 	// so a failed start is retried on new ports.
 	for range 3 {
-		s := &Server{Dir: dir, bin: bin}
+		s := &Server{Dir: dir, bin: bin, tls: tls}
 		if s.client, err = freeURL(); err != nil {
 			return nil, err
+		}
+		if tls != nil {
+			s.client.Scheme = "https"
 		}
 		if s.peer, err = freeURL(); err != nil {
 			return nil, err
@@ -92,6 +101,9 @@ func (s *Server) Restart() error {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{s.client}, []url.URL{s.client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{s.peer}, []url.URL{s.peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(name)
+	if s.tls != nil {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: s.tls.ServerCert, KeyFile: s.tls.ServerKey, TrustedCAFile: s.tls.CA, ClientCertAuth: true}
+	}
 	cfg.LogLevel = "warn"
 	cfg.LogOutputs = []string{filepath.Join(s.Dir, "etcd.log")}
 	e, err := embed.StartEtcd(cfg)
