@@ -578,9 +578,15 @@ func testCanceledContext(t *testing.T, s store.Store) {
 }
 
 func testConcurrentCASCounter(t *testing.T, s store.Store) {
-	const workers, perWorker = 32, 50
+	casCounter(t, []store.Store{s}, 32, 50)
+}
+
+// casCounter runs read-modify-write increment loops, worker w through clients[w % n], and
+// checks that no increment was lost.
+func casCounter(t *testing.T, clients []store.Store, workers, perWorker int) {
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
+		s := clients[w%len(clients)]
 		wg.Go(func() {
 			ctx := ctxFor(t)
 			for done := 0; done < perWorker; {
@@ -609,9 +615,10 @@ func testConcurrentCASCounter(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
-	kv, ok := get(t, s, "counter")
-	if !ok || string(kv.Value) != strconv.Itoa(workers*perWorker) || kv.Version != workers*perWorker {
-		t.Fatalf("counter = %s, want value and version %d", fmtKV(kv), workers*perWorker)
+	want := int64(workers * perWorker)
+	kv, ok := get(t, clients[len(clients)-1], "counter")
+	if !ok || string(kv.Value) != strconv.FormatInt(want, 10) || kv.Version != want {
+		t.Fatalf("counter = %s, want value and version %d", fmtKV(kv), want)
 	}
 }
 
@@ -771,45 +778,7 @@ func testCreateRace(t *testing.T, a, b store.Store) {
 
 // testCASCounterTwoClients: read-modify-write loops through two clients lose no increment.
 func testCASCounterTwoClients(t *testing.T, a, b store.Store) {
-	const workers, perWorker = 8, 25
-	var wg sync.WaitGroup
-	for w := range workers {
-		s := a
-		if w%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			ctx := ctxFor(t)
-			for done := 0; done < perWorker; {
-				kv, ok, err := s.Get(ctx, "counter")
-				if err != nil {
-					t.Errorf("Get: %v", err)
-					return
-				}
-				n := 0
-				if ok {
-					if n, err = strconv.Atoi(string(kv.Value)); err != nil {
-						t.Errorf("counter value %q: %v", kv.Value, err)
-						return
-					}
-				}
-				res, err := s.Txn(ctx, []store.Cmp{{Key: "counter", ModRevision: kv.ModRevision}},
-					[]store.Op{store.Put("counter", []byte(strconv.Itoa(n+1)))})
-				if err != nil {
-					t.Errorf("Txn: %v", err)
-					return
-				}
-				if res.Succeeded {
-					done++
-				}
-			}
-		})
-	}
-	wg.Wait()
-	kv, ok := get(t, b, "counter")
-	if !ok || string(kv.Value) != strconv.Itoa(workers*perWorker) || kv.Version != workers*perWorker {
-		t.Fatalf("counter = %s, want value and version %d", fmtKV(kv), workers*perWorker)
-	}
+	casCounter(t, []store.Store{a, b}, 8, 25)
 }
 
 // testCompaction: after the history before a revision is discarded, a watch from earlier
