@@ -52,13 +52,18 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 		for _, k := range keys {
 			q.schedule(k, time.Time{})
 		}
-		events, err := l.Store.Watch(ctx, l.Prefix, rev)
+		// Each watch ends with its round: a resync must not leave the old one open behind it.
+		wctx, cancel := context.WithCancel(ctx)
+		events, err := l.Store.Watch(wctx, l.Prefix, rev)
 		if err != nil {
+			cancel()
 			l.Log.Error("lifecycle: watch", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if err := l.loop(ctx, q, events, resync.C, gc.C, timer); err != nil && ctx.Err() == nil && !errors.Is(err, errResync) {
+		err = l.loop(ctx, q, events, resync.C, gc.C, timer)
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errResync) {
 			l.Log.Warn("lifecycle: restarting watch", "err", err)
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +99,49 @@ func TestLifecycleRelistsAfterCompaction(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// watchCounter is a store that counts the watches still open (their context not ended).
+type watchCounter struct {
+	store.Store
+	open atomic.Int64
+}
+
+func (w *watchCounter) Watch(ctx context.Context, prefix string, from int64) (<-chan store.Event, error) {
+	ch, err := w.Store.Watch(ctx, prefix, from)
+	if err == nil {
+		w.open.Add(1)
+		context.AfterFunc(ctx, func() { w.open.Add(-1) })
+	}
+	return ch, err
+}
+
+type noPending struct{ st store.Store }
+
+func (n noPending) Pending(ctx context.Context) ([]string, int64, error) {
+	rev, err := n.st.Revision(ctx)
+	return nil, rev, err
+}
+func (noPending) Advance(context.Context, string) (time.Time, error) { return time.Time{}, nil }
+func (noPending) GCTokens(context.Context) (int, error)              { return 0, nil }
+
+// TestLifecycleResyncClosesWatch: each resync replaces the watch; the old one is ended, not
+// left open (holding a watcher and its queue) for the life of the server.
+func TestLifecycleResyncClosesWatch(t *testing.T) {
+	bolt, err := store.OpenBolt(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	st := &watchCounter{Store: bolt}
+	l := &Lifecycle{Store: st, Advancer: noPending{st}, Prefix: "/r/", Resync: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = l.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // about 15 resyncs
+	if n := st.open.Load(); n > 1 {
+		t.Errorf("%d watches open after the resyncs, want 1", n)
+	}
+	cancel()
+	<-done
 }
