@@ -578,7 +578,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 }
 
 func testConcurrentCASCounter(t *testing.T, s store.Store) {
-	casCounter(t, []store.Store{s}, 32, 50)
+	casCounter(t, []store.Store{s}, 32, 20)
 }
 
 // casCounter runs read-modify-write increment loops, worker w through clients[w % n], and
