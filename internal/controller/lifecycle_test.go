@@ -60,6 +60,8 @@ func (a *advancer) Advance(_ context.Context, key string) (time.Time, error) {
 
 func (a *advancer) GCTokens(context.Context) (int, error) { return 0, nil }
 
+func (a *advancer) Due(string, []byte) (time.Time, bool) { return time.Time{}, true }
+
 // TestLifecycleRelistsAfterCompaction: a watch from a compacted revision fails with
 // ErrCompacted; the controller lists again and misses nothing written meanwhile (without
 // waiting for its periodic resync).
@@ -124,6 +126,7 @@ func (n noPending) Pending(ctx context.Context) ([]string, int64, error) {
 }
 func (noPending) Advance(context.Context, string) (time.Time, error) { return time.Time{}, nil }
 func (noPending) GCTokens(context.Context) (int, error)              { return 0, nil }
+func (noPending) Due(string, []byte) (time.Time, bool)               { return time.Time{}, false }
 
 // TestLifecycleResyncClosesWatch: each resync replaces the watch; the old one is ended, not
 // left open (holding a watcher and its queue) for the life of the server.
@@ -139,8 +142,10 @@ func TestLifecycleResyncClosesWatch(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = l.Run(ctx) }()
 	time.Sleep(300 * time.Millisecond) // about 15 resyncs
-	if n := st.open.Load(); n > 1 {
-		t.Errorf("%d watches open after the resyncs, want 1", n)
+	// One open, and at most one more whose end is still being counted (AfterFunc runs
+	// asynchronously) — not one per resync.
+	if n := st.open.Load(); n > 2 {
+		t.Errorf("%d watches open after about 15 resyncs, want 1", n)
 	}
 	cancel()
 	<-done
