@@ -256,3 +256,35 @@ func TestStoreOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEtcdKeyDisabledOnAnotherServer: a key cached by one server (after a request) stops
+// working there at the next request once another server disables it.
+func TestEtcdKeyDisabledOnAnotherServer(t *testing.T) {
+	etcd := etcdtest.Embedded(t)
+	keyFile := filepath.Join(t.TempDir(), "secret.key")
+	open := func() *etcdServer {
+		o := etcdOptions(etcd, "/keys/", t.TempDir())
+		o.SecretKeyFile, o.AdminKeyID, o.AdminSecret = keyFile, "AKADMIN", "admin-secret"
+		return serveEtcd(t, t.Context(), o)
+	}
+	a, b := open(), open()
+	admin := &rpc.Client{Endpoint: a.url, AccessKeyID: "AKADMIN", AccessKeySecret: "admin-secret"}
+	var acct struct{ AccountId, AccessKeyId, AccessKeySecret string }
+	if err := admin.Call(t.Context(), "2026-11-01", "CreateAccount", map[string]string{"Name": "u"}, &acct); err != nil {
+		t.Fatal(err)
+	}
+	onB := &rpc.Client{Endpoint: b.url, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret}
+	for range 3 { // cached on b
+		call(t, onB, "DescribeCens", nil)
+	}
+	if err := admin.Call(t.Context(), "2026-11-01", "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": acct.AccessKeyId, "Status": "Inactive"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := cbnErr(t, onB, "DescribeCens", nil); e.Code != "InvalidAccessKeyId.Inactive" {
+		t.Fatalf("disabled key on the other server: %s, want InvalidAccessKeyId.Inactive", e.Code)
+	}
+	if err := admin.Call(t.Context(), "2026-11-01", "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": acct.AccessKeyId, "Status": "Active"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	call(t, onB, "DescribeCens", nil)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opencen/internal/apierr"
+	"opencen/internal/store"
 )
 
 // Account is a tenant. IDs are 16-digit numbers, as Alibaba's.
@@ -160,67 +161,78 @@ func (s *Service) CheckSecretKey(ctx context.Context) error {
 	})
 }
 
-// keyEntry is a looked-up key, valid while the store revision has not moved.
+// keyEntry is a looked-up key, valid while neither the key nor its account has changed.
 type keyEntry struct {
-	revision int64
-	caller   Caller
-	secret   string
+	keyMod, accountMod int64 // their ModRevisions when looked up
+	caller             Caller
+	secret             string
 }
 
 // LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
-// Every request needs it, so the answer is reused until any write changes the store
-// (which covers disabling or deleting the key).
+// Every request needs it, so the answer is reused while the key and its account are
+// unchanged (which covers disabling or deleting either), confirmed by one guarded read of
+// both: on etcd one round trip, shared by concurrent requests, whatever else is written.
 func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
-	rev, err := s.st.Revision(ctx)
+	if v, ok := s.keys.Load(keyID); ok {
+		e := v.(keyEntry)
+		res, err := s.st.Txn(ctx, []store.Cmp{{Key: akKey(keyID), ModRevision: e.keyMod}, {Key: accountKey(e.caller.AccountID), ModRevision: e.accountMod}}, nil)
+		if err != nil {
+			return Caller{}, "", err
+		}
+		if res.Succeeded {
+			return e.caller, e.secret, nil
+		}
+	}
+	e, err := s.lookupKey(ctx, keyID)
 	if err != nil {
 		return Caller{}, "", err
 	}
-	if e, ok := s.keys.Load(keyID); ok && e.(keyEntry).revision == rev {
-		return e.(keyEntry).caller, e.(keyEntry).secret, nil
-	}
-	c, secret, err := s.lookupKey(ctx, keyID)
-	if err == nil {
-		s.keys.Store(keyID, keyEntry{revision: rev, caller: c, secret: secret})
-	}
-	return c, secret, err
+	s.keys.Store(keyID, e)
+	return e.caller, e.secret, nil
 }
 
-func (s *Service) lookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+func (s *Service) lookupKey(ctx context.Context, keyID string) (keyEntry, error) {
 	kv, ok, err := s.st.Get(ctx, akKey(keyID))
 	if err != nil {
-		return Caller{}, "", err
+		return keyEntry{}, err
 	}
 	if !ok {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
+		return keyEntry{}, apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
 	}
 	var k AccessKey
 	if err := decodeJSON(kv.Value, &k); err != nil {
-		return Caller{}, "", err
+		return keyEntry{}, err
 	}
 	if k.Status != KeyActive {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
+		return keyEntry{}, apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
 	}
-	acct, err := s.account(ctx, k.AccountID)
+	acct, accountMod, err := s.accountAt(ctx, k.AccountID)
 	if err != nil {
-		return Caller{}, "", err
+		return keyEntry{}, err
 	}
 	secret, err := s.box.Open(k.Sealed)
 	if err != nil {
-		return Caller{}, "", fmt.Errorf("open key %s: %w", keyID, err)
+		return keyEntry{}, fmt.Errorf("open key %s: %w", keyID, err)
 	}
-	return Caller{AccountID: acct.ID, Admin: acct.Admin}, secret, nil
+	return keyEntry{keyMod: kv.ModRevision, accountMod: accountMod, caller: Caller{AccountID: acct.ID, Admin: acct.Admin}, secret: secret}, nil
 }
 
 func (s *Service) account(ctx context.Context, id string) (Account, error) {
+	a, _, err := s.accountAt(ctx, id)
+	return a, err
+}
+
+// accountAt reads an account and the ModRevision it was read at.
+func (s *Service) accountAt(ctx context.Context, id string) (Account, int64, error) {
 	kv, ok, err := s.st.Get(ctx, accountKey(id))
 	if err != nil {
-		return Account{}, err
+		return Account{}, 0, err
 	}
 	if !ok {
-		return Account{}, apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
+		return Account{}, 0, apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
 	}
 	var a Account
-	return a, decodeJSON(kv.Value, &a)
+	return a, kv.ModRevision, decodeJSON(kv.Value, &a)
 }
 
 func requireAdmin(c Caller) error {

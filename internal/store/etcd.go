@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,7 @@ type Etcd struct {
 	log     *slog.Logger
 	revs    sharedReads[int64]
 	gets    sharedReads[getResult]
+	checks  sharedReads[TxnResult]
 
 	// life ends at Close: it bounds the shared Revision reads and every watch.
 	life    context.Context
@@ -250,13 +252,32 @@ func (s *Etcd) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 	return kvs, resp.Header.Revision, nil
 }
 
-// Txn implements Store.
+// Txn implements Store. Concurrent identical Txns without ops (guard checks, such as a
+// cached access key's) share etcd reads (see sharedReads).
 func (s *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error) {
 	cctx, cancel, err := s.call(ctx)
 	if err != nil {
 		return TxnResult{}, err
 	}
 	defer cancel()
+	var res TxnResult
+	if len(ops) == 0 {
+		res, err = s.checks.do(cctx, cmpsKey(cmps), func() (TxnResult, error) {
+			lctx, cancel := context.WithTimeout(s.life, s.timeout)
+			defer cancel()
+			return s.txn(lctx, cmps, nil)
+		})
+	} else {
+		res, err = s.txn(cctx, cmps, ops)
+	}
+	if err != nil {
+		return TxnResult{}, s.fail(ctx, "txn", err)
+	}
+	revisionMemo(ctx).observe(res.Revision)
+	return res, nil
+}
+
+func (s *Etcd) txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error) {
 	ifs := make([]clientv3.Cmp, len(cmps))
 	for i, c := range cmps {
 		ifs[i] = clientv3.Compare(clientv3.ModRevision(c.Key), "=", c.ModRevision)
@@ -272,12 +293,23 @@ func (s *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
 			return TxnResult{}, fmt.Errorf("store: unknown op type %d for key %q", op.Type, op.Key)
 		}
 	}
-	resp, err := s.kv.Txn(cctx).If(ifs...).Then(thens...).Commit()
+	resp, err := s.kv.Txn(ctx).If(ifs...).Then(thens...).Commit()
 	if err != nil {
-		return TxnResult{}, s.fail(ctx, "txn", err)
+		return TxnResult{}, err
 	}
-	revisionMemo(ctx).observe(resp.Header.Revision)
 	return TxnResult{Succeeded: resp.Succeeded, Revision: resp.Header.Revision}, nil
+}
+
+// cmpsKey names a set of guards, for sharing identical checks.
+func cmpsKey(cmps []Cmp) string {
+	var b strings.Builder
+	for _, c := range cmps {
+		b.WriteString(c.Key)
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatInt(c.ModRevision, 10))
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // Revision implements Store. Concurrent calls share etcd reads (see sharedReads), and within
