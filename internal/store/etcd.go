@@ -74,7 +74,7 @@ type Etcd struct {
 	gets    sharedReads[getResult]
 	checks  sharedReads[TxnResult]
 
-	// life ends at Close: it bounds the shared Revision reads and every watch.
+	// life ends at Close: it bounds the shared reads and every watch.
 	life    context.Context
 	stop    context.CancelFunc
 	closed  atomic.Bool
@@ -300,14 +300,16 @@ func (s *Etcd) txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
 	return TxnResult{Succeeded: resp.Succeeded, Revision: resp.Header.Revision}, nil
 }
 
-// cmpsKey names a set of guards, for sharing identical checks.
+// cmpsKey names a list of guards, for sharing identical checks. Keys are length-prefixed:
+// they may hold any byte, and two different lists must never share a name.
 func cmpsKey(cmps []Cmp) string {
 	var b strings.Builder
 	for _, c := range cmps {
+		b.WriteString(strconv.Itoa(len(c.Key)))
+		b.WriteByte(':')
 		b.WriteString(c.Key)
-		b.WriteByte(0)
 		b.WriteString(strconv.FormatInt(c.ModRevision, 10))
-		b.WriteByte(0)
+		b.WriteByte(';')
 	}
 	return b.String()
 }
