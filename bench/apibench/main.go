@@ -322,7 +322,7 @@ func run(o options) (err error) {
 		if o.etcdBin != "" {
 			where = o.etcdBin + ", a separate process"
 		}
-		fmt.Printf("- etcd %s, one member on loopback, %s, data on %s\n", v, where, tmp)
+		fmt.Printf("- etcd %s, one member on loopback, %s, data in the run's temporary directory (fsync on)\n", v, where)
 	}
 	fmt.Printf("- Load average before / after: %s / %s\n", loadBefore, loadAvg())
 	fmt.Printf("- Run: %v measured per target and level, in %d slices taking turns, each after %v warm-up; servers %s, --transition-delay %v; dataset %d CENs, %d transit routers per server (PageSize=50: every item in one page)\n",
