@@ -9,6 +9,7 @@ import (
 
 	"opencen/internal/config"
 	"opencen/internal/server"
+	"opencen/internal/store"
 )
 
 func serverCmd() *cobra.Command {
@@ -19,7 +20,7 @@ func serverCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the API server with its embedded store",
+		Short: "Run the API server on its embedded store (or on etcd with --store etcd)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
@@ -38,10 +39,16 @@ func serverCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to serve the API and console on")
-	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store")
+	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store (--store bolt) and, with either store, of this server's own files (nonce journal, console sign-outs, admin-credentials, secret.key)")
+	f.StringVar(&o.Store.Kind, "store", server.StoreBolt, "where state is kept: bolt (embedded file in --data) or etcd (a cluster several servers can share)")
+	f.StringSliceVar(&o.Store.Etcd.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated (--store etcd); https:// with the TLS options")
+	f.StringVar(&o.Store.Etcd.Prefix, "etcd-prefix", "", "key prefix in etcd, so several deployments can share one (default "+store.DefaultEtcdPrefix+")")
+	f.StringVar(&o.Store.Etcd.CACert, "etcd-cacert", "", "PEM file of the CA that signed the etcd members' certificates")
+	f.StringVar(&o.Store.Etcd.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
+	f.StringVar(&o.Store.Etcd.Key, "etcd-key", "", "PEM key of --etcd-cert")
 	f.StringVar(&configPath, "config", "", "YAML or TOML file with regions, zones and quotas")
 	f.DurationVar(&o.TransitionDelay, "transition-delay", time.Second, "how long transitional statuses (Creating, Deleting ...) last")
-	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest (default <data>/secret.key)")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest, created when missing (default <data>/secret.key); every server on one etcd needs the same")
 	f.BoolVar(&o.SecureCookie, "console-secure-cookie", false, "mark the console's session cookie Secure even on plain HTTP (behind a TLS-terminating proxy)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.Gateway.Mode, "gateway", "auto", "in-process data plane: auto (on as root with strongSwan and a WAN), on or off")

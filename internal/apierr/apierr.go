@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"opencen/internal/store"
 )
 
 // Error is an error the API answers with: an Alibaba error Code and a Message saying what to fix.
@@ -63,12 +65,16 @@ func New(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// From finds the API error in err's chain; anything else becomes InternalError, with a
-// generic message so internals are not leaked.
+// From finds the API error in err's chain; a store that cannot be reached (etcd down, no
+// leader, a call that ran out of time) becomes ServiceUnavailable, to be retried; anything
+// else becomes InternalError. Both carry a generic message so internals are not leaked.
 func From(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return &Error{Code: "ServiceUnavailable", Message: "The request has failed due to a temporary failure of the server."}
 	}
 	return &Error{Code: "InternalError", Message: "The request processing has failed due to some unknown error."}
 }

@@ -1,12 +1,16 @@
 package apierr
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"opencen/internal/store"
 )
 
 // TestEveryCodeIsDocumented keeps docs/errors.md complete: each literal error code in the
@@ -66,6 +70,10 @@ func TestStatusFor(t *testing.T) {
 	}
 	if e := From(os.ErrClosed); e.Code != "InternalError" || strings.Contains(e.Message, "closed") {
 		t.Errorf("From(non-API error) = %+v", e)
+	}
+	down := fmt.Errorf("lookup key: %w", fmt.Errorf("%w: etcd get k: %w", store.ErrUnavailable, context.DeadlineExceeded))
+	if e := From(down); e.Code != "ServiceUnavailable" || e.HTTPStatus() != 503 || strings.Contains(e.Message, "etcd") {
+		t.Errorf("From(store unavailable) = %+v, status %d", e, e.HTTPStatus())
 	}
 	if c := Invalid("Tag.3.Key", "x").Code; c != "InvalidTagKey" {
 		t.Errorf("Invalid code %s", c)

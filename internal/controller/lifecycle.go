@@ -11,9 +11,11 @@ import (
 	"opencen/internal/store"
 )
 
-// Advancer completes due transitions; Pending lists what is transitional now.
+// Advancer completes due transitions; Pending lists what is transitional now; Due says
+// from a key's new value when its transition falls due (pending=false: none).
 type Advancer interface {
 	Advance(ctx context.Context, key string) (next time.Time, err error)
+	Due(key string, value []byte) (at time.Time, pending bool)
 	Pending(ctx context.Context) (keys []string, revision int64, err error)
 	GCTokens(ctx context.Context) (int, error)
 }
@@ -52,13 +54,18 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 		for _, k := range keys {
 			q.schedule(k, time.Time{})
 		}
-		events, err := l.Store.Watch(ctx, l.Prefix, rev)
+		// Each watch ends with its round: a resync must not leave the old one open behind it.
+		wctx, cancel := context.WithCancel(ctx)
+		events, err := l.Store.Watch(wctx, l.Prefix, rev)
 		if err != nil {
+			cancel()
 			l.Log.Error("lifecycle: watch", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if err := l.loop(ctx, q, events, resync.C, gc.C, timer); err != nil && ctx.Err() == nil && !errors.Is(err, errResync) {
+		err = l.loop(ctx, q, events, resync.C, gc.C, timer)
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errResync) {
 			l.Log.Warn("lifecycle: restarting watch", "err", err)
 		}
 	}
@@ -82,8 +89,9 @@ func (l *Lifecycle) loop(ctx context.Context, q *queue, events <-chan store.Even
 			if !ok {
 				return errors.New("watch closed")
 			}
-			if ev.Type == store.EventPut {
-				q.schedule(ev.KV.Key, time.Time{})
+			// Scheduled at its due time from the event's value: no store read until then.
+			if at, ok := l.Advancer.Due(ev.KV.Key, ev.KV.Value); ok && ev.Type == store.EventPut {
+				q.schedule(ev.KV.Key, at)
 			}
 		case <-timer.C:
 		case <-resync:

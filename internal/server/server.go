@@ -2,6 +2,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +32,13 @@ import (
 
 // Options configure a server.
 type Options struct {
-	Listen          string
-	DataDir         string
+	Listen string
+	// DataDir holds the bbolt store (with Store.Kind "bolt") and, with either store, this
+	// process's own files: the nonce journal, console sign-outs, admin-credentials and by
+	// default secret.key.
+	DataDir string
+	// Store chooses where state is kept; the zero value is bolt in DataDir.
+	Store           StoreOptions
 	Config          config.Config
 	TransitionDelay time.Duration
 	// SecretKeyFile holds the 32-byte key sealing secrets at rest; default <data>/secret.key.
@@ -44,6 +50,60 @@ type Options struct {
 	// on requests that came over TLS: for a server behind a TLS-terminating proxy.
 	SecureCookie bool
 	Log          *slog.Logger
+}
+
+// StoreOptions choose the store.
+type StoreOptions struct {
+	// Kind is "bolt" (the default: the embedded file <data>/opencen.db) or "etcd" (a
+	// cluster several servers can share).
+	Kind string
+	// Etcd configures the etcd client (Kind "etcd" only).
+	Etcd store.EtcdConfig
+}
+
+// Store kinds.
+const (
+	StoreBolt = "bolt"
+	StoreEtcd = "etcd"
+)
+
+func openStore(o Options) (store.Store, error) {
+	e := o.Store.Etcd
+	switch o.Store.Kind {
+	case "", StoreBolt:
+		if len(e.Endpoints) > 0 || e.Prefix != "" || e.CACert != "" || e.Cert != "" || e.Key != "" {
+			return nil, errors.New("the --etcd-* options need --store etcd")
+		}
+		return store.OpenBolt(filepath.Join(o.DataDir, "opencen.db"))
+	case StoreEtcd:
+		if len(e.Endpoints) == 0 {
+			return nil, errors.New("--store etcd needs --etcd-endpoints (the etcd members' client URLs)")
+		}
+		e.Log = o.Log
+		return store.OpenEtcd(e)
+	}
+	return nil, fmt.Errorf("unknown --store %q: use bolt or etcd", o.Store.Kind)
+}
+
+// storeRetry is how long Open waits between attempts to reach a store that is down.
+const storeRetry = 2 * time.Second
+
+// untilReachable runs fn until it does not fail for want of the store (etcd down at
+// start): each such failure is logged and retried, so a server started before its etcd
+// comes up by itself.
+func untilReachable(ctx context.Context, log *slog.Logger, fn func() error) error {
+	for {
+		err := fn()
+		if !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		log.Error("store unreachable; retrying", "in", storeRetry, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		case <-time.After(storeRetry):
+		}
+	}
 }
 
 // GatewayOptions configure the in-process data-plane gateway.
@@ -102,7 +162,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := store.OpenBolt(filepath.Join(o.DataDir, "opencen.db"))
+	st, err := openStore(o)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -116,6 +176,13 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log})
+	if o.Store.Kind == StoreEtcd {
+		// Servers sharing an etcd must share the key; bbolt's is checked by its file only.
+		if err := untilReachable(ctx, o.Log, func() error { return svc.CheckSecretKey(ctx) }); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("secret key %s: %w", keyFile, err)
+		}
+	}
 	if err := bootstrap(ctx, svc, o, o.Log); err != nil {
 		st.Close()
 		return nil, err
@@ -147,7 +214,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		api:       api,
 		console:   con,
 		stopBG:    stopBG,
-		Handler:   mux,
+		Handler:   revisionMemo(mux),
 		Service:   svc,
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
@@ -165,6 +232,14 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// revisionMemo gives each request its own store.WithRevisionMemo: on etcd, the several
+// revision checks of one request (key lookup, answer cache, list caches) cost one read.
+func revisionMemo(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(store.WithRevisionMemo(r.Context())))
+	})
 }
 
 // NewGateway builds the netns data-plane driver and the gateway loop around it.
@@ -237,7 +312,11 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	in.Service.Logger().Info("opencen server listening", "addr", ln.Addr().String(), "data", o.DataDir)
+	storeAttr := slog.String("store", StoreBolt)
+	if o.Store.Kind == StoreEtcd {
+		storeAttr = slog.Group("store", "kind", StoreEtcd, "endpoints", o.Store.Etcd.Endpoints, "prefix", cmp.Or(o.Store.Etcd.Prefix, store.DefaultEtcdPrefix))
+	}
+	in.Service.Logger().Info("opencen server listening", "addr", ln.Addr().String(), "data", o.DataDir, storeAttr)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -259,18 +338,36 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 }
 
 // bootstrap creates the admin account on an empty store and hands its key over once:
-// printed and written to <data>/admin-credentials (0600) when it was generated.
+// printed and written to <data>/admin-credentials (0600) when it was generated. The key is
+// generated once, before the attempts, so a retry after an attempt whose outcome was
+// unknown still recognizes the admin it made.
 func bootstrap(ctx context.Context, svc *service.Service, o Options, log *slog.Logger) error {
-	creds, created, err := svc.Bootstrap(ctx, o.AdminKeyID, o.AdminSecret)
+	keyID, secret := o.AdminKeyID, o.AdminSecret
+	newID, newSecret := service.NewAccessKey()
+	if keyID == "" {
+		keyID = newID
+	}
+	handOver := secret == "" // generated here: printed and filed once
+	if handOver {
+		secret = newSecret
+	}
+	var (
+		creds   service.Credentials
+		created bool
+	)
+	err := untilReachable(ctx, log, func() (err error) {
+		creds, created, err = svc.Bootstrap(ctx, keyID, secret)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
 	if !created {
-		return nil
+		return nil // accounts existed
 	}
-	log.Info("created admin account", "account", creds.AccountID, "access_key_id", creds.AccessKeyID)
-	if o.AdminSecret != "" {
-		return nil // the operator already has it
+	log.Info("admin account", "account", creds.AccountID, "access_key_id", creds.AccessKeyID)
+	if !handOver {
+		return nil // the operator gave the secret and has it
 	}
 	raw, _ := json.MarshalIndent(creds, "", "  ")
 	path := filepath.Join(o.DataDir, "admin-credentials")

@@ -3,11 +3,13 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
 
 	"opencen/internal/apierr"
+	"opencen/internal/store"
 )
 
 // Account is a tenant. IDs are 16-digit numbers, as Alibaba's.
@@ -68,96 +70,172 @@ func newAccountID() string { return "1" + randomFrom("0123456789", 15) }
 func newKeyID() string     { return "LTAI" + randomFrom(alnum, 20) }
 func newSecret() string    { return randomFrom(alnum, 30) }
 
-// Bootstrap creates the admin account on an empty store. keyID/secret come from the
-// operator (environment) or are generated when empty. created=false when accounts exist.
-func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Credentials, created bool, err error) {
-	kvs, _, err := s.st.List(ctx, accountPrefix)
-	if err != nil || len(kvs) > 0 {
-		return Credentials{}, false, err
-	}
-	if keyID == "" {
-		keyID = newKeyID()
-	}
-	if secret == "" {
-		secret = newSecret()
-	}
-	acct := Account{ID: newAccountID(), Name: "admin", Admin: true, Created: s.now().UTC()}
-	err = s.update(ctx, func(t *txn) error {
-		// Guard against two servers bootstrapping one store: the admin key must be new.
-		if err := t.create(accountKey(acct.ID), acct); err != nil {
-			return err
-		}
-		return t.create(akKey(keyID), AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()})
-	})
-	if err != nil {
-		return Credentials{}, false, err
-	}
-	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
+// NewAccessKey generates an access key ID and secret, as CreateAccount hands out.
+func NewAccessKey() (id, secret string) { return newKeyID(), newSecret() }
+
+// bootstrapMarker records which admin key the store was bootstrapped with.
+type bootstrapMarker struct {
+	AccountID   string `json:"accountId"`
+	AccessKeyID string `json:"accessKeyId"`
 }
 
-// keyEntry is a looked-up key, valid while the spec revision has not moved.
+// Bootstrap creates the admin account, with access key keyID/secret, on a store without
+// accounts. created reports whether the store's admin was created with keyID (by this
+// call or an earlier one): with a freshly generated key, true means this server made the
+// admin and must hand the key over, even when a first attempt's outcome was unknown (etcd
+// timed out) and a repeat found it applied. Servers starting at once on one store (etcd)
+// race through a marker key created in the same transaction as the account, so exactly
+// one creates it.
+func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Credentials, created bool, err error) {
+	if keyID == "" || secret == "" {
+		return Credentials{}, false, errors.New("bootstrap: the admin access key ID and secret must be given")
+	}
+	var marker bootstrapMarker
+	err = s.update(ctx, func(t *txn) error {
+		created = false
+		done, err := t.get(bootstrapKey, &marker)
+		switch {
+		case err != nil:
+			return err
+		case !done:
+			created, err = s.bootstrap(t, &marker, keyID, secret)
+			return err
+		case marker.AccessKeyID != keyID:
+			return nil
+		}
+		// Same key ID: the same admin only if the secret is the same too.
+		var ak AccessKey
+		ok, err := t.get(akKey(keyID), &ak)
+		if err != nil || !ok {
+			return err
+		}
+		got, err := s.box.Open(ak.Sealed)
+		created = err == nil && got == secret
+		return nil
+	})
+	if err != nil || !created {
+		return Credentials{}, false, err
+	}
+	return Credentials{AccountID: marker.AccountID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
+}
+
+// bootstrap writes the marker, the admin account and its key in t, unless accounts exist
+// (stores bootstrapped before the marker existed have accounts but no marker).
+func (s *Service) bootstrap(t *txn, marker *bootstrapMarker, keyID, secret string) (bool, error) {
+	if kvs, err := t.list(accountPrefix); err != nil || len(kvs) > 0 {
+		return false, err
+	}
+	acct := Account{ID: newAccountID(), Name: "admin", Admin: true, Created: s.now().UTC()}
+	*marker = bootstrapMarker{AccountID: acct.ID, AccessKeyID: keyID}
+	if err := t.create(bootstrapKey, *marker); err != nil {
+		return false, err
+	}
+	if err := t.create(accountKey(acct.ID), acct); err != nil {
+		return false, err
+	}
+	ak := AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()}
+	return true, t.create(akKey(keyID), ak)
+}
+
+// secretCheck is sealed with the secret key by the first server on a store; the others
+// must open it with theirs.
+const secretCheck = "opencen secret key check"
+
+// CheckSecretKey makes sure this server seals with the key the store's secrets were sealed
+// with: on a store shared by several servers (etcd) each must be given the same key file,
+// and a server with another key would only fail later, opening PSKs and access keys.
+func (s *Service) CheckSecretKey(ctx context.Context) error {
+	return s.update(ctx, func(t *txn) error {
+		var sealed string
+		ok, err := t.get(secretCheckKey, &sealed)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return t.create(secretCheckKey, s.box.Seal(secretCheck))
+		}
+		if got, err := s.box.Open(sealed); err != nil || got != secretCheck {
+			return errors.New("the secret key is not the one this store's secrets are sealed with: give every server of the cluster the same --secret-key-file (copy the first server's)")
+		}
+		return nil
+	})
+}
+
+// keyEntry is a looked-up key, valid while neither the key nor its account has changed.
 type keyEntry struct {
-	revision int64
-	caller   Caller
-	secret   string
+	keyMod, accountMod int64 // their ModRevisions when looked up
+	caller             Caller
+	secret             string
 }
 
 // LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
-// Every request needs it, so the answer is reused until desired state changes (which
-// covers disabling or deleting the key; a data plane's status writes do not count).
+// Every request needs it, so the answer is reused while the key and its account are
+// unchanged (which covers disabling or deleting either), confirmed by one guarded read of
+// both: on etcd one round trip, shared by concurrent requests, whatever else is written.
 func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
-	rev, err := s.SpecRevision(ctx)
-	if err != nil {
-		return Caller{}, "", err
-	}
 	if v, ok := s.keys.Load(keyID); ok {
-		if e, ok := v.(keyEntry); ok && e.revision == rev {
+		e, ok := v.(keyEntry)
+		if !ok {
+			return Caller{}, "", fmt.Errorf("key cache: unexpected %T", v)
+		}
+		res, err := s.st.Txn(ctx, []store.Cmp{{Key: akKey(keyID), ModRevision: e.keyMod}, {Key: accountKey(e.caller.AccountID), ModRevision: e.accountMod}}, nil)
+		if err != nil {
+			return Caller{}, "", err
+		}
+		if res.Succeeded {
 			return e.caller, e.secret, nil
 		}
 	}
-	c, secret, err := s.lookupKey(ctx, keyID)
-	if err == nil {
-		s.keys.Store(keyID, keyEntry{revision: rev, caller: c, secret: secret})
-	}
-	return c, secret, err
-}
-
-func (s *Service) lookupKey(ctx context.Context, keyID string) (Caller, string, error) {
-	kv, ok, err := s.st.Get(ctx, akKey(keyID))
+	e, err := s.lookupKey(ctx, keyID)
 	if err != nil {
 		return Caller{}, "", err
 	}
+	s.keys.Store(keyID, e)
+	return e.caller, e.secret, nil
+}
+
+func (s *Service) lookupKey(ctx context.Context, keyID string) (keyEntry, error) {
+	kv, ok, err := s.st.Get(ctx, akKey(keyID))
+	if err != nil {
+		return keyEntry{}, err
+	}
 	if !ok {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
+		return keyEntry{}, apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
 	}
 	var k AccessKey
 	if err := decodeJSON(kv.Value, &k); err != nil {
-		return Caller{}, "", err
+		return keyEntry{}, err
 	}
 	if k.Status != KeyActive {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
+		return keyEntry{}, apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
 	}
-	acct, err := s.account(ctx, k.AccountID)
+	acct, accountMod, err := s.accountAt(ctx, k.AccountID)
 	if err != nil {
-		return Caller{}, "", err
+		return keyEntry{}, err
 	}
 	secret, err := s.box.Open(k.Sealed)
 	if err != nil {
-		return Caller{}, "", fmt.Errorf("open key %s: %w", keyID, err)
+		return keyEntry{}, fmt.Errorf("open key %s: %w", keyID, err)
 	}
-	return Caller{AccountID: acct.ID, Admin: acct.Admin}, secret, nil
+	return keyEntry{keyMod: kv.ModRevision, accountMod: accountMod, caller: Caller{AccountID: acct.ID, Admin: acct.Admin}, secret: secret}, nil
 }
 
 func (s *Service) account(ctx context.Context, id string) (Account, error) {
+	a, _, err := s.accountAt(ctx, id)
+	return a, err
+}
+
+// accountAt reads an account and the ModRevision it was read at.
+func (s *Service) accountAt(ctx context.Context, id string) (Account, int64, error) {
 	kv, ok, err := s.st.Get(ctx, accountKey(id))
 	if err != nil {
-		return Account{}, err
+		return Account{}, 0, err
 	}
 	if !ok {
-		return Account{}, apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
+		return Account{}, 0, apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", id)
 	}
 	var a Account
-	return a, decodeJSON(kv.Value, &a)
+	return a, kv.ModRevision, decodeJSON(kv.Value, &a)
 }
 
 func requireAdmin(c Caller) error {

@@ -35,6 +35,25 @@ func nextStatus(kind, status string) (string, bool) {
 	return next, ok
 }
 
+// Due says when the transition of the resource stored at key, with value raw, falls due;
+// pending is false when its status is not transitional. The lifecycle controller
+// schedules from watch events with it instead of reading the resource again; Advance
+// still checks the time when it runs.
+func (s *Service) Due(key string, raw []byte) (at time.Time, pending bool) {
+	kind, _, ok := ResourceKey(key)
+	if !ok {
+		return time.Time{}, false
+	}
+	var m model.Meta
+	if json.Unmarshal(raw, &m) != nil {
+		return time.Time{}, false
+	}
+	if _, ok := nextStatus(kind, m.Status); !ok {
+		return time.Time{}, false
+	}
+	return m.Changed.Add(s.delay), true
+}
+
 // Advance completes the transitional status of the resource stored at key if its delay
 // has passed. It returns when to look again (zero when nothing is pending). Idempotent:
 // the lifecycle controller may call it any number of times, also after a restart.
@@ -210,12 +229,7 @@ func (s *Service) Pending(ctx context.Context) ([]string, int64, error) {
 	}
 	var keys []string
 	for _, kv := range kvs {
-		var m model.Meta
-		kind, _, _ := ResourceKey(kv.Key)
-		if json.Unmarshal(kv.Value, &m) != nil {
-			continue
-		}
-		if _, ok := nextStatus(kind, m.Status); ok {
+		if _, ok := s.Due(kv.Key, kv.Value); ok {
 			keys = append(keys, kv.Key)
 		}
 	}

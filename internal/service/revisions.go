@@ -64,15 +64,23 @@ func revisionPuts(keys []string, routing []string) []store.Op {
 	return ops
 }
 
-// revisions reads the ModRevisions of revision keys (0 for one never written).
+// revisions reads the ModRevisions of revision keys (0 for one never written), in one
+// store read (a Get, or for several one listing of /rev/: on etcd one round trip).
 func (s *Service) revisions(ctx context.Context, keys ...string) ([]int64, error) {
 	out := make([]int64, len(keys))
+	if len(keys) == 1 {
+		kv, _, err := s.st.Get(ctx, keys[0])
+		out[0] = kv.ModRevision
+		return out, err
+	}
+	kvs, _, err := s.st.List(ctx, "/rev/")
+	if err != nil {
+		return nil, err
+	}
 	for i, k := range keys {
-		kv, _, err := s.st.Get(ctx, k)
-		if err != nil {
-			return nil, err
+		if j, ok := slices.BinarySearchFunc(kvs, k, func(kv store.KV, k string) int { return strings.Compare(kv.Key, k) }); ok {
+			out[i] = kvs[j].ModRevision
 		}
-		out[i] = kv.ModRevision
 	}
 	return out, nil
 }

@@ -71,6 +71,10 @@ const (
 	accountPrefix = "/accounts/"
 	keyPrefix     = "/keys/"
 	tokenPrefix   = "/tokens/"
+	// Store-wide facts, written once: who bootstrapped the admin, and a value sealed with
+	// the secret key (CheckSecretKey).
+	bootstrapKey   = "/meta/bootstrap"
+	secretCheckKey = "/meta/secret-check"
 )
 
 func resKey(kind, id string) string { return resPrefix + kind + "/" + id }

@@ -4,11 +4,17 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // ErrCompacted is returned by Watch when the requested revision is older than the history kept.
 // The caller re-lists and watches from the list's revision, as with etcd.
 var ErrCompacted = errors.New("store: required revision has been compacted")
+
+// ErrUnavailable wraps every failure to reach the store's backend (etcd down, no leader,
+// a call that ran out of time): the operation may succeed when retried later. The API
+// answers it with 503 ServiceUnavailable (internal/apierr).
+var ErrUnavailable = errors.New("store: unavailable")
 
 // KV is one key with its value and etcd-style revision bookkeeping.
 type KV struct {
@@ -66,8 +72,14 @@ type Event struct {
 	KV   KV
 }
 
-// Store is what callers depend on; the embedded bbolt implementation and a future etcd
-// one both satisfy it.
+// Store is what callers depend on; the embedded bbolt implementation and the etcd one
+// both satisfy it.
+//
+// Revisions only ever grow, every successful writing Txn gets one revision for all its
+// ops, and a key's ModRevision is the revision of the Txn that last wrote it. Callers must
+// not assume more: revisions need not start at 1 nor be dense (an etcd shared with other
+// deployments advances them for writes under other prefixes, and etcd does not advance
+// them for a Txn whose deletes find nothing), so compare revisions, never count them.
 type Store interface {
 	// Get returns the key, or ok=false when absent.
 	Get(ctx context.Context, key string) (kv KV, ok bool, err error)
@@ -82,4 +94,45 @@ type Store interface {
 	// Revision is the current store revision.
 	Revision(ctx context.Context) (int64, error)
 	Close() error
+}
+
+// WithRevisionMemo returns a context for one API request. A store whose Revision costs a
+// round trip (etcd) reads it once per such context and answers later calls in it from
+// that read, or from the revision of a Txn made in it since, whichever is newer. The
+// request still sees every write acknowledged before it began: the first read started
+// after that, and the request is served as of that read or later.
+func WithRevisionMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &memo{})
+}
+
+type memoKey struct{}
+
+type memo struct {
+	mu  sync.Mutex
+	rev int64
+}
+
+func revisionMemo(ctx context.Context) *memo {
+	m, _ := ctx.Value(memoKey{}).(*memo)
+	return m
+}
+
+// get returns the remembered revision, 0 when none (or without a memo).
+func (m *memo) get() int64 {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev
+}
+
+// observe remembers rev if it is newer.
+func (m *memo) observe(rev int64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.rev = max(m.rev, rev)
+	m.mu.Unlock()
 }

@@ -31,6 +31,16 @@ func require(t testing.TB, missing []string, skip string) {
 	t.Fatal(msg + " (set " + skip + "=1 to skip)")
 }
 
+// RequireEtcd fails a test that runs the etcd binary at bin (Debian's etcd-server, the
+// oldest etcd OpenCEN supports) when it is not installed; with OPENCEN_SKIP_DATAPLANE=1
+// it skips instead, as scripts/deps.sh installs it with the data-plane packages.
+func RequireEtcd(t testing.TB, bin string) {
+	t.Helper()
+	if _, err := os.Stat(bin); err != nil {
+		require(t, []string{bin + " (apt-get install etcd-server)"}, "OPENCEN_SKIP_DATAPLANE")
+	}
+}
+
 // Chromium is where the browser tests expect Debian's chromium.
 const Chromium = "/usr/bin/chromium"
 
