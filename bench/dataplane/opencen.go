@@ -337,10 +337,13 @@ func (w *world) describeAll(ctx context.Context) (map[string]string, error) {
 	}
 }
 
-// noopApply is the longest gateway pass over 2 s with nothing changed: what the gateway
-// repeats while nothing happens.
+// idleWindow is how long the idle gateway passes are watched.
+const idleWindow = 5 * time.Second
+
+// noopApply is the longest gateway pass over idleWindow with nothing changed (no change in
+// the store, no object due: passes that repair or prune do work and are left out).
 func (w *world) noopApply(ctx context.Context) (time.Duration, error) {
-	return benchkit.IdlePass(ctx, w.in.Gateway, 2*time.Second)
+	return benchkit.IdlePass(ctx, w.in.Gateway, idleWindow)
 }
 
 // charonPIDs are the connections' charons as the driver reports them.

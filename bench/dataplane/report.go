@@ -108,7 +108,7 @@ func (r *report) print(out io.Writer) {
 	}
 	if len(r.noopApply) > 0 {
 		worst := slices.Max(r.noopApply)
-		p("| gateway pass with nothing changed, %d connections (longest over 2 s, %d windows) | %s | — | | < 100 ms | %s |", n, len(r.noopApply), ms(worst), verdict(worst < 100*time.Millisecond))
+		p("| gateway pass with nothing changed, %d connections (longest over %s, %d windows) | %s | — | | < 100 ms | %s |", n, idleWindow, len(r.noopApply), ms(worst), verdict(worst < 100*time.Millisecond))
 	}
 	if r.modify.newSA > 0 {
 		p("| one connection modified among %d: API call until its cell reloaded / its new IKE SA was up | %s / %s | — | | ≤ 1 s (reloaded) | %s |",
@@ -161,7 +161,7 @@ func (r *report) print(out io.Writer) {
 		for _, d := range r.noopApply {
 			ds = append(ds, ms(d))
 		}
-		p("- The longest gateway pass with nothing changed, over 2 s, with %d connections: %s.", n, strings.Join(ds, ", "))
+		p("- The longest gateway pass with nothing changed, over %s, with %d connections: %s.", idleWindow, n, strings.Join(ds, ", "))
 	}
 	if r.modify.newSA > 0 {
 		p("- Modify one connection (#%d, IpsecConfig.IpsecLifetime 3600 through ModifyVpnAttachmentAttribute): its cell reloaded %s and had its new IKE SA %s after the call; %d other cells were not touched, %d were.",
