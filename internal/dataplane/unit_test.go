@@ -239,3 +239,35 @@ func TestLogMismatchSaysWhat(t *testing.T) {
 		t.Errorf("refusal message %q", got[1].Message)
 	}
 }
+
+// TestSaState: ipsec_sa_established only when every configured child SA is installed on
+// this side (in any established IKE SA).
+func TestSaState(t *testing.T) {
+	children := []tunnel.Child{{Name: "vco-1-1"}, {Name: "vco-1-2"}}
+	sa := func(state string, kids ...string) saInfo {
+		s := saInfo{State: state}
+		for _, k := range kids {
+			s.Children = append(s.Children, childInfo{Name: k, State: "INSTALLED"})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name        string
+		sas         []saInfo
+		childFailed bool
+		want        string
+	}{
+		{"none", nil, false, IKENotEstablished},
+		{"connecting", []saInfo{sa("CONNECTING")}, false, IKENotEstablished},
+		{"IKE only", []saInfo{sa("ESTABLISHED")}, false, IKEEstablished},
+		{"one child of two", []saInfo{sa("ESTABLISHED", "vco-1-1")}, false, IKEEstablished},
+		{"one child of two, the other refused", []saInfo{sa("ESTABLISHED", "vco-1-2")}, true, IPsecNotEstablished},
+		{"both", []saInfo{sa("ESTABLISHED", "vco-1-1", "vco-1-2")}, false, IPsecEstablished},
+		{"both, over two IKE SAs", []saInfo{sa("ESTABLISHED", "vco-1-1"), sa("ESTABLISHED", "vco-1-2")}, false, IPsecEstablished},
+		{"children of an IKE SA that is going", []saInfo{sa("DELETING", "vco-1-1", "vco-1-2"), sa("ESTABLISHED")}, false, IKEEstablished},
+	} {
+		if got := saState(c.sas, children, c.childFailed); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
