@@ -102,9 +102,13 @@ func (r *report) print(out io.Writer) {
 		if r.baseMem.n > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.ocenMem.rss/r.baseMem.rss)
 		}
-		p("| memory: charon VmRSS per connection (average of %d) | %s | %s | %s | | |", r.ocenMem.n, mib(r.ocenMem.rss), mib(r.baseMem.rss), ratio)
+		base := "—"
+		if r.baseMem.n > 0 {
+			base = mib(r.baseMem.rss)
+		}
+		p("| memory: charon VmRSS per connection (average of %d) | %s | %s | %s | | |", r.ocenMem.n, mib(r.ocenMem.rss), base, ratio)
 		p("| memory: gateway process RSS growth per connection | %s | — | | | |", mib(growth))
-		p("| memory per connection, charon included | %s | %s | | ≤ 16 MB (15.3 MiB) | %s |", mib(per), mib(r.baseMem.rss), verdict(per*1024 <= 16e6))
+		p("| memory per connection, charon included | %s | %s | | ≤ 16 MB (15.3 MiB) | %s |", mib(per), base, verdict(per*1024 <= 16e6))
 	}
 	if len(r.noopApply) > 0 {
 		worst := slices.Max(r.noopApply)
@@ -144,8 +148,10 @@ func (r *report) print(out io.Writer) {
 		m, b := r.ocenMem, r.baseMem
 		p("- OpenCEN charons (%d): VmRSS avg %s (min %s, max %s), RssAnon avg %s, Pss avg %s, %.0f threads.",
 			m.n, mib(m.rss), mib(float64(m.minRSS)), mib(float64(m.maxRSS)), mib(m.anon), mib(m.pss), m.threads)
-		p("- Recipe charons (%d): VmRSS avg %s (min %s, max %s), RssAnon avg %s, Pss avg %s, %.0f threads.",
-			b.n, mib(b.rss), mib(float64(b.minRSS)), mib(float64(b.maxRSS)), mib(b.anon), mib(b.pss), b.threads)
+		if b.n > 0 {
+			p("- Recipe charons (%d): VmRSS avg %s (min %s, max %s), RssAnon avg %s, Pss avg %s, %.0f threads.",
+				b.n, mib(b.rss), mib(float64(b.minRSS)), mib(float64(b.maxRSS)), mib(b.anon), mib(b.pss), b.threads)
+		}
 		if r.ocenLoadedRSS > 0 {
 			p("- The charon carrying the iperf3 traffic had VmRSS %s after the throughput runs.", mib(float64(r.ocenLoadedRSS)))
 		}
