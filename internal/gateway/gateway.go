@@ -111,6 +111,8 @@ type Gateway struct {
 	withdrawals map[string]bool
 	// verdicts are the health checks' last verdicts (healthy).
 	verdicts map[string]bool
+	// everUp lists the cells that reported ipsec_sa_established at least once.
+	everUp map[string]bool
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
 
@@ -129,7 +131,7 @@ type Gateway struct {
 func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
-		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{},
+		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -317,11 +319,12 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		g.bgp.RetryWaiting()
 		g.checks.RetryWaiting()
 	}
-	n, _ := g.bgp.Step(ctx)
-	next = earliest(next, n)
-	n, _ = g.checks.Step(ctx)
-	next = earliest(next, n)
-	g.report(ctx)
+	g.bgp.Step(ctx)
+	g.checks.Step(ctx)
+	g.report(ctx) // may make objects due (a tunnel up for the first time starts its check)
+	for _, n := range []time.Duration{g.routers.Next(), g.cells.Next(), g.bgp.Next(), g.checks.Next()} {
+		next = earliest(next, n)
+	}
 	return next
 }
 

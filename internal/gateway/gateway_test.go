@@ -157,8 +157,15 @@ func (d *fakeDriver) DeleteCell(_ context.Context, id string) error {
 
 func (d *fakeDriver) Prune(context.Context, []string, []string) error { return nil }
 
+// Status: every applied cell's tunnel is up.
 func (d *fakeDriver) Status(context.Context) (dataplane.Status, error) {
-	return dataplane.Status{}, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var st dataplane.Status
+	for id := range d.cells {
+		st.Cells = append(st.Cells, dataplane.CellStatus{ID: id, Running: true, State: dataplane.IPsecEstablished})
+	}
+	return st, nil
 }
 
 type fakeProber struct {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -25,8 +26,16 @@ func (o *checkOps) Update(_ context.Context, key string, c checkObject) error {
 	}
 	// The source must be on the router's lo, and the link there, before probes go out:
 	// otherwise they fail and the check would report a failure that is not the tunnel's.
+	// And the tunnel must have come up once: a new connection's first seconds are not a
+	// failure of its path (from then on, a tunnel that goes down fails the check).
 	if err := o.g.ready(c.Router, key); err != nil {
 		return err
+	}
+	o.g.mu.Lock()
+	up := o.g.everUp[key]
+	o.g.mu.Unlock()
+	if !up {
+		return fmt.Errorf("the tunnel has not come up yet: %w", errWaiting)
 	}
 	o.running[key] = c
 	return o.set(key)

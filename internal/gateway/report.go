@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"opencen/internal/dataplane"
 	"opencen/internal/reconcile"
 	"opencen/internal/service"
 )
@@ -42,6 +43,16 @@ drain:
 			}
 			rep(cs.ID).Observed.Negotiation = cs.State
 			g.reportedState[cs.ID] = cs.State
+			if cs.State == dataplane.IPsecEstablished {
+				g.mu.Lock()
+				up := g.everUp[cs.ID]
+				g.everUp[cs.ID] = true
+				g.mu.Unlock()
+				if !up {
+					g.checks.RetryWaiting() // its health check starts now
+					g.poke()
+				}
+			}
 		}
 	}
 	for id, c := range g.built.cells {
@@ -105,6 +116,9 @@ drain:
 		if _, ok := g.built.cells[id]; !ok {
 			if _, failed := g.built.cellErrs[id]; !failed {
 				delete(g.reportedState, id)
+				g.mu.Lock()
+				delete(g.everUp, id)
+				g.mu.Unlock()
 			}
 		}
 	}

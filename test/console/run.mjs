@@ -557,6 +557,11 @@ Object.assign(scenarios, {
     await shot(page, "connection-before");
     await page.locator("#tunnel-status").getByText("ipsec_sa_established").waitFor({ timeout: 120000 });
     await status.getByText("success").nth(1).waitFor({ timeout: 120000 }); // BGP and health check
+    // The data plane's objects of the connection, each applied.
+    const plane = status.getByRole("table", { name: "Data-plane objects of this connection" });
+    for (const kind of ["cell", "bgp", "health-check"]) {
+      await plane.getByRole("row").filter({ hasText: new RegExp(`^${kind} on `) }).filter({ hasText: "done" }).waitFor({ timeout: 30000 });
+    }
     await shot(page, "connection-up");
     const nft = (...args) => execFileSync("ip", ["netns", "exec", input.netns, "nft", ...args]);
     nft("add", "table", "inet", "ochcblock");
