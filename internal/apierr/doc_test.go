@@ -1,12 +1,14 @@
 package apierr
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestEveryCodeIsDocumented keeps docs/errors.md complete: each literal error code in the
@@ -69,5 +71,33 @@ func TestStatusFor(t *testing.T) {
 	}
 	if c := Invalid("Tag.3.Key", "x").Code; c != "InvalidTagKey" {
 		t.Errorf("Invalid code %s", c)
+	}
+}
+
+// TestMessagesClipEchoedInput: a message repeats at most MaxEcho bytes of any text
+// argument, so a megabyte of input cannot come back as a megabyte of error; server-side
+// Text is kept whole, and short arguments are untouched.
+func TestMessagesClipEchoedInput(t *testing.T) {
+	huge := strings.Repeat("é", 1<<20) // multi-byte runes: the cut must stay valid UTF-8
+	for name, e := range map[string]*Error{
+		"New %q":     New("InvalidAction.NotFound", "The action %q is not served.", huge),
+		"New %s":     New("InvalidCenId.NotFound", "The CEN %s does not exist.", huge),
+		"New error":  New("InvalidParameter", "bad: %v.", errors.New(huge)),
+		"New []byte": New("InvalidParameter", "bad: %s.", []byte(huge)),
+		"Invalid %q": Invalid("Name", "Name %q is too long.", huge),
+	} {
+		if len(e.Message) > 400 {
+			t.Errorf("%s: message is %d bytes", name, len(e.Message))
+		}
+		if !utf8.ValidString(e.Message) {
+			t.Errorf("%s: clipped message is not valid UTF-8", name)
+		}
+		if !strings.Contains(e.Message, "(2097152 bytes)") {
+			t.Errorf("%s: message %q does not say how long the input was", name, e.Message)
+		}
+	}
+	list := Text(strings.Repeat("cn-region-x, ", 40))
+	if e := Invalid("RegionId", "use one of: %s; got %q.", list, "short"); !strings.Contains(e.Message, string(list)) || !strings.Contains(e.Message, `"short"`) {
+		t.Errorf("server-side Text or a short argument was altered: %q", e.Message)
 	}
 }

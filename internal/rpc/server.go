@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,7 +267,7 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	}
 	sts := StringToSignV1(r.Method, params)
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", sts)
+		return Identity{}, signatureMismatch(sts)
 	}
 	return id, s.spendNonce(akid, params["SignatureNonce"])
 }
@@ -309,9 +310,22 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	}
 	sts := StringToSignACS3(CanonicalRequestACS3(r.Method, r.URL.Path, query, headers, signed, payload))
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", sts)
+		return Identity{}, signatureMismatch(sts)
 	}
 	return id, s.spendNonce(akid, nonce)
+}
+
+// maxEchoedStringToSign bounds the string to sign a SignatureDoesNotMatch repeats. The SDKs
+// compare it with their own to tell a wrong secret from an altered request, so ordinary
+// requests get it in full; one carrying megabytes of parameters gets a prefix, or the error
+// would amplify the request.
+const maxEchoedStringToSign = 4096
+
+func signatureMismatch(sts string) error {
+	if len(sts) > maxEchoedStringToSign {
+		sts = sts[:maxEchoedStringToSign] + "...(" + strconv.Itoa(len(sts)) + " bytes)"
+	}
+	return apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", apierr.Text(sts))
 }
 
 func (s *Server) checkTime(ts string) error {

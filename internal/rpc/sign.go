@@ -246,7 +246,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 	for _, item := range strings.Split(rest, ",") {
 		name, value, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok {
-			return "", nil, "", incompleteACS3("item %q is not name=value", clipForMessage(item))
+			return "", nil, "", incompleteACS3("item %q is not name=value", item)
 		}
 		value = strings.TrimSpace(value)
 		switch strings.ToLower(strings.TrimSpace(name)) {
@@ -263,7 +263,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 			for _, sh := range strings.Split(value, ";") {
 				sh = strings.ToLower(strings.TrimSpace(sh))
 				if sh == "" {
-					return "", nil, "", incompleteACS3("SignedHeaders %q contains an empty header name", clipForMessage(value))
+					return "", nil, "", incompleteACS3("SignedHeaders %q contains an empty header name", value)
 				}
 				signedHeaders = append(signedHeaders, sh)
 			}
@@ -273,7 +273,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 			}
 			haveSig, signature = true, value
 		default:
-			return "", nil, "", incompleteACS3("unknown item %q", clipForMessage(name))
+			return "", nil, "", incompleteACS3("unknown item %q", name)
 		}
 	}
 	if !haveCred || !haveHeaders || !haveSig {
@@ -302,13 +302,6 @@ func isHex64(s string) bool {
 	return true
 }
 
-func clipForMessage(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
-
 // ---------------------------------------------------------------------------------------------
 // Timestamps and replay protection.
 
@@ -319,7 +312,7 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, apierr.New("InvalidTimeStamp.Format",
 			"Specified time stamp %q is not in the expected format yyyy-MM-ddTHH:mm:ssZ (UTC, ISO 8601), e.g. 2024-01-02T15:04:05Z.",
-			clipForMessage(s))
+			s)
 	}
 	return t.UTC(), nil
 }

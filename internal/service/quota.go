@@ -62,7 +62,7 @@ func (s *Service) SetQuota(ctx context.Context, c Caller, accountID, name string
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return apierr.Invalid("QuotaName", "QuotaName %q is unknown; use one of: %s.", name, strings.Join(names, ", "))
+		return apierr.Invalid("QuotaName", "QuotaName %q is unknown; use one of: %s.", name, apierr.Text(strings.Join(names, ", ")))
 	}
 	if value < 0 || value > 100000 {
 		return apierr.Invalid("Value", "Value must be 0 to 100000; got %d.", value)
