@@ -64,8 +64,8 @@ type Server struct {
 // SkewWindow is how far a request's timestamp may be from the server's clock.
 const SkewWindow = 15 * time.Minute
 
-// maxBodyBytes bounds request bodies; RPC parameters are small.
-const maxBodyBytes = 4 << 20
+// MaxBodyBytes bounds one request body; RPC parameters are small.
+const MaxBodyBytes = 4 << 20
 
 // NewServer makes a Server for products.
 func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server {
@@ -197,12 +197,9 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return apierr.New("UnsupportedHTTPMethod", "HTTP method %s is not supported; use POST or GET.", r.Method)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
-		return apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
-	}
-	if len(body) > maxBodyBytes {
-		return apierr.New("InvalidParameter", "The request body is larger than %d bytes.", maxBodyBytes)
+		return err
 	}
 	params, err := Decode(r, body)
 	if err != nil {
@@ -234,6 +231,33 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	}
 	req.Identity = id
 	return nil
+}
+
+// readBody reads at most MaxBodyBytes. A declared length is refused before anything is read
+// and sizes the buffer exactly, so a body costs its own size once (io.ReadAll's doubling
+// would hold up to twice that).
+func readBody(r *http.Request) ([]byte, error) {
+	tooLarge := func() error {
+		return apierr.New("InvalidParameter", "The request body is larger than %d bytes.", MaxBodyBytes)
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	}
+	if err != nil {
+		return nil, apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return body, nil
 }
 
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is

@@ -27,29 +27,41 @@ import (
 // PercentEncode is the RFC 3986 encoding both signature versions use: only A-Z a-z 0-9 - _ . ~
 // stay literal, every other UTF-8 byte becomes %XX with upper-case hex (space is %20, never +).
 func PercentEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !isUnreserved(s[i]) {
-			n++
-		}
-	}
-	if n == 0 {
+	n := escapedLen(s, 3)
+	if n == len(s) {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(len(s) + 2*n)
+	b.Grow(n)
+	writeEscaped(&b, s, "%")
+	return b.String()
+}
+
+// escapedLen is len(s) once each reserved byte is replaced by perByte bytes.
+func escapedLen(s string, perByte int) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !isUnreserved(s[i]) {
+			n += perByte - 1
+		}
+	}
+	return n
+}
+
+// writeEscaped writes s with each reserved byte as prefix+XX: prefix "%" is PercentEncode,
+// "%25" is PercentEncode applied twice (the hex digits are unreserved, only "%" changes).
+func writeEscaped(b *strings.Builder, s, prefix string) {
+	const hexDigits = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUnreserved(c) {
 			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte('%')
+		b.WriteString(prefix)
 		b.WriteByte(hexDigits[c>>4])
 		b.WriteByte(hexDigits[c&0xF])
 	}
-	return b.String()
 }
 
 func isUnreserved(c byte) bool {
@@ -60,25 +72,31 @@ func isUnreserved(c byte) bool {
 // StringToSignV1 builds METHOD&%2F&encode(k1=v1&k2=v2...) over every parameter except
 // Signature, empty values included. Pairs are ordered by raw key in byte order, which is what
 // every SDK does (they sort with url.Values.Encode); for the key characters SDKs ever send
-// (letters, digits, '.', '-', '_') this is the same as ordering by encoded key.
+// (letters, digits, '.', '-', '_') this is the same as ordering by encoded key. The result is
+// built in one allocation: a request may carry megabytes of parameters.
 func StringToSignV1(method string, params map[string]string) string {
 	keys := make([]string, 0, len(params))
-	for k := range params {
+	n := len(method) + len("&%2F&")
+	for k, v := range params {
 		if k != "Signature" {
 			keys = append(keys, k)
+			n += escapedLen(k, 5) + len("%3D") + escapedLen(v, 5) + len("%26")
 		}
 	}
 	sort.Strings(keys)
-	var canon strings.Builder
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(method)
+	b.WriteString("&%2F&")
 	for i, k := range keys {
 		if i > 0 {
-			canon.WriteByte('&')
+			b.WriteString("%26") // "&", encoded by the outer pass
 		}
-		canon.WriteString(PercentEncode(k))
-		canon.WriteByte('=')
-		canon.WriteString(PercentEncode(params[k]))
+		writeEscaped(&b, k, "%25")
+		b.WriteString("%3D") // "="
+		writeEscaped(&b, params[k], "%25")
 	}
-	return method + "&%2F&" + PercentEncode(canon.String())
+	return b.String()
 }
 
 // SignV1 is base64(HMAC-SHA1(secret + "&", stringToSign)); the "&" is the empty
