@@ -76,10 +76,13 @@ func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server
 	return s
 }
 
-// CacheAnswers enables the answer cache of cacheable actions; revision reports the
-// store revision, which every write advances.
-func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), max int) {
-	s.answers = &answerCache{revision: revision, entries: map[string]answer{}, max: max}
+// CacheAnswers enables the answer cache of cacheable actions, holding at most maxBytes of
+// answers (0 disables it); revision reports the store revision, which every write advances.
+func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), maxBytes int) {
+	s.answers = nil
+	if maxBytes > 0 {
+		s.answers = newAnswerCache(revision, maxBytes)
+	}
 }
 
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
@@ -150,7 +153,7 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 		body, err := h(r.Context(), req)
 		return body, nil, err
 	}
-	key := answerKey(req)
+	key := s.answers.keyOf(req)
 	rev, err := s.answers.revision(r.Context())
 	if err != nil {
 		return nil, nil, err

@@ -124,7 +124,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		c, secret, err := svc.LookupKey(ctx, id)
 		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
-	api.CacheAnswers(st.Revision, 1024)
+	api.CacheAnswers(st.Revision, 16<<20)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
