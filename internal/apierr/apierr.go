@@ -42,7 +42,7 @@ func StatusFor(code string) int {
 		return http.StatusInternalServerError
 	case code == "ServiceUnavailable":
 		return http.StatusServiceUnavailable
-	case forbidden[code] || strings.HasPrefix(code, "Forbidden"):
+	case forbidden[code] || strings.HasPrefix(code, "Forbidden") || strings.HasPrefix(code, "InvalidSecurityToken."):
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest

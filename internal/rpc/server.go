@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -267,6 +268,11 @@ func readBody(r *http.Request) ([]byte, error) {
 // checked before the key and the signature, and the nonce is spent only by a request
 // whose signature verified, so unauthenticated requests cannot burn nonces.
 func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Identity, error) {
+	if firstNonEmpty(params["SecurityToken"], r.Header.Get("x-acs-security-token")) != "" {
+		// OpenCEN issues no STS tokens, so any token is made up; ignoring it would accept
+		// a request its sender believes is bound to a temporary credential.
+		return Identity{}, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
+	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
 		return s.authenticateACS3(r, auth, body)
 	}
@@ -302,6 +308,9 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Identity, error) {
 	akid, signed, sig, err := ParseAuthorizationACS3(auth)
 	if err != nil {
+		return Identity{}, err
+	}
+	if err := requireSignedHeaders(r.Header, signed); err != nil {
 		return Identity{}, err
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
@@ -340,6 +349,30 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 		return Identity{}, signatureMismatch(sts)
 	}
 	return id, s.spendNonce(akid, nonce)
+}
+
+// requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
+// is signed: host and each x-acs-* header. A signature over less would let anyone holding
+// one captured request send another action, nonce or date under it.
+func requireSignedHeaders(h http.Header, signed []string) error {
+	covered := make(map[string]bool, len(signed))
+	for _, name := range signed {
+		covered[name] = true
+	}
+	var missing []string
+	if !covered["host"] {
+		missing = append(missing, "host")
+	}
+	for name := range h {
+		if lk := strings.ToLower(name); strings.HasPrefix(lk, "x-acs-") && !covered[lk] {
+			missing = append(missing, lk)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return apierr.New("IncompleteSignature", "The request signature does not conform to Aliyun standards: SignedHeaders must list host and every x-acs-* header the request carries; not signed: %s.", strings.Join(missing, ", "))
 }
 
 // maxEchoedStringToSign bounds the string to sign a SignatureDoesNotMatch repeats. The SDKs
