@@ -5,12 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"opencen/internal/apierr"
@@ -60,6 +62,8 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	answers  *answerCache
+	// fullWarned is when (unix seconds) a full replay cache was last logged.
+	fullWarned atomic.Int64
 }
 
 // SkewWindow is how far a request's timestamp may be from the server's clock.
@@ -70,7 +74,7 @@ const MaxBodyBytes = 4 << 20
 
 // NewServer makes a Server for products.
 func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server {
-	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(2 * SkewWindow), now: time.Now, log: log}
+	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(SkewWindow, DefaultMaxNonces), now: time.Now, log: log}
 	for _, p := range products {
 		s.products[p.Version] = p
 	}
@@ -85,6 +89,14 @@ func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), max
 		s.answers = newAnswerCache(revision, maxBytes)
 	}
 }
+
+// DefaultMaxNonces caps the replay cache: about 4.4k signed requests per second sustained
+// over the 15-minute window, some 260 MB when full.
+const DefaultMaxNonces = 4_000_000
+
+// LimitNonces caps the replay cache at max live nonces (0: no cap); call it before
+// PersistNonces.
+func (s *Server) LimitNonces(max int) { s.nonces = NewNonceCache(SkewWindow, max) }
 
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
 func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
@@ -290,7 +302,8 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	if v := params["SignatureVersion"]; v != "" && v != "1.0" {
 		return Identity{}, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
 	}
-	if err := s.checkTime(params["Timestamp"]); err != nil {
+	signedAt, err := s.checkTime(params["Timestamp"])
+	if err != nil {
 		return Identity{}, err
 	}
 	akid := params["AccessKeyId"]
@@ -302,7 +315,7 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, params["SignatureNonce"])
+	return id, s.spendNonce(akid, params["SignatureNonce"], signedAt)
 }
 
 func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Identity, error) {
@@ -321,7 +334,8 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	if date == "" {
 		return Identity{}, apierr.Missing("x-acs-date")
 	}
-	if err := s.checkTime(date); err != nil {
+	signedAt, err := s.checkTime(date)
+	if err != nil {
 		return Identity{}, err
 	}
 	payload := HashPayload(body)
@@ -348,7 +362,7 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, nonce)
+	return id, s.spendNonce(akid, nonce, signedAt)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -388,17 +402,24 @@ func signatureMismatch(sts string) error {
 	return apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", apierr.Text(sts))
 }
 
-func (s *Server) checkTime(ts string) error {
+// checkTime parses a request's timestamp and checks it is within the window.
+func (s *Server) checkTime(ts string) (time.Time, error) {
 	t, err := ParseTimestamp(ts)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return CheckSkew(t, s.now(), SkewWindow)
+	return t, CheckSkew(t, s.now(), SkewWindow)
 }
 
-func (s *Server) spendNonce(akid, nonce string) error {
-	if !s.nonces.Use(akid, nonce, s.now()) {
+func (s *Server) spendNonce(akid, nonce string, signed time.Time) error {
+	switch err := s.nonces.Use(akid, nonce, signed, s.now()); {
+	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")
+	case errors.Is(err, ErrNonceCacheFull):
+		if now, last := s.now().Unix(), s.fullWarned.Load(); now-last >= 60 && s.fullWarned.CompareAndSwap(last, now) { // at most once a minute
+			s.log.Warn("rpc: replay cache full; refusing signed requests until nonces expire", "max_nonces", s.nonces.perShard*nonceShards)
+		}
+		return apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: it holds as many recent signature nonces as it is configured to; retry in a minute.")
 	}
 	return nil
 }
