@@ -112,7 +112,7 @@ func adminCmd() *cobra.Command {
 	var qValue int
 	quotaSet := &cobra.Command{
 		Use:   "set",
-		Short: "Set an account's quota (vpn-attachments-per-tr, ecmp-vpn-connections)",
+		Short: "Set an account's quota (vpn-attachments-per-tr, ecmp-vpn-connections, api-requests-per-second, api-request-burst)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cf.call(cmd, "SetQuota", map[string]string{"AccountId": qAccount, "QuotaName": qName, "Value": fmt.Sprint(qValue)})
 		},

@@ -22,6 +22,8 @@ import (
 type Identity struct {
 	AccountID string
 	Admin     bool
+	// Rate throttles the access key the request was signed with.
+	Rate Rate
 }
 
 // Request is one authenticated API call as a handler sees it.
@@ -62,6 +64,7 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	answers  *answerCache
+	throttle *throttle
 	// fullWarned is when (unix seconds) a full replay cache was last logged.
 	fullWarned atomic.Int64
 }
@@ -74,7 +77,7 @@ const MaxBodyBytes = 4 << 20
 
 // NewServer makes a Server for products.
 func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server {
-	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(SkewWindow, DefaultMaxNonces), now: time.Now, log: log}
+	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(SkewWindow, DefaultMaxNonces), now: time.Now, log: log, throttle: newThrottle()}
 	for _, p := range products {
 		s.products[p.Version] = p
 	}
@@ -315,7 +318,7 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, params["SignatureNonce"], signedAt)
+	return id, s.admit(akid, id, params["SignatureNonce"], signedAt)
 }
 
 func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Identity, error) {
@@ -362,7 +365,7 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, nonce, signedAt)
+	return id, s.admit(akid, id, nonce, signedAt)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -409,6 +412,17 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return t, CheckSkew(t, s.now(), SkewWindow)
+}
+
+// admit lets a verified request run: within its key's rate, then spending its nonce. A
+// throttled request changes nothing, not even the nonce cache; its sender retries with a
+// new signature anyway.
+func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time) error {
+	if !s.throttle.allow(akid, id.Rate, s.now()) {
+		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
+			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
+	}
+	return s.spendNonce(akid, nonce, signed)
 }
 
 func (s *Server) spendNonce(akid, nonce string, signed time.Time) error {

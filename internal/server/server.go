@@ -121,8 +121,9 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
-		c, secret, err := svc.LookupKey(ctx, id)
-		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
+		k, err := svc.LookupKey(ctx, id)
+		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin,
+			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
 	api.CacheAnswers(st.Revision, 16<<20)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {

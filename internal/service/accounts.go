@@ -95,55 +95,64 @@ func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Cr
 	return Credentials{AccountID: acct.ID, AccessKeyID: keyID, AccessKeySecret: secret}, true, nil
 }
 
+// Key is what a signature check needs to know about an access key.
+type Key struct {
+	Caller Caller
+	Secret string
+	// RequestsPerSecond and Burst throttle the key: its account's api-requests-per-second
+	// and api-request-burst quotas.
+	RequestsPerSecond, Burst int
+}
+
 // keyEntry is a looked-up key, valid while the store revision has not moved.
 type keyEntry struct {
 	revision int64
-	caller   Caller
-	secret   string
+	key      Key
 }
 
-// LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
-// Every request needs it, so the answer is reused until any write changes the store
-// (which covers disabling or deleting the key).
-func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+// LookupKey returns what signature checks need about an AccessKeyId. Every request needs
+// it, so the answer is reused until any write changes the store (which covers disabling or
+// deleting the key and changing the account's quotas).
+func (s *Service) LookupKey(ctx context.Context, keyID string) (Key, error) {
 	rev, err := s.st.Revision(ctx)
 	if err != nil {
-		return Caller{}, "", err
+		return Key{}, err
 	}
 	if e, ok := s.keys.Load(keyID); ok && e.(keyEntry).revision == rev {
-		return e.(keyEntry).caller, e.(keyEntry).secret, nil
+		return e.(keyEntry).key, nil
 	}
-	c, secret, err := s.lookupKey(ctx, keyID)
+	k, err := s.lookupKey(ctx, keyID)
 	if err == nil {
-		s.keys.Store(keyID, keyEntry{revision: rev, caller: c, secret: secret})
+		s.keys.Store(keyID, keyEntry{revision: rev, key: k})
 	}
-	return c, secret, err
+	return k, err
 }
 
-func (s *Service) lookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+func (s *Service) lookupKey(ctx context.Context, keyID string) (Key, error) {
 	kv, ok, err := s.st.Get(ctx, akKey(keyID))
 	if err != nil {
-		return Caller{}, "", err
+		return Key{}, err
 	}
 	if !ok {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
+		return Key{}, apierr.New("InvalidAccessKeyId.NotFound", "Specified access key is not found: %s.", keyID)
 	}
 	var k AccessKey
 	if err := decodeJSON(kv.Value, &k); err != nil {
-		return Caller{}, "", err
+		return Key{}, err
 	}
 	if k.Status != KeyActive {
-		return Caller{}, "", apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
+		return Key{}, apierr.New("InvalidAccessKeyId.Inactive", "Specified access key %s is disabled; enable it or use another key.", keyID)
 	}
 	acct, err := s.account(ctx, k.AccountID)
 	if err != nil {
-		return Caller{}, "", err
+		return Key{}, err
 	}
 	secret, err := s.box.Open(k.Sealed)
 	if err != nil {
-		return Caller{}, "", fmt.Errorf("open key %s: %w", keyID, err)
+		return Key{}, fmt.Errorf("open key %s: %w", keyID, err)
 	}
-	return Caller{AccountID: acct.ID, Admin: acct.Admin}, secret, nil
+	return Key{Caller: Caller{AccountID: acct.ID, Admin: acct.Admin}, Secret: secret,
+		RequestsPerSecond: s.accountQuota(acct, QuotaAPIRequestsPerSecond), Burst: s.accountQuota(acct, QuotaAPIRequestBurst)}, nil
 }
 
 func (s *Service) account(ctx context.Context, id string) (Account, error) {
