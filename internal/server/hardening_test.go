@@ -62,3 +62,53 @@ func TestThrottlingPerAccessKey(t *testing.T) {
 		t.Fatalf("a rate of 0 (locking the account out): %v", err)
 	}
 }
+
+// TestLastAdminKeyCannotBeDisabled: disabling, like deleting, the admin account's last
+// active key is refused (the admin would be locked out for good); with a second key it is
+// allowed, and then that key is the last one. RecoverAdmin, on the stopped server's data
+// directory, hands out a new key.
+func TestLastAdminKeyCannotBeDisabled(t *testing.T) {
+	e := newEnv(t)
+	lastKey := func(action string, params map[string]string) {
+		t.Helper()
+		err := e.admin.Call(context.Background(), adminVersion, action, params, nil)
+		if ae := apiErr(t, err); ae.Code != "OperationDenied.LastAdminKey" || ae.Status != 400 {
+			t.Fatalf("%s %v: %v", action, params, err)
+		}
+	}
+	lastKey("UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": "AKADMIN", "Status": "Inactive"})
+	call(t, e.admin, "DescribeCens", nil) // still the admin
+
+	var who struct{ AccountId string }
+	if err := e.admin.Call(context.Background(), adminVersion, "DescribeAccount", nil, &who); err != nil {
+		t.Fatal(err)
+	}
+	var second struct{ AccessKeyId, AccessKeySecret string }
+	if err := e.admin.Call(context.Background(), adminVersion, "CreateAccessKey", map[string]string{"AccountId": who.AccountId}, &second); err != nil {
+		t.Fatal(err)
+	}
+	adminCall(t, e, "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": "AKADMIN", "Status": "Inactive"})
+	e.admin.AccessKeyID, e.admin.AccessKeySecret = second.AccessKeyId, second.AccessKeySecret
+	lastKey("UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": second.AccessKeyId, "Status": "Inactive"})
+	lastKey("DeleteAccessKey", map[string]string{"UserAccessKeyId": second.AccessKeyId})
+	// Disabling an already inactive key, or a tenant's only key, is fine.
+	adminCall(t, e, "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": "AKADMIN", "Status": "Inactive"})
+	tenant := e.account("tenant")
+	adminCall(t, e, "UpdateAccessKeyStatus", map[string]string{"UserAccessKeyId": tenant.AccessKeyID, "Status": "Inactive"})
+
+	// Locked out all the same (the key leaked, say): recover offline.
+	if _, err := RecoverAdmin(context.Background(), e.dir, ""); err == nil {
+		t.Fatal("RecoverAdmin ran beside the running server")
+	}
+	e.close()
+	creds, err := RecoverAdmin(context.Background(), e.dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.AccountID != who.AccountId || creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
+		t.Fatalf("recovered credentials %+v for admin account %s", creds, who.AccountId)
+	}
+	e.start()
+	e.admin.AccessKeyID, e.admin.AccessKeySecret = creds.AccessKeyID, creds.AccessKeySecret
+	adminCall(t, e, "CreateAccount", map[string]string{"Name": "after-recovery"})
+}

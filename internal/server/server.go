@@ -102,15 +102,11 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := store.OpenBolt(filepath.Join(o.DataDir, "opencen.db"))
+	st, err := openStore(o.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
-	keyFile := o.SecretKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(o.DataDir, "secret.key")
-	}
-	box, err := secret.LoadOrCreateKey(keyFile)
+	box, err := secret.LoadOrCreateKey(secretKeyFile(o.DataDir, o.SecretKeyFile))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -166,6 +162,45 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+func openStore(dataDir string) (*store.Bolt, error) {
+	st, err := store.OpenBolt(filepath.Join(dataDir, "opencen.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+func secretKeyFile(dataDir, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(dataDir, "secret.key")
+}
+
+// RecoverAdmin adds a new active key to the admin account of the store in dataDir, for an
+// operator who has lost every admin key. The server must be stopped (the store refuses a
+// second process); keyFile is the --secret-key-file the server runs with ("" for the
+// default), which must exist: a new one could not open the secrets already sealed.
+func RecoverAdmin(ctx context.Context, dataDir, keyFile string) (service.Credentials, error) {
+	keyFile = secretKeyFile(dataDir, keyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		return service.Credentials{}, fmt.Errorf("secret key: %w (pass the server's --secret-key-file)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "opencen.db")); err != nil {
+		return service.Credentials{}, fmt.Errorf("no store in %s: %w", dataDir, err)
+	}
+	st, err := openStore(dataDir)
+	if err != nil {
+		return service.Credentials{}, err
+	}
+	defer st.Close()
+	box, err := secret.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return service.Credentials{}, err
+	}
+	return service.New(service.Options{Store: st, Box: box}).RecoverAdmin(ctx)
 }
 
 // NewGateway builds the netns data-plane driver and the gateway loop around it.

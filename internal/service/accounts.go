@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -217,7 +218,8 @@ func (s *Service) CreateAccessKey(ctx context.Context, c Caller, accountID strin
 	return creds, err
 }
 
-// SetAccessKeyStatus enables or disables a key.
+// SetAccessKeyStatus enables or disables a key. The admin account's last active key cannot
+// be disabled.
 func (s *Service) SetAccessKeyStatus(ctx context.Context, c Caller, keyID, status string) error {
 	if err := requireAdmin(c); err != nil {
 		return err
@@ -230,9 +232,61 @@ func (s *Service) SetAccessKeyStatus(ctx context.Context, c Caller, keyID, statu
 		if err != nil {
 			return err
 		}
+		if status == KeyInactive {
+			if err := refuseLastAdminKey(t, k); err != nil {
+				return err
+			}
+		}
 		k.Status = status
 		return t.put(akKey(keyID), k)
 	})
+}
+
+// refuseLastAdminKey keeps the admin account at least one active key: without one, every
+// admin call is refused from then on (opencen admin recover is the way back).
+func refuseLastAdminKey(t *txn, k AccessKey) error {
+	if k.Status != KeyActive {
+		return nil
+	}
+	var a Account
+	if ok, err := t.get(accountKey(k.AccountID), &a); err != nil || !ok || !a.Admin {
+		return err
+	}
+	kvs, err := t.list(keyPrefix)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, kv := range kvs {
+		var o AccessKey
+		if decodeJSON(kv.Value, &o) == nil && o.AccountID == k.AccountID && o.Status == KeyActive {
+			active++
+		}
+	}
+	if active <= 1 {
+		return apierr.New("OperationDenied.LastAdminKey", "Key %s is the admin account's last active key; create another key first.", k.ID)
+	}
+	return nil
+}
+
+// RecoverAdmin gives the admin account a new active key, for an operator who has lost every
+// admin key: opencen admin recover runs it with the server stopped, on the data directory.
+func (s *Service) RecoverAdmin(ctx context.Context) (Credentials, error) {
+	kvs, _, err := s.st.List(ctx, accountPrefix)
+	if err != nil {
+		return Credentials{}, err
+	}
+	for _, kv := range kvs {
+		var a Account
+		if decodeJSON(kv.Value, &a) != nil || !a.Admin {
+			continue
+		}
+		creds := Credentials{AccountID: a.ID, AccessKeyID: newKeyID(), AccessKeySecret: newSecret()}
+		return creds, s.update(ctx, func(t *txn) error {
+			return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: a.ID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+		})
+	}
+	return Credentials{}, errors.New("no admin account in the store (an empty data directory is bootstrapped by the first server start)")
 }
 
 // DeleteAccessKey removes a key. The admin account keeps at least one active key.
@@ -245,21 +299,8 @@ func (s *Service) DeleteAccessKey(ctx context.Context, c Caller, keyID string) e
 		if err != nil {
 			return err
 		}
-		if k.AccountID == c.AccountID {
-			kvs, err := t.list(keyPrefix)
-			if err != nil {
-				return err
-			}
-			active := 0
-			for _, kv := range kvs {
-				var o AccessKey
-				if decodeJSON(kv.Value, &o) == nil && o.AccountID == c.AccountID && o.Status == KeyActive {
-					active++
-				}
-			}
-			if active <= 1 && k.Status == KeyActive {
-				return apierr.New("OperationDenied.LastAdminKey", "Key %s is the admin account's last active key; create another key first.", keyID)
-			}
+		if err := refuseLastAdminKey(t, k); err != nil {
+			return err
 		}
 		t.del(akKey(keyID))
 		return nil
