@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"opencen/internal/apierr"
+	"opencen/internal/rpc"
 )
 
 const adminVersion = "2026-11-01"
@@ -111,4 +115,50 @@ func TestLastAdminKeyCannotBeDisabled(t *testing.T) {
 	e.start()
 	e.admin.AccessKeyID, e.admin.AccessKeySecret = creds.AccessKeyID, creds.AccessKeySecret
 	adminCall(t, e, "CreateAccount", map[string]string{"Name": "after-recovery"})
+}
+
+// TestCrossAccountAttachNoOracle: attaching "another account's" connection before any grant
+// answers alike whether the ID is unknown, belongs to that account in the transit router's
+// region, belongs to it in another region, or belongs to someone else: same status, code
+// and message (but for the ID the caller sent). Once the owner grants it, the real reason
+// (here: the other region) may be told.
+func TestCrossAccountAttachNoOracle(t *testing.T) {
+	e := newEnv(t)
+	alice, bob, carol := e.account("alice"), e.account("bob"), e.account("carol")
+	s := newVpnSetup(t, alice) // CEN and transit router in cn-hangzhou
+	accountID := func(c *rpc.Client) string {
+		var who struct{ AccountId string }
+		if err := c.Call(context.Background(), adminVersion, "DescribeAccount", nil, &who); err != nil {
+			t.Fatal(err)
+		}
+		return who.AccountId
+	}
+	aliceID, bobID := accountID(alice), accountID(bob)
+	connection := func(owner *rpc.Client, region string) string {
+		cgw := vpcCall(t, owner, "CreateCustomerGateway", map[string]string{"RegionId": region, "IpAddress": "198.18.0.9"})["CustomerGatewayId"].(string)
+		return vpcCall(t, owner, "CreateVpnAttachment", map[string]string{"RegionId": region, "CustomerGatewayId": cgw,
+			"LocalSubnet": "10.0.0.0/16", "RemoteSubnet": "192.168.10.0/24"})["VpnConnectionId"].(string)
+	}
+	sameRegion, otherRegion, carols := connection(bob, "cn-hangzhou"), connection(bob, "cn-shanghai"), connection(carol, "cn-hangzhou")
+	attach := func(vco string) *apierr.Error {
+		return cbnErr(t, alice, "CreateTransitRouterVpnAttachment", map[string]string{
+			"RegionId": "cn-hangzhou", "TransitRouterId": s.tr, "VpnId": vco, "VpnOwnerId": bobID})
+	}
+	shape := func(e *apierr.Error, vco string) string {
+		return fmt.Sprintf("%d %s %s", e.Status, e.Code, strings.ReplaceAll(e.Message, vco, "<VpnId>"))
+	}
+	unknown := "vco-0000000000000000000000"
+	want := shape(attach(unknown), unknown)
+	if !strings.HasPrefix(want, "403 Forbidden.InstanceNotGranted ") {
+		t.Fatalf("unknown connection: %s", want)
+	}
+	for name, vco := range map[string]string{"bob's, same region": sameRegion, "bob's, other region": otherRegion, "carol's, said to be bob's": carols} {
+		if got := shape(attach(vco), vco); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+		}
+	}
+	call(t, bob, "GrantInstanceToTransitRouter", map[string]string{"RegionId": "cn-shanghai", "CenId": s.cen, "CenOwnerId": aliceID, "InstanceId": otherRegion, "InstanceType": "VPN"})
+	if e := attach(otherRegion); e.Code != "InvalidVpnId" || !strings.Contains(e.Message, "cn-shanghai") {
+		t.Fatalf("granted connection in another region: %v", e)
+	}
 }
