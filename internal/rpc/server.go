@@ -111,11 +111,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &Request{ID: newRequestID()}
 	out, status := s.answer(r, req)
+	writeAnswer(w, req.ID, out, status)
+	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
+}
+
+func writeAnswer(w http.ResponseWriter, requestID string, out []byte, status int) {
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Header().Set("x-acs-request-id", req.ID)
+	w.Header().Set("x-acs-request-id", requestID)
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
-	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
+}
+
+// WriteError answers err in the API's error envelope, for requests refused before they
+// reach a Server (the HTTP limits in front of it).
+func WriteError(w http.ResponseWriter, err error) {
+	req := &Request{ID: newRequestID()}
+	e := apierr.From(err)
+	out, encErr := appendJSON(make([]byte, 0, 512), errorObject(e, req))
+	if encErr != nil {
+		out = []byte(`{}`)
+	}
+	writeAnswer(w, req.ID, withRequestID(out, req.ID), e.HTTPStatus())
+}
+
+// errorObject is Alibaba's error body for e.
+func errorObject(e *apierr.Error, req *Request) Object {
+	host, product := "opencen", ""
+	if req.Product != nil {
+		host, product = req.Product.Host, req.Product.Name
+	}
+	return Object{"Code": e.Code, "Message": e.Message, "HostId": host,
+		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
 }
 
 // answer runs the request and encodes its answer (or its error) with the RequestId.
@@ -128,12 +154,7 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 		if status >= 500 {
 			s.log.Error("rpc: request failed", "request_id", req.ID, "action", req.Action, "err", err)
 		}
-		host, product := "opencen", ""
-		if req.Product != nil {
-			host, product = req.Product.Host, req.Product.Name
-		}
-		body = Object{"Code": e.Code, "Message": e.Message, "HostId": host,
-			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
+		body = errorObject(e, req)
 	}
 	if cached == nil {
 		var encErr error

@@ -43,7 +43,9 @@ type Options struct {
 	// SecureCookie marks the console's session cookie Secure on every response, not only
 	// on requests that came over TLS: for a server behind a TLS-terminating proxy.
 	SecureCookie bool
-	Log          *slog.Logger
+	// Limits bound connections, requests, bodies and caches; zero fields take the defaults.
+	Limits Limits
+	Log    *slog.Logger
 }
 
 // GatewayOptions configure the in-process data-plane gateway.
@@ -121,7 +123,9 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin,
 			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
-	api.CacheAnswers(st.Revision, 16<<20)
+	limits := o.Limits.withDefaults()
+	api.CacheAnswers(st.Revision, limits.AnswerCacheBytes)
+	api.LimitNonces(limits.MaxNonces)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
@@ -252,7 +256,7 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: in.Handler, ReadHeaderTimeout: 10 * time.Second}
+	hs, ln := httpServer(ln, in.Handler, o.Limits.withDefaults())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
