@@ -124,3 +124,40 @@ func TestAnswerKeyCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsEchoOnlyAPrefix: an error answer repeats at most a short prefix of what the
+// client sent (a 3 MiB action name, a 3 MiB parameter under a wrong signature), so a
+// request cannot be turned into an answer of its own size.
+func TestErrorsEchoOnlyAPrefix(t *testing.T) {
+	p := &Product{Name: "T", Version: "v1", Host: "t", Actions: map[string]Handler{
+		"Read": func(context.Context, *Request) (Object, error) { return Object{}, nil }}}
+	s := NewServer(func(context.Context, string) (Identity, string, error) {
+		return Identity{AccountID: "A"}, "secret", nil
+	},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), p)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	huge := strings.Repeat("x", 3<<20)
+	post := func(params map[string]string) (int, string) {
+		form := url.Values{}
+		for k, v := range params {
+			form.Set(k, v)
+		}
+		resp, err := http.PostForm(srv.URL, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, body := post(map[string]string{"Version": "v1", "Action": huge})
+	if status != 404 || !strings.Contains(body, "InvalidAction.NotFound") || len(body) > 1024 {
+		t.Fatalf("unknown 3 MiB action: HTTP %d, %d bytes: %.300s", status, len(body), body)
+	}
+	signed := SignRequestV1("POST", map[string]string{"Version": "v1", "Action": "Read", "Big": huge}, "AK", "wrong", time.Now(), "n1")
+	status, body = post(signed)
+	if status != 403 || !strings.Contains(body, "server string to sign is:POST&%2F&") || len(body) > maxEchoedStringToSign+1024 {
+		t.Fatalf("wrong signature over a 3 MiB parameter: HTTP %d, %d bytes: %.300s", status, len(body), body)
+	}
+}
