@@ -163,37 +163,38 @@ func (c *NonceCache) Persist(path string, now time.Time) error {
 			_ = c.remember(e.key, e.expires, nowNs, 0) // what was accepted stays refused, cap or not
 		}
 	}
-	j := &nonceJournal{path: path, cache: c}
+	j := &nonceJournal{path: path, cache: c, batch: make(chan struct{}), wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if err := j.rewrite(nowNs); err != nil {
 		return err
 	}
 	c.journal = j
+	go j.run()
 	return nil
 }
 
-// Close closes the journal.
+// Close stops the journal's writer, once what is queued is on disk, and closes the file.
 func (c *NonceCache) Close() error {
 	if c.journal == nil {
 		return nil
 	}
-	c.journal.syncMu.Lock()
-	defer c.journal.syncMu.Unlock()
-	return c.journal.f.Close()
+	return c.journal.close()
 }
 
 const nonceRecord = 24 // 16-byte key, 8-byte expiry
 
-// nonceJournal appends records and makes them durable with group commit: the caller that
-// finds no write in progress writes and fsyncs every record queued so far, its own and
-// those of the callers that arrived meanwhile, so concurrent requests share one fsync.
+// nonceJournal makes records durable with group commit: callers queue their record and wait
+// for the batch it joined; one writer goroutine writes and fsyncs each batch, and while it
+// does, the next batch gathers everything queued meanwhile. Waiters of a batch are woken
+// together (a closed channel), not one after another.
 type nonceJournal struct {
-	mu      sync.Mutex // guards pending and queued
+	mu      sync.Mutex // guards pending, batch, closed
 	pending []byte
-	queued  uint64 // records ever queued
+	batch   chan struct{} // closed when the records in pending are on disk
+	closed  bool
+	wake    chan struct{} // a batch is pending (capacity 1)
+	stopped chan struct{} // closed when the writer has exited
 
-	syncMu  sync.Mutex // held while writing; guards everything below
-	synced  uint64     // records durable (or given up on)
-	spare   []byte
+	// Owned by the writer goroutine (and by Persist before it starts).
 	path    string
 	f       *os.File
 	written int // records appended since the last rewrite
@@ -206,21 +207,42 @@ type nonceJournal struct {
 // goes on: a lost journal only weakens replay protection across a restart.
 func (j *nonceJournal) append(e nonceEntry) {
 	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return
+	}
 	j.pending = append(j.pending, e.key[:]...)
 	j.pending = binary.LittleEndian.AppendUint64(j.pending, uint64(e.expires))
-	j.queued++
-	mine := j.queued
+	done := j.batch
 	j.mu.Unlock()
-
-	j.syncMu.Lock()
-	defer j.syncMu.Unlock()
-	if j.synced >= mine {
-		return // a write that started after ours was queued carried it
+	select {
+	case j.wake <- struct{}{}:
+	default: // the writer has been told already
 	}
-	j.mu.Lock()
-	buf, upto := j.pending, j.queued
-	j.pending = j.spare[:0]
-	j.mu.Unlock()
+	<-done
+}
+
+// run is the writer: it takes the pending batch, writes and fsyncs it, and wakes its waiters.
+func (j *nonceJournal) run() {
+	defer close(j.stopped)
+	var spare []byte
+	for range j.wake {
+		j.mu.Lock()
+		buf, done, closed := j.pending, j.batch, j.closed
+		j.pending, j.batch = spare[:0], make(chan struct{})
+		j.mu.Unlock()
+		if len(buf) > 0 {
+			j.write(buf)
+		}
+		close(done)
+		spare = buf
+		if closed {
+			return
+		}
+	}
+}
+
+func (j *nonceJournal) write(buf []byte) {
 	_, err := j.f.Write(buf)
 	if err == nil {
 		err = j.f.Sync()
@@ -229,17 +251,29 @@ func (j *nonceJournal) append(e nonceEntry) {
 		j.failed = true
 		slog.Error("nonce journal write failed; replay protection will not survive a restart", "path", j.path, "err", err)
 	}
-	j.spare, j.synced = buf, upto
 	j.written += len(buf) / nonceRecord
 	if j.written > 1<<16 && j.written > 2*j.base {
 		_ = j.rewrite(time.Now().UnixNano())
 	}
 }
 
+func (j *nonceJournal) close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	j.mu.Unlock()
+	j.wake <- struct{}{} // blocks only until the writer takes its previous wake-up
+	<-j.stopped
+	return j.f.Close()
+}
+
 // rewrite replaces the journal with the live entries, durably: the new file is fsynced
-// before it replaces the old one, and the directory after (caller holds syncMu, or the
-// journal is not shared yet). Records queued meanwhile are in the cache already, so they
-// are in the new file too; appending them again later only duplicates them.
+// before it replaces the old one, and the directory after (the writer goroutine, or Persist
+// before it starts). Records queued meanwhile are in the cache already, so they are in the
+// new file too; appending them again later only duplicates them.
 func (j *nonceJournal) rewrite(now int64) error {
 	live := j.cache.live(now)
 	buf := make([]byte, 0, len(live)*nonceRecord)
