@@ -48,6 +48,11 @@ type Credentials struct {
 func accountKey(id string) string { return accountPrefix + id }
 func akKey(id string) string      { return keyPrefix + id }
 
+// newAccessKey is an active key with its secret sealed.
+func (s *Service) newAccessKey(id, accountID, secret string) AccessKey {
+	return AccessKey{ID: id, AccountID: accountID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()}
+}
+
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 func randomFrom(alphabet string, n int) string {
@@ -88,7 +93,7 @@ func (s *Service) Bootstrap(ctx context.Context, keyID, secret string) (creds Cr
 		if err := t.create(accountKey(acct.ID), acct); err != nil {
 			return err
 		}
-		return t.create(akKey(keyID), AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()})
+		return t.create(akKey(keyID), s.newAccessKey(keyID, acct.ID, secret))
 	})
 	if err != nil {
 		return Credentials{}, false, err
@@ -192,7 +197,7 @@ func (s *Service) CreateAccount(ctx context.Context, c Caller, name string) (Cre
 		if err := t.create(accountKey(acct.ID), acct); err != nil {
 			return err
 		}
-		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: acct.ID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+		return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, acct.ID, creds.AccessKeySecret))
 	})
 	return creds, err
 }
@@ -213,7 +218,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, c Caller, accountID strin
 		} else if !ok {
 			return apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", accountID)
 		}
-		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: accountID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+		return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, accountID, creds.AccessKeySecret))
 	})
 	return creds, err
 }
@@ -283,7 +288,7 @@ func (s *Service) RecoverAdmin(ctx context.Context) (Credentials, error) {
 		}
 		creds := Credentials{AccountID: a.ID, AccessKeyID: newKeyID(), AccessKeySecret: newSecret()}
 		return creds, s.update(ctx, func(t *txn) error {
-			return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: a.ID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+			return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, a.ID, creds.AccessKeySecret))
 		})
 	}
 	return Credentials{}, errors.New("no admin account in the store (an empty data directory is bootstrapped by the first server start)")
