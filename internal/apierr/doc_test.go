@@ -52,15 +52,18 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 
 func TestStatusFor(t *testing.T) {
 	for code, want := range map[string]int{
-		"InvalidCenId.NotFound":       404,
-		"InvalidAction.NotFound":      404,
-		"SignatureDoesNotMatch":       403,
-		"InvalidAccessKeyId.Inactive": 403,
-		"Forbidden.NotAdmin":          403,
-		"InternalError":               500,
-		"MissingCenId":                400,
-		"Operation.Blocking":          400,
-		"DryRunOperation":             400,
+		"InvalidCenId.NotFound":          404,
+		"InvalidAction.NotFound":         404,
+		"SignatureDoesNotMatch":          403,
+		"InvalidAccessKeyId.Inactive":    403,
+		"Forbidden.NotAdmin":             403,
+		"InvalidSecurityToken.Malformed": 403,
+		"Throttling.User":                400,
+		"ServiceUnavailable":             503,
+		"InternalError":                  500,
+		"MissingCenId":                   400,
+		"Operation.Blocking":             400,
+		"DryRunOperation":                400,
 	} {
 		if got := StatusFor(code); got != want {
 			t.Errorf("%s: %d, want %d", code, got, want)
