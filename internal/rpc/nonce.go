@@ -17,11 +17,12 @@ import (
 // A nonce is remembered exactly as long as a request carrying its timestamp could still
 // pass the clock check (the timestamp plus the skew window), and no longer: a replay after
 // that is refused by the clock. Entries are 16-byte hashes with an expiry, in pointer-free
-// maps the garbage collector need not scan (about 60-100 bytes per nonce), sharded so
+// maps the garbage collector need not scan (about 65 bytes per nonce), sharded so
 // concurrent callers rarely contend on one lock, and capped: when the cap's worth of
 // nonces is live, new requests are refused until some expire, instead of memory growing
-// with the request rate. With Persist, nonces are journaled and fsynced before Use returns,
-// so they survive a crash of the process or the machine.
+// with the request rate. With Persist, nonces are journaled: written before Use or
+// UseForRead returns (surviving a crash of the process) and fsynced before Use returns
+// (surviving a crash of the machine), within nonceFlushInterval for UseForRead.
 type NonceCache struct {
 	window   time.Duration
 	perShard int // 0: unbounded
@@ -29,7 +30,7 @@ type NonceCache struct {
 	journal  *nonceJournal
 }
 
-// Errors of NonceCache.Use.
+// Errors of NonceCache.Use and UseForRead.
 var (
 	ErrNonceUsed      = errors.New("nonce already used")
 	ErrNonceCacheFull = errors.New("nonce cache full")
@@ -74,8 +75,21 @@ func keyOf(accessKeyID, nonce string) nonceKey {
 
 // Use spends the nonce of a request signed at signed (its Timestamp or x-acs-date, already
 // checked to be within the window of now). It returns ErrNonceUsed for a replay and
-// ErrNonceCacheFull when the cap's worth of nonces is live.
+// ErrNonceCacheFull when the cap's worth of nonces is live. With Persist, the nonce is on
+// disk when Use returns.
 func (c *NonceCache) Use(accessKeyID, nonce string, signed, now time.Time) error {
+	return c.use(accessKeyID, nonce, signed, now, true)
+}
+
+// UseForRead is Use for a request that changes nothing: its nonce is written to the journal
+// before UseForRead returns, so no restart or kill of the process forgets it, but fsynced
+// within nonceFlushInterval rather than waited for. Only a machine crash in that interval
+// can lose it, and replaying the read then changes nothing.
+func (c *NonceCache) UseForRead(accessKeyID, nonce string, signed, now time.Time) error {
+	return c.use(accessKeyID, nonce, signed, now, false)
+}
+
+func (c *NonceCache) use(accessKeyID, nonce string, signed, now time.Time, durable bool) error {
 	key := keyOf(accessKeyID, nonce)
 	// One second more than the window: timestamps have whole seconds, and a request exactly
 	// at the window's edge is still accepted by the clock check.
@@ -84,7 +98,7 @@ func (c *NonceCache) Use(accessKeyID, nonce string, signed, now time.Time) error
 		return err
 	}
 	if c.journal != nil {
-		c.journal.append(nonceEntry{key, exp})
+		c.journal.append(nonceEntry{key, exp}, durable)
 	}
 	return nil
 }
@@ -182,39 +196,52 @@ func (c *NonceCache) Close() error {
 
 const nonceRecord = 24 // 16-byte key, 8-byte expiry
 
-// nonceJournal makes records durable with group commit: callers queue their record and wait
-// for the batch it joined; one writer goroutine writes and fsyncs each batch, and while it
-// does, the next batch gathers everything queued meanwhile. Waiters of a batch are woken
-// together (a closed channel), not one after another.
-type nonceJournal struct {
-	mu      sync.Mutex // guards pending, batch, closed
-	pending []byte
-	batch   chan struct{} // closed when the records in pending are on disk
-	closed  bool
-	wake    chan struct{} // a batch is pending (capacity 1)
-	stopped chan struct{} // closed when the writer has exited
+// nonceFlushInterval bounds how long a written record nobody waits for stays unsynced.
+const nonceFlushInterval = 100 * time.Millisecond
 
-	// Owned by the writer goroutine (and by Persist before it starts).
-	path    string
+// nonceJournal writes each record as it comes (so no kill of the process loses it) and
+// fsyncs with group commit: a caller that needs its record durable waits for the next
+// fsync, which one writer goroutine starts at once for everything written so far and
+// wakes that batch's waiters together (a closed channel); records nobody waits for are
+// fsynced at least every nonceFlushInterval.
+type nonceJournal struct {
+	mu      sync.Mutex // guards everything below except wake and stopped
 	f       *os.File
+	batch   chan struct{} // closed when every record written before it was replaced is on disk
+	dirty   bool          // written since the last fsync began
+	closed  bool
+	failed  bool
 	written int // records appended since the last rewrite
 	base    int // records the last rewrite kept
+	path    string
 	cache   *NonceCache
-	failed  bool
+
+	wake    chan struct{} // someone waits for the current batch (capacity 1)
+	stopped chan struct{} // closed when the writer has exited
 }
 
-// append returns once e is on disk. A failed write or fsync is logged once and serving
-// goes on: a lost journal only weakens replay protection across a restart.
-func (j *nonceJournal) append(e nonceEntry) {
+// append writes e and, if durable, returns once it is on disk. A failed write or fsync is
+// logged once and serving goes on: a lost journal only weakens replay protection across
+// a restart.
+func (j *nonceJournal) append(e nonceEntry, durable bool) {
+	var rec [nonceRecord]byte
+	copy(rec[:16], e.key[:])
+	binary.LittleEndian.PutUint64(rec[16:], uint64(e.expires))
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
 		return
 	}
-	j.pending = append(j.pending, e.key[:]...)
-	j.pending = binary.LittleEndian.AppendUint64(j.pending, uint64(e.expires))
+	if _, err := j.f.Write(rec[:]); err != nil {
+		j.fail(err)
+	}
+	j.dirty = true
+	j.written++
 	done := j.batch
 	j.mu.Unlock()
+	if !durable {
+		return
+	}
 	select {
 	case j.wake <- struct{}{}:
 	default: // the writer has been told already
@@ -222,38 +249,52 @@ func (j *nonceJournal) append(e nonceEntry) {
 	<-done
 }
 
-// run is the writer: it takes the pending batch, writes and fsyncs it, and wakes its waiters.
-func (j *nonceJournal) run() {
-	defer close(j.stopped)
-	var spare []byte
-	for range j.wake {
-		j.mu.Lock()
-		buf, done, closed := j.pending, j.batch, j.closed
-		j.pending, j.batch = spare[:0], make(chan struct{})
-		j.mu.Unlock()
-		if len(buf) > 0 {
-			j.write(buf)
-		}
-		close(done)
-		spare = buf
-		if closed {
-			return
-		}
-	}
-}
-
-func (j *nonceJournal) write(buf []byte) {
-	_, err := j.f.Write(buf)
-	if err == nil {
-		err = j.f.Sync()
-	}
-	if err != nil && !j.failed {
+// fail logs the first failure (caller holds mu).
+func (j *nonceJournal) fail(err error) {
+	if !j.failed {
 		j.failed = true
 		slog.Error("nonce journal write failed; replay protection will not survive a restart", "path", j.path, "err", err)
 	}
-	j.written += len(buf) / nonceRecord
-	if j.written > 1<<16 && j.written > 2*j.base {
-		_ = j.rewrite(time.Now().UnixNano())
+}
+
+// run is the writer: when woken or every nonceFlushInterval it fsyncs what was written
+// and wakes the waiters, and it compacts the journal when it has grown.
+func (j *nonceJournal) run() {
+	defer close(j.stopped)
+	tick := time.NewTicker(nonceFlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-j.wake:
+		case <-tick.C:
+		}
+		j.mu.Lock()
+		f, dirty, done, closed := j.f, j.dirty, j.batch, j.closed
+		if dirty {
+			j.dirty, j.batch = false, make(chan struct{})
+		}
+		compact := j.written > 1<<16 && j.written > 2*j.base
+		j.mu.Unlock()
+		if dirty {
+			// Only this goroutine replaces f, so it stays open while synced unlocked.
+			if err := f.Sync(); err != nil {
+				j.mu.Lock()
+				j.fail(err)
+				j.mu.Unlock()
+			}
+			close(done)
+		}
+		if compact && !closed {
+			j.mu.Lock()
+			if err := j.rewrite(time.Now().UnixNano()); err != nil {
+				j.fail(err)
+				j.base = j.written // try again when it has doubled, not every tick
+			}
+			j.mu.Unlock()
+		}
+		if closed {
+			return
+		}
 	}
 }
 
@@ -271,9 +312,9 @@ func (j *nonceJournal) close() error {
 }
 
 // rewrite replaces the journal with the live entries, durably: the new file is fsynced
-// before it replaces the old one, and the directory after (the writer goroutine, or Persist
-// before it starts). Records queued meanwhile are in the cache already, so they are in the
-// new file too; appending them again later only duplicates them.
+// before it replaces the old one, and the directory after (the writer goroutine holding mu,
+// or Persist before it starts). Every record written so far is in the cache, so in the new
+// file too.
 func (j *nonceJournal) rewrite(now int64) error {
 	live := j.cache.live(now)
 	buf := make([]byte, 0, len(live)*nonceRecord)

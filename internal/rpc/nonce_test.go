@@ -227,3 +227,32 @@ func TestNonceJournalWrittenBeforeUseReturns(t *testing.T) {
 		t.Fatalf("journal holds %v bytes (%v), want %d records", fi.Size(), err, workers*each)
 	}
 }
+
+// TestNonceJournalReadsWrittenAtOnce: a read's nonce does not wait for an fsync, but it is in
+// the journal file (so a killed process cannot forget it) by the time UseForRead returns,
+// and a restart refuses it.
+func TestNonceJournalReadsWrittenAtOnce(t *testing.T) {
+	c, path, now := journaled(t)
+	for i := range 50 {
+		nonce := fmt.Sprint("read-", i)
+		if err := c.UseForRead("AK", nonce, now, now); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		key := keyOf("AK", nonce)
+		if err != nil || !bytes.Contains(data, key[:]) {
+			t.Fatalf("nonce %s not in the journal when UseForRead returned (%v)", nonce, err)
+		}
+	}
+	if err := c.UseForRead("AK", "read-7", now, now); !errors.Is(err, ErrNonceUsed) {
+		t.Fatalf("a read's nonce used twice: %v", err)
+	}
+	again := NewNonceCache(time.Minute, 0)
+	if err := again.Persist(path, now); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := again.Use("AK", "read-7", now, now); !errors.Is(err, ErrNonceUsed) {
+		t.Fatalf("a read's nonce after a restart: %v", err)
+	}
+}

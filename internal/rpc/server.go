@@ -265,7 +265,9 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	if f := params["Format"]; f != "" && !strings.EqualFold(f, "json") {
 		return apierr.Invalid("Format", "Format %q is not supported; OpenCEN answers JSON only (Format=JSON).", f)
 	}
-	id, err := s.authenticate(r, params, body)
+	// A cacheable action only reads (its answer may be reused), so its nonce need not be on
+	// disk before it is answered; see NonceCache.UseForRead.
+	id, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
 	if err != nil {
 		return err
 	}
@@ -303,14 +305,14 @@ func readBody(r *http.Request) ([]byte, error) {
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is
 // checked before the key and the signature, and the nonce is spent only by a request
 // whose signature verified, so unauthenticated requests cannot burn nonces.
-func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Identity, error) {
+func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, error) {
 	if firstNonEmpty(params["SecurityToken"], r.Header.Get("x-acs-security-token")) != "" {
 		// OpenCEN issues no STS tokens, so any token is made up; ignoring it would accept
 		// a request its sender believes is bound to a temporary credential.
 		return Identity{}, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
 	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
-		return s.authenticateACS3(r, auth, body)
+		return s.authenticateACS3(r, auth, body, read)
 	}
 	if params["Signature"] == "" {
 		return Identity{}, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
@@ -339,10 +341,10 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.admit(akid, id, params["SignatureNonce"], signedAt)
+	return id, s.admit(akid, id, params["SignatureNonce"], signedAt, read)
 }
 
-func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Identity, error) {
+func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, error) {
 	akid, signed, sig, err := ParseAuthorizationACS3(auth)
 	if err != nil {
 		return Identity{}, err
@@ -386,7 +388,7 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.admit(akid, id, nonce, signedAt)
+	return id, s.admit(akid, id, nonce, signedAt, read)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -435,19 +437,19 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 	return t, CheckSkew(t, s.now(), SkewWindow)
 }
 
-// admit lets a verified request run: within its key's rate, then spending its nonce. A
-// throttled request changes nothing, not even the nonce cache; its sender retries with a
-// new signature anyway.
-func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time) error {
+// admit lets a verified request run: within its key's rate, then spending its nonce (on
+// disk before the request runs, unless it only reads). A throttled request changes
+// nothing, not even the nonce cache; its sender retries with a new signature anyway.
+func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) error {
 	if !s.throttle.allow(akid, id.Rate, s.now()) {
 		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
 			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
 	}
-	return s.spendNonce(akid, nonce, signed)
-}
-
-func (s *Server) spendNonce(akid, nonce string, signed time.Time) error {
-	switch err := s.nonces.Use(akid, nonce, signed, s.now()); {
+	use := s.nonces.Use
+	if read {
+		use = s.nonces.UseForRead
+	}
+	switch err := use(akid, nonce, signed, s.now()); {
 	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")
 	case errors.Is(err, ErrNonceCacheFull):
