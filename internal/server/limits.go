@@ -116,34 +116,49 @@ func newGate(next http.Handler, l Limits) *gate {
 }
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	// Until its response starts, a request may take its read time and then the write time.
-	_ = rc.SetWriteDeadline(time.Now().Add(g.l.ReadTimeout + g.l.WriteTimeout))
-	wait, cancel := context.WithTimeout(r.Context(), g.l.ReadTimeout)
-	defer cancel()
-	select {
-	case g.slots <- struct{}{}:
-	case <-wait.Done():
-		rpc.WriteError(w, apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: %d requests are being served; retry later.", g.l.MaxRequests))
-		return
-	}
-	defer func() { <-g.slots }()
 	// Room for the body it declares, or for the largest body when it declares none; the
 	// body cannot be longer than that (the server enforces a declared length).
 	n := int64(rpc.MaxBodyBytes)
 	if r.ContentLength >= 0 && r.ContentLength < n {
 		n = r.ContentLength
 	}
-	if n > 0 {
-		if err := g.room.acquire(wait, n); err != nil {
+	// The common case takes a slot and room at once; only a request that has to wait pays
+	// for a timer.
+	var wait context.Context
+	cancel := context.CancelFunc(func() {})
+	defer func() { cancel() }()
+	waitCtx := func() context.Context {
+		if wait == nil {
+			wait, cancel = context.WithTimeout(r.Context(), g.l.ReadTimeout)
+		}
+		return wait
+	}
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		select {
+		case g.slots <- struct{}{}:
+		case <-waitCtx().Done():
+			rpc.WriteError(w, apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: %d requests are being served; retry later.", g.l.MaxRequests))
+			return
+		}
+	}
+	defer func() { <-g.slots }()
+	if n > 0 && !g.room.tryAcquire(n) {
+		if err := g.room.acquire(waitCtx(), n); err != nil {
 			rpc.WriteError(w, apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: %d bytes of request bodies are being read; retry later.", g.l.MaxBodyBytes))
 			return
 		}
+	}
+	if n > 0 {
 		defer g.room.release(n)
 	}
-	cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, rpc.MaxBodyBytes)
-	g.next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, d: g.l.WriteTimeout}, r)
+	dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: g.l.WriteTimeout}
+	g.next.ServeHTTP(dw, r)
+	// A handler that wrote nothing still gets an answer from net/http after it returns; it
+	// must not meet the deadline an earlier response on this connection left behind.
+	dw.start()
 }
 
 // deadlineWriter sets the connection's write deadline when the response starts, so a client
@@ -180,33 +195,49 @@ func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 type budget struct {
 	mu      sync.Mutex
 	free    int64
-	changed chan struct{} // closed and replaced whenever bytes are released
+	waiting int
+	changed chan struct{} // closed and replaced when bytes are released to waiters
 }
 
 func newBudget(n int64) *budget { return &budget{free: n, changed: make(chan struct{})} }
 
+func (b *budget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.free < n {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
 func (b *budget) acquire(ctx context.Context, n int64) error {
-	for {
-		b.mu.Lock()
-		if b.free >= n {
-			b.free -= n
-			b.mu.Unlock()
-			return nil
-		}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.free < n {
 		changed := b.changed
+		b.waiting++
 		b.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return ctx.Err()
+		}
+		b.mu.Lock()
+		b.waiting--
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
+	b.free -= n
+	return nil
 }
 
 func (b *budget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.free += n
-	close(b.changed)
-	b.changed = make(chan struct{})
+	if b.waiting > 0 {
+		close(b.changed)
+		b.changed = make(chan struct{})
+	}
 }
