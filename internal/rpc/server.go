@@ -115,12 +115,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
 }
 
-func writeAnswer(w http.ResponseWriter, requestID string, out []byte, status int) {
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Header().Set("x-acs-request-id", requestID)
+// writeAnswer sends obj, an encoded JSON object, with "RequestId" as its first member. The
+// parts are written as they are, so a cached answer is not copied per request.
+func writeAnswer(w http.ResponseWriter, requestID string, obj []byte, status int) {
+	head := make([]byte, 0, 64)
+	head = append(head, `{"RequestId":`...)
+	head = appendString(head, requestID)
+	if len(obj) > 2 {
+		head = append(head, ',')
+	}
+	rest := obj[1:]
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("x-acs-request-id", requestID)
+	h.Set("Content-Length", strconv.Itoa(len(head)+len(rest)+1))
 	w.WriteHeader(status)
-	_, _ = w.Write(out)
+	for _, part := range [][]byte{head, rest, newline} {
+		if _, err := w.Write(part); err != nil {
+			return // the client is gone; nothing to tell it
+		}
+	}
 }
+
+var newline = []byte{'\n'}
 
 // WriteError answers err in the API's error envelope, for requests refused before they
 // reach a Server (the HTTP limits in front of it).
@@ -131,7 +148,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	if encErr != nil {
 		out = []byte(`{}`)
 	}
-	writeAnswer(w, req.ID, withRequestID(out, req.ID), e.HTTPStatus())
+	writeAnswer(w, req.ID, out, e.HTTPStatus())
 }
 
 // errorObject is Alibaba's error body for e.
@@ -144,7 +161,7 @@ func errorObject(e *apierr.Error, req *Request) Object {
 		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
 }
 
-// answer runs the request and encodes its answer (or its error) with the RequestId.
+// answer runs the request and encodes its answer (or its error), without the RequestId.
 func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 	body, cached, err := s.serve(r, req)
 	status := http.StatusOK
@@ -164,19 +181,7 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 			cached, _ = appendJSON(nil, Object{"Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
 		}
 	}
-	return withRequestID(cached, req.ID), status
-}
-
-// withRequestID inserts "RequestId" as the first member of an encoded object.
-func withRequestID(obj []byte, id string) []byte {
-	out := make([]byte, 0, len(obj)+64)
-	out = append(out, `{"RequestId":`...)
-	out = appendString(out, id)
-	if len(obj) > 2 {
-		out = append(out, ',')
-	}
-	out = append(out, obj[1:]...)
-	return append(out, '\n')
+	return cached, status
 }
 
 // serve authenticates and runs the request; a cacheable action may answer with the
