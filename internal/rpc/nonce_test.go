@@ -168,6 +168,7 @@ func TestNonceJournalSurvivesRestart(t *testing.T) {
 	if err := again.Persist(path, now.Add(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	defer again.Close()
 	if err := again.Use("AK", "n42", now, now.Add(3*time.Second)); !errors.Is(err, ErrNonceUsed) {
 		t.Fatalf("a nonce used before the restart, after it: %v", err)
 	}
@@ -187,6 +188,7 @@ func TestNonceJournalSurvivesRestart(t *testing.T) {
 	if err := late.Persist(path, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	defer late.Close()
 	if late.size() != 0 || late.Use("AK", "n42", now.Add(time.Hour), now.Add(time.Hour)) != nil {
 		t.Fatal("expired journal entries were loaded")
 	}
