@@ -115,7 +115,11 @@ func newGate(next http.Handler, l Limits) *gate {
 	return &gate{next: next, l: l, slots: make(chan struct{}, l.MaxRequests), room: newBudget(l.MaxBodyBytes)}
 }
 
-func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *gate) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &deadlineWriter{ResponseWriter: rw, rc: http.NewResponseController(rw), d: g.l.WriteTimeout}
+	// A handler that wrote nothing still gets an answer from net/http after it returns; it
+	// must not meet the deadline an earlier response on this connection left behind.
+	defer w.start()
 	// Room for the body it declares, or for the largest body when it declares none; the
 	// body cannot be longer than that (the server enforces a declared length).
 	n := int64(rpc.MaxBodyBytes)
@@ -153,12 +157,8 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if n > 0 {
 		defer g.room.release(n)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, rpc.MaxBodyBytes)
-	dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: g.l.WriteTimeout}
-	g.next.ServeHTTP(dw, r)
-	// A handler that wrote nothing still gets an answer from net/http after it returns; it
-	// must not meet the deadline an earlier response on this connection left behind.
-	dw.start()
+	r.Body = http.MaxBytesReader(rw, r.Body, rpc.MaxBodyBytes)
+	g.next.ServeHTTP(w, r)
 }
 
 // deadlineWriter sets the connection's write deadline when the response starts, so a client
