@@ -73,6 +73,7 @@ type options struct {
 	inprocess  bool
 	cpuprofile string
 	keep       bool
+	serverArgs []string
 }
 
 func main() {
@@ -90,7 +91,10 @@ func main() {
 	flag.BoolVar(&o.inprocess, "inprocess", false, "run the real servers inside this process (for -cpuprofile)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process's measured runs to FILE")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data dir")
+	var serverArgs string
+	flag.StringVar(&serverArgs, "server-args", "", "extra space-separated flags for the server process, e.g. \"--answer-cache-bytes -1\"")
 	flag.Parse()
+	o.serverArgs = strings.Fields(serverArgs)
 	for _, f := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -201,7 +205,7 @@ func run(o options) (err error) {
 		if o.inprocess {
 			srv, err = startInProcess(ctx, dir, adminID, adminSecret, o.delay, so)
 		} else {
-			srv, err = startProcess(bin, dir, adminID, adminSecret, o.delay, so)
+			srv, err = startProcess(bin, dir, adminID, adminSecret, o.delay, so, o.serverArgs)
 		}
 		if err != nil {
 			return fmt.Errorf("server on %s: %w", st, err)
@@ -211,6 +215,14 @@ func run(o options) (err error) {
 		var acct struct{ AccountId, AccessKeyId, AccessKeySecret string }
 		if err := adm.Call(ctx, admin.Version, "CreateAccount", map[string]string{"Name": "apibench"}, &acct); err != nil {
 			return fmt.Errorf("create account on %s: %w", st, err)
+		}
+		// The bench measures what the server can do, not the per-key throttle (default 1000
+		// requests/s): the account's limits are raised as an admin would, the bucket is
+		// still checked on every request.
+		for _, q := range []string{"api-requests-per-second", "api-request-burst"} {
+			if err := adm.Call(ctx, admin.Version, "SetQuota", map[string]string{"AccountId": acct.AccountId, "QuotaName": q, "Value": "100000"}, nil); err != nil {
+				return fmt.Errorf("raise %s on %s: %w", q, st, err)
+			}
 		}
 		b := &backend{store: st, srv: srv, keyID: acct.AccessKeyId, sec: acct.AccessKeySecret,
 			user: &rpc.Client{Endpoint: srv.url, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret, HTTP: hc}}
@@ -314,7 +326,7 @@ func run(o options) (err error) {
 	}
 	fmt.Printf("- Response bodies: %s\n", strings.Join(sizes, ", "))
 	for _, b := range backends {
-		fmt.Printf("- Server on %s, RSS before / after the measurements: %s / %s (the nonce cache keeps every nonce for %v)\n", storeName(b.store), rssBefore[b.store], rss(b.srv.pid), 2*rpc.SkewWindow)
+		fmt.Printf("- Server on %s, RSS before / after the measurements: %s / %s (the nonce cache keeps each nonce until its timestamp is %v old)\n", storeName(b.store), rssBefore[b.store], rss(b.srv.pid), rpc.SkewWindow)
 	}
 	if etcd != nil {
 		v, _ := etcd.Version(ctx)
@@ -325,8 +337,8 @@ func run(o options) (err error) {
 		fmt.Printf("- etcd %s, one member on loopback, %s, data in the run's temporary directory (fsync on)\n", v, where)
 	}
 	fmt.Printf("- Load average before / after: %s / %s\n", loadBefore, loadAvg())
-	fmt.Printf("- Run: %v measured per target and level, in %d slices taking turns, each after %v warm-up; servers %s, --transition-delay %v; dataset %d CENs, %d transit routers per server (PageSize=50: every item in one page)\n",
-		o.duration, o.rounds, o.warmup, mode, o.delay, o.cens, 2*o.cens)
+	fmt.Printf("- Run: %v measured per target and level, in %d slices taking turns, each after %v warm-up; servers %s, %s; dataset %d CENs, %d transit routers per server (PageSize=50: every item in one page)\n",
+		o.duration, o.rounds, o.warmup, mode, strings.Join(append([]string{"--transition-delay", o.delay.String()}, o.serverArgs...), " "), o.cens, 2*o.cens)
 
 	fmt.Println()
 	fmt.Println("#### Reads")
@@ -685,7 +697,7 @@ func freePort() (int, error) {
 
 // startProcess runs the binary and returns a target whose stop sends SIGTERM to that PID
 // (SIGKILL after 10s) and waits for it.
-func startProcess(bin, tmp, keyID, secret string, delay time.Duration, so server.StoreOptions) (target, error) {
+func startProcess(bin, tmp, keyID, secret string, delay time.Duration, so server.StoreOptions, extra []string) (target, error) {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return target{}, err
 	}
@@ -706,7 +718,7 @@ func startProcess(bin, tmp, keyID, secret string, delay time.Duration, so server
 		if so.Kind == server.StoreEtcd {
 			args = append(args, "--store", so.Kind, "--etcd-endpoints", strings.Join(so.Etcd.Endpoints, ","), "--etcd-prefix", so.Etcd.Prefix)
 		}
-		cmd := exec.Command(bin, args...)
+		cmd := exec.Command(bin, append(args, extra...)...)
 		cmd.Env = append(os.Environ(), "OPENCEN_ACCESS_KEY_ID="+keyID, "OPENCEN_ACCESS_KEY_SECRET="+secret)
 		cmd.Stdout, cmd.Stderr = logF, logF
 		if err := cmd.Start(); err != nil {

@@ -134,10 +134,10 @@ func BenchmarkPartsNonceCacheMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		c := rpc.NewNonceCache(2 * rpc.SkewWindow)
+		c := rpc.NewNonceCache(rpc.SkewWindow, 0)
 		now := time.Now()
 		for _, nonce := range nonces {
-			c.Use(keyID, nonce, now)
+			_ = c.Use(keyID, nonce, now, now)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -9,6 +9,7 @@ import (
 
 	"opencen/internal/api/admin"
 	"opencen/internal/rpc"
+	"opencen/internal/server"
 )
 
 // clientFlags are the connection flags of every command that talks to a server.
@@ -112,7 +113,7 @@ func adminCmd() *cobra.Command {
 	var qValue int
 	quotaSet := &cobra.Command{
 		Use:   "set",
-		Short: "Set an account's quota (vpn-attachments-per-tr, ecmp-vpn-connections)",
+		Short: "Set an account's quota (vpn-attachments-per-tr, ecmp-vpn-connections, api-requests-per-second, api-request-burst)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cf.call(cmd, "SetQuota", map[string]string{"AccountId": qAccount, "QuotaName": qName, "Value": fmt.Sprint(qValue)})
 		},
@@ -125,6 +126,26 @@ func adminCmd() *cobra.Command {
 	}
 	quota.AddCommand(quotaSet)
 
-	cmd.AddCommand(account, key, quota)
+	var recoverData, recoverKeyFile string
+	recoverCmd := &cobra.Command{
+		Use:   "recover",
+		Short: "With the server stopped, add a new active key to the admin account; prints {AccountId, AccessKeyId, AccessKeySecret}",
+		Long: "recover opens the data directory itself (the server must be stopped: the store admits one process)\n" +
+			"and gives the admin account a new active access key, for an operator who has lost or disabled every admin key.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			creds, err := server.RecoverAdmin(cmd.Context(), recoverData, recoverKeyFile)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(creds)
+		},
+	}
+	recoverCmd.Flags().StringVar(&recoverData, "data", "", "the server's data directory")
+	recoverCmd.Flags().StringVar(&recoverKeyFile, "secret-key-file", "", "the server's --secret-key-file (default <data>/secret.key)")
+	_ = recoverCmd.MarkFlagRequired("data")
+
+	cmd.AddCommand(account, key, quota, recoverCmd)
 	return cmd
 }

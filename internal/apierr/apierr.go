@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"opencen/internal/store"
 )
@@ -42,7 +44,7 @@ func StatusFor(code string) int {
 		return http.StatusInternalServerError
 	case code == "ServiceUnavailable":
 		return http.StatusServiceUnavailable
-	case forbidden[code] || strings.HasPrefix(code, "Forbidden"):
+	case forbidden[code] || strings.HasPrefix(code, "Forbidden") || strings.HasPrefix(code, "InvalidSecurityToken."):
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest
@@ -60,9 +62,59 @@ var forbidden = map[string]bool{
 	"NoPermission":                true,
 }
 
-// New makes an error with a formatted message.
+// New makes an error with a formatted message. Text arguments (strings, byte slices,
+// errors) longer than MaxEcho bytes are clipped: they are mostly the client's own input, and
+// repeating megabytes of it back would turn one request into a large answer. Server-side
+// text that may be longer (lists of allowed values) is passed as Text.
 func New(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, clipArgs(args)...)}
+}
+
+// MaxEcho is how many bytes of one argument an error message repeats.
+const MaxEcho = 128
+
+// Text is server-side text a message may repeat in full (never clipped).
+type Text string
+
+// Clip returns s when it is at most MaxEcho bytes, else its first MaxEcho bytes (cut at a
+// UTF-8 boundary) followed by "..." and s's length.
+func Clip(s string) string {
+	if len(s) <= MaxEcho {
+		return s
+	}
+	cut := MaxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "...(" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+func clipArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case []byte:
+			s = string(v)
+		case error:
+			s = v.Error()
+		default:
+			continue
+		}
+		if len(s) <= MaxEcho {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = Clip(s)
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // From finds the API error in err's chain; a store that cannot be reached (etcd down, no
@@ -90,7 +142,7 @@ func Missing(param string) *Error {
 }
 
 func Invalid(param, format string, args ...any) *Error {
-	return &Error{Code: "Invalid" + codeName(param), Message: fmt.Sprintf(format, args...), Param: param}
+	return &Error{Code: "Invalid" + codeName(param), Message: fmt.Sprintf(format, clipArgs(args)...), Param: param}
 }
 
 func codeName(param string) string {

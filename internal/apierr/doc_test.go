@@ -2,6 +2,7 @@ package apierr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"opencen/internal/store"
 )
@@ -54,15 +56,18 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 
 func TestStatusFor(t *testing.T) {
 	for code, want := range map[string]int{
-		"InvalidCenId.NotFound":       404,
-		"InvalidAction.NotFound":      404,
-		"SignatureDoesNotMatch":       403,
-		"InvalidAccessKeyId.Inactive": 403,
-		"Forbidden.NotAdmin":          403,
-		"InternalError":               500,
-		"MissingCenId":                400,
-		"Operation.Blocking":          400,
-		"DryRunOperation":             400,
+		"InvalidCenId.NotFound":          404,
+		"InvalidAction.NotFound":         404,
+		"SignatureDoesNotMatch":          403,
+		"InvalidAccessKeyId.Inactive":    403,
+		"Forbidden.NotAdmin":             403,
+		"InvalidSecurityToken.Malformed": 403,
+		"Throttling.User":                400,
+		"ServiceUnavailable":             503,
+		"InternalError":                  500,
+		"MissingCenId":                   400,
+		"Operation.Blocking":             400,
+		"DryRunOperation":                400,
 	} {
 		if got := StatusFor(code); got != want {
 			t.Errorf("%s: %d, want %d", code, got, want)
@@ -77,5 +82,33 @@ func TestStatusFor(t *testing.T) {
 	}
 	if c := Invalid("Tag.3.Key", "x").Code; c != "InvalidTagKey" {
 		t.Errorf("Invalid code %s", c)
+	}
+}
+
+// TestMessagesClipEchoedInput: a message repeats at most MaxEcho bytes of any text
+// argument, so a megabyte of input cannot come back as a megabyte of error; server-side
+// Text is kept whole, and short arguments are untouched.
+func TestMessagesClipEchoedInput(t *testing.T) {
+	huge := strings.Repeat("é", 1<<20) // multi-byte runes: the cut must stay valid UTF-8
+	for name, e := range map[string]*Error{
+		"New %q":     New("InvalidAction.NotFound", "The action %q is not served.", huge),
+		"New %s":     New("InvalidCenId.NotFound", "The CEN %s does not exist.", huge),
+		"New error":  New("InvalidParameter", "bad: %v.", errors.New(huge)),
+		"New []byte": New("InvalidParameter", "bad: %s.", []byte(huge)),
+		"Invalid %q": Invalid("Name", "Name %q is too long.", huge),
+	} {
+		if len(e.Message) > 400 {
+			t.Errorf("%s: message is %d bytes", name, len(e.Message))
+		}
+		if !utf8.ValidString(e.Message) {
+			t.Errorf("%s: clipped message is not valid UTF-8", name)
+		}
+		if !strings.Contains(e.Message, "(2097152 bytes)") {
+			t.Errorf("%s: message %q does not say how long the input was", name, e.Message)
+		}
+	}
+	list := Text(strings.Repeat("cn-region-x, ", 40))
+	if e := Invalid("RegionId", "use one of: %s; got %q.", list, "short"); !strings.Contains(e.Message, string(list)) || !strings.Contains(e.Message, `"short"`) {
+		t.Errorf("server-side Text or a short argument was altered: %q", e.Message)
 	}
 }

@@ -137,7 +137,7 @@ func (c *Console) region(id string) (string, error) {
 		}
 		ids = append(ids, r.ID)
 	}
-	return c.regions[0].ID, apierr.Invalid("RegionId", "Region %q is not served here; use one of %s. Showing %s.", id, strings.Join(ids, ", "), c.regions[0].ID)
+	return c.regions[0].ID, apierr.Invalid("RegionId", "Region %q is not served here; use one of %s. Showing %s.", id, apierr.Text(strings.Join(ids, ", ")), c.regions[0].ID)
 }
 
 // retry is the page that shows a form again after err: the values as sent, the message next

@@ -155,7 +155,7 @@ type HealthCheckInput struct {
 
 func oneOf(param, v string, allowed []string) error {
 	if !slices.Contains(allowed, v) {
-		return apierr.Invalid(param, "%s must be one of %s; got %q.", param, strings.Join(allowed, ", "), v)
+		return apierr.Invalid(param, "%s must be one of %s; got %q.", param, apierr.Text(strings.Join(allowed, ", ")), v)
 	}
 	return nil
 }

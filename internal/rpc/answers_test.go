@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func TestAnswerCacheFollowsRevision(t *testing.T) {
 	s := NewServer(func(_ context.Context, id string) (Identity, string, error) {
 		return Identity{AccountID: "acct-" + id}, secrets[id], nil
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
-	s.CacheAnswers(func(context.Context) (int64, error) { return rev.Load(), nil }, 2)
+	s.CacheAnswers(func(context.Context) (int64, error) { return rev.Load(), nil }, 1<<20)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	n := 0
@@ -62,5 +63,101 @@ func TestAnswerCacheFollowsRevision(t *testing.T) {
 	do("A", "Write", nil)
 	if got := do("A", "Read", nil); calls.Load() != 5 || !strings.Contains(got, `"N":1`) {
 		t.Fatalf("answer after a write: %s (%d calls)", got, calls.Load())
+	}
+}
+
+// TestAnswerCacheBoundedInBytes: whatever the requests carry, the cache holds 32-byte keys
+// and at most its budget of answers, only of the newest revision.
+func TestAnswerCacheBoundedInBytes(t *testing.T) {
+	const budget = 64 << 10
+	c := newAnswerCache(nil, budget)
+	p := &Product{Version: "v1"}
+	huge := strings.Repeat("x", 64<<10)
+	body := make([]byte, 1024)
+	for i := range 1000 {
+		req := &Request{Product: p, Action: "Read", Identity: Identity{AccountID: "A"},
+			Params: Params{"Ignored": huge, "N": strconv.Itoa(i)}}
+		c.put(c.keyOf(req), 7, body)
+		if c.bytes > budget || len(c.entries) != len(c.order) {
+			t.Fatalf("after %d answers: %d bytes (budget %d), %d entries, %d in order", i+1, c.bytes, budget, len(c.entries), len(c.order))
+		}
+	}
+	if len(c.entries) != budget/len(body) {
+		t.Fatalf("%d entries kept, want the budget full (%d)", len(c.entries), budget/len(body))
+	}
+	key := c.keyOf(&Request{Product: p, Action: "Read", Params: Params{"N": "1"}})
+	c.put(key, 6, body) // older revision: useless
+	if _, ok := c.get(key, 6); ok {
+		t.Fatal("an answer of an older revision was stored")
+	}
+	c.put(key, 8, body) // newer revision: the older answers go
+	if len(c.entries) != 1 || c.bytes != len(body) {
+		t.Fatalf("a newer revision left %d entries (%d bytes)", len(c.entries), c.bytes)
+	}
+	c.put(c.keyOf(&Request{Product: p, Action: "Big"}), 8, make([]byte, budget/16+1))
+	if len(c.entries) != 1 {
+		t.Fatal("an answer over a sixteenth of the budget was cached")
+	}
+}
+
+// TestAnswerKeyCanonical: the key ignores parameter order and protocol parameters, and
+// separates fields, accounts, actions and versions.
+func TestAnswerKeyCanonical(t *testing.T) {
+	c := newAnswerCache(nil, 1<<20)
+	p, q := &Product{Version: "v1"}, &Product{Version: "v2"}
+	key := func(p *Product, action, acct string, params Params) answerKey {
+		return c.keyOf(&Request{Product: p, Action: action, Identity: Identity{AccountID: acct}, Params: params})
+	}
+	base := key(p, "Read", "A", Params{"X": "1", "Y": "2", "SignatureNonce": "n1", "Timestamp": "t1"})
+	if key(p, "Read", "A", Params{"Y": "2", "X": "1", "SignatureNonce": "n2"}) != base {
+		t.Error("the same request with another nonce, timestamp or order got another key")
+	}
+	for name, other := range map[string]answerKey{
+		"account": key(p, "Read", "B", Params{"X": "1", "Y": "2"}),
+		"action":  key(p, "List", "A", Params{"X": "1", "Y": "2"}),
+		"version": key(q, "Read", "A", Params{"X": "1", "Y": "2"}),
+		"value":   key(p, "Read", "A", Params{"X": "1", "Y": "3"}),
+		"split":   key(p, "Read", "A", Params{"X": "1Y", "": "2"}),
+	} {
+		if other == base {
+			t.Errorf("a request differing in %s shares the key", name)
+		}
+	}
+}
+
+// TestErrorsEchoOnlyAPrefix: an error answer repeats at most a short prefix of what the
+// client sent (a 3 MiB action name, a 3 MiB parameter under a wrong signature), so a
+// request cannot be turned into an answer of its own size.
+func TestErrorsEchoOnlyAPrefix(t *testing.T) {
+	p := &Product{Name: "T", Version: "v1", Host: "t", Actions: map[string]Handler{
+		"Read": func(context.Context, *Request) (Object, error) { return Object{}, nil }}}
+	s := NewServer(func(context.Context, string) (Identity, string, error) {
+		return Identity{AccountID: "A"}, "secret", nil
+	},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), p)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	huge := strings.Repeat("x", 3<<20)
+	post := func(params map[string]string) (int, string) {
+		form := url.Values{}
+		for k, v := range params {
+			form.Set(k, v)
+		}
+		resp, err := http.PostForm(srv.URL, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, body := post(map[string]string{"Version": "v1", "Action": huge})
+	if status != 404 || !strings.Contains(body, "InvalidAction.NotFound") || len(body) > 1024 {
+		t.Fatalf("unknown 3 MiB action: HTTP %d, %d bytes: %.300s", status, len(body), body)
+	}
+	signed := SignRequestV1("POST", map[string]string{"Version": "v1", "Action": "Read", "Big": huge}, "AK", "wrong", time.Now(), "n1")
+	status, body = post(signed)
+	if status != 403 || !strings.Contains(body, "server string to sign is:POST&%2F&") || len(body) > maxEchoedStringToSign+1024 {
+		t.Fatalf("wrong signature over a 3 MiB parameter: HTTP %d, %d bytes: %.300s", status, len(body), body)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // pieces, and answers per handler.
 func testServer(t *testing.T, secret string, handle func(p Params) (int, any)) *httptest.Server {
 	t.Helper()
-	nonces := NewNonceCache(30 * time.Minute)
+	nonces := NewNonceCache(SkewWindow, 0)
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		p, err := Decode(r, body)
@@ -32,7 +32,7 @@ func testServer(t *testing.T, secret string, handle func(p Params) (int, any)) *
 			status, resp = 400, map[string]string{"RequestId": "R1", "HostId": "h", "Code": "SignatureDoesNotMatch",
 				"Message":   "Specified signature is not matched with our calculation. server string to sign is:" + StringToSignV1(r.Method, p),
 				"Recommend": "https://api.aliyun.com/troubleshoot?q=SignatureDoesNotMatch"}
-		case !nonces.Use(p["AccessKeyId"], p["SignatureNonce"], time.Now()):
+		case nonces.Use(p["AccessKeyId"], p["SignatureNonce"], time.Now(), time.Now()) != nil:
 			status, resp = 400, map[string]string{"Code": "SignatureNonceUsed"}
 		default:
 			ts, err := ParseTimestamp(p["Timestamp"])

@@ -5,10 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"opencen/internal/apierr"
@@ -18,6 +22,8 @@ import (
 type Identity struct {
 	AccountID string
 	Admin     bool
+	// Rate throttles the access key the request was signed with.
+	Rate Rate
 }
 
 // Request is one authenticated API call as a handler sees it.
@@ -58,28 +64,42 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 	answers  *answerCache
+	throttle *throttle
+	// fullWarned is when (unix seconds) a full replay cache was last logged.
+	fullWarned atomic.Int64
 }
 
 // SkewWindow is how far a request's timestamp may be from the server's clock.
 const SkewWindow = 15 * time.Minute
 
-// maxBodyBytes bounds request bodies; RPC parameters are small.
-const maxBodyBytes = 4 << 20
+// MaxBodyBytes bounds one request body; RPC parameters are small.
+const MaxBodyBytes = 4 << 20
 
 // NewServer makes a Server for products.
 func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server {
-	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(2 * SkewWindow), now: time.Now, log: log}
+	s := &Server{products: map[string]*Product{}, lookup: lookup, nonces: NewNonceCache(SkewWindow, DefaultMaxNonces), now: time.Now, log: log, throttle: newThrottle()}
 	for _, p := range products {
 		s.products[p.Version] = p
 	}
 	return s
 }
 
-// CacheAnswers enables the answer cache of cacheable actions; revision reports the
-// store revision, which every write advances.
-func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), max int) {
-	s.answers = &answerCache{revision: revision, entries: map[string]answer{}, max: max}
+// CacheAnswers enables the answer cache of cacheable actions, holding at most maxBytes of
+// answers (0 disables it); revision reports the store revision, which every write advances.
+func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), maxBytes int) {
+	s.answers = nil
+	if maxBytes > 0 {
+		s.answers = newAnswerCache(revision, maxBytes)
+	}
 }
+
+// DefaultMaxNonces caps the replay cache: about 4.4k signed requests per second sustained
+// over the 15-minute window, some 260 MB when full.
+const DefaultMaxNonces = 4_000_000
+
+// LimitNonces caps the replay cache at max live nonces (0: no cap); call it before
+// PersistNonces.
+func (s *Server) LimitNonces(max int) { s.nonces = NewNonceCache(SkewWindow, max) }
 
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
 func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
@@ -91,14 +111,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &Request{ID: newRequestID()}
 	out, status := s.answer(r, req)
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Header().Set("x-acs-request-id", req.ID)
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
+	writeAnswer(w, req.ID, out, status)
 	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
 }
 
-// answer runs the request and encodes its answer (or its error) with the RequestId.
+// writeAnswer sends obj, an encoded JSON object, with "RequestId" as its first member. The
+// parts are written as they are, so a cached answer is not copied per request.
+func writeAnswer(w http.ResponseWriter, requestID string, obj []byte, status int) {
+	head := make([]byte, 0, 64)
+	head = append(head, `{"RequestId":`...)
+	head = appendString(head, requestID)
+	if len(obj) > 2 {
+		head = append(head, ',')
+	}
+	rest := obj[1:]
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=utf-8")
+	h.Set("x-acs-request-id", requestID)
+	h.Set("Content-Length", strconv.Itoa(len(head)+len(rest)+1))
+	w.WriteHeader(status)
+	for _, part := range [][]byte{head, rest, newline} {
+		if _, err := w.Write(part); err != nil {
+			return // the client is gone; nothing to tell it
+		}
+	}
+}
+
+var newline = []byte{'\n'}
+
+// WriteError answers err in the API's error envelope, for requests refused before they
+// reach a Server (the HTTP limits in front of it).
+func WriteError(w http.ResponseWriter, err error) {
+	req := &Request{ID: newRequestID()}
+	e := apierr.From(err)
+	out, encErr := appendJSON(make([]byte, 0, 512), errorObject(e, req))
+	if encErr != nil {
+		out = []byte(`{}`)
+	}
+	writeAnswer(w, req.ID, out, e.HTTPStatus())
+}
+
+// errorObject is Alibaba's error body for e.
+func errorObject(e *apierr.Error, req *Request) Object {
+	host, product := "opencen", ""
+	if req.Product != nil {
+		host, product = req.Product.Host, req.Product.Name
+	}
+	return Object{"Code": e.Code, "Message": e.Message, "HostId": host,
+		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
+}
+
+// answer runs the request and encodes its answer (or its error), without the RequestId.
 func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 	body, cached, err := s.serve(r, req)
 	status := http.StatusOK
@@ -108,12 +171,7 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 		if status >= 500 {
 			s.log.Error("rpc: request failed", "request_id", req.ID, "action", req.Action, "err", err)
 		}
-		host, product := "opencen", ""
-		if req.Product != nil {
-			host, product = req.Product.Host, req.Product.Name
-		}
-		body = Object{"Code": e.Code, "Message": e.Message, "HostId": host,
-			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
+		body = errorObject(e, req)
 	}
 	if cached == nil {
 		var encErr error
@@ -123,19 +181,7 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 			cached, _ = appendJSON(nil, Object{"Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
 		}
 	}
-	return withRequestID(cached, req.ID), status
-}
-
-// withRequestID inserts "RequestId" as the first member of an encoded object.
-func withRequestID(obj []byte, id string) []byte {
-	out := make([]byte, 0, len(obj)+64)
-	out = append(out, `{"RequestId":`...)
-	out = appendString(out, id)
-	if len(obj) > 2 {
-		out = append(out, ',')
-	}
-	out = append(out, obj[1:]...)
-	return append(out, '\n')
+	return cached, status
 }
 
 // serve authenticates and runs the request; a cacheable action may answer with the
@@ -149,7 +195,7 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 		body, err := h(r.Context(), req)
 		return body, nil, err
 	}
-	key := answerKey(req)
+	key := s.answers.keyOf(req)
 	rev, err := s.answers.revision(r.Context())
 	if err != nil {
 		return nil, nil, err
@@ -196,12 +242,9 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return apierr.New("UnsupportedHTTPMethod", "HTTP method %s is not supported; use POST or GET.", r.Method)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
-		return apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
-	}
-	if len(body) > maxBodyBytes {
-		return apierr.New("InvalidParameter", "The request body is larger than %d bytes.", maxBodyBytes)
+		return err
 	}
 	params, err := Decode(r, body)
 	if err != nil {
@@ -227,7 +270,9 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	if f := params["Format"]; f != "" && !strings.EqualFold(f, "json") {
 		return apierr.Invalid("Format", "Format %q is not supported; OpenCEN answers JSON only (Format=JSON).", f)
 	}
-	id, err := s.authenticate(r, params, body)
+	// A cacheable action only reads (its answer may be reused), so its nonce need not be on
+	// disk before it is answered; see NonceCache.UseForRead.
+	id, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
 	if err != nil {
 		return err
 	}
@@ -235,12 +280,44 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	return nil
 }
 
+// readBody reads at most MaxBodyBytes. A declared length is refused before anything is read
+// and sizes the buffer exactly, so a body costs its own size once (io.ReadAll's doubling
+// would hold up to twice that).
+func readBody(r *http.Request) ([]byte, error) {
+	tooLarge := func() error {
+		return apierr.New("InvalidParameter", "The request body is larger than %d bytes.", MaxBodyBytes)
+	}
+	if r.ContentLength > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	}
+	if err != nil {
+		return nil, apierr.New("InvalidParameter", "The request body could not be read: %v.", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return body, nil
+}
+
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is
 // checked before the key and the signature, and the nonce is spent only by a request
 // whose signature verified, so unauthenticated requests cannot burn nonces.
-func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Identity, error) {
+func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, error) {
+	if firstNonEmpty(params["SecurityToken"], r.Header.Get("x-acs-security-token")) != "" {
+		// OpenCEN issues no STS tokens, so any token is made up; ignoring it would accept
+		// a request its sender believes is bound to a temporary credential.
+		return Identity{}, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
+	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
-		return s.authenticateACS3(r, auth, body)
+		return s.authenticateACS3(r, auth, body, read)
 	}
 	if params["Signature"] == "" {
 		return Identity{}, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
@@ -256,7 +333,8 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	if v := params["SignatureVersion"]; v != "" && v != "1.0" {
 		return Identity{}, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
 	}
-	if err := s.checkTime(params["Timestamp"]); err != nil {
+	signedAt, err := s.checkTime(params["Timestamp"])
+	if err != nil {
 		return Identity{}, err
 	}
 	akid := params["AccessKeyId"]
@@ -266,14 +344,17 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte) (Iden
 	}
 	sts := StringToSignV1(r.Method, params)
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", sts)
+		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, params["SignatureNonce"])
+	return id, s.admit(akid, id, params["SignatureNonce"], signedAt, read)
 }
 
-func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Identity, error) {
+func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, error) {
 	akid, signed, sig, err := ParseAuthorizationACS3(auth)
 	if err != nil {
+		return Identity{}, err
+	}
+	if err := requireSignedHeaders(r.Header, signed); err != nil {
 		return Identity{}, err
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
@@ -284,7 +365,8 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	if date == "" {
 		return Identity{}, apierr.Missing("x-acs-date")
 	}
-	if err := s.checkTime(date); err != nil {
+	signedAt, err := s.checkTime(date)
+	if err != nil {
 		return Identity{}, err
 	}
 	payload := HashPayload(body)
@@ -309,22 +391,77 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte) (Id
 	}
 	sts := StringToSignACS3(CanonicalRequestACS3(r.Method, r.URL.Path, query, headers, signed, payload))
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", sts)
+		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.spendNonce(akid, nonce)
+	return id, s.admit(akid, id, nonce, signedAt, read)
 }
 
-func (s *Server) checkTime(ts string) error {
+// requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
+// is signed: host and each x-acs-* header. A signature over less would let anyone holding
+// one captured request send another action, nonce or date under it.
+func requireSignedHeaders(h http.Header, signed []string) error {
+	covered := make(map[string]bool, len(signed))
+	for _, name := range signed {
+		covered[name] = true
+	}
+	var missing []string
+	if !covered["host"] {
+		missing = append(missing, "host")
+	}
+	for name := range h {
+		if lk := strings.ToLower(name); strings.HasPrefix(lk, "x-acs-") && !covered[lk] {
+			missing = append(missing, lk)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return apierr.New("IncompleteSignature", "The request signature does not conform to Aliyun standards: SignedHeaders must list host and every x-acs-* header the request carries; not signed: %s.", strings.Join(missing, ", "))
+}
+
+// maxEchoedStringToSign bounds the string to sign a SignatureDoesNotMatch repeats. The SDKs
+// compare it with their own to tell a wrong secret from an altered request, so ordinary
+// requests get it in full; one carrying megabytes of parameters gets a prefix, or the error
+// would amplify the request.
+const maxEchoedStringToSign = 4096
+
+func signatureMismatch(sts string) error {
+	if len(sts) > maxEchoedStringToSign {
+		sts = sts[:maxEchoedStringToSign] + "...(" + strconv.Itoa(len(sts)) + " bytes)"
+	}
+	return apierr.New("SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", apierr.Text(sts))
+}
+
+// checkTime parses a request's timestamp and checks it is within the window.
+func (s *Server) checkTime(ts string) (time.Time, error) {
 	t, err := ParseTimestamp(ts)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return CheckSkew(t, s.now(), SkewWindow)
+	return t, CheckSkew(t, s.now(), SkewWindow)
 }
 
-func (s *Server) spendNonce(akid, nonce string) error {
-	if !s.nonces.Use(akid, nonce, s.now()) {
+// admit lets a verified request run: within its key's rate, then spending its nonce (on
+// disk before the request runs, unless it only reads). A throttled request changes
+// nothing, not even the nonce cache; its sender retries with a new signature anyway.
+func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) error {
+	if !s.throttle.allow(akid, id.Rate, s.now()) {
+		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
+			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
+	}
+	use := s.nonces.Use
+	if read {
+		use = s.nonces.UseForRead
+	}
+	switch err := use(akid, nonce, signed, s.now()); {
+	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")
+	case errors.Is(err, ErrNonceCacheFull):
+		if now, last := s.now().Unix(), s.fullWarned.Load(); now-last >= 60 && s.fullWarned.CompareAndSwap(last, now) { // at most once a minute
+			s.log.Warn("rpc: replay cache full; refusing signed requests until nonces expire", "max_nonces", s.nonces.perShard*nonceShards)
+		}
+		return apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: it holds as many recent signature nonces as it is configured to; retry in a minute.")
 	}
 	return nil
 }

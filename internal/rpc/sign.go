@@ -5,17 +5,10 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"log/slog"
 	"net/url"
-	"os"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"opencen/internal/apierr"
@@ -27,29 +20,41 @@ import (
 // PercentEncode is the RFC 3986 encoding both signature versions use: only A-Z a-z 0-9 - _ . ~
 // stay literal, every other UTF-8 byte becomes %XX with upper-case hex (space is %20, never +).
 func PercentEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !isUnreserved(s[i]) {
-			n++
-		}
-	}
-	if n == 0 {
+	n := escapedLen(s, 3)
+	if n == len(s) {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(len(s) + 2*n)
+	b.Grow(n)
+	writeEscaped(&b, s, "%")
+	return b.String()
+}
+
+// escapedLen is len(s) once each reserved byte is replaced by perByte bytes.
+func escapedLen(s string, perByte int) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !isUnreserved(s[i]) {
+			n += perByte - 1
+		}
+	}
+	return n
+}
+
+// writeEscaped writes s with each reserved byte as prefix+XX: prefix "%" is PercentEncode,
+// "%25" is PercentEncode applied twice (the hex digits are unreserved, only "%" changes).
+func writeEscaped(b *strings.Builder, s, prefix string) {
+	const hexDigits = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUnreserved(c) {
 			b.WriteByte(c)
 			continue
 		}
-		b.WriteByte('%')
+		b.WriteString(prefix)
 		b.WriteByte(hexDigits[c>>4])
 		b.WriteByte(hexDigits[c&0xF])
 	}
-	return b.String()
 }
 
 func isUnreserved(c byte) bool {
@@ -60,25 +65,31 @@ func isUnreserved(c byte) bool {
 // StringToSignV1 builds METHOD&%2F&encode(k1=v1&k2=v2...) over every parameter except
 // Signature, empty values included. Pairs are ordered by raw key in byte order, which is what
 // every SDK does (they sort with url.Values.Encode); for the key characters SDKs ever send
-// (letters, digits, '.', '-', '_') this is the same as ordering by encoded key.
+// (letters, digits, '.', '-', '_') this is the same as ordering by encoded key. The result is
+// built in one allocation: a request may carry megabytes of parameters.
 func StringToSignV1(method string, params map[string]string) string {
 	keys := make([]string, 0, len(params))
-	for k := range params {
+	n := len(method) + len("&%2F&")
+	for k, v := range params {
 		if k != "Signature" {
 			keys = append(keys, k)
+			n += escapedLen(k, 5) + len("%3D") + escapedLen(v, 5) + len("%26")
 		}
 	}
 	sort.Strings(keys)
-	var canon strings.Builder
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(method)
+	b.WriteString("&%2F&")
 	for i, k := range keys {
 		if i > 0 {
-			canon.WriteByte('&')
+			b.WriteString("%26") // "&", encoded by the outer pass
 		}
-		canon.WriteString(PercentEncode(k))
-		canon.WriteByte('=')
-		canon.WriteString(PercentEncode(params[k]))
+		writeEscaped(&b, k, "%25")
+		b.WriteString("%3D") // "="
+		writeEscaped(&b, params[k], "%25")
 	}
-	return method + "&%2F&" + PercentEncode(canon.String())
+	return b.String()
 }
 
 // SignV1 is base64(HMAC-SHA1(secret + "&", stringToSign)); the "&" is the empty
@@ -246,7 +257,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 	for _, item := range strings.Split(rest, ",") {
 		name, value, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok {
-			return "", nil, "", incompleteACS3("item %q is not name=value", clipForMessage(item))
+			return "", nil, "", incompleteACS3("item %q is not name=value", item)
 		}
 		value = strings.TrimSpace(value)
 		switch strings.ToLower(strings.TrimSpace(name)) {
@@ -263,7 +274,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 			for _, sh := range strings.Split(value, ";") {
 				sh = strings.ToLower(strings.TrimSpace(sh))
 				if sh == "" {
-					return "", nil, "", incompleteACS3("SignedHeaders %q contains an empty header name", clipForMessage(value))
+					return "", nil, "", incompleteACS3("SignedHeaders %q contains an empty header name", value)
 				}
 				signedHeaders = append(signedHeaders, sh)
 			}
@@ -273,7 +284,7 @@ func ParseAuthorizationACS3(h string) (accessKeyID string, signedHeaders []strin
 			}
 			haveSig, signature = true, value
 		default:
-			return "", nil, "", incompleteACS3("unknown item %q", clipForMessage(name))
+			return "", nil, "", incompleteACS3("unknown item %q", name)
 		}
 	}
 	if !haveCred || !haveHeaders || !haveSig {
@@ -302,13 +313,6 @@ func isHex64(s string) bool {
 	return true
 }
 
-func clipForMessage(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
-
 // ---------------------------------------------------------------------------------------------
 // Timestamps and replay protection.
 
@@ -319,7 +323,7 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, apierr.New("InvalidTimeStamp.Format",
 			"Specified time stamp %q is not in the expected format yyyy-MM-ddTHH:mm:ssZ (UTC, ISO 8601), e.g. 2024-01-02T15:04:05Z.",
-			clipForMessage(s))
+			s)
 	}
 	return t.UTC(), nil
 }
@@ -337,220 +341,4 @@ func CheckSkew(t, now time.Time, window time.Duration) error {
 			t.UTC().Format(TimestampFormat), now.UTC().Format(TimestampFormat), window)
 	}
 	return nil
-}
-
-// NonceCache remembers (AccessKeyId, nonce) pairs for ttl so a signed request cannot be
-// replayed. Entries are 16-byte hashes with an expiry, in pointer-free maps the garbage
-// collector need not scan; memory is bounded by the request rate times ttl (about 60
-// bytes per request). It is sharded so concurrent callers rarely contend on one lock.
-// Use a ttl of at least twice the timestamp skew window, so a nonce outlives every
-// timestamp that would still be accepted with it. With Persist, nonces also survive a
-// restart or crash of the process.
-type NonceCache struct {
-	ttl     time.Duration
-	shards  [nonceShards]nonceShard
-	journal *nonceJournal
-}
-
-const nonceShards = 64
-
-type nonceKey [16]byte
-
-type nonceShard struct {
-	mu      sync.Mutex
-	expires map[nonceKey]int64 // unix nanoseconds
-	// order holds keys in insertion order so expired ones are found without scanning the map.
-	order []nonceEntry
-	head  int
-}
-
-type nonceEntry struct {
-	key     nonceKey
-	expires int64
-}
-
-// NewNonceCache makes a cache that remembers nonces for ttl.
-func NewNonceCache(ttl time.Duration) *NonceCache {
-	c := &NonceCache{ttl: ttl}
-	for i := range c.shards {
-		c.shards[i].expires = map[nonceKey]int64{}
-	}
-	return c
-}
-
-// keyOf hashes the pair; the id is length-prefixed so no (id, nonce) pair can spell
-// another pair's key. A stable hash keeps journaled keys valid across restarts.
-func keyOf(accessKeyID, nonce string) nonceKey {
-	sum := sha256.Sum256([]byte(strconv.Itoa(len(accessKeyID)) + ":" + accessKeyID + nonce))
-	return nonceKey(sum[:16])
-}
-
-// Use records the nonce and reports whether it is fresh: false means the same AccessKeyId
-// already used it within ttl (a replay).
-func (c *NonceCache) Use(accessKeyID, nonce string, now time.Time) bool {
-	key := keyOf(accessKeyID, nonce)
-	exp := now.Add(c.ttl).UnixNano()
-	if !c.remember(key, exp, now.UnixNano()) {
-		return false
-	}
-	if c.journal != nil {
-		c.journal.append(nonceEntry{key, exp})
-	}
-	return true
-}
-
-// remember adds the key unless a live entry has it.
-func (c *NonceCache) remember(key nonceKey, exp, now int64) bool {
-	s := &c.shards[binary.LittleEndian.Uint64(key[:8])%nonceShards]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.expire(now)
-	if old, ok := s.expires[key]; ok && now < old {
-		return false
-	}
-	s.expires[key] = exp
-	s.order = append(s.order, nonceEntry{key, exp})
-	return true
-}
-
-// expire drops entries from the front of the insertion queue while they are expired. Callers'
-// clocks may interleave slightly out of order; an entry stuck behind a later one just lives a
-// little longer.
-func (s *nonceShard) expire(now int64) {
-	for s.head < len(s.order) {
-		e := s.order[s.head]
-		if now < e.expires {
-			break
-		}
-		// Only delete if the map still holds this entry (a re-use may have extended it).
-		if exp, ok := s.expires[e.key]; ok && exp == e.expires {
-			delete(s.expires, e.key)
-		}
-		s.head++
-	}
-	// Compact once the consumed prefix dominates, so the slice does not grow forever.
-	if s.head > 1024 && s.head*2 >= len(s.order) {
-		n := copy(s.order, s.order[s.head:])
-		s.order = s.order[:n]
-		s.head = 0
-	}
-}
-
-// live returns every unexpired entry (for journal compaction).
-func (c *NonceCache) live(now int64) []nonceEntry {
-	var out []nonceEntry
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		for k, exp := range s.expires {
-			if now < exp {
-				out = append(out, nonceEntry{k, exp})
-			}
-		}
-		s.mu.Unlock()
-	}
-	return out
-}
-
-// Persist journals used nonces to path and loads the unexpired ones a previous process
-// left there, so a request recorded before a restart cannot be replayed after it. Writes
-// are appends without fsync: they survive the process dying, which is what a restart
-// is; the journal is rewritten with only live entries when it has grown.
-func (c *NonceCache) Persist(path string, now time.Time) error {
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("nonce journal: %w", err)
-	}
-	nowNs := now.UnixNano()
-	for len(data) >= nonceRecord {
-		var e nonceEntry
-		copy(e.key[:], data[:16])
-		e.expires = int64(binary.LittleEndian.Uint64(data[16:nonceRecord]))
-		data = data[nonceRecord:]
-		if nowNs < e.expires {
-			c.remember(e.key, e.expires, nowNs)
-		}
-	}
-	j := &nonceJournal{path: path, cache: c}
-	if err := j.rewrite(nowNs); err != nil {
-		return err
-	}
-	c.journal = j
-	return nil
-}
-
-// Close closes the journal.
-func (c *NonceCache) Close() error {
-	if c.journal == nil {
-		return nil
-	}
-	c.journal.mu.Lock()
-	defer c.journal.mu.Unlock()
-	return c.journal.f.Close()
-}
-
-const nonceRecord = 24 // 16-byte key, 8-byte expiry
-
-type nonceJournal struct {
-	mu      sync.Mutex
-	path    string
-	f       *os.File
-	written int // records appended since the last rewrite
-	base    int // records the last rewrite kept
-	cache   *NonceCache
-	failed  bool
-}
-
-func (j *nonceJournal) append(e nonceEntry) {
-	var rec [nonceRecord]byte
-	copy(rec[:16], e.key[:])
-	binary.LittleEndian.PutUint64(rec[16:], uint64(e.expires))
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if _, err := j.f.Write(rec[:]); err != nil && !j.failed {
-		j.failed = true // keep serving; a lost journal only weakens replay protection across restarts
-		slog.Error("nonce journal write failed; replay protection will not survive a restart", "path", j.path, "err", err)
-	}
-	j.written++
-	if j.written > 1<<16 && j.written > 2*j.base {
-		_ = j.rewrite(time.Now().UnixNano())
-	}
-}
-
-// rewrite replaces the journal with the live entries (caller holds mu, or it is not shared yet).
-func (j *nonceJournal) rewrite(now int64) error {
-	live := j.cache.live(now)
-	buf := make([]byte, 0, len(live)*nonceRecord)
-	for _, e := range live {
-		buf = append(buf, e.key[:]...)
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.expires))
-	}
-	tmp := j.path + ".tmp"
-	if err := os.WriteFile(tmp, buf, 0o600); err != nil {
-		return fmt.Errorf("nonce journal: %w", err)
-	}
-	if err := os.Rename(tmp, j.path); err != nil {
-		return fmt.Errorf("nonce journal: %w", err)
-	}
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("nonce journal: %w", err)
-	}
-	if j.f != nil {
-		j.f.Close()
-	}
-	j.f, j.written, j.base = f, 0, len(live)
-	return nil
-}
-
-// size reports the number of remembered nonces (for tests).
-func (c *NonceCache) size() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += len(s.expires)
-		s.mu.Unlock()
-	}
-	return n
 }

@@ -2,13 +2,8 @@ package rpc
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"reflect"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -353,131 +348,5 @@ func TestCheckSkew(t *testing.T) {
 				t.Errorf("offset %v: err = %v", tc.offset, err)
 			}
 		}
-	}
-}
-
-func TestNonceCache(t *testing.T) {
-	c := NewNonceCache(time.Minute)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	steps := []struct {
-		ak, nonce string
-		at        time.Duration
-		want      bool
-	}{
-		{"AK1", "n1", 0, true},
-		{"AK1", "n1", time.Second, false},               // replay
-		{"AK2", "n1", time.Second, true},                // other key, same nonce
-		{"AK1", "n2", 2 * time.Second, true},            //
-		{"AK1", "n1", 59 * time.Second, false},          // still remembered
-		{"AK1", "n1", time.Minute, true},                // expired: accepted again
-		{"AK1", "n1", time.Minute + time.Second, false}, // and remembered again
-		{"AK1", "", 0, true},
-		{"AK1\x00", "x", 0, true}, // the key encoding cannot make two pairs collide
-		{"AK1", "\x00\x00x", 0, true},
-		{"AK1", "\x00x", 0, true},
-	}
-	for i, s := range steps {
-		if got := c.Use(s.ak, s.nonce, t0.Add(s.at)); got != s.want {
-			t.Errorf("step %d Use(%q,%q,+%v) = %v, want %v", i, s.ak, s.nonce, s.at, got, s.want)
-		}
-	}
-}
-
-func TestNonceCacheExpiryBoundsMemory(t *testing.T) {
-	c := NewNonceCache(10 * time.Second)
-	t0 := time.Unix(0, 0)
-	// 100k unique nonces over 100 s: at most ~10 s worth may be remembered at any time.
-	for i := 0; i < 100_000; i++ {
-		now := t0.Add(time.Duration(i) * time.Millisecond)
-		if !c.Use("AK", fmt.Sprint(i), now) {
-			t.Fatalf("fresh nonce %d rejected", i)
-		}
-	}
-	// Each shard expires lazily on its own traffic, so allow some slack above 10 000.
-	if n := c.size(); n > 12_000 {
-		t.Fatalf("cache holds %d entries, want about 10000", n)
-	}
-	for i := range c.shards {
-		if s := &c.shards[i]; len(s.order)-s.head > 2*len(s.expires)+2048 {
-			t.Fatalf("shard %d queue %d vs map %d", i, len(s.order)-s.head, len(s.expires))
-		}
-	}
-}
-
-func TestNonceCacheConcurrent(t *testing.T) {
-	c := NewNonceCache(time.Hour)
-	now := time.Now()
-	const workers, perWorker, distinct = 64, 2000, 5000
-	var accepted atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < perWorker; i++ {
-				// Workers overlap on the same nonces: each must be accepted exactly once overall.
-				if c.Use("AK", fmt.Sprint((w*perWorker+i)%distinct), now) {
-					accepted.Add(1)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if got := accepted.Load(); got != distinct {
-		t.Fatalf("accepted %d, want %d", got, distinct)
-	}
-}
-
-func BenchmarkNonceCacheParallel(b *testing.B) {
-	c := NewNonceCache(time.Minute)
-	var seq atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0))) // about 64 concurrent callers
-	b.RunParallel(func(pb *testing.PB) {
-		now := time.Now()
-		for pb.Next() {
-			c.Use("AK", fmt.Sprint(seq.Add(1)), now)
-		}
-	})
-}
-
-func TestNonceJournalSurvivesRestart(t *testing.T) {
-	path := t.TempDir() + "/nonces"
-	now := time.Now()
-	c := NewNonceCache(time.Minute)
-	if err := c.Persist(path, now); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 100 {
-		if !c.Use("AK", fmt.Sprint("n", i), now) {
-			t.Fatalf("fresh nonce %d refused", i)
-		}
-	}
-	c.Use("AK", "short", now.Add(-59*time.Second)) // expires one second after now
-	// No Close: the process dies.
-	again := NewNonceCache(time.Minute)
-	if err := again.Persist(path, now.Add(2*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if again.Use("AK", "n42", now.Add(2*time.Second)) {
-		t.Fatal("a nonce used before the restart was accepted after it")
-	}
-	if !again.Use("AK", "short", now.Add(2*time.Second)) {
-		t.Fatal("an expired nonce was still remembered")
-	}
-	if !again.Use("OTHER", "n42", now.Add(2*time.Second)) {
-		t.Fatal("another key's nonce collided")
-	}
-	// The restart compacted the journal to live entries plus what was appended since.
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() != int64((100+2)*nonceRecord) {
-		t.Fatalf("journal size %v, %v; want %d records", fi.Size(), err, 102)
-	}
-	// Much later everything has expired.
-	late := NewNonceCache(time.Minute)
-	if err := late.Persist(path, now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if late.size() != 0 || !late.Use("AK", "n42", now.Add(time.Hour)) {
-		t.Fatal("expired journal entries were loaded")
 	}
 }

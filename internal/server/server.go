@@ -49,7 +49,9 @@ type Options struct {
 	// SecureCookie marks the console's session cookie Secure on every response, not only
 	// on requests that came over TLS: for a server behind a TLS-terminating proxy.
 	SecureCookie bool
-	Log          *slog.Logger
+	// Limits bound connections, requests, bodies and caches; zero fields take the defaults.
+	Limits Limits
+	Log    *slog.Logger
 }
 
 // StoreOptions choose the store.
@@ -164,12 +166,9 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	}
 	st, err := openStore(o)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, err
 	}
-	keyFile := o.SecretKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(o.DataDir, "secret.key")
-	}
+	keyFile := secretKeyFile(o.DataDir, o.SecretKeyFile)
 	box, err := secret.LoadOrCreateKey(keyFile)
 	if err != nil {
 		st.Close()
@@ -188,10 +187,13 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
-		c, secret, err := svc.LookupKey(ctx, id)
-		return rpc.Identity{AccountID: c.AccountID, Admin: c.Admin}, secret, err
+		k, err := svc.LookupKey(ctx, id)
+		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin,
+			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
-	api.CacheAnswers(svc.AnswerRevision, 1024)
+	limits := o.Limits.withDefaults()
+	api.CacheAnswers(svc.AnswerRevision, limits.AnswerCacheBytes)
+	api.LimitNonces(limits.MaxNonces)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
@@ -240,6 +242,37 @@ func revisionMemo(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r.WithContext(store.WithRevisionMemo(r.Context())))
 	})
+}
+
+func secretKeyFile(dataDir, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(dataDir, "secret.key")
+}
+
+// RecoverAdmin adds a new active key to the admin account of the store in dataDir, for an
+// operator who has lost every admin key. The server must be stopped (the store refuses a
+// second process); keyFile is the --secret-key-file the server runs with ("" for the
+// default), which must exist: a new one could not open the secrets already sealed.
+func RecoverAdmin(ctx context.Context, dataDir, keyFile string) (service.Credentials, error) {
+	keyFile = secretKeyFile(dataDir, keyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		return service.Credentials{}, fmt.Errorf("secret key: %w (pass the server's --secret-key-file)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "opencen.db")); err != nil {
+		return service.Credentials{}, fmt.Errorf("no store in %s: %w", dataDir, err)
+	}
+	st, err := store.OpenBolt(filepath.Join(dataDir, "opencen.db"))
+	if err != nil {
+		return service.Credentials{}, fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	box, err := secret.LoadOrCreateKey(keyFile)
+	if err != nil {
+		return service.Credentials{}, err
+	}
+	return service.New(service.Options{Store: st, Box: box}).RecoverAdmin(ctx)
 }
 
 // NewGateway builds the netns data-plane driver and the gateway loop around it.
@@ -294,7 +327,7 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{Handler: in.Handler, ReadHeaderTimeout: 10 * time.Second}
+	hs, ln := httpServer(ln, in.Handler, o.Limits.withDefaults())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,122 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 	e.restart()
 	if got := decodeErr(t, signedV1(t, e, now, "before-restart", nil)); got.Code != "SignatureNonceUsed" {
 		t.Fatalf("replay after restart: %+v", got)
+	}
+}
+
+// acs3 sends action as an ACS3-signed POST with an empty body; signed lists the headers the
+// signature covers (nil: what the SDK signs), and mutate may change the request after signing.
+func acs3(t *testing.T, e *env, action string, signed []string, extra map[string]string, mutate func(*http.Request)) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := map[string]string{
+		"host": req.URL.Host, "x-acs-action": action, "x-acs-version": "2017-09-12",
+		"x-acs-date": time.Now().UTC().Format(rpc.TimestampFormat), "x-acs-signature-nonce": rpc.HashPayload([]byte(t.Name() + time.Now().String())),
+		"x-acs-content-sha256": rpc.HashPayload(nil),
+	}
+	for k, v := range extra {
+		headers[k] = v
+	}
+	cr := rpc.CanonicalRequestACS3(http.MethodPost, "/", nil, headers, signed, rpc.HashPayload(nil))
+	names := signed
+	if names == nil {
+		for k := range headers {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+	}
+	for k, v := range headers {
+		if k != "host" {
+			req.Header.Set(k, v)
+		}
+	}
+	req.Header.Set("Authorization", rpc.ACS3Algorithm+" Credential=AKADMIN,SignedHeaders="+strings.Join(names, ";")+",Signature="+rpc.SignACS3("admin-secret", rpc.StringToSignACS3(cr)))
+	if mutate != nil {
+		mutate(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func cenCount(t *testing.T, e *env) int {
+	t.Helper()
+	var out struct{ TotalCount int }
+	if err := e.admin.Call(t.Context(), "2017-09-12", "DescribeCens", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.TotalCount
+}
+
+// TestACS3SignedHeadersMustCoverEveryACSHeader: a signature over host alone (or over anything
+// less than host and every x-acs-* header sent) is refused, so a captured request cannot be
+// re-sent with another action, nonce and date; what the SDK signs is accepted.
+func TestACS3SignedHeadersMustCoverEveryACSHeader(t *testing.T) {
+	e := newEnv(t)
+	for name, signed := range map[string][]string{
+		"host only":         {"host"},
+		"without host":      {"x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"},
+		"without the nonce": {"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-version"},
+	} {
+		got := decodeErr(t, acs3(t, e, "CreateCen", signed, nil, nil))
+		if got.Code != "IncompleteSignature" || got.Status != 403 || !strings.Contains(got.Message, "not signed: ") {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	// The attack: a request signed over host alone, re-sent as another action with a fresh
+	// nonce and date the signature does not cover.
+	got := decodeErr(t, acs3(t, e, "DescribeCens", []string{"host"}, nil, func(r *http.Request) {
+		r.Header.Set("x-acs-action", "CreateCen")
+		r.Header.Set("x-acs-signature-nonce", "fresh")
+		r.Header.Set("x-acs-date", time.Now().UTC().Format(rpc.TimestampFormat))
+	}))
+	if got.Code != "IncompleteSignature" || !strings.Contains(got.Message, "x-acs-action, x-acs-content-sha256, x-acs-date, x-acs-signature-nonce, x-acs-version") {
+		t.Errorf("re-sent host-only signature: %+v", got)
+	}
+	// An extra x-acs-* header must be signed too.
+	got = decodeErr(t, acs3(t, e, "CreateCen", nil, nil, func(r *http.Request) { r.Header.Set("x-acs-extra", "1") }))
+	if got.Code != "IncompleteSignature" || !strings.Contains(got.Message, "not signed: x-acs-extra.") {
+		t.Errorf("unsigned extra header: %+v", got)
+	}
+	if n := cenCount(t, e); n != 0 {
+		t.Fatalf("refused requests created %d CENs", n)
+	}
+	if resp := acs3(t, e, "CreateCen", nil, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("fully signed request: %+v", decodeErr(t, resp))
+	}
+	if n := cenCount(t, e); n != 1 {
+		t.Fatalf("%d CENs after one accepted CreateCen", n)
+	}
+}
+
+// TestMadeUpSecurityTokenRefused: OpenCEN issues no STS tokens, so a request carrying one
+// (v1 SecurityToken, as `aliyun --mode StsToken` sends, or ACS3 x-acs-security-token) is
+// refused as the cloud refuses a malformed token, even when its signature is right.
+func TestMadeUpSecurityTokenRefused(t *testing.T) {
+	e := newEnv(t)
+	params := rpc.SignRequestV1(http.MethodPost, map[string]string{"Action": "CreateCen", "Version": "2017-09-12", "SecurityToken": "CAIS-made-up"}, "AKADMIN", "admin-secret", time.Now(), "sts-1")
+	form := url.Values{}
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	resp, err := http.PostForm(e.http.URL+"/", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]*apierr.Error{
+		"v1 SecurityToken":          decodeErr(t, resp),
+		"ACS3 x-acs-security-token": decodeErr(t, acs3(t, e, "CreateCen", nil, map[string]string{"x-acs-security-token": "CAIS-made-up"}, nil)),
+	} {
+		if got.Code != "InvalidSecurityToken.Malformed" || got.Status != 403 || !strings.Contains(got.Message, "no STS tokens") {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	if n := cenCount(t, e); n != 0 {
+		t.Fatalf("requests with a made-up token created %d CENs", n)
 	}
 }

@@ -49,6 +49,11 @@ type Credentials struct {
 func accountKey(id string) string { return accountPrefix + id }
 func akKey(id string) string      { return keyPrefix + id }
 
+// newAccessKey is an active key with its secret sealed.
+func (s *Service) newAccessKey(id, accountID, secret string) AccessKey {
+	return AccessKey{ID: id, AccountID: accountID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()}
+}
+
 const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 func randomFrom(alphabet string, n int) string {
@@ -133,8 +138,7 @@ func (s *Service) bootstrap(t *txn, marker *bootstrapMarker, keyID, secret strin
 	if err := t.create(accountKey(acct.ID), acct); err != nil {
 		return false, err
 	}
-	ak := AccessKey{ID: keyID, AccountID: acct.ID, Sealed: s.box.Seal(secret), Status: KeyActive, Created: s.now().UTC()}
-	return true, t.create(akKey(keyID), ak)
+	return true, t.create(akKey(keyID), s.newAccessKey(keyID, acct.ID, secret))
 }
 
 // secretCheck is sealed with the secret key by the first server on a store; the others
@@ -161,37 +165,47 @@ func (s *Service) CheckSecretKey(ctx context.Context) error {
 	})
 }
 
-// keyEntry is a looked-up key, valid while neither the key nor its account has changed.
-type keyEntry struct {
-	keyMod, accountMod int64 // their ModRevisions when looked up
-	caller             Caller
-	secret             string
+// Key is what a signature check needs to know about an access key.
+type Key struct {
+	Caller Caller
+	Secret string
+	// RequestsPerSecond and Burst throttle the key: its account's api-requests-per-second
+	// and api-request-burst quotas.
+	RequestsPerSecond, Burst int
 }
 
-// LookupKey returns the caller and the secret behind an AccessKeyId for signature checks.
-// Every request needs it, so the answer is reused while the key and its account are
-// unchanged (which covers disabling or deleting either), confirmed by one guarded read of
-// both: on etcd one round trip, shared by concurrent requests, whatever else is written.
-func (s *Service) LookupKey(ctx context.Context, keyID string) (Caller, string, error) {
+// keyEntry is a looked-up key, valid while neither the key nor its account (its quotas
+// included) has changed.
+type keyEntry struct {
+	keyMod, accountMod int64 // their ModRevisions when looked up
+	key                Key
+}
+
+// LookupKey returns what signature checks need about an AccessKeyId. Every request needs
+// it, so the answer is reused while the key and its account are unchanged (which covers
+// disabling or deleting either, and changing the account's quotas), confirmed by one
+// guarded read of both: on etcd one round trip, shared by concurrent requests, whatever
+// else is written.
+func (s *Service) LookupKey(ctx context.Context, keyID string) (Key, error) {
 	if v, ok := s.keys.Load(keyID); ok {
 		e, ok := v.(keyEntry)
 		if !ok {
-			return Caller{}, "", fmt.Errorf("key cache: unexpected %T", v)
+			return Key{}, fmt.Errorf("key cache: unexpected %T", v)
 		}
-		res, err := s.st.Txn(ctx, []store.Cmp{{Key: akKey(keyID), ModRevision: e.keyMod}, {Key: accountKey(e.caller.AccountID), ModRevision: e.accountMod}}, nil)
+		res, err := s.st.Txn(ctx, []store.Cmp{{Key: akKey(keyID), ModRevision: e.keyMod}, {Key: accountKey(e.key.Caller.AccountID), ModRevision: e.accountMod}}, nil)
 		if err != nil {
-			return Caller{}, "", err
+			return Key{}, err
 		}
 		if res.Succeeded {
-			return e.caller, e.secret, nil
+			return e.key, nil
 		}
 	}
 	e, err := s.lookupKey(ctx, keyID)
 	if err != nil {
-		return Caller{}, "", err
+		return Key{}, err
 	}
 	s.keys.Store(keyID, e)
-	return e.caller, e.secret, nil
+	return e.key, nil
 }
 
 func (s *Service) lookupKey(ctx context.Context, keyID string) (keyEntry, error) {
@@ -217,7 +231,8 @@ func (s *Service) lookupKey(ctx context.Context, keyID string) (keyEntry, error)
 	if err != nil {
 		return keyEntry{}, fmt.Errorf("open key %s: %w", keyID, err)
 	}
-	return keyEntry{keyMod: kv.ModRevision, accountMod: accountMod, caller: Caller{AccountID: acct.ID, Admin: acct.Admin}, secret: secret}, nil
+	return keyEntry{keyMod: kv.ModRevision, accountMod: accountMod, key: Key{Caller: Caller{AccountID: acct.ID, Admin: acct.Admin}, Secret: secret,
+		RequestsPerSecond: s.accountQuota(acct, QuotaAPIRequestsPerSecond), Burst: s.accountQuota(acct, QuotaAPIRequestBurst)}}, nil
 }
 
 func (s *Service) account(ctx context.Context, id string) (Account, error) {
@@ -262,7 +277,7 @@ func (s *Service) CreateAccount(ctx context.Context, c Caller, name string) (Cre
 		if err := t.create(accountKey(acct.ID), acct); err != nil {
 			return err
 		}
-		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: acct.ID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+		return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, acct.ID, creds.AccessKeySecret))
 	})
 	return creds, err
 }
@@ -283,12 +298,13 @@ func (s *Service) CreateAccessKey(ctx context.Context, c Caller, accountID strin
 		} else if !ok {
 			return apierr.New("InvalidAccountId.NotFound", "Account %s does not exist.", accountID)
 		}
-		return t.create(akKey(creds.AccessKeyID), AccessKey{ID: creds.AccessKeyID, AccountID: accountID, Sealed: s.box.Seal(creds.AccessKeySecret), Status: KeyActive, Created: s.now().UTC()})
+		return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, accountID, creds.AccessKeySecret))
 	})
 	return creds, err
 }
 
-// SetAccessKeyStatus enables or disables a key.
+// SetAccessKeyStatus enables or disables a key. The admin account's last active key cannot
+// be disabled.
 func (s *Service) SetAccessKeyStatus(ctx context.Context, c Caller, keyID, status string) error {
 	if err := requireAdmin(c); err != nil {
 		return err
@@ -301,9 +317,61 @@ func (s *Service) SetAccessKeyStatus(ctx context.Context, c Caller, keyID, statu
 		if err != nil {
 			return err
 		}
+		if status == KeyInactive {
+			if err := refuseLastAdminKey(t, k); err != nil {
+				return err
+			}
+		}
 		k.Status = status
 		return t.put(akKey(keyID), k)
 	})
+}
+
+// refuseLastAdminKey keeps the admin account at least one active key: without one, every
+// admin call is refused from then on (opencen admin recover is the way back).
+func refuseLastAdminKey(t *txn, k AccessKey) error {
+	if k.Status != KeyActive {
+		return nil
+	}
+	var a Account
+	if ok, err := t.get(accountKey(k.AccountID), &a); err != nil || !ok || !a.Admin {
+		return err
+	}
+	kvs, err := t.list(keyPrefix)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, kv := range kvs {
+		var o AccessKey
+		if decodeJSON(kv.Value, &o) == nil && o.AccountID == k.AccountID && o.Status == KeyActive {
+			active++
+		}
+	}
+	if active <= 1 {
+		return apierr.New("OperationDenied.LastAdminKey", "Key %s is the admin account's last active key; create another key first.", k.ID)
+	}
+	return nil
+}
+
+// RecoverAdmin gives the admin account a new active key, for an operator who has lost every
+// admin key: opencen admin recover runs it with the server stopped, on the data directory.
+func (s *Service) RecoverAdmin(ctx context.Context) (Credentials, error) {
+	kvs, _, err := s.st.List(ctx, accountPrefix)
+	if err != nil {
+		return Credentials{}, err
+	}
+	for _, kv := range kvs {
+		var a Account
+		if decodeJSON(kv.Value, &a) != nil || !a.Admin {
+			continue
+		}
+		creds := Credentials{AccountID: a.ID, AccessKeyID: newKeyID(), AccessKeySecret: newSecret()}
+		return creds, s.update(ctx, func(t *txn) error {
+			return t.create(akKey(creds.AccessKeyID), s.newAccessKey(creds.AccessKeyID, a.ID, creds.AccessKeySecret))
+		})
+	}
+	return Credentials{}, errors.New("no admin account in the store (an empty data directory is bootstrapped by the first server start)")
 }
 
 // DeleteAccessKey removes a key. The admin account keeps at least one active key.
@@ -316,21 +384,8 @@ func (s *Service) DeleteAccessKey(ctx context.Context, c Caller, keyID string) e
 		if err != nil {
 			return err
 		}
-		if k.AccountID == c.AccountID {
-			kvs, err := t.list(keyPrefix)
-			if err != nil {
-				return err
-			}
-			active := 0
-			for _, kv := range kvs {
-				var o AccessKey
-				if decodeJSON(kv.Value, &o) == nil && o.AccountID == c.AccountID && o.Status == KeyActive {
-					active++
-				}
-			}
-			if active <= 1 && k.Status == KeyActive {
-				return apierr.New("OperationDenied.LastAdminKey", "Key %s is the admin account's last active key; create another key first.", keyID)
-			}
+		if err := refuseLastAdminKey(t, k); err != nil {
+			return err
 		}
 		t.del(akKey(keyID))
 		return nil

@@ -80,17 +80,21 @@ func (s *Service) CreateTransitRouterVpnAttachment(ctx context.Context, c Caller
 		if err != nil {
 			return "", err
 		}
+		// Another account's connection: nothing about it is said (whether it exists, where)
+		// before its owner has granted it to this CEN. The grant is keyed by what the caller
+		// supplied, so an unknown ID, someone else's and one in another region all get the
+		// same Forbidden.InstanceNotGranted.
+		if vpnOwner != c.AccountID {
+			if err := s.requireGrant(t, in.VpnID, tr.CenID, c.AccountID, vpnOwner); err != nil {
+				return "", err
+			}
+		}
 		vco, err := getOwned[model.VpnConnection](t, Caller{AccountID: vpnOwner}, model.KindVpnConnection, in.VpnID, vcoNotFound(in.VpnID))
 		if err != nil {
 			return "", err
 		}
 		if vco.Region != tr.Region {
 			return "", apierr.Invalid("VpnId", "The IPsec-VPN connection %s is in %s, the transit router in %s; they must be in the same region.", vco.ID, vco.Region, tr.Region)
-		}
-		if vpnOwner != c.AccountID {
-			if err := s.requireGrant(t, vco.ID, tr.CenID, c.AccountID, vpnOwner); err != nil {
-				return "", err
-			}
 		}
 		if vco.Status != model.VcoInit || vco.TransitRouterID != "" {
 			if vco.TransitRouterID != "" {

@@ -9,16 +9,27 @@ import (
 	"opencen/internal/apierr"
 )
 
-// Quota names and their defaults (the product page's table).
+// Quota names and their defaults (the product page's table, and the API's request rate).
 const (
 	QuotaVpnAttachmentsPerTR = "vpn-attachments-per-tr"
 	QuotaEcmpVpnConnections  = "ecmp-vpn-connections"
+	// QuotaAPIRequestsPerSecond and QuotaAPIRequestBurst throttle each access key of the
+	// account (a token bucket): far above what the stock tools send, low enough that one
+	// key cannot take the whole server.
+	QuotaAPIRequestsPerSecond = "api-requests-per-second"
+	QuotaAPIRequestBurst      = "api-request-burst"
 )
 
 var quotaDefaults = map[string]int{
-	QuotaVpnAttachmentsPerTR: 50,
-	QuotaEcmpVpnConnections:  16,
+	QuotaVpnAttachmentsPerTR:  50,
+	QuotaEcmpVpnConnections:   16,
+	QuotaAPIRequestsPerSecond: 1000,
+	QuotaAPIRequestBurst:      2000,
 }
+
+// quotaFloor: a request rate of zero would lock the account out for good, the admin's own
+// included.
+var quotaFloor = map[string]int{QuotaAPIRequestsPerSecond: 1, QuotaAPIRequestBurst: 1}
 
 // quota is an account's limit: its override, else the configured default, else built in.
 func (s *Service) quota(t *txn, accountID, name string) (int, error) {
@@ -26,13 +37,17 @@ func (s *Service) quota(t *txn, accountID, name string) (int, error) {
 	if _, err := t.get(accountKey(accountID), &a); err != nil {
 		return 0, err
 	}
+	return s.accountQuota(a, name), nil
+}
+
+func (s *Service) accountQuota(a Account, name string) int {
 	if v, ok := a.Quotas[name]; ok {
-		return v, nil
+		return v
 	}
 	if v, ok := s.cfg.Quotas[name]; ok {
-		return v, nil
+		return max(v, quotaFloor[name])
 	}
-	return quotaDefaults[name], nil
+	return quotaDefaults[name]
 }
 
 // quotaExceeded names the quota and how to raise it.
@@ -62,10 +77,10 @@ func (s *Service) SetQuota(ctx context.Context, c Caller, accountID, name string
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return apierr.Invalid("QuotaName", "QuotaName %q is unknown; use one of: %s.", name, strings.Join(names, ", "))
+		return apierr.Invalid("QuotaName", "QuotaName %q is unknown; use one of: %s.", name, apierr.Text(strings.Join(names, ", ")))
 	}
-	if value < 0 || value > 100000 {
-		return apierr.Invalid("Value", "Value must be 0 to 100000; got %d.", value)
+	if floor := quotaFloor[name]; value < int64(floor) || value > 100000 {
+		return apierr.Invalid("Value", "Value of %s must be %d to 100000; got %d.", name, floor, value)
 	}
 	return s.update(ctx, func(t *txn) error {
 		var a Account
@@ -86,18 +101,21 @@ func (s *Service) SetQuota(ctx context.Context, c Caller, accountID, name string
 
 // Quotas reports an account's effective quotas.
 func (s *Service) Quotas(ctx context.Context, accountID string) (map[string]int, error) {
-	out := map[string]int{}
-	err := s.update(ctx, func(t *txn) error {
-		for name := range quotaDefaults {
-			v, err := s.quota(t, accountID, name)
-			if err != nil {
-				return err
-			}
-			out[name] = v
+	var a Account
+	kv, ok, err := s.st.Get(ctx, accountKey(accountID))
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := decodeJSON(kv.Value, &a); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return out, err
+	}
+	out := make(map[string]int, len(quotaDefaults))
+	for name := range quotaDefaults {
+		out[name] = s.accountQuota(a, name)
+	}
+	return out, nil
 }
 
 // addServiceLinkedRole records a role on the account once.

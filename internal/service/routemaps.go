@@ -50,7 +50,7 @@ func oneOfOrEmpty(param, v string, allowed ...string) error {
 	if v == "" || slices.Contains(allowed, v) {
 		return nil
 	}
-	return apierr.Invalid(param, "%s must be one of %s; got %q.", param, strings.Join(allowed, ", "), v)
+	return apierr.Invalid(param, "%s must be one of %s; got %q.", param, apierr.Text(strings.Join(allowed, ", ")), v)
 }
 
 // check validates a routing policy's own fields (not the CEN, table or priority clash).

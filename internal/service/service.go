@@ -169,7 +169,7 @@ func (s *Service) region(param, id string) (config.Region, error) {
 		for _, r := range s.cfg.Regions {
 			ids = append(ids, r.ID)
 		}
-		return config.Region{}, apierr.Invalid(param, "Region %q is not offered here; use one of: %s.", id, strings.Join(ids, ", "))
+		return config.Region{}, apierr.Invalid(param, "Region %q is not offered here; use one of: %s.", id, apierr.Text(strings.Join(ids, ", ")))
 	}
 	return r, nil
 }

@@ -43,7 +43,7 @@ func lookupTagType(product, resourceType string) (TagType, error) {
 			names = append(names, t.Name)
 		}
 		sort.Strings(names)
-		return TagType{}, apierr.Invalid("ResourceType", "ResourceType %q cannot be tagged here; use one of: %s.", resourceType, strings.Join(names, ", "))
+		return TagType{}, apierr.Invalid("ResourceType", "ResourceType %q cannot be tagged here; use one of: %s.", resourceType, apierr.Text(strings.Join(names, ", ")))
 	}
 	return tt, nil
 }

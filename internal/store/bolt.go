@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrClosed is returned by every Bolt method called after Close.
@@ -42,8 +45,13 @@ const (
 	// batches that each pay an fsync (a 32-way CAS loop measured 10x slower at 100µs).
 	defaultMaxBatchDelay = time.Millisecond
 	defaultMaxBatchSize  = 1000
-	defaultLockTimeout   = 10 * time.Second
+	// One attempt at the file lock: a second process on the same file is refused at once
+	// (bbolt gives up once the timeout has passed, checking only after a failed attempt).
+	defaultLockTimeout = time.Nanosecond
 )
+
+// ErrLocked is returned by OpenBolt when another process holds the file.
+var ErrLocked = errors.New("store: in use by another process")
 
 // BoltOption tunes OpenBolt.
 type BoltOption func(*boltConfig)
@@ -66,7 +74,7 @@ func WithHistoryLimit(n int) BoltOption {
 }
 
 // WithLockTimeout bounds how long OpenBolt waits for the file lock held by another
-// process (default 10s) instead of hanging forever.
+// process (default: no wait).
 func WithLockTimeout(d time.Duration) BoltOption {
 	return func(c *boltConfig) { c.lockTimeout = d }
 }
@@ -96,8 +104,20 @@ func OpenBolt(path string, opts ...BoltOption) (*Bolt, error) {
 		o(&cfg)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: cfg.lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		holder := "unknown PID"
+		if pid, rerr := os.ReadFile(pidPath(path)); rerr == nil {
+			holder = "PID " + strings.TrimSpace(string(pid))
+		}
+		return nil, fmt.Errorf("%w: %s is held by %s (see %s); stop that process or use another data directory", ErrLocked, path, holder, pidPath(path))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// Holding the lock, say who holds it: a refused second process names this one.
+	if err := os.WriteFile(pidPath(path), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	db.MaxBatchDelay = cfg.maxBatchDelay
 	db.MaxBatchSize = cfg.maxBatchSize
@@ -436,8 +456,12 @@ func (s *Bolt) Close() error {
 	}
 	s.closed = true
 	s.hub.close()
+	_ = os.Remove(pidPath(s.db.Path())) // still holding the lock, so the file is ours
 	return s.db.Close()
 }
+
+// pidPath is where the process holding the store file writes its PID.
+func pidPath(dbPath string) string { return dbPath + ".pid" }
 
 // hub orders committed transactions by revision and fans their events out to watchers.
 // Batch callers wake in arbitrary order after a shared commit, so commits arriving out of

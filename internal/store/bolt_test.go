@@ -243,6 +243,45 @@ func TestBoltLockedByOther(t *testing.T) {
 	}
 }
 
+// TestBoltLockRefusedAtOnceNamingTheHolder: by default a second open of a held file fails
+// on its first attempt (no 10 s wait), and the error names the holder's PID, which the
+// holder writes next to the file and removes on Close.
+func TestBoltLockRefusedAtOnceNamingTheHolder(t *testing.T) {
+	path := tempDB(t)
+	first := openBolt(t, path)
+	pid, err := os.ReadFile(path + ".pid")
+	if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("PID file: %q, %v", pid, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		s, err := store.OpenBolt(path)
+		if err == nil {
+			_ = s.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "PID "+strconv.Itoa(os.Getpid())) {
+			t.Fatalf("second open: %v", err)
+		}
+	case <-time.After(5 * time.Second): // the old default waited 10 s
+		t.Fatal("second open still waiting for the lock after 5 s")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".pid"); !os.IsNotExist(err) {
+		t.Fatalf("PID file after Close: %v", err)
+	}
+	again, err := store.OpenBolt(path)
+	if err != nil {
+		t.Fatalf("open after the holder closed: %v", err)
+	}
+	_ = again.Close()
+}
+
 const crashChildEnv = "OPENCEN_STORE_CRASH_CHILD_DB"
 
 // TestBoltCrashChild is the child half of TestBoltCrash: it writes until killed and

@@ -331,6 +331,16 @@ func (s *Server) Running() bool {
 	}
 }
 
+// PID is the server process's ID, 0 when it is not running.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // LogPath is the file holding the server's stdout and stderr.
 func (s *Server) LogPath() string { return s.logPath }
 

@@ -31,7 +31,7 @@ type Bare struct {
 
 // NewBare makes a Bare handler for the given keys.
 func NewBare(keys map[string]string) *Bare {
-	return &Bare{Keys: keys, Nonces: rpc.NewNonceCache(2 * rpc.SkewWindow)}
+	return &Bare{Keys: keys, Nonces: rpc.NewNonceCache(rpc.SkewWindow, 0)}
 }
 
 // BareBody is the whole answer of a verified request.
@@ -67,7 +67,7 @@ func (h *Bare) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "SignatureDoesNotMatch")
 		return
 	}
-	if !h.Nonces.Use(p["AccessKeyId"], p["SignatureNonce"], time.Now()) {
+	if h.Nonces.Use(p["AccessKeyId"], p["SignatureNonce"], ts, time.Now()) != nil {
 		fail(http.StatusForbidden, "SignatureNonceUsed")
 		return
 	}
