@@ -25,7 +25,8 @@ func TestAnswerCacheFollowsRevision(t *testing.T) {
 	s := NewServer(func(_ context.Context, id string) (Identity, string, error) {
 		return Identity{AccountID: "acct-" + id}, secrets[id], nil
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
-	s.CacheAnswers(func(context.Context) (int64, error) { return rev.Load(), nil }, 1<<20)
+	r := func(context.Context) (int64, error) { return rev.Load(), nil }
+	s.CacheAnswers(r, r, 1<<20)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	n := 0
@@ -159,5 +160,51 @@ func TestErrorsEchoOnlyAPrefix(t *testing.T) {
 	status, body = post(signed)
 	if status != 403 || !strings.Contains(body, "server string to sign is:POST&%2F&") || len(body) > maxEchoedStringToSign+1024 {
 		t.Fatalf("wrong signature over a 3 MiB parameter: HTTP %d, %d bytes: %.300s", status, len(body), body)
+	}
+}
+
+// TestAnswerCacheObserved: an observation (a data plane's report) invalidates only the
+// answers of the actions that show observed state.
+func TestAnswerCacheObserved(t *testing.T) {
+	var spec, obs, specCalls, obsCalls atomic.Int64
+	p := &Product{Name: "T", Version: "v1", Host: "t", Cacheable: map[string]bool{"Spec": true, "Status": true},
+		Observes: map[string]bool{"Status": true},
+		Actions: map[string]Handler{
+			"Spec":   func(context.Context, *Request) (Object, error) { specCalls.Add(1); return Object{}, nil },
+			"Status": func(context.Context, *Request) (Object, error) { obsCalls.Add(1); return Object{}, nil },
+		}}
+	s := NewServer(func(_ context.Context, id string) (Identity, string, error) {
+		return Identity{AccountID: "acct"}, "sa", nil
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
+	s.CacheAnswers(func(context.Context) (int64, error) { return spec.Load(), nil },
+		func(context.Context) (int64, error) { return spec.Load() + obs.Load(), nil }, 1<<20)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	n := 0
+	do := func(action string) {
+		n++
+		q := url.Values{}
+		for k, v := range SignRequestV1("GET", map[string]string{"Action": action, "Version": "v1"}, "A", "sa", time.Now(), "o"+strconv.Itoa(n)) {
+			q.Set(k, v)
+		}
+		resp, err := http.Get(srv.URL + "/?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	do("Spec")
+	do("Status")
+	obs.Add(1) // a status report
+	do("Spec")
+	do("Status")
+	if specCalls.Load() != 1 || obsCalls.Load() != 2 {
+		t.Errorf("after an observation: spec action ran %d times (want 1), status action %d (want 2)", specCalls.Load(), obsCalls.Load())
+	}
+	spec.Add(1) // a change of desired state: both
+	do("Spec")
+	do("Status")
+	if specCalls.Load() != 2 || obsCalls.Load() != 3 {
+		t.Errorf("after a change: %d / %d runs, want 2 / 3", specCalls.Load(), obsCalls.Load())
 	}
 }

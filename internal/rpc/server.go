@@ -50,6 +50,10 @@ type Product struct {
 	// Cacheable names read actions whose answer depends only on the caller, the
 	// parameters and the store's contents (not on the clock).
 	Cacheable map[string]bool
+	// Observes names the cacheable actions whose answer also shows what a data plane
+	// observed (negotiation status, learned routes ...): their answers follow a revision
+	// that such reports move too; the others are not invalidated by them.
+	Observes map[string]bool
 }
 
 // KeyLookup returns the identity and secret of an AccessKeyId, or an *apierr.Error.
@@ -58,13 +62,14 @@ type KeyLookup func(ctx context.Context, accessKeyID string) (Identity, string, 
 // Server speaks Alibaba's RPC protocol on one port for every product, dispatching on
 // (Version, Action) after authenticating the request.
 type Server struct {
-	products map[string]*Product
-	lookup   KeyLookup
-	nonces   *NonceCache
-	now      func() time.Time
-	log      *slog.Logger
-	answers  *answerCache
-	throttle *throttle
+	products        map[string]*Product
+	lookup          KeyLookup
+	nonces          *NonceCache
+	now             func() time.Time
+	log             *slog.Logger
+	answers         *answerCache
+	observedAnswers *answerCache // for Product.Observes actions
+	throttle        *throttle
 	// fullWarned is when (unix seconds) a full replay cache was last logged.
 	fullWarned atomic.Int64
 }
@@ -85,11 +90,14 @@ func NewServer(lookup KeyLookup, log *slog.Logger, products ...*Product) *Server
 }
 
 // CacheAnswers enables the answer cache of cacheable actions, holding at most maxBytes of
-// answers (0 disables it); revision reports the store revision, which every write advances.
-func (s *Server) CacheAnswers(revision func(context.Context) (int64, error), maxBytes int) {
-	s.answers = nil
+// answers (0 disables it). spec reports a revision every change of desired state
+// advances; observed one that also advances when a data plane reports what it sees (for
+// the Observes actions). Each half of the budget holds one kind.
+func (s *Server) CacheAnswers(spec, observed func(context.Context) (int64, error), maxBytes int) {
+	s.answers, s.observedAnswers = nil, nil
 	if maxBytes > 0 {
-		s.answers = newAnswerCache(revision, maxBytes)
+		s.answers = newAnswerCache(spec, maxBytes/2)
+		s.observedAnswers = newAnswerCache(observed, maxBytes/2)
 	}
 }
 
@@ -191,16 +199,20 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 		return nil, nil, err
 	}
 	h := req.Product.Actions[req.Action]
-	if s.answers == nil || !req.Product.Cacheable[req.Action] {
+	cache := s.answers
+	if req.Product.Observes[req.Action] {
+		cache = s.observedAnswers
+	}
+	if cache == nil || !req.Product.Cacheable[req.Action] {
 		body, err := h(r.Context(), req)
 		return body, nil, err
 	}
-	key := s.answers.keyOf(req)
-	rev, err := s.answers.revision(r.Context())
+	key := cache.keyOf(req)
+	rev, err := cache.revision(r.Context())
 	if err != nil {
 		return nil, nil, err
 	}
-	if body, ok := s.answers.get(key, rev); ok {
+	if body, ok := cache.get(key, rev); ok {
 		return nil, body, nil
 	}
 	body, err := h(r.Context(), req)
@@ -213,7 +225,7 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 	}
 	// The revision read before the handler ran: if a write landed meanwhile, the entry
 	// is simply stale at once and recomputed by the next call.
-	s.answers.put(key, rev, enc)
+	cache.put(key, rev, enc)
 	return nil, enc, nil
 }
 

@@ -192,7 +192,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
 	limits := o.Limits.withDefaults()
-	api.CacheAnswers(svc.AnswerRevision, limits.AnswerCacheBytes)
+	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
 	api.LimitNonces(limits.MaxNonces)
 	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()

@@ -42,6 +42,8 @@ func Product(svc *service.Service) *rpc.Product {
 		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
 		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,
 		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true}
+	// Learned routes and health verdicts change the computed route tables.
+	p.Observes = map[string]bool{"ListTransitRouterRouteEntries": true}
 	return p
 }
 

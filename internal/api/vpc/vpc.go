@@ -49,6 +49,9 @@ func Product(svc *service.Service) *rpc.Product {
 	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
 		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true,
 		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true}
+	// Negotiation, BGP and health status, learned routes.
+	p.Observes = map[string]bool{"DescribeVpnConnection": true, "DescribeVpnConnections": true, "DescribeVpnAttachments": true,
+		"DescribeVcoRouteEntries": true}
 	return p
 }
 
