@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -104,6 +105,16 @@ func (c Config) validate() error {
 func (c Config) Region(id string) (Region, bool) {
 	for _, r := range c.Regions {
 		if r.ID == id {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// RegionOfZone returns the region a zone belongs to.
+func (c Config) RegionOfZone(zone string) (Region, bool) {
+	for _, r := range c.Regions {
+		if slices.Contains(r.Zones, zone) {
 			return r, true
 		}
 	}

@@ -31,6 +31,8 @@ type fakeOS struct {
 	// changes counts calls that change something (AddNamespace of an existing one and a
 	// Change with no ops do not count).
 	changes int
+	// announced lists the gratuitous ARPs sent ("ns/link addr").
+	announced []string
 	// fail, when set, is consulted before every change ("Change ns", "AddVeth ns",
 	// "StartCharon ns", ...); an error makes the call fail without changing anything.
 	fail func(what string) error
@@ -451,6 +453,13 @@ func (f *fakeOS) SetSysctls(_ context.Context, ns string, sysctls []nsutil.Sysct
 			f.changes++
 		}
 	}
+	return nil
+}
+
+func (f *fakeOS) Announce(_ context.Context, ns, link string, addr netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.announced = append(f.announced, ns+"/"+link+" "+addr.String())
 	return nil
 }
 

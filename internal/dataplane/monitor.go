@@ -733,8 +733,6 @@ func (rt *cellRuntime) wait(ctx context.Context, d time.Duration) {
 	}
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 // openPacketSocket opens an AF_PACKET socket for IPv4 on link in namespace ns.
 func openPacketSocket(ns, link string) (*os.File, int, error) {
 	var f *os.File
@@ -745,11 +743,11 @@ func openPacketSocket(ns, link string) (*os.File, int, error) {
 			return err
 		}
 		idx = ifi.Index
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(nsutil.Htons(unix.ETH_P_IP)))
 		if err != nil {
 			return fmt.Errorf("packet socket: %w", err)
 		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: idx}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: nsutil.Htons(unix.ETH_P_IP), Ifindex: idx}); err != nil {
 			unix.Close(fd)
 			return fmt.Errorf("bind packet socket to %s: %w", link, err)
 		}

@@ -665,7 +665,9 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 		return fmt.Errorf("router link: %w", err)
 	}
 	cops := linkOp(cl[wan], wan, 0, "", "")
-	cops = append(cops, addrOps(cl[wan], wan, []netip.Prefix{c.WANAddr})...)
+	wanOps := addrOps(cl[wan], wan, []netip.Prefix{c.WANAddr})
+	announce := slices.ContainsFunc(wanOps, func(o netOp) bool { return o.kind == opAddrAdd })
+	cops = append(cops, wanOps...)
 	cops = append(cops, linkOp(cl[rtr], rtr, cellMTU, "", "")...)
 	cops = append(cops, addrOps(cl["lo"], "lo", append([]netip.Prefix{loopback}, tsHostAddrs(c)...))...)
 	if err := d.net.Change(ctx, cns, cops); err != nil {
@@ -673,6 +675,13 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	}
 	if err := d.net.SetSysctls(ctx, cns, []nsutil.Sysctl{{Key: "ipv4/conf/" + rtr + "/proxy_arp", Value: "1"}}); err != nil {
 		return err
+	}
+	if announce {
+		// The gateway IP is new on this link (a new cell, or one rebuilt here after it ran
+		// elsewhere): tell the WAN, so nothing keeps sending to a MAC that is gone.
+		if err := d.net.Announce(ctx, cns, wan, c.WANAddr.Addr()); err != nil {
+			d.logf("%s: gratuitous ARP: %v", c.ID(), err)
+		}
 	}
 
 	// charon: adopt the running one, or start one (its runtime first, so that the event

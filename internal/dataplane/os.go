@@ -38,6 +38,9 @@ type netOS interface {
 	Change(ctx context.Context, ns string, ops []netOp) error
 	Sysctl(ctx context.Context, ns, key string) (string, error)
 	SetSysctls(ctx context.Context, ns string, sysctls []nsutil.Sysctl) error
+	// Announce broadcasts that addr is on link (gratuitous ARP): after a gateway IP comes
+	// up on a new link (a cell rebuilt, moved from another node), neighbours learn at once.
+	Announce(ctx context.Context, ns, link string, addr netip.Addr) error
 	// SetNFT replaces the namespace's whole nftables ruleset atomically.
 	SetNFT(ctx context.Context, ns, ruleset string) error
 	NFT(ctx context.Context, ns string) (string, error)
@@ -234,6 +237,10 @@ func (hostOS) Sysctl(_ context.Context, ns, key string) (string, error) {
 
 func (hostOS) SetSysctls(_ context.Context, ns string, sysctls []nsutil.Sysctl) error {
 	return nsutil.SetSysctls(ns, sysctls...)
+}
+
+func (hostOS) Announce(_ context.Context, ns, link string, addr netip.Addr) error {
+	return nsutil.GratuitousARP(ns, link, addr)
 }
 
 func (hostOS) SetNFT(ctx context.Context, ns, ruleset string) error {

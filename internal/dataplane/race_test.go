@@ -65,7 +65,16 @@ func testBothEndsInitiate(t *testing.T, ikev1 bool, within time.Duration, rounds
 			t.Fatalf("nft %v: %v %s", args, err, out)
 		}
 	}
-	for round := range rounds {
+	// crossed: whether a round made the ends' initiations cross. On a loaded machine the
+	// crossing rounds sometimes come out sequential; a few more rounds then, not a failure.
+	crossed := func() bool {
+		if deleted.Load() > 0 {
+			return true
+		}
+		cellLog, err := os.ReadFile(cell.LogFile())
+		return err == nil && ikev1 && strings.Contains(string(cellLog), "schedule delete of duplicate IKE_SA")
+	}
+	for round := 0; round < rounds || (!crossed() && round < rounds+6); round++ {
 		nft("add table inet race { chain in { type filter hook input priority 0; udp dport { 500, 4500 } drop; }; }")
 		if out, err := w.dc.Charon.Swanctl(e.ctx, "--terminate", "--ike", w.vco.ID, "--force"); err != nil {
 			t.Fatalf("terminate: %v %s", err, out)
@@ -105,14 +114,10 @@ func testBothEndsInitiate(t *testing.T, ikev1 bool, within time.Duration, rounds
 		}
 		t.Logf("round %d ok (DC SAs established: %d)", round, len(dcSAs))
 	}
-	// Odd rounds made a crossing every time while this test was written. The driver deletes
-	// IKEv2 duplicates; IKEv1 ones it leaves to the cell's charon, which logs scheduling
-	// their deletion, unless charon did not notice them.
-	cellLog, err := os.ReadFile(cell.LogFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if deleted.Load() == 0 && !(ikev1 && strings.Contains(string(cellLog), "schedule delete of duplicate IKE_SA")) {
+	// Odd rounds made a crossing nearly every time while this test was written. The driver
+	// deletes IKEv2 duplicates; IKEv1 ones it leaves to the cell's charon, which logs
+	// scheduling their deletion, unless charon did not notice them.
+	if !crossed() {
 		t.Fatal("no round made the ends' initiations cross: the test exercised nothing")
 	}
 }

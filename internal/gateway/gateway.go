@@ -87,6 +87,13 @@ type Gateway struct {
 	Prober Prober
 	// Speakers runs the BGP speakers (nil: no BGP).
 	Speakers Speakers
+	// Placed: this gateway is a gateway node and runs only the transit routers placed on
+	// it (GatewayView.Placement); otherwise (the server's in-process gateway) it runs all.
+	Placed bool
+	// Fenced, when set and true, means this node lost its lease (it cannot reach the store
+	// to renew it, so its routers may be running elsewhere already): it takes its data
+	// plane down rather than answer for gateway IPs another node now holds.
+	Fenced func() bool
 
 	routers *reconcile.Reconciler[dataplane.Router]
 	cells   *reconcile.Reconciler[cellObject]
@@ -96,6 +103,7 @@ type Gateway struct {
 	chkOps  *checkOps
 
 	view      *service.GatewayView // the read model last built from
+	fenced    bool                 // the view was taken while fenced
 	built     objects
 	lastPrune time.Time
 
@@ -279,10 +287,12 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	// Built again when the read model changed, and with each prune: a build also looks at
 	// the system (Layout.VPCNetns: whether a VPC's namespace exists yet).
 	prune := time.Since(g.lastPrune) > g.PruneEvery
-	if view != g.view || prune {
+	fenced := g.Fenced != nil && g.Fenced()
+	if view != g.view || prune || fenced != g.fenced {
 		changed = true
-		g.view = view
-		g.built = build(view, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()})
+		mine := g.mine(view, fenced)
+		g.view, g.fenced = view, fenced
+		g.built = build(mine, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()})
 		g.routers.Set(g.built.routers, g.built.routerErrs)
 		g.cells.Set(g.built.cells, g.built.cellErrs)
 		g.bgp.Set(g.built.neighbors, g.built.bgpErrs)
@@ -326,6 +336,28 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		next = earliest(next, n)
 	}
 	return next
+}
+
+// mine is the part of the read model this gateway runs: everything for the server's
+// in-process gateway; a gateway node's placed routers; nothing while fenced.
+func (g *Gateway) mine(view *service.GatewayView, fenced bool) *service.GatewayView {
+	if fenced {
+		if !g.fenced {
+			g.Log.Error("gateway: this node's lease lapsed (the store cannot be reached); taking its data plane down")
+		}
+		return &service.GatewayView{}
+	}
+	if !g.Placed {
+		return view
+	}
+	mine := *view
+	mine.Routers = nil
+	for _, r := range view.Routers {
+		if view.Placement[r.TR.ID] == g.Node {
+			mine.Routers = append(mine.Routers, r)
+		}
+	}
+	return &mine
 }
 
 func earliest(a, b time.Duration) time.Duration {

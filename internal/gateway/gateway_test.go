@@ -481,3 +481,46 @@ func TestWithdrawalLoggedWhenApplied(t *testing.T) {
 		t.Fatalf("no restoration logged: %q", e.store.logs("vco-x1"))
 	}
 }
+
+// TestPlacedAndFenced: a gateway node runs only the routers placed on it, and takes its
+// data plane down while fenced (its lease lapsed).
+func TestPlacedAndFenced(t *testing.T) {
+	e := newEnv(t)
+	e.g.Placed, e.g.Node = true, "node-a"
+	fenced := false
+	e.g.Fenced = func() bool { return fenced }
+	w := newWorld()
+	w.add("x1", nil)
+	v := w.view()
+	v.Placement = map[string]string{"tr-1": "node-b"}
+	e.store.set(v)
+	e.settle()
+	if len(e.drv.routers) != 0 || len(e.drv.cells) != 0 {
+		t.Fatalf("a router placed elsewhere was applied: %v %v", e.drv.routers, e.drv.cells)
+	}
+	v = w.view()
+	v.Placement = map[string]string{"tr-1": "node-a"}
+	e.store.set(v)
+	e.settle()
+	if _, ok := e.drv.cells["vco-x1"]; !ok {
+		t.Fatal("the router placed here was not applied")
+	}
+	fenced = true
+	e.settle()
+	if len(e.drv.routers) != 0 || len(e.drv.cells) != 0 {
+		t.Fatalf("a fenced node kept its data plane: %v %v", e.drv.routers, e.drv.cells)
+	}
+	fenced = false
+	e.settle()
+	if _, ok := e.drv.cells["vco-x1"]; !ok {
+		t.Fatal("the node did not take its router back once its lease ran again")
+	}
+	// Moved to another node: taken down here.
+	v = w.view()
+	v.Placement = map[string]string{"tr-1": "node-b"}
+	e.store.set(v)
+	e.settle()
+	if len(e.drv.cells) != 0 {
+		t.Fatal("a router moved away still runs here")
+	}
+}

@@ -24,6 +24,9 @@ type GatewayView struct {
 	// SpecRevision and RoutingRevision are the revisions it reflects (see revisions.go).
 	SpecRevision, RoutingRevision int64
 	Routers                       []GatewayRouter
+	// Placement maps a transit router to the gateway node that runs it (gateway nodes
+	// run only their own; the server's in-process gateway runs all).
+	Placement map[string]string
 }
 
 // GatewayRouter is one transit router as the data plane sees it.
@@ -84,7 +87,14 @@ func (s *Service) DataPlane(ctx context.Context) (*GatewayView, error) {
 func (s *Service) GatewayView(ctx context.Context) (GatewayView, error) { return s.gatewayView(ctx) }
 
 func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
-	var view GatewayView
+	view := GatewayView{Placement: map[string]string{}}
+	placements, err := s.Placements(ctx)
+	if err != nil {
+		return view, err
+	}
+	for tr, p := range placements {
+		view.Placement[tr] = p.Node
+	}
 	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
 	if err != nil {
 		return view, err

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,3 +350,49 @@ func ReadPIDFile(path string) int {
 	}
 	return pid
 }
+
+// GratuitousARP announces that addr is on link in namespace ns: an ARP request for addr
+// from addr (as `arping -U` sends it), broadcast twice. A gateway IP that moved to another
+// machine (or namespace) is then reached at its new MAC at once, instead of when the
+// neighbours' ARP caches expire.
+func GratuitousARP(ns, link string, addr netip.Addr) error {
+	if !addr.Is4() {
+		return fmt.Errorf("gratuitous ARP: %v is not an IPv4 address", addr)
+	}
+	return InNetns(ns, func() error {
+		ifi, err := net.InterfaceByName(link)
+		if err != nil {
+			return err
+		}
+		if len(ifi.HardwareAddr) != 6 {
+			return fmt.Errorf("gratuitous ARP: %s has no Ethernet address", link)
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(Htons(unix.ETH_P_ARP)))
+		if err != nil {
+			return fmt.Errorf("gratuitous ARP: packet socket: %w", err)
+		}
+		defer unix.Close(fd)
+		bcast := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+		frame := make([]byte, 0, 42)
+		frame = append(frame, bcast[:]...)
+		frame = append(frame, ifi.HardwareAddr...)
+		frame = append(frame, 0x08, 0x06)                // ARP
+		frame = append(frame, 0, 1, 0x08, 0, 6, 4, 0, 1) // Ethernet, IPv4, sizes, request
+		ip := addr.As4()
+		frame = append(frame, ifi.HardwareAddr...)
+		frame = append(frame, ip[:]...)
+		frame = append(frame, 0, 0, 0, 0, 0, 0)
+		frame = append(frame, ip[:]...)
+		to := &unix.SockaddrLinklayer{Protocol: Htons(unix.ETH_P_ARP), Ifindex: ifi.Index, Halen: 6}
+		copy(to.Addr[:], bcast[:])
+		for range 2 {
+			if err := unix.Sendto(fd, frame, 0, to); err != nil {
+				return fmt.Errorf("gratuitous ARP on %s: %w", link, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Htons is a 16-bit value in network byte order (for AF_PACKET protocol numbers).
+func Htons(v uint16) uint16 { return v<<8 | v>>8 }

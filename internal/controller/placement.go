@@ -1,0 +1,154 @@
+package controller
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"opencen/internal/service"
+)
+
+// PlacementStore is what the placement controller reads and writes (the service).
+type PlacementStore interface {
+	PlacementInput(ctx context.Context) (service.PlacementInput, error)
+	ApplyPlacement(ctx context.Context, moves []service.Move, connections map[string][]string) error
+}
+
+// Placement puts each active transit router, with its connections, on one live gateway
+// node of its region, and moves it when its node's lease expires: the surviving node
+// rebuilds the router and its cells. It decides from what is in the store only (Decide
+// is pure), so two servers running it at once decide the same; on etcd it runs on the
+// controllers' leader.
+type Placement struct {
+	Store PlacementStore
+	// Every is how often it looks (default 1 s): a dead node is noticed within its lease
+	// plus this.
+	Every time.Duration
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Run places until ctx ends.
+func (p *Placement) Run(ctx context.Context) error {
+	if p.Every <= 0 {
+		p.Every = time.Second
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	t := time.NewTicker(p.Every)
+	defer t.Stop()
+	for {
+		if err := p.Once(ctx); err != nil && ctx.Err() == nil {
+			p.Log.Warn("placement", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Once decides and writes the changes.
+func (p *Placement) Once(ctx context.Context) error {
+	in, err := p.Store.PlacementInput(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	moves := Decide(in, now)
+	if len(moves) == 0 {
+		return nil
+	}
+	conns := map[string][]string{}
+	for _, r := range in.Routers {
+		conns[r.ID] = r.Connections
+	}
+	for _, m := range moves {
+		p.Log.Info("placement", "tr", m.Router, "from", m.From, "to", m.To, "reason", m.Reason)
+	}
+	return p.Store.ApplyPlacement(ctx, moves, conns)
+}
+
+// Decide places every router that has no live node of its region: on the live node of its
+// region in the zone of most of its connections, then the one with the fewest connections
+// placed on it (within its capacity when it has one), then by name. A router whose node is
+// alive stays. Placements of routers that are gone are removed. No live node in a region:
+// its routers keep their (dead) placement until one comes.
+func Decide(in service.PlacementInput, now time.Time) []service.Move {
+	load := map[string]int{}
+	live := map[string]service.GatewayNode{}
+	for _, n := range in.Nodes {
+		if n.Alive(now) {
+			live[n.Node] = n
+		}
+	}
+	routers := map[string]bool{}
+	for _, r := range in.Routers {
+		routers[r.ID] = true
+		if cur, ok := in.Current[r.ID]; ok {
+			if n, alive := live[cur.Node]; alive && n.Region == r.Region {
+				load[cur.Node] += len(r.Connections)
+			}
+		}
+	}
+	var moves []service.Move
+	for _, r := range in.Routers {
+		cur, placed := in.Current[r.ID]
+		if n, alive := live[cur.Node]; placed && alive && n.Region == r.Region {
+			continue
+		}
+		var candidates []service.GatewayNode
+		for _, n := range live {
+			if n.Region == r.Region {
+				candidates = append(candidates, n)
+			}
+		}
+		if len(candidates) == 0 {
+			continue
+		}
+		inZone := func(n service.GatewayNode) int {
+			c := 0
+			for _, z := range r.Zones {
+				if z == n.Zone {
+					c++
+				}
+			}
+			return c
+		}
+		fits := func(n service.GatewayNode) int {
+			if n.Capacity == 0 || load[n.Node]+len(r.Connections) <= n.Capacity {
+				return 1
+			}
+			return 0
+		}
+		best := slices.MinFunc(candidates, func(a, b service.GatewayNode) int {
+			return cmp.Or(cmp.Compare(fits(b), fits(a)), cmp.Compare(inZone(b), inZone(a)), cmp.Compare(load[a.Node], load[b.Node]), cmp.Compare(a.Node, b.Node))
+		})
+		reason := "first placement"
+		if placed {
+			reason = fmt.Sprintf("gateway node %s is gone", cur.Node)
+			for _, n := range in.Nodes {
+				if n.Node == cur.Node {
+					reason = fmt.Sprintf("gateway node %s's lease expired at %s", n.Node, n.LeaseExpires.UTC().Format(time.RFC3339))
+				}
+			}
+		}
+		load[best.Node] += len(r.Connections)
+		moves = append(moves, service.Move{Router: r.ID, From: cur.Node, To: best.Node, Reason: reason})
+	}
+	for id, cur := range in.Current {
+		if !routers[id] {
+			moves = append(moves, service.Move{Router: id, From: cur.Node, To: "", Reason: "the transit router is gone"})
+		}
+	}
+	slices.SortFunc(moves, func(a, b service.Move) int { return cmp.Compare(a.Router, b.Router) })
+	return moves
+}

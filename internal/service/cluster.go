@@ -1,0 +1,282 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"opencen/internal/apierr"
+	"opencen/internal/model"
+	"opencen/internal/store"
+)
+
+// Gateway nodes and placement. A gateway node (`opencen gateway`) registers under
+// /cluster/gateways/<node> and renews the record every third of its lease; a node whose
+// lease has expired is dead. The placement controller (controller.Placement, on the
+// controllers' leader) puts each active transit router, with its connections, on one live
+// node of its region (/placement/<tr>), and moves it when its node dies. Records under
+// /cluster/ are liveness: their writes move no revision key, so renewing them invalidates
+// nothing; placements are desired state (/rev/spec), which the nodes' read models follow.
+
+const (
+	gatewayNodesPrefix = "/cluster/gateways/"
+	placementPrefix    = "/placement/"
+)
+
+// GatewayNode is a gateway node's registration.
+type GatewayNode struct {
+	Node    string `json:"Node"`
+	Zone    string `json:"Zone"`
+	Region  string `json:"Region"`
+	Address string `json:"Address,omitempty"`
+	// Capacity is how many connections the node takes (0: no limit).
+	Capacity     int       `json:"Capacity,omitempty"`
+	Started      time.Time `json:"Started"`
+	LeaseExpires time.Time `json:"LeaseExpires"`
+}
+
+// Alive reports whether the node's lease runs at now.
+func (n GatewayNode) Alive(now time.Time) bool { return now.Before(n.LeaseExpires) }
+
+// Placement says which gateway node runs a transit router.
+type Placement struct {
+	Node  string    `json:"node"`
+	Since time.Time `json:"since"`
+}
+
+// RegisterGatewayNode writes (or renews) a node's registration, valid for ttl. It refuses
+// a zone the catalog does not know, and a name another live node holds from another zone.
+func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl time.Duration) (GatewayNode, error) {
+	if !model.SafeID(n.Node) {
+		return n, fmt.Errorf("gateway node name %q: want 1 to 64 letters, digits, '-', '_' or '.'", n.Node)
+	}
+	region, ok := s.cfg.RegionOfZone(n.Zone)
+	if !ok {
+		return n, fmt.Errorf("zone %q is not in the catalog (regions and zones come from the server's --config)", n.Zone)
+	}
+	n.Region = region.ID
+	key := gatewayNodesPrefix + n.Node
+	kv, ok, err := s.st.Get(ctx, key)
+	if err != nil {
+		return n, err
+	}
+	now := s.now().UTC()
+	if ok {
+		var old GatewayNode
+		if json.Unmarshal(kv.Value, &old) == nil {
+			if old.Alive(now) && old.Zone != n.Zone {
+				return n, fmt.Errorf("gateway node %s is registered in zone %s and alive until %s: give this node another name", n.Node, old.Zone, old.LeaseExpires.Format(time.RFC3339))
+			}
+			if old.Alive(now) {
+				n.Started = old.Started
+			}
+		}
+	}
+	if n.Started.IsZero() {
+		n.Started = now
+	}
+	n.LeaseExpires = now.Add(ttl)
+	raw, err := json.Marshal(n)
+	if err != nil {
+		return n, err
+	}
+	// A plain put: a registration is this node's alone, and moves no revision key.
+	if _, err := s.st.Txn(ctx, nil, []store.Op{store.Put(key, raw)}); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// GatewayNodes lists the registered gateway nodes, sorted by name.
+func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
+	kvs, _, err := s.st.List(ctx, gatewayNodesPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []GatewayNode
+	for _, kv := range kvs {
+		var n GatewayNode
+		if err := json.Unmarshal(kv.Value, &n); err != nil {
+			s.log.Warn("a gateway node's registration does not decode", "key", kv.Key, "err", err)
+			continue
+		}
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b GatewayNode) int { return strings.Compare(a.Node, b.Node) })
+	return out, nil
+}
+
+// Placements returns every transit router's placement.
+func (s *Service) Placements(ctx context.Context) (map[string]Placement, error) {
+	kvs, _, err := s.st.List(ctx, placementPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Placement, len(kvs))
+	for _, kv := range kvs {
+		var p Placement
+		if json.Unmarshal(kv.Value, &p) == nil {
+			out[strings.TrimPrefix(kv.Key, placementPrefix)] = p
+		}
+	}
+	return out, nil
+}
+
+// PlacementInput is what the placement controller decides from.
+type PlacementInput struct {
+	Routers []PlacedRouter
+	Nodes   []GatewayNode
+	Current map[string]Placement
+}
+
+// PlacedRouter is a transit router and the zones of its connections.
+type PlacedRouter struct {
+	ID, Region  string
+	Connections []string // vco IDs
+	Zones       []string // the connections' zones, one per connection
+}
+
+// PlacementInput reads the active transit routers with their connections' zones, the
+// gateway nodes and the current placements.
+func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
+	var in PlacementInput
+	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
+	if err != nil {
+		return in, err
+	}
+	vcos, err := listKind[model.VpnConnection](ctx, s, model.KindVpnConnection)
+	if err != nil {
+		return in, err
+	}
+	sortByCreated(trs)
+	for _, tr := range trs {
+		if tr.Status != model.StatusActive {
+			continue
+		}
+		r := PlacedRouter{ID: tr.ID, Region: tr.Region}
+		for _, v := range vcos {
+			if v.TransitRouterID == tr.ID {
+				r.Connections = append(r.Connections, v.ID)
+				r.Zones = append(r.Zones, v.ZoneNo)
+			}
+		}
+		in.Routers = append(in.Routers, r)
+	}
+	if in.Nodes, err = s.GatewayNodes(ctx); err != nil {
+		return in, err
+	}
+	in.Current, err = s.Placements(ctx)
+	return in, err
+}
+
+// Move is a change of placement, with why.
+type Move struct {
+	Router   string
+	From, To string // "" = none
+	Reason   string
+}
+
+// ApplyPlacement writes placement changes, each with a line in the log of every
+// connection of the router (a move is something its owner sees). A change whose router's
+// placement moved meanwhile (another controller, a race) is left out.
+func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections map[string][]string) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	now := s.now().UTC()
+	return s.update(ctx, func(t *txn) error {
+		for _, m := range moves {
+			key := placementPrefix + m.Router
+			var cur Placement
+			ok, err := t.get(key, &cur)
+			if err != nil {
+				return err
+			}
+			if ok && cur.Node != m.From || !ok && m.From != "" {
+				continue
+			}
+			if m.To == "" {
+				t.del(key)
+			} else if err := t.put(key, Placement{Node: m.To, Since: now}); err != nil {
+				return err
+			}
+			for _, vco := range connections[m.Router] {
+				msg := fmt.Sprintf("gateway: transit router %s now runs on gateway node %s", m.Router, m.To)
+				if m.From != "" {
+					msg = fmt.Sprintf("gateway: moved from gateway node %s to %s (%s)", m.From, m.To, m.Reason)
+				}
+				if m.To == "" {
+					msg = fmt.Sprintf("gateway: no gateway node of its region is alive; the tunnel is down until one is (%s)", m.Reason)
+				}
+				if err := appendLogAt(t, vco, LogLine{Time: now, Message: msg}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// GatewayNodeView is a node as `opencen admin gateway list` shows it.
+type GatewayNodeView struct {
+	GatewayNode
+	Alive          bool
+	TransitRouters []string
+	Connections    []string
+}
+
+// DescribeGatewayNodes lists the gateway nodes with what each runs (admin only).
+func (s *Service) DescribeGatewayNodes(ctx context.Context, c Caller) ([]GatewayNodeView, error) {
+	if err := requireAdmin(c); err != nil {
+		return nil, err
+	}
+	in, err := s.PlacementInput(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []GatewayNodeView
+	for _, n := range in.Nodes {
+		v := GatewayNodeView{GatewayNode: n, Alive: n.Alive(now), TransitRouters: []string{}, Connections: []string{}}
+		for _, r := range in.Routers {
+			if in.Current[r.ID].Node == n.Node {
+				v.TransitRouters = append(v.TransitRouters, r.ID)
+				v.Connections = append(v.Connections, r.Connections...)
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ForgetGatewayNode removes a dead node's registration (admin only): a node taken out of
+// service for good. A live node cannot be removed.
+func (s *Service) ForgetGatewayNode(ctx context.Context, c Caller, node string) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	key := gatewayNodesPrefix + node
+	kv, ok, err := s.st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apierr.New("InvalidGatewayNode.NotFound", "The gateway node %s is not registered.", apierr.Clip(node))
+	}
+	var n GatewayNode
+	if json.Unmarshal(kv.Value, &n) == nil && n.Alive(s.now()) {
+		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s is alive (its lease runs until %s); stop it first.", n.Node, n.LeaseExpires.Format(time.RFC3339))
+	}
+	res, err := s.st.Txn(ctx, []store.Cmp{{Key: key, ModRevision: kv.ModRevision}}, []store.Op{store.Delete(key)})
+	if err != nil {
+		return err
+	}
+	if !res.Succeeded {
+		return errors.New("the node's registration changed meanwhile; try again")
+	}
+	return nil
+}
