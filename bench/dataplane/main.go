@@ -50,6 +50,7 @@ import (
 )
 
 type options struct {
+	store       string
 	conns       int
 	stallRuns   int
 	noBaseline  bool
@@ -87,6 +88,7 @@ func namesFor(rid string) names {
 func main() {
 	var o options
 	var cleanupRID string
+	flag.StringVar(&o.store, "store", "bolt", "bolt: the server runs the gateway; etcd: the server on an embedded etcd and the connections on a gateway node (in this process too)")
 	flag.IntVar(&o.conns, "conns", 20, "IPsec-VPN connections (and baseline cells) to set up, 1 to 200")
 	flag.BoolVar(&o.noBaseline, "no-baseline", false, "skip strongSwan alone (the recipe): no ratios, no throughput; for scale runs")
 	flag.IntVar(&o.stallRuns, "stall-runs", 0, "after the benchmark, build this many more OpenCEN worlds of -conns connections, one after the other, and count the connections that stall while reported established")

@@ -18,10 +18,14 @@ import (
 
 	"opencen/bench/internal/benchkit"
 	"opencen/internal/config"
+	"opencen/internal/controller"
 	"opencen/internal/dataplane"
+	"opencen/internal/gateway"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
+	"opencen/internal/store"
+	"opencen/internal/store/etcdtest"
 )
 
 const (
@@ -40,8 +44,13 @@ type world struct {
 	n names
 	o options
 
-	lab     *lab.Lab
-	in      *server.Instance
+	lab *lab.Lab
+	in  *server.Instance
+	// gw and drv are the gateway that runs the connections: the server's own, or with
+	// -store etcd the gateway node's.
+	gw      *gateway.Gateway
+	drv     *dataplane.Netns
+	etcd    *etcdtest.Server
 	srv     *httptest.Server
 	c       *rpc.Client
 	logPath string
@@ -86,21 +95,51 @@ func (w *world) setup(ctx context.Context) error {
 	log := slog.New(handler)
 	gw := server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: w.n.gw,
 		RunDir: w.gwRunDir(), VPCNetnsPrefix: w.n.oLab + "vpc-", DPDDelay: 10 * time.Second}
-	in, err := server.Open(ctx, server.Options{DataDir: filepath.Join(w.n.base, "data"), Config: config.Default(), TransitionDelay: w.o.transition,
-		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret-" + w.n.rid, Log: log, Gateway: gw})
+	so := server.Options{DataDir: filepath.Join(w.n.base, "data"), Config: config.Default(), TransitionDelay: w.o.transition,
+		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret-" + w.n.rid, Log: log, Gateway: gw}
+	var node *server.Node
+	if w.o.store == server.StoreEtcd {
+		// A cluster in one process: the server on a real etcd (gateway off) and a gateway
+		// node registered in it, which the placement controller gives the transit router.
+		if w.etcd, err = etcdtest.StartEmbedded(filepath.Join(w.n.base, "etcd")); err != nil {
+			return err
+		}
+		so.Store = server.StoreOptions{Kind: server.StoreEtcd, Etcd: store.EtcdConfig{Endpoints: []string{w.etcd.Endpoint}}}
+		so.SecretKeyFile = filepath.Join(w.n.base, "secret.key")
+		so.Gateway.Mode = "auto"
+	}
+	in, err := server.Open(ctx, so)
 	if err != nil {
 		return err
 	}
 	w.in = in
+	w.gw = in.Gateway
+	if w.o.store == server.StoreEtcd {
+		if node, err = server.OpenNode(ctx, server.NodeOptions{Etcd: so.Store.Etcd, SecretKeyFile: so.SecretKeyFile, Config: so.Config,
+			Node: "bench-" + w.n.rid, Zone: "cn-hangzhou-h", Gateway: gw, Log: log}); err != nil {
+			return err
+		}
+		w.gw, w.drv = node.Gateway, node.Driver
+	} else if w.drv, _ = in.Gateway.Driver.(*dataplane.Netns); w.drv == nil {
+		return errors.New("the server's gateway is not the netns driver")
+	}
 	w.srv = httptest.NewServer(in.Handler)
 	lctx, lcancel := context.WithCancel(context.Background())
 	ldone := make(chan struct{})
-	go func() { defer close(ldone); _ = in.Lifecycle.Run(lctx) }()
+	go func() {
+		defer close(ldone)
+		go func() { _ = (&controller.Placement{Store: in.Service, Log: log}).Run(lctx) }()
+		_ = in.Lifecycle.Run(lctx)
+	}()
 	w.stopLife = func() { lcancel(); <-ldone }
 	gctx, gcancel := context.WithCancel(context.Background())
 	gdone := make(chan struct{})
-	in.Gateway.Changes = in.Service.WatchDataPlane(gctx)
-	go func() { defer close(gdone); _ = in.Gateway.Run(gctx) }()
+	if node != nil {
+		go func() { defer close(gdone); _ = node.Run(gctx) }()
+	} else {
+		in.Gateway.Changes = in.Service.WatchDataPlane(gctx)
+		go func() { defer close(gdone); _ = in.Gateway.Run(gctx) }()
+	}
 	w.stopGW = func() { gcancel(); <-gdone }
 
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -116,8 +155,7 @@ func (w *world) setup(ctx context.Context) error {
 		}
 	}
 	w.c = &rpc.Client{Endpoint: w.srv.URL, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret, HTTP: hc}
-	drv, _ := w.in.Gateway.Driver.(*dataplane.Netns)
-	r, err := benchkit.NewRouter(ctx, w.c, w.lab, drv, vpcCIDR)
+	r, err := benchkit.NewRouter(ctx, w.c, w.lab, w.drv, vpcCIDR)
 	w.tr, w.system, w.vpcHost = r.TR, r.System, r.VPCHost
 	return err
 }
@@ -147,7 +185,7 @@ func (w *world) connectAll(ctx context.Context) (setupResult, error) {
 	res := setupResult{start: time.Now(), apiUp: map[int]time.Duration{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	drv := w.in.Gateway.Driver.(*dataplane.Netns)
+	drv := w.drv
 
 	// watchers: charon logs, and the API's status
 	lw := newLogWatch()
@@ -343,12 +381,12 @@ const idleWindow = 5 * time.Second
 // noopApply is the longest gateway pass over idleWindow with nothing changed (no change in
 // the store, no object due: passes that repair or prune do work and are left out).
 func (w *world) noopApply(ctx context.Context) (time.Duration, error) {
-	return benchkit.IdlePass(ctx, w.in.Gateway, idleWindow)
+	return benchkit.IdlePass(ctx, w.gw, idleWindow)
 }
 
 // charonPIDs are the connections' charons as the driver reports them.
 func (w *world) charonPIDs(ctx context.Context) ([]int, error) {
-	st, err := w.in.Gateway.Driver.Status(ctx)
+	st, err := w.drv.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +408,7 @@ func (w *world) path(ctx context.Context) (*iperfPath, error) {
 	}
 	c := w.conns[0]
 	w.mu.Unlock()
-	drv := w.in.Gateway.Driver.(*dataplane.Netns)
+	drv := w.drv
 	p := &iperfPath{name: "OpenCEN connection", dc: c.dc, vpc: w.vpcHost, charon: drv.CharonOf(c.vco)}
 	return p, p.waitPing(ctx)
 }
@@ -430,15 +468,16 @@ func (w *world) cleanup(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		if w.in != nil && w.in.Gateway != nil {
-			if d, ok := w.in.Gateway.Driver.(*dataplane.Netns); ok {
-				d.Close() // stop its monitors first
-			}
+		if w.drv != nil {
+			w.drv.Close() // stop its monitors first
 		}
 		errs = append(errs, drv.Cleanup(ctx))
 	}
 	if w.in != nil {
 		errs = append(errs, w.in.Close())
+	}
+	if w.etcd != nil {
+		w.etcd.Stop()
 	}
 	if w.logFile != nil {
 		w.logFile.Close()

@@ -69,8 +69,11 @@ func (r *report) print(out io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	n := r.opts.conns
 	p("")
-	p("## Data-plane benchmark (`go run ./bench/dataplane -conns %d -iperf %s -rounds %d`)", n, r.opts.iperf, r.opts.rounds)
+	p("## Data-plane benchmark (`go run ./bench/dataplane -store %s -conns %d -iperf %s -rounds %d`)", r.opts.store, n, r.opts.iperf, r.opts.rounds)
 	p("")
+	if r.opts.store == "etcd" {
+		p("- Store etcd (embedded, loopback): the connections run on a gateway node placed by the placement controller; server and node share this process")
+	}
 	for _, f := range r.facts {
 		p("- %s", f)
 	}

@@ -115,10 +115,7 @@ type modifyResult struct {
 func (w *world) modifyOne(ctx context.Context) (modifyResult, error) {
 	c := w.conns[len(w.conns)/2]
 	res := modifyResult{conn: c.k}
-	drv, ok := w.in.Gateway.Driver.(*dataplane.Netns)
-	if !ok {
-		return res, fmt.Errorf("the gateway's driver is not the netns driver")
-	}
+	drv := w.drv
 	before := map[string]int{}
 	st, err := drv.Status(ctx)
 	if err != nil {

@@ -3,20 +3,81 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"opencen/internal/api/admin"
+	"opencen/internal/config"
 	"opencen/internal/dataplane"
+	"opencen/internal/server"
+	"opencen/internal/store"
 )
 
-// gatewayCmd holds the data plane's status and maintenance. The gateway itself runs
-// inside `opencen server` (--gateway): with the embedded store one process owns the data
-// directory.
+// dataPlaneFlags are the data plane's flags, the same on `opencen server` and `opencen
+// gateway`.
+func dataPlaneFlags(f *pflag.FlagSet, g *server.GatewayOptions) {
+	f.StringVar(&g.WANNetns, "wan-netns", "", "namespace holding the WAN bridge the connections' gateway IPs are plugged into")
+	f.StringVar(&g.WANBridge, "wan-bridge", "", "WAN bridge name (opencen lab uses br0 in <prefix>wan)")
+	f.IntVar(&g.WANBits, "wan-bits", 15, "prefix length of the WAN")
+	f.StringVar(&g.Prefix, "dataplane-prefix", "oc-", "prefix of every namespace and link the data plane creates")
+	f.StringVar(&g.RunDir, "dataplane-run-dir", "/run/opencen/dataplane", "where connections' charon instances keep their files")
+	f.StringVar(&g.VPCNetnsPrefix, "vpc-netns-prefix", "", "VPC X is linked to its transit router in namespace <prefix>X when that exists (the lab's VPC hosts)")
+}
+
+// gatewayCmd runs a gateway node: the data plane of the transit routers a cluster on
+// etcd places on this machine. Its subcommands show the data plane's status and clean up
+// after a crash. On one machine the gateway runs inside `opencen server` (--gateway).
 func gatewayCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "gateway", Short: "Data-plane status and maintenance (the gateway runs inside `opencen server --gateway`)"}
+	var (
+		o          server.NodeOptions
+		configPath string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run a gateway node of a cluster on etcd (needs root and strongSwan); status and cleanup of the data plane",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			o.Config = cfg
+			if o.Node == "" {
+				if o.Node, err = os.Hostname(); err != nil {
+					return fmt.Errorf("--node: %w", err)
+				}
+			}
+			return server.RunNode(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Etcd.Endpoints, "etcd-endpoints", nil, "the cluster's etcd client URLs, comma-separated")
+	f.StringVar(&o.Etcd.Prefix, "etcd-prefix", "", "key prefix in etcd: the servers' --etcd-prefix (default "+store.DefaultEtcdPrefix+")")
+	f.StringVar(&o.Etcd.CACert, "etcd-cacert", "", "PEM file of the CA that signed the etcd members' certificates")
+	f.StringVar(&o.Etcd.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
+	f.StringVar(&o.Etcd.Key, "etcd-key", "", "PEM key of --etcd-cert")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "the cluster's secret key (the servers' --secret-key-file), to open the pre-shared keys")
+	f.StringVar(&configPath, "config", "", "the servers' catalog (YAML or TOML): regions and zones")
+	f.StringVar(&o.Node, "node", "", "this node's name, unique in the cluster (default the host name)")
+	f.StringVar(&o.Zone, "zone", "", "the zone this node runs in (a zone of the catalog, e.g. cn-hangzhou-h)")
+	f.StringVar(&o.Address, "address", "", "how operators reach this node (shown by opencen admin gateway list)")
+	f.IntVar(&o.Capacity, "capacity", 0, "connections this node takes at most (0: no limit)")
+	f.DurationVar(&o.LeaseTTL, "lease-ttl", server.DefaultLeaseTTL, "a node silent for this long is dead and its transit routers move")
+	f.BoolVar(&o.KeepDataPlane, "keep-dataplane-on-exit", false, "leave the data plane and the registration when stopping (a restart in place takes them over)")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	dataPlaneFlags(f, &o.Gateway)
 	cmd.AddCommand(gatewayStatusCmd())
 	var prefix, runDir string
 	cleanup := &cobra.Command{
@@ -83,5 +144,60 @@ func gatewayStatusCmd() *cobra.Command {
 	cmd.Flags().StringVar(&vco, "vpn-connection-id", "", "only this connection's objects")
 	cmd.Flags().StringVar(&tr, "transit-router-id", "", "only this transit router's objects")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+// gatewayNode is one node of DescribeGatewayNodes.
+type gatewayNode struct {
+	Node, Zone, Address, LeaseExpires string
+	Alive                             bool
+	TransitRouters, Connections       []string
+}
+
+// adminGatewayCmd lists and forgets the gateway nodes of a cluster on etcd.
+func adminGatewayCmd(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "gateway", Short: "The gateway nodes of a cluster on etcd"}
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Gateway nodes: zone, address, lease, and the transit routers and connections each runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := cf.client()
+			if err != nil {
+				return err
+			}
+			var out struct{ Nodes []gatewayNode }
+			if err := cl.Call(cmd.Context(), admin.Version, "DescribeGatewayNodes", nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				if out.Nodes == nil {
+					out.Nodes = []gatewayNode{}
+				}
+				return printJSON(cmd, out.Nodes)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NODE\tZONE\tADDRESS\tALIVE\tLEASE EXPIRES\tTRANSIT ROUTERS\tCONNECTIONS")
+			for _, n := range out.Nodes {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\t%d\n", n.Node, n.Zone, cmp.Or(n.Address, "-"), n.Alive, n.LeaseExpires,
+					cmp.Or(strings.Join(n.TransitRouters, ","), "-"), len(n.Connections))
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of {Node, Zone, Address, LeaseExpires, Alive, TransitRouters, Connections}")
+	var node string
+	forget := &cobra.Command{
+		Use:   "forget",
+		Short: "Remove a dead gateway node's registration (a node taken out of service for good)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cf.call(cmd, "DeleteGatewayNode", map[string]string{"Node": node})
+		},
+	}
+	forget.Flags().StringVar(&node, "node", "", "the node's name")
+	_ = forget.MarkFlagRequired("node")
+	cmd.AddCommand(list, forget)
 	return cmd
 }

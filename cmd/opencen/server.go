@@ -61,11 +61,6 @@ func serverCmd() *cobra.Command {
 	f.IntVar(&o.Limits.AnswerCacheBytes, "answer-cache-bytes", d.AnswerCacheBytes, "bytes of answers kept for repeated reads (negative disables)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.Gateway.Mode, "gateway", "auto", "in-process data plane: auto (on as root with strongSwan and a WAN), on or off")
-	f.StringVar(&o.Gateway.WANNetns, "wan-netns", "", "namespace holding the WAN bridge the connections' gateway IPs are plugged into")
-	f.StringVar(&o.Gateway.WANBridge, "wan-bridge", "", "WAN bridge name (opencen lab uses br0 in <prefix>wan)")
-	f.IntVar(&o.Gateway.WANBits, "wan-bits", 15, "prefix length of the WAN")
-	f.StringVar(&o.Gateway.Prefix, "dataplane-prefix", "oc-", "prefix of every namespace and link the data plane creates")
-	f.StringVar(&o.Gateway.RunDir, "dataplane-run-dir", "/run/opencen/dataplane", "where connections' charon instances keep their files")
-	f.StringVar(&o.Gateway.VPCNetnsPrefix, "vpc-netns-prefix", "", "VPC X is linked to its transit router in namespace <prefix>X when that exists (the lab's VPC hosts)")
+	dataPlaneFlags(f, &o.Gateway)
 	return cmd
 }

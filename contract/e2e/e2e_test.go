@@ -189,7 +189,7 @@ func (w *world) startGateway() {
 // restarted process would: it must re-adopt what runs.
 func (w *world) restartGateway() {
 	w.gwStop()
-	gw, err := server.NewGateway(w.in.Service, w.gwOpts, w.log)
+	gw, _, err := server.NewGateway(w.in.Service, w.gwOpts, w.log)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -111,6 +111,15 @@ func (c Config) Region(id string) (Region, bool) {
 	return Region{}, false
 }
 
+// ZoneIDs lists every zone of the catalog, region by region.
+func (c Config) ZoneIDs() []string {
+	var out []string
+	for _, r := range c.Regions {
+		out = append(out, r.Zones...)
+	}
+	return out
+}
+
 // RegionOfZone returns the region a zone belongs to.
 func (c Config) RegionOfZone(zone string) (Region, bool) {
 	for _, r := range c.Regions {

@@ -277,17 +277,21 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		}
 		g.mu.Unlock()
 	}()
+	fenced := g.Fenced != nil && g.Fenced()
 	view, err := g.Store.DataPlane(ctx)
-	if err != nil {
+	if err != nil && (!fenced || g.fenced) {
 		if ctx.Err() == nil {
 			g.Log.Warn("gateway: read desired state; retrying", "err", err)
 		}
 		return g.Interval
 	}
+	if err != nil {
+		// Fenced because the store is out of reach: the data plane goes down all the same.
+		view = g.view
+	}
 	// Built again when the read model changed, and with each prune: a build also looks at
 	// the system (Layout.VPCNetns: whether a VPC's namespace exists yet).
 	prune := time.Since(g.lastPrune) > g.PruneEvery
-	fenced := g.Fenced != nil && g.Fenced()
 	if view != g.view || prune || fenced != g.fenced {
 		changed = true
 		mine := g.mine(view, fenced)

@@ -27,6 +27,7 @@ import (
 
 type fakeStore struct {
 	mu      sync.Mutex
+	down    bool // the store is out of reach: reads fail
 	view    *service.GatewayView
 	reports map[string][]service.Report
 	objects map[string]service.ObjectStatus
@@ -45,6 +46,9 @@ func (s *fakeStore) set(v service.GatewayView) {
 func (s *fakeStore) DataPlane(context.Context) (*service.GatewayView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down {
+		return nil, errors.New("store unreachable")
+	}
 	return s.view, nil
 }
 
@@ -514,6 +518,28 @@ func TestPlacedAndFenced(t *testing.T) {
 	e.settle()
 	if _, ok := e.drv.cells["vco-x1"]; !ok {
 		t.Fatal("the node did not take its router back once its lease ran again")
+	}
+	// The store goes out of reach: the node keeps serving while its lease may run, and
+	// takes its data plane down once fenced, though it cannot read anything.
+	e.store.mu.Lock()
+	e.store.down = true
+	e.store.mu.Unlock()
+	e.settle()
+	if _, ok := e.drv.cells["vco-x1"]; !ok {
+		t.Fatal("a store that cannot be read took the data plane down before the lease lapsed")
+	}
+	fenced = true
+	e.settle()
+	if len(e.drv.routers) != 0 || len(e.drv.cells) != 0 {
+		t.Fatalf("a node fenced with its store out of reach kept its data plane: %v %v", e.drv.routers, e.drv.cells)
+	}
+	e.store.mu.Lock()
+	e.store.down = false
+	e.store.mu.Unlock()
+	fenced = false
+	e.settle()
+	if _, ok := e.drv.cells["vco-x1"]; !ok {
+		t.Fatal("the node did not take its router back once the store and its lease were back")
 	}
 	// Moved to another node: taken down here.
 	v = w.view()

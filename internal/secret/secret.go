@@ -34,6 +34,16 @@ func LoadOrCreateKey(path string) (*Box, error) {
 	return New(key)
 }
 
+// LoadKey reads an existing 32-byte key file: for processes that must open the secrets a
+// server sealed (gateway nodes), where a new key would open nothing.
+func LoadKey(path string) (*Box, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read secret key: %w", err)
+	}
+	return New(key)
+}
+
 func writeFileSync(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {

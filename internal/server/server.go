@@ -127,6 +127,8 @@ type GatewayOptions struct {
 	DPDDelay time.Duration
 	// SpeakerBinary runs BGP speakers (`<binary> bgp-speaker`); default this executable.
 	SpeakerBinary string
+
+	store string // the server's store kind
 }
 
 // gatewayOff says why the data plane cannot run here, or "" when it can.
@@ -139,6 +141,11 @@ func (g GatewayOptions) gatewayOff() string {
 	}
 	if g.WANBridge == "" {
 		return "no WAN configured (--wan-bridge, --wan-netns)"
+	}
+	if g.store == StoreEtcd {
+		// The in-process gateway runs every transit router; next to gateway nodes it would
+		// answer for gateway IPs they hold.
+		return "the store is etcd: the data plane runs on gateway nodes (`opencen gateway`)"
 	}
 	return ""
 }
@@ -221,6 +228,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
 	}
+	o.Gateway.store = o.Store.Kind
 	if why := o.Gateway.gatewayOff(); why != "" {
 		if o.Gateway.Mode == "on" {
 			in.Close()
@@ -229,7 +237,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		o.Log.Info("data plane off: tunnels are configuration only", "reason", why)
 		return in, nil
 	}
-	if in.Gateway, err = NewGateway(svc, o.Gateway, o.Log); err != nil {
+	if in.Gateway, _, err = NewGateway(svc, o.Gateway, o.Log); err != nil {
 		in.Close()
 		return nil, err
 	}
@@ -275,8 +283,9 @@ func RecoverAdmin(ctx context.Context, dataDir, keyFile string) (service.Credent
 	return service.New(service.Options{Store: st, Box: box}).RecoverAdmin(ctx)
 }
 
-// NewGateway builds the netns data-plane driver and the gateway loop around it.
-func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gateway.Gateway, error) {
+// NewGateway builds the netns data-plane driver and the gateway loop around it; the
+// driver is returned too, for its Cleanup.
+func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gateway.Gateway, *dataplane.Netns, error) {
 	if o.WANBits == 0 {
 		o.WANBits = 15
 	}
@@ -292,21 +301,21 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		OnEvent: gw.OnEvent, OnState: gw.OnState,
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gw.Driver = drv
 	gw.Layout.RouterNetns, gw.Layout.AttachmentLink = drv.RouterNetns, drv.AttachmentLink
 	sp := gateway.ProcessSpeakers{Binary: o.SpeakerBinary, RunDir: filepath.Join(drv.RunDir(), "bgp")}
 	if sp.Binary == "" {
 		if sp.Binary, err = os.Executable(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := os.MkdirAll(sp.RunDir, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gw.Speakers = sp
-	return gw, nil
+	return gw, drv, nil
 }
 
 // Close stops the console's background steps and releases the console's sign-out file,
@@ -333,6 +342,12 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
+	placed := make(chan struct{})
+	go func() {
+		defer close(placed)
+		_ = (&controller.Placement{Store: in.Service, Log: in.Service.Logger()}).Run(ctx)
+	}()
+	defer func() { cancel(); <-placed }()
 	gwDone := make(chan struct{})
 	go func() {
 		defer close(gwDone)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -485,6 +486,12 @@ func (s *Service) GatewayObjects(ctx context.Context, c Caller, vco, tr string) 
 			}
 		}
 	}
+	// A node that died leaves its objects' statuses behind; once its routers are placed
+	// elsewhere they describe nothing that runs.
+	placements, err := s.Placements(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []ObjectStatus
 	for _, kv := range kvs {
 		var o ObjectStatus
@@ -492,6 +499,9 @@ func (s *Service) GatewayObjects(ctx context.Context, c Caller, vco, tr string) 
 			continue
 		}
 		if (vco != "" && o.ID != vco) || (tr != "" && o.Router != tr && o.ID != tr) {
+			continue
+		}
+		if p, ok := placements[cmp.Or(o.Router, o.ID)]; ok && p.Node != o.Node {
 			continue
 		}
 		if mine != nil && !mine[o.ID] {

@@ -36,6 +36,9 @@ func Product(svc *service.Service) *rpc.Product {
 		"ExplainRoute":              h.explainRoute,
 		// Any account sees its own connections' and transit routers' objects, the admin all.
 		"DescribeGatewayStatus": h.gatewayStatus,
+		// Admin only: the gateway nodes of a cluster on etcd.
+		"DescribeGatewayNodes": h.gatewayNodes,
+		"DeleteGatewayNode":    h.deleteGatewayNode,
 	}}
 }
 
@@ -157,4 +160,24 @@ func (h handlers) gatewayStatus(ctx context.Context, r *rpc.Request) (rpc.Object
 			"State": o.State, "Message": o.Message, "Since": o.Since.UTC().Format(time.RFC3339)})
 	}
 	return rpc.Object{"Objects": items}, nil
+}
+
+// gatewayNodes lists the gateway nodes: zone, lease, and what each runs.
+func (h handlers) gatewayNodes(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	nodes, err := h.svc.DescribeGatewayNodes(ctx, api.Caller(r))
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, n := range nodes {
+		items = append(items, rpc.Object{"Node": n.Node, "Zone": n.Zone, "RegionId": n.Region, "Address": n.Address,
+			"Capacity": n.Capacity, "Started": n.Started.UTC().Format(time.RFC3339), "LeaseExpires": n.LeaseExpires.UTC().Format(time.RFC3339),
+			"Alive": n.Alive, "TransitRouters": n.TransitRouters, "Connections": n.Connections})
+	}
+	return rpc.Object{"Nodes": items}, nil
+}
+
+// deleteGatewayNode forgets a dead node for good.
+func (h handlers) deleteGatewayNode(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	return rpc.Object{}, h.svc.ForgetGatewayNode(ctx, api.Caller(r), r.Params["Node"])
 }

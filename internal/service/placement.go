@@ -91,6 +91,13 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 	return n, nil
 }
 
+// DeregisterGatewayNode removes a node's registration: a node that stops cleanly, so its
+// routers move now rather than when its lease would have expired.
+func (s *Service) DeregisterGatewayNode(ctx context.Context, node string) error {
+	_, err := s.st.Txn(ctx, nil, []store.Op{store.Delete(gatewayNodesPrefix + node)})
+	return err
+}
+
 // GatewayNodes lists the registered gateway nodes, sorted by name.
 func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
 	kvs, _, err := s.st.List(ctx, gatewayNodesPrefix)
@@ -144,6 +151,16 @@ type PlacedRouter struct {
 // gateway nodes and the current placements.
 func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
 	var in PlacementInput
+	var err error
+	if in.Nodes, err = s.GatewayNodes(ctx); err != nil {
+		return in, err
+	}
+	if in.Current, err = s.Placements(ctx); err != nil {
+		return in, err
+	}
+	if len(in.Nodes) == 0 && len(in.Current) == 0 {
+		return in, nil // no gateway nodes (one machine): nothing to place, nothing to read
+	}
 	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
 	if err != nil {
 		return in, err
@@ -166,11 +183,7 @@ func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
 		}
 		in.Routers = append(in.Routers, r)
 	}
-	if in.Nodes, err = s.GatewayNodes(ctx); err != nil {
-		return in, err
-	}
-	in.Current, err = s.Placements(ctx)
-	return in, err
+	return in, nil
 }
 
 // Move is a change of placement, with why.
