@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -272,6 +271,9 @@ func (s *Service) ForgetGatewayNode(ctx context.Context, c Caller, node string) 
 	if err := requireAdmin(c); err != nil {
 		return err
 	}
+	if node == "" {
+		return apierr.Missing("Node")
+	}
 	key := gatewayNodesPrefix + node
 	kv, ok, err := s.st.Get(ctx, key)
 	if err != nil {
@@ -289,7 +291,7 @@ func (s *Service) ForgetGatewayNode(ctx context.Context, c Caller, node string) 
 		return err
 	}
 	if !res.Succeeded {
-		return errors.New("the node's registration changed meanwhile; try again")
+		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s renewed its registration meanwhile: it is alive; stop it first.", n.Node)
 	}
 	return nil
 }
