@@ -387,3 +387,35 @@ func TestVpnValidation(t *testing.T) {
 		t.Errorf("RemoteId default %v", rid)
 	}
 }
+
+// TestManyAttachmentsOnOneRouter: a transit router takes more VPN attachments than one
+// store transaction takes guards (store.MaxTxnOps): creating the 150th reads every
+// attachment of its router, which the transaction then guards by prefix. bbolt enforces
+// etcd's limit too, so this fails on one machine as it would on etcd.
+func TestManyAttachmentsOnOneRouter(t *testing.T) {
+	const n = 150
+	e := newEnv(t)
+	c := e.account("alice")
+	s := newVpnSetup(t, c)
+	var acct struct{ AccountId string }
+	if err := c.Call(context.Background(), "2026-11-01", "DescribeAccount", nil, &acct); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.Call(context.Background(), "2026-11-01", "SetQuota", map[string]string{"AccountId": acct.AccountId, "QuotaName": "vpn-attachments-per-tr", "Value": fmt.Sprint(n)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		cgw := vpcCall(t, c, "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": fmt.Sprintf("198.18.%d.%d", 10+i/200, 1+i%200)})["CustomerGatewayId"].(string)
+		vco := vpcCall(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw})["VpnConnectionId"].(string)
+		call(t, c, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": s.tr, "VpnId": vco})
+	}
+	got := call(t, c, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterId": s.tr, "MaxResults": "100"})
+	total := len(got["TransitRouterAttachments"].([]any))
+	for next, _ := got["NextToken"].(string); next != ""; next, _ = got["NextToken"].(string) {
+		got = call(t, c, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterId": s.tr, "MaxResults": "100", "NextToken": next})
+		total += len(got["TransitRouterAttachments"].([]any))
+	}
+	if total != n {
+		t.Fatalf("the router lists %d VPN attachments, want %d", total, n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"opencen/internal/store"
 )
@@ -19,6 +20,12 @@ type txn struct {
 	st     store.Store
 	reads  map[string]int64
 	writes map[string][]byte // nil value = delete
+	// got are the keys read one by one (get, create): they keep their own guard. listed
+	// maps each prefix listed to the earliest store revision it was listed at: when a
+	// transaction has read more keys than etcd takes guards, one guard per listed prefix
+	// stands for the keys that only a listing read (see guards).
+	got    map[string]bool
+	listed map[string]int64
 	// routing lists transit routers whose routing input this transaction's observations
 	// change (learned routes, a health verdict): see revisions.go.
 	routing []string
@@ -33,7 +40,7 @@ const maxAttempts = 64
 // durably. It returns fn's error untouched (nothing is written then).
 func (s *Service) update(ctx context.Context, fn func(t *txn) error) error {
 	for range maxAttempts {
-		t := &txn{ctx: ctx, st: s.st, reads: map[string]int64{}, writes: map[string][]byte{}}
+		t := &txn{ctx: ctx, st: s.st, reads: map[string]int64{}, writes: map[string][]byte{}, got: map[string]bool{}, listed: map[string]int64{}}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -54,11 +61,46 @@ func (s *Service) update(ctx context.Context, fn func(t *txn) error) error {
 	return fmt.Errorf("commit: %w after %d attempts", errConflict, maxAttempts)
 }
 
-func (t *txn) commit() (bool, error) {
+// guards are the transaction's compares: one per key read, or, when that is more than a
+// store transaction takes (store.MaxTxnOps; a transit router with a hundred connections
+// lists more), one per listed prefix for the keys only a listing read. A prefix guard
+// fails when a key under it was changed or created since the listing, not when one was
+// deleted: a listing is used to count, to find conflicts and to refuse, where a child
+// deleted meanwhile only makes the answer more cautious than needed; keys the
+// transaction writes or read one by one keep their own guard.
+func (t *txn) guards() []store.Cmp {
 	cmps := make([]store.Cmp, 0, len(t.reads))
 	for k, rev := range t.reads {
 		cmps = append(cmps, store.Cmp{Key: k, ModRevision: rev})
 	}
+	if len(cmps) <= store.MaxTxnOps || len(t.listed) == 0 {
+		return cmps
+	}
+	cmps = cmps[:0]
+	for k, rev := range t.reads {
+		_, written := t.writes[k]
+		if !written && !t.got[k] && t.underListed(k) {
+			continue
+		}
+		cmps = append(cmps, store.Cmp{Key: k, ModRevision: rev})
+	}
+	for prefix, rev := range t.listed {
+		cmps = append(cmps, store.Cmp{Key: prefix, ModRevision: rev, Prefix: true})
+	}
+	return cmps
+}
+
+func (t *txn) underListed(key string) bool {
+	for prefix := range t.listed {
+		if strings.HasPrefix(key, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *txn) commit() (bool, error) {
+	cmps := t.guards()
 	keys := make([]string, 0, len(t.writes))
 	for k := range t.writes {
 		keys = append(keys, k)
@@ -89,6 +131,7 @@ func (t *txn) getRaw(key string) ([]byte, bool, error) {
 	if _, seen := t.reads[key]; !seen {
 		t.reads[key] = kv.ModRevision // 0 when absent: "must still not exist"
 	}
+	t.got[key] = true
 	return kv.Value, ok, nil
 }
 
@@ -108,9 +151,12 @@ func (t *txn) get(key string, v any) (bool, error) {
 // each key read. A key added under prefix concurrently is not detected: callers that
 // need that protect the set through a parent object.
 func (t *txn) list(prefix string) ([]store.KV, error) {
-	kvs, _, err := t.st.List(t.ctx, prefix)
+	kvs, rev, err := t.st.List(t.ctx, prefix)
 	if err != nil {
 		return nil, err
+	}
+	if old, ok := t.listed[prefix]; !ok || rev < old {
+		t.listed[prefix] = rev
 	}
 	for _, kv := range kvs {
 		if _, seen := t.reads[kv.Key]; !seen {
@@ -136,5 +182,6 @@ func (t *txn) create(key string, v any) error {
 	if _, seen := t.reads[key]; !seen {
 		t.reads[key] = 0
 	}
+	t.got[key] = true
 	return t.put(key, v)
 }

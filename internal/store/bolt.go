@@ -303,6 +303,13 @@ func validateOps(ops []Op) error {
 // cmpsHold evaluates the guards against the state seen by tx.
 func cmpsHold(b *bolt.Bucket, cmps []Cmp) (bool, error) {
 	for _, c := range cmps {
+		if c.Prefix {
+			ok, err := prefixHolds(b, c)
+			if !ok || err != nil {
+				return false, err
+			}
+			continue
+		}
 		raw := b.Get([]byte(c.Key))
 		if raw == nil {
 			if c.ModRevision != 0 {
@@ -320,6 +327,21 @@ func cmpsHold(b *bolt.Bucket, cmps []Cmp) (bool, error) {
 	return true, nil
 }
 
+// prefixHolds: no key under c.Key was written after c.ModRevision.
+func prefixHolds(b *bolt.Bucket, c Cmp) (bool, error) {
+	cur := b.Cursor()
+	prefix := []byte(c.Key)
+	for k, raw := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = cur.Next() {
+		if len(raw) < headerLen {
+			return false, fmt.Errorf("store: corrupt record for key %q", k)
+		}
+		if int64(binary.BigEndian.Uint64(raw[8:16])) > c.ModRevision {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // Txn implements Store. Concurrent calls share one fsynced bbolt commit via db.Batch;
 // each still gets its own revision because the batch runs its functions one after the
 // other in a single write transaction, each reading the counter the previous one wrote.
@@ -329,6 +351,9 @@ func (s *Bolt) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
 	}
 	defer s.end()
 	if err := validateOps(ops); err != nil {
+		return TxnResult{}, err
+	}
+	if err := checkTxnSize(cmps, ops); err != nil {
 		return TxnResult{}, err
 	}
 

@@ -255,6 +255,9 @@ func (s *Etcd) List(ctx context.Context, prefix string) ([]KV, int64, error) {
 // Txn implements Store. Concurrent identical Txns without ops (guard checks, such as a
 // cached access key's) share etcd reads (see sharedReads).
 func (s *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error) {
+	if err := checkTxnSize(cmps, ops); err != nil {
+		return TxnResult{}, err
+	}
 	cctx, cancel, err := s.call(ctx)
 	if err != nil {
 		return TxnResult{}, err
@@ -280,6 +283,11 @@ func (s *Etcd) Txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error)
 func (s *Etcd) txn(ctx context.Context, cmps []Cmp, ops []Op) (TxnResult, error) {
 	ifs := make([]clientv3.Cmp, len(cmps))
 	for i, c := range cmps {
+		if c.Prefix {
+			// Every key in the range (none: the guard holds) written at or before ModRevision.
+			ifs[i] = clientv3.Compare(clientv3.ModRevision(c.Key).WithPrefix(), "<", c.ModRevision+1)
+			continue
+		}
 		ifs[i] = clientv3.Compare(clientv3.ModRevision(c.Key), "=", c.ModRevision)
 	}
 	thens := make([]clientv3.Op, len(ops))
@@ -309,6 +317,9 @@ func cmpsKey(cmps []Cmp) string {
 		b.WriteByte(':')
 		b.WriteString(c.Key)
 		b.WriteString(strconv.FormatInt(c.ModRevision, 10))
+		if c.Prefix {
+			b.WriteByte('*')
+		}
 		b.WriteByte(';')
 	}
 	return b.String()

@@ -4,6 +4,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -27,9 +28,31 @@ type KV struct {
 
 // Cmp is a transaction guard: the key's ModRevision must equal ModRevision.
 // ModRevision 0 means "the key must not exist".
+//
+// With Prefix, Key is a prefix and the guard holds when no key under it was written after
+// ModRevision: none was changed or created since a List at that revision. A key deleted
+// since is not noticed (etcd compares only keys that exist). One such guard stands for a
+// whole listing, where a guard per key could exceed what one etcd transaction takes
+// (--max-txn-ops, 128 by default).
 type Cmp struct {
 	Key         string
 	ModRevision int64
+	Prefix      bool
+}
+
+// MaxTxnOps is how many guards, and how many writes, one transaction may carry on every
+// store: etcd refuses more than its --max-txn-ops (128 by default) of either, and bbolt
+// refuses them too, so that what works on one machine works on etcd.
+const MaxTxnOps = 128
+
+// ErrTxnTooLarge is returned for a transaction over MaxTxnOps guards or writes.
+var ErrTxnTooLarge = errors.New("store: transaction too large")
+
+func checkTxnSize(cmps []Cmp, ops []Op) error {
+	if len(cmps) > MaxTxnOps || len(ops) > MaxTxnOps {
+		return fmt.Errorf("%w: %d guards and %d writes, over the %d of each etcd takes (--max-txn-ops)", ErrTxnTooLarge, len(cmps), len(ops), MaxTxnOps)
+	}
+	return nil
 }
 
 // OpType says what an Op does.

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FailedTxnChangesNothing", testFailedTxnChangesNothing},
 		{"MultiOpTxn", testMultiOpTxn},
 		{"TxnWithoutOps", testTxnWithoutOps},
+		{"PrefixGuard", testPrefixGuard},
+		{"TxnSizeLimit", testTxnSizeLimit},
 		{"List", testList},
 		{"WatchFromRevision", testWatchFromRevision},
 		{"WatchFromListRevision", testWatchFromListRevision},
@@ -391,6 +393,76 @@ func testTxnWithoutOps(t *testing.T, s store.Store) {
 	r2 := put(t, s, "k2", "w")
 	wantEvents(t, ch, putEv("k2", "w", r2))
 	wantKV(t, s, store.KV{Key: "k", Value: []byte("v"), CreateRevision: r, ModRevision: r, Version: 1})
+}
+
+// testPrefixGuard: a prefix guard holds while no key under the prefix was written after
+// its revision, fails when one was changed or created, and does not see deletions.
+func testPrefixGuard(t *testing.T, s store.Store) {
+	put(t, s, "p/a", "1")
+	put(t, s, "p/b", "1")
+	put(t, s, "q/a", "1") // outside the prefix
+	kvs, rev, err := s.List(ctxFor(t), "p/")
+	if err != nil || len(kvs) != 2 {
+		t.Fatalf("List(p/) = %d keys, %v", len(kvs), err)
+	}
+	guard := []store.Cmp{{Key: "p/", ModRevision: rev, Prefix: true}}
+	if res := txn(t, s, guard, store.Put("out", []byte("1"))); !res.Succeeded {
+		t.Fatal("a prefix guard failed with nothing under the prefix written")
+	}
+	put(t, s, "q/a", "2")
+	if res := txn(t, s, guard, store.Put("out", []byte("2"))); !res.Succeeded {
+		t.Fatal("a write outside the prefix failed the prefix guard")
+	}
+	put(t, s, "p/b", "2")
+	if res := txn(t, s, guard, store.Put("out", []byte("3"))); res.Succeeded {
+		t.Fatal("a prefix guard held though a key under it changed")
+	}
+	_, rev, _ = s.List(ctxFor(t), "p/")
+	guard = []store.Cmp{{Key: "p/", ModRevision: rev, Prefix: true}}
+	put(t, s, "p/c", "1")
+	if res := txn(t, s, guard, store.Put("out", []byte("4"))); res.Succeeded {
+		t.Fatal("a prefix guard held though a key was created under it")
+	}
+	_, rev, _ = s.List(ctxFor(t), "p/")
+	guard = []store.Cmp{{Key: "p/", ModRevision: rev, Prefix: true}}
+	del(t, s, "p/a")
+	if res := txn(t, s, guard, store.Put("out", []byte("5"))); !res.Succeeded {
+		t.Fatal("a deletion failed the prefix guard; etcd does not see deletions, so no store may")
+	}
+	empty := []store.Cmp{{Key: "none/", ModRevision: rev, Prefix: true}}
+	if res := txn(t, s, empty, store.Put("out", []byte("6"))); !res.Succeeded {
+		t.Fatal("a prefix guard over no key failed")
+	}
+}
+
+// testTxnSizeLimit: every store refuses a transaction over store.MaxTxnOps guards or
+// writes, as etcd does, and changes nothing.
+func testTxnSizeLimit(t *testing.T, s store.Store) {
+	var cmps []store.Cmp
+	var ops []store.Op
+	for i := range store.MaxTxnOps + 1 {
+		cmps = append(cmps, store.Cmp{Key: fmt.Sprintf("g/%03d", i)})
+		ops = append(ops, store.Put(fmt.Sprintf("w/%03d", i), []byte("x")))
+	}
+	for _, c := range []struct {
+		name string
+		cmps []store.Cmp
+		ops  []store.Op
+	}{
+		{"guards", cmps, ops[:1]},
+		{"writes", nil, ops},
+		{"guards without writes", cmps, nil},
+	} {
+		if _, err := s.Txn(ctxFor(t), c.cmps, c.ops); !errors.Is(err, store.ErrTxnTooLarge) {
+			t.Errorf("%s over the limit: %v, want ErrTxnTooLarge", c.name, err)
+		}
+	}
+	if kvs, _, err := s.List(ctxFor(t), "w/"); err != nil || len(kvs) != 0 {
+		t.Fatalf("a refused transaction wrote %d keys (%v)", len(kvs), err)
+	}
+	if res := txn(t, s, cmps[:store.MaxTxnOps], ops[:store.MaxTxnOps]...); !res.Succeeded {
+		t.Fatal("a transaction of exactly the limit failed")
+	}
 }
 
 func testList(t *testing.T, s store.Store) {
