@@ -22,6 +22,35 @@ type Region struct {
 	NoVPNAttachment bool `yaml:"noVpnAttachment" toml:"noVpnAttachment"`
 	// PublicPool is the CIDR block public IPsec gateway addresses are allocated from.
 	PublicPool string `yaml:"publicPool" toml:"publicPool"`
+	// Geography is the area a CEN bandwidth package names (GeographicRegionAId/BId):
+	// china, asia-pacific, europe, north-america, middle-east or australia. A bandwidth
+	// package serves the inter-region connections between its two areas. Empty: derived
+	// from the region ID as Alibaba names regions (see Area).
+	Geography string `yaml:"geography" toml:"geography"`
+}
+
+// Geographies are the areas a bandwidth package may connect, in Alibaba's spelling.
+var Geographies = []string{"china", "asia-pacific", "europe", "north-america", "middle-east", "australia"}
+
+// areaByPrefix derives an area from Alibaba's region ID prefixes.
+var areaByPrefix = []struct{ prefix, area string }{
+	{"cn-hongkong", "asia-pacific"}, {"cn-", "china"}, {"ap-southeast-2", "australia"}, {"ap-", "asia-pacific"},
+	{"eu-", "europe"}, {"us-", "north-america"}, {"me-", "middle-east"},
+}
+
+// Area is the region's geography: the configured one, else derived from its ID
+// (cn-* china, ap-* asia-pacific, eu-* europe, us-* north-america, me-* middle-east),
+// else the region ID itself (a package must then name it).
+func (r Region) Area() string {
+	if r.Geography != "" {
+		return r.Geography
+	}
+	for _, a := range areaByPrefix {
+		if strings.HasPrefix(r.ID, a.prefix) {
+			return a.area
+		}
+	}
+	return r.ID
 }
 
 // Config is the server catalog.
@@ -86,6 +115,9 @@ func (c Config) validate() error {
 		seen[r.ID] = true
 		if len(r.Zones) == 0 {
 			return fmt.Errorf("config: region %s has no zones", r.ID)
+		}
+		if r.Geography != "" && !slices.Contains(Geographies, r.Geography) {
+			return fmt.Errorf("config: region %s: geography %q must be one of %s", r.ID, r.Geography, strings.Join(Geographies, ", "))
 		}
 		if r.PublicPool != "" {
 			if p, err := netip.ParsePrefix(r.PublicPool); err != nil || !p.Addr().Is4() || p.Bits() > 29 {

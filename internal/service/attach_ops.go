@@ -127,7 +127,7 @@ func (s *Service) DeleteTransitRouterVpnAttachment(ctx context.Context, c Caller
 // finishAttach completes Attaching -> Attached with the connection.
 func (s *Service) finishAttach(t *txn, a *model.VpnAttachment) error {
 	s.setStatus(&a.Meta, model.AttachmentAttached)
-	if err := s.linkSystem(t, a.Meta, a.TransitRouterID, a.SystemLinks); err != nil {
+	if err := s.linkSystem(t, a.Meta, model.KindVpnAttachment, a.TransitRouterID, a.SystemLinks); err != nil {
 		return err
 	}
 	var vco model.VpnConnection

@@ -133,6 +133,16 @@ func (s *Service) DeleteCen(ctx context.Context, c Caller, cenID string) error {
 		if cen.Routers > 0 {
 			return apierr.New("InvalidOperation.AttachedChildInstanceExist", "The CEN instance %s still has %d transit router(s); delete them first.", cen.ID, cen.Routers)
 		}
+		// Binding a package rewrites the CEN, so this listing cannot miss one bound meanwhile.
+		bwps, err := listTxn[model.BandwidthPackage](t, model.KindBandwidthPackage)
+		if err != nil {
+			return err
+		}
+		for _, p := range bwps {
+			if p.CenID == cen.ID {
+				return apierr.New("DependencyViolation.BandwidthPackage", "The CEN instance %s still has bandwidth package %s bound; unbind it first (UnassociateCenBandwidthPackage).", cen.ID, p.ID)
+			}
+		}
 		s.setStatus(&cen.Meta, model.StatusDeleting)
 		return t.put(resKey(model.KindCEN, cen.ID), cen)
 	})

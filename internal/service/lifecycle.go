@@ -13,6 +13,9 @@ import (
 var transitions = map[string]map[string]string{
 	model.KindVpnAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
 	model.KindVpcAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	model.KindPeerAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	// Bandwidth packages change status (Idle, InUse) at once.
+	model.KindBandwidthPackage: {},
 	// A connection's attaching/detaching complete with its attachment, not on their own.
 	model.KindVpnConnection: {model.VcoUpdating: "next"},
 	model.KindAssociation:   {model.StatusAssociating: model.StatusActive, model.StatusDissociating: ""},
@@ -108,7 +111,16 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 			return err
 		}
 		s.setStatus(&a.Meta, to)
-		if err := s.linkSystem(t, a.Meta, a.TransitRouterID, a.SystemLinks); err != nil {
+		if err := s.linkSystem(t, a.Meta, model.KindVpcAttachment, a.TransitRouterID, a.SystemLinks); err != nil {
+			return err
+		}
+		return t.put(key, a)
+	case model.KindPeerAttachment:
+		var a model.PeerAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		if err := s.finishPeerAttach(t, &a); err != nil {
 			return err
 		}
 		return t.put(key, a)
@@ -148,6 +160,12 @@ func (s *Service) deleted(t *txn, kind string, raw []byte) error {
 			return err
 		}
 		return s.finishVpcDetach(t, &a)
+	case model.KindPeerAttachment:
+		var a model.PeerAttachment
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		return s.finishPeerDetach(t, &a)
 	case model.KindRouteTable:
 		var rt model.RouteTable
 		if err := json.Unmarshal(raw, &rt); err != nil || rt.Type != "Custom" {

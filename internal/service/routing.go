@@ -413,6 +413,16 @@ func (s *Service) AttachmentResources(ctx context.Context, trID string) (map[str
 			out[a.ID] = [2]string{a.VpcID, "VPC"}
 		}
 	}
+	peers, err := listKind[model.PeerAttachment](ctx, s, model.KindPeerAttachment)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range peers {
+		if a.Connects(trID) {
+			other, _ := a.Other(trID)
+			out[a.ID] = [2]string{other, "TR"}
+		}
+	}
 	return out, nil
 }
 

@@ -14,9 +14,36 @@ func tableNotFound(id string) *apierr.Error {
 	return apierr.New("InvalidTransitRouterRouteTableId.NotFound", "The route table %s does not exist.", id)
 }
 
-// AttachmentRef is what routing needs to know of any attachment (VPN or VPC).
+// AttachmentRef is what routing needs to know of any attachment (VPN, VPC or an
+// inter-region connection, which belongs to two transit routers).
 type AttachmentRef struct {
 	ID, Kind, Type, ResourceID, TransitRouterID, Status, Owner string
+	// PeerTransitRouterID is the other router of an inter-region connection.
+	PeerTransitRouterID string
+}
+
+// On reports whether the attachment belongs to transit router tr.
+func (a AttachmentRef) On(tr string) bool {
+	return tr == a.TransitRouterID || (a.PeerTransitRouterID != "" && tr == a.PeerTransitRouterID)
+}
+
+// ResourceOn is the network instance behind the attachment as router tr sees it: for an
+// inter-region connection, the other transit router.
+func (a AttachmentRef) ResourceOn(tr string) string {
+	if a.Kind == model.KindPeerAttachment && tr == a.PeerTransitRouterID {
+		return a.TransitRouterID
+	}
+	return a.ResourceID
+}
+
+// assocKey is where the association of an attachment with a table of router tr is kept:
+// an attachment has one association, keyed by its ID; an inter-region connection one per
+// router.
+func assocKey(kind, att, tr string) string {
+	if kind == model.KindPeerAttachment {
+		return resKey(model.KindAssociation, att+":"+tr)
+	}
+	return resKey(model.KindAssociation, att)
 }
 
 // attachmentRef reads a VPN or VPC attachment of the caller.
@@ -35,6 +62,13 @@ func (s *Service) attachmentRef(t *txn, c Caller, id string) (AttachmentRef, err
 		return AttachmentRef{}, err
 	} else if ok && vpc.Owner == c.AccountID {
 		return AttachmentRef{ID: id, Kind: model.KindVpcAttachment, Type: "VPC", ResourceID: vpc.VpcID, TransitRouterID: vpc.TransitRouterID, Status: vpc.Status, Owner: vpc.Owner}, nil
+	}
+	var peer model.PeerAttachment
+	if ok, err := t.get(resKey(model.KindPeerAttachment, id), &peer); err != nil {
+		return AttachmentRef{}, err
+	} else if ok && peer.Owner == c.AccountID {
+		return AttachmentRef{ID: id, Kind: model.KindPeerAttachment, Type: "TR", ResourceID: peer.PeerTransitRouterID, TransitRouterID: peer.TransitRouterID,
+			PeerTransitRouterID: peer.PeerTransitRouterID, Status: peer.Status, Owner: peer.Owner}, nil
 	}
 	return AttachmentRef{}, attachmentNotFound(id)
 }
@@ -250,7 +284,7 @@ func (s *Service) sameRouter(t *txn, c Caller, in AssociationInput) (AttachmentR
 	if err != nil {
 		return att, nil, err
 	}
-	if att.TransitRouterID != rt.TransitRouterID {
+	if !att.On(rt.TransitRouterID) {
 		return att, nil, apierr.Invalid("TransitRouterRouteTableId", "The route table %s belongs to transit router %s, the attachment %s to %s; they must belong to the same one.", rt.ID, rt.TransitRouterID, att.ID, att.TransitRouterID)
 	}
 	if att.Status != model.AttachmentAttached {
@@ -270,7 +304,7 @@ func (s *Service) AssociateTransitRouterAttachmentWithRouteTable(ctx context.Con
 			return err
 		}
 		var cur model.Association
-		if ok, err := t.get(resKey(model.KindAssociation, att.ID), &cur); err != nil {
+		if ok, err := t.get(assocKey(att.Kind, att.ID, rt.TransitRouterID), &cur); err != nil {
 			return err
 		} else if ok {
 			return apierr.New("AssociationExist.TransitRouterTable", "The attachment %s is already associated with route table %s; use ReplaceTransitRouterRouteTableAssociation to move it.", att.ID, cur.TableID)
@@ -278,7 +312,7 @@ func (s *Service) AssociateTransitRouterAttachmentWithRouteTable(ctx context.Con
 		if in.DryRun {
 			return errDryRun
 		}
-		return s.associate(t, c, att.ID, rt)
+		return s.associate(t, c, att.Kind, att.ID, rt)
 	})
 }
 
@@ -290,7 +324,8 @@ func (s *Service) ReplaceTransitRouterRouteTableAssociation(ctx context.Context,
 			return err
 		}
 		var a model.Association
-		if ok, err := t.get(resKey(model.KindAssociation, att.ID), &a); err != nil {
+		key := assocKey(att.Kind, att.ID, rt.TransitRouterID)
+		if ok, err := t.get(key, &a); err != nil {
 			return err
 		} else if !ok {
 			return apierr.New("InvalidAssociation.NotFound", "The attachment %s is not associated with a route table; use AssociateTransitRouterAttachmentWithRouteTable.", att.ID)
@@ -303,7 +338,7 @@ func (s *Service) ReplaceTransitRouterRouteTableAssociation(ctx context.Context,
 		}
 		a.TableID = rt.ID
 		s.setStatus(&a.Meta, model.StatusAssociating)
-		return t.put(resKey(model.KindAssociation, att.ID), a)
+		return t.put(key, a)
 	})
 }
 
@@ -314,11 +349,13 @@ func (s *Service) DissociateTransitRouterAttachmentFromRouteTable(ctx context.Co
 		if err != nil {
 			return err
 		}
-		if _, err := s.ownedTable(t, c, in.TableID); err != nil {
+		rt, err := s.ownedTable(t, c, in.TableID)
+		if err != nil {
 			return err
 		}
 		var a model.Association
-		if ok, err := t.get(resKey(model.KindAssociation, att.ID), &a); err != nil {
+		key := assocKey(att.Kind, att.ID, rt.TransitRouterID)
+		if ok, err := t.get(key, &a); err != nil {
 			return err
 		} else if !ok || a.TableID != in.TableID {
 			return apierr.New("InvalidAssociation.NotFound", "The attachment %s is not associated with route table %s.", att.ID, in.TableID)
@@ -330,7 +367,7 @@ func (s *Service) DissociateTransitRouterAttachmentFromRouteTable(ctx context.Co
 			return errDryRun
 		}
 		s.setStatus(&a.Meta, model.StatusDissociating)
-		return t.put(resKey(model.KindAssociation, att.ID), a)
+		return t.put(key, a)
 	})
 }
 
@@ -355,11 +392,13 @@ func (s *Service) EnableTransitRouterRouteTablePropagation(ctx context.Context, 
 	})
 }
 
-// associate creates the association of attachment att with table rt (Associating).
-func (s *Service) associate(t *txn, c Caller, att string, rt *model.RouteTable) error {
+// associate creates the association of attachment att (of kind) with table rt
+// (Associating).
+func (s *Service) associate(t *txn, c Caller, kind, att string, rt *model.RouteTable) error {
 	a := model.Association{Meta: s.newMeta(c, model.KindAssociation, rt.Region, model.StatusAssociating, nil), AttachmentID: att, TableID: rt.ID, TransitRouterID: rt.TransitRouterID}
-	a.ID = att
-	return t.create(resKey(model.KindAssociation, att), a)
+	key := assocKey(kind, att, rt.TransitRouterID)
+	_, a.ID, _ = ResourceKey(key)
+	return t.create(key, a)
 }
 
 // propagate creates the propagation of attachment att into table rt (Enabling).
@@ -372,7 +411,7 @@ func (s *Service) propagate(t *txn, c Caller, att string, rt *model.RouteTable) 
 // linkSystem associates an attachment that has just become Attached with its transit
 // router's System route table, and propagates it there, as its creation asked. It runs in
 // the transaction that completes the attachment, so no restart can leave it undone.
-func (s *Service) linkSystem(t *txn, att model.Meta, trID string, l model.SystemLinks) error {
+func (s *Service) linkSystem(t *txn, att model.Meta, kind, trID string, l model.SystemLinks) error {
 	if !l.AssociateSystem && !l.PropagateSystem {
 		return nil
 	}
@@ -386,7 +425,7 @@ func (s *Service) linkSystem(t *txn, att model.Meta, trID string, l model.System
 	}
 	c := Caller{AccountID: att.Owner}
 	if l.AssociateSystem {
-		if err := s.associate(t, c, att.ID, &rt); err != nil {
+		if err := s.associate(t, c, kind, att.ID, &rt); err != nil {
 			return err
 		}
 	}
@@ -450,8 +489,9 @@ func (s *Service) ListLinks(ctx context.Context, c Caller, kind string, f LinkFi
 		for _, kv := range kvs {
 			var l struct {
 				model.Meta
-				AttachmentID string `json:"attachmentId"`
-				TableID      string `json:"tableId"`
+				AttachmentID    string `json:"attachmentId"`
+				TableID         string `json:"tableId"`
+				TransitRouterID string `json:"transitRouterId"`
 			}
 			if err := json.Unmarshal(kv.Value, &l); err != nil {
 				return err
@@ -464,26 +504,36 @@ func (s *Service) ListLinks(ctx context.Context, c Caller, kind string, f LinkFi
 			if err != nil {
 				continue // the attachment is going away with it
 			}
-			if (f.ResourceID != "" && att.ResourceID != f.ResourceID) || (f.ResourceType != "" && att.Type != f.ResourceType) {
+			res := att.ResourceOn(l.TransitRouterID)
+			if (f.ResourceID != "" && res != f.ResourceID) || (f.ResourceType != "" && att.Type != f.ResourceType) {
 				continue
 			}
-			out = append(out, Link{AttachmentID: l.AttachmentID, TableID: l.TableID, ResourceID: att.ResourceID, ResourceType: att.Type, Status: l.Status})
+			out = append(out, Link{AttachmentID: l.AttachmentID, TableID: l.TableID, ResourceID: res, ResourceType: att.Type, Status: l.Status})
 		}
 		return nil
 	})
 	return out, err
 }
 
-// removeAttachmentLinks deletes an attachment's association and propagations.
+// removeAttachmentLinks deletes an attachment's associations (an inter-region connection
+// has one per router) and propagations.
 func removeAttachmentLinks(t *txn, attID string) error {
-	t.del(resKey(model.KindAssociation, attID))
+	if err := deleteWhere[model.Association](t, model.KindAssociation, func(a *model.Association) bool { return a.AttachmentID == attID }); err != nil {
+		return err
+	}
 	return deleteWhere[model.Propagation](t, model.KindPropagation, func(p *model.Propagation) bool { return p.AttachmentID == attID })
 }
 
 // attachmentLinks reports whether an attachment has an association or propagations.
 func attachmentLinks(t *txn, attID string) (bool, error) {
-	if _, ok, err := t.getRaw(resKey(model.KindAssociation, attID)); err != nil || ok {
-		return ok, err
+	assocs, err := listTxn[model.Association](t, model.KindAssociation)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range assocs {
+		if a.AttachmentID == attID {
+			return true, nil
+		}
 	}
 	props, err := listTxn[model.Propagation](t, model.KindPropagation)
 	if err != nil {
@@ -550,7 +600,7 @@ func (s *Service) CreateTransitRouterRouteEntry(ctx context.Context, c Caller, i
 			if err != nil {
 				return "", err
 			}
-			if att.TransitRouterID != rt.TransitRouterID {
+			if !att.On(rt.TransitRouterID) {
 				return "", apierr.Invalid("TransitRouterRouteEntryNextHopId", "The next hop %s is attached to transit router %s, not to %s of route table %s.", att.ID, att.TransitRouterID, rt.TransitRouterID, rt.ID)
 			}
 		}

@@ -23,6 +23,9 @@ var tagTypes = map[string]map[string]TagType{
 		"transitrouter":              {"TransitRouter", model.KindTR},
 		"transitrouterroutetable":    {"TransitRouterRouteTable", model.KindRouteTable},
 		"transitroutervpnattachment": {"TransitRouterVpnAttachment", model.KindVpnAttachment},
+		// Terraform's alicloud_cen_transit_router_peer_attachment tags with this type.
+		"transitrouterpeerattachment": {"TransitRouterPeerAttachment", model.KindPeerAttachment},
+		"bandwidthpackage":            {"bandwidthpackage", model.KindBandwidthPackage},
 	},
 	"Vpc": {
 		"vpnattachment":   {"VPNATTACHMENT", model.KindVpnConnection},

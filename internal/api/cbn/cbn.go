@@ -32,7 +32,7 @@ func Product(svc *service.Service) *rpc.Product {
 		"ListTransitRouterCidr":   h.listCidr,
 		"DeleteTransitRouterCidr": h.deleteCidr,
 	}}
-	for _, set := range []map[string]rpc.Handler{h.vpnActions(), h.routeActions()} {
+	for _, set := range []map[string]rpc.Handler{h.vpnActions(), h.routeActions(), h.peerActions()} {
 		for name, a := range set {
 			p.Actions[name] = a
 		}
@@ -41,7 +41,8 @@ func Product(svc *service.Service) *rpc.Product {
 	p.Cacheable = map[string]bool{"DescribeCens": true, "ListTransitRouters": true, "ListTransitRouterCidr": true, "ListTagResources": true,
 		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
 		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,
-		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true}
+		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true, "ListTransitRouterPeerAttachments": true,
+		"DescribeCenBandwidthPackages": true}
 	// Learned routes and health verdicts change the computed route tables.
 	p.Observes = map[string]bool{"ListTransitRouterRouteEntries": true}
 	return p
@@ -96,11 +97,18 @@ func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object,
 	}
 	items := []rpc.Object{}
 	for _, c := range api.PageOf(cens, pg) {
+		bwps, err := h.svc.CenBandwidthPackages(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if bwps == nil {
+			bwps = []string{}
+		}
 		items = append(items, rpc.Object{
 			"CenId": c.ID, "Name": c.Name, "Description": c.Description, "Status": c.Status,
 			"CreationTime": model.CBNTime(c.Created), "ProtectionLevel": c.ProtectionLevel, "Ipv6Level": "DISABLED",
 			"ResourceGroupId":        service.DefaultResourceGroup(c.Owner),
-			"CenBandwidthPackageIds": rpc.Object{"CenBandwidthPackageId": []string{}},
+			"CenBandwidthPackageIds": rpc.Object{"CenBandwidthPackageId": bwps},
 			"Tags":                   rpc.Object{"Tag": api.TagList(c.Tags)},
 		})
 	}
