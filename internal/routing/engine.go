@@ -867,5 +867,5 @@ func entryEqual(a, b Entry) bool {
 func pathEqual(a, b PathAttributes) bool {
 	return slices.Equal(a.AsPath, b.AsPath) && slices.Equal(a.Communities, b.Communities) &&
 		a.OriginInstanceID == b.OriginInstanceID && a.OriginInstanceType == b.OriginInstanceType &&
-		a.OriginRouteType == b.OriginRouteType && a.Preference == b.Preference
+		a.OriginRouteType == b.OriginRouteType && a.Preference == b.Preference && slices.Equal(a.Regions, b.Regions)
 }

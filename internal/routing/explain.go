@@ -114,10 +114,13 @@ func (s *state) explainEntry(t string, pe *prefixEntries, i int) Candidate {
 	r := e.route
 	c.Offered = &PathAttributes{AsPath: r.AsPath, Communities: r.Communities, OriginInstanceID: e.att.a.ResourceID,
 		OriginInstanceType: e.att.a.Type, OriginRouteType: r.Kind, Preference: DefaultPreference}
-	sub := subject{table: t, trRegion: s.region, src: e.att, kind: r.Kind, prefix: pe.prefix, asPath: r.AsPath, comms: r.Communities}
+	if o := e.origin(); o != nil {
+		c.Offered.OriginInstanceID, c.Offered.OriginInstanceType, c.Offered.Regions = o.InstanceID, o.Type, o.Regions
+	}
+	sub := subject{table: t, trRegion: s.region, src: e.att, org: e.origin(), kind: r.Kind, prefix: pe.prefix, asPath: r.AsPath, comms: r.Communities}
 	o, steps := s.in[t].trace(inAllConds, RegionIn, &sub)
 	c.RegionIn = steps
-	al := len(e.asPath())
+	al := e.pathLen()
 	switch {
 	case e.status == StatusRejected && o.denier != nil:
 		c.Reason = fmt.Sprintf("denied by RegionIn route map %s (priority %d)", o.denier.ID, o.denier.Priority)
@@ -129,7 +132,7 @@ func (s *state) explainEntry(t string, pe *prefixEntries, i int) Candidate {
 		c.Reason = fmt.Sprintf("ECMP member %d of %d: VPN attachments with equal preference (%d) and AS path length (%d), ordered by attachment ID",
 			i+1, pe.nActive, e.pref, al)
 	case e.status == StatusActive:
-		c.Reason = fmt.Sprintf("best route: preference %d, AS path length %d", e.pref, al)
+		c.Reason = fmt.Sprintf("best route: preference %d, %s %d", e.pref, pathLenName(e), al)
 		if ties := countTies(pe, e); ties > 1 {
 			c.Reason += fmt.Sprintf("; %d routes tie and not all are VPN attachments (no ECMP): first by attachment type (VPC, VBR, CCN, TR, VPN), then attachment ID", ties)
 		}
@@ -139,8 +142,8 @@ func (s *state) explainEntry(t string, pe *prefixEntries, i int) Candidate {
 		c.Reason = "not selected"
 	case e.pref != best.pref:
 		c.Reason = fmt.Sprintf("preference %d is worse than %d of the Active route via %s (smaller wins)", e.pref, best.pref, best.att.a.ID)
-	case al != len(best.asPath()):
-		c.Reason = fmt.Sprintf("AS path length %d is longer than %d of the Active route via %s", al, len(best.asPath()), best.att.a.ID)
+	case al != best.pathLen():
+		c.Reason = fmt.Sprintf("%s %d is longer than %d of the Active route via %s", pathLenName(e, best), al, best.pathLen(), best.att.a.ID)
 	case best.att.a.Type != TypeVPN || e.att.a.Type != TypeVPN:
 		c.Reason = fmt.Sprintf("ties with the Active route via %s, but ECMP needs all best routes to be VPN attachments; the first by attachment type (VPC, VBR, CCN, TR, VPN), then attachment ID wins", best.att.a.ID)
 	default:
@@ -149,11 +152,22 @@ func (s *state) explainEntry(t string, pe *prefixEntries, i int) Candidate {
 	return c
 }
 
+// pathLenName names what pathLen counts for these entries: the AS path alone unless a
+// route crossed regions.
+func pathLenName(es ...*entry) string {
+	for _, e := range es {
+		if o := e.origin(); o != nil && len(o.Regions) > 0 {
+			return "path length (AS path plus regions crossed)"
+		}
+	}
+	return "AS path length"
+}
+
 func countTies(pe *prefixEntries, e *entry) int {
 	n := 0
 	for i := range pe.entries {
 		o := &pe.entries[i]
-		if o.static == nil && o.status != StatusRejected && o.pref == e.pref && len(o.asPath()) == len(e.asPath()) {
+		if o.static == nil && o.status != StatusRejected && o.pref == e.pref && o.pathLen() == e.pathLen() {
 			n++
 		}
 	}
@@ -188,8 +202,8 @@ func (s *state) explainAdvert(p netip.Prefix, id string) AdvertisementExplanatio
 	case a.a.Withdrawn:
 		x.Reason = "the attachment is withdrawn (health check or tunnel down): nothing is advertised to it"
 		return x
-	case a.a.Type != TypeVPC && !a.a.AutoPublish:
-		x.Reason = "route synchronization (AutoPublish) is off and the attachment is not a VPC: nothing is advertised to it"
+	case a.a.Type != TypeVPC && a.a.Type != TypeTR && !a.a.AutoPublish:
+		x.Reason = "route synchronization (AutoPublish) is off and the attachment is not a VPC or an inter-region connection: nothing is advertised to it"
 		return x
 	case x.TableID == "":
 		x.Reason = "the attachment is not associated with a route table: nothing is advertised to it"
@@ -213,7 +227,7 @@ func (s *state) explainAdvert(p netip.Prefix, id string) AdvertisementExplanatio
 	var denier *policy
 	for i := range pe.active() {
 		e := &pe.entries[i]
-		sub := subject{table: x.TableID, trRegion: s.region, src: e.att, dst: a, kind: e.kind(), prefix: p, asPath: e.asPath(), comms: e.comms()}
+		sub := subject{table: x.TableID, trRegion: s.region, src: e.att, org: e.origin(), dst: a, kind: e.kind(), prefix: p, asPath: e.asPath(), comms: e.comms()}
 		o, steps := s.out[x.TableID].trace(outAllConds, RegionOut, &sub)
 		x.RegionOut = append(x.RegionOut, RegionOutTrace{NextHop: e.nextHop(), Steps: steps})
 		if o.denied {
@@ -298,6 +312,9 @@ func describeEntry(e Entry) string {
 	}
 	s := fmt.Sprintf("%s %s origin %s %s/%s preference %d", e.Prefix, hop, e.Path.OriginRouteType,
 		e.Path.OriginInstanceType, e.Path.OriginInstanceID, e.Path.Preference)
+	if len(e.Path.Regions) > 0 {
+		s += " from " + strings.Join(e.Path.Regions, " -> ")
+	}
 	if len(e.Path.AsPath) > 0 {
 		s += fmt.Sprintf(" as-path %v", e.Path.AsPath)
 	}

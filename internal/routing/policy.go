@@ -43,6 +43,7 @@ var (
 		condDestinationTable, condSourceType, condRouteType, condCIDR, condASN, condCommunity, condAddressType}
 	inAttConds = []cond{condSourceInstance, condSourceRegion, condDestinationRegion,
 		condDestinationTable, condSourceType}
+	inTableConds = []cond{condDestinationRegion, condDestinationTable}
 	// RegionOut: source = the route's origin attachment and the bound table, destination = the
 	// receiving attachment.
 	outAllConds = []cond{condSourceInstance, condDestinationInstance, condSourceRegion,
@@ -131,12 +132,21 @@ func routeMapEqual(a, b *RouteMap) bool {
 type subject struct {
 	table    string    // the bound table
 	trRegion string    // the transit router's region
-	src      *attState // the route's origin attachment (nil: none)
+	src      *attState // the attachment the route came from (nil: none)
+	org      *Origin   // where a route from another region started (nil: at src)
 	dst      *attState // RegionOut: the receiving attachment
 	kind     RouteType
 	prefix   netip.Prefix
 	asPath   []uint32
 	comms    []string
+}
+
+// sourceRegion is the region the route started in.
+func (s *subject) sourceRegion() string {
+	if s.org != nil && s.org.Region() != "" {
+		return s.org.Region()
+	}
+	return regionOf(s.src, s.trRegion)
 }
 
 func regionOf(a *attState, trRegion string) string {
@@ -201,11 +211,17 @@ func (p *policy) test(c cond, dir Direction, s *subject) bool {
 	}
 	switch c {
 	case condSourceInstance:
+		// The attachment the route came from, or the instance it started at in another
+		// region (as the cloud's example of two data centers in two regions matches the
+		// other region's VBR by its ID).
+		if s.org != nil && s.org.InstanceID != "" && slices.Contains(p.SourceInstanceIDs, s.org.InstanceID) {
+			return !p.SourceInstanceIDsReverse
+		}
 		return instanceMatch(p.SourceInstanceIDs, p.SourceInstanceIDsReverse, s.src)
 	case condDestinationInstance:
 		return instanceMatch(p.DestinationInstanceIDs, p.DestinationInstanceIDsReverse, s.dst)
 	case condSourceRegion:
-		return slices.Contains(p.SourceRegionIDs, regionOf(s.src, s.trRegion))
+		return slices.Contains(p.SourceRegionIDs, s.sourceRegion())
 	case condDestinationRegion:
 		r := s.trRegion
 		if dir == RegionOut {
@@ -217,6 +233,11 @@ func (p *policy) test(c cond, dir Direction, s *subject) bool {
 	case condDestinationTable:
 		return slices.Contains(p.DestinationRouteTableIDs, s.table)
 	case condSourceType:
+		// The origin's type (what keeps data centers apart across regions too), or TR for
+		// anything that came over an inter-region connection.
+		if s.org != nil && s.org.Type != 0 && slices.Contains(p.SourceChildInstanceTypes, s.org.Type) {
+			return true
+		}
 		return slices.Contains(p.SourceChildInstanceTypes, typeOf(s.src))
 	case condDestinationType:
 		return slices.Contains(p.DestinationChildInstanceTypes, typeOf(s.dst))
@@ -440,11 +461,16 @@ func (p *policy) describe(c cond, dir Direction, s *subject) string {
 		}
 		return a.a.ID
 	}
+	srcInst, srcType := inst(s.src), typeOf(s.src).String()
+	if s.org != nil {
+		srcInst += ", from " + s.org.InstanceID + " in " + s.org.Region()
+		srcType += " (origin " + s.org.Type.String() + ")"
+	}
 	var got string
 	var want any
 	switch c {
 	case condSourceInstance:
-		got, want = inst(s.src), p.SourceInstanceIDs
+		got, want = srcInst, p.SourceInstanceIDs
 		if p.SourceInstanceIDsReverse {
 			name += " (reverse match)"
 		}
@@ -454,7 +480,7 @@ func (p *policy) describe(c cond, dir Direction, s *subject) string {
 			name += " (reverse match)"
 		}
 	case condSourceRegion:
-		got, want = regionOf(s.src, s.trRegion), p.SourceRegionIDs
+		got, want = s.sourceRegion(), p.SourceRegionIDs
 	case condDestinationRegion:
 		got, want = s.trRegion, p.DestinationRegionIDs
 		if dir == RegionOut {
@@ -465,7 +491,7 @@ func (p *policy) describe(c cond, dir Direction, s *subject) string {
 	case condDestinationTable:
 		got, want = s.table, p.DestinationRouteTableIDs
 	case condSourceType:
-		got, want = typeOf(s.src).String(), p.SourceChildInstanceTypes
+		got, want = srcType, p.SourceChildInstanceTypes
 	case condDestinationType:
 		got, want = typeOf(s.dst).String(), p.DestinationChildInstanceTypes
 	case condRouteType:

@@ -61,10 +61,7 @@ func attEqual(x, y *attState) bool {
 	a, b := &x.a, &y.a
 	return a.ID == b.ID && a.Type == b.Type && a.ResourceID == b.ResourceID && a.Region == b.Region &&
 		a.Withdrawn == b.Withdrawn && a.AutoPublish == b.AutoPublish &&
-		slices.EqualFunc(a.Routes, b.Routes, func(r, s OfferedRoute) bool {
-			return r.Prefix == s.Prefix && r.Kind == s.Kind && slices.Equal(r.AsPath, s.AsPath) &&
-				slices.Equal(r.Communities, s.Communities)
-		})
+		slices.EqualFunc(a.Routes, b.Routes, offeredEqual)
 }
 
 // sameAsReceiver reports whether x and y receive the same advertisements (everything but
@@ -113,6 +110,18 @@ func (e *entry) comms() []string {
 	return nil
 }
 
+// pathLen is what route selection compares after the preference: the AS path's length
+// plus the regions the route crossed, as if each transit router it went through had
+// prepended an AS, so the direct inter-region connection wins over a detour through a
+// third region.
+func (e *entry) pathLen() int {
+	n := len(e.asPath())
+	if e.route != nil {
+		n += len(e.route.Origin.Regions)
+	}
+	return n
+}
+
 func (e *entry) kind() RouteType {
 	switch {
 	case e.static == nil:
@@ -155,7 +164,21 @@ func (e *entry) export(p netip.Prefix) Entry {
 		x.Path.OriginInstanceID = e.att.a.ResourceID
 		x.Path.OriginInstanceType = e.att.a.Type
 	}
+	if e.route != nil && e.route.Origin.Set() {
+		// Learned from another region: the origin is the instance there, not the
+		// connection it came over (that is the next hop).
+		o := &e.route.Origin
+		x.Path.OriginInstanceID, x.Path.OriginInstanceType, x.Path.Regions = o.InstanceID, o.Type, o.Regions
+	}
 	return x
+}
+
+// origin is the route's origin for policies (nil for a static entry or a local route).
+func (e *entry) origin() *Origin {
+	if e.route == nil || !e.route.Origin.Set() {
+		return nil
+	}
+	return &e.route.Origin
 }
 
 // typeRank orders attachment types for non-ECMP ties: VPC, VBR, CCN, TR, VPN, unknown.
@@ -178,7 +201,7 @@ func cmpRank(a, b *entry) int {
 		}
 		return 1
 	}
-	return cmp.Or(cmp.Compare(a.pref, b.pref), cmp.Compare(len(a.asPath()), len(b.asPath())),
+	return cmp.Or(cmp.Compare(a.pref, b.pref), cmp.Compare(a.pathLen(), b.pathLen()),
 		cmp.Compare(typeRank(a.att), typeRank(b.att)), strings.Compare(a.nextHop(), b.nextHop()),
 		strings.Compare(a.staticID(), b.staticID()))
 }
@@ -232,7 +255,7 @@ func (pe *prefixEntries) route() Route {
 // policies) and orders them.
 //
 // A valid static entry beats propagated routes (the first by ID if there are several). Among
-// propagated routes the smaller preference wins, then the shorter AS path; when the best are
+// propagated routes the smaller preference wins, then the shorter path (pathLen); when the best are
 // all VPN attachments they form an ECMP group ordered by attachment ID, limit members Active
 // and the rest Standby; otherwise the first by (type VPC, VBR, CCN, TR, VPN; attachment ID)
 // is Active. Everything else valid is Candidate.
@@ -291,7 +314,7 @@ func selectPropagated(es []entry, limit int) {
 		if e.static != nil || e.status == StatusRejected {
 			continue
 		}
-		l := len(e.asPath())
+		l := e.pathLen()
 		if bestLen < 0 || e.pref < bestPref || (e.pref == bestPref && l < bestLen) {
 			bestPref, bestLen, nBest, allVPN = e.pref, l, 0, true
 		}
@@ -304,7 +327,7 @@ func selectPropagated(es []entry, limit int) {
 		return
 	}
 	isBest := func(e *entry) bool {
-		return e.static == nil && e.status != StatusRejected && e.pref == bestPref && len(e.asPath()) == bestLen
+		return e.static == nil && e.status != StatusRejected && e.pref == bestPref && e.pathLen() == bestLen
 	}
 	if nBest == 1 {
 		for i := range es {
@@ -444,7 +467,14 @@ func (s *state) evalIn(a *attState, r *OfferedRoute, t string, ps policySet) ent
 		return e
 	}
 	sub := subject{table: t, trRegion: s.region, src: a, kind: r.Kind, prefix: r.Prefix, asPath: r.AsPath, comms: r.Communities}
-	o := ps.evaluate(inRouteConds, RegionIn, &sub)
+	cs := inRouteConds
+	if r.Origin.Set() {
+		sub.org = &r.Origin
+	}
+	if a.a.Type == TypeTR || r.Origin.Set() {
+		cs = inAllConds // the source conditions depend on the route's origin (see inFor)
+	}
+	o := ps.evaluate(cs, RegionIn, &sub)
 	if o.denied {
 		e.status = StatusRejected
 		return e
@@ -464,7 +494,13 @@ func (s *state) inFor(t string, a *attState) policySet {
 	if len(ps) == 0 {
 		return nil
 	}
-	return ps.filter(inAttConds, RegionIn, &subject{table: t, trRegion: s.region, src: a})
+	cs := inAttConds
+	if a.a.Type == TypeTR {
+		// Routes over an inter-region connection have origins of their own: only the
+		// conditions about the table are the same for all of them.
+		cs = inTableConds
+	}
+	return ps.filter(cs, RegionIn, &subject{table: t, trRegion: s.region, src: a})
 }
 
 // appendStatics appends the entries of the static entries of table t for prefix p.

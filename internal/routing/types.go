@@ -24,6 +24,7 @@ package routing
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // AttachmentType is the kind of network instance behind an attachment.
@@ -264,6 +265,35 @@ type OfferedRoute struct {
 	Kind        RouteType // RouteSystem, RouteCustom or RouteBGP
 	AsPath      []uint32
 	Communities []string // "n:m"
+	// Origin is where a route an inter-region connection (a TR attachment) offers comes
+	// from: the network instance in another region that offered it first. Zero for an
+	// attachment's own routes.
+	Origin Origin
+}
+
+// Origin is the network instance a route learned from another region started at, and the
+// regions it crossed.
+type Origin struct {
+	InstanceID string // vpc-..., vco-...
+	Type       AttachmentType
+	// Regions are the regions the route was in before this transit router's, the origin's
+	// first; a transit router never takes a route that was in its own region already.
+	Regions []string
+}
+
+// Set reports whether the route came from another region.
+func (o Origin) Set() bool { return o.InstanceID != "" || len(o.Regions) > 0 }
+
+// Region is the origin's region ("" when not Set).
+func (o Origin) Region() string {
+	if len(o.Regions) == 0 {
+		return ""
+	}
+	return o.Regions[0]
+}
+
+func (o Origin) equal(p Origin) bool {
+	return o.InstanceID == p.InstanceID && o.Type == p.Type && slices.Equal(o.Regions, p.Regions)
 }
 
 // StaticEntry is a route entry configured in a route table.
@@ -347,6 +377,17 @@ type PathAttributes struct {
 	OriginInstanceType AttachmentType `json:"OriginInstanceType"`
 	OriginRouteType    RouteType      `json:"OriginRouteType"`
 	Preference         int            `json:"Preference"` // 0 for static entries: they beat every propagated route
+	// Regions are the other regions a route learned over an inter-region connection went
+	// through, its origin's first (empty for this region's routes).
+	Regions []string `json:"Regions,omitempty"`
+}
+
+// OriginRegion is the region the route started in ("" for this transit router's).
+func (p PathAttributes) OriginRegion() string {
+	if len(p.Regions) == 0 {
+		return ""
+	}
+	return p.Regions[0]
 }
 
 // Entry is one row of a route table: a static entry, or one attachment's route for a prefix.

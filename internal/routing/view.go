@@ -160,11 +160,12 @@ func (s *state) lookup(tableID string, addr netip.Addr) (Route, bool) {
 }
 
 // publishing returns the attachment and its associated table when the transit router
-// advertises routes to it: it exists, is not withdrawn, is a VPC or has AutoPublish, and is
-// associated with an existing table.
+// advertises routes to it: it exists, is not withdrawn, is a VPC or an inter-region
+// connection (the other region learns the table it is associated with) or has
+// AutoPublish, and is associated with an existing table.
 func (s *state) publishing(id string) (*attState, *tableState) {
 	a := s.atts[id]
-	if !a.offers() || !(a.a.Type == TypeVPC || a.a.AutoPublish) {
+	if !a.offers() || !(a.a.Type == TypeVPC || a.a.Type == TypeTR || a.a.AutoPublish) {
 		return nil, nil
 	}
 	t := s.tables[s.assoc[id]]
@@ -196,7 +197,7 @@ func (s *state) advertise(pe *prefixEntries, t string, ps policySet) (Entry, boo
 		if len(ps) == 0 {
 			return x, true
 		}
-		sub := subject{table: t, trRegion: s.region, src: e.att, kind: e.kind(), prefix: pe.prefix, asPath: e.asPath(), comms: e.comms()}
+		sub := subject{table: t, trRegion: s.region, src: e.att, org: e.origin(), kind: e.kind(), prefix: pe.prefix, asPath: e.asPath(), comms: e.comms()}
 		o := ps.evaluate(outRouteConds, RegionOut, &sub)
 		if o.denied {
 			continue
