@@ -176,7 +176,11 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 	if err != nil {
 		e := apierr.From(err)
 		status = e.HTTPStatus()
-		if status >= 500 {
+		switch {
+		case status >= 500 && r.Context().Err() != nil:
+			// The client went away (or the server is stopping): nothing failed that it waits for.
+			s.log.Debug("rpc: request abandoned by its client", "request_id", req.ID, "action", req.Action, "err", err)
+		case status >= 500:
 			s.log.Error("rpc: request failed", "request_id", req.ID, "action", req.Action, "err", err)
 		}
 		body = errorObject(e, req)
