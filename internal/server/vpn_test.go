@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"opencen/internal/config"
 	"strings"
 	"testing"
 
@@ -417,5 +418,44 @@ func TestManyAttachmentsOnOneRouter(t *testing.T) {
 	}
 	if total != n {
 		t.Fatalf("the router lists %d VPN attachments, want %d", total, n)
+	}
+}
+
+// TestPublicPoolExhaustion: with a pool of two addresses, two attached connections take
+// them; a third connection is refused at CreateVpnAttachment, naming the pool and what to
+// do; once one connection is gone its address is handed out again.
+func TestPublicPoolExhaustion(t *testing.T) {
+	cfg := config.Default()
+	cfg.Regions[0].PublicPool = config.Pool{"198.18.100.10-198.18.100.11"}
+	e := newEnvWith(t, cfg)
+	c := e.account("alice")
+	s := newVpnSetup(t, c)
+	create := func() string {
+		return vpcCall(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw})["VpnConnectionId"].(string)
+	}
+	attach := func(vco string) string {
+		att := call(t, c, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": s.tr, "VpnId": vco})["TransitRouterAttachmentId"].(string)
+		waitFor(t, "Attached", func() bool { return attachmentStatus(t, c, att) == "Attached" })
+		return att
+	}
+	ip := func(vco string) string { return vcoState(t, c, vco)["InternetIp"].(string) }
+	one, two := create(), create()
+	attOne := attach(one)
+	attach(two)
+	if got := []string{ip(one), ip(two)}; got[0] != "198.18.100.10" || got[1] != "198.18.100.11" {
+		t.Fatalf("gateway IPs %v, want the pool's two addresses in order", got)
+	}
+	code, status, msg := vpcErr(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw})
+	if code != "OperationFailed.AllocateCidrFailed" || status != 400 || !strings.Contains(msg, "no free address") || !strings.Contains(msg, "publicPool") {
+		t.Fatalf("third connection: %s %d %q, want OperationFailed.AllocateCidrFailed naming the pool", code, status, msg)
+	}
+	// The first goes: detached, then deleted.
+	call(t, c, "DeleteTransitRouterVpnAttachment", map[string]string{"TransitRouterAttachmentId": attOne})
+	waitFor(t, "detached", func() bool { return attachmentStatus(t, c, attOne) == "" })
+	vpcCall(t, c, "DeleteVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": one})
+	three := create()
+	attach(three)
+	if got := ip(three); got != "198.18.100.10" {
+		t.Fatalf("the new connection got %s, want the freed 198.18.100.10", got)
 	}
 }

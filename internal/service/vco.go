@@ -149,6 +149,13 @@ func (s *Service) CreateVpnAttachment(ctx context.Context, c Caller, in VpnInput
 		if err := checkBgpPeer(v, cgw); err != nil {
 			return nil, err
 		}
+		if v.NetworkType != "private" {
+			// The gateway IP is allocated at attach; a region with no address left anywhere
+			// could give it none, so refuse now rather than after the customer built it.
+			if err := s.checkPoolNotExhausted(t, in.RegionID); err != nil {
+				return nil, err
+			}
+		}
 		if in.DryRun {
 			return nil, errDryRun
 		}
