@@ -86,20 +86,28 @@ func TokenPageOf[T any](items []T, tp TokenPage) ([]T, string) {
 	return items[tp.Start:end], next
 }
 
-// Tags reads Tag.N.Key/Value, or Tags.N.Key/Value (both are sent by different clients).
-func Tags(p rpc.Params) ([]model.Tag, string) {
+// Tags reads Tag.N.Key/Value, or Tags.N.Key/Value (different clients send either), in
+// either array form, and says which parameter carried them.
+func Tags(p rpc.Params) ([]model.Tag, string, error) {
+	var tags []model.Tag
+	param := "Tag"
 	for _, name := range []string{"Tag", "Tags"} {
-		objs := p.Objects(name)
+		objs, err := p.Objects(name)
+		if err != nil {
+			return nil, "", err
+		}
 		if len(objs) == 0 {
 			continue
 		}
-		tags := make([]model.Tag, 0, len(objs))
-		for _, o := range objs {
-			tags = append(tags, model.Tag{Key: o["Key"], Value: o["Value"]})
+		if tags != nil {
+			return nil, "", apierr.Invalid("Tags", "Give tags as Tag.N or as Tags.N, not both.")
 		}
-		return tags, name
+		tags, param = make([]model.Tag, 0, len(objs)), name
+		for _, o := range objs {
+			tags = append(tags, model.Tag{Key: o.Get("Key"), Value: o.Get("Value")})
+		}
 	}
-	return nil, "Tag"
+	return tags, param, nil
 }
 
 // TagList renders tags as CBN List* APIs do: [{Key, Value}].
@@ -130,6 +138,24 @@ func SystemLinks(p rpc.Params) (model.SystemLinks, error) {
 	}
 	l.PropagateSystem, _, err = p.Bool("RouteTablePropagationEnabled")
 	return l, err
+}
+
+// ListParam names a list parameter and where to read it.
+type ListParam struct {
+	Name string
+	Dst  *[]string
+}
+
+// ReadLists reads list parameters (either array form), stopping at the first error.
+func ReadLists(p rpc.Params, lists ...ListParam) error {
+	for _, l := range lists {
+		v, err := p.List(l.Name)
+		if err != nil {
+			return err
+		}
+		*l.Dst = v
+	}
+	return nil
 }
 
 // Opt returns a pointer to a parameter's value when it is present.

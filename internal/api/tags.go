@@ -13,8 +13,15 @@ import (
 func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Handler) {
 	tag = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 		p := r.Params
-		tags, _ := Tags(p)
-		return rpc.Object{}, svc.TagResources(ctx, Caller(r), product, p["ResourceType"], p.List("ResourceId"), tags)
+		tags, _, err := Tags(p)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := p.List("ResourceId")
+		if err != nil {
+			return nil, err
+		}
+		return rpc.Object{}, svc.TagResources(ctx, Caller(r), product, p["ResourceType"], ids, tags)
 	}
 	untag = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 		p := r.Params
@@ -22,7 +29,15 @@ func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Hand
 		if err != nil {
 			return nil, err
 		}
-		return rpc.Object{}, svc.UntagResources(ctx, Caller(r), product, p["ResourceType"], p.List("ResourceId"), p.List("TagKey"), all)
+		ids, err := p.List("ResourceId")
+		if err != nil {
+			return nil, err
+		}
+		keys, err := p.List("TagKey")
+		if err != nil {
+			return nil, err
+		}
+		return rpc.Object{}, svc.UntagResources(ctx, Caller(r), product, p["ResourceType"], ids, keys, all)
 	}
 	list = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 		p := r.Params
@@ -30,8 +45,14 @@ func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Hand
 		if err != nil {
 			return nil, err
 		}
-		filter, _ := Tags(p)
-		ids := p.List("ResourceId")
+		filter, _, err := Tags(p)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := p.List("ResourceId")
+		if err != nil {
+			return nil, err
+		}
 		if len(ids) == 0 && len(filter) == 0 {
 			return nil, apierr.Missing("ResourceId.1")
 		}

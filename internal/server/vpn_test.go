@@ -337,6 +337,13 @@ func TestVpnValidation(t *testing.T) {
 		{"name", "CreateVpnAttachment", base("Name", strings.Repeat("n", 101)), "InvalidName", "1 to 100"},
 		{"tag", "CreateVpnAttachment", base("Tags.1.Key", "aliyun-x"), "InvalidTagsKey", "acs:"},
 		{"dual tunnel", "CreateVpnAttachment", base("TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		// The aliyun CLI sends the array as one JSON string: refused alike, never ignored.
+		{"dual tunnel as JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":1},{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":2}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel as JSON on modify", "ModifyVpnAttachmentAttribute", base("VpnConnectionId", "vco-x", "TunnelOptionsSpecification", `[{"TunnelIndex":1}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel bad JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}`), "InvalidTunnelOptionsSpecification", "JSON array"},
+		{"dual tunnel both forms", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}]`, "TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "not both"},
+		{"tags as JSON", "CreateVpnAttachment", base("Tags", `[{"Key":"acs:x"}]`), "InvalidTagsKey", "acs:"},
+		{"tags both spellings", "CreateVpnAttachment", base("Tags.1.Key", "a", "Tag.1.Key", "b"), "InvalidTags", "not both"},
 		{"unknown cgw", "CreateVpnAttachment", base("CustomerGatewayId", "cgw-nope"), "InvalidCustomerGatewayInstanceId.NotFound", "does not exist"},
 		{"missing cgw", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou"}, "MissingCustomerGatewayId", "CustomerGatewayId"},
 		{"missing region", "CreateVpnAttachment", map[string]string{"CustomerGatewayId": s.cgw}, "MissingRegionId", "RegionId"},

@@ -44,7 +44,10 @@ func (h handlers) createTable(ctx context.Context, r *rpc.Request) (rpc.Object, 
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterRouteTable(ctx, api.Caller(r), service.CreateRouteTableInput{
 		TransitRouterID: p["TransitRouterId"], Name: p["TransitRouterRouteTableName"], Description: p["TransitRouterRouteTableDescription"],
 		MultiRegionECMP: p["RouteTableOptions.MultiRegionECMP"], Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
@@ -61,14 +64,20 @@ func (h handlers) listTables(ctx context.Context, r *rpc.Request) (rpc.Object, e
 	if err != nil {
 		return nil, err
 	}
-	ids, names := p.List("TransitRouterRouteTableIds"), p.List("TransitRouterRouteTableNames")
+	var ids, names []string
+	if err := api.ReadLists(p, api.ListParam{Name: "TransitRouterRouteTableIds", Dst: &ids}, api.ListParam{Name: "TransitRouterRouteTableNames", Dst: &names}); err != nil {
+		return nil, err
+	}
 	if err := api.MaxItems("TransitRouterRouteTableIds", ids, 20); err != nil {
 		return nil, err
 	}
 	if err := api.MaxItems("TransitRouterRouteTableNames", names, 20); err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.ListTransitRouterRouteTables(ctx, api.Caller(r), service.TableFilter{
 		TransitRouterID: p["TransitRouterId"], Type: p["TransitRouterRouteTableType"], Status: p["TransitRouterRouteTableStatus"],
 		MultiRegionECMP: p["RouteTableOptions.MultiRegionECMP"], IDs: ids, Names: names, Tags: tags,
@@ -197,11 +206,17 @@ func routeMapInput(p rpc.Params) (service.RouteMapInput, error) {
 		return in, err
 	}
 	m := &in.Match
-	m.SourceInstanceIDs, m.DestinationInstanceIDs = p.List("SourceInstanceIds"), p.List("DestinationInstanceIds")
-	m.SourceRegionIDs, m.DestinationRegionIDs = p.List("SourceRegionIds"), p.List("DestinationRegionIds")
-	m.SourceRouteTableIDs, m.DestinationRouteTableIDs = p.List("SourceRouteTableIds"), p.List("DestinationRouteTableIds")
-	m.SourceChildInstanceTypes, m.DestinationChildInstanceTypes = p.List("SourceChildInstanceTypes"), p.List("DestinationChildInstanceTypes")
-	m.RouteTypes, m.DestinationCidrBlocks, m.MatchCommunitySet = p.List("RouteTypes"), p.List("DestinationCidrBlocks"), p.List("MatchCommunitySet")
+	if err := api.ReadLists(p,
+		api.ListParam{Name: "SourceInstanceIds", Dst: &m.SourceInstanceIDs}, api.ListParam{Name: "DestinationInstanceIds", Dst: &m.DestinationInstanceIDs},
+		api.ListParam{Name: "SourceRegionIds", Dst: &m.SourceRegionIDs}, api.ListParam{Name: "DestinationRegionIds", Dst: &m.DestinationRegionIDs},
+		api.ListParam{Name: "SourceRouteTableIds", Dst: &m.SourceRouteTableIDs}, api.ListParam{Name: "DestinationRouteTableIds", Dst: &m.DestinationRouteTableIDs},
+		api.ListParam{Name: "SourceChildInstanceTypes", Dst: &m.SourceChildInstanceTypes},
+		api.ListParam{Name: "DestinationChildInstanceTypes", Dst: &m.DestinationChildInstanceTypes},
+		api.ListParam{Name: "RouteTypes", Dst: &m.RouteTypes}, api.ListParam{Name: "DestinationCidrBlocks", Dst: &m.DestinationCidrBlocks},
+		api.ListParam{Name: "MatchCommunitySet", Dst: &m.MatchCommunitySet}, api.ListParam{Name: "OperateCommunitySet", Dst: &in.Action.OperateCommunitySet},
+	); err != nil {
+		return in, err
+	}
 	m.CidrMatchMode, m.AsPathMatchMode, m.CommunityMatchMode, m.MatchAddressType = p["CidrMatchMode"], p["AsPathMatchMode"], p["CommunityMatchMode"], p["MatchAddressType"]
 	if v, _, err := p.Bool("SourceInstanceIdsReverseMatch"); err != nil {
 		return in, err
@@ -219,13 +234,17 @@ func routeMapInput(p rpc.Params) (service.RouteMapInput, error) {
 	if in.Action.PrependAsPath, err = int64List(p, "PrependAsPath"); err != nil {
 		return in, err
 	}
-	in.Action.OperateCommunitySet, in.Action.CommunityOperateMode = p.List("OperateCommunitySet"), p["CommunityOperateMode"]
+	in.Action.CommunityOperateMode = p["CommunityOperateMode"]
 	return in, nil
 }
 
 func int64List(p rpc.Params, name string) ([]int64, error) {
+	values, err := p.List(name)
+	if err != nil {
+		return nil, err
+	}
 	var out []int64
-	for i, v := range p.List(name) {
+	for i, v := range values {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, apierr.Invalid(api.Indexed(name, i+1, ""), "%s.%d must be a number; got %q.", name, i+1, v)
@@ -273,11 +292,14 @@ func (h handlers) createVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
-	var zones []model.ZoneMapping
-	for _, z := range p.Objects("ZoneMappings") {
-		zones = append(zones, model.ZoneMapping{ZoneID: z["ZoneId"], VSwitchID: z["VSwitchId"]})
+	zones, err := zoneMappings(p, "ZoneMappings")
+	if err != nil {
+		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterVpcAttachment(ctx, api.Caller(r), service.CreateVpcAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpcID: p["VpcId"],
 		Name: p["TransitRouterAttachmentName"], Description: p["TransitRouterAttachmentDescription"], Zones: zones, SystemLinks: links,
@@ -325,4 +347,17 @@ func (h handlers) deleteVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 		return nil, err
 	}
 	return rpc.Object{}, h.svc.DeleteTransitRouterVpcAttachment(ctx, api.Caller(r), p["TransitRouterAttachmentId"], force, dry)
+}
+
+// zoneMappings reads a list of ZoneId / VSwitchId pairs (ZoneMappings, AddZoneMappings, ...).
+func zoneMappings(p rpc.Params, name string) ([]model.ZoneMapping, error) {
+	items, err := p.Objects(name)
+	if err != nil {
+		return nil, err
+	}
+	var zones []model.ZoneMapping
+	for _, z := range items {
+		zones = append(zones, model.ZoneMapping{ZoneID: z.Get("ZoneId"), VSwitchID: z.Get("VSwitchId")})
+	}
+	return zones, nil
 }

@@ -40,11 +40,18 @@ func (h handlers) createVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
-	var zones []string
-	for _, z := range p.Objects("Zone") {
-		zones = append(zones, z["ZoneId"])
+	zoneItems, err := p.Objects("Zone")
+	if err != nil {
+		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	var zones []string
+	for _, z := range zoneItems {
+		zones = append(zones, z.Get("ZoneId"))
+	}
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterVpnAttachment(ctx, api.Caller(r), service.CreateTRVpnAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpnID: p["VpnId"], VpnOwnerID: p["VpnOwnerId"],
 		AutoPublishRouteEnabled: auto, SystemLinks: links, ChargeType: p["ChargeType"], Name: p["TransitRouterAttachmentName"],
@@ -62,7 +69,10 @@ func (h handlers) listVpnAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.ListTransitRouterVpnAttachments(ctx, api.Caller(r), service.VpnAttachmentFilter{
 		Region: p["RegionId"], CenID: p["CenId"], TransitRouterID: p["TransitRouterId"], ID: p["TransitRouterAttachmentId"], Tags: tags,
 	})

@@ -68,7 +68,10 @@ func cgwObject(g service.CustomerGatewayView) rpc.Object {
 
 func (h handlers) createCGW(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	tags, tagParam := api.Tags(p)
+	tags, tagParam, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	dry, err := api.DryRun(p)
 	if err != nil {
 		return nil, err
@@ -90,7 +93,10 @@ func (h handlers) describeCGWs(ctx context.Context, r *rpc.Request) (rpc.Object,
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.DescribeCustomerGateways(ctx, api.Caller(r), p["RegionId"], p["CustomerGatewayId"], tags)
 	if err != nil {
 		return nil, err
@@ -135,8 +141,10 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 		TunnelBandwidth: api.Opt(p, "TunnelBandwidth"), ResourceGroupID: api.Opt(p, "ResourceGroupId"),
 		ClientToken: p["ClientToken"],
 	}
-	in.Tags, in.TagParam = api.Tags(p)
 	var err error
+	if in.Tags, in.TagParam, err = api.Tags(p); err != nil {
+		return in, err
+	}
 	for _, b := range []struct {
 		name string
 		dst  **bool
@@ -156,7 +164,11 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 			return in, err
 		}
 	}
-	if tunnels, _ := api.Bool(p, "EnableTunnelsBgp"); (tunnels != nil && *tunnels) || len(p.Objects("TunnelOptionsSpecification")) > 0 {
+	tunnels, err := p.Objects("TunnelOptionsSpecification")
+	if err != nil {
+		return in, err
+	}
+	if tunnelsBgp, _ := api.Bool(p, "EnableTunnelsBgp"); (tunnelsBgp != nil && *tunnelsBgp) || len(tunnels) > 0 {
 		return in, apierr.Invalid("TunnelOptionsSpecification", "Dual-tunnel connections (TunnelOptionsSpecification, EnableTunnelsBgp) are not supported; configure the single tunnel with IkeConfig, IpsecConfig, BgpConfig and HealthCheckConfig.")
 	}
 	return in, nil
@@ -245,7 +257,10 @@ func (h handlers) describeVcos(ctx context.Context, r *rpc.Request) (rpc.Object,
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.DescribeVpnConnections(ctx, api.Caller(r), service.VcoFilter{Region: p["RegionId"], ID: p["VpnConnectionId"], CustomerGatewayID: p["CustomerGatewayId"], Tags: tags})
 	if err != nil {
 		return nil, err
