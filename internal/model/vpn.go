@@ -167,7 +167,10 @@ func lifetime(param string, v int64) error {
 	return nil
 }
 
-const pskSymbols = "~!`@#$%^&*()_-+={}[]|;:\",.<>/?"
+// pskSymbols are the symbols a pre-shared key may hold: the vpc-20160428 SDK model lists
+// ~!`@#$%^&*()_-+={}[]|;:",.<>/? and the aliyun CLI's API metadata the same set with '
+// for ", so both quotes are accepted.
+const pskSymbols = "~!`@#$%^&*()_-+={}[]|;:\"',.<>/?"
 
 // CheckPSK enforces 1 to 100 characters: letters, digits and the listed symbols.
 func CheckPSK(param, v string) error {
