@@ -375,12 +375,13 @@ func TestVpnValidation(t *testing.T) {
 	if ike := path(vcoState(t, c, blank), "IkeConfig").(map[string]any); ike["IkeEncAlg"] != "aes" || len(ike["Psk"].(string)) != 16 {
 		t.Fatalf("blank blocks: %v", ike)
 	}
-	// Defaults of the product page.
+	// The defaults vpc-20160428's CreateVpnAttachment request model documents for a
+	// single-tunnel connection (not the product page's IKEv2/SHA1, which the console sends).
 	id := vpcCall(t, c, "CreateVpnAttachment", base())["VpnConnectionId"].(string)
 	got := vcoState(t, c, id)
 	raw, _ := json.Marshal(got)
-	for _, want := range []string{`"IkeVersion":"ikev2"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"sha1"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
-		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"sha1"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
+	for _, want := range []string{`"IkeVersion":"ikev1"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"md5"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
+		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"md5"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
 		`"EffectImmediately":false`, `"LocalSubnet":"0.0.0.0/0"`, `"RemoteSubnet":"0.0.0.0/0"`, `"NetworkType":"public"`, `"EnableBgp":"false"`,
 		`"LocalAsn":45104`, `"Interval":3`, `"Retry":3`, `"Policy":"revoke_route"`, `"Enable":"false"`} {
 		if !strings.Contains(string(raw), want) {
