@@ -2,9 +2,11 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"opencen/internal/apierr"
 	"opencen/internal/model"
@@ -156,6 +158,30 @@ func ReadLists(p rpc.Params, lists ...ListParam) error {
 		*l.Dst = v
 	}
 	return nil
+}
+
+// Unsupported refuses parameters that ask for what OpenCEN does not offer (IPv6, DNS
+// hostnames, IPAM pools ...): any value but an empty one or false. They are never ignored.
+func Unsupported(p rpc.Params, names ...string) error {
+	for _, n := range names {
+		if v := strings.TrimSpace(p[n]); v != "" && !strings.EqualFold(v, "false") {
+			return apierr.Invalid(n, "%s asks for a feature OpenCEN does not offer; leave it out (or false).", n)
+		}
+	}
+	return nil
+}
+
+// MoveResourceGroup serves the MoveResourceGroup action of a product (Vpc, Cbn).
+func MoveResourceGroup(svc *service.Service, product string) rpc.Handler {
+	return func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+		p := r.Params
+		dry, err := DryRun(p)
+		if err != nil {
+			return nil, err
+		}
+		return rpc.Object{}, svc.MoveResourceGroup(ctx, Caller(r), service.MoveInput{Action: product, Region: p["RegionId"],
+			ResourceType: p["ResourceType"], IDParam: "ResourceId", ID: p["ResourceId"], Group: p["NewResourceGroupId"], DryRun: dry})
+	}
 }
 
 // Opt returns a pointer to a parameter's value when it is present.

@@ -9,8 +9,14 @@ import (
 )
 
 // TagActions are the TagResources, untag and ListTagResources handlers of a product
-// (the Vpc product spells the untag action UnTagResources, Cbn UntagResources).
+// (the Vpc product spells the untag action UnTagResources, Cbn UntagResources). Their
+// ListTagResources pages differ too: Cbn by PageSize (1-50, default 10), Vpc by
+// MaxResults (1-50, default 50).
 func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Handler) {
+	sizeParam, sizeDefault := "PageSize", 10
+	if product == "Vpc" {
+		sizeParam, sizeDefault = "MaxResults", 50
+	}
 	tag = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 		p := r.Params
 		tags, _, err := Tags(p)
@@ -41,7 +47,7 @@ func TagActions(svc *service.Service, product string) (tag, untag, list rpc.Hand
 	}
 	list = func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 		p := r.Params
-		tp, err := TokenParams(p, "PageSize", 10, 50)
+		tp, err := TokenParams(p, sizeParam, sizeDefault, 50)
 		if err != nil {
 			return nil, err
 		}

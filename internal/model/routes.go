@@ -1,5 +1,7 @@
 package model
 
+import "strings"
+
 // Issue 4 kinds.
 const (
 	KindAssociation   = "assoc"
@@ -17,6 +19,7 @@ func init() {
 	idPrefix[KindVSwitch] = "vsw-"
 	idPrefix[KindVpcAttachment] = "tr-attach-"
 	idPrefix[KindVcoRoute] = "vcor-"
+	idPrefix[KindVRouter] = "vrt-"
 }
 
 // Association and propagation statuses.
@@ -66,6 +69,26 @@ type VPC struct {
 	Description string `json:"description,omitempty"`
 	VSwitches   int    `json:"vswitches"`
 	Attached    string `json:"attached,omitempty"` // transit-router attachment ID
+	// VRouterID and RouteTableID name the VPC's vRouter and its System route table
+	// (every vSwitch uses it), given at creation.
+	VRouterID    string `json:"vRouterId,omitempty"`
+	RouteTableID string `json:"routeTableId,omitempty"`
+}
+
+// KindVRouter prefixes vRouter IDs; a vRouter is not stored on its own.
+const KindVRouter = "vrt"
+
+// NewVPCRouter gives a new VPC its vRouter and System route table IDs.
+func NewVPCRouter() (vrouter, table string) { return NewID(KindVRouter), NewID(KindRouteTable) }
+
+// Router returns the VPC's vRouter and System route table IDs. A VPC stored before they
+// were given at creation gets IDs derived from its own, the same on every read.
+func (v *VPC) Router() (vrouter, table string) {
+	if v.VRouterID != "" && v.RouteTableID != "" {
+		return v.VRouterID, v.RouteTableID
+	}
+	suffix := strings.TrimPrefix(v.ID, idPrefix[KindVPC])
+	return idPrefix[KindVRouter] + suffix, idPrefix[KindRouteTable] + suffix
 }
 
 // VSwitch is a zone's subnet of a VPC.

@@ -33,6 +33,9 @@ var (
 	CBNDescription = NameRule{Max: 256}
 	VPCName        = NameRule{Max: 100}
 	VPCDescription = NameRule{Max: 100}
+	// The VPC product's own resources (VPC, vSwitch) take longer names.
+	NetworkName        = NameRule{Max: 128}
+	NetworkDescription = NameRule{Max: 256}
 )
 
 // Check validates an optional name or description: empty, or 1..Max characters not

@@ -38,6 +38,7 @@ func Product(svc *service.Service) *rpc.Product {
 		}
 	}
 	p.Actions["TagResources"], p.Actions["UntagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Cbn")
+	p.Actions["MoveResourceGroup"] = api.MoveResourceGroup(svc, "Cbn")
 	p.Cacheable = map[string]bool{"DescribeCens": true, "ListTransitRouters": true, "ListTransitRouterCidr": true, "ListTagResources": true,
 		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
 		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,

@@ -45,10 +45,12 @@ func Product(svc *service.Service) *rpc.Product {
 		p.Actions[name] = a
 	}
 	p.Actions["TagResources"], p.Actions["UnTagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Vpc")
+	p.Actions["MoveResourceGroup"] = api.MoveResourceGroup(svc, "Vpc")
 	// DescribeVpnConnectionLogs is not cacheable: MinutePeriod is relative to the clock.
 	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
 		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true,
-		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true}
+		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true, "DescribeVpcAttribute": true, "DescribeRouteTableList": true,
+		"DescribeVSwitchAttributes": true}
 	// Negotiation, BGP and health status, learned routes.
 	p.Observes = map[string]bool{"DescribeVpnConnection": true, "DescribeVpnConnections": true, "DescribeVpnAttachments": true,
 		"DescribeVcoRouteEntries": true}
@@ -369,5 +371,6 @@ func (h handlers) logs(ctx context.Context, r *rpc.Request) (rpc.Object, error) 
 
 func (h handlers) move(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	return rpc.Object{}, h.svc.MoveVpnResourceGroup(ctx, api.Caller(r), p["RegionId"], p["ResourceType"], p["InstanceId"], p["NewResourceGroupId"])
+	return rpc.Object{}, h.svc.MoveResourceGroup(ctx, api.Caller(r), service.MoveInput{Action: "MoveVpnResourceGroup", Region: p["RegionId"],
+		ResourceType: p["ResourceType"], IDParam: "InstanceId", ID: p["InstanceId"], Group: p["NewResourceGroupId"]})
 }
