@@ -531,17 +531,34 @@ func (s *Service) ConnectionLogs(ctx context.Context, c Caller, region, id strin
 	if _, err := s.DescribeVpnConnection(ctx, c, region, id); err != nil {
 		return nil, err
 	}
-	kvs, _, err := s.st.List(ctx, logPrefix(id))
+	events, err := s.connectionEvents(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	for _, e := range events {
+		if !e.Time.Before(from) && e.Time.Before(to) {
+			out = append(out, e.String())
+		}
+	}
+	return out, nil
+}
+
+// String renders a log line as DescribeVpnConnectionLogs does.
+func (l LogLine) String() string { return l.Time.Format("2006-01-02 15:04:05") + " " + l.Message }
+
+// connectionEvents reads a connection's whole event log, oldest first.
+func (s *Service) connectionEvents(ctx context.Context, id string) ([]LogLine, error) {
+	kvs, _, err := s.st.List(ctx, logPrefix(id))
+	if err != nil {
+		return nil, err
+	}
+	var out []LogLine
 	for _, kv := range kvs {
 		var e logEntry
-		if json.Unmarshal(kv.Value, &e) != nil || e.Time.Before(from) || !e.Time.Before(to) {
-			continue
+		if json.Unmarshal(kv.Value, &e) == nil {
+			out = append(out, LogLine(e))
 		}
-		out = append(out, e.Time.Format("2006-01-02 15:04:05")+" "+e.Message)
 	}
 	return out, nil
 }

@@ -128,3 +128,64 @@ func (s *Service) VcoRoutes(ctx context.Context, c Caller, region, id string) ([
 	}
 	return out, nil
 }
+
+// VcoRouteWeightInput is ModifyVcoRouteEntryWeight's request: the route by destination,
+// next hop and current weight, and its new weight.
+type VcoRouteWeightInput struct {
+	RegionID, VpnConnectionID, RouteDest, NextHop, OverlayMode string
+	Weight, NewWeight                                          *int64
+}
+
+// ModifyVcoRouteEntryWeight changes the weight of a VPN-side route (0 low, 100 high
+// priority). The transit router's routing does not use it: each connection offers its own
+// routes (the weight ranks routes of a VPN gateway, which connections attached to a
+// transit router do not have). The connection goes updating -> attached.
+func (s *Service) ModifyVcoRouteEntryWeight(ctx context.Context, c Caller, in VcoRouteWeightInput) error {
+	for _, req := range []struct{ name, v string }{{"VpnConnectionId", in.VpnConnectionID}, {"RouteDest", in.RouteDest}, {"NextHop", in.NextHop}} {
+		if req.v == "" {
+			return apierr.Missing(req.name)
+		}
+	}
+	for _, w := range []struct {
+		name string
+		v    *int64
+	}{{"Weight", in.Weight}, {"NewWeight", in.NewWeight}} {
+		if w.v == nil {
+			return apierr.Missing(w.name)
+		}
+		if *w.v != 0 && *w.v != 100 {
+			return apierr.Invalid(w.name, "%s must be 0 or 100; got %d.", w.name, *w.v)
+		}
+	}
+	if in.OverlayMode != "" && in.OverlayMode != "Ipsec" {
+		return apierr.Invalid("OverlayMode", "OverlayMode must be Ipsec; got %q.", in.OverlayMode)
+	}
+	return s.update(ctx, func(t *txn) error {
+		v, err := s.ownedVco(t, c, in.RegionID, in.VpnConnectionID)
+		if err != nil {
+			return err
+		}
+		if v.Status != model.VcoAttached && v.Status != model.VcoInit {
+			return configuring(v)
+		}
+		routes, err := listTxn[model.VcoRoute](t, model.KindVcoRoute)
+		if err != nil {
+			return err
+		}
+		for _, r := range routes {
+			if r.VpnConnectionID != v.ID || r.RouteDest != in.RouteDest || r.NextHop != in.NextHop || int64(r.Weight) != *in.Weight {
+				continue
+			}
+			r.Weight = int(*in.NewWeight)
+			if err := t.put(resKey(model.KindVcoRoute, r.ID), r); err != nil {
+				return err
+			}
+			if v.Status == model.VcoAttached {
+				v.Next = model.VcoAttached
+				s.setStatus(&v.Meta, model.VcoUpdating)
+			}
+			return t.put(resKey(model.KindVpnConnection, v.ID), v)
+		}
+		return apierr.New("InvalidVpnRouteEntry.NotFound", "The IPsec-VPN connection %s has no route to %s via %s with weight %d.", v.ID, in.RouteDest, in.NextHop, *in.Weight)
+	})
+}

@@ -26,9 +26,10 @@ func (h handlers) networkActions() map[string]rpc.Handler {
 		"ModifyVSwitchAttribute":    h.modifyVSwitchAttribute,
 		"DeleteVSwitch":             h.deleteVSwitch,
 		// VPN-side routes of IPsec-VPN connections.
-		"CreateVcoRouteEntry":     h.createVcoRoute,
-		"DeleteVcoRouteEntry":     h.deleteVcoRoute,
-		"DescribeVcoRouteEntries": h.describeVcoRoutes,
+		"CreateVcoRouteEntry":       h.createVcoRoute,
+		"DeleteVcoRouteEntry":       h.deleteVcoRoute,
+		"DescribeVcoRouteEntries":   h.describeVcoRoutes,
+		"ModifyVcoRouteEntryWeight": h.modifyVcoRouteWeight,
 	}
 }
 

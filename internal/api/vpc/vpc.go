@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"opencen/internal/api"
@@ -26,20 +28,22 @@ type handlers struct{ svc *service.Service }
 func Product(svc *service.Service) *rpc.Product {
 	h := handlers{svc}
 	p := &rpc.Product{Name: "Vpc", Version: Version, Host: "vpc.aliyuncs.com", Actions: map[string]rpc.Handler{
-		"CreateCustomerGateway":          h.createCGW,
-		"DescribeCustomerGateways":       h.describeCGWs,
-		"DescribeCustomerGateway":        h.describeCGW,
-		"ModifyCustomerGatewayAttribute": h.modifyCGW,
-		"DeleteCustomerGateway":          h.deleteCGW,
-		"CreateVpnAttachment":            h.createVco,
-		"ModifyVpnAttachmentAttribute":   h.modifyVco,
-		"DescribeVpnConnection":          h.describeVco,
-		"DescribeVpnConnections":         h.describeVcos,
-		"DescribeVpnAttachments":         h.describeAttachments,
-		"DeleteVpnAttachment":            h.deleteVco,
-		"DownloadVpnConnectionConfig":    h.download,
-		"DescribeVpnConnectionLogs":      h.logs,
-		"MoveVpnResourceGroup":           h.move,
+		"CreateCustomerGateway":            h.createCGW,
+		"DescribeCustomerGateways":         h.describeCGWs,
+		"DescribeCustomerGateway":          h.describeCGW,
+		"ModifyCustomerGatewayAttribute":   h.modifyCGW,
+		"DeleteCustomerGateway":            h.deleteCGW,
+		"CreateVpnAttachment":              h.createVco,
+		"ModifyVpnAttachmentAttribute":     h.modifyVco,
+		"DescribeVpnConnection":            h.describeVco,
+		"DescribeVpnConnections":           h.describeVcos,
+		"DescribeVpnAttachments":           h.describeAttachments,
+		"DeleteVpnAttachment":              h.deleteVco,
+		"DownloadVpnConnectionConfig":      h.download,
+		"DescribeVpnConnectionLogs":        h.logs,
+		"MoveVpnResourceGroup":             h.move,
+		"DescribeVpnGatewayAvailableZones": h.availableZones,
+		"DiagnoseVpnConnections":           h.diagnose,
 	}}
 	for name, a := range h.networkActions() {
 		p.Actions[name] = a
@@ -373,4 +377,64 @@ func (h handlers) move(ctx context.Context, r *rpc.Request) (rpc.Object, error) 
 	p := r.Params
 	return rpc.Object{}, h.svc.MoveResourceGroup(ctx, api.Caller(r), service.MoveInput{Action: "MoveVpnResourceGroup", Region: p["RegionId"],
 		ResourceType: p["ResourceType"], IDParam: "InstanceId", ID: p["InstanceId"], Group: p["NewResourceGroupId"]})
+}
+
+// vpnSpecs are the bandwidth specifications DescribeVpnGatewayAvailableZones takes; every
+// zone offers each.
+var vpnSpecs = []string{"5M", "10M", "20M", "50M", "100M", "200M", "500M", "1000M"}
+
+func (h handlers) availableZones(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if spec := p["Spec"]; spec != "" && !slices.Contains(vpnSpecs, spec) {
+		return nil, apierr.Invalid("Spec", "Spec must be one of %s; got %q.", apierr.Text(strings.Join(vpnSpecs, ", ")), spec)
+	}
+	if lang := p["AcceptLanguage"]; lang != "" && lang != "zh-CN" && lang != "en-US" {
+		return nil, apierr.Invalid("AcceptLanguage", "AcceptLanguage must be zh-CN or en-US; got %q.", lang)
+	}
+	zones, err := h.svc.VpnZones(p["RegionId"])
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, z := range zones {
+		items = append(items, rpc.Object{"ZoneId": z, "ZoneName": z}) // zones have no other name here
+	}
+	return rpc.Object{"RegionId": p["RegionId"], "AvailableZoneIdList": items}, nil
+}
+
+// diagnose serves DiagnoseVpnConnections from the connections' state, negotiation status
+// and logs (service.Diagnosis).
+func (h handlers) diagnose(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	pg, err := api.PageParams(p, 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	var ids, tunnels []string
+	if err := api.ReadLists(p, api.ListParam{Name: "VpnConnectionIds", Dst: &ids}, api.ListParam{Name: "TunnelIds", Dst: &tunnels}); err != nil {
+		return nil, err
+	}
+	if err := api.MaxItems("VpnConnectionIds", ids, 50); err != nil {
+		return nil, err
+	}
+	var all []service.Diagnosis
+	if p["VpnGatewayId"] == "" || len(ids) > 0 {
+		if all, err = h.svc.DiagnoseVpnConnections(ctx, api.Caller(r), p["RegionId"], ids, tunnels); err != nil {
+			return nil, err
+		}
+	}
+	if p["VpnGatewayId"] != "" {
+		all = nil // no connection here belongs to a VPN gateway
+	}
+	items := []rpc.Object{}
+	for _, d := range api.PageOf(all, pg) {
+		var at int64
+		if !d.At.IsZero() {
+			at = model.VPCTime(d.At)
+		}
+		items = append(items, rpc.Object{"VpnConnectionId": d.VpnConnectionID, "TunnelId": "", "Severity": d.Severity,
+			"FailedReasonCode": d.Code, "FailedReason": d.Reason, "FailedTime": at, "SourceLog": d.SourceLog,
+			"MismatchLocalParam": d.LocalParam, "MismatchRemoteParam": d.RemoteParam})
+	}
+	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(all), "VpnConnections": items}, nil
 }
