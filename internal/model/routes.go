@@ -117,8 +117,27 @@ type VpcAttachment struct {
 	Name            string        `json:"name,omitempty"`
 	Description     string        `json:"description,omitempty"`
 	ZoneMappings    []ZoneMapping `json:"zoneMappings"`
+	// AutoPublishRouteEnabled is stored and shown: OpenCEN does not model the VPC's own
+	// route tables, which it would add the transit router's routes to.
+	AutoPublishRouteEnabled bool `json:"autoPublishRouteEnabled,omitempty"`
+	// OrderType is who pays ("" in records older than it: PayByCenOwner).
+	OrderType string `json:"orderType,omitempty"`
 	SystemLinks
 }
+
+// Payer is the attachment's OrderType.
+func (a *VpcAttachment) Payer() string {
+	if a.OrderType == "" {
+		return OrderPayByCenOwner
+	}
+	return a.OrderType
+}
+
+// Who pays for an attachment (OrderType).
+const (
+	OrderPayByCenOwner      = "PayByCenOwner"
+	OrderPayByResourceOwner = "PayByResourceOwner"
+)
 
 // VcoRoute is a VPN-side static route of an IPsec-VPN connection (CreateVcoRouteEntry).
 type VcoRoute struct {

@@ -510,10 +510,42 @@ func (s *Service) DeleteVSwitch(ctx context.Context, c Caller, region, id string
 type CreateVpcAttachmentInput struct {
 	RegionID, TransitRouterID, CenID, VpcID, Name, Description string
 	Zones                                                      []model.ZoneMapping
+	AutoPublishRouteEnabled                                    bool
 	SystemLinks                                                model.SystemLinks
 	Tags                                                       []model.Tag
 	ClientToken                                                string
 	DryRun                                                     bool
+}
+
+// checkZoneMappings checks vSwitches to be mapped into an attachment of vpc (param names
+// the list in errors) and fills in their zones: each must be the caller's, in the VPC,
+// Available, in the zone given (if any), and no zone may appear twice among keep and them.
+func checkZoneMappings(t *txn, c Caller, vpc *model.VPC, param string, zones, keep []model.ZoneMapping) error {
+	used := map[string]string{}
+	for _, z := range keep {
+		used[z.ZoneID] = z.VSwitchID
+	}
+	for i, z := range zones {
+		if z.VSwitchID == "" {
+			return apierr.Missing(fmt.Sprintf("%s.%d.VSwitchId", param, i+1))
+		}
+		sw, err := getOwned[model.VSwitch](t, c, model.KindVSwitch, z.VSwitchID, vswitchNotFound(z.VSwitchID))
+		if err != nil {
+			return err
+		}
+		if sw.VpcID != vpc.ID || (z.ZoneID != "" && sw.ZoneID != z.ZoneID) {
+			return apierr.Invalid(param+".VSwitchId", "%s.%d: vSwitch %s is in VPC %s zone %s, not VPC %s zone %s.", param, i+1, sw.ID, sw.VpcID, sw.ZoneID, vpc.ID, z.ZoneID)
+		}
+		if sw.Status != model.StatusAvailable {
+			return apierr.New("IncorrectVSwitchStatus", "The vSwitch %s is %s; retry when it is Available.", sw.ID, sw.Status)
+		}
+		if other, ok := used[sw.ZoneID]; ok {
+			return apierr.Invalid(param+".ZoneId", "%s.%d: zone %s already has vSwitch %s in this attachment; an attachment takes one vSwitch per zone.", param, i+1, sw.ZoneID, other)
+		}
+		used[sw.ZoneID] = sw.ID
+		zones[i].ZoneID = sw.ZoneID
+	}
+	return nil
 }
 
 // CreateTransitRouterVpcAttachment attaches a VPC through vSwitches in its zones.
@@ -551,22 +583,15 @@ func (s *Service) CreateTransitRouterVpcAttachment(ctx context.Context, c Caller
 		if vpc.Status != model.StatusAvailable {
 			return "", apierr.New("IncorrectVpcStatus", "The VPC %s is %s; retry when it is Available.", vpc.ID, vpc.Status)
 		}
-		for i, z := range in.Zones {
-			sw, err := getOwned[model.VSwitch](t, c, model.KindVSwitch, z.VSwitchID, vswitchNotFound(z.VSwitchID))
-			if err != nil {
-				return "", err
-			}
-			if sw.VpcID != vpc.ID || (z.ZoneID != "" && sw.ZoneID != z.ZoneID) {
-				return "", apierr.Invalid("ZoneMappings.VSwitchId", "ZoneMappings.%d: vSwitch %s is in VPC %s zone %s, not VPC %s zone %s.", i+1, sw.ID, sw.VpcID, sw.ZoneID, vpc.ID, z.ZoneID)
-			}
-			in.Zones[i].ZoneID = sw.ZoneID
+		if err := checkZoneMappings(t, c, vpc, "ZoneMappings", in.Zones, nil); err != nil {
+			return "", err
 		}
 		if in.DryRun {
 			return "", errDryRun
 		}
 		a := model.VpcAttachment{Meta: s.newMeta(c, model.KindVpcAttachment, tr.Region, model.AttachmentAttaching, in.Tags),
 			TransitRouterID: tr.ID, CenID: tr.CenID, VpcID: vpc.ID, VpcOwner: c.AccountID, Name: in.Name, Description: in.Description, ZoneMappings: in.Zones,
-			SystemLinks: in.SystemLinks}
+			AutoPublishRouteEnabled: in.AutoPublishRouteEnabled, OrderType: model.OrderPayByCenOwner, SystemLinks: in.SystemLinks}
 		vpc.Attached = a.ID
 		tr.Attachments++
 		if err := t.put(resKey(model.KindVPC, vpc.ID), vpc); err != nil {
@@ -579,8 +604,17 @@ func (s *Service) CreateTransitRouterVpcAttachment(ctx context.Context, c Caller
 	})
 }
 
+// VpcAttachmentFilter selects VPC attachments; invalid combinations simply match nothing.
+type VpcAttachmentFilter struct {
+	Region, CenID, TransitRouterID, ID, VpcID, Status, OrderType string
+	Tags                                                         []model.Tag
+}
+
 // ListTransitRouterVpcAttachments lists the caller's VPC attachments.
-func (s *Service) ListTransitRouterVpcAttachments(ctx context.Context, c Caller, region, cenID, trID, id, vpcID string) ([]*model.VpcAttachment, error) {
+func (s *Service) ListTransitRouterVpcAttachments(ctx context.Context, c Caller, f VpcAttachmentFilter) ([]*model.VpcAttachment, error) {
+	if err := model.CheckTags("Tag", f.Tags); err != nil {
+		return nil, err
+	}
 	all, err := listKind[model.VpcAttachment](ctx, s, model.KindVpcAttachment)
 	if err != nil {
 		return nil, err
@@ -588,12 +622,100 @@ func (s *Service) ListTransitRouterVpcAttachments(ctx context.Context, c Caller,
 	sortByCreated(all)
 	out := all[:0]
 	for _, a := range all {
-		if a.Owner == c.AccountID && (region == "" || a.Region == region) && (cenID == "" || a.CenID == cenID) &&
-			(trID == "" || a.TransitRouterID == trID) && (id == "" || a.ID == id) && (vpcID == "" || a.VpcID == vpcID) {
+		if a.Owner == c.AccountID && (f.Region == "" || a.Region == f.Region) && (f.CenID == "" || a.CenID == f.CenID) &&
+			(f.TransitRouterID == "" || a.TransitRouterID == f.TransitRouterID) && (f.ID == "" || a.ID == f.ID) && (f.VpcID == "" || a.VpcID == f.VpcID) &&
+			(f.Status == "" || a.Status == f.Status) && (f.OrderType == "" || a.Payer() == f.OrderType) && model.MatchTags(a.Tags, f.Tags) {
 			out = append(out, a)
 		}
 	}
 	return out, nil
+}
+
+// UpdateTransitRouterVpcAttachmentAttribute changes a VPC attachment's name,
+// description, route publishing or payer.
+func (s *Service) UpdateTransitRouterVpcAttachmentAttribute(ctx context.Context, c Caller, in UpdateAttachmentInput) error {
+	if err := in.check(); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		a, err := s.ownedVpcAttachment(t, c, in.ID)
+		if err != nil {
+			return err
+		}
+		orderType := a.Payer()
+		if err := in.apply(a.ID, a.Status, &a.Name, &a.Description, &a.AutoPublishRouteEnabled, &orderType); err != nil {
+			return err
+		}
+		a.OrderType = orderType
+		return t.put(resKey(model.KindVpcAttachment, a.ID), a)
+	})
+}
+
+func (s *Service) ownedVpcAttachment(t *txn, c Caller, id string) (*model.VpcAttachment, error) {
+	if id == "" {
+		return nil, apierr.Missing("TransitRouterAttachmentId")
+	}
+	return getOwned[model.VpcAttachment](t, c, model.KindVpcAttachment, id, attachmentNotFound(id))
+}
+
+// UpdateVpcAttachmentZonesInput is UpdateTransitRouterVpcAttachmentZones' request.
+type UpdateVpcAttachmentZonesInput struct {
+	ID          string
+	Add, Remove []model.ZoneMapping
+	DryRun      bool
+}
+
+// UpdateTransitRouterVpcAttachmentZones adds and removes zones (vSwitches) of an Attached
+// VPC attachment; at least one zone stays. Routing follows at once (the attachment offers
+// its vSwitches' blocks).
+func (s *Service) UpdateTransitRouterVpcAttachmentZones(ctx context.Context, c Caller, in UpdateVpcAttachmentZonesInput) error {
+	if len(in.Add) == 0 && len(in.Remove) == 0 {
+		return apierr.Missing("AddZoneMappings.1.VSwitchId")
+	}
+	return s.update(ctx, func(t *txn) error {
+		a, err := s.ownedVpcAttachment(t, c, in.ID)
+		if err != nil {
+			return err
+		}
+		if a.Status != model.AttachmentAttached {
+			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
+		}
+		var keep []model.ZoneMapping
+		for _, z := range a.ZoneMappings {
+			removed := false
+			for _, r := range in.Remove {
+				removed = removed || (r.VSwitchID == z.VSwitchID && (r.ZoneID == "" || r.ZoneID == z.ZoneID))
+			}
+			if !removed {
+				keep = append(keep, z)
+			}
+		}
+		for i, r := range in.Remove {
+			found := false
+			for _, z := range a.ZoneMappings {
+				found = found || (r.VSwitchID == z.VSwitchID && (r.ZoneID == "" || r.ZoneID == z.ZoneID))
+			}
+			if !found {
+				return apierr.Invalid("RemoveZoneMappings.VSwitchId", "RemoveZoneMappings.%d: vSwitch %s (zone %s) is not a zone of attachment %s.", i+1, r.VSwitchID, r.ZoneID, a.ID)
+			}
+		}
+		vpc, err := getOwned[model.VPC](t, c, model.KindVPC, a.VpcID, vpcNotFound(a.VpcID))
+		if err != nil {
+			return err
+		}
+		if err := checkZoneMappings(t, c, vpc, "AddZoneMappings", in.Add, keep); err != nil {
+			return err
+		}
+		keep = append(keep, in.Add...)
+		if len(keep) == 0 {
+			return apierr.Invalid("RemoveZoneMappings", "Removing every zone of attachment %s would leave it none; keep at least one, or delete the attachment.", a.ID)
+		}
+		if in.DryRun {
+			return errDryRun
+		}
+		a.ZoneMappings = keep
+		return t.put(resKey(model.KindVpcAttachment, a.ID), a)
+	})
 }
 
 // DeleteTransitRouterVpcAttachment detaches a VPC (force also removes its association and propagations).

@@ -31,6 +31,9 @@ func Product(svc *service.Service) *rpc.Product {
 		"CreateTransitRouterCidr": h.createCidr,
 		"ListTransitRouterCidr":   h.listCidr,
 		"DeleteTransitRouterCidr": h.deleteCidr,
+		"ModifyTransitRouterCidr": h.modifyCidr,
+		// Terraform's alicloud_cen_transit_router_available_resources.
+		"ListTransitRouterAvailableResource": h.availableResource,
 	}}
 	for _, set := range []map[string]rpc.Handler{h.vpnActions(), h.routeActions()} {
 		for name, a := range set {
@@ -42,7 +45,7 @@ func Product(svc *service.Service) *rpc.Product {
 	p.Cacheable = map[string]bool{"DescribeCens": true, "ListTransitRouters": true, "ListTransitRouterCidr": true, "ListTagResources": true,
 		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
 		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,
-		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true}
+		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true, "ListTransitRouterAvailableResource": true}
 	// Learned routes and health verdicts change the computed route tables.
 	p.Observes = map[string]bool{"ListTransitRouterRouteEntries": true}
 	return p
@@ -287,4 +290,42 @@ func (h handlers) deleteCidr(ctx context.Context, r *rpc.Request) (rpc.Object, e
 		return nil, err
 	}
 	return rpc.Object{}, h.svc.DeleteTransitRouterCidr(ctx, api.Caller(r), p["TransitRouterId"], p["RegionId"], p["TransitRouterCidrId"], dry)
+}
+
+func (h handlers) modifyCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	publish, err := api.Bool(p, "PublishCidrRoute")
+	if err != nil {
+		return nil, err
+	}
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.ModifyTransitRouterCidr(ctx, api.Caller(r), service.ModifyTransitRouterCidrInput{
+		TransitRouterID: p["TransitRouterId"], RegionID: p["RegionId"], ID: p["TransitRouterCidrId"], Cidr: api.Opt(p, "Cidr"),
+		Name: api.Opt(p, "Name"), Description: api.Opt(p, "Description"), PublishCidrRoute: publish, DryRun: dry,
+	})
+}
+
+// availableResource serves ListTransitRouterAvailableResource: every zone of the region can
+// take a transit router's attachments, as primary or secondary zone. Multicast is not
+// offered, so asking for multicast zones finds none (the SDK's way of saying so).
+func (h handlers) availableResource(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	multicast, _, err := p.Bool("SupportMulticast")
+	if err != nil {
+		return nil, err
+	}
+	zones, err := h.svc.Zones("RegionId", p["RegionId"])
+	if err != nil {
+		return nil, err
+	}
+	if multicast || zones == nil {
+		zones = []string{}
+	}
+	return rpc.Object{"AvailableZones": zones, "MasterZones": zones, "SlaveZones": zones, "SupportMulticast": false}, nil
 }

@@ -23,6 +23,7 @@ func (h handlers) vpnActions() map[string]rpc.Handler {
 		"DescribeGrantRulesToResource":              h.grantRules,
 		"DescribeCenRouteMaps":                      h.describeRouteMaps,
 		"ListTransitRouterCidrAllocation":           h.listCidrAllocation,
+		"ModifyGrantInstanceToTransitRouter":        h.modifyGrant,
 	}
 }
 
@@ -97,19 +98,25 @@ func (h handlers) listVpnAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 }
 
 func (h handlers) updateVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	p := r.Params
-	dry, err := api.DryRun(p)
+	in, err := updateAttachmentInput(r.Params)
 	if err != nil {
 		return nil, err
 	}
-	auto, err := api.Bool(p, "AutoPublishRouteEnabled")
-	if err != nil {
-		return nil, err
+	return rpc.Object{}, h.svc.UpdateTransitRouterVpnAttachmentAttribute(ctx, api.Caller(r), in)
+}
+
+// updateAttachmentInput reads what UpdateTransitRouter{Vpn,Vpc}AttachmentAttribute change.
+func updateAttachmentInput(p rpc.Params) (service.UpdateAttachmentInput, error) {
+	in := service.UpdateAttachmentInput{ID: p["TransitRouterAttachmentId"], Name: api.Opt(p, "TransitRouterAttachmentName"),
+		Description: api.Opt(p, "TransitRouterAttachmentDescription"), OrderType: api.Opt(p, "OrderType")}
+	var err error
+	if in.DryRun, err = api.DryRun(p); err != nil {
+		return in, err
 	}
-	return rpc.Object{}, h.svc.UpdateTransitRouterVpnAttachmentAttribute(ctx, api.Caller(r), service.UpdateTRVpnAttachmentInput{
-		ID: p["TransitRouterAttachmentId"], Name: api.Opt(p, "TransitRouterAttachmentName"), Description: api.Opt(p, "TransitRouterAttachmentDescription"),
-		AutoPublishRouteEnabled: auto, OrderType: api.Opt(p, "OrderType"), DryRun: dry,
-	})
+	if in.AutoPublishRouteEnabled, err = api.Bool(p, "AutoPublishRouteEnabled"); err != nil {
+		return in, err
+	}
+	return in, service.CheckClientToken(p["ClientToken"])
 }
 
 func (h handlers) deleteVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
@@ -236,4 +243,12 @@ func asnStrings(asns []int64) []string {
 		out[i] = strconv.FormatInt(a, 10)
 	}
 	return out
+}
+
+func (h handlers) modifyGrant(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.ModifyGrantInstanceToTransitRouter(ctx, api.Caller(r), p["CenId"], p["InstanceId"], p["OrderType"])
 }
