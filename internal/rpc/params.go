@@ -105,16 +105,20 @@ func (p Params) list(key, display string) ([]string, error) {
 }
 
 // jsonArray decodes the value of key itself when one is given: it must be a JSON array,
-// and the flattened form must not be given as well.
+// and the flattened form must not be given as well. An empty value and JSON null are "not
+// given": alibaba-cloud-sdk-go sends null for an array parameter left unset.
 func (p Params) jsonArray(key, display string) ([]any, bool, error) {
 	raw, ok := p[key]
 	if !ok || strings.TrimSpace(raw) == "" {
 		return nil, false, nil
 	}
+	doc, err := decodeJSONDoc(raw)
+	if err == nil && doc == nil {
+		return nil, false, nil
+	}
 	if p.hasFlattened(key) {
 		return nil, false, apierr.Invalid(display, "Give %s either flattened (%s.1, %s.2, ...) or as one JSON array, not both.", display, display, display)
 	}
-	doc, err := decodeJSONDoc(raw)
 	arr, isArray := doc.([]any)
 	if err != nil || !isArray {
 		return nil, false, apierr.Invalid(display, "%s must be given flattened (%s.1, %s.2, ...) or as a JSON array such as [\"a\",\"b\"] or [{\"Key\":\"k\"}]; got %q.", display, display, display, raw)

@@ -133,9 +133,9 @@ func TestList(t *testing.T) {
 		"RouteTableIds.-1": "negative", "RouteTableIds.": "empty", "Structs.1": "a", "Structs.2.Key": "struct",
 		"RouteTableIdsX.1": "other name", "Other.1": "other",
 		"Json":  `["a", 2, true, "d"]`,
-		"Blank": "  ", "Empty": "",
+		"Blank": "  ", "Empty": "", "Null": "null", "NullWithFlat": " null ", "NullWithFlat.1": "x",
 		"Both": `["a"]`, "Both.1": "b",
-		"NotArray": `{"a":1}`, "Bad": `["a"`, "Scalar": "vpc-1", "Nested": `[["a"]]`, "Null": `[null]`,
+		"NotArray": `{"a":1}`, "Bad": `["a"`, "Scalar": "vpc-1", "Nested": `[["a"]]`, "NullElement": `[null]`,
 	}
 	tests := []struct {
 		name     string
@@ -149,12 +149,14 @@ func TestList(t *testing.T) {
 		{name: "Json", want: []string{"a", "2", "true", "d"}},
 		{name: "Blank"},
 		{name: "Empty"},
+		{name: "Null"}, // alibaba-cloud-sdk-go's value for an unset array
+		{name: "NullWithFlat", want: []string{"x"}},
 		{name: "Both", wantCode: "InvalidBoth", wantMsg: "not both"},
 		{name: "NotArray", wantCode: "InvalidNotArray", wantMsg: "JSON array"},
 		{name: "Bad", wantCode: "InvalidBad", wantMsg: "Bad.1, Bad.2"},
 		{name: "Scalar", wantCode: "InvalidScalar", wantMsg: `got "vpc-1"`},
 		{name: "Nested", wantCode: "InvalidNested", wantMsg: "Nested.1 must be a string or a number, got a JSON array"},
-		{name: "Null", wantCode: "InvalidNull", wantMsg: "Null.1 must be a string"},
+		{name: "NullElement", wantCode: "InvalidNullElement", wantMsg: "NullElement.1 must be a string"},
 		{name: "Structs", wantCode: "InvalidStructs", wantMsg: "Structs.2.Key cannot be given"},
 	}
 	for _, tc := range tests {
