@@ -492,7 +492,7 @@ func TestTerraformVpcAttachmentExample(t *testing.T) {
 	tr := p.transitRouter(cen, name, "")
 
 	body := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateTransitRouterVpcAttachment"), "CenId": cen, "TransitRouterId": tr, "VpcId": vpcID,
-		"ZoneMappings": []any{map[string]any{"ZoneId": masterZone, "VSwitchId": swMaster}, map[string]any{"ZoneId": slaveZone, "VSwitchId": swSlave}},
+		"ZoneMappings":                []any{map[string]any{"ZoneId": masterZone, "VSwitchId": swMaster}, map[string]any{"ZoneId": slaveZone, "VSwitchId": swSlave}},
 		"TransitRouterAttachmentName": name, "TransitRouterAttachmentDescription": name}
 	att := fmt.Sprint(p.post("Cbn", "CreateTransitRouterVpcAttachment", nil, body)["TransitRouterAttachmentId"])
 	p.waitState("VPC attachment "+att, "Attached", p.vpcAttachmentState(cen, att))

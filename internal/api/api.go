@@ -19,6 +19,17 @@ func Caller(r *rpc.Request) service.Caller {
 	return service.Caller{AccountID: r.Identity.AccountID, Admin: r.Identity.Admin}
 }
 
+// PageAndTags reads a Describe action's page (PageNumber, PageSize: default 10, at most
+// 50) and its Tag.N filter.
+func PageAndTags(p rpc.Params) (Page, []model.Tag, error) {
+	pg, err := PageParams(p, 10, 50)
+	if err != nil {
+		return pg, nil, err
+	}
+	tags, _, err := Tags(p)
+	return pg, tags, err
+}
+
 // Page is a PageNumber/PageSize window.
 type Page struct{ Number, Size int }
 

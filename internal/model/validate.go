@@ -53,6 +53,14 @@ func (r NameRule) Check(param, v string) error {
 	return nil
 }
 
+// CheckOpt checks an optional new value (nil: not given).
+func (r NameRule) CheckOpt(param string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	return r.Check(param, *v)
+}
+
 func hasURLPrefix(v string) bool {
 	l := strings.ToLower(v)
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")

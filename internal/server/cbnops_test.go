@@ -8,6 +8,18 @@ import (
 	"opencen/internal/rpc"
 )
 
+// with copies base and sets the key-value pairs kv on the copy.
+func with(base map[string]string, kv ...string) map[string]string {
+	p := map[string]string{}
+	for k, v := range base {
+		p[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p[kv[i]] = kv[i+1]
+	}
+	return p
+}
+
 // refused runs a Cbn call that must fail with code (and a message holding msg) and
 // checks that it changed nothing.
 func refused(t *testing.T, e *env, c *rpc.Client, action string, params map[string]string, code, msg string) {
@@ -48,22 +60,12 @@ func TestVpcAttachmentUpdates(t *testing.T) {
 	other, swOther := availableVpc(t, c, "10.31.0.0/16", "10.31.1.0/24", nil)
 
 	base := map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": tr, "VpcId": vpc, "ZoneMappings.1.VSwitchId": swH}
-	with := func(kv ...string) map[string]string {
-		p := map[string]string{}
-		for k, v := range base {
-			p[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			p[kv[i]] = kv[i+1]
-		}
-		return p
-	}
-	refused(t, e, c, "CreateTransitRouterVpcAttachment", with("ZoneMappings.2.VSwitchId", swH2), "InvalidZoneMappingsZoneId", "one vSwitch per zone")
-	refused(t, e, c, "CreateTransitRouterVpcAttachment", with("TransitRouterVPCAttachmentOptions", `{"ipv6Support":"enable"}`), "InvalidTransitRouterVPCAttachmentOptions", "does not offer")
-	refused(t, e, c, "CreateTransitRouterVpcAttachment", with("Options", `{"ApplianceModeSupport":"enable"}`), "InvalidOptions", "does not offer")
-	refused(t, e, c, "CreateTransitRouterVpcAttachment", with("ChargeType", "PREPAY"), "InvalidChargeType", "POSTPAY")
-	refused(t, e, c, "CreateTransitRouterVpcAttachment", with("VpcOwnerId", "123"), "InvalidVpcOwnerId", "another account")
-	att := call(t, c, "CreateTransitRouterVpcAttachment", with("AutoPublishRouteEnabled", "true", "ZoneMappings.1.ZoneId", "cn-hangzhou-h",
+	refused(t, e, c, "CreateTransitRouterVpcAttachment", with(base, "ZoneMappings.2.VSwitchId", swH2), "InvalidZoneMappingsZoneId", "one vSwitch per zone")
+	refused(t, e, c, "CreateTransitRouterVpcAttachment", with(base, "TransitRouterVPCAttachmentOptions", `{"ipv6Support":"enable"}`), "InvalidTransitRouterVPCAttachmentOptions", "does not offer")
+	refused(t, e, c, "CreateTransitRouterVpcAttachment", with(base, "Options", `{"ApplianceModeSupport":"enable"}`), "InvalidOptions", "does not offer")
+	refused(t, e, c, "CreateTransitRouterVpcAttachment", with(base, "ChargeType", "PREPAY"), "InvalidChargeType", "POSTPAY")
+	refused(t, e, c, "CreateTransitRouterVpcAttachment", with(base, "VpcOwnerId", "123"), "InvalidVpcOwnerId", "another account")
+	att := call(t, c, "CreateTransitRouterVpcAttachment", with(base, "AutoPublishRouteEnabled", "true", "ZoneMappings.1.ZoneId", "cn-hangzhou-h",
 		"TransitRouterVPCAttachmentOptions", `{"ipv6Support":"disable"}`, "ChargeType", "POSTPAY", "Tag.1.Key", "k", "Tag.1.Value", "v"))["TransitRouterAttachmentId"].(string)
 	refused(t, e, c, "UpdateTransitRouterVpcAttachmentAttribute", map[string]string{"TransitRouterAttachmentId": att, "TransitRouterAttachmentName": "x"}, "IncorrectStatus.Status", "Attached")
 	waitFor(t, "Attached", func() bool { return vpcAttachment(t, c, att)["Status"] == "Attached" })
@@ -91,19 +93,13 @@ func TestVpcAttachmentUpdates(t *testing.T) {
 	if len(zones) != 2 || zones["cn-hangzhou-i"] != swI || zones["cn-hangzhou-h"] != swH2 {
 		t.Fatalf("zones after updates: %v", zones)
 	}
-	upd := func(kv ...string) map[string]string {
-		p := map[string]string{"TransitRouterAttachmentId": att}
-		for i := 0; i < len(kv); i += 2 {
-			p[kv[i]] = kv[i+1]
-		}
-		return p
-	}
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd(), "MissingAddZoneMappingsVSwitchId", "AddZoneMappings.1.VSwitchId")
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd("AddZoneMappings.1.VSwitchId", swH), "InvalidAddZoneMappingsZoneId", "one vSwitch per zone")
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd("AddZoneMappings.1.VSwitchId", swOther), "InvalidAddZoneMappingsVSwitchId", "VPC "+other["VpcId"].(string))
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd("RemoveZoneMappings.1.VSwitchId", swH), "InvalidRemoveZoneMappingsVSwitchId", "not a zone")
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd("RemoveZoneMappings.1.VSwitchId", swI, "RemoveZoneMappings.2.VSwitchId", swH2), "InvalidRemoveZoneMappings", "at least one")
-	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", upd("AddZoneMappings.1.VSwitchId", "vsw-nope"), "InvalidVSwitchId.NotFound", "vsw-nope")
+	updBase := map[string]string{"TransitRouterAttachmentId": att}
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase), "MissingAddZoneMappingsVSwitchId", "AddZoneMappings.1.VSwitchId")
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase, "AddZoneMappings.1.VSwitchId", swH), "InvalidAddZoneMappingsZoneId", "one vSwitch per zone")
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase, "AddZoneMappings.1.VSwitchId", swOther), "InvalidAddZoneMappingsVSwitchId", "VPC "+other["VpcId"].(string))
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase, "RemoveZoneMappings.1.VSwitchId", swH), "InvalidRemoveZoneMappingsVSwitchId", "not a zone")
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase, "RemoveZoneMappings.1.VSwitchId", swI, "RemoveZoneMappings.2.VSwitchId", swH2), "InvalidRemoveZoneMappings", "at least one")
+	refused(t, e, c, "UpdateTransitRouterVpcAttachmentZones", with(updBase, "AddZoneMappings.1.VSwitchId", "vsw-nope"), "InvalidVSwitchId.NotFound", "vsw-nope")
 
 	// Tags, as the provider spells the type and as the SDK does.
 	call(t, c, "TagResources", map[string]string{"ResourceType": "TRANSITROUTERVPCATTACHMENT", "ResourceId.1": att, "Tag.1.Key": "team", "Tag.1.Value": "net"})
@@ -125,31 +121,25 @@ func TestCbnModifications(t *testing.T) {
 	s := newVpnSetup(t, c)
 	cidrs := call(t, c, "ListTransitRouterCidr", map[string]string{"TransitRouterId": s.tr, "RegionId": "cn-hangzhou"})["CidrLists"].([]any)
 	cidrID := cidrs[0].(map[string]any)["TransitRouterCidrId"].(string)
-	mod := func(kv ...string) map[string]string {
-		p := map[string]string{"TransitRouterId": s.tr, "RegionId": "cn-hangzhou", "TransitRouterCidrId": cidrID}
-		for i := 0; i < len(kv); i += 2 {
-			p[kv[i]] = kv[i+1]
-		}
-		return p
-	}
-	call(t, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.201.0/24", "Name", "gw", "Description", "d", "PublishCidrRoute", "false"))
+	modBase := map[string]string{"TransitRouterId": s.tr, "RegionId": "cn-hangzhou", "TransitRouterCidrId": cidrID}
+	call(t, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.201.0/24", "Name", "gw", "Description", "d", "PublishCidrRoute", "false"))
 	got := call(t, c, "ListTransitRouterCidr", map[string]string{"TransitRouterId": s.tr, "RegionId": "cn-hangzhou"})["CidrLists"].([]any)[0].(map[string]any)
 	if got["Cidr"] != "192.168.201.0/24" || got["Name"] != "gw" || got["Description"] != "d" || got["PublishCidrRoute"] != false {
 		t.Fatalf("after ModifyTransitRouterCidr: %v", got)
 	}
 	call(t, c, "CreateTransitRouterCidr", map[string]string{"TransitRouterId": s.tr, "RegionId": "cn-hangzhou", "Cidr": "192.168.210.0/24"})
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.210.0/25"), "InvalidCidr", "/16 to /24")
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.210.0/24"), "InvalidCidr.Overlapped", "192.168.210.0/24")
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("TransitRouterCidrId", "cidr-nope", "Name", "x"), "InvalidTransitRouterCidrId.NotFound", "cidr-nope")
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("Name", "http://x"), "InvalidName", "http://")
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.202.0/24", "DryRun", "true"), "DryRunOperation", "DryRun")
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.210.0/25"), "InvalidCidr", "/16 to /24")
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.210.0/24"), "InvalidCidr.Overlapped", "192.168.210.0/24")
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "TransitRouterCidrId", "cidr-nope", "Name", "x"), "InvalidTransitRouterCidrId.NotFound", "cidr-nope")
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "Name", "http://x"), "InvalidName", "http://")
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.202.0/24", "DryRun", "true"), "DryRunOperation", "DryRun")
 	// A private connection takes its address from the block: then it cannot change or go.
 	vco := vpcCall(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw, "NetworkType": "private"})["VpnConnectionId"].(string)
 	att := call(t, c, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": s.tr, "VpnId": vco})["TransitRouterAttachmentId"].(string)
 	waitFor(t, "Attached", func() bool { return attachmentStatus(t, c, att) == "Attached" })
-	refused(t, e, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.202.0/24"), "OperationFailed.CidrBlockAllocated", "192.168.201.0/24")
-	refused(t, e, c, "DeleteTransitRouterCidr", mod(), "OperationFailed.CidrBlockAllocated", "detach")
-	call(t, c, "ModifyTransitRouterCidr", mod("Cidr", "192.168.201.0/24", "Name", "kept")) // the same block: no change of it
+	refused(t, e, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.202.0/24"), "OperationFailed.CidrBlockAllocated", "192.168.201.0/24")
+	refused(t, e, c, "DeleteTransitRouterCidr", with(modBase), "OperationFailed.CidrBlockAllocated", "detach")
+	call(t, c, "ModifyTransitRouterCidr", with(modBase, "Cidr", "192.168.201.0/24", "Name", "kept")) // the same block: no change of it
 
 	// A static route entry.
 	table := call(t, c, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": s.tr})["TransitRouterRouteTables"].([]any)[0].(map[string]any)["TransitRouterRouteTableId"].(string)

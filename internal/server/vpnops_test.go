@@ -84,32 +84,22 @@ func TestVcoRouteWeightAndZones(t *testing.T) {
 	s := newVpnSetup(t, c)
 	vco := vpcCall(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw})["VpnConnectionId"].(string)
 	route := map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": vco, "RouteDest": "192.168.10.0/24", "NextHop": vco}
-	with := func(kv ...string) map[string]string {
-		p := map[string]string{}
-		for k, v := range route {
-			p[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			p[kv[i]] = kv[i+1]
-		}
-		return p
-	}
-	vpcCall(t, c, "CreateVcoRouteEntry", with("Weight", "100", "OverlayMode", "Ipsec"))
+	vpcCall(t, c, "CreateVcoRouteEntry", with(route, "Weight", "100", "OverlayMode", "Ipsec"))
 	for _, tc := range []struct {
 		params map[string]string
 		code   string
 	}{
-		{with("Weight", "0", "NewWeight", "100"), "InvalidVpnRouteEntry.NotFound"},
-		{with("Weight", "100", "NewWeight", "50"), "InvalidNewWeight"},
-		{with("Weight", "100"), "MissingNewWeight"},
-		{with("NewWeight", "0"), "MissingWeight"},
-		{with("Weight", "100", "NewWeight", "0", "OverlayMode", "Gre"), "InvalidOverlayMode"},
+		{with(route, "Weight", "0", "NewWeight", "100"), "InvalidVpnRouteEntry.NotFound"},
+		{with(route, "Weight", "100", "NewWeight", "50"), "InvalidNewWeight"},
+		{with(route, "Weight", "100"), "MissingNewWeight"},
+		{with(route, "NewWeight", "0"), "MissingWeight"},
+		{with(route, "Weight", "100", "NewWeight", "0", "OverlayMode", "Gre"), "InvalidOverlayMode"},
 	} {
 		if code, _, _ := vpcErr(t, c, "ModifyVcoRouteEntryWeight", tc.params); code != tc.code {
 			t.Errorf("ModifyVcoRouteEntryWeight %v: %s, want %s", tc.params, code, tc.code)
 		}
 	}
-	vpcCall(t, c, "ModifyVcoRouteEntryWeight", with("Weight", "100", "NewWeight", "0"))
+	vpcCall(t, c, "ModifyVcoRouteEntryWeight", with(route, "Weight", "100", "NewWeight", "0"))
 	routes := vpcCall(t, c, "DescribeVcoRouteEntries", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": vco})["VcoRouteEntries"].([]any)
 	if len(routes) != 1 || routes[0].(map[string]any)["Weight"] != float64(0) {
 		t.Fatalf("after ModifyVcoRouteEntryWeight: %v", routes)

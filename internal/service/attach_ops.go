@@ -43,15 +43,11 @@ type UpdateAttachmentInput struct {
 }
 
 func (in UpdateAttachmentInput) check() error {
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterAttachmentName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterAttachmentName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterAttachmentDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterAttachmentDescription", in.Description); err != nil {
+		return err
 	}
 	return checkOrderType(in.OrderType)
 }

@@ -137,15 +137,11 @@ type UpdateRouteTableInput struct {
 
 // UpdateTransitRouterRouteTable renames or re-describes a table.
 func (s *Service) UpdateTransitRouterRouteTable(ctx context.Context, c Caller, in UpdateRouteTableInput) error {
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterRouteTableName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterRouteTableName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterRouteTableDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterRouteTableDescription", in.Description); err != nil {
+		return err
 	}
 	if in.MultiRegionECMP != nil && *in.MultiRegionECMP != "disable" && *in.MultiRegionECMP != "enable" {
 		return apierr.Invalid("RouteTableOptions.MultiRegionECMP", "RouteTableOptions.MultiRegionECMP must be enable or disable; got %q.", *in.MultiRegionECMP)
@@ -628,15 +624,11 @@ func (s *Service) UpdateTransitRouterRouteEntry(ctx context.Context, c Caller, i
 	if in.ID == "" {
 		return apierr.Missing("TransitRouterRouteEntryId")
 	}
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterRouteEntryName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterRouteEntryName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterRouteEntryDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterRouteEntryDescription", in.Description); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		e, err := getOwned[model.RouteEntry](t, c, model.KindRouteEntry, in.ID, routeEntryNotFound(in.ID))

@@ -173,15 +173,11 @@ func (s *Service) UpdateTransitRouter(ctx context.Context, c Caller, in UpdateTr
 	if in.ID == "" {
 		return apierr.Missing("TransitRouterId")
 	}
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterDescription", in.Description); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		tr, err := getOwned[model.TransitRouter](t, c, model.KindTR, in.ID, trNotFound(in.ID))
@@ -419,16 +415,11 @@ func (s *Service) ModifyTransitRouterCidr(ctx context.Context, c Caller, in Modi
 			return err
 		}
 	}
-	for _, f := range []struct {
-		param string
-		rule  model.NameRule
-		v     *string
-	}{{"Name", model.CBNName, in.Name}, {"Description", model.CBNDescription, in.Description}} {
-		if f.v != nil {
-			if err := f.rule.Check(f.param, *f.v); err != nil {
-				return err
-			}
-		}
+	if err := model.CBNName.CheckOpt("Name", in.Name); err != nil {
+		return err
+	}
+	if err := model.CBNDescription.CheckOpt("Description", in.Description); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		tr, _, err := s.activeTR(t, c, in.TransitRouterID, in.RegionID)

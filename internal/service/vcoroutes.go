@@ -40,33 +40,22 @@ func (s *Service) CreateVcoRouteEntry(ctx context.Context, c Caller, in VcoRoute
 		return err
 	}
 	_, err = idempotent(ctx, s, c, "CreateVcoRouteEntry", in.ClientToken, func(t *txn) (string, error) {
-		v, err := s.ownedVco(t, c, in.RegionID, in.VpnConnectionID)
+		v, routes, err := s.vcoRoutesTxn(t, c, in.RegionID, in.VpnConnectionID)
 		if err != nil {
 			return "", err
 		}
 		if in.NextHop != v.ID {
 			return "", apierr.Invalid("NextHop", "NextHop must be the IPsec-VPN connection itself (%s); got %q.", v.ID, in.NextHop)
 		}
-		if v.Status != model.VcoAttached && v.Status != model.VcoInit {
-			return "", configuring(v)
-		}
-		routes, err := listTxn[model.VcoRoute](t, model.KindVcoRoute)
-		if err != nil {
-			return "", err
-		}
 		for _, r := range routes {
-			if r.VpnConnectionID == v.ID && r.RouteDest == p.String() {
+			if r.RouteDest == p.String() {
 				return "", apierr.New("VpnRouteEntry.AlreadyExists", "The IPsec-VPN connection %s already has a route to %s.", v.ID, p)
 			}
 		}
 		if in.DryRun {
 			return "", errDryRun
 		}
-		if v.Status == model.VcoAttached {
-			v.Next = model.VcoAttached
-			s.setStatus(&v.Meta, model.VcoUpdating)
-		}
-		if err := t.put(resKey(model.KindVpnConnection, v.ID), v); err != nil {
+		if err := s.routesChanged(t, v); err != nil {
 			return "", err
 		}
 		r := model.VcoRoute{Meta: s.newMeta(c, model.KindVcoRoute, v.Region, "", nil), VpnConnectionID: v.ID, RouteDest: p.String(),
@@ -82,28 +71,17 @@ func (s *Service) DeleteVcoRouteEntry(ctx context.Context, c Caller, in VcoRoute
 		return apierr.Missing("RouteDest")
 	}
 	return s.update(ctx, func(t *txn) error {
-		v, err := s.ownedVco(t, c, in.RegionID, in.VpnConnectionID)
-		if err != nil {
-			return err
-		}
-		if v.Status != model.VcoAttached && v.Status != model.VcoInit {
-			return configuring(v)
-		}
-		routes, err := listTxn[model.VcoRoute](t, model.KindVcoRoute)
+		v, routes, err := s.vcoRoutesTxn(t, c, in.RegionID, in.VpnConnectionID)
 		if err != nil {
 			return err
 		}
 		for _, r := range routes {
-			if r.VpnConnectionID == v.ID && r.RouteDest == in.RouteDest && (in.NextHop == "" || in.NextHop == r.NextHop) {
+			if r.RouteDest == in.RouteDest && (in.NextHop == "" || in.NextHop == r.NextHop) {
 				if in.DryRun {
 					return errDryRun
 				}
 				t.del(resKey(model.KindVcoRoute, r.ID))
-				if v.Status == model.VcoAttached {
-					v.Next = model.VcoAttached
-					s.setStatus(&v.Meta, model.VcoUpdating)
-				}
-				return t.put(resKey(model.KindVpnConnection, v.ID), v)
+				return s.routesChanged(t, v)
 			}
 		}
 		return apierr.New("InvalidVpnRouteEntry.NotFound", "The IPsec-VPN connection %s has no route to %s.", v.ID, in.RouteDest)
@@ -161,31 +139,53 @@ func (s *Service) ModifyVcoRouteEntryWeight(ctx context.Context, c Caller, in Vc
 		return apierr.Invalid("OverlayMode", "OverlayMode must be Ipsec; got %q.", in.OverlayMode)
 	}
 	return s.update(ctx, func(t *txn) error {
-		v, err := s.ownedVco(t, c, in.RegionID, in.VpnConnectionID)
-		if err != nil {
-			return err
-		}
-		if v.Status != model.VcoAttached && v.Status != model.VcoInit {
-			return configuring(v)
-		}
-		routes, err := listTxn[model.VcoRoute](t, model.KindVcoRoute)
+		v, routes, err := s.vcoRoutesTxn(t, c, in.RegionID, in.VpnConnectionID)
 		if err != nil {
 			return err
 		}
 		for _, r := range routes {
-			if r.VpnConnectionID != v.ID || r.RouteDest != in.RouteDest || r.NextHop != in.NextHop || int64(r.Weight) != *in.Weight {
+			if r.RouteDest != in.RouteDest || r.NextHop != in.NextHop || int64(r.Weight) != *in.Weight {
 				continue
 			}
 			r.Weight = int(*in.NewWeight)
 			if err := t.put(resKey(model.KindVcoRoute, r.ID), r); err != nil {
 				return err
 			}
-			if v.Status == model.VcoAttached {
-				v.Next = model.VcoAttached
-				s.setStatus(&v.Meta, model.VcoUpdating)
-			}
-			return t.put(resKey(model.KindVpnConnection, v.ID), v)
+			return s.routesChanged(t, v)
 		}
 		return apierr.New("InvalidVpnRouteEntry.NotFound", "The IPsec-VPN connection %s has no route to %s via %s with weight %d.", v.ID, in.RouteDest, in.NextHop, *in.Weight)
 	})
+}
+
+// vcoRoutesTxn reads, in t, a connection whose VPN-side routes are to change (it must be
+// init or attached: not in the middle of another change) and its routes.
+func (s *Service) vcoRoutesTxn(t *txn, c Caller, region, id string) (*model.VpnConnection, []*model.VcoRoute, error) {
+	v, err := s.ownedVco(t, c, region, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v.Status != model.VcoAttached && v.Status != model.VcoInit {
+		return nil, nil, configuring(v)
+	}
+	all, err := listTxn[model.VcoRoute](t, model.KindVcoRoute)
+	if err != nil {
+		return nil, nil, err
+	}
+	var routes []*model.VcoRoute
+	for _, r := range all {
+		if r.VpnConnectionID == v.ID {
+			routes = append(routes, r)
+		}
+	}
+	return v, routes, nil
+}
+
+// routesChanged writes a connection whose VPN-side routes changed: an attached one goes
+// updating -> attached while its data plane applies them.
+func (s *Service) routesChanged(t *txn, v *model.VpnConnection) error {
+	if v.Status == model.VcoAttached {
+		v.Next = model.VcoAttached
+		s.setStatus(&v.Meta, model.VcoUpdating)
+	}
+	return t.put(resKey(model.KindVpnConnection, v.ID), v)
 }

@@ -173,15 +173,11 @@ func (s *Service) ModifyVpcAttribute(ctx context.Context, c Caller, in ModifyVpc
 	if in.ID == "" {
 		return apierr.Missing("VpcId")
 	}
-	if in.Name != nil {
-		if err := model.NetworkName.Check("VpcName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.NetworkName.CheckOpt("VpcName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.NetworkDescription.Check("Description", *in.Description); err != nil {
-			return err
-		}
+	if err := model.NetworkDescription.CheckOpt("Description", in.Description); err != nil {
+		return err
 	}
 	var cidr netip.Prefix
 	if in.CidrBlock != nil {
@@ -257,7 +253,7 @@ func (s *Service) DescribeRouteTableList(ctx context.Context, c Caller, f RouteT
 	var out []VpcRouteTable
 	for _, v := range vpcs {
 		router, table := v.Router()
-		// A System table has no name and no tags of its own here; a Custom or VBR one none exists.
+		// A System table has no name or tags of its own; Custom and VBR tables do not exist here.
 		if (f.RouteTableID != "" && f.RouteTableID != table) || (f.RouterID != "" && f.RouterID != router) || f.Type == "Custom" ||
 			f.RouterType == "VBR" || f.Name != "" || len(f.Tags) > 0 {
 			continue
@@ -445,15 +441,11 @@ func (s *Service) ModifyVSwitchAttribute(ctx context.Context, c Caller, region, 
 	if id == "" {
 		return apierr.Missing("VSwitchId")
 	}
-	if name != nil {
-		if err := model.NetworkName.Check("VSwitchName", *name); err != nil {
-			return err
-		}
+	if err := model.NetworkName.CheckOpt("VSwitchName", name); err != nil {
+		return err
 	}
-	if description != nil {
-		if err := model.NetworkDescription.Check("Description", *description); err != nil {
-			return err
-		}
+	if err := model.NetworkDescription.CheckOpt("Description", description); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		sw, err := getOwned[model.VSwitch](t, c, model.KindVSwitch, id, vswitchNotFound(id))

@@ -248,13 +248,19 @@ func (h handlers) deleteTR(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	return rpc.Object{}, h.svc.DeleteTransitRouter(ctx, api.Caller(r), r.Params["TransitRouterId"], dry)
 }
 
+// cidrFlags reads what CreateTransitRouterCidr and ModifyTransitRouterCidr share besides
+// the block: DryRun and PublishCidrRoute.
+func cidrFlags(p rpc.Params) (dry bool, publish *bool, err error) {
+	if dry, err = api.DryRun(p); err != nil {
+		return false, nil, err
+	}
+	publish, err = api.Bool(p, "PublishCidrRoute")
+	return dry, publish, err
+}
+
 func (h handlers) createCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	dry, err := api.DryRun(p)
-	if err != nil {
-		return nil, err
-	}
-	publish, err := api.Bool(p, "PublishCidrRoute")
+	dry, publish, err := cidrFlags(p)
 	if err != nil {
 		return nil, err
 	}
@@ -294,11 +300,7 @@ func (h handlers) deleteCidr(ctx context.Context, r *rpc.Request) (rpc.Object, e
 
 func (h handlers) modifyCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	dry, err := api.DryRun(p)
-	if err != nil {
-		return nil, err
-	}
-	publish, err := api.Bool(p, "PublishCidrRoute")
+	dry, publish, err := cidrFlags(p)
 	if err != nil {
 		return nil, err
 	}

@@ -84,11 +84,7 @@ func vpcCommon(v *model.VPC, vswitches []string) rpc.Object {
 
 func (h handlers) describeVpcs(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	tags, _, err := api.Tags(p)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +169,7 @@ func (h handlers) modifyVpcAttribute(ctx context.Context, r *rpc.Request) (rpc.O
 // reads its RouteTableId and RouterId there).
 func (h handlers) describeRouteTableList(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	tags, _, err := api.Tags(p)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
@@ -246,11 +238,7 @@ func availableAddresses(cidr string) int64 {
 
 func (h handlers) describeVSwitches(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	tags, _, err := api.Tags(p)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}

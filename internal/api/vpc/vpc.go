@@ -95,11 +95,7 @@ func (h handlers) createCGW(ctx context.Context, r *rpc.Request) (rpc.Object, er
 
 func (h handlers) describeCGWs(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	tags, _, err := api.Tags(p)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +255,7 @@ func (h handlers) describeVco(ctx context.Context, r *rpc.Request) (rpc.Object, 
 
 func (h handlers) describeVcos(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
-	if err != nil {
-		return nil, err
-	}
-	tags, _, err := api.Tags(p)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
