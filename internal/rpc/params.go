@@ -68,9 +68,9 @@ func (p Params) Get(name string) (string, bool) {
 // their "shrink" parameters. Nothing is dropped silently: a value that is not a JSON array,
 // an element of the wrong shape, or both forms at once is an Invalid{Name} error.
 
-// List returns the repeat list Name.1, Name.2, ... ordered by index (gaps are skipped, and
-// keys whose suffix is not a plain positive decimal index are ignored), or the elements of
-// the JSON array Name holds.
+// List returns the repeat list Name.1, Name.2, ... ordered by index (gaps are skipped, keys
+// whose suffix is not a plain positive decimal index are ignored, a struct element
+// Name.N.Field is refused), or the elements of the JSON array Name holds.
 func (p Params) List(name string) ([]string, error) { return p.list(name, name) }
 
 // list reads the list stored under key, naming it display in errors.

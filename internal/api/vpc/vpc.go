@@ -170,7 +170,11 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 	if err != nil {
 		return in, err
 	}
-	if tunnelsBgp, _ := api.Bool(p, "EnableTunnelsBgp"); (tunnelsBgp != nil && *tunnelsBgp) || len(tunnels) > 0 {
+	tunnelsBgp, err := api.Bool(p, "EnableTunnelsBgp")
+	if err != nil {
+		return in, err
+	}
+	if (tunnelsBgp != nil && *tunnelsBgp) || len(tunnels) > 0 {
 		return in, apierr.Invalid("TunnelOptionsSpecification", "Dual-tunnel connections (TunnelOptionsSpecification, EnableTunnelsBgp) are not supported; configure the single tunnel with IkeConfig, IpsecConfig, BgpConfig and HealthCheckConfig.")
 	}
 	return in, nil
