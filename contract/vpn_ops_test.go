@@ -52,6 +52,21 @@ func TestVpnOpsSDK(t *testing.T) {
 		t.Fatalf("documented defaults: IkeConfig %+v IpsecConfig %+v connection %+v", ike, ipsec, d)
 	}
 
+	// DownloadVpnConnectionConfig's BgpConfig items exactly as the SDK models them.
+	bresp, err := s.v.CreateVpnAttachmentWithOptions(&vpc.CreateVpnAttachmentRequest{RegionId: sp(regionHZ), CustomerGatewayId: sp(cgw),
+		LocalSubnet: sp("0.0.0.0/0"), RemoteSubnet: sp("0.0.0.0/0"),
+		BgpConfig: sp(`{"EnableBgp":"true","LocalAsn":"45104","TunnelCidr":"169.254.30.0/30","LocalBgpIp":"169.254.30.1"}`)}, rtOpts())
+	bgpVco := sv(must[*vpc.CreateVpnAttachmentResponse](t, "CreateVpnAttachment (BGP)")(bresp, err).Body.VpnConnectionId)
+	cfgResp, err := s.v.DownloadVpnConnectionConfigWithOptions(&vpc.DownloadVpnConnectionConfigRequest{RegionId: sp(regionHZ), VpnConnectionId: sp(bgpVco)}, rtOpts())
+	cfg := sdkOK[vpc.DownloadVpnConnectionConfigResponseBody](t, s, "DownloadVpnConnectionConfig", true, cfgResp, err).VpnConnectionConfig
+	if cfg == nil || cfg.BgpConfigs == nil || len(cfg.BgpConfigs.BgpConfig) != 1 {
+		t.Fatalf("DownloadVpnConnectionConfig: %+v", cfg)
+	}
+	if b := cfg.BgpConfigs.BgpConfig[0]; sv(b.LocalAsn) != "65010" || sv(b.PeerAsn) != "45104" || sv(b.LocalBgpIp) != "169.254.30.2" ||
+		sv(b.PeerBgpIp) != "169.254.30.1" || sv(b.TunnelCidr) != "169.254.30.0/30" || b.TunnelId == nil || sv(b.TunnelId) != "" {
+		t.Fatalf("DownloadVpnConnectionConfig BgpConfig (the customer's side): %+v", b)
+	}
+
 	diagnose := func() *vpc.DiagnoseVpnConnectionsResponseBodyVpnConnections {
 		resp, err := s.v.DiagnoseVpnConnectionsWithOptions(&vpc.DiagnoseVpnConnectionsRequest{RegionId: sp(regionHZ), VpnConnectionIds: sps([]string{vco})}, rtOpts())
 		b := sdkOK[vpc.DiagnoseVpnConnectionsResponseBody](t, s, "DiagnoseVpnConnections", true, resp, err)
