@@ -338,6 +338,13 @@ func TestVpnValidation(t *testing.T) {
 		{"name", "CreateVpnAttachment", base("Name", strings.Repeat("n", 101)), "InvalidName", "1 to 100"},
 		{"tag", "CreateVpnAttachment", base("Tags.1.Key", "aliyun-x"), "InvalidTagsKey", "acs:"},
 		{"dual tunnel", "CreateVpnAttachment", base("TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		// The aliyun CLI sends the array as one JSON string: refused alike, never ignored.
+		{"dual tunnel as JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":1},{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":2}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel as JSON on modify", "ModifyVpnAttachmentAttribute", base("VpnConnectionId", "vco-x", "TunnelOptionsSpecification", `[{"TunnelIndex":1}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel bad JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}`), "InvalidTunnelOptionsSpecification", "JSON array"},
+		{"dual tunnel both forms", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}]`, "TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "not both"},
+		{"tags as JSON", "CreateVpnAttachment", base("Tags", `[{"Key":"acs:x"}]`), "InvalidTagsKey", "acs:"},
+		{"tags both spellings", "CreateVpnAttachment", base("Tags.1.Key", "a", "Tag.1.Key", "b"), "InvalidTags", "not both"},
 		{"unknown cgw", "CreateVpnAttachment", base("CustomerGatewayId", "cgw-nope"), "InvalidCustomerGatewayInstanceId.NotFound", "does not exist"},
 		{"missing cgw", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou"}, "MissingCustomerGatewayId", "CustomerGatewayId"},
 		{"missing region", "CreateVpnAttachment", map[string]string{"CustomerGatewayId": s.cgw}, "MissingRegionId", "RegionId"},
@@ -369,12 +376,13 @@ func TestVpnValidation(t *testing.T) {
 	if ike := path(vcoState(t, c, blank), "IkeConfig").(map[string]any); ike["IkeEncAlg"] != "aes" || len(ike["Psk"].(string)) != 16 {
 		t.Fatalf("blank blocks: %v", ike)
 	}
-	// Defaults of the product page.
+	// The defaults vpc-20160428's CreateVpnAttachment request model documents for a
+	// single-tunnel connection (not the product page's IKEv2/SHA1, which the console sends).
 	id := vpcCall(t, c, "CreateVpnAttachment", base())["VpnConnectionId"].(string)
 	got := vcoState(t, c, id)
 	raw, _ := json.Marshal(got)
-	for _, want := range []string{`"IkeVersion":"ikev2"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"sha1"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
-		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"sha1"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
+	for _, want := range []string{`"IkeVersion":"ikev1"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"md5"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
+		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"md5"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
 		`"EffectImmediately":false`, `"LocalSubnet":"0.0.0.0/0"`, `"RemoteSubnet":"0.0.0.0/0"`, `"NetworkType":"public"`, `"EnableBgp":"false"`,
 		`"LocalAsn":45104`, `"Interval":3`, `"Retry":3`, `"Policy":"revoke_route"`, `"Enable":"false"`} {
 		if !strings.Contains(string(raw), want) {

@@ -328,6 +328,25 @@ func releaseGatewayIP(t *txn, vco *model.VpnConnection) {
 	}
 }
 
+// cidrAllocations counts the private gateway addresses allocated from a CIDR block.
+func cidrAllocations(t *txn, trID, cidrID string) (int, error) {
+	kvs, err := t.list(allocKey("private/"+trID, ""))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, kv := range kvs {
+		var a allocation
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return 0, err
+		}
+		if a.CidrID == cidrID {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // CidrAllocation is one private gateway address taken from a transit-router CIDR block.
 type CidrAllocation struct {
 	AllocatedCidrBlock, AttachmentID, AttachmentName, Cidr, CidrID string
