@@ -65,6 +65,7 @@ type Server struct {
 	products        map[string]*Product
 	lookup          KeyLookup
 	nonces          *NonceCache
+	shared          *sharedNonces // nil: this server alone spends nonces
 	now             func() time.Time
 	log             *slog.Logger
 	answers         *answerCache
@@ -112,8 +113,18 @@ func (s *Server) LimitNonces(max int) { s.nonces = NewNonceCache(SkewWindow, max
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
 func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
 
-// Close releases the nonce journal.
-func (s *Server) Close() error { return s.nonces.Close() }
+// ShareNonces spends every nonce in st as well, which the other servers of a cluster
+// share, so a request is accepted by one server of the cluster at most once; the local
+// cache stays in front of it. A cluster's servers have no journal: st keeps the nonces.
+func (s *Server) ShareNonces(st NonceStore) { s.shared = newSharedNonces(st) }
+
+// Close releases the nonce journal and ends claims of shared nonces in flight.
+func (s *Server) Close() error {
+	if s.shared != nil {
+		s.shared.close()
+	}
+	return s.nonces.Close()
+}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -358,7 +369,7 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte, read 
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.admit(akid, id, params["SignatureNonce"], signedAt, read)
+	return id, s.admit(r.Context(), akid, id, params["SignatureNonce"], signedAt, read)
 }
 
 func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, error) {
@@ -405,7 +416,7 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, rea
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
 		return Identity{}, signatureMismatch(sts)
 	}
-	return id, s.admit(akid, id, nonce, signedAt, read)
+	return id, s.admit(r.Context(), akid, id, nonce, signedAt, read)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -455,9 +466,10 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 }
 
 // admit lets a verified request run: within its key's rate, then spending its nonce (on
-// disk before the request runs, unless it only reads). A throttled request changes
-// nothing, not even the nonce cache; its sender retries with a new signature anyway.
-func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) error {
+// disk before the request runs, unless it only reads; in a cluster, in the shared store
+// before the request runs). A throttled request changes nothing, not even the nonce
+// cache; its sender retries with a new signature anyway.
+func (s *Server) admit(ctx context.Context, akid string, id Identity, nonce string, signed time.Time, read bool) error {
 	if !s.throttle.allow(akid, id.Rate, s.now()) {
 		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
 			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
@@ -466,7 +478,14 @@ func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time,
 	if read {
 		use = s.nonces.UseForRead
 	}
-	switch err := use(akid, nonce, signed, s.now()); {
+	err := use(akid, nonce, signed, s.now())
+	if err == nil && s.shared != nil {
+		err = s.shared.spend(ctx, keyOf(akid, nonce), s.nonces.expiry(signed))
+		if err != nil && !errors.Is(err, ErrNonceUsed) {
+			s.nonces.forget(akid, nonce) // the store could not say; a retry asks it again
+		}
+	}
+	switch {
 	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")
 	case errors.Is(err, ErrNonceCacheFull):
@@ -475,7 +494,7 @@ func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time,
 		}
 		return apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: it holds as many recent signature nonces as it is configured to; retry in a minute.")
 	}
-	return nil
+	return err
 }
 
 func firstNonEmpty(a, b string) string {

@@ -73,6 +73,8 @@ type Etcd struct {
 	revs    sharedReads[int64]
 	gets    sharedReads[getResult]
 	checks  sharedReads[TxnResult]
+	// expiring holds the leases of CreateExpiring's keys.
+	expiring expiringLeases
 
 	// life ends at Close: it bounds the shared reads and every watch.
 	life    context.Context
