@@ -33,9 +33,8 @@ import (
 // Options configure a server.
 type Options struct {
 	Listen string
-	// DataDir holds the bbolt store (with Store.Kind "bolt") and, with either store, this
-	// process's own files: the nonce journal, console sign-outs, admin-credentials and by
-	// default secret.key.
+	// DataDir holds the bbolt store (with Store.Kind "bolt") and this process's own files:
+	// admin-credentials, by default secret.key, and with bbolt the nonce journal.
 	DataDir string
 	// Store chooses where state is kept; the zero value is bolt in DataDir.
 	Store           StoreOptions
@@ -194,13 +193,18 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	limits := o.Limits.withDefaults()
 	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
 	api.LimitNonces(limits.MaxNonces)
-	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
+	if l, ok := st.(store.Leaser); ok {
+		// Servers sharing the store spend nonces there too, where etcd keeps them (a
+		// journal of this server's own would add nothing).
+		api.ShareNonces(l)
+	} else if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
 	}
 	// Background steps the console starts end when the instance closes.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie, SignOutFile: filepath.Join(o.DataDir, "console-signouts")})
+	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie,
+		SignOuts: svc, ImportSignOuts: filepath.Join(o.DataDir, "console-signouts")})
 	if err != nil {
 		stopBG()
 		api.Close()
@@ -309,8 +313,8 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 	return gw, nil
 }
 
-// Close stops the console's background steps and releases the console's sign-out file,
-// the nonce journal and the store.
+// Close stops the console's background steps and releases the nonce journal (or the
+// shared nonces' claims) and the store.
 func (in *Instance) Close() error {
 	in.stopBG()
 	return errors.Join(in.console.Close(), in.api.Close(), in.Store.Close())

@@ -71,8 +71,19 @@ func idempotent[R any](ctx context.Context, s *Service, c Caller, action, token 
 	return out, err
 }
 
-// GCTokens forgets ClientTokens older than TokenTTL.
-func (s *Service) GCTokens(ctx context.Context) (int, error) {
+// GC forgets what has expired: ClientTokens older than TokenTTL and the console
+// sign-outs of sessions that have expired anyway. It returns how many records went.
+func (s *Service) GC(ctx context.Context) (int, error) {
+	tokens, err := s.gcTokens(ctx)
+	if err != nil {
+		return tokens, err
+	}
+	signOuts, err := s.gcSignOuts(ctx)
+	return tokens + signOuts, err
+}
+
+// gcTokens forgets ClientTokens older than TokenTTL.
+func (s *Service) gcTokens(ctx context.Context) (int, error) {
 	kvs, _, err := s.st.List(ctx, tokenPrefix)
 	if err != nil {
 		return 0, err
