@@ -146,6 +146,6 @@ func adminCmd() *cobra.Command {
 	recoverCmd.Flags().StringVar(&recoverKeyFile, "secret-key-file", "", "the server's --secret-key-file (default <data>/secret.key)")
 	_ = recoverCmd.MarkFlagRequired("data")
 
-	cmd.AddCommand(account, key, quota, recoverCmd)
+	cmd.AddCommand(account, key, quota, recoverCmd, clusterCmd(&cf))
 	return cmd
 }

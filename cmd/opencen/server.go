@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"opencen/internal/cluster"
 	"opencen/internal/config"
 	"opencen/internal/server"
 	"opencen/internal/store"
@@ -46,6 +47,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&o.Store.Etcd.CACert, "etcd-cacert", "", "PEM file of the CA that signed the etcd members' certificates")
 	f.StringVar(&o.Store.Etcd.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
 	f.StringVar(&o.Store.Etcd.Key, "etcd-key", "", "PEM key of --etcd-cert")
+	f.DurationVar(&o.LeaderTTL, "leader-ttl", cluster.DefaultTTL, "with --store etcd: a server that stops renewing its lease (it died, or lost etcd) is replaced as the controllers' leader, and leaves the cluster status, within this")
 	f.StringVar(&configPath, "config", "", "YAML or TOML file with regions, zones and quotas")
 	f.DurationVar(&o.TransitionDelay, "transition-delay", time.Second, "how long transitional statuses (Creating, Deleting ...) last")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest, created when missing (default <data>/secret.key); every server on one etcd needs the same")

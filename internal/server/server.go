@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"opencen/internal/api/admin"
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
+	"opencen/internal/cluster"
 	"opencen/internal/config"
 	"opencen/internal/console"
 	"opencen/internal/controller"
@@ -50,7 +52,10 @@ type Options struct {
 	SecureCookie bool
 	// Limits bound connections, requests, bodies and caches; zero fields take the defaults.
 	Limits Limits
-	Log    *slog.Logger
+	// LeaderTTL is how long the servers sharing an etcd wait for a silent leader before
+	// electing another to run the controllers (cluster.DefaultTTL when zero).
+	LeaderTTL time.Duration
+	Log       *slog.Logger
 }
 
 // StoreOptions choose the store.
@@ -144,9 +149,10 @@ func (g GatewayOptions) gatewayOff() string {
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
-	api     *rpc.Server
-	console *console.Console
-	stopBG  context.CancelFunc
+	api       *rpc.Server
+	console   *console.Console
+	stopBG    context.CancelFunc
+	leaderTTL time.Duration
 	// Gateway is the data-plane loop, nil when the data plane is off.
 	Gateway   *gateway.Gateway
 	Handler   http.Handler
@@ -220,6 +226,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		api:       api,
 		console:   con,
 		stopBG:    stopBG,
+		leaderTTL: o.LeaderTTL,
 		Handler:   revisionMemo(mux),
 		Service:   svc,
 		Store:     st,
@@ -238,6 +245,58 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// controllersElection is the election the API servers of a cluster hold for the
+// controllers.
+const controllersElection = "controllers"
+
+// RunControllers keeps this server in its cluster until ctx ends: its record under
+// /cluster/servers/<host>:<port> (addr is where it listens), and the lifecycle controller
+// running while this server is the elected leader. On bbolt the one server always leads.
+func (in *Instance) RunControllers(ctx context.Context, addr string) error {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	id := host + ":" + addr
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		id = host + ":" + port
+	}
+	started, version := time.Now().UTC(), buildVersion()
+	m := &cluster.Member{
+		Store: in.Store, TTL: in.leaderTTL, Key: service.ServersPrefix + id, Election: controllersElection, Log: in.Service.Logger(),
+		Record: func(leader bool) ([]byte, error) {
+			return json.Marshal(service.APIServer{ID: id, Address: addr, Version: version, Started: started, Leader: leader})
+		},
+		Lead: func(ctx context.Context) { _ = in.Lifecycle.Run(ctx) },
+	}
+	return m.Run(ctx)
+}
+
+// buildVersion names the binary: its module version and, when built from a checkout, the
+// commit ("+dirty" with uncommitted changes).
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
 }
 
 // revisionMemo gives each request its own store.WithRevisionMemo: on etcd, the several
@@ -336,7 +395,12 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
+	go func() {
+		defer close(done)
+		if err := in.RunControllers(ctx, ln.Addr().String()); err != nil && ctx.Err() == nil {
+			in.Service.Logger().Error("controllers stopped", "err", err)
+		}
+	}()
 	gwDone := make(chan struct{})
 	go func() {
 		defer close(gwDone)

@@ -36,6 +36,8 @@ func Product(svc *service.Service) *rpc.Product {
 		"ExplainRoute":              h.explainRoute,
 		// Any account sees its own connections' and transit routers' objects, the admin all.
 		"DescribeGatewayStatus": h.gatewayStatus,
+		// Admin only: the API servers sharing the store and the gateway nodes.
+		"DescribeCluster": h.describeCluster,
 	}}
 }
 
@@ -157,4 +159,19 @@ func (h handlers) gatewayStatus(ctx context.Context, r *rpc.Request) (rpc.Object
 			"State": o.State, "Message": o.Message, "Since": o.Since.UTC().Format(time.RFC3339)})
 	}
 	return rpc.Object{"Objects": items}, nil
+}
+
+// describeCluster shows the API servers sharing the store (which one leads, running the
+// controllers) and the gateway nodes' records as they wrote them.
+func (h handlers) describeCluster(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	c, err := h.svc.Cluster(ctx, api.Caller(r))
+	if err != nil {
+		return nil, err
+	}
+	servers := make([]rpc.Object, 0, len(c.Servers))
+	for _, s := range c.Servers {
+		servers = append(servers, rpc.Object{"Id": s.ID, "Address": s.Address, "Version": s.Version,
+			"Started": s.Started.UTC().Format(time.RFC3339), "Leader": s.Leader})
+	}
+	return rpc.Object{"Servers": servers, "Gateways": c.Gateways}, nil
 }
