@@ -158,3 +158,31 @@ func TestSharedNoncesStoreAway(t *testing.T) {
 		t.Fatalf("then on the other server: %q, want SignatureNonceUsed", code)
 	}
 }
+
+// BenchmarkSharedNonces: spending nonces in an embedded etcd from 64 goroutines (-cpu
+// sets GOMAXPROCS; the goroutines are SetParallelism'd), with the nonces each claim
+// carried.
+func BenchmarkSharedNonces(b *testing.B) {
+	etcd := etcdtest.Embedded(b)
+	st, err := store.OpenEtcd(store.EtcdConfig{Endpoints: []string{etcd.Endpoint}, Prefix: "/bench/"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	c := &countingNonces{st: st}
+	n := newSharedNonces(c)
+	defer n.close()
+	var seq atomic.Int64
+	until := time.Now().Add(SkewWindow)
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := n.spend(context.Background(), keyOf("AK", fmt.Sprint(seq.Add(1))), until); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(c.keys.Load())/float64(max(c.calls.Load(), 1)), "nonces/claim")
+}
