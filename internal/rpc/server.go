@@ -33,6 +33,9 @@ type Request struct {
 	Product  *Product
 	Params   Params
 	Identity Identity
+	// nonce is the shared claim of a read's nonce still in flight (see admit): its answer
+	// is held until the claim succeeds.
+	nonce *heldNonce
 }
 
 // Object is a JSON response body; the server adds RequestId.
@@ -209,6 +212,17 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 	if err := s.prepare(r, req); err != nil {
 		return nil, nil, err
 	}
+	body, enc, err := s.run(r, req)
+	if req.nonce != nil {
+		if nerr := s.settle(r.Context(), req.nonce); nerr != nil {
+			return nil, nil, nerr // nothing of a replayed read's answer leaves the server
+		}
+	}
+	return body, enc, err
+}
+
+// run answers an authenticated request.
+func (s *Server) run(r *http.Request, req *Request) (Object, []byte, error) {
 	h := req.Product.Actions[req.Action]
 	cache := s.answers
 	if req.Product.Observes[req.Action] {
@@ -295,11 +309,11 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	}
 	// A cacheable action only reads (its answer may be reused), so its nonce need not be on
 	// disk before it is answered; see NonceCache.UseForRead.
-	id, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
+	id, nonce, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
 	if err != nil {
 		return err
 	}
-	req.Identity = id
+	req.Identity, req.nonce = id, nonce
 	return nil
 }
 
@@ -333,72 +347,73 @@ func readBody(r *http.Request) ([]byte, error) {
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is
 // checked before the key and the signature, and the nonce is spent only by a request
 // whose signature verified, so unauthenticated requests cannot burn nonces.
-func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, error) {
+func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, *heldNonce, error) {
 	if firstNonEmpty(params["SecurityToken"], r.Header.Get("x-acs-security-token")) != "" {
 		// OpenCEN issues no STS tokens, so any token is made up; ignoring it would accept
 		// a request its sender believes is bound to a temporary credential.
-		return Identity{}, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
+		return Identity{}, nil, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
 	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
 		return s.authenticateACS3(r, auth, body, read)
 	}
 	if params["Signature"] == "" {
-		return Identity{}, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
+		return Identity{}, nil, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
 	}
 	for _, name := range []string{"AccessKeyId", "SignatureMethod", "SignatureNonce", "Timestamp"} {
 		if params[name] == "" {
-			return Identity{}, apierr.Missing(name)
+			return Identity{}, nil, apierr.Missing(name)
 		}
 	}
 	if m := params["SignatureMethod"]; m != "HMAC-SHA1" {
-		return Identity{}, apierr.New("InvalidSignatureMethod", "SignatureMethod %q is not supported; use HMAC-SHA1.", m)
+		return Identity{}, nil, apierr.New("InvalidSignatureMethod", "SignatureMethod %q is not supported; use HMAC-SHA1.", m)
 	}
 	if v := params["SignatureVersion"]; v != "" && v != "1.0" {
-		return Identity{}, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
+		return Identity{}, nil, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
 	}
 	signedAt, err := s.checkTime(params["Timestamp"])
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	akid := params["AccessKeyId"]
 	id, secret, err := s.lookup(r.Context(), akid)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	sts := StringToSignV1(r.Method, params)
 	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
-		return Identity{}, signatureMismatch(sts)
+		return Identity{}, nil, signatureMismatch(sts)
 	}
-	return id, s.admit(r.Context(), akid, id, params["SignatureNonce"], signedAt, read)
+	held, err := s.admit(r.Context(), akid, id, params["SignatureNonce"], signedAt, read)
+	return id, held, err
 }
 
-func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, error) {
+func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, *heldNonce, error) {
 	akid, signed, sig, err := ParseAuthorizationACS3(auth)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	if err := requireSignedHeaders(r.Header, signed); err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
 	if nonce == "" {
-		return Identity{}, apierr.Missing("x-acs-signature-nonce")
+		return Identity{}, nil, apierr.Missing("x-acs-signature-nonce")
 	}
 	date := r.Header.Get("x-acs-date")
 	if date == "" {
-		return Identity{}, apierr.Missing("x-acs-date")
+		return Identity{}, nil, apierr.Missing("x-acs-date")
 	}
 	signedAt, err := s.checkTime(date)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	payload := HashPayload(body)
 	if h := r.Header.Get("x-acs-content-sha256"); h != "" && !strings.EqualFold(h, payload) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the SHA-256 of the request body.")
+		return Identity{}, nil, apierr.New("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the SHA-256 of the request body.")
 	}
 	id, secret, err := s.lookup(r.Context(), akid)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	headers := make(map[string]string, len(signed))
 	for _, name := range signed {
@@ -414,9 +429,10 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, rea
 	}
 	sts := StringToSignACS3(CanonicalRequestACS3(r.Method, r.URL.Path, query, headers, signed, payload))
 	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
-		return Identity{}, signatureMismatch(sts)
+		return Identity{}, nil, signatureMismatch(sts)
 	}
-	return id, s.admit(r.Context(), akid, id, nonce, signedAt, read)
+	held, err := s.admit(r.Context(), akid, id, nonce, signedAt, read)
+	return id, held, err
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -466,25 +482,51 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 }
 
 // admit lets a verified request run: within its key's rate, then spending its nonce (on
-// disk before the request runs, unless it only reads; in a cluster, in the shared store
-// before the request runs). A throttled request changes nothing, not even the nonce
-// cache; its sender retries with a new signature anyway.
-func (s *Server) admit(ctx context.Context, akid string, id Identity, nonce string, signed time.Time, read bool) error {
+// disk before the request runs, unless it only reads). A throttled request changes
+// nothing, not even the nonce cache; its sender retries with a new signature anyway.
+//
+// In a cluster the nonce is spent in the shared store too. A write waits for that here, so
+// it runs only once its nonce is spent cluster-wide. A read (which changes nothing) is
+// returned its claim still in flight: it runs meanwhile, and its answer is held until the
+// claim succeeds (settle), so the claim's round trip overlaps the read's own instead of
+// adding to it.
+func (s *Server) admit(ctx context.Context, akid string, id Identity, nonce string, signed time.Time, read bool) (*heldNonce, error) {
 	if !s.throttle.allow(akid, id.Rate, s.now()) {
-		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
+		return nil, apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
 			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
 	}
 	use := s.nonces.Use
 	if read {
 		use = s.nonces.UseForRead
 	}
-	err := use(akid, nonce, signed, s.now())
-	if err == nil && s.shared != nil {
-		err = s.shared.spend(ctx, keyOf(akid, nonce), s.nonces.expiry(signed))
-		if err != nil && !errors.Is(err, ErrNonceUsed) {
-			s.nonces.forget(akid, nonce) // the store could not say; a retry asks it again
-		}
+	if err := use(akid, nonce, signed, s.now()); err != nil || s.shared == nil {
+		return nil, s.nonceError(err)
 	}
+	held := &heldNonce{akid: akid, nonce: nonce, claim: s.shared.start(keyOf(akid, nonce), s.nonces.expiry(signed))}
+	if read {
+		return held, nil
+	}
+	return nil, s.settle(ctx, held)
+}
+
+// heldNonce is a nonce whose shared claim is in flight.
+type heldNonce struct {
+	akid, nonce string
+	claim       *nonceClaim
+}
+
+// settle waits for a shared claim. When the store could not say, the local cache forgets
+// the nonce: a retry of the request asks the store again.
+func (s *Server) settle(ctx context.Context, h *heldNonce) error {
+	err := h.claim.wait(ctx)
+	if err != nil && !errors.Is(err, ErrNonceUsed) {
+		s.nonces.forget(h.akid, h.nonce)
+	}
+	return s.nonceError(err)
+}
+
+// nonceError is the API's answer to a nonce that could not be spent.
+func (s *Server) nonceError(err error) error {
 	switch {
 	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")

@@ -58,6 +58,11 @@ func newSharedNonces(st NonceStore) *sharedNonces {
 // first. Any other error means the store could not say (it is unreachable): the request
 // must not run, and a retry may ask again.
 func (n *sharedNonces) spend(ctx context.Context, key nonceKey, until time.Time) error {
+	return n.start(key, until).wait(ctx)
+}
+
+// start queues key's claim and returns at once; wait for its outcome.
+func (n *sharedNonces) start(key nonceKey, until time.Time) *nonceClaim {
 	c := &nonceClaim{key: store.ExpiringKey{Key: NoncePrefix + hex.EncodeToString(key[:]), Until: until}, done: make(chan struct{})}
 	n.mu.Lock()
 	n.queue = append(n.queue, c)
@@ -69,6 +74,11 @@ func (n *sharedNonces) spend(ctx context.Context, key nonceKey, until time.Time)
 	if start {
 		go n.claim()
 	}
+	return c
+}
+
+// wait returns the claim's outcome, as spend.
+func (c *nonceClaim) wait(ctx context.Context) error {
 	select {
 	case <-c.done:
 	case <-ctx.Done():
