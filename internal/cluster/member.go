@@ -67,11 +67,25 @@ func (m *Member) Run(ctx context.Context) error {
 
 // alone is Run for the only process of a store: it leads as long as it runs, and its
 // record goes when it stops (a record left by a process that was killed is replaced by
-// the next one's).
+// the next one's). A record that cannot be written is logged: the work runs regardless.
 func (m *Member) alone(ctx context.Context) error {
+	if err := m.recordAlone(ctx); err != nil {
+		m.Log.Error("cluster: record this member", "err", err)
+	}
+	m.Lead(ctx)
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := m.Store.Txn(cleanup, nil, []store.Op{store.Delete(m.Key)}); err != nil && !errors.Is(err, store.ErrClosed) {
+		m.Log.Warn("cluster: remove member record", "err", err)
+	}
+	return ctx.Err()
+}
+
+// recordAlone replaces every record under the member's folder with its own.
+func (m *Member) recordAlone(ctx context.Context) error {
 	kvs, _, err := m.Store.List(ctx, prefixOf(m.Key))
 	if err != nil {
-		return fmt.Errorf("cluster: list members: %w", err)
+		return err
 	}
 	ops := make([]store.Op, 0, len(kvs)+1)
 	for _, kv := range kvs {
@@ -81,16 +95,8 @@ func (m *Member) alone(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.Store.Txn(ctx, nil, append(ops, store.Put(m.Key, rec))); err != nil {
-		return fmt.Errorf("cluster: record member: %w", err)
-	}
-	m.Lead(ctx)
-	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := m.Store.Txn(cleanup, nil, []store.Op{store.Delete(m.Key)}); err != nil && !errors.Is(err, store.ErrClosed) {
-		m.Log.Warn("cluster: remove member record", "err", err)
-	}
-	return ctx.Err()
+	_, err = m.Store.Txn(ctx, nil, append(ops, store.Put(m.Key, rec)))
+	return err
 }
 
 // term is one session: record, campaign, lead until the session or ctx ends. Closing

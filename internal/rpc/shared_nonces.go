@@ -54,14 +54,8 @@ func newSharedNonces(st NonceStore) *sharedNonces {
 	return &sharedNonces{st: st, life: life, stop: stop}
 }
 
-// spend records key in the store until until; ErrNonceUsed when some server recorded it
-// first. Any other error means the store could not say (it is unreachable): the request
-// must not run, and a retry may ask again.
-func (n *sharedNonces) spend(ctx context.Context, key nonceKey, until time.Time) error {
-	return n.start(key, until).wait(ctx)
-}
-
-// start queues key's claim and returns at once; wait for its outcome.
+// start queues the claim of key, to be kept until until, and returns at once; its wait
+// says how it went.
 func (n *sharedNonces) start(key nonceKey, until time.Time) *nonceClaim {
 	c := &nonceClaim{key: store.ExpiringKey{Key: NoncePrefix + hex.EncodeToString(key[:]), Until: until}, done: make(chan struct{})}
 	n.mu.Lock()
@@ -77,7 +71,9 @@ func (n *sharedNonces) start(key nonceKey, until time.Time) *nonceClaim {
 	return c
 }
 
-// wait returns the claim's outcome, as spend.
+// wait returns the claim's outcome: nil when this claim recorded the nonce, ErrNonceUsed
+// when some server recorded it first. Any other error means the store could not say (it
+// is unreachable): the request must not run, and a retry may ask again.
 func (c *nonceClaim) wait(ctx context.Context) error {
 	select {
 	case <-c.done:

@@ -178,7 +178,7 @@ func BenchmarkSharedNonces(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := n.spend(context.Background(), keyOf("AK", fmt.Sprint(seq.Add(1))), until); err != nil {
+			if err := n.start(keyOf("AK", fmt.Sprint(seq.Add(1))), until).wait(context.Background()); err != nil {
 				b.Error(err)
 				return
 			}

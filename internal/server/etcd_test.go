@@ -256,6 +256,12 @@ func TestStoreOptionErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want one containing %q", c.name, err, c.want)
 		}
 	}
+	for _, ttl := range []time.Duration{-time.Second, 500 * time.Millisecond} {
+		_, err := Open(t.Context(), Options{DataDir: t.TempDir(), Config: config.Default(), LeaderTTL: ttl})
+		if err == nil || !strings.Contains(err.Error(), "--leader-ttl") {
+			t.Errorf("LeaderTTL %v: err = %v, want one naming --leader-ttl", ttl, err)
+		}
+	}
 }
 
 // TestEtcdKeyDisabledOnAnotherServer: a key cached by one server (after a request) stops

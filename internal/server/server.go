@@ -166,6 +166,9 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.LeaderTTL < 0 || o.LeaderTTL > 0 && o.LeaderTTL < time.Second {
+		return nil, fmt.Errorf("--leader-ttl %v: give at least 1s (etcd leases count whole seconds)", o.LeaderTTL)
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
