@@ -62,6 +62,10 @@ type Product struct {
 // KeyLookup returns the identity and secret of an AccessKeyId, or an *apierr.Error.
 type KeyLookup func(ctx context.Context, accessKeyID string) (Identity, string, error)
 
+// KeyPeek returns what a KeyLookup last answered for an AccessKeyId, without confirming it
+// is still current; ok=false when it knows nothing.
+type KeyPeek func(accessKeyID string) (id Identity, secret string, ok bool)
+
 // Server speaks Alibaba's RPC protocol on one port for every product, dispatching on
 // (Version, Action) after authenticating the request.
 type Server struct {
@@ -69,6 +73,7 @@ type Server struct {
 	lookup          KeyLookup
 	nonces          *NonceCache
 	shared          *sharedNonces // nil: this server alone spends nonces
+	peek            KeyPeek       // with shared: lets a nonce's claim start before its key is confirmed
 	now             func() time.Time
 	log             *slog.Logger
 	answers         *answerCache
@@ -119,7 +124,14 @@ func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path
 // ShareNonces spends every nonce in st as well, which the other servers of a cluster
 // share, so a request is accepted by one server of the cluster at most once; the local
 // cache stays in front of it. A cluster's servers have no journal: st keeps the nonces.
-func (s *Server) ShareNonces(st NonceStore) { s.shared = newSharedNonces(st) }
+//
+// peek, when not nil, lets a request whose signature verifies with the key peek knows
+// start its claim while lookup confirms the key, instead of after: the claim's round trip
+// then overlaps the confirmation's. The request still runs only if lookup confirms the
+// key (a key disabled meanwhile is refused; its claim only spends the nonce).
+func (s *Server) ShareNonces(st NonceStore, peek KeyPeek) {
+	s.shared, s.peek = newSharedNonces(st), peek
+}
 
 // Close releases the nonce journal and ends claims of shared nonces in flight.
 func (s *Server) Close() error {
@@ -374,17 +386,13 @@ func (s *Server) authenticate(r *http.Request, params Params, body []byte, read 
 	if err != nil {
 		return Identity{}, nil, err
 	}
-	akid := params["AccessKeyId"]
-	id, secret, err := s.lookup(r.Context(), akid)
-	if err != nil {
-		return Identity{}, nil, err
-	}
 	sts := StringToSignV1(r.Method, params)
-	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
-		return Identity{}, nil, signatureMismatch(sts)
-	}
-	held, err := s.admit(r.Context(), akid, id, params["SignatureNonce"], signedAt, read)
-	return id, held, err
+	return s.verified(r.Context(), params["AccessKeyId"], params["SignatureNonce"], signedAt, read, func(secret string) error {
+		if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
+			return signatureMismatch(sts)
+		}
+		return nil
+	})
 }
 
 func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, *heldNonce, error) {
@@ -411,10 +419,6 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, rea
 	if h := r.Header.Get("x-acs-content-sha256"); h != "" && !strings.EqualFold(h, payload) {
 		return Identity{}, nil, apierr.New("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the SHA-256 of the request body.")
 	}
-	id, secret, err := s.lookup(r.Context(), akid)
-	if err != nil {
-		return Identity{}, nil, err
-	}
 	headers := make(map[string]string, len(signed))
 	for _, name := range signed {
 		if name == "host" {
@@ -428,11 +432,58 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, rea
 		query[k] = v[0]
 	}
 	sts := StringToSignACS3(CanonicalRequestACS3(r.Method, r.URL.Path, query, headers, signed, payload))
-	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
-		return Identity{}, nil, signatureMismatch(sts)
+	return s.verified(r.Context(), akid, nonce, signedAt, read, func(secret string) error {
+		if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
+			return signatureMismatch(sts)
+		}
+		return nil
+	})
+}
+
+// verified looks the key up, checks the signature with its secret (verify) and admits the
+// request. A write returns once its nonce is spent; a read may return its shared claim
+// still in flight (see admit).
+//
+// In a cluster, a key this server has looked up before is used at once: when its secret
+// verifies the signature, the nonce's claim starts while lookup confirms the key, so the
+// two round trips overlap. Anything else takes the plain order: lookup, verify, claim.
+func (s *Server) verified(ctx context.Context, akid, nonce string, signedAt time.Time, read bool, verify func(secret string) error) (Identity, *heldNonce, error) {
+	if s.peek != nil {
+		if id, secret, ok := s.peek(akid); ok && verify(secret) == nil {
+			held, err := s.admit(akid, id, nonce, signedAt, read)
+			if err != nil {
+				return Identity{}, nil, err
+			}
+			confirmed, current, err := s.lookup(ctx, akid)
+			if err == nil && current != secret {
+				err = verify(current)
+			}
+			if err != nil {
+				return Identity{}, nil, err // the claim goes on: the nonce is spent, the request refused
+			}
+			return s.hold(ctx, confirmed, held, read)
+		}
 	}
-	held, err := s.admit(r.Context(), akid, id, nonce, signedAt, read)
-	return id, held, err
+	id, secret, err := s.lookup(ctx, akid)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	if err := verify(secret); err != nil {
+		return Identity{}, nil, err
+	}
+	held, err := s.admit(akid, id, nonce, signedAt, read)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	return s.hold(ctx, id, held, read)
+}
+
+// hold keeps a read's claim in flight for serve to settle; a write waits for it here.
+func (s *Server) hold(ctx context.Context, id Identity, held *heldNonce, read bool) (Identity, *heldNonce, error) {
+	if held == nil || read {
+		return id, held, nil
+	}
+	return id, nil, s.settle(ctx, held)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -485,12 +536,11 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 // disk before the request runs, unless it only reads). A throttled request changes
 // nothing, not even the nonce cache; its sender retries with a new signature anyway.
 //
-// In a cluster the nonce is spent in the shared store too. A write waits for that here, so
-// it runs only once its nonce is spent cluster-wide. A read (which changes nothing) is
-// returned its claim still in flight: it runs meanwhile, and its answer is held until the
-// claim succeeds (settle), so the claim's round trip overlaps the read's own instead of
-// adding to it.
-func (s *Server) admit(ctx context.Context, akid string, id Identity, nonce string, signed time.Time, read bool) (*heldNonce, error) {
+// In a cluster the nonce is spent in the shared store too: admit starts that claim and
+// returns it. A write must wait for it before it runs (hold). A read, which changes
+// nothing, runs meanwhile, and its answer is held until the claim succeeds (serve's
+// settle), so the claim's round trip overlaps the read's own instead of adding to it.
+func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) (*heldNonce, error) {
 	if !s.throttle.allow(akid, id.Rate, s.now()) {
 		return nil, apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
 			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
@@ -502,11 +552,7 @@ func (s *Server) admit(ctx context.Context, akid string, id Identity, nonce stri
 	if err := use(akid, nonce, signed, s.now()); err != nil || s.shared == nil {
 		return nil, s.nonceError(err)
 	}
-	held := &heldNonce{akid: akid, nonce: nonce, claim: s.shared.start(keyOf(akid, nonce), s.nonces.expiry(signed))}
-	if read {
-		return held, nil
-	}
-	return nil, s.settle(ctx, held)
+	return &heldNonce{akid: akid, nonce: nonce, claim: s.shared.start(keyOf(akid, nonce), s.nonces.expiry(signed))}, nil
 }
 
 // heldNonce is a nonce whose shared claim is in flight.

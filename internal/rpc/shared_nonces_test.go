@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,7 +57,12 @@ func clusterOfTwo(t *testing.T) (servers [2]*Server, stores [2]*countingNonces) 
 		servers[i] = NewServer(func(context.Context, string) (Identity, string, error) {
 			return Identity{AccountID: "acct"}, "secret", nil
 		}, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
-		servers[i].ShareNonces(stores[i])
+		// Server 1 starts a claim before its key is confirmed, server 2 after.
+		var peek KeyPeek
+		if i == 0 {
+			peek = func(string) (Identity, string, bool) { return Identity{AccountID: "acct"}, "secret", true }
+		}
+		servers[i].ShareNonces(stores[i], peek)
 		t.Cleanup(func() { _ = servers[i].Close() })
 	}
 	return servers, stores
@@ -185,4 +191,44 @@ func BenchmarkSharedNonces(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(c.keys.Load())/float64(max(c.calls.Load(), 1)), "nonces/claim")
+}
+
+// TestSharedNoncesPeekedKey: a request whose key is known from an earlier lookup starts
+// its claim before the key is confirmed, but runs only if the confirmation agrees: a key
+// disabled meanwhile refuses it, and a peeked secret that does not verify the signature
+// falls back to the plain lookup.
+func TestSharedNoncesPeekedKey(t *testing.T) {
+	etcd := etcdtest.Embedded(t)
+	st, err := store.OpenEtcd(store.EtcdConfig{Endpoints: []string{etcd.Endpoint}, Prefix: "/peek/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ran atomic.Int64
+	p := &Product{Name: "T", Version: "v1", Host: "t", Actions: map[string]Handler{
+		"Write": func(context.Context, *Request) (Object, error) { ran.Add(1); return Object{}, nil },
+	}}
+	var disabled atomic.Bool
+	s := NewServer(func(context.Context, string) (Identity, string, error) {
+		if disabled.Load() {
+			return Identity{}, "", errors.New("InvalidAccessKeyId.Inactive")
+		}
+		return Identity{AccountID: "acct"}, "secret", nil
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
+	peeked := "secret"
+	s.ShareNonces(&countingNonces{st: st}, func(string) (Identity, string, bool) { return Identity{AccountID: "acct"}, peeked, true })
+	defer s.Close()
+
+	if code := send(t, s, signed("Write", "ok")); code != "" || ran.Load() != 1 {
+		t.Fatalf("with the peeked key confirmed: %q, ran %d; want success", code, ran.Load())
+	}
+	disabled.Store(true)
+	if code := send(t, s, signed("Write", "disabled")); code == "" || ran.Load() != 1 {
+		t.Fatalf("with the key disabled after the peek: %q, ran %d; want refused, not run", code, ran.Load())
+	}
+	disabled.Store(false)
+	peeked = "stale"
+	if code := send(t, s, signed("Write", "stale")); code != "" || ran.Load() != 2 {
+		t.Fatalf("with a peeked secret that does not verify: %q, ran %d; want the plain lookup's success", code, ran.Load())
+	}
 }

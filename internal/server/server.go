@@ -194,10 +194,12 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
+	identity := func(k service.Key) rpc.Identity {
+		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin, Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}
+	}
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		k, err := svc.LookupKey(ctx, id)
-		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin,
-			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
+		return identity(k), k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
 	limits := o.Limits.withDefaults()
 	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
@@ -205,7 +207,10 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	if l, ok := st.(store.Leaser); ok {
 		// Servers sharing the store spend nonces there too, where etcd keeps them (a
 		// journal of this server's own would add nothing).
-		api.ShareNonces(l)
+		api.ShareNonces(l, func(id string) (rpc.Identity, string, bool) {
+			k, ok := svc.PeekKey(id)
+			return identity(k), k.Secret, ok
+		})
 	} else if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
