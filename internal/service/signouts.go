@@ -13,6 +13,7 @@ import (
 // refuses a signed-out cookie: /signouts/<name>, the name a hash of the cookie (never the
 // cookie itself), until the session would have expired anyway. They are not desired
 // state: written without the revision keys, so no cache is invalidated by a sign-out.
+// GC forgets them once they are over.
 const signOutPrefix = "/signouts/"
 
 type signOutRecord struct {
@@ -44,27 +45,4 @@ func (s *Service) SignedOut(ctx context.Context, session string) (bool, error) {
 		return true, nil // a record was written for this session: it ended
 	}
 	return s.now().Before(rec.Until), nil
-}
-
-// gcSignOuts forgets the sign-outs of sessions that have expired anyway.
-func (s *Service) gcSignOuts(ctx context.Context) (int, error) {
-	kvs, _, err := s.st.List(ctx, signOutPrefix)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, kv := range kvs {
-		var rec signOutRecord
-		if json.Unmarshal(kv.Value, &rec) == nil && s.now().Before(rec.Until) {
-			continue
-		}
-		res, err := s.st.Txn(ctx, []store.Cmp{{Key: kv.Key, ModRevision: kv.ModRevision}}, []store.Op{store.Delete(kv.Key)})
-		if err != nil {
-			return n, err
-		}
-		if res.Succeeded {
-			n++
-		}
-	}
-	return n, nil
 }

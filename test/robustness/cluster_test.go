@@ -1,16 +1,10 @@
-// Package cluster runs several opencen server processes on one etcd (embedded in the
-// test, on loopback) and kills them (SIGKILL) in the middle of work: acknowledged writes
-// survive, ClientToken retries on the surviving server return the first result, and the
-// controllers' pending transitions complete on the newly elected leader.
-package cluster
+package robustness
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,10 +20,12 @@ import (
 	"opencen/internal/testserver"
 )
 
-const (
-	cbn = "2017-09-12"
-	vpc = "2016-04-28"
-)
+const vpc = "2016-04-28"
+
+// The tests below run several server processes on one etcd (embedded in the test, on
+// loopback): killing one loses no acknowledged write, ClientToken retries on the survivor
+// return the first result, and the controllers' pending transitions complete on the newly
+// elected leader.
 
 // startCluster starts n servers on one etcd prefix, with one secret key file and one admin
 // key, each with --leader-ttl ttl and --transition-delay delay.
@@ -51,17 +47,6 @@ func startCluster(t *testing.T, n int, ttl, delay time.Duration) []*testserver.S
 		servers = append(servers, testserver.Start(t, o))
 	}
 	return servers
-}
-
-// newClient is acct's client of srv, with at most maxConns connections.
-func newClient(srv *testserver.Server, acct testserver.Account, maxConns int) *rpc.Client {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxConnsPerHost:     maxConns,
-		MaxIdleConnsPerHost: maxConns,
-	}
-	return &rpc.Client{Endpoint: srv.URL, AccessKeyID: acct.AccessKeyID, AccessKeySecret: acct.AccessKeySecret,
-		HTTP: &http.Client{Transport: tr, Timeout: 20 * time.Second}}
 }
 
 type clusterStatus struct {
@@ -101,42 +86,6 @@ func leaderOf(t *testing.T, srv *testserver.Server, servers int, within time.Dur
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func createCen(ctx context.Context, c *rpc.Client, name, token string) (string, error) {
-	var resp struct{ CenId string }
-	if err := c.Call(ctx, cbn, "CreateCen", map[string]string{"Name": name, "ClientToken": token}, &resp); err != nil {
-		return "", err
-	}
-	if resp.CenId == "" {
-		return "", errors.New("CreateCen answered without a CenId")
-	}
-	return resp.CenId, nil
-}
-
-// cens pages through the caller's CENs: ID -> status.
-func cens(t *testing.T, ctx context.Context, c *rpc.Client) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for page := 1; page <= 100; page++ {
-		var resp struct {
-			TotalCount int
-			Cens       struct {
-				Cen []struct{ CenId, Status string }
-			}
-		}
-		if err := c.Call(ctx, cbn, "DescribeCens", map[string]string{"PageSize": "50", "PageNumber": strconv.Itoa(page)}, &resp); err != nil {
-			t.Fatalf("DescribeCens page %d: %v", page, err)
-		}
-		for _, cen := range resp.Cens.Cen {
-			out[cen.CenId] = cen.Status
-		}
-		if len(resp.Cens.Cen) == 0 || page*50 >= resp.TotalCount {
-			return out
-		}
-	}
-	t.Fatal("DescribeCens: more than 100 pages")
-	return nil
 }
 
 // TestKillServerDuringConcurrentCreates: 64 clients create CENs with ClientTokens, half
@@ -217,7 +166,7 @@ func TestKillServerDuringConcurrentCreates(t *testing.T) {
 	}
 
 	c := newClient(survivor, acct, 16)
-	before := cens(t, ctx, c)
+	before := listCens(t, ctx, c)
 	for id, tok := range ackedIDs {
 		if _, ok := before[id]; !ok {
 			t.Errorf("acknowledged CEN %s (token %s) is missing", id, tok)
@@ -250,7 +199,7 @@ func TestKillServerDuringConcurrentCreates(t *testing.T) {
 		}
 		first = ids
 	}
-	after := cens(t, ctx, c)
+	after := listCens(t, ctx, c)
 	if len(after) != calls {
 		t.Errorf("%d CENs for %d tokens; want exactly one per token", len(after), calls)
 	}
@@ -258,8 +207,8 @@ func TestKillServerDuringConcurrentCreates(t *testing.T) {
 	deadline := killedAt.Add(ttl + 20*time.Second)
 	for {
 		creating := 0
-		for _, st := range cens(t, ctx, c) {
-			if st != "Active" {
+		for _, cen := range listCens(t, ctx, c) {
+			if cen.Status != "Active" {
 				creating++
 			}
 		}
@@ -340,7 +289,7 @@ func TestLeaderFailover(t *testing.T) {
 	}
 
 	cen, _ := call(cbn, "CreateCen", map[string]string{"Name": "failover"})["CenId"].(string)
-	wait("the CEN Active", 2*delay+slack, func() bool { return cens(t, ctx, c)[cen] == "Active" })
+	wait("the CEN Active", 2*delay+slack, func() bool { return listCens(t, ctx, c)[cen].Status == "Active" })
 	tr, _ := call(cbn, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-hangzhou"})["TransitRouterId"].(string)
 	wait("the transit router Active", 2*delay+slack, func() bool { return trStatus(tr) == "Active" })
 	cgw, _ := call(vpc, "CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": "198.18.0.2"})["CustomerGatewayId"].(string)
@@ -365,9 +314,9 @@ func TestLeaderFailover(t *testing.T) {
 	t.Logf("SIGKILL of the leader %s with %d attachments Attaching and %d CENs Creating", dead.Endpoint, len(atts), len(pendingCens))
 
 	wait("every attachment Attached and CEN Active on the new leader", ttl+delay+slack, func() bool {
-		all := cens(t, ctx, c)
+		all := listCens(t, ctx, c)
 		for _, id := range pendingCens {
-			if all[id] != "Active" {
+			if all[id].Status != "Active" {
 				return false
 			}
 		}
