@@ -269,8 +269,9 @@ func TestLeaderFailover(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	trStatus := func(id string) string {
-		l, _ := call(cbn, "ListTransitRouters", map[string]string{"TransitRouterId": id})["TransitRouters"].([]any)
+	// itemStatus is the Status of the one item a Cbn list action answers in list for param=id.
+	itemStatus := func(action, param, id, list string) string {
+		l, _ := call(cbn, action, map[string]string{param: id})[list].([]any)
 		if len(l) == 0 {
 			return ""
 		}
@@ -278,14 +279,11 @@ func TestLeaderFailover(t *testing.T) {
 		s, _ := m["Status"].(string)
 		return s
 	}
+	trStatus := func(id string) string {
+		return itemStatus("ListTransitRouters", "TransitRouterId", id, "TransitRouters")
+	}
 	attStatus := func(id string) string {
-		l, _ := call(cbn, "ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": id})["TransitRouterAttachments"].([]any)
-		if len(l) == 0 {
-			return ""
-		}
-		m, _ := l[0].(map[string]any)
-		s, _ := m["Status"].(string)
-		return s
+		return itemStatus("ListTransitRouterVpnAttachments", "TransitRouterAttachmentId", id, "TransitRouterAttachments")
 	}
 
 	cen, _ := call(cbn, "CreateCen", map[string]string{"Name": "failover"})["CenId"].(string)
