@@ -130,6 +130,9 @@ func (m *Member) term(ctx context.Context, l store.Leaser) error {
 	case <-sess.Done():
 		stop()
 		<-done
+		if ctx.Err() != nil {
+			return ctx.Err() // stopping: the session ended with ctx
+		}
 		m.Log.Warn("cluster: lost the leadership (the lease expired: the store was out of reach); controllers stopped", "election", m.Election)
 		return errors.New("session lost")
 	case <-done:
