@@ -118,7 +118,7 @@ func (m *Member) term(ctx context.Context, l store.Leaser) error {
 	if err := sess.Campaign(ctx, m.Election, []byte(m.Key)); err != nil {
 		return fmt.Errorf("campaign: %w", err)
 	}
-	m.Log.Info("cluster: elected leader; running the controllers", "election", m.Election, "member", m.Key)
+	m.Log.Info("cluster: elected leader", "election", m.Election, "member", m.Key)
 	if err := m.put(ctx, sess, true); err != nil {
 		m.Log.Warn("cluster: leading, but the member record says otherwise", "err", err)
 	}
@@ -133,7 +133,7 @@ func (m *Member) term(ctx context.Context, l store.Leaser) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // stopping: the session ended with ctx
 		}
-		m.Log.Warn("cluster: lost the leadership (the lease expired: the store was out of reach); controllers stopped", "election", m.Election)
+		m.Log.Warn("cluster: lost the leadership (the lease expired: the store was out of reach); the leader's work stopped", "election", m.Election)
 		return errors.New("session lost")
 	case <-done:
 		return ctx.Err()
