@@ -459,7 +459,10 @@ func (s *Server) verified(ctx context.Context, akid, nonce string, signedAt time
 				err = verify(current)
 			}
 			if err != nil {
-				return Identity{}, nil, err // the claim goes on: the nonce is spent, the request refused
+				// Refused after all. Its claim is seen through, so that a nonce the store
+				// did not record is forgotten here too, as on any failed claim.
+				_ = s.settle(ctx, held)
+				return Identity{}, nil, err
 			}
 			return s.hold(ctx, confirmed, held, read)
 		}
