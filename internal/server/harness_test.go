@@ -53,9 +53,6 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = inst.Lifecycle.Run(ctx) }()
 	// Restarts keep the address, so existing clients reach the new instance.
 	addr := "127.0.0.1:0"
 	if e.addr != "" {
@@ -66,6 +63,9 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = inst.RunControllers(ctx, e.addr) }()
 	srv := httptest.NewUnstartedServer(inst.Handler)
 	srv.Listener.Close()
 	srv.Listener = ln
