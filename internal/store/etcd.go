@@ -77,15 +77,15 @@ type Etcd struct {
 	expiring expiringLeases
 
 	// life ends at Close: it bounds the shared reads and every watch.
-	life    context.Context
-	stop    context.CancelFunc
-	closed  atomic.Bool
+	life   context.Context
+	stop   context.CancelFunc
+	closed atomic.Bool
 	// unreachableUntil (unix nanoseconds): etcd just failed a call for being out of reach,
 	// so calls until then get the short timeout: a request that makes several calls
 	// answers 503 in about one timeout rather than one per call.
 	unreachableUntil atomic.Int64
-	mu      sync.Mutex // orders starting a watch against Close waiting for them
-	watches sync.WaitGroup
+	mu               sync.Mutex // orders starting a watch against Close waiting for them
+	watches          sync.WaitGroup
 }
 
 var _ Store = (*Etcd)(nil)
