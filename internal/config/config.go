@@ -3,7 +3,6 @@ package config
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,8 +19,11 @@ type Region struct {
 	Zones []string `yaml:"zones" toml:"zones"`
 	// NoVPNAttachment marks a region whose transit routers cannot take IPsec-VPN attachments.
 	NoVPNAttachment bool `yaml:"noVpnAttachment" toml:"noVpnAttachment"`
-	// PublicPool is the CIDR block public IPsec gateway addresses are allocated from.
-	PublicPool string `yaml:"publicPool" toml:"publicPool"`
+	// PublicPool holds the addresses public IPsec gateway IPs are allocated from.
+	PublicPool Pool `yaml:"publicPool" toml:"publicPool"`
+	// ZonePools, by zone, replace PublicPool for connections in that zone (addresses that
+	// reach the zone's gateway nodes).
+	ZonePools map[string]Pool `yaml:"zonePools" toml:"zonePools"`
 	// Geography is the area a CEN bandwidth package names (GeographicRegionAId/BId):
 	// china, asia-pacific, europe, north-america, middle-east or australia. A bandwidth
 	// package serves the inter-region connections between its two areas. Empty: derived
@@ -53,6 +55,14 @@ func (r Region) Area() string {
 	return r.ID
 }
 
+// PoolOf is the pool a public connection in zone takes its gateway IP from.
+func (r Region) PoolOf(zone string) Pool {
+	if p, ok := r.ZonePools[zone]; ok {
+		return p
+	}
+	return r.PublicPool
+}
+
 // Config is the server catalog.
 type Config struct {
 	Regions []Region `yaml:"regions" toml:"regions"`
@@ -64,8 +74,8 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Regions: []Region{
-			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}, PublicPool: "198.18.100.0/24"},
-			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}, PublicPool: "198.18.101.0/24"},
+			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}, PublicPool: Pool{"198.18.100.0/24"}},
+			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}, PublicPool: Pool{"198.18.101.0/24"}},
 		},
 	}
 }
@@ -119,9 +129,15 @@ func (c Config) validate() error {
 		if r.Geography != "" && !slices.Contains(Geographies, r.Geography) {
 			return fmt.Errorf("config: region %s: geography %q must be one of %s", r.ID, r.Geography, strings.Join(Geographies, ", "))
 		}
-		if r.PublicPool != "" {
-			if p, err := netip.ParsePrefix(r.PublicPool); err != nil || !p.Addr().Is4() || p.Bits() > 29 {
-				return fmt.Errorf("config: region %s: publicPool %q must be an IPv4 CIDR block of /29 or larger", r.ID, r.PublicPool)
+		if err := r.PublicPool.Validate(); err != nil {
+			return fmt.Errorf("config: region %s: publicPool: %w", r.ID, err)
+		}
+		for zone, pool := range r.ZonePools {
+			if !slices.Contains(r.Zones, zone) {
+				return fmt.Errorf("config: region %s: zonePools names zone %s, which is not one of its zones %v", r.ID, zone, r.Zones)
+			}
+			if err := pool.Validate(); err != nil {
+				return fmt.Errorf("config: region %s: zonePools %s: %w", r.ID, zone, err)
 			}
 		}
 	}

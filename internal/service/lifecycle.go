@@ -11,8 +11,8 @@ import (
 // transitions maps a kind's transitional statuses to the status they complete to; ""
 // means the resource is deleted. Kinds not listed use the CBN defaults.
 var transitions = map[string]map[string]string{
-	model.KindVpnAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
-	model.KindVpcAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	model.KindVpnAttachment:  {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
+	model.KindVpcAttachment:  {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
 	model.KindPeerAttachment: {model.AttachmentAttaching: model.AttachmentAttached, model.AttachmentDetaching: ""},
 	// Bandwidth packages change status (Idle, InUse) at once.
 	model.KindBandwidthPackage: {},

@@ -22,23 +22,23 @@ func peerTRNotFound(id string) *apierr.Error {
 
 // CreatePeerAttachmentInput is CreateTransitRouterPeerAttachment's request.
 type CreatePeerAttachmentInput struct {
-	RegionID, TransitRouterID, CenID         string
-	PeerTransitRouterID, PeerRegionID        string
-	Name, Description                        string
-	AutoPublishRouteEnabled                  *bool
-	Bandwidth                                int
-	BandwidthType, CenBandwidthPackageID     string
-	DefaultLinkType, ResourceType            string
-	SystemLinks                              model.SystemLinks
-	Tags                                     []model.Tag
-	ClientToken                              string
-	DryRun                                   bool
+	RegionID, TransitRouterID, CenID     string
+	PeerTransitRouterID, PeerRegionID    string
+	Name, Description                    string
+	AutoPublishRouteEnabled              *bool
+	Bandwidth                            int
+	BandwidthType, CenBandwidthPackageID string
+	DefaultLinkType, ResourceType        string
+	SystemLinks                          model.SystemLinks
+	Tags                                 []model.Tag
+	ClientToken                          string
+	DryRun                               bool
 }
 
 // peerBandwidth is the bandwidth part of a create or update, checked on its own.
 type peerBandwidth struct {
-	Bandwidth                        int
-	Type, Package, LinkType          string
+	Bandwidth               int
+	Type, Package, LinkType string
 }
 
 // normalize fills defaults and checks what needs no store: the type (BandwidthPackage

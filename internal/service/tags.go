@@ -23,6 +23,7 @@ var tagTypes = map[string]map[string]TagType{
 		"transitrouter":              {"TransitRouter", model.KindTR},
 		"transitrouterroutetable":    {"TransitRouterRouteTable", model.KindRouteTable},
 		"transitroutervpnattachment": {"TransitRouterVpnAttachment", model.KindVpnAttachment},
+		"transitroutervpcattachment": {"TransitRouterVpcAttachment", model.KindVpcAttachment},
 		// Terraform's alicloud_cen_transit_router_peer_attachment tags with this type.
 		"transitrouterpeerattachment": {"TransitRouterPeerAttachment", model.KindPeerAttachment},
 		"bandwidthpackage":            {"bandwidthpackage", model.KindBandwidthPackage},
@@ -31,6 +32,8 @@ var tagTypes = map[string]map[string]TagType{
 		"vpnattachment":   {"VPNATTACHMENT", model.KindVpnConnection},
 		"vpnconnection":   {"VPNCONNECTION", model.KindVpnConnection},
 		"customergateway": {"CUSTOMERGATEWAY", model.KindCustomerGateway},
+		"vpc":             {"VPC", model.KindVPC},
+		"vswitch":         {"VSWITCH", model.KindVSwitch},
 	},
 }
 

@@ -64,7 +64,9 @@ func (h handlers) createPeer(ctx context.Context, r *rpc.Request) (rpc.Object, e
 	if bw != nil {
 		in.Bandwidth = *bw
 	}
-	in.Tags, _ = api.Tags(p)
+	if in.Tags, _, err = api.Tags(p); err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterPeerAttachment(ctx, api.Caller(r), in)
 	if err != nil {
 		return nil, err
@@ -78,7 +80,10 @@ func (h handlers) listPeers(ctx context.Context, r *rpc.Request) (rpc.Object, er
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.ListTransitRouterPeerAttachments(ctx, api.Caller(r), service.PeerAttachmentFilter{
 		Region: p["RegionId"], CenID: p["CenId"], TransitRouterID: p["TransitRouterId"], ID: p["TransitRouterAttachmentId"], Tags: tags,
 	})
@@ -155,7 +160,10 @@ func (h handlers) createBwp(ctx context.Context, r *rpc.Request) (rpc.Object, er
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateCenBandwidthPackage(ctx, api.Caller(r), service.CreateBandwidthPackageInput{
 		Bandwidth: int(bw), BandwidthSet: set, GeographyA: p["GeographicRegionAId"], GeographyB: p["GeographicRegionBId"],
 		Name: p["Name"], Description: p["Description"], ChargeType: p["BandwidthPackageChargeType"], PricingCycle: p["PricingCycle"],
@@ -181,14 +189,23 @@ func (h handlers) describeBwps(ctx context.Context, r *rpc.Request) (rpc.Object,
 		return nil, err
 	}
 	f := service.BandwidthPackageFilter{Filters: map[string][]string{}, IsOrKey: isOr}
-	filters := p.Objects("Filter")
+	filters, err := p.Objects("Filter")
+	if err != nil {
+		return nil, err
+	}
 	if len(filters) > 5 {
 		return nil, apierr.Invalid("Filter", "At most 5 filters may be given; got %d.", len(filters))
 	}
 	for _, o := range filters {
-		f.Filters[o["Key"]] = append(f.Filters[o["Key"]], o.List("Value")...)
+		values, err := o.List("Value")
+		if err != nil {
+			return nil, err
+		}
+		f.Filters[o.Get("Key")] = append(f.Filters[o.Get("Key")], values...)
 	}
-	f.Tags, _ = api.Tags(p)
+	if f.Tags, _, err = api.Tags(p); err != nil {
+		return nil, err
+	}
 	all, err := h.svc.DescribeCenBandwidthPackages(ctx, api.Caller(r), f)
 	if err != nil {
 		return nil, err
