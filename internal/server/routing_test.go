@@ -25,12 +25,14 @@ type routingLab struct {
 	vpnAtt   map[string]string // name -> attachment
 	vco      map[string]string // name -> connection
 	cgwCount int
+	// hops names other next hops in routes (inter-region connections, other VPCs).
+	hops map[string]string
 }
 
 func newRoutingLab(t *testing.T) *routingLab {
 	e := newEnv(t)
 	c := e.account("alice")
-	l := &routingLab{t: t, e: e, c: c, vpnAtt: map[string]string{}, vco: map[string]string{}}
+	l := &routingLab{t: t, e: e, c: c, vpnAtt: map[string]string{}, vco: map[string]string{}, hops: map[string]string{}}
 	l.cen = activeCen(t, c)
 	l.tr = activeTR(t, c, l.cen)
 	tables := call(t, c, "ListTransitRouterRouteTables", map[string]string{"TransitRouterId": l.tr})["TransitRouterRouteTables"].([]any)
@@ -91,6 +93,9 @@ func (l *routingLab) link(op, att, table string) {
 func (l *routingLab) routes(table string) []string {
 	items := call(l.t, l.c, "ListTransitRouterRouteEntries", map[string]string{"TransitRouterRouteTableId": table, "TransitRouterRouteEntryStatus": "All", "MaxResults": "100"})["TransitRouterRouteEntries"].([]any)
 	names := map[string]string{l.vpcAtt: "vpc"}
+	for a, n := range l.hops {
+		names[a] = n
+	}
 	for n, a := range l.vpnAtt {
 		names[a] = n
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"opencen/internal/model"
@@ -152,11 +153,17 @@ func (snap *specSnapshot) hasResource(kind, id string) bool {
 	return false
 }
 
-// evictEngines drops the routing engines of transit routers that are gone.
+// evictEngines drops the routing engines of groups one of whose transit routers is gone
+// (a group whose connections changed is keyed anew and its old key goes with a router,
+// or stays as a few idle engines until then).
 func (s *Service) evictEngines(snap *specSnapshot) {
 	s.engines.Range(func(k, _ any) bool {
-		if id, ok := k.(string); ok && !snap.hasResource(model.KindTR, id) {
-			s.engines.Delete(k)
+		key, _ := k.(string)
+		for _, id := range strings.Split(key, "+") {
+			if !snap.hasResource(model.KindTR, id) {
+				s.engines.Delete(k)
+				break
+			}
 		}
 		return true
 	})

@@ -66,6 +66,19 @@ func (s *Service) routingInput(ctx context.Context, tr *model.TransitRouter) (ro
 		}
 		in.Attachments = append(in.Attachments, att)
 	}
+	peers, err := listKind[model.PeerAttachment](ctx, s, model.KindPeerAttachment)
+	if err != nil {
+		return in, err
+	}
+	for _, a := range peers {
+		if !a.Connects(tr.ID) || a.Status != model.AttachmentAttached {
+			continue
+		}
+		// Its routes are what the router at the other end advertises to it (routing.Converge).
+		other, region := a.Other(tr.ID)
+		in.Attachments = append(in.Attachments, routing.Attachment{ID: a.ID, Type: routing.TypeTR, ResourceID: other,
+			Region: region, AutoPublish: a.AutoPublishRouteEnabled})
+	}
 	assocs, err := listKind[model.Association](ctx, s, model.KindAssociation)
 	if err != nil {
 		return in, err
@@ -281,41 +294,147 @@ func routingMap(m *model.RouteMap) (routing.RouteMap, error) {
 	return rm, nil
 }
 
-// trEngine keeps one transit router's routing engine between calls: each use converges it
-// to the store's current state, and the engine recomputes only the (table, prefix) pairs
-// whose inputs changed. It is evicted when the router goes (evictEngines).
+// trEngine keeps the routing engines of a group of transit routers between calls: one
+// router, or the routers of a CEN joined by inter-region connections (whose tables depend
+// on each other's). Each use converges them to the store's current state; an engine
+// recomputes only the (table, prefix) pairs whose inputs changed. It is evicted when one of
+// its routers goes (evictEngines).
 type trEngine struct {
-	mu     sync.Mutex
-	engine *routing.Engine
-	// spec and routingRev are the revisions the engine's input reflects: desired state,
-	// and the router's routing observations (learned routes, health verdicts).
-	spec, routingRev int64
+	mu      sync.Mutex
+	routers map[string]*routing.Router
+	// revs are the revisions the engines' input reflects: desired state, then each
+	// router's routing observations (learned routes, health verdicts) in key order.
+	revs []int64
+}
+
+// maxConvergeRounds bounds the exchange of routes over inter-region connections: a chain
+// of n regions settles in about n rounds; policies that keep changing each other's choices
+// in a ring need not settle at all (as with BGP), and then the last round's tables are used.
+const maxConvergeRounds = 32
+
+// routerGroup returns the transit routers reachable from tr over Attached inter-region
+// connections (tr first, then by ID) and those connections.
+func (s *Service) routerGroup(ctx context.Context, tr *model.TransitRouter) ([]*model.TransitRouter, []routing.PeerLink, error) {
+	peers, err := listKind[model.PeerAttachment](ctx, s, model.KindPeerAttachment)
+	if err != nil {
+		return nil, nil, err
+	}
+	var trs map[string]*model.TransitRouter // read only when tr has a connection
+	group := []*model.TransitRouter{tr}
+	var links []routing.PeerLink
+	in := map[string]bool{tr.ID: true}
+	for i := 0; i < len(group); i++ {
+		for _, a := range peers {
+			if a.Status != model.AttachmentAttached || !a.Connects(group[i].ID) {
+				continue
+			}
+			other, _ := a.Other(group[i].ID)
+			if in[other] {
+				continue
+			}
+			if trs == nil {
+				if trs, err = byID[model.TransitRouter](ctx, s, model.KindTR); err != nil {
+					return nil, nil, err
+				}
+			}
+			o := trs[other]
+			if o == nil {
+				continue // the connection's other router is gone: nothing comes over it
+			}
+			in[other] = true
+			group = append(group, o)
+		}
+	}
+	for _, a := range peers {
+		r := a.Routers()
+		if a.Status == model.AttachmentAttached && in[r[0]] && in[r[1]] {
+			links = append(links, routing.PeerLink{AttachmentID: a.ID, A: r[0], B: r[1]})
+		}
+	}
+	slices.SortFunc(group[1:], func(a, b *model.TransitRouter) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(links, func(a, b routing.PeerLink) int { return strings.Compare(a.AttachmentID, b.AttachmentID) })
+	return group, links, nil
+}
+
+// groupKey names a group's engines: its routers' IDs, sorted, joined by "+".
+func groupKey(group []*model.TransitRouter) string {
+	ids := make([]string, len(group))
+	for i, tr := range group {
+		ids[i] = tr.ID
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, "+")
+}
+
+// sharesRouter reports whether a group key names one of group's routers.
+func sharesRouter(key string, group []*model.TransitRouter) bool {
+	for _, id := range strings.Split(key, "+") {
+		if slices.ContainsFunc(group, func(tr *model.TransitRouter) bool { return tr.ID == id }) {
+			return true
+		}
+	}
+	return false
 }
 
 // withRoutes runs fn with the transit router's computed tables, current as of the call.
 // fn must not keep what it reads: the engine is updated in place.
 func (s *Service) withRoutes(ctx context.Context, tr *model.TransitRouter, fn func(routing.View) error) error {
-	v, _ := s.engines.LoadOrStore(tr.ID, &trEngine{engine: routing.NewEngine(), spec: -1})
-	te, ok := v.(*trEngine)
-	if !ok {
-		return fmt.Errorf("routing engine of %s has the wrong type", tr.ID)
-	}
-	te.mu.Lock()
-	defer te.mu.Unlock()
-	revs, err := s.revisions(ctx, specRevKey, routingRevKeyOf(tr.ID))
+	group, links, err := s.routerGroup(ctx, tr)
 	if err != nil {
 		return err
 	}
-	if te.spec != revs[0] || te.routingRev != revs[1] {
-		in, err := s.routingInput(ctx, tr)
-		if err != nil {
-			return err
-		}
-		te.engine.Replace(in)
-		te.engine.Flush()
-		te.spec, te.routingRev = revs[0], revs[1]
+	key := groupKey(group)
+	v, loaded := s.engines.LoadOrStore(key, &trEngine{})
+	if !loaded {
+		// A connection came or went: the engines of the groups its routers were in before
+		// are stale.
+		s.engines.Range(func(k, _ any) bool {
+			if old, _ := k.(string); old != key && sharesRouter(old, group) {
+				s.engines.Delete(k)
+			}
+			return true
+		})
 	}
-	return fn(te.engine)
+	te, ok := v.(*trEngine)
+	if !ok {
+		return fmt.Errorf("routing engine of %s has the wrong type", key)
+	}
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	keys := []string{specRevKey}
+	for _, r := range group {
+		keys = append(keys, routingRevKeyOf(r.ID))
+	}
+	revs, err := s.revisions(ctx, keys...)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(te.revs, revs) {
+		if te.routers == nil {
+			te.routers = map[string]*routing.Router{}
+		}
+		for _, r := range group {
+			in, err := s.routingInput(ctx, r)
+			if err != nil {
+				return err
+			}
+			rt := te.routers[r.ID]
+			if rt == nil {
+				rt = &routing.Router{ID: r.ID, Region: r.Region, Engine: routing.NewEngine()}
+				te.routers[r.ID] = rt
+			}
+			rt.Engine.Replace(in)
+			rt.Engine.Flush()
+		}
+		if len(links) > 0 {
+			if rounds, settled := routing.Converge(te.routers, links, maxConvergeRounds); !settled {
+				s.log.Warn("routes over inter-region connections did not settle; the last round's tables are used",
+					"routers", key, "rounds", rounds)
+			}
+		}
+		te.revs = revs
+	}
+	return fn(te.routers[tr.ID].Engine)
 }
 
 // storedPrefix parses a prefix from a stored record; one that does not parse (an old or
