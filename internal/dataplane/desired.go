@@ -35,6 +35,8 @@ type Router struct {
 	// uses each cell's AttachmentID and LinkAddr only (Cell.Link); the cells themselves
 	// are UpdateCell's.
 	Cells []Cell
+	// Peers are the router's inter-region connections to routers this driver also runs.
+	Peers []PeerLink
 	// Sources are addresses the router's health checks probe from: each is put on the
 	// router namespace's lo as a /32 (the data center routes it back through its tunnel).
 	Sources []netip.Addr
@@ -78,6 +80,31 @@ type VPCLink struct {
 	// ToRouter are the destinations the VPC namespace routes to the router over the link
 	// (the VPC route table's entries pointing at the transit router). Empty = 0.0.0.0/0.
 	ToRouter []netip.Prefix
+}
+
+// PeerLink is an inter-region connection (a peer attachment) between two routers of one
+// driver: a veth pair between the two router namespaces, named after the attachment in
+// both (the attachment has the same ID on both routers). Each router lists it with its own
+// end's address; whichever router is updated first while both namespaces exist makes the
+// pair. A connection between routers on two gateway nodes has no link here (see
+// docs/dataplane.md, "Across regions").
+type PeerLink struct {
+	// AttachmentID is the peer attachment's ID (tr-attach-...).
+	AttachmentID string
+	// PeerRouter is the transit router at the other end.
+	PeerRouter string
+	// Addr is this end's address with the link's /30 or /31 prefix; the other host of the
+	// prefix is the other end's (routes through the link point at it).
+	Addr netip.Prefix
+	// RateKbit limits what this end sends, in kbit/s (0: no limit): the connection's
+	// bandwidth, enforced in each direction by the end that sends.
+	RateKbit uint64
+}
+
+// PeerAddr is the other end's address.
+func (p PeerLink) PeerAddr() netip.Addr {
+	a, _ := addrs.Peer(p.Addr, p.Addr.Addr())
+	return a
 }
 
 // Cell is one IPsec-VPN connection: its own namespace with its own charon, a WAN address
@@ -192,6 +219,15 @@ func (r Router) Validate() error {
 		if !v.RouterAddr.IsValid() || !v.VPCAddr.IsValid() || !v.RouterAddr.Addr().Is4() ||
 			v.RouterAddr.Masked() != v.VPCAddr.Masked() || v.RouterAddr.Addr() == v.VPCAddr.Addr() {
 			bad("router %s: VPC link %s: RouterAddr %v and VPCAddr %v must be two IPv4 addresses of one prefix", r.ID, v.AttachmentID, v.RouterAddr, v.VPCAddr)
+		}
+	}
+	for _, p := range r.Peers {
+		addAtt(p.AttachmentID, "inter-region")
+		if !model.SafeID(p.PeerRouter) || p.PeerRouter == r.ID {
+			bad("router %s: inter-region link %s: peer router %q must be another router's ID", r.ID, p.AttachmentID, p.PeerRouter)
+		}
+		if !p.Addr.IsValid() || !p.Addr.Addr().Is4() || (p.Addr.Bits() != 30 && p.Addr.Bits() != 31) || !p.PeerAddr().IsValid() {
+			bad("router %s: inter-region link %s: address %v must be a host address of a /30 or /31", r.ID, p.AttachmentID, p.Addr)
 		}
 	}
 	for _, c := range r.Cells {

@@ -49,6 +49,7 @@ type fakeNS struct {
 
 type fakeLink struct {
 	ipLink
+	rate   uint64 // tbf rate in kbit/s, 0: none
 	addrs  []netip.Prefix
 	peerNS string // veth: where the other end is
 	peer   string
@@ -484,6 +485,41 @@ func (f *fakeOS) Announce(_ context.Context, ns, link string, addr netip.Addr) e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.announced = append(f.announced, ns+"/"+link+" "+addr.String())
+	return nil
+}
+
+func (f *fakeOS) Rate(_ context.Context, ns, link string) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return 0, err
+	}
+	l, ok := n.links[link]
+	if !ok {
+		return 0, fmt.Errorf("Cannot find device %q", link)
+	}
+	return l.rate, nil
+}
+
+func (f *fakeOS) SetRate(_ context.Context, ns, link string, kbit uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return err
+	}
+	l, ok := n.links[link]
+	if !ok {
+		return fmt.Errorf("Cannot find device %q", link)
+	}
+	if err := f.check("SetRate " + ns); err != nil {
+		return err
+	}
+	if l.rate != kbit {
+		l.rate = kbit
+		f.changes++
+	}
 	return nil
 }
 

@@ -357,6 +357,15 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	for _, c := range r.Cells {
 		atts[c.AttachmentID] = attachment{link: d.AttachmentLink(c.AttachmentID), gw: c.PeerLinkAddr()}
 	}
+	var waiting []error
+	for _, p := range r.Peers {
+		atts[p.AttachmentID] = attachment{link: d.AttachmentLink(p.AttachmentID), gw: p.PeerAddr()}
+		if err := d.updatePeer(ctx, r, p); errors.Is(err, ErrWaiting) {
+			waiting = append(waiting, err)
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("inter-region link %s: %w", p.AttachmentID, err))
+		}
+	}
 	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -441,7 +450,48 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("router %s: the links of %s are not there yet: %w", r.ID, strings.Join(missing, ", "), ErrWaiting))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, waiting...)...)
+}
+
+// updatePeer makes an inter-region link's veth pair (both ends named after the attachment,
+// one in each router namespace) if the other router's namespace exists, and sets this
+// end's alias, address and rate limit; the other end is its router's. Without the other
+// namespace it waits (ErrWaiting): that router's update makes the pair.
+func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
+	rns, pns := d.RouterNetns(r.ID), d.RouterNetns(p.PeerRouter)
+	link := d.AttachmentLink(p.AttachmentID)
+	rl, err := d.net.Links(ctx, rns)
+	if err != nil {
+		return err
+	}
+	pl, err := d.net.Links(ctx, pns)
+	if err != nil {
+		nss, lerr := d.net.Namespaces(ctx)
+		if lerr == nil && !slices.Contains(nss, pns) {
+			return fmt.Errorf("router %s: the namespace of %s, the other end of %s, is not there yet: %w", r.ID, p.PeerRouter, p.AttachmentID, ErrWaiting)
+		}
+		return err
+	}
+	if created, err := d.vethPair(ctx, rns, link, rl, pns, link, pl); err != nil {
+		return err
+	} else if created {
+		if rl, err = d.net.Links(ctx, rns); err != nil {
+			return err
+		}
+	}
+	ops := linkOp(rl[link], link, 0, p.AttachmentID, "")
+	ops = append(ops, addrOps(rl[link], link, []netip.Prefix{p.Addr})...)
+	if err := d.net.Change(ctx, rns, ops); err != nil {
+		return err
+	}
+	have, err := d.net.Rate(ctx, rns, link)
+	if err != nil {
+		return err
+	}
+	if have != p.RateKbit {
+		return d.net.SetRate(ctx, rns, link, p.RateKbit)
+	}
+	return nil
 }
 
 // DeleteRouter removes a router's namespace (with its VPC links and what is left of its

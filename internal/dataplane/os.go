@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -46,6 +47,10 @@ type netOS interface {
 	// SetNFT replaces the namespace's whole nftables ruleset atomically.
 	SetNFT(ctx context.Context, ns, ruleset string) error
 	NFT(ctx context.Context, ns string) (string, error)
+	// Rate is a link's egress rate limit (a root token bucket qdisc) in kbit/s, 0 for
+	// none; SetRate sets it (0 removes it).
+	Rate(ctx context.Context, ns, link string) (uint64, error)
+	SetRate(ctx context.Context, ns, link string, kbit uint64) error
 }
 
 // procOS runs the cells' charons and what else lives in their namespaces.
@@ -260,6 +265,46 @@ func (hostOS) SetNFT(ctx context.Context, ns, ruleset string) error {
 func (hostOS) NFT(ctx context.Context, ns string) (string, error) {
 	out, err := nsutil.Exec(ctx, ns, "nft", "list", "ruleset")
 	return strings.TrimSpace(string(out)), err
+}
+
+// Rate reads the root qdisc of a link: a token bucket filter's rate, else no limit.
+func (hostOS) Rate(ctx context.Context, ns, link string) (uint64, error) {
+	out, err := nsutil.Run(ctx, "", "tc", "-n", ns, "-j", "qdisc", "show", "dev", link)
+	if err != nil {
+		return 0, err
+	}
+	var qs []struct {
+		Kind    string `json:"kind"`
+		Root    bool   `json:"root"`
+		Options struct {
+			Rate uint64 `json:"rate"` // bytes per second
+		} `json:"options"`
+	}
+	if err := json.Unmarshal(out, &qs); err != nil {
+		return 0, fmt.Errorf("tc qdisc show dev %s in %s: %w", link, ns, err)
+	}
+	for _, q := range qs {
+		if q.Root && q.Kind == "tbf" {
+			return q.Options.Rate * 8 / 1000, nil
+		}
+	}
+	return 0, nil
+}
+
+// SetRate puts a token bucket filter at the root of a link: its rate, a bucket of 20 ms
+// of traffic (at least two full frames, so that a frame always fits) and 50 ms of queue.
+func (hostOS) SetRate(ctx context.Context, ns, link string, kbit uint64) error {
+	if kbit == 0 {
+		_, err := nsutil.Run(ctx, "", "tc", "-n", ns, "qdisc", "del", "dev", link, "root")
+		if err != nil && strings.Contains(err.Error(), "Cannot delete qdisc with handle of zero") {
+			return nil // no qdisc of ours there
+		}
+		return err
+	}
+	burst := max(kbit*1000/8/50, 3200)
+	_, err := nsutil.Run(ctx, "", "tc", "-n", ns, "qdisc", "replace", "dev", link, "root", "tbf",
+		"rate", fmt.Sprintf("%dkbit", kbit), "burst", fmt.Sprint(burst), "latency", "50ms")
+	return err
 }
 
 func (hostOS) StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error {

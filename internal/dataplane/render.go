@@ -143,6 +143,12 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 			continue
 		}
 		line := d.renderLink(l, dev)
+		if !isCell && l.Info.Kind == "veth" && strings.HasPrefix(name, d.opts.Prefix+"a") {
+			// An inter-region link's bandwidth.
+			if kbit, err := d.net.Rate(ctx, ns, name); err == nil && kbit > 0 {
+				line += fmt.Sprintf(" rate %dkbit", kbit)
+			}
+		}
 		if isCell && name == d.cellRtr() {
 			if v, err := d.net.Sysctl(ctx, ns, "ipv4/conf/"+name+"/proxy_arp"); err == nil {
 				line += " proxy_arp=" + v

@@ -79,7 +79,8 @@ func stateFixtures(prefix string) map[string]*Desired {
 		Associations: map[string]string{"tr-attach-v1": "vtb-b", "tr-attach-v2": "vtb-a", "tr-attach-x1": "vtb-a"},
 	}}}
 	// s3: a second router takes v3 and the cell (with other IKE settings); tr-s1's table
-	// 100 is renumbered 150.
+	// 100 is renumbered 150; an inter-region link joins the two routers, 50 Mbit/s from
+	// tr-s1, 1 kbit/s (the testing bandwidth) from tr-s2.
 	c := idleCell("vco-c1", "tr-attach-x1", "198.18.1.1/15", "169.254.10.1/30")
 	c.IPsec.ESP = tunnel.ESP{Enc: "aes256", Auth: "sha256", PFS: "group14", Lifetime: 86400 * time.Second}
 	c.IPsec.IKE.Version = 1
@@ -92,22 +93,26 @@ func stateFixtures(prefix string) map[string]*Desired {
 				vpcLink("tr-attach-v1", ns("v1"), "169.254.100.1/30", "169.254.100.2/30"),
 				vpcLink("tr-attach-v2", ns("v2"), "169.254.100.5/30", "169.254.100.6/30"),
 			},
+			Peers: []PeerLink{{AttachmentID: "tr-attach-p1", PeerRouter: "tr-s2", Addr: pfx("169.254.102.1/30"), RateKbit: 50000}},
 			Tables: []Table{{ID: "vtb-a", Number: 150, Routes: []Route{
 				{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-v1"}},
 				{Dst: pfx("10.2.0.0/16"), NextHops: []string{"tr-attach-v2"}},
+				{Dst: pfx("10.3.0.0/16"), NextHops: []string{"tr-attach-p1"}},
 			}}},
-			Associations: map[string]string{"tr-attach-v1": "vtb-a"},
+			Associations: map[string]string{"tr-attach-v1": "vtb-a", "tr-attach-p1": "vtb-a"},
 		},
 		{
 			ID: "tr-s2",
 			VPCs: []VPCLink{{AttachmentID: "tr-attach-v3", Netns: ns("v3"), RouterAddr: pfx("169.254.101.1/30"),
 				VPCAddr: pfx("169.254.101.2/30"), ToRouter: []netip.Prefix{pfx("192.168.0.0/16"), pfx("10.0.0.0/8")}}},
 			Cells: []Cell{c},
+			Peers: []PeerLink{{AttachmentID: "tr-attach-p1", PeerRouter: "tr-s1", Addr: pfx("169.254.102.2/30"), RateKbit: 1}},
 			Tables: []Table{{ID: "vtb-z", Number: 100, Routes: []Route{
 				{Dst: pfx("192.168.0.0/16"), NextHops: []string{"tr-attach-x1"}},
 				{Dst: pfx("10.3.0.0/16"), NextHops: []string{"tr-attach-v3"}},
+				{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-p1"}},
 			}}},
-			Associations: map[string]string{"tr-attach-v3": "vtb-z", "tr-attach-x1": "vtb-z"},
+			Associations: map[string]string{"tr-attach-v3": "vtb-z", "tr-attach-x1": "vtb-z", "tr-attach-p1": "vtb-z"},
 		},
 	}}
 	return map[string]*Desired{"empty": nil, "s1": s1, "s2": s2, "s3": s3}
@@ -217,8 +222,14 @@ func TestApplyStates(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(want["s3"], "table 100:\n    10.1") {
+	if _, s1, _ := strings.Cut(want["s3"], "netns r-s1\n"); strings.Contains(strings.SplitN(s1, "\nnetns ", 2)[0], "table 100:") {
 		t.Errorf("s3: tr-s1's old table 100 is still there:\n%s", want["s3"])
+	}
+	// Traffic in s3: v1 (tr-s1) <-> v3 (tr-s2) over the inter-region link, whose 1 kbit/s
+	// back from tr-s2 still lets a few pings through (its bucket holds two frames).
+	e.apply(states["s3"])
+	if err := ping(e, "v1", "10.1.0.1", "10.3.0.1"); err != nil {
+		t.Error(err)
 	}
 
 	// Traffic in s1: v1 <-> v2 through table 100.
