@@ -86,6 +86,7 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		routerErrs: map[string]error{}, cellErrs: map[string]error{}, bgpErrs: map[string]error{}, checkErrs: map[string]error{},
 		routerOf: map[string]string{},
 	}
+	peerLinks := allocPeerLinks(view)
 	for _, gr := range view.Routers {
 		r := dataplane.Router{ID: gr.TR.ID, Associations: map[string]string{}}
 		numbers := map[int]string{}
@@ -173,7 +174,15 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 			r.VPCs = append(r.VPCs, dataplane.VPCLink{AttachmentID: a.ID, Netns: ns,
 				RouterAddr: netip.PrefixFrom(first, 30), VPCAddr: netip.PrefixFrom(first.Next(), 30)})
 		}
+		for _, a := range gr.Peers {
+			if p, ok := peerLinks[a.ID]; ok {
+				r.Peers = append(r.Peers, p.end(gr.TR.ID, a.RateKbit()))
+			}
+		}
 		present := map[string]bool{}
+		for _, p := range r.Peers {
+			present[p.AttachmentID] = true
+		}
 		for _, c := range r.Cells {
 			present[c.AttachmentID] = true
 		}
@@ -228,6 +237,7 @@ func tableNumber(id string) int {
 // the BGP tunnel CIDRs of the router's connections.
 type linkAllocator struct {
 	taken map[netip.Prefix]bool
+	pool  netip.Prefix // linkPool when zero
 }
 
 func newLinkAllocator(gr service.GatewayRouter) *linkAllocator {
@@ -244,10 +254,14 @@ func newLinkAllocator(gr service.GatewayRouter) *linkAllocator {
 }
 
 func (a *linkAllocator) next(owner string) netip.Prefix {
+	pool := a.pool
+	if !pool.IsValid() {
+		pool = linkPool
+	}
 	h := fnv.New32a()
 	h.Write([]byte(owner))
-	slots := uint32(1) << (32 - linkPool.Bits() - 2)
-	base := linkPool.Addr().As4()
+	slots := uint32(1) << (32 - pool.Bits() - 2)
+	base := pool.Addr().As4()
 	for i := uint32(0); i < slots; i++ {
 		slot := (h.Sum32() + i) % slots
 		v := (uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])) + slot*4
@@ -258,7 +272,70 @@ func (a *linkAllocator) next(owner string) netip.Prefix {
 		}
 	}
 	// 8192 /30s per router: more links than that cannot be given distinct ones.
-	return netip.PrefixFrom(linkPool.Addr(), 30)
+	return netip.PrefixFrom(pool.Addr(), 30)
+}
+
+// peerLinkPool is where inter-region links' /30s come from: apart from linkPool, so that
+// they never meet a router's own links, and clear of its connections' BGP tunnel CIDRs.
+var peerLinkPool = netip.PrefixFrom(netip.AddrFrom4([4]byte{169, 254, 64, 0}), 18)
+
+// peerLink is an inter-region link's /30 and the router at its first host.
+type peerLink struct {
+	id     string
+	prefix netip.Prefix
+	first  string
+	other  string
+}
+
+// end is the link as router tr sees it.
+func (p peerLink) end(tr string, rateKbit uint64) dataplane.PeerLink {
+	a, peer := p.prefix.Addr().Next(), p.other
+	if tr == p.other {
+		a, peer = a.Next(), p.first
+	}
+	return dataplane.PeerLink{AttachmentID: p.id, PeerRouter: peer, Addr: netip.PrefixFrom(a, 30), RateKbit: rateKbit}
+}
+
+// allocPeerLinks gives a /30 to every inter-region connection both of whose routers this
+// gateway runs, by connection ID (stable while the set of connections does not collide).
+// A connection whose other router runs on another gateway node gets no link: a link
+// between nodes (VXLAN) is not built yet, and routes through it are left out of the
+// router's tables (keepResolvable).
+func allocPeerLinks(view *service.GatewayView) map[string]peerLink {
+	here := map[string]bool{}
+	var all []*service.GatewayRouter
+	taken := map[netip.Prefix]bool{}
+	for i := range view.Routers {
+		gr := &view.Routers[i]
+		here[gr.TR.ID] = true
+		all = append(all, gr)
+		for _, v := range gr.VPNs {
+			if p, err := netip.ParsePrefix(v.Conn.Bgp.TunnelCidr); err == nil && v.Conn.Bgp.EnableBgp {
+				taken[p.Masked()] = true
+			}
+		}
+	}
+	out := map[string]peerLink{}
+	var ids []string
+	conns := map[string][2]string{}
+	for _, gr := range all {
+		for _, a := range gr.Peers {
+			r := a.Routers()
+			if here[r[0]] && here[r[1]] {
+				if _, ok := conns[a.ID]; !ok {
+					ids = append(ids, a.ID)
+				}
+				conns[a.ID] = r
+			}
+		}
+	}
+	slices.Sort(ids)
+	alloc := &linkAllocator{taken: taken, pool: peerLinkPool}
+	for _, id := range ids {
+		r := conns[id]
+		out[id] = peerLink{id: id, prefix: alloc.next(id), first: r[0], other: r[1]}
+	}
+	return out
 }
 
 // problemText renders a build error for a connection's log: what is wrong and what to do.

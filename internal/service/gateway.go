@@ -38,6 +38,8 @@ type GatewayRouter struct {
 	Forwarding   map[string][]routing.Route // table -> active routes (ECMP next hops merged)
 	VPNs         []GatewayVPN
 	VPCs         []*model.VpcAttachment
+	// Peers are the router's inter-region connections (either end).
+	Peers []*model.PeerAttachment
 }
 
 // GatewayVPN is one attached IPsec-VPN connection with what its tunnel needs.
@@ -112,6 +114,10 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 	if err != nil {
 		return view, err
 	}
+	peers, err := listKind[model.PeerAttachment](ctx, s, model.KindPeerAttachment)
+	if err != nil {
+		return view, err
+	}
 	vcos, err := byID[model.VpnConnection](ctx, s, model.KindVpnConnection)
 	if err != nil {
 		return view, err
@@ -143,6 +149,11 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 		for _, a := range vpcAtts {
 			if a.TransitRouterID == tr.ID && a.Status != model.AttachmentDetaching {
 				gr.VPCs = append(gr.VPCs, a)
+			}
+		}
+		for _, a := range peers {
+			if a.Connects(tr.ID) && a.Status != model.AttachmentDetaching {
+				gr.Peers = append(gr.Peers, a)
 			}
 		}
 		err := s.withRoutes(ctx, tr, func(v routing.View) error {
