@@ -24,6 +24,20 @@ type Explanation struct {
 	Notes []string `json:",omitempty"`
 	// Advertisement explains the prefix toward the attachment (set when one is given).
 	Advertisement *AdvertisementExplanation `json:",omitempty"`
+	// Across follows the prefix over an inter-region connection when Forwarding goes
+	// through one (filled in by whoever knows the routers at the other ends).
+	Across []Crossing `json:",omitempty"`
+}
+
+// Crossing is a prefix followed over an inter-region connection: the transit router at
+// the other end explains it in the table the connection is associated with there
+// (traffic from the connection is looked up in it).
+type Crossing struct {
+	AttachmentID    string
+	TransitRouterID string
+	Region          string
+	Explanation     *Explanation `json:",omitempty"` // nil: Reason says why not followed
+	Reason          string       `json:",omitempty"`
 }
 
 // Candidate is one entry of an explained prefix.
@@ -277,6 +291,17 @@ func (x Explanation) String() string {
 			fmt.Fprintf(&b, "  forwarding: %s\n", describeRoute(*x.Forwarding))
 		} else {
 			b.WriteString("  forwarding: no Active route covers this prefix\n")
+		}
+	}
+	for _, c := range x.Across {
+		fmt.Fprintf(&b, "  across inter-region connection %s to %s (%s):", c.AttachmentID, c.TransitRouterID, c.Region)
+		if c.Explanation == nil {
+			fmt.Fprintf(&b, " %s\n", c.Reason)
+			continue
+		}
+		b.WriteString("\n")
+		for l := range strings.Lines(c.Explanation.String()) {
+			b.WriteString("    " + l)
 		}
 	}
 	if a := x.Advertisement; a != nil {

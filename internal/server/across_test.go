@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +54,34 @@ func TestRoutingAcrossRegions(t *testing.T) {
 		e["TransitRouterRouteEntryNextHopResourceId"] != l.tr || e["TransitRouterRouteEntryOriginResourceId"] != l.vco["dc1"] ||
 		e["TransitRouterRouteEntryOriginResourceType"] != "VPN" {
 		t.Errorf("the route from hangzhou = %v", e)
+	}
+
+	// opencen tr explain follows the data center's prefix from shanghai over the
+	// connection into hangzhou's table, where it ends at the VPN attachment.
+	var x struct {
+		Text        string
+		Explanation struct {
+			Forwarding struct{ NextHops []string }
+			Across     []struct {
+				AttachmentID, TransitRouterID, Region string
+				Explanation                           struct {
+					TableID    string
+					Forwarding struct{ NextHops []string }
+				}
+			}
+		}
+	}
+	if err := c.Call(context.Background(), "2026-11-01", "ExplainRoute", map[string]string{"TransitRouterId": sh, "Prefix": "192.168.10.0/24"}, &x); err != nil {
+		t.Fatal(err)
+	}
+	ex := x.Explanation
+	if len(ex.Across) != 1 || ex.Across[0].AttachmentID != peer || ex.Across[0].TransitRouterID != l.tr || ex.Across[0].Region != "cn-hangzhou" ||
+		ex.Across[0].Explanation.TableID != l.system || len(ex.Across[0].Explanation.Forwarding.NextHops) != 1 ||
+		ex.Across[0].Explanation.Forwarding.NextHops[0] != l.vpnAtt["dc1"] {
+		t.Fatalf("explain across regions:\n%s\n%+v", x.Text, ex)
+	}
+	if !strings.Contains(x.Text, "across inter-region connection "+peer+" to "+l.tr+" (cn-hangzhou):") || !strings.Contains(x.Text, "from cn-hangzhou") {
+		t.Errorf("explain text:\n%s", x.Text)
 	}
 
 	// RegionOut Deny on hangzhou's System table toward the connection, for the data

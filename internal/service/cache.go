@@ -64,6 +64,23 @@ func listKind[T any, PT interface {
 	return out, nil
 }
 
+// getKind reads one resource of a kind by ID (nil if there is none), outside a
+// transaction.
+func getKind[T any, PT interface {
+	*T
+	model.Resource
+}](ctx context.Context, s *Service, kind, id string) (PT, error) {
+	kv, ok, err := s.st.Get(ctx, resKey(kind, id))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var v T
+	if err := json.Unmarshal(kv.Value, &v); err != nil {
+		return nil, fmt.Errorf("%s %s: the stored record does not decode: %w", kind, id, err)
+	}
+	return PT(&v), nil
+}
+
 // snapshot returns the desired state at the current spec revision, listing it again
 // only when the revision moved.
 func (d *decoded) snapshot(ctx context.Context, s *Service) (*specSnapshot, error) {

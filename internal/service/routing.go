@@ -478,7 +478,9 @@ func (s *Service) TableRoutes(ctx context.Context, c Caller, tableID string, fn 
 }
 
 // ExplainRoute explains a prefix of a table (default: the System table, or the
-// attachment's associated one) and its advertisement to an attachment.
+// attachment's associated one) and its advertisement to an attachment. When the prefix is
+// forwarded over inter-region connections, it is followed to the routers at their other
+// ends (each router once).
 func (s *Service) ExplainRoute(ctx context.Context, c Caller, trID, tableID string, prefix netip.Prefix, attachmentID string) (routing.Explanation, error) {
 	tr, err := s.ownedTR(ctx, c, trID)
 	if err != nil {
@@ -492,7 +494,56 @@ func (s *Service) ExplainRoute(ctx context.Context, c Caller, trID, tableID stri
 		x = v.Explain(tableID, prefix, attachmentID)
 		return nil
 	})
-	return x, err
+	if err != nil {
+		return x, err
+	}
+	return x, s.explainAcross(ctx, &x, tr, map[string]bool{tr.ID: true})
+}
+
+// explainAcross fills in x.Across for the next hops of x's forwarding route that are
+// inter-region connections, and so on from there; seen are the routers explained already.
+func (s *Service) explainAcross(ctx context.Context, x *routing.Explanation, tr *model.TransitRouter, seen map[string]bool) error {
+	if x.Forwarding == nil {
+		return nil
+	}
+	for _, hop := range x.Forwarding.NextHops {
+		a, err := getKind[model.PeerAttachment](ctx, s, model.KindPeerAttachment, hop)
+		if err != nil {
+			return err
+		}
+		if a == nil || !a.Connects(tr.ID) {
+			continue
+		}
+		otherID, region := a.Other(tr.ID)
+		cr := routing.Crossing{AttachmentID: a.ID, TransitRouterID: otherID, Region: region}
+		other, err := getKind[model.TransitRouter](ctx, s, model.KindTR, otherID)
+		switch {
+		case err != nil:
+			return err
+		case other == nil:
+			cr.Reason = "the transit router at the other end is gone"
+		case seen[otherID]:
+			cr.Reason = "explained above"
+		default:
+			seen[otherID] = true
+			var y routing.Explanation
+			err := s.withRoutes(ctx, other, func(v routing.View) error {
+				y = v.Explain("", x.Prefix, a.ID)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			// What the other router advertises back over the connection is not the question.
+			y.Advertisement = nil
+			if err := s.explainAcross(ctx, &y, other, seen); err != nil {
+				return err
+			}
+			cr.Explanation = &y
+		}
+		x.Across = append(x.Across, cr)
+	}
+	return nil
 }
 
 // StaticEntries returns the stored static entries of a table (for names, descriptions,
