@@ -595,3 +595,31 @@ func TestPartials(t *testing.T) {
 		wantStatus(t, "partial="+part, resp, body, http.StatusNotFound)
 	}
 }
+
+// TestTransitRouterPageListsPeers: both routers' pages list their inter-region connection
+// with the router and region at the other end, and the topology names both regions.
+func TestTransitRouterPageListsPeers(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(t, "alice")
+	cen := a.createCen(t, "two-regions")
+	hz := a.activeTR(t, cen)
+	sh := a.call(t, cbn.Version, "CreateTransitRouter", map[string]string{"CenId": cen, "RegionId": "cn-shanghai"})["TransitRouterId"].(string)
+	waitActive(t, "transit router "+sh, func() []any {
+		trs, _ := a.call(t, cbn.Version, "ListTransitRouters", map[string]string{"TransitRouterId": sh, "TransitRouterStatus": "Active"})["TransitRouters"].([]any)
+		return trs
+	})
+	peer := a.call(t, cbn.Version, "CreateTransitRouterPeerAttachment", map[string]string{"RegionId": region, "TransitRouterId": hz,
+		"PeerTransitRouterId": sh, "BandwidthType": "DataTransfer", "Bandwidth": "50", "TransitRouterAttachmentName": "hz-sh"})["TransitRouterAttachmentId"].(string)
+	b := e.browser(t)
+	b.signIn(a)
+	for _, side := range []struct{ tr, other, otherRegion, region string }{{hz, sh, "cn-shanghai", region}, {sh, hz, region, "cn-shanghai"}} {
+		resp, body := b.get("/console/trs/" + side.tr)
+		wantStatus(t, "TR page", resp, body, http.StatusOK)
+		for _, want := range []string{"Inter-region Connections", peer, "hz-sh", `href="/console/trs/` + side.other + `"`, "50 Mbit/s",
+			"TR " + side.other + " · " + side.otherRegion, "· " + side.region + " ("} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page of %s lacks %q", side.tr, want)
+			}
+		}
+	}
+}

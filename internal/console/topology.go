@@ -37,7 +37,7 @@ func topology(tr map[string]any, v trView) template.HTML {
 	fmt.Fprintf(&b, `<svg class="topology" viewBox="0 0 %d %d" role="img" aria-labelledby="topo-title" xmlns="http://www.w3.org/2000/svg">`, topoW, h)
 	fmt.Fprintf(&b, `<title id="topo-title">Topology of %s: %d attachments, %d route tables</title>`, e(trID), len(v.Attachments), len(v.Tables))
 	fmt.Fprintf(&b, `<rect class="tr-frame" x="4" y="4" width="%d" height="%d" rx="14"/>`, topoW-8, h-8)
-	fmt.Fprintf(&b, `<text class="tr-label" x="20" y="32">%s %s (%s)</text>`, e(trID), e(str(tr["TransitRouterName"])), e(str(tr["Status"])))
+	fmt.Fprintf(&b, `<text class="tr-label" x="20" y="32">%s %s · %s (%s)</text>`, e(trID), e(str(tr["TransitRouterName"])), e(str(tr["RegionId"])), e(str(tr["Status"])))
 	fmt.Fprintf(&b, `<text class="col-label" x="%d" y="50">Attachments</text><text class="col-label" x="%d" y="50">Route tables</text>`, leftX, rightX)
 
 	attY, tableY := map[string]int{}, map[string]int{}
@@ -66,6 +66,10 @@ func topology(tr map[string]any, v trView) template.HTML {
 		id := str(a["TransitRouterAttachmentId"])
 		state := str(a["Status"])
 		label := fmt.Sprintf("%s %s", a["Kind"], str(a["VpnId"])+str(a["VpcId"]))
+		if a["Kind"] == "TR" {
+			// An inter-region connection: the router at the other end and its region.
+			label = fmt.Sprintf("TR %s · %s", str(a["PeerTransitRouterId"]), str(a["PeerTransitRouterRegionId"]))
+		}
 		if t := str(a["Tunnel"]); t != "" {
 			state += " · " + t
 		}

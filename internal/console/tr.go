@@ -31,14 +31,17 @@ func (c *Console) tr(q *req, id string) (map[string]any, error) {
 
 // trView is what the transit router page and its topology show.
 type trView struct {
-	Attachments []map[string]any // VPN and VPC attachments, each with "Kind", "Table" and "Tunnel"
+	// Attachments are VPN, VPC and inter-region (Kind "TR") attachments, each with "Kind",
+	// "Table" and "Tunnel".
+	Attachments []map[string]any
 	Tables      []any
 	Links       []topoLink
 }
 
 func (c *Console) loadTR(q *req, trID string) (trView, error) {
 	var v trView
-	for _, l := range []struct{ kind, action string }{{"VPN", "ListTransitRouterVpnAttachments"}, {"VPC", "ListTransitRouterVpcAttachments"}} {
+	for _, l := range []struct{ kind, action string }{{"VPN", "ListTransitRouterVpnAttachments"}, {"VPC", "ListTransitRouterVpcAttachments"},
+		{"TR", "ListTransitRouterPeerAttachments"}} {
 		atts, err := listAll(q.ctx, q.cl, cbn.Version, l.action, "TransitRouterAttachments", map[string]string{"TransitRouterId": trID})
 		if err != nil {
 			return v, err
@@ -105,7 +108,15 @@ func (c *Console) renderTR(q *req, p *page, status int) {
 	if err != nil {
 		_, p.Error = fieldErrors(err, nil)
 	}
-	p.D["Attachments"], p.D["Tables"] = v.Attachments, v.Tables
+	var intra, inter []map[string]any
+	for _, a := range v.Attachments {
+		if a["Kind"] == "TR" {
+			inter = append(inter, a)
+		} else {
+			intra = append(intra, a)
+		}
+	}
+	p.D["Attachments"], p.D["Peers"], p.D["Tables"] = intra, inter, v.Tables
 	p.D["Topology"] = topology(tr, v)
 	tab := q.r.URL.Query().Get("tab")
 	if tab != "tables" {

@@ -475,3 +475,21 @@ func FuzzVerifySession(f *testing.F) {
 		}
 	})
 }
+
+// TestTopologyAcrossRegions: an inter-region connection is drawn with the router at its
+// other end and that router's region; the frame names this router's region.
+func TestTopologyAcrossRegions(t *testing.T) {
+	tr := map[string]any{"TransitRouterId": "tr-hz", "RegionId": "cn-hangzhou", "Status": "Active"}
+	v := trView{
+		Attachments: []map[string]any{{"TransitRouterAttachmentId": "tr-attach-p1", "Kind": "TR", "PeerTransitRouterId": "tr-sh",
+			"PeerTransitRouterRegionId": "cn-shanghai", "Status": "Attached"}},
+		Tables: []any{map[string]any{"TransitRouterRouteTableId": "vtb-1", "TransitRouterRouteTableType": "System", "TransitRouterRouteTableStatus": "Active"}},
+		Links:  []topoLink{{Attachment: "tr-attach-p1", Table: "vtb-1", Status: "Active"}},
+	}
+	svg := string(topology(tr, v))
+	for _, want := range []string{">TR tr-sh · cn-shanghai<", "tr-hz  · cn-hangzhou (Active)<", `class="node att ok"`, `<path class="link assoc ok"`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("topology lacks %q:\n%s", want, svg)
+		}
+	}
+}
