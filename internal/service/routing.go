@@ -305,6 +305,8 @@ type trEngine struct {
 	// revs are the revisions the engines' input reflects: desired state, then each
 	// router's routing observations (learned routes, health verdicts) in key order.
 	revs []int64
+	// computed counts the recomputations (for tests).
+	computed int
 }
 
 // maxConvergeRounds bounds the exchange of routes over inter-region connections: a chain
@@ -401,9 +403,10 @@ func (s *Service) withRoutes(ctx context.Context, tr *model.TransitRouter, fn fu
 	}
 	te.mu.Lock()
 	defer te.mu.Unlock()
+	// In the key's order, whichever member asks: te.revs must compare equal across them.
 	keys := []string{specRevKey}
-	for _, r := range group {
-		keys = append(keys, routingRevKeyOf(r.ID))
+	for _, id := range strings.Split(key, "+") {
+		keys = append(keys, routingRevKeyOf(id))
 	}
 	revs, err := s.revisions(ctx, keys...)
 	if err != nil {
@@ -433,6 +436,7 @@ func (s *Service) withRoutes(ctx context.Context, tr *model.TransitRouter, fn fu
 			}
 		}
 		te.revs = revs
+		te.computed++
 	}
 	return fn(te.routers[tr.ID].Engine)
 }
