@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"opencen/internal/dataplane"
 )
 
 // regionRouter is a transit router in another region of r's CEN with a VPC host attached,
@@ -53,6 +56,33 @@ func (w *world) nextHops(table, att string) []string {
 	return out
 }
 
+// waitRate waits until both ends of the connection's link, one in each router namespace,
+// limit what they send to kbit (tc, as the driver renders it).
+func (w *world) waitRate(att string, kbit int) {
+	w.t.Helper()
+	drv := w.in.Gateway.Driver.(*dataplane.Netns)
+	want := fmt.Sprintf("rate %dkbit", kbit)
+	var text string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var err error
+		if text, err = drv.Render(w.ctx); err != nil {
+			w.t.Fatal(err)
+		}
+		n := 0
+		for l := range strings.Lines(text) {
+			if strings.HasPrefix(l, "  link "+att+" veth ") && strings.Contains(l, want) {
+				n++
+			}
+		}
+		if n == 2 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	w.t.Fatalf("the link of %s does not have %s at both ends:\n%s", att, want, text)
+}
+
 // pingFails checks that from can no longer reach dst (after the gateway's next sync).
 func (w *world) pingFails(what string, ping func(count int) error) {
 	w.t.Helper()
@@ -85,6 +115,11 @@ func TestAcrossRegions(t *testing.T) {
 		return slices.Equal(w.nextHops(sh.system, peer), []string{"10.10.0.0/16", "192.168.10.0/24"}) &&
 			slices.Equal(w.nextHops(hz.system, peer), []string{"10.20.0.0/16"})
 	})
+	// The link between the two router namespaces carries the connection's bandwidth at
+	// each end, and follows an update of it.
+	w.waitRate(peer, 50000)
+	w.cbn("UpdateTransitRouterPeerAttachmentAttribute", map[string]string{"TransitRouterAttachmentId": peer, "Bandwidth": "20"})
+	w.waitRate(peer, 20000)
 	w.waitEstablished(c.vco)
 	w.waitAgreed(c)
 	w.pingBothWays(c.dc, sh.vpcHost)
@@ -126,4 +161,3 @@ func TestAcrossRegions(t *testing.T) {
 	w.pingFails("VPC in shanghai -> VPC in hangzhou", func(n int) error { return sh.vpcHost.Ping(w.ctx, hz.vpcHost.Addr, n) })
 	w.pingFails("data center -> VPC in shanghai", func(n int) error { return c.dc.Ping(w.ctx, sh.vpcHost.Addr, n) })
 }
-
