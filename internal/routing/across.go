@@ -33,7 +33,9 @@ func Carry(advertised []Entry, from, to string) []OfferedRoute {
 		if kind == RouteStatic {
 			kind = RouteCustom // a static entry is a manually added route over there
 		}
-		r := OfferedRoute{Prefix: e.Prefix, Kind: kind, AsPath: e.Path.AsPath, Communities: e.Path.Communities,
+		// Cloned: the receiving engine owns what it is offered, and these belong to the
+		// advertising engine's tables.
+		r := OfferedRoute{Prefix: e.Prefix, Kind: kind, AsPath: slices.Clone(e.Path.AsPath), Communities: slices.Clone(e.Path.Communities),
 			Origin: Origin{InstanceID: e.Path.OriginInstanceID, Type: e.Path.OriginInstanceType, Regions: append(slices.Clip(regions), from)}}
 		out = append(out, r)
 	}
