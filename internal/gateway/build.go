@@ -9,6 +9,7 @@ import (
 
 	"opencen/internal/bgp"
 	"opencen/internal/dataplane"
+	"opencen/internal/model"
 	"opencen/internal/probe"
 	"opencen/internal/service"
 	"opencen/internal/tunnel"
@@ -69,6 +70,9 @@ type objects struct {
 	checkErrs  map[string]error
 	// routerOf maps a connection to its transit router (for its log lines).
 	routerOf map[string]string
+	// unlinked are the inter-region connections of routers here whose other router runs
+	// on another gateway node, by attachment: they have no link (see allocPeerLinks).
+	unlinked map[string]string
 }
 
 // held are the objects applied before whose connection no longer builds: they keep their
@@ -84,7 +88,7 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		routers: map[string]dataplane.Router{}, cells: map[string]cellObject{},
 		neighbors: map[string]neighborObject{}, checks: map[string]checkObject{},
 		routerErrs: map[string]error{}, cellErrs: map[string]error{}, bgpErrs: map[string]error{}, checkErrs: map[string]error{},
-		routerOf: map[string]string{},
+		routerOf: map[string]string{}, unlinked: map[string]string{},
 	}
 	peerLinks := allocPeerLinks(view)
 	for _, gr := range view.Routers {
@@ -177,6 +181,10 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		for _, a := range gr.Peers {
 			if p, ok := peerLinks[a.ID]; ok {
 				r.Peers = append(r.Peers, p.end(gr.TR.ID, a.RateKbit()))
+			} else if a.Status == model.AttachmentAttached {
+				other, _ := a.Other(gr.TR.ID)
+				o.unlinked[a.ID] = fmt.Sprintf("transit router %s runs here and %s on another gateway node: links between gateway nodes are not built, "+
+					"so traffic over the connection is dropped here (routes through it are left out of %s's kernel tables)", gr.TR.ID, other, gr.TR.ID)
 			}
 		}
 		present := map[string]bool{}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"opencen/internal/model"
@@ -60,5 +61,8 @@ func TestBuildPeerLinks(t *testing.T) {
 	}
 	if len(r.Peers) != 0 || len(r.Tables[0].Routes) != 0 || r.Associations[peer.ID] != "" {
 		t.Errorf("a connection to a router elsewhere: peers %+v routes %+v associations %v", r.Peers, r.Tables[0].Routes, r.Associations)
+	}
+	if msg := o.unlinked[peer.ID]; !strings.Contains(msg, "tr-sh on another gateway node") {
+		t.Errorf("the missing link is not noted: %q", msg)
 	}
 }

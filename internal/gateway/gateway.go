@@ -132,6 +132,8 @@ type Gateway struct {
 	reportedObject map[string]service.ObjectStatus
 	loggedProblem  map[string]string
 	natNoted       map[string]bool
+	// unlinkedNoted are the inter-region connections whose missing link was logged.
+	unlinkedNoted map[string]bool
 }
 
 // New makes a gateway; wire OnEvent and OnState into the driver's options, then set
@@ -141,7 +143,7 @@ func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
 		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
-		loggedProblem: map[string]string{}, natNoted: map[string]bool{}}
+		loggedProblem: map[string]string{}, natNoted: map[string]bool{}, unlinkedNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
 		log.Debug(fmt.Sprintf(format, args...), "component", "probe")
 	}})

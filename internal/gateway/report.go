@@ -63,6 +63,12 @@ drain:
 				"but this gateway's kernel-libipsec data plane always encapsulates ESP in UDP 4500"})
 		}
 	}
+	for id, msg := range g.built.unlinked {
+		if !g.unlinkedNoted[id] {
+			g.unlinkedNoted[id] = true
+			g.Log.Warn("gateway: inter-region connection without a link", "attachment", id, "why", msg)
+		}
+	}
 	// Object statuses; a connection object's new failure goes to the connection's log.
 	seen := map[string]bool{}
 	var changed, gone []service.ObjectStatus
