@@ -1,6 +1,8 @@
 package routing
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -269,5 +271,92 @@ func TestCarry(t *testing.T) {
 	// Carrying must not write into the advertised entry's Regions.
 	if !slices.Equal(adv[1].Path.Regions, []string{"cn-beijing"}) {
 		t.Errorf("Carry changed its input: %v", adv[1].Path.Regions)
+	}
+}
+
+// TestAcrossRegionsProperties: random connected topologies of 2 to 6 regions (a random
+// spanning tree plus random extra connections), one VPC per region, every connection
+// associated and propagating, no policies. Whatever the shape: the exchange settles; every
+// router has every other region's VPC Active, over a connection, by a shortest path (the
+// regions it crossed are as many as the fewest connections between the two regions); and
+// no route carries its own router's region.
+func TestAcrossRegionsProperties(t *testing.T) {
+	for run := range propertyRuns {
+		r := rand.New(rand.NewPCG(uint64(run), 17))
+		n := 2 + r.IntN(5)
+		ins := map[string]Input{}
+		trs := make([]string, n)
+		for i := range n {
+			trs[i] = fmt.Sprintf("tr-%d", i)
+			region, tb, vpc := fmt.Sprintf("region-%d", i), fmt.Sprintf("vtb-%d", i), fmt.Sprintf("vpc-%d", i)
+			ins[trs[i]] = Input{Region: region, Tables: []Table{{ID: tb}}, Attachments: []Attachment{vpcAtt(vpc, fmt.Sprintf("10.%d.0.0/16", i))},
+				Associations: map[string]string{vpc: tb}, Propagations: map[string][]string{vpc: {tb}}}
+		}
+		adj := make([][]bool, n)
+		for i := range adj {
+			adj[i] = make([]bool, n)
+		}
+		var links []PeerLink
+		connect := func(a, b int) {
+			if a == b || adj[a][b] {
+				return
+			}
+			adj[a][b], adj[b][a] = true, true
+			id := fmt.Sprintf("peer-%d-%d", min(a, b), max(a, b))
+			links = append(links, PeerLink{AttachmentID: id, A: trs[a], B: trs[b]})
+			for _, x := range [][2]int{{a, b}, {b, a}} {
+				in := ins[trs[x[0]]]
+				in.Attachments = append(in.Attachments, peerAtt(id, trs[x[1]], fmt.Sprintf("region-%d", x[1])))
+				in.Associations[id] = in.Tables[0].ID
+				in.Propagations[id] = []string{in.Tables[0].ID}
+				ins[trs[x[0]]] = in
+			}
+		}
+		for i := 1; i < n; i++ {
+			connect(i, r.IntN(i))
+		}
+		for range r.IntN(n) {
+			connect(r.IntN(n), r.IntN(n))
+		}
+		// Hops between regions (breadth first).
+		dist := func(from int) []int {
+			d := slices.Repeat([]int{-1}, n)
+			d[from] = 0
+			for q := []int{from}; len(q) > 0; q = q[1:] {
+				for j := range n {
+					if adj[q[0]][j] && d[j] < 0 {
+						d[j] = d[q[0]] + 1
+						q = append(q, j)
+					}
+				}
+			}
+			return d
+		}
+		rs := converge(t, ins, links)
+		for i := range n {
+			e := rs[trs[i]].Engine
+			d := dist(i)
+			for j := range n {
+				if j == i {
+					continue
+				}
+				var active []Entry
+				for _, x := range e.Entries(fmt.Sprintf("vtb-%d", i), pfx(fmt.Sprintf("10.%d.0.0/16", j))) {
+					if x.Status == StatusActive {
+						active = append(active, x)
+					}
+				}
+				if len(active) != 1 || !strings.HasPrefix(active[0].NextHop, "peer-") || len(active[0].Path.Regions) != d[j] ||
+					active[0].Path.OriginRegion() != fmt.Sprintf("region-%d", j) {
+					t.Fatalf("run %d (%d regions, links %v): router %d's route to region %d's VPC = %+v, want one Active over a connection crossing %d regions",
+						run, n, links, i, j, active, d[j])
+				}
+			}
+			for _, x := range e.Table(fmt.Sprintf("vtb-%d", i)) {
+				if slices.Contains(x.Path.Regions, fmt.Sprintf("region-%d", i)) {
+					t.Fatalf("run %d: router %d holds a route that was in its region: %+v", run, i, x)
+				}
+			}
+		}
 	}
 }
