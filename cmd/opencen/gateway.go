@@ -2,9 +2,9 @@ package main
 
 import (
 	"cmp"
-	"maps"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
