@@ -64,9 +64,15 @@ type world struct {
 	cgwASN string
 	// dir holds the lab, the data plane's files and server.log.
 	dir string
+	// admin binds the lab's VPC hosts to their VPCs, as an operator binds real segments.
+	admin *rpc.Client
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with prepare run after the lab is up and before the server
+// starts: it may build more of the world and change the catalog and gateway options.
+func newWorldWith(t *testing.T, prepare func(w *world, cfg *config.Config, o *server.GatewayOptions)) *world {
 	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	labPrefix, gwPrefix := "l"+randomSuffix(), "g"+randomSuffix()
@@ -88,9 +94,18 @@ func newWorld(t *testing.T) *world {
 	}
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.gwOpts = server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
-		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
+		RunDir: dir + "/dp", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
 	w.log = log
-	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: config.Default(), TransitionDelay: 100 * time.Millisecond,
+	cfg := config.Default()
+	t.Cleanup(func() { // a setup that failed before the server: the lab goes all the same
+		if w.in == nil {
+			_ = l.Down(context.Background())
+		}
+	})
+	if prepare != nil {
+		prepare(w, &cfg, &w.gwOpts)
+	}
+	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: cfg, TransitionDelay: 100 * time.Millisecond,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log, Gateway: w.gwOpts})
 	if err != nil {
 		l.Down(context.Background())
@@ -118,6 +133,7 @@ func newWorld(t *testing.T) *world {
 		in.Close()
 	})
 	admin := &rpc.Client{Endpoint: srv.URL, AccessKeyID: "AKADMIN", AccessKeySecret: "admin-secret"}
+	w.admin = admin
 	var acct struct{ AccessKeyId, AccessKeySecret string }
 	if err := admin.Call(ctx, "2026-11-01", "CreateAccount", map[string]string{"Name": "e2e"}, &acct); err != nil {
 		t.Fatal(err)
@@ -251,8 +267,8 @@ func first(v any, keys ...string) map[string]any {
 
 // router is a transit router with a VPC host attached, associated and propagating.
 type router struct {
-	cen, tr, system string
-	vpcHost         *lab.VPCHost
+	cen, tr, system, vpc string
+	vpcHost              *lab.VPCHost
 }
 
 func (w *world) router(vpcCidr string) router {
@@ -278,7 +294,11 @@ func (w *world) router(vpcCidr string) router {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	r.vpcHost = host
+	r.vpcHost, r.vpc = host, vpc
+	// The operator's way: the VPC is bound to the host's bridge (opencen admin vpc bind).
+	if err := w.admin.Call(w.ctx, "2026-11-01", "BindVpc", host.BindParams(vpc), nil); err != nil {
+		w.t.Fatal(err)
+	}
 	att := w.cbn("CreateTransitRouterVpcAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpcId": vpc,
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"})["TransitRouterAttachmentId"].(string)
 	w.waitFor("VPC attached", 10*time.Second, func() bool {
