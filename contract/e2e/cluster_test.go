@@ -235,7 +235,7 @@ type pinger struct {
 	replies chan time.Time
 }
 
-func startPinger(t *testing.T, ns, src, dst string) *pinger {
+func startPinger(t testing.TB, ns, src, dst string) *pinger {
 	cmd := exec.Command("ip", "netns", "exec", ns, "ping", "-n", "-D", "-i", "0.1", "-W", "1", "-I", src, dst)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,7 +45,7 @@ func randomSuffix() string {
 
 // world is a lab plus a server with its gateway, all torn down at the end.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	lab *lab.Lab
 	// c is OpenCEN's own client, for its own product (RenderVpnConnectionConfig); sdk is
@@ -72,7 +72,7 @@ func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
 
 // newWorldWith is newWorld with prepare run after the lab is up and before the server
 // starts: it may build more of the world and change the catalog and gateway options.
-func newWorldWith(t *testing.T, prepare func(w *world, cfg *config.Config, o *server.GatewayOptions)) *world {
+func newWorldWith(t testing.TB, prepare func(w *world, cfg *config.Config, o *server.GatewayOptions)) *world {
 	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	labPrefix, gwPrefix := "l"+randomSuffix(), "g"+randomSuffix()
@@ -155,7 +155,7 @@ func newWorldWith(t *testing.T, prepare func(w *world, cfg *config.Config, o *se
 
 // dumpLogs prints the tails of the server's log and of every charon's (cells and data
 // centers) under dir.
-func dumpLogs(t *testing.T, dir string) {
+func dumpLogs(t testing.TB, dir string) {
 	logs, _ := filepath.Glob(filepath.Join(dir, "*", "*", "charon.log"))
 	for _, f := range append([]string{filepath.Join(dir, "server.log")}, logs...) {
 		b, err := os.ReadFile(f)
@@ -167,7 +167,7 @@ func dumpLogs(t *testing.T, dir string) {
 	}
 }
 
-func logTail(t *testing.T, name string, lines []string, n int) {
+func logTail(t testing.TB, name string, lines []string, n int) {
 	t.Logf("last %d lines of %s:\n%s", min(len(lines), n), name, strings.Join(lines[max(0, len(lines)-n):], "\n"))
 }
 
@@ -282,6 +282,15 @@ func (w *world) router(vpcCidr string) router {
 		return first(w.cbn("ListTransitRouters", map[string]string{"TransitRouterId": r.tr}), "TransitRouters")["Status"] == "Active"
 	})
 	r.system = first(w.cbn("ListTransitRouterRouteTables", map[string]string{"TransitRouterId": r.tr}), "TransitRouterRouteTables")["TransitRouterRouteTableId"].(string)
+	r.vpc, r.vpcHost = w.attachVPC(r, vpcCidr, true)
+	return r
+}
+
+// attachVPC creates a VPC with a vSwitch and attaches it to r, associated with and
+// propagated to r's system table. With labHost, the VPC gets a lab VPC host, bound to its
+// bridge as an operator binds a segment (opencen admin vpc bind); without, the caller
+// binds it.
+func (w *world) attachVPC(r router, vpcCidr string, labHost bool) (string, *lab.VPCHost) {
 	vpc := w.vpc("CreateVpc", map[string]string{"RegionId": "cn-hangzhou", "CidrBlock": vpcCidr})["VpcId"].(string)
 	w.waitFor("VPC", 10*time.Second, func() bool {
 		return first(w.vpc("DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc}), "Vpcs", "Vpc")["Status"] == "Available"
@@ -290,14 +299,15 @@ func (w *world) router(vpcCidr string) router {
 	w.waitFor("vSwitch", 10*time.Second, func() bool {
 		return first(w.vpc("DescribeVSwitches", map[string]string{"RegionId": "cn-hangzhou", "VSwitchId": sw}), "VSwitches", "VSwitch")["Status"] == "Available"
 	})
-	host, err := w.lab.AddVPCHost(w.ctx, vpc, netip.MustParsePrefix(vpcCidr))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	r.vpcHost, r.vpc = host, vpc
-	// The operator's way: the VPC is bound to the host's bridge (opencen admin vpc bind).
-	if err := w.admin.Call(w.ctx, "2026-11-01", "BindVpc", host.BindParams(vpc), nil); err != nil {
-		w.t.Fatal(err)
+	var host *lab.VPCHost
+	if labHost {
+		var err error
+		if host, err = w.lab.AddVPCHost(w.ctx, vpc, netip.MustParsePrefix(vpcCidr)); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := w.admin.Call(w.ctx, "2026-11-01", "BindVpc", host.BindParams(vpc), nil); err != nil {
+			w.t.Fatal(err)
+		}
 	}
 	att := w.cbn("CreateTransitRouterVpcAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpcId": vpc,
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"})["TransitRouterAttachmentId"].(string)
@@ -305,7 +315,7 @@ func (w *world) router(vpcCidr string) router {
 		return first(w.cbn("ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}), "TransitRouterAttachments")["Status"] == "Attached"
 	})
 	w.link(att, r.system)
-	return r
+	return vpc, host
 }
 
 // link associates an attachment with a table and propagates it there (the console's
