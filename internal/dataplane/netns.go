@@ -642,8 +642,19 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 		}
 	}
 	ops := linkOp(rl[rlink], rlink, 0, alias, "")
-	ops = append(ops, addrOps(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})...)
-	return d.net.Change(ctx, rns, ops)
+	addr := addrOps(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})
+	if err := d.net.Change(ctx, rns, append(ops, addr...)); err != nil {
+		return err
+	}
+	if len(addr) > 0 {
+		// The gateway address is on a new link (a rebuilt router, a move from another
+		// node): the segment's hosts still hold the old link's MAC for it until their ARP
+		// entries age out. Tell them now.
+		if err := d.net.Announce(ctx, rns, rlink, v.RouterAddr.Addr()); err != nil {
+			d.logf("announce %s on %s: %v", v.RouterAddr.Addr(), rlink, err)
+		}
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------- cells

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,12 @@ func TestSegmentsFake(t *testing.T) {
 		t.Fatalf("segments render differently from testdata/states/%s.txt:\n%s", segmentState, diff(want, got))
 	}
 	checkOperator("applied")
+	for _, a := range []string{"tr-attach-v1 10.1.0.253", "tr-attach-v2 10.2.0.253"} {
+		id, ip, _ := strings.Cut(a, " ")
+		if want := fakePrefix + "r-seg/" + d.AttachmentLink(id) + " " + ip; !slices.Contains(f.announced, want) {
+			t.Errorf("the gateway address of %s was not announced on its new link (%q): %v", id, want, f.announced)
+		}
+	}
 
 	// Another remote list: the device is remade with it.
 	vx.Remotes = []netip.Addr{addr("10.0.0.4")}
