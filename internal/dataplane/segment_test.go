@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -76,18 +75,7 @@ func TestSegmentsFake(t *testing.T) {
 	if err := d.Apply(ctx, segmentRouter(fakePrefix, host, vx)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := d.Render(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *updateStates {
-		if err := os.WriteFile(statePath(segmentState), []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if want := wantState(t, segmentState); got != want {
-		t.Fatalf("segments render differently from testdata/states/%s.txt:\n%s", segmentState, diff(want, got))
-	}
+	fakeRendersAs(t, d, segmentState)
 	checkOperator("applied")
 	for _, a := range []string{"tr-attach-v1 10.1.0.253", "tr-attach-v2 10.2.0.253"} {
 		id, ip, _ := strings.Cut(a, " ")
