@@ -78,6 +78,19 @@ func TestVpcBindings(t *testing.T) {
 	if view, err := e.inst.Service.GatewayView(context.Background()); err != nil || len(view.VPCBindings) != 0 {
 		t.Errorf("after unbind the gateway sees %v (%v); want no binding", view.VPCBindings, err)
 	}
+	// Deleting the VPC removes its binding with it.
+	if _, ae := adminCall("BindVpc", map[string]string{"VpcId": vpc, "Netns": "vpc1"}); ae != nil {
+		t.Fatal(ae)
+	}
+	waitFor(t, "VPC Available", func() bool {
+		v := vpcCall(t, c, "DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc})
+		vs, _ := v["Vpcs"].(map[string]any)["Vpc"].([]any)
+		return len(vs) == 1 && vs[0].(map[string]any)["Status"] == "Available"
+	})
+	vpcCall(t, c, "DeleteVpc", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc})
+	if list, ae := adminCall("DescribeVpcBindings", nil); ae != nil || len(list["Bindings"].([]any)) != 0 {
+		t.Errorf("after DeleteVpc: bindings %v (%v); want none", list, ae)
+	}
 }
 
 func anyStrings(v any) []string {
