@@ -124,6 +124,15 @@ func TestConnectVpnEndToEnd(t *testing.T) {
 		t.Fatalf("vpn config json: %v %s", err, js)
 	}
 
+	// Its state and log (no data plane here: the tunnel is configuration only).
+	st, err := cli(t, srv, alice, "vpn", "status", res.VpnConnectionId)
+	if err != nil || !strings.Contains(st, res.VpnConnectionId) || !strings.Contains(st, "gateway IP:   "+res.InternetIp) || !strings.Contains(st, "ike_sa_not_established") || !strings.Contains(st, "log (last 10 minutes):") {
+		t.Fatalf("vpn status: %v\n%s", err, st)
+	}
+	if _, err := cli(t, srv, alice, "vpn", "status", "vco-nope"); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("vpn status of an unknown connection: %v", err)
+	}
+
 	// Bad use is refused with a clear message, and the server's errors come through.
 	if _, err := cli(t, srv, alice, "tr", "connect-vpn", tr, "--vpn-id", other, "--create-resource"); err == nil || !strings.Contains(err.Error(), "exactly one of") {
 		t.Fatalf("both modes: %v", err)
