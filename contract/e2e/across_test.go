@@ -33,6 +33,10 @@ func (w *world) regionRouter(r router, region, zone, vpcCidr string) router {
 		w.t.Fatal(err)
 	}
 	o.vpcHost = host
+	// Bound to the host's bridge, as an operator binds a segment (opencen admin vpc bind).
+	if err := w.admin.Call(w.ctx, "2026-11-01", "BindVpc", host.BindParams(vpc), nil); err != nil {
+		w.t.Fatal(err)
+	}
 	att := w.cbn("CreateTransitRouterVpcAttachment", map[string]string{"RegionId": region, "TransitRouterId": o.tr, "VpcId": vpc,
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": zone,
 		"RouteTableAssociationEnabled": "true", "RouteTablePropagationEnabled": "true"})["TransitRouterAttachmentId"].(string)
