@@ -51,6 +51,9 @@ type NetnsOptions struct {
 	// OnState, when set, receives a cell's status whenever its negotiation state changes
 	// (from driver goroutines; it must not block).
 	OnState func(CellStatus)
+	// NoMeter turns metering off: router namespaces get no counters (meter.go) and
+	// Counters reads nothing.
+	NoMeter bool
 	// Logf, when set, receives diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -86,6 +89,9 @@ type Netns struct {
 	mu    sync.RWMutex
 	rmu   sync.Mutex // guards cells
 	cells map[string]*cellRuntime
+	// mmu guards final: the last readings of counters that were removed (meter.go).
+	mmu   sync.Mutex
+	final []Meter
 }
 
 // ErrWaiting is wrapped by an update that did what it could but depends on an object that
@@ -279,6 +285,7 @@ func (d *Netns) Prune(ctx context.Context, routers, cells []string) error {
 	}
 	for _, ns := range existing {
 		if strings.HasPrefix(ns, d.routerPrefix()) && !wantRouter[ns] {
+			d.keepFinal(ctx, ns, "", nil)
 			errs = append(errs, d.net.DeleteNamespace(ctx, ns))
 			d.logf("removed router %s", ns)
 		}
@@ -427,6 +434,9 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	if err := d.net.Change(ctx, rns, ops); err != nil {
 		errs = append(errs, err)
 	}
+	if err := d.updateMeter(ctx, r); err != nil {
+		errs = append(errs, err)
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("router %s: the links of %s are not there yet: %w", r.ID, strings.Join(missing, ", "), ErrWaiting))
 	}
@@ -438,6 +448,7 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 func (d *Netns) DeleteRouter(ctx context.Context, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.keepFinal(ctx, d.RouterNetns(id), id, nil)
 	err := d.net.DeleteNamespace(ctx, d.RouterNetns(id))
 	d.logf("removed router %s", d.RouterNetns(id))
 	return err

@@ -44,6 +44,13 @@ type netOS interface {
 	// SetNFT replaces the namespace's whole nftables ruleset atomically.
 	SetNFT(ctx context.Context, ns, ruleset string) error
 	NFT(ctx context.Context, ns string) (string, error)
+	// Meter reads the namespace's traffic meter (see meter.go); errNoMeter when it has
+	// none, ok false when the table is damaged.
+	Meter(ctx context.Context, ns string) (m meter, ok bool, err error)
+	// SetMeter makes the namespace's meter count exactly the attachments of want (link
+	// name -> attachment ID): created with a new epoch when missing or damaged, otherwise
+	// changed without resetting the counts of attachments that stay.
+	SetMeter(ctx context.Context, ns string, want map[string]string) error
 }
 
 // procOS runs the cells' charons and what else lives in their namespaces.
@@ -250,6 +257,12 @@ func (hostOS) SetNFT(ctx context.Context, ns, ruleset string) error {
 func (hostOS) NFT(ctx context.Context, ns string) (string, error) {
 	out, err := nsutil.Exec(ctx, ns, "nft", "list", "ruleset")
 	return strings.TrimSpace(string(out)), err
+}
+
+func (hostOS) Meter(ctx context.Context, ns string) (meter, bool, error) { return hostMeter(ctx, ns) }
+
+func (hostOS) SetMeter(ctx context.Context, ns string, want map[string]string) error {
+	return hostSetMeter(ctx, ns, want)
 }
 
 func (hostOS) StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error {
