@@ -31,6 +31,7 @@ type Service struct {
 	engines sync.Map // transit router ID -> *trEngine
 	dp      readModel
 	obs     observedCache
+	marks   usageMarks
 }
 
 // Options configure a Service.
