@@ -3,7 +3,7 @@
 // adds on top of HTTP + signing: store reads, JSON, routing, key lookup ...), and creates
 // against a raw etcd Txn loop, on each store (bbolt and etcd).
 //
-//	go run ./bench/apibench [-duration 5s] [-clients 1,16,64] [-stores bolt,etcd] [-bin PATH]
+//	go run ./bench/apibench [-duration 5s] [-clients 1,16,64] [-stores bolt,etcd] [-bin PATH] [-compare-bin PATH]
 //
 // It builds ./cmd/opencen (unless -bin is given) and starts one server per store on free
 // loopback ports with temporary data dirs (for etcd: an etcd v3.7 embedded in this process,
@@ -16,6 +16,10 @@
 //
 // each for -duration, and prints Markdown tables. The server processes it started are
 // stopped by PID at the end.
+//
+// -compare-bin runs one more server on the same etcd from another build (say, of an earlier
+// commit), measured in the same interleaved slices as the others: on a machine whose load
+// moves, the one reliable way to compare two builds.
 //
 // -inprocess runs the real servers inside the bench process instead (same code, via
 // internal/server), which together with -cpuprofile gives one profile of client, bare
@@ -68,6 +72,7 @@ type options struct {
 	stores     []string
 	etcdBin    string
 	bin        string
+	compareBin string
 	cens       int
 	delay      time.Duration
 	inprocess  bool
@@ -86,6 +91,7 @@ func main() {
 	flag.StringVar(&stores, "stores", "bolt,etcd", "comma-separated stores to run a server on: bolt, etcd")
 	flag.StringVar(&o.etcdBin, "etcd-bin", "", "run this etcd binary (e.g. /usr/bin/etcd) instead of etcd v3.7 embedded in the bench")
 	flag.StringVar(&o.bin, "bin", "", "prebuilt opencen binary (default: go build ./cmd/opencen)")
+	flag.StringVar(&o.compareBin, "compare-bin", "", "also run a server on etcd from this opencen binary (another build), measured alongside")
 	flag.IntVar(&o.cens, "cens", 20, "CENs to seed (each gets a transit router in cn-hangzhou and cn-shanghai)")
 	flag.DurationVar(&o.delay, "transition-delay", 20*time.Millisecond, "server --transition-delay")
 	flag.BoolVar(&o.inprocess, "inprocess", false, "run the real servers inside this process (for -cpuprofile)")
@@ -112,6 +118,9 @@ func main() {
 	if o.rounds < 1 {
 		o.rounds = 1
 	}
+	if o.compareBin != "" && o.inprocess {
+		fatalf("-compare-bin runs a second binary: it needs separate processes, not -inprocess")
+	}
 	if err := run(o); err != nil {
 		fatalf("%v", err)
 	}
@@ -129,6 +138,7 @@ func logf(format string, args ...any) {
 // backend is one opencen server on one store, with the account the bench calls it as.
 type backend struct {
 	store string
+	name  string // in the tables: the store, and for -compare-bin the binary
 	srv   target
 	user  *rpc.Client
 	keyID string
@@ -162,7 +172,7 @@ func run(o options) (err error) {
 	}()
 
 	var etcd *etcdtest.Server
-	if slices.Contains(o.stores, server.StoreEtcd) {
+	if slices.Contains(o.stores, server.StoreEtcd) || o.compareBin != "" {
 		dir := filepath.Join(tmp, "etcd")
 		if o.etcdBin != "" {
 			etcd, err = etcdtest.StartBinary(o.etcdBin, dir)
@@ -187,25 +197,34 @@ func run(o options) (err error) {
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * maxClients * len(o.stores),
+		MaxIdleConns:        4 * maxClients * (len(o.stores) + 2),
 		MaxIdleConnsPerHost: 2 * maxClients,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}, Timeout: 30 * time.Second}
 
-	var backends []*backend
+	type serverSpec struct{ store, name, bin, prefix string }
+	var specs []serverSpec
 	for _, st := range o.stores {
+		specs = append(specs, serverSpec{st, storeName(st), bin, "/apibench/"})
+	}
+	if o.compareBin != "" {
+		specs = append(specs, serverSpec{server.StoreEtcd, "etcd, " + filepath.Base(o.compareBin), o.compareBin, "/apibench-compare/"})
+	}
+	var backends []*backend
+	for i, sv := range specs {
+		st := sv.name
 		adminID, adminSecret := "LTAI"+randHex(10), randHex(15)
-		so := server.StoreOptions{Kind: st}
-		if st == server.StoreEtcd {
-			so.Etcd = store.EtcdConfig{Endpoints: []string{etcd.Endpoint}, Prefix: "/apibench/"}
+		so := server.StoreOptions{Kind: sv.store}
+		if sv.store == server.StoreEtcd {
+			so.Etcd = store.EtcdConfig{Endpoints: []string{etcd.Endpoint}, Prefix: sv.prefix}
 		}
 		var srv target
-		dir := filepath.Join(tmp, st)
+		dir := filepath.Join(tmp, fmt.Sprint(sv.store, i))
 		if o.inprocess {
 			srv, err = startInProcess(ctx, dir, adminID, adminSecret, o.delay, so)
 		} else {
-			srv, err = startProcess(bin, dir, adminID, adminSecret, o.delay, so, o.serverArgs)
+			srv, err = startProcess(sv.bin, dir, adminID, adminSecret, o.delay, so, o.serverArgs)
 		}
 		if err != nil {
 			return fmt.Errorf("server on %s: %w", st, err)
@@ -224,7 +243,7 @@ func run(o options) (err error) {
 				return fmt.Errorf("raise %s on %s: %w", q, st, err)
 			}
 		}
-		b := &backend{store: st, srv: srv, keyID: acct.AccessKeyId, sec: acct.AccessKeySecret,
+		b := &backend{store: sv.store, name: sv.name, srv: srv, keyID: acct.AccessKeyId, sec: acct.AccessKeySecret,
 			user: &rpc.Client{Endpoint: srv.url, AccessKeyID: acct.AccessKeyId, AccessKeySecret: acct.AccessKeySecret, HTTP: hc}}
 		t0 := time.Now()
 		if _, err := benchkit.Seed(ctx, b.user, "apibench", o.cens, true); err != nil {
@@ -266,7 +285,7 @@ func run(o options) (err error) {
 			action string
 			params map[string]string
 		}{{"ListTransitRouters", listTRs}, {"DescribeCens", descCens}} {
-			name := fmt.Sprintf("opencen %s (%s)", a.action, storeName(b.store))
+			name := fmt.Sprintf("opencen %s (%s)", a.action, b.name)
 			n, err := bodySize(ctx, hc, b.user, a.action, a.params)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -286,13 +305,13 @@ func run(o options) (err error) {
 		creates = append(creates, job{rawCreate, raw.create}, job{rawRead, raw.read})
 	}
 	for _, b := range backends {
-		creates = append(creates, rpcJob(fmt.Sprintf("opencen CreateCen (%s)", storeName(b.store)), b.user, "CreateCen", map[string]string{"Name": "apibench-create"}))
+		creates = append(creates, rpcJob(fmt.Sprintf("opencen CreateCen (%s)", b.name), b.user, "CreateCen", map[string]string{"Name": "apibench-create"}))
 	}
 
 	loadBefore := loadAvg()
 	rssBefore := map[string]string{}
 	for _, b := range backends {
-		rssBefore[b.store] = rss(b.srv.pid)
+		rssBefore[b.name] = rss(b.srv.pid)
 	}
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -326,7 +345,7 @@ func run(o options) (err error) {
 	}
 	fmt.Printf("- Response bodies: %s\n", strings.Join(sizes, ", "))
 	for _, b := range backends {
-		fmt.Printf("- Server on %s, RSS before / after the measurements: %s / %s (the nonce cache keeps each nonce until its timestamp is %v old)\n", storeName(b.store), rssBefore[b.store], rss(b.srv.pid), rpc.SkewWindow)
+		fmt.Printf("- Server on %s, RSS before / after the measurements: %s / %s (the nonce cache keeps each nonce until its timestamp is %v old)\n", b.name, rssBefore[b.name], rss(b.srv.pid), rpc.SkewWindow)
 	}
 	if etcd != nil {
 		v, _ := etcd.Version(ctx)
@@ -369,7 +388,7 @@ func run(o options) (err error) {
 			fmt.Printf("| raw etcd (Txn put-if-absent / linearizable Get) | %d | %.0f | %.0f |\n", c, rpsOf(all, rawCreate, c), rpsOf(all, rawRead, c))
 		}
 		for _, b := range backends {
-			n := storeName(b.store)
+			n := b.name
 			fmt.Printf("| API on %s (CreateCen / ListTransitRouters) | %d | %.0f | %.0f |\n", n, c,
 				rpsOf(all, "opencen CreateCen ("+n+")", c), rpsOf(all, "opencen ListTransitRouters ("+n+")", c))
 		}
@@ -379,11 +398,18 @@ func run(o options) (err error) {
 	hi := slices.Max(o.clients)
 	bareHi := rpsOf(all, "bare signature check", hi)
 	for _, b := range backends {
-		n := storeName(b.store)
+		n := b.name
 		for _, a := range []string{"ListTransitRouters", "DescribeCens"} {
 			name := "opencen " + a + " (" + n + ")"
 			ratio := rpsOf(all, name, hi) / bareHi
 			fmt.Printf("- %s at %d clients: %.0f req/s = %.2fx bare (%.0f req/s; target >= 0.5x: %s)\n", name, hi, rpsOf(all, name, hi), ratio, bareHi, verdict(ratio >= 0.5))
+		}
+	}
+	if o.compareBin != "" && slices.Contains(o.stores, server.StoreEtcd) {
+		other := "etcd, " + filepath.Base(o.compareBin)
+		for _, a := range []string{"ListTransitRouters", "DescribeCens", "CreateCen"} {
+			this, that := rpsOf(all, "opencen "+a+" (etcd)", hi), rpsOf(all, "opencen "+a+" ("+other+")", hi)
+			fmt.Printf("- %s on etcd at %d clients, this build / %s: %.0f / %.0f = %.2fx\n", a, hi, filepath.Base(o.compareBin), this, that, this/that)
 		}
 	}
 	if etcd != nil {
@@ -392,7 +418,7 @@ func run(o options) (err error) {
 			if b.store != server.StoreEtcd {
 				continue
 			}
-			name := "opencen CreateCen (" + storeName(b.store) + ")"
+			name := "opencen CreateCen (" + b.name + ")"
 			ratio := rpsOf(all, name, hi) / rawHi
 			fmt.Printf("- %s at %d clients: %.0f creates/s = %.2fx the raw etcd Txn loop (%.0f/s; target >= 0.5x: %s)\n", name, hi, rpsOf(all, name, hi), ratio, rawHi, verdict(ratio >= 0.5))
 		}

@@ -18,6 +18,7 @@ import (
 
 	"opencen/bench/internal/benchkit"
 	"opencen/internal/config"
+	"opencen/internal/connect"
 	"opencen/internal/dataplane"
 	"opencen/internal/gateway"
 	"opencen/internal/lab"
@@ -302,6 +303,10 @@ func (w *world) connect(ctx context.Context, s connSpec) (*conn, error) {
 		return nil, err
 	}
 	p["CustomerGatewayId"] = benchkit.Str(out, "CustomerGatewayId")
+	// The product page's negotiation (IKEv2, SHA1), as the figures were always measured.
+	if err := connect.PageValues(p); err != nil {
+		return nil, err
+	}
 	if out, err = w.call(ctx, vpcV, "CreateVpnAttachment", p); err != nil {
 		return nil, err
 	}

@@ -199,10 +199,13 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	if err := connect.Finish(d.ctx, d.c, "ListTransitRouterVpcAttachments", tr, vpcAtt, adv, nil); err != nil {
 		return err
 	}
-	d.say("creating customer gateway 198.18.0.2 and an IPsec-VPN connection with the product defaults")
+	d.say("creating customer gateway 198.18.0.2 and an IPsec-VPN connection with the product page's values")
 	cgw, _ := d.call(vpc.Version, "CreateCustomerGateway", map[string]string{"RegionId": region, "IpAddress": "198.18.0.2", "Name": "dc1"})["CustomerGatewayId"].(string)
-	vco, _ := d.call(vpc.Version, "CreateVpnAttachment", map[string]string{"RegionId": region, "CustomerGatewayId": cgw, "Name": "dc1",
-		"LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0"})["VpnConnectionId"].(string)
+	p = map[string]string{"RegionId": region, "CustomerGatewayId": cgw, "Name": "dc1", "LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0"}
+	if err := connect.PageValues(p); err != nil {
+		return err
+	}
+	vco, _ := d.call(vpc.Version, "CreateVpnAttachment", p)["VpnConnectionId"].(string)
 	p = map[string]string{"RegionId": region, "TransitRouterId": tr, "VpnId": vco, "Zone.1.ZoneId": "cn-hangzhou-h"}
 	adv.Set(p)
 	att, _ := d.call(cbn.Version, "CreateTransitRouterVpnAttachment", p)["TransitRouterAttachmentId"].(string)

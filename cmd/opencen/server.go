@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"opencen/internal/cluster"
 	"opencen/internal/config"
 	"opencen/internal/server"
 	"opencen/internal/store"
@@ -39,13 +40,14 @@ func serverCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to serve the API and console on")
-	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store (--store bolt) and, with either store, of this server's own files (nonce journal, console sign-outs, admin-credentials, secret.key)")
+	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store and its nonce journal (--store bolt) and, with either store, of this server's own files (admin-credentials, secret.key)")
 	f.StringVar(&o.Store.Kind, "store", server.StoreBolt, "where state is kept: bolt (embedded file in --data) or etcd (a cluster several servers can share)")
 	f.StringSliceVar(&o.Store.Etcd.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated (--store etcd); https:// with the TLS options")
 	f.StringVar(&o.Store.Etcd.Prefix, "etcd-prefix", "", "key prefix in etcd, so several deployments can share one (default "+store.DefaultEtcdPrefix+")")
 	f.StringVar(&o.Store.Etcd.CACert, "etcd-cacert", "", "PEM file of the CA that signed the etcd members' certificates")
 	f.StringVar(&o.Store.Etcd.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
 	f.StringVar(&o.Store.Etcd.Key, "etcd-key", "", "PEM key of --etcd-cert")
+	f.DurationVar(&o.LeaderTTL, "leader-ttl", cluster.DefaultTTL, "with --store etcd: a server that stops renewing its lease (it died, or lost etcd) is replaced as the controllers' leader, and leaves the cluster status, within this")
 	f.StringVar(&configPath, "config", "", "YAML or TOML file with regions, zones and quotas")
 	f.DurationVar(&o.TransitionDelay, "transition-delay", time.Second, "how long transitional statuses (Creating, Deleting ...) last")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "32-byte key sealing secrets at rest, created when missing (default <data>/secret.key); every server on one etcd needs the same")

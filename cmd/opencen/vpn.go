@@ -64,8 +64,10 @@ func vpnCmd() *cobra.Command {
 	return cmd
 }
 
-// connectVpnFlags maps the console's "Create Connection" form onto flags. Only flags the
-// user sets are sent, so the server's defaults (the product page's) apply otherwise.
+// connectVpnFlags maps the console's "Create Connection" form onto flags. Like the form,
+// the IKE and IPsec flags start at the product page's values and are always sent, so the
+// API's own (documented) defaults never apply to them; other flags the user does not set
+// are not sent.
 type connectVpnFlags struct {
 	region, vpnID, vpnOwnerID, name, zone, cgw, networkType, routing, localCidrs, peerCidrs string
 	psk, ikeVersion, ikeMode, ikeEnc, ikeAuth, ikeDH, localID, remoteID                     string
@@ -111,18 +113,19 @@ func trCmd() *cobra.Command {
 	fl.StringVar(&f.peerCidrs, "peer-cidrs", "", "flow protection: data-center CIDR blocks, comma-separated")
 	fl.BoolVar(&f.applyNow, "apply-immediately", false, "negotiate at once instead of when traffic arrives")
 	fl.StringVar(&f.psk, "psk", "", "pre-shared key (default: 16 random characters)")
-	fl.StringVar(&f.ikeVersion, "ike-version", "", "ikev1 or ikev2 (default ikev2)")
-	fl.StringVar(&f.ikeMode, "ike-mode", "", "main (default) or aggressive")
-	fl.StringVar(&f.ikeEnc, "ike-enc", "", "aes (default), aes192, aes256, des, 3des")
-	fl.StringVar(&f.ikeAuth, "ike-auth", "", "sha1 (default), md5, sha256, sha384, sha512")
-	fl.StringVar(&f.ikeDH, "ike-dh", "", "group1, group2 (default), group5, group14")
-	fl.IntVar(&f.ikeLifetime, "ike-lifetime", 0, "IKE SA lifetime in seconds, 0-86400 (default 86400)")
+	ike, ipsec := model.PageIke(), model.PageIpsec()
+	fl.StringVar(&f.ikeVersion, "ike-version", ike.IkeVersion, "ikev1 or ikev2")
+	fl.StringVar(&f.ikeMode, "ike-mode", ike.IkeMode, "main or aggressive")
+	fl.StringVar(&f.ikeEnc, "ike-enc", ike.IkeEncAlg, "aes, aes192, aes256, des, 3des")
+	fl.StringVar(&f.ikeAuth, "ike-auth", ike.IkeAuthAlg, "sha1, md5, sha256, sha384, sha512")
+	fl.StringVar(&f.ikeDH, "ike-dh", ike.IkePfs, "group1, group2, group5, group14")
+	fl.IntVar(&f.ikeLifetime, "ike-lifetime", int(ike.IkeLifetime), "IKE SA lifetime in seconds, 0-86400")
 	fl.StringVar(&f.localID, "local-id", "", "cloud-side IKE identity (IP or FQDN; default the gateway IP)")
 	fl.StringVar(&f.remoteID, "remote-id", "", "data-center IKE identity (IP or FQDN; default the customer gateway IP)")
-	fl.StringVar(&f.ipsecEnc, "ipsec-enc", "", "aes (default), aes192, aes256, des, 3des")
-	fl.StringVar(&f.ipsecAuth, "ipsec-auth", "", "sha1 (default), md5, sha256, sha384, sha512")
-	fl.StringVar(&f.ipsecDH, "ipsec-dh", "", "disabled, group1, group2 (default), group5, group14")
-	fl.IntVar(&f.ipsecLifetime, "ipsec-lifetime", 0, "IPsec SA lifetime in seconds, 0-86400 (default 86400)")
+	fl.StringVar(&f.ipsecEnc, "ipsec-enc", ipsec.IpsecEncAlg, "aes, aes192, aes256, des, 3des")
+	fl.StringVar(&f.ipsecAuth, "ipsec-auth", ipsec.IpsecAuthAlg, "sha1, md5, sha256, sha384, sha512")
+	fl.StringVar(&f.ipsecDH, "ipsec-dh", ipsec.IpsecPfs, "disabled, group1, group2, group5, group14")
+	fl.IntVar(&f.ipsecLifetime, "ipsec-lifetime", int(ipsec.IpsecLifetime), "IPsec SA lifetime in seconds, 0-86400")
 	fl.BoolVar(&f.dpd, "dpd", true, "dead peer detection")
 	fl.BoolVar(&f.natT, "nat-traversal", true, "NAT traversal")
 	fl.BoolVar(&f.bgp, "bgp", false, "enable BGP over the tunnel")
@@ -200,8 +203,8 @@ func connectVpn(cmd *cobra.Command, cl *rpc.Client, trID string, f *connectVpnFl
 	return printJSON(cmd, result)
 }
 
-// vpn maps the flags onto the form; numbers the user did not set stay unsent so the API's
-// defaults apply.
+// vpn maps the flags onto the form: the IKE and IPsec values always (the page's unless
+// changed), the health-check numbers only when set (their API defaults are the page's).
 func (f *connectVpnFlags) vpn(changed func(string) bool) *connect.VPN {
 	num := func(flag string, v int) string {
 		if !changed(flag) {
@@ -213,8 +216,8 @@ func (f *connectVpnFlags) vpn(changed func(string) bool) *connect.VPN {
 		RoutingMode: f.routing, LocalCidrs: f.localCidrs, PeerCidrs: f.peerCidrs,
 		ApplyImmediately: f.applyNow, Dpd: f.dpd, NatTraversal: f.natT,
 		Psk: f.psk, IkeVersion: f.ikeVersion, IkeMode: f.ikeMode, IkeEncAlg: f.ikeEnc, IkeAuthAlg: f.ikeAuth, IkePfs: f.ikeDH,
-		IkeLifetime: num("ike-lifetime", f.ikeLifetime), LocalID: f.localID, RemoteID: f.remoteID,
-		IpsecEncAlg: f.ipsecEnc, IpsecAuthAlg: f.ipsecAuth, IpsecPfs: f.ipsecDH, IpsecLifetime: num("ipsec-lifetime", f.ipsecLifetime),
+		IkeLifetime: fmt.Sprint(f.ikeLifetime), LocalID: f.localID, RemoteID: f.remoteID,
+		IpsecEncAlg: f.ipsecEnc, IpsecAuthAlg: f.ipsecAuth, IpsecPfs: f.ipsecDH, IpsecLifetime: fmt.Sprint(f.ipsecLifetime),
 		Bgp: f.bgp, TunnelCidr: f.tunnelCidr, LocalBgpIP: f.localBgpIP, LocalAsn: f.localAsn,
 		HealthCheck: f.healthCheck, SwitchRoute: f.switchRoute, HcDip: f.hcDip, HcSip: f.hcSip,
 		HcInterval: num("hc-interval", f.hcInterval), HcRetry: num("hc-retry", f.hcRetry)}

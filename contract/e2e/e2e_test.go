@@ -27,6 +27,7 @@ import (
 	"github.com/alibabacloud-go/tea/dara"
 
 	"opencen/internal/config"
+	"opencen/internal/connect"
 	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
@@ -321,6 +322,7 @@ func (w *world) connect(r router, dcName, dcWAN, dcSubnet string, params map[str
 	for k, v := range params {
 		p[k] = v
 	}
+	w.pageValues(p)
 	var c connection
 	c.vco = w.vpc("CreateVpnAttachment", p)["VpnConnectionId"].(string)
 	c.att = w.cbn("CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpnId": c.vco})["TransitRouterAttachmentId"].(string)
@@ -450,6 +452,16 @@ func TestParameterMatrix(t *testing.T) {
 			w.waitAgreed(c)
 			w.pingBothWays(c.dc, r.vpcHost)
 		})
+	}
+}
+
+// pageValues sends the product page's IKE and IPsec values (IKEv2, SHA1) for every key of
+// IkeConfig / IpsecConfig that p does not set: these tests were written against them, and
+// the API's own defaults (the SDK model's IKEv1, MD5) differ.
+func (w *world) pageValues(p map[string]string) {
+	w.t.Helper()
+	if err := connect.PageValues(p); err != nil {
+		w.t.Fatal(err)
 	}
 }
 

@@ -65,7 +65,9 @@ func TestPoisonRecordsStayApart(t *testing.T) {
 	for name := range damage {
 		n++
 		cgw := b.vpc("CreateCustomerGateway", map[string]string{"RegionId": "cn-hangzhou", "IpAddress": fmt.Sprintf("198.18.0.%d", 50+n), "Asn": "65020"})["CustomerGatewayId"].(string)
-		vco := b.vpc("CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw, "EffectImmediately": "true"})["VpnConnectionId"].(string)
+		p := map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw, "EffectImmediately": "true"}
+		b.pageValues(p)
+		vco := b.vpc("CreateVpnAttachment", p)["VpnConnectionId"].(string)
 		att := b.cbn("CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": rB.tr, "VpnId": vco})["TransitRouterAttachmentId"].(string)
 		b.waitFor("VPN attached", 10*time.Second, func() bool {
 			return first(b.cbn("ListTransitRouterVpnAttachments", map[string]string{"TransitRouterAttachmentId": att}), "TransitRouterAttachments")["Status"] == "Attached"

@@ -2,9 +2,11 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"opencen/internal/apierr"
 	"opencen/internal/model"
@@ -15,6 +17,17 @@ import (
 // Caller maps the authenticated identity to the service's caller.
 func Caller(r *rpc.Request) service.Caller {
 	return service.Caller{AccountID: r.Identity.AccountID, Admin: r.Identity.Admin}
+}
+
+// PageAndTags reads a Describe action's page (PageNumber, PageSize: default 10, at most
+// 50) and its Tag.N filter.
+func PageAndTags(p rpc.Params) (Page, []model.Tag, error) {
+	pg, err := PageParams(p, 10, 50)
+	if err != nil {
+		return pg, nil, err
+	}
+	tags, _, err := Tags(p)
+	return pg, tags, err
 }
 
 // Page is a PageNumber/PageSize window.
@@ -86,20 +99,28 @@ func TokenPageOf[T any](items []T, tp TokenPage) ([]T, string) {
 	return items[tp.Start:end], next
 }
 
-// Tags reads Tag.N.Key/Value, or Tags.N.Key/Value (both are sent by different clients).
-func Tags(p rpc.Params) ([]model.Tag, string) {
+// Tags reads Tag.N.Key/Value, or Tags.N.Key/Value (different clients send either), in
+// either array form, and says which parameter carried them.
+func Tags(p rpc.Params) ([]model.Tag, string, error) {
+	var tags []model.Tag
+	param := "Tag"
 	for _, name := range []string{"Tag", "Tags"} {
-		objs := p.Objects(name)
+		objs, err := p.Objects(name)
+		if err != nil {
+			return nil, "", err
+		}
 		if len(objs) == 0 {
 			continue
 		}
-		tags := make([]model.Tag, 0, len(objs))
-		for _, o := range objs {
-			tags = append(tags, model.Tag{Key: o["Key"], Value: o["Value"]})
+		if tags != nil {
+			return nil, "", apierr.Invalid("Tags", "Give tags as Tag.N or as Tags.N, not both.")
 		}
-		return tags, name
+		tags, param = make([]model.Tag, 0, len(objs)), name
+		for _, o := range objs {
+			tags = append(tags, model.Tag{Key: o.Get("Key"), Value: o.Get("Value")})
+		}
 	}
-	return nil, "Tag"
+	return tags, param, nil
 }
 
 // TagList renders tags as CBN List* APIs do: [{Key, Value}].
@@ -130,6 +151,48 @@ func SystemLinks(p rpc.Params) (model.SystemLinks, error) {
 	}
 	l.PropagateSystem, _, err = p.Bool("RouteTablePropagationEnabled")
 	return l, err
+}
+
+// ListParam names a list parameter and where to read it.
+type ListParam struct {
+	Name string
+	Dst  *[]string
+}
+
+// ReadLists reads list parameters (either array form), stopping at the first error.
+func ReadLists(p rpc.Params, lists ...ListParam) error {
+	for _, l := range lists {
+		v, err := p.List(l.Name)
+		if err != nil {
+			return err
+		}
+		*l.Dst = v
+	}
+	return nil
+}
+
+// Unsupported refuses parameters that ask for what OpenCEN does not offer (IPv6, DNS
+// hostnames, IPAM pools ...): any value but an empty one or false. They are never ignored.
+func Unsupported(p rpc.Params, names ...string) error {
+	for _, n := range names {
+		if v := strings.TrimSpace(p[n]); v != "" && !strings.EqualFold(v, "false") {
+			return apierr.Invalid(n, "%s asks for a feature OpenCEN does not offer; leave it out (or false).", n)
+		}
+	}
+	return nil
+}
+
+// MoveResourceGroup serves the MoveResourceGroup action of a product (Vpc, Cbn).
+func MoveResourceGroup(svc *service.Service, product string) rpc.Handler {
+	return func(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+		p := r.Params
+		dry, err := DryRun(p)
+		if err != nil {
+			return nil, err
+		}
+		return rpc.Object{}, svc.MoveResourceGroup(ctx, Caller(r), service.MoveInput{Action: product, Region: p["RegionId"],
+			ResourceType: p["ResourceType"], IDParam: "ResourceId", ID: p["ResourceId"], Group: p["NewResourceGroupId"], DryRun: dry})
+	}
 }
 
 // Opt returns a pointer to a parameter's value when it is present.

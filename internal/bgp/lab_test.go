@@ -186,7 +186,7 @@ func TestLabSpeakerWithBIRD(t *testing.T) {
 	vco := &model.VpnConnection{
 		Meta: model.Meta{ID: "vco-bgp"}, CustomerGatewayID: cgw.ID,
 		LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4, EffectImmediately: true,
-		EnableDpd: true, EnableNatTraversal: true, Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(),
+		EnableDpd: true, EnableNatTraversal: true, Ike: model.PageIke(), Ipsec: model.PageIpsec(),
 		InternetIP: "198.18.0.21", AttachmentID: "tr-attach-vpn1", TransitRouterID: "tr-bgp",
 		Bgp: model.BgpConfig{EnableBgp: true, LocalAsn: 45104, TunnelCidr: "169.254.11.0/30", LocalBgpIp: "169.254.11.1"},
 	}

@@ -4,7 +4,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,8 +22,19 @@ type Region struct {
 	Zones []string `yaml:"zones" toml:"zones"`
 	// NoVPNAttachment marks a region whose transit routers cannot take IPsec-VPN attachments.
 	NoVPNAttachment bool `yaml:"noVpnAttachment" toml:"noVpnAttachment"`
-	// PublicPool is the CIDR block public IPsec gateway addresses are allocated from.
-	PublicPool string `yaml:"publicPool" toml:"publicPool"`
+	// PublicPool holds the addresses public IPsec gateway IPs are allocated from.
+	PublicPool Pool `yaml:"publicPool" toml:"publicPool"`
+	// ZonePools, by zone, replace PublicPool for connections in that zone (addresses that
+	// reach the zone's gateway nodes).
+	ZonePools map[string]Pool `yaml:"zonePools" toml:"zonePools"`
+}
+
+// PoolOf is the pool a public connection in zone takes its gateway IP from.
+func (r Region) PoolOf(zone string) Pool {
+	if p, ok := r.ZonePools[zone]; ok {
+		return p
+	}
+	return r.PublicPool
 }
 
 // Config is the server catalog.
@@ -64,8 +74,8 @@ func (p Pricing) Price(region, item string) float64 { return p.Regions[region][i
 func Default() Config {
 	return Config{
 		Regions: []Region{
-			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}, PublicPool: "198.18.100.0/24"},
-			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}, PublicPool: "198.18.101.0/24"},
+			{ID: "cn-hangzhou", Name: "China (Hangzhou)", Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}, PublicPool: Pool{"198.18.100.0/24"}},
+			{ID: "cn-shanghai", Name: "China (Shanghai)", Zones: []string{"cn-shanghai-e", "cn-shanghai-f"}, PublicPool: Pool{"198.18.101.0/24"}},
 		},
 	}
 }
@@ -116,9 +126,15 @@ func (c Config) validate() error {
 		if len(r.Zones) == 0 {
 			return fmt.Errorf("config: region %s has no zones", r.ID)
 		}
-		if r.PublicPool != "" {
-			if p, err := netip.ParsePrefix(r.PublicPool); err != nil || !p.Addr().Is4() || p.Bits() > 29 {
-				return fmt.Errorf("config: region %s: publicPool %q must be an IPv4 CIDR block of /29 or larger", r.ID, r.PublicPool)
+		if err := r.PublicPool.Validate(); err != nil {
+			return fmt.Errorf("config: region %s: publicPool: %w", r.ID, err)
+		}
+		for zone, pool := range r.ZonePools {
+			if !slices.Contains(r.Zones, zone) {
+				return fmt.Errorf("config: region %s: zonePools names zone %s, which is not one of its zones %v", r.ID, zone, r.Zones)
+			}
+			if err := pool.Validate(); err != nil {
+				return fmt.Errorf("config: region %s: zonePools %s: %w", r.ID, zone, err)
 			}
 		}
 	}

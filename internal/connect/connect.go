@@ -31,7 +31,8 @@ const (
 )
 
 // VPN is the "Create Resource" part of the form: the IPsec-VPN connection to create. Empty
-// strings are not sent, so the API's defaults (the product page's) apply.
+// strings are not sent, so the API's documented defaults apply to them; the console and
+// `opencen tr connect-vpn` fill in the product page's values (model.PageIke, PageIpsec).
 type VPN struct {
 	Region, Name, NetworkType, CustomerGatewayID string
 	// RoutingMode is DestinationRouting (0.0.0.0/0 selectors) or FlowProtection, which
@@ -50,8 +51,8 @@ type VPN struct {
 	Tags []model.Tag
 }
 
-// Params are CreateVpnAttachment's parameters: what is set (the API's defaults apply to the
-// rest), and the tags. The errors it returns are about the form's shape, each naming its
+// Params are CreateVpnAttachment's parameters: what is set (the API's documented defaults
+// apply to the rest), and the tags. The errors it returns are about the form's shape, each naming its
 // field; the API checks its own rules.
 func (v VPN) Params() (map[string]string, error) {
 	fields, err := v.fields()
@@ -195,6 +196,45 @@ func assemble(fs []field) map[string]string {
 		p[name] = string(raw)
 	}
 	return p
+}
+
+// PageValues adds to CreateVpnAttachment parameters p every phase 1 and phase 2 value of
+// the product page (model.PageIke, PageIpsec) that p's IkeConfig and IpsecConfig do not
+// set (keys compared case-insensitively, as the API does): for callers that want the
+// page's negotiation (IKEv2, SHA1) rather than the API's documented defaults.
+func PageValues(p map[string]string) error {
+	ike, ipsec := model.PageIke(), model.PageIpsec()
+	for _, j := range []struct {
+		param string
+		page  map[string]any
+	}{
+		{"IkeConfig", map[string]any{"IkeVersion": ike.IkeVersion, "IkeMode": ike.IkeMode, "IkeEncAlg": ike.IkeEncAlg,
+			"IkeAuthAlg": ike.IkeAuthAlg, "IkePfs": ike.IkePfs, "IkeLifetime": ike.IkeLifetime}},
+		{"IpsecConfig", map[string]any{"IpsecEncAlg": ipsec.IpsecEncAlg, "IpsecAuthAlg": ipsec.IpsecAuthAlg,
+			"IpsecPfs": ipsec.IpsecPfs, "IpsecLifetime": ipsec.IpsecLifetime}},
+	} {
+		m := map[string]any{}
+		if raw := strings.TrimSpace(p[j.param]); raw != "" {
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				return fmt.Errorf("%s is not a JSON object: %w", j.param, err)
+			}
+		}
+	next:
+		for k, v := range j.page {
+			for have := range m {
+				if strings.EqualFold(have, k) {
+					continue next
+				}
+			}
+			m[k] = v
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		p[j.param] = string(raw)
+	}
+	return nil
 }
 
 // FieldError is a problem with the form's shape, named by the API parameter it feeds.

@@ -270,3 +270,35 @@ func FuzzVPNParams(f *testing.F) {
 		}
 	})
 }
+
+func TestPageValues(t *testing.T) {
+	const page = `"IkeAuthAlg":"sha1","IkeEncAlg":"aes","IkeLifetime":86400,"IkeMode":"main","IkePfs":"group2","IkeVersion":"ikev2"`
+	const pageIpsec = `{"IpsecAuthAlg":"sha1","IpsecEncAlg":"aes","IpsecLifetime":86400,"IpsecPfs":"group2"}`
+	for _, tc := range []struct {
+		name      string
+		in        map[string]string
+		ike, ipse string
+		wantErr   bool
+	}{
+		{name: "nothing set", in: map[string]string{}, ike: "{" + page + "}", ipse: pageIpsec},
+		{name: "caller's values win", in: map[string]string{"IkeConfig": `{"IkeVersion":"ikev1","Psk":"k"}`, "IpsecConfig": `{"IpsecPfs":"disabled"}`},
+			ike:  `{"IkeAuthAlg":"sha1","IkeEncAlg":"aes","IkeLifetime":86400,"IkeMode":"main","IkePfs":"group2","IkeVersion":"ikev1","Psk":"k"}`,
+			ipse: `{"IpsecAuthAlg":"sha1","IpsecEncAlg":"aes","IpsecLifetime":86400,"IpsecPfs":"disabled"}`},
+		{name: "keys compared as the API does", in: map[string]string{"IkeConfig": `{"ikeauthalg":"md5"}`},
+			ike: `{"IkeEncAlg":"aes","IkeLifetime":86400,"IkeMode":"main","IkePfs":"group2","IkeVersion":"ikev2","ikeauthalg":"md5"}`, ipse: pageIpsec},
+		{name: "not JSON", in: map[string]string{"IkeConfig": `{"IkeVersion":`}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := PageValues(tc.in)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil || tc.in["IkeConfig"] != tc.ike || tc.in["IpsecConfig"] != tc.ipse {
+				t.Fatalf("got %v, %v\nwant IkeConfig %s IpsecConfig %s", tc.in, err, tc.ike, tc.ipse)
+			}
+		})
+	}
+}

@@ -44,7 +44,7 @@ type Console struct {
 	partials map[string]map[string]bool
 	mux      *http.ServeMux
 	jobs     *jobs
-	out      *signedOut
+	out      SignOuts
 	limit    signinLimit
 	// secure marks the session cookie Secure on every response (see New).
 	secure bool
@@ -59,9 +59,11 @@ type Options struct {
 	// requests that came over TLS (behind a TLS-terminating proxy every request the server
 	// sees is plain HTTP).
 	SecureCookie bool
-	// SignOutFile keeps the sessions ended by Sign out across restarts; "" keeps them in
-	// memory.
-	SignOutFile string
+	// SignOuts keeps the sessions ended by Sign out (required).
+	SignOuts SignOuts
+	// ImportSignOuts names the file where servers before the cluster work kept sign-outs;
+	// when it exists, New moves them into SignOuts and removes it.
+	ImportSignOuts string
 }
 
 // New builds the console. ctx bounds the background steps it starts.
@@ -70,19 +72,24 @@ func New(ctx context.Context, api Invoker, regions []config.Region, log *slog.Lo
 	if err := c.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	var err error
-	if c.out, err = openSignedOut(o.SignOutFile, c.now()); err != nil {
-		return nil, fmt.Errorf("sign-outs: %w", err)
+	if o.SignOuts == nil {
+		return nil, errors.New("console: no store for sign-outs")
+	}
+	c.out = o.SignOuts
+	if o.ImportSignOuts != "" {
+		if err := importSignOuts(ctx, o.ImportSignOuts, c.out, c.now()); err != nil {
+			return nil, fmt.Errorf("import sign-outs from %s: %w", o.ImportSignOuts, err)
+		}
 	}
 	c.routes()
 	return c, nil
 }
 
 // Close returns when the background steps have ended (after the ctx given to New is
-// done), and releases the sign-out file.
+// done).
 func (c *Console) Close() error {
 	c.jobs.wg.Wait()
-	return c.out.close()
+	return nil
 }
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {

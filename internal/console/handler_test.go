@@ -52,9 +52,9 @@ func newEnv(t *testing.T, opts ...func(*server.Options)) *env {
 		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
 	ts := httptest.NewServer(in.Handler)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = in.RunControllers(ctx, ts.Listener.Addr().String()) }()
 	stop := sync.OnceFunc(func() {
 		ts.Close()
 		cancel()

@@ -83,8 +83,16 @@ func (c *Console) signedIn(h func(q *req)) http.HandlerFunc {
 		if err == nil {
 			s, err = verifySession(r.Context(), c.api.Lookup, ck.Value, c.now())
 		}
-		if err == nil && c.out.has(ck.Value) {
-			err = errNoSession
+		if err == nil {
+			var out bool
+			if out, err = c.out.SignedOut(r.Context(), signOutKey(ck.Value)); err != nil {
+				c.log.Error("console: sign-outs cannot be read", "err", err)
+				http.Error(w, "The console cannot reach its store; try again in a moment.", http.StatusServiceUnavailable)
+				return
+			}
+			if out {
+				err = errNoSession
+			}
 		}
 		if err != nil {
 			// A live update (?partial=) gets 401, and the page reloads into the sign-in.
@@ -210,7 +218,7 @@ func safeNext(next string) string {
 }
 
 func (c *Console) signout(q *req) {
-	if err := c.out.add(q.s.cookie, c.now()); err != nil {
+	if err := c.out.SignOut(q.ctx, signOutKey(q.s.cookie), c.now().Add(sessionTTL)); err != nil {
 		c.log.Error("console sign-out not recorded", "err", err)
 		http.Error(q.w, "Signing out failed on the server; try again.", http.StatusInternalServerError)
 		return

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -103,91 +102,44 @@ func sameOrigin(r *http.Request) bool {
 	return ok && host == r.Host
 }
 
-// signedOut remembers sessions ended by Sign out until they would expire anyway. With a
-// file it survives restarts: each sign-out is appended (a hash of the cookie, never the
-// cookie itself, with its expiry) and synced before the browser hears it is signed out.
-type signedOut struct {
-	mu      sync.Mutex
-	expires map[string]time.Time // hash of the cookie -> when the session would expire
-	file    *os.File             // nil: in memory only
+// SignOuts keeps the sessions ended by Sign out, named by signOutKey, until they would
+// have expired anyway: service.SignOut and SignedOut, in the store, so a sign-out made on
+// one server is honoured by every server sharing the store, and survives restarts.
+type SignOuts interface {
+	SignOut(ctx context.Context, session string, until time.Time) error
+	SignedOut(ctx context.Context, session string) (bool, error)
 }
 
+// signOutKey names a session by a hash of its cookie, never the cookie itself.
 func signOutKey(cookie string) string {
 	h := sha256.Sum256([]byte(cookie))
 	return hex.EncodeToString(h[:])
 }
 
-// openSignedOut loads path (lines "<hash> <unix expiry>"), drops what has expired,
-// rewrites it compacted, and keeps it open for appending. An empty path keeps the list
-// in memory.
-func openSignedOut(path string, now time.Time) (*signedOut, error) {
-	so := &signedOut{expires: map[string]time.Time{}}
-	if path == "" {
-		return so, nil
-	}
+// importSignOuts moves the sign-outs that servers before the cluster work kept in a file
+// of their own (lines "<hash> <unix expiry>") into SignOuts, then removes the file. Lines
+// torn by a crash and sign-outs that have expired are dropped.
+func importSignOuts(ctx context.Context, path string, to SignOuts, now time.Time) error {
 	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	var keep strings.Builder
+	if err != nil {
+		return err
+	}
 	for line := range strings.Lines(string(data)) {
 		key, exp, ok := strings.Cut(strings.TrimSpace(line), " ")
 		sec, err := strconv.ParseInt(exp, 10, 64)
 		if !ok || err != nil || len(key) != 64 {
-			continue // a line torn by a crash
+			continue
 		}
 		if t := time.Unix(sec, 0); t.After(now) {
-			so.expires[key] = t
-			fmt.Fprintf(&keep, "%s %d\n", key, sec)
+			if err := to.SignOut(ctx, key, t); err != nil {
+				return err
+			}
 		}
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(keep.String()), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
-	}
-	if so.file, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
-		return nil, err
-	}
-	return so, nil
-}
-
-// add ends a session; with a file, only once the record is on disk.
-func (so *signedOut) add(cookie string, now time.Time) error {
-	so.mu.Lock()
-	defer so.mu.Unlock()
-	for k, exp := range so.expires {
-		if now.After(exp) {
-			delete(so.expires, k)
-		}
-	}
-	key, exp := signOutKey(cookie), now.Add(sessionTTL)
-	if so.file != nil {
-		if _, err := fmt.Fprintf(so.file, "%s %d\n", key, exp.Unix()); err != nil {
-			return err
-		}
-		if err := so.file.Sync(); err != nil {
-			return err
-		}
-	}
-	so.expires[key] = exp
-	return nil
-}
-
-func (so *signedOut) has(cookie string) bool {
-	so.mu.Lock()
-	defer so.mu.Unlock()
-	_, ok := so.expires[signOutKey(cookie)]
-	return ok
-}
-
-func (so *signedOut) close() error {
-	if so.file == nil {
-		return nil
-	}
-	return so.file.Close()
+	return os.Remove(path)
 }
 
 // Failed sign-ins per client address: after signinFailures within signinWindow, sign-in

@@ -129,10 +129,11 @@ func (c *Console) createTable(q *req) {
 	done(q, "/console/trs/"+id+"?tab=tables", "Creating route table "+str(out["TransitRouterRouteTableId"])+".")
 }
 
-// connectionDefaults are the form's initial values: the product page's defaults, and the
-// three advanced options checked.
+// connectionDefaults are the form's initial values: the product page's preselected values
+// (sent explicitly, so the API's documented defaults never apply to a console
+// connection), and the three advanced options checked.
 func connectionDefaults(region string) url.Values {
-	ike, ipsec, hc := model.DefaultIke(), model.DefaultIpsec(), model.DefaultHealthCheck()
+	ike, ipsec, hc := model.PageIke(), model.PageIpsec(), model.DefaultHealthCheck()
 	return url.Values{
 		"RegionId": {region}, "ResourceOwner": {"current"}, "Resource": {"create"}, "NetworkType": {"public"},
 		"RoutingMode": {connect.DestinationRouting}, "EffectImmediately": {"false"},

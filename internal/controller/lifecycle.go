@@ -12,12 +12,13 @@ import (
 )
 
 // Advancer completes due transitions; Pending lists what is transitional now; Due says
-// from a key's new value when its transition falls due (pending=false: none).
+// from a key's new value when its transition falls due (pending=false: none); GC (hourly)
+// forgets expired records.
 type Advancer interface {
 	Advance(ctx context.Context, key string) (next time.Time, err error)
 	Due(key string, value []byte) (at time.Time, pending bool)
 	Pending(ctx context.Context) (keys []string, revision int64, err error)
-	GCTokens(ctx context.Context) (int, error)
+	GC(ctx context.Context) (int, error)
 }
 
 // Lifecycle is level-triggered: it watches resource keys, schedules each transitional
@@ -97,10 +98,10 @@ func (l *Lifecycle) loop(ctx context.Context, q *queue, events <-chan store.Even
 		case <-resync:
 			return errResync
 		case <-gc:
-			if n, err := l.Advancer.GCTokens(ctx); err != nil {
-				l.Log.Warn("lifecycle: token gc", "err", err)
+			if n, err := l.Advancer.GC(ctx); err != nil {
+				l.Log.Warn("lifecycle: gc", "err", err)
 			} else if n > 0 {
-				l.Log.Info("lifecycle: forgot expired client tokens", "count", n)
+				l.Log.Info("lifecycle: forgot expired client tokens and console sign-outs", "count", n)
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func (a *advancer) Advance(_ context.Context, key string) (time.Time, error) {
 	return time.Time{}, nil
 }
 
-func (a *advancer) GCTokens(context.Context) (int, error) { return 0, nil }
+func (a *advancer) GC(context.Context) (int, error) { return 0, nil }
 
 func (a *advancer) Due(string, []byte) (time.Time, bool) { return time.Time{}, true }
 
@@ -125,7 +125,7 @@ func (n noPending) Pending(ctx context.Context) ([]string, int64, error) {
 	return nil, rev, err
 }
 func (noPending) Advance(context.Context, string) (time.Time, error) { return time.Time{}, nil }
-func (noPending) GCTokens(context.Context) (int, error)              { return 0, nil }
+func (noPending) GC(context.Context) (int, error)                    { return 0, nil }
 func (noPending) Due(string, []byte) (time.Time, bool)               { return time.Time{}, false }
 
 // TestLifecycleResyncClosesWatch: each resync replaces the watch; the old one is ended, not

@@ -86,7 +86,7 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 	load := map[string]int{}
 	live := map[string]service.GatewayNode{}
 	for _, n := range in.Nodes {
-		if n.Alive(now) {
+		if n.Alive {
 			live[n.Node] = n
 		}
 	}

@@ -16,7 +16,7 @@ func TestDecide(t *testing.T) {
 		if zone == "cn-shanghai-e" {
 			region = "cn-shanghai"
 		}
-		return service.GatewayNode{Node: name, Zone: zone, Region: region, LeaseExpires: lease, Capacity: capacity}
+		return service.GatewayNode{Node: name, Zone: zone, Region: region, LeaseExpires: lease, Alive: lease.After(now), Capacity: capacity}
 	}
 	router := func(id, region string, zones ...string) service.PlacedRouter {
 		r := service.PlacedRouter{ID: id, Region: region, Zones: zones}

@@ -96,6 +96,9 @@ type Cell struct {
 	LinkAddr netip.Prefix
 	// IPsec is the tunnel (tunnel.Parse): the cloud side is this end.
 	IPsec tunnel.IPsec
+	// Private: a private-network connection; a routed uplink answers for its gateway IP on
+	// the private interface.
+	Private bool
 }
 
 // NewCell is the cell of an attached connection's tunnel: its gateway IP on a WAN of

@@ -37,7 +37,7 @@ func newE2E(t *testing.T, e *env, effectImmediately, dcInitiates bool, mutate ..
 		LocalSubnet:       model.AllIPv4, RemoteSubnet: model.AllIPv4, // product default: destination routing
 		EffectImmediately: effectImmediately,
 		EnableDpd:         true, EnableNatTraversal: true,
-		Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(),
+		Ike: model.PageIke(), Ipsec: model.PageIpsec(),
 		InternetIP: "198.18.0.11", AttachmentID: "tr-attach-vpn1", TransitRouterID: "tr-e2e",
 	}
 	vco.Ike.Psk = "(sealed)"

@@ -45,6 +45,7 @@ type fakeNS struct {
 	routes  map[string][]ipRoute // by table; connected routes are derived
 	nft     string
 	meter   *meter // the meter table (nil: none)
+	proxies []ipProxy
 }
 
 type fakeLink struct {
@@ -176,6 +177,7 @@ func (f *fakeOS) deleteLink(ns, name string) {
 }
 
 func (n *fakeNS) dropRoutesVia(dev string) {
+	n.proxies = slices.DeleteFunc(n.proxies, func(p ipProxy) bool { return p.Dev == dev })
 	for t, rs := range n.routes {
 		n.routes[t] = slices.DeleteFunc(rs, func(r ipRoute) bool {
 			return r.Dev == dev || slices.ContainsFunc(r.NextHops, func(h ipNextHop) bool { return h.Dev == dev })
@@ -414,10 +416,32 @@ func (n *fakeNS) apply(o netOp) error {
 			return errors.New("RTNETLINK answers: No such process")
 		}
 		n.routes[o.table] = slices.Delete(rs, i, i+1)
+	case opProxyReplace:
+		if _, err := n.link(o.link); err != nil {
+			return err
+		}
+		p := ipProxy{Dst: o.addr.Addr().String(), Dev: o.link, Protocol: fmt.Sprint(proxyProtocol)}
+		n.proxies = append(slices.DeleteFunc(n.proxies, func(x ipProxy) bool { return x.Dst == p.Dst && x.Dev == p.Dev }), p)
+	case opProxyDel:
+		i := slices.IndexFunc(n.proxies, func(x ipProxy) bool { return x.Dst == o.addr.Addr().String() && x.Dev == o.link })
+		if i < 0 {
+			return errors.New("RTNETLINK answers: No such file or directory")
+		}
+		n.proxies = slices.Delete(n.proxies, i, i+1)
 	default:
 		return fmt.Errorf("unknown op %d", o.kind)
 	}
 	return nil
+}
+
+func (f *fakeOS) Proxies(_ context.Context, ns string) ([]ipProxy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(n.proxies), nil
 }
 
 func (f *fakeOS) Sysctl(_ context.Context, ns, key string) (string, error) {

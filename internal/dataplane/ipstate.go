@@ -21,6 +21,7 @@ type ipLink struct {
 	Master   string   `json:"master"`
 	Alias    string   `json:"ifalias"`
 	LinkType string   `json:"link_type"`
+	Address  string   `json:"address"` // MAC; Render leaves it out
 	Info     struct {
 		Kind string `json:"info_kind"`
 	} `json:"linkinfo"`
@@ -322,4 +323,30 @@ func routeOps(table string, have []ipRoute, want []wantRoute) []netOp {
 		}
 	}
 	return ops
+}
+
+// ipProxy is a proxy-ARP entry: the namespace answers ARP for Dst on Dev.
+type ipProxy struct {
+	Dst      string `json:"dst"`
+	Dev      string `json:"dev"`
+	Protocol string `json:"protocol"`
+}
+
+// proxyProtocol tags the proxy-ARP entries OpenCEN adds (the routing protocol number
+// iproute2 calls "proto"), so that they are told apart from the operator's.
+const proxyProtocol = 79
+
+// ours: the entry was added by an OpenCEN driver.
+func (p ipProxy) ours() bool { return p.Protocol == strconv.Itoa(proxyProtocol) }
+
+func proxies(ctx context.Context, ns string) ([]ipProxy, error) {
+	out, err := nsutil.IPn(ctx, ns, "-4", "-j", "neigh", "show", "proxy")
+	if err != nil {
+		return nil, err
+	}
+	var ps []ipProxy
+	if err := json.Unmarshal(out, &ps); err != nil {
+		return nil, fmt.Errorf("ip -j neigh show proxy in %s: %w", ns, err)
+	}
+	return ps, nil
 }

@@ -34,10 +34,15 @@ type NetnsOptions struct {
 	// strongswan.conf) and the driver's record of the loaded configuration.
 	// Default /run/opencen/dataplane.
 	RunDir string
-	// WANNetns and WANBridge say where the cells' WAN links are plugged in: a bridge in a
-	// namespace ("" = the driver's own namespace). WANBridge is required.
-	WANNetns  string
+	// WANNetns is where the cells' WAN links end ("" = the driver's own namespace): the
+	// namespace of WANBridge, or of the host interfaces of a routed uplink (uplink.go).
+	WANNetns string
+	// WANBridge: each cell's WAN link is plugged into this bridge (the lab's WAN).
 	WANBridge string
+	// WANInterface: instead of a bridge, the host routes each gateway IP to its cell and
+	// answers ARP for it on this interface; PrivateInterface, when set, does so for
+	// private-network connections. One of WANBridge and WANInterface is required.
+	WANInterface, PrivateInterface string
 	// WANGateway, when valid, becomes the cells' default route over the WAN link.
 	WANGateway netip.Addr
 	// DPDDelay is the dead peer detection interval of cells with DPD on. Default 10s.
@@ -113,8 +118,13 @@ func newNetns(opts NetnsOptions, n netOS, p procOS) (*Netns, error) {
 	if opts.RunDir == "" {
 		opts.RunDir = "/run/opencen/dataplane"
 	}
-	if opts.WANBridge == "" {
-		return nil, errors.New("WANBridge is required")
+	switch {
+	case opts.WANBridge == "" && opts.WANInterface == "":
+		return nil, errors.New("the cells need an uplink: a WAN bridge or a WAN interface")
+	case opts.WANBridge != "" && opts.WANInterface != "":
+		return nil, errors.New("the cells' uplink is a WAN bridge or a WAN interface, not both")
+	case opts.PrivateInterface != "" && opts.WANInterface == "":
+		return nil, errors.New("a private interface goes with a WAN interface (a routed uplink)")
 	}
 	if opts.RetryInterval <= 0 {
 		opts.RetryInterval = 5 * time.Second
@@ -299,6 +309,7 @@ func (d *Netns) Prune(ctx context.Context, routers, cells []string) error {
 	} else {
 		errs = append(errs, fmt.Errorf("WAN namespace %q: %w", d.opts.WANNetns, err))
 	}
+	errs = append(errs, d.pruneProxies(ctx))
 	return errors.Join(errs...)
 }
 
@@ -625,17 +636,14 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	rns, cns := d.RouterNetns(routerID), d.CellNetns(c.ID())
-	wan, rtr, att, peer := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID), d.wanPeer(c.ID())
+	wan, rtr, att := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID)
 	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
 		return fmt.Errorf("cell %s: router %s's namespace: %w (%w)", c.ID(), routerID, err, ErrWaiting)
 	}
-	wanLinks, err := d.net.Links(ctx, d.opts.WANNetns)
+	wanLinks, err := d.checkUplink(ctx, c)
 	if err != nil {
-		return fmt.Errorf("WAN namespace %q: %w", d.opts.WANNetns, err)
-	}
-	if _, ok := wanLinks[d.opts.WANBridge]; !ok {
-		return fmt.Errorf("WAN bridge %s not found in namespace %q", d.opts.WANBridge, d.opts.WANNetns)
+		return err
 	}
 	if err := d.net.AddNamespace(ctx, cns, routerSysctls()); err != nil {
 		return err
@@ -644,18 +652,10 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	if err != nil {
 		return err
 	}
-	// WAN link: cell end "P wan", WAN end "P w<hash>" in the bridge.
-	created, err := d.vethPair(ctx, cns, wan, cl, d.opts.WANNetns, peer, wanLinks)
+	// WAN link: cell end "P wan", other end "P w<hash>" on the uplink (uplink.go).
+	created, err := d.plugWAN(ctx, cns, cl, wanLinks, c)
 	if err != nil {
-		return fmt.Errorf("WAN link: %w", err)
-	}
-	if created {
-		if wanLinks, err = d.net.Links(ctx, d.opts.WANNetns); err != nil {
-			return err
-		}
-	}
-	if err := d.net.Change(ctx, d.opts.WANNetns, linkOp(wanLinks[peer], peer, 0, c.ID(), d.opts.WANBridge)); err != nil {
-		return fmt.Errorf("WAN link: %w", err)
+		return err
 	}
 	// Router link: router end "P a<hash>" (the attachment), cell end "P rtr".
 	created2, err := d.vethPair(ctx, rns, att, rl, cns, rtr, cl)
@@ -676,7 +676,7 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 		return fmt.Errorf("router link: %w", err)
 	}
 	cops := linkOp(cl[wan], wan, 0, "", "")
-	wanOps := addrOps(cl[wan], wan, []netip.Prefix{c.WANAddr})
+	wanOps := addrOps(cl[wan], wan, []netip.Prefix{d.wanAddr(c)})
 	announce := slices.ContainsFunc(wanOps, func(o netOp) bool { return o.kind == opAddrAdd })
 	cops = append(cops, wanOps...)
 	cops = append(cops, linkOp(cl[rtr], rtr, cellMTU, "", "")...)
@@ -687,10 +687,13 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	if err := d.net.SetSysctls(ctx, cns, []nsutil.Sysctl{{Key: "ipv4/conf/" + rtr + "/proxy_arp", Value: "1"}}); err != nil {
 		return err
 	}
+	if err := d.routeUplink(ctx, c); err != nil {
+		return err
+	}
 	if announce {
 		// The gateway IP is new on this link (a new cell, or one rebuilt here after it ran
 		// elsewhere): tell the WAN, so nothing keeps sending to a MAC that is gone.
-		if err := d.net.Announce(ctx, cns, wan, c.WANAddr.Addr()); err != nil {
+		if err := d.announce(ctx, cns, c); err != nil {
 			d.logf("%s: gratuitous ARP: %v", c.ID(), err)
 		}
 	}
@@ -735,18 +738,14 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 			mainMine = append(mainMine, rt)
 		}
 	}
-	var mainWant []wantRoute
-	if d.opts.WANGateway.IsValid() {
-		mainWant = append(mainWant, unicastRoute(allIPv4, []ipNextHop{{Gateway: d.opts.WANGateway.String(), Dev: wan}}))
-	}
-	ops = append(ops, routeOps("main", mainMine, mainWant)...)
+	ops = append(ops, routeOps("main", mainMine, d.cellDefaultRoute())...)
 	if err := d.net.Change(ctx, cns, ops); err != nil {
 		return fmt.Errorf("cell routing: %w", err)
 	}
 	// Single-hop eBGP across the cell: TTL 1 from either side becomes 2, so the cell's
 	// forwarding leaves TTL 1 for the real next hop. The cell's whole ruleset is ours:
 	// replaced atomically.
-	ruleset := cellRuleset(d.nftTable(), rtr)
+	ruleset := cellRuleset(d.nftTable(), rtr, wan)
 	if have, err := d.net.NFT(ctx, cns); err != nil || have != strings.TrimSpace(ruleset) {
 		if err := d.net.SetNFT(ctx, cns, ruleset); err != nil {
 			return fmt.Errorf("nft: %w", err)
@@ -811,7 +810,7 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 
 // cellRuleset is the nftables ruleset of a cell, written as `nft list ruleset` prints it
 // (set elements sorted), so that what is read back compares equal.
-func cellRuleset(table, rtr string) string {
+func cellRuleset(table, rtr, wan string) string {
 	ifs := []string{rtr, "ipsec0"}
 	slices.Sort(ifs)
 	return fmt.Sprintf(`table ip %s {
@@ -819,8 +818,19 @@ func cellRuleset(table, rtr string) string {
 		type filter hook prerouting priority raw; policy accept;
 		iifname { "%s", "%s" } ip ttl 1 ip ttl set 2
 	}
+	chain from_wan {
+		type filter hook input priority filter; policy accept;
+		iifname "%s" udp dport { 500, 4500 } accept
+		iifname "%s" meta l4proto esp accept
+		iifname "%s" icmp type { destination-unreachable, time-exceeded } accept
+		iifname "%s" drop
+	}
+	chain through_wan {
+		type filter hook forward priority filter; policy accept;
+		iifname "%s" drop
+	}
 }
-`, table, ifs[0], ifs[1])
+`, table, ifs[0], ifs[1], wan, wan, wan, wan, wan)
 }
 
 // DeleteCell stops a cell's charon and removes its namespace and run directory.
@@ -928,6 +938,9 @@ func (d *Netns) Cleanup(ctx context.Context) error {
 	for _, dir := range dirs {
 		errs = append(errs, os.RemoveAll(dir))
 	}
+	// With the links gone, so are the host routes to the gateway IPs: their proxy-ARP
+	// entries go too.
+	errs = append(errs, d.pruneProxies(ctx))
 	return errors.Join(errs...)
 }
 

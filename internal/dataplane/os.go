@@ -41,6 +41,8 @@ type netOS interface {
 	// Announce broadcasts that addr is on link (gratuitous ARP): after a gateway IP comes
 	// up on a new link (a cell rebuilt, moved from another node), neighbours learn at once.
 	Announce(ctx context.Context, ns, link string, addr netip.Addr) error
+	// Proxies are the namespace's proxy-ARP entries (`ip neigh show proxy`).
+	Proxies(ctx context.Context, ns string) ([]ipProxy, error)
 	// SetNFT replaces the namespace's whole nftables ruleset atomically.
 	SetNFT(ctx context.Context, ns, ruleset string) error
 	NFT(ctx context.Context, ns string) (string, error)
@@ -110,6 +112,8 @@ const (
 	opRuleDel
 	opRouteReplace
 	opRouteDel
+	opProxyReplace
+	opProxyDel
 )
 
 // netOp is one change inside a namespace, as `ip -batch` takes it.
@@ -160,6 +164,10 @@ func (o netOp) batchLine() string {
 		return fmt.Sprintf("route replace %s%s table %s%s", typePrefix(o.route.typ), o.route.dst, o.table, o.route.args)
 	case opRouteDel:
 		return fmt.Sprintf("route del %s%s table %s", typePrefix(o.route.typ), o.route.dst, o.table)
+	case opProxyReplace:
+		return fmt.Sprintf("neigh replace proxy %s dev %s protocol %d", o.addr.Addr(), o.link, proxyProtocol)
+	case opProxyDel:
+		return fmt.Sprintf("neigh del proxy %s dev %s", o.addr.Addr(), o.link)
 	}
 	return ""
 }
@@ -237,6 +245,8 @@ func (hostOS) DeleteLink(ctx context.Context, ns, name string) error {
 func (hostOS) Change(ctx context.Context, ns string, ops []netOp) error {
 	return nsutil.IPBatch(ctx, ns, batchLines(ops))
 }
+
+func (hostOS) Proxies(ctx context.Context, ns string) ([]ipProxy, error) { return proxies(ctx, ns) }
 
 func (hostOS) Sysctl(_ context.Context, ns, key string) (string, error) {
 	return nsutil.GetSysctl(ns, key)

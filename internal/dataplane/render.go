@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -73,6 +74,23 @@ func (d *Netns) Render(ctx context.Context) (string, error) {
 			if len(lines) > 0 {
 				slices.Sort(lines)
 				b.WriteString("  table main (via these links):\n" + strings.Join(lines, "\n") + "\n")
+			}
+			// A routed uplink's proxy-ARP entries for the gateway IPs routed here.
+			ps, err := d.net.Proxies(ctx, ns)
+			if err == nil {
+				var lines []string
+				for _, p := range ps {
+					a, err := netip.ParseAddr(p.Dst)
+					if err == nil && p.ours() && slices.ContainsFunc(rs["main"], func(r ipRoute) bool {
+						return slices.Contains(names, r.Dev) && r.prefix() == netip.PrefixFrom(a, 32)
+					}) {
+						lines = append(lines, fmt.Sprintf("  proxy-arp %s dev %s", p.Dst, p.Dev))
+					}
+				}
+				slices.Sort(lines)
+				for _, l := range lines {
+					b.WriteString(l + "\n")
+				}
 			}
 		}
 	}
@@ -196,7 +214,7 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 		b.WriteString("  nft:\n")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.TrimSpace(line) != "" {
-				b.WriteString("    " + strings.TrimSpace(strings.NewReplacer(d.cellRtr(), "rtr", d.nftTable(), "cell").Replace(line)) + "\n")
+				b.WriteString("    " + strings.TrimSpace(strings.NewReplacer(d.cellRtr(), "rtr", d.cellWAN(), "wan", d.nftTable(), "cell").Replace(line)) + "\n")
 			}
 		}
 	}

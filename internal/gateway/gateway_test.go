@@ -208,7 +208,7 @@ func (w *world) add(id string, edit func(*service.GatewayVPN)) {
 	v := service.GatewayVPN{
 		Attachment: &model.VpnAttachment{Meta: model.Meta{ID: "tr-attach-" + id}, TransitRouterID: "tr-1", VpnID: "vco-" + id},
 		Conn: model.VpnConnection{Meta: model.Meta{ID: "vco-" + id}, InternetIP: fmt.Sprintf("198.18.100.%d", addrCounter),
-			LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4, Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(),
+			LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4, Ike: model.PageIke(), Ipsec: model.PageIpsec(),
 			Bgp: model.DefaultBgp(), HealthCheck: model.DefaultHealthCheck(), EnableNatTraversal: true},
 		Gateway: model.CustomerGateway{Meta: model.Meta{ID: "cgw-" + id}, IPAddress: fmt.Sprintf("198.18.1.%d", addrCounter), Asn: 65010},
 	}

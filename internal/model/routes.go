@@ -1,5 +1,7 @@
 package model
 
+import "strings"
+
 // Issue 4 kinds.
 const (
 	KindAssociation   = "assoc"
@@ -17,6 +19,7 @@ func init() {
 	idPrefix[KindVSwitch] = "vsw-"
 	idPrefix[KindVpcAttachment] = "tr-attach-"
 	idPrefix[KindVcoRoute] = "vcor-"
+	idPrefix[KindVRouter] = "vrt-"
 }
 
 // Association and propagation statuses.
@@ -66,6 +69,26 @@ type VPC struct {
 	Description string `json:"description,omitempty"`
 	VSwitches   int    `json:"vswitches"`
 	Attached    string `json:"attached,omitempty"` // transit-router attachment ID
+	// VRouterID and RouteTableID name the VPC's vRouter and its System route table
+	// (every vSwitch uses it), given at creation.
+	VRouterID    string `json:"vRouterId,omitempty"`
+	RouteTableID string `json:"routeTableId,omitempty"`
+}
+
+// KindVRouter prefixes vRouter IDs; a vRouter is not stored on its own.
+const KindVRouter = "vrt"
+
+// NewVPCRouter gives a new VPC its vRouter and System route table IDs.
+func NewVPCRouter() (vrouter, table string) { return NewID(KindVRouter), NewID(KindRouteTable) }
+
+// Router returns the VPC's vRouter and System route table IDs. A VPC stored before they
+// were given at creation gets IDs derived from its own, the same on every read.
+func (v *VPC) Router() (vrouter, table string) {
+	if v.VRouterID != "" && v.RouteTableID != "" {
+		return v.VRouterID, v.RouteTableID
+	}
+	suffix := strings.TrimPrefix(v.ID, idPrefix[KindVPC])
+	return idPrefix[KindVRouter] + suffix, idPrefix[KindRouteTable] + suffix
 }
 
 // VSwitch is a zone's subnet of a VPC.
@@ -94,8 +117,27 @@ type VpcAttachment struct {
 	Name            string        `json:"name,omitempty"`
 	Description     string        `json:"description,omitempty"`
 	ZoneMappings    []ZoneMapping `json:"zoneMappings"`
+	// AutoPublishRouteEnabled is stored and shown: OpenCEN does not model the VPC's own
+	// route tables, which it would add the transit router's routes to.
+	AutoPublishRouteEnabled bool `json:"autoPublishRouteEnabled,omitempty"`
+	// OrderType is who pays ("" in records older than it: PayByCenOwner).
+	OrderType string `json:"orderType,omitempty"`
 	SystemLinks
 }
+
+// Payer is the attachment's OrderType.
+func (a *VpcAttachment) Payer() string {
+	if a.OrderType == "" {
+		return OrderPayByCenOwner
+	}
+	return a.OrderType
+}
+
+// Who pays for an attachment (OrderType).
+const (
+	OrderPayByCenOwner      = "PayByCenOwner"
+	OrderPayByResourceOwner = "PayByResourceOwner"
+)
 
 // VcoRoute is a VPN-side static route of an IPsec-VPN connection (CreateVcoRouteEntry).
 type VcoRoute struct {

@@ -33,6 +33,9 @@ var (
 	CBNDescription = NameRule{Max: 256}
 	VPCName        = NameRule{Max: 100}
 	VPCDescription = NameRule{Max: 100}
+	// The VPC product's own resources (VPC, vSwitch) take longer names.
+	NetworkName        = NameRule{Max: 128}
+	NetworkDescription = NameRule{Max: 256}
 )
 
 // Check validates an optional name or description: empty, or 1..Max characters not
@@ -48,6 +51,14 @@ func (r NameRule) Check(param, v string) error {
 		return apierr.Invalid(param, "%s must not start with http:// or https://.", param)
 	}
 	return nil
+}
+
+// CheckOpt checks an optional new value (nil: not given).
+func (r NameRule) CheckOpt(param string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	return r.Check(param, *v)
 }
 
 func hasURLPrefix(v string) bool {

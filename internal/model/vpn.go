@@ -102,14 +102,41 @@ type HealthCheck struct {
 	Policy   string `json:"policy"`
 }
 
-// Defaults from the product page (it wins where the API reference differs).
+// The API's defaults are what vpc-20160428's CreateVpnAttachment request model documents
+// for a single-tunnel connection: a device configured from the API documentation then
+// negotiates with a connection created without those fields. The product page preselects
+// other values (IKEv2, SHA1); the console and `opencen tr connect-vpn` send those
+// explicitly (PageIke, PageIpsec). docs/api.md lists every default with its source.
+
+// DefaultIke is phase 1 for fields a request omits: ikev1, main, aes, md5, group2, 86400 s.
 func DefaultIke() IkeConfig {
-	return IkeConfig{IkeVersion: "ikev2", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "sha1", IkePfs: "group2", IkeLifetime: 86400}
+	return IkeConfig{IkeVersion: "ikev1", IkeMode: "main", IkeEncAlg: "aes", IkeAuthAlg: "md5", IkePfs: "group2", IkeLifetime: 86400}
 }
+
+// DefaultIpsec is phase 2 for fields a request omits: aes, md5, PFS group2, 86400 s.
 func DefaultIpsec() IpsecConfig {
-	return IpsecConfig{IpsecEncAlg: "aes", IpsecAuthAlg: "sha1", IpsecPfs: "group2", IpsecLifetime: 86400}
+	return IpsecConfig{IpsecEncAlg: "aes", IpsecAuthAlg: "md5", IpsecPfs: "group2", IpsecLifetime: 86400}
 }
+
+// PageIke is phase 1 as the product page preselects it (IKEv2, SHA1).
+func PageIke() IkeConfig {
+	c := DefaultIke()
+	c.IkeVersion, c.IkeAuthAlg = "ikev2", "sha1"
+	return c
+}
+
+// PageIpsec is phase 2 as the product page preselects it (SHA1).
+func PageIpsec() IpsecConfig {
+	c := DefaultIpsec()
+	c.IpsecAuthAlg = "sha1"
+	return c
+}
+
+// DefaultBgp is BgpConfig for fields a request omits (BGP off, local ASN 45104).
 func DefaultBgp() BgpConfig { return BgpConfig{LocalAsn: DefaultLocalASN} }
+
+// DefaultHealthCheck is HealthCheckConfig for fields a request omits (off, every 3 s, 3
+// retries, revoke_route).
 func DefaultHealthCheck() HealthCheck {
 	return HealthCheck{Interval: 3, Retry: 3, Policy: "revoke_route"}
 }
@@ -167,7 +194,10 @@ func lifetime(param string, v int64) error {
 	return nil
 }
 
-const pskSymbols = "~!`@#$%^&*()_-+={}[]|;:\",.<>/?"
+// pskSymbols are the symbols a pre-shared key may hold: the vpc-20160428 SDK model lists
+// ~!`@#$%^&*()_-+={}[]|;:",.<>/? and the aliyun CLI's API metadata the same set with '
+// for ", so both quotes are accepted.
+const pskSymbols = "~!`@#$%^&*()_-+={}[]|;:\"',.<>/?"
 
 // CheckPSK enforces 1 to 100 characters: letters, digits and the listed symbols.
 func CheckPSK(param, v string) error {

@@ -64,9 +64,18 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(p, p2) {
 			t.Fatalf("re-decode: %v\n%v\n%v", err, p, p2)
 		}
+		if strings.TrimSpace(p[name]) != "" {
+			return // the JSON-array form: FuzzArrayParams
+		}
 		checkListInvariants(t, p, name)
-		for _, o := range p.Objects(name) {
-			checkListInvariants(t, o, "Value")
+		objs, err := p.Objects(name)
+		if err != nil {
+			t.Fatalf("Objects(%q) of a flattened list: %v", name, err)
+		}
+		for _, o := range objs {
+			if strings.TrimSpace(o.Fields["Value"]) == "" {
+				checkListInvariants(t, o.Fields, "Value")
+			}
 		}
 	})
 }
@@ -96,7 +105,13 @@ func checkListInvariants(t *testing.T, p Params, name string) {
 	}
 
 	items := p.listIndexed(name)
-	if len(items) != listKeys || len(p.List(name)) != listKeys {
+	list, err := p.List(name)
+	if _, structured := p.structuredElement(name); structured != (err != nil) {
+		t.Fatalf("List(%q) of a flattened list: %v (structured element: %v)", name, err, structured)
+	} else if structured {
+		list = make([]string, len(items)) // refused: the rest still holds for the keys
+	}
+	if len(items) != listKeys || len(list) != listKeys {
 		t.Fatalf("List(%q): %d items for %d keys", name, len(items), listKeys)
 	}
 	for i, it := range items {
@@ -124,7 +139,7 @@ func checkListInvariants(t *testing.T, p Params, name string) {
 		}
 		total += len(o.obj)
 	}
-	if total != objKeys || len(p.Objects(name)) != len(objs) {
+	if got, err := p.Objects(name); total != objKeys || err != nil || len(got) != len(objs) {
 		t.Fatalf("Objects(%q): %d fields for %d keys", name, total, objKeys)
 	}
 
@@ -137,6 +152,75 @@ func checkListInvariants(t *testing.T, p Params, name string) {
 			t.Fatalf("Sub(%q)[%q] = %q not from key", name, k, v)
 		}
 	}
+}
+
+// FuzzArrayParams: an array parameter given as one JSON value is read without a panic; it
+// is either refused with Invalid{Name}, or it gives exactly the items its flattened form
+// gives.
+func FuzzArrayParams(f *testing.F) {
+	f.Add(`[{"Key":"a","Value":"b"},{"Key":"c"}]`)
+	f.Add(`[{"CustomerGatewayId":"cgw-1","TunnelIkeConfig":{"Psk":"x","IkeLifetime":86400},"EnableDpd":true,"Role":null}]`)
+	f.Add(`[{"Key":"CenId","Value":["a","b"]},{"Items":[{"K":1},{"K":[2,3]}]}]`)
+	f.Add(`["a",1,true]`)
+	f.Add(`[{"A.B":1}]`)
+	f.Add(`{"a":1}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		p := Params{"X": raw}
+		items, err := p.Objects("X")
+		list, lerr := p.List("X")
+		for _, e := range []error{err, lerr} {
+			if e == nil {
+				continue
+			}
+			var ae *apierr.Error
+			if !errors.As(e, &ae) || ae.Code != "InvalidX" || ae.HTTPStatus() != 400 {
+				t.Fatalf("error is not InvalidX: %v", e)
+			}
+		}
+		if lerr == nil && strings.TrimSpace(raw) != "" {
+			flat := Params{}
+			for i, v := range list {
+				flat["X."+strconv.Itoa(i+1)] = v
+			}
+			if again, err := flat.List("X"); err != nil || len(again) != len(list) {
+				t.Fatalf("List round trip: %v %v vs %v", err, again, list)
+			}
+		}
+		if err != nil || strings.TrimSpace(raw) == "" {
+			return
+		}
+		flat := Params{}
+		for i, it := range items {
+			if it.Name != "X."+strconv.Itoa(i+1) {
+				t.Fatalf("item %d named %q", i, it.Name)
+			}
+			for k, v := range it.Fields {
+				if k == "" {
+					t.Fatalf("item %d has an empty field name", i)
+				}
+				flat[it.Name+"."+k] = v
+			}
+		}
+		again, err := flat.Objects("X")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nonEmpty []Item
+		for _, it := range items {
+			if len(it.Fields) > 0 {
+				nonEmpty = append(nonEmpty, it) // an empty object has no flattened form
+			}
+		}
+		if len(again) != len(nonEmpty) {
+			t.Fatalf("flattened round trip: %d items, want %d", len(again), len(nonEmpty))
+		}
+		for i := range again {
+			if !reflect.DeepEqual(again[i].Fields, nonEmpty[i].Fields) {
+				t.Fatalf("flattened round trip: %v vs %v", again[i].Fields, nonEmpty[i].Fields)
+			}
+		}
+	})
 }
 
 func FuzzParseJSONParam(f *testing.F) {

@@ -89,11 +89,14 @@ func (c *NonceCache) UseForRead(accessKeyID, nonce string, signed, now time.Time
 	return c.use(accessKeyID, nonce, signed, now, false)
 }
 
+// expiry is when a nonce of a request signed at signed may be forgotten: one second after
+// the window, because timestamps have whole seconds and a request exactly at the window's
+// edge is still accepted by the clock check.
+func (c *NonceCache) expiry(signed time.Time) time.Time { return signed.Add(c.window + time.Second) }
+
 func (c *NonceCache) use(accessKeyID, nonce string, signed, now time.Time, durable bool) error {
 	key := keyOf(accessKeyID, nonce)
-	// One second more than the window: timestamps have whole seconds, and a request exactly
-	// at the window's edge is still accepted by the clock check.
-	exp := signed.Add(c.window + time.Second).UnixNano()
+	exp := c.expiry(signed).UnixNano()
 	if err := c.remember(key, exp, now.UnixNano(), c.perShard); err != nil {
 		return err
 	}
@@ -119,6 +122,16 @@ func (c *NonceCache) remember(key nonceKey, exp, now int64, limit int) error {
 	s.expires[key] = exp
 	s.order = append(s.order, nonceEntry{key, exp})
 	return nil
+}
+
+// forget drops a nonce that was remembered but not spent after all (the shared store
+// could not be asked): a retry of its request is not refused here.
+func (c *NonceCache) forget(accessKeyID, nonce string) {
+	key := keyOf(accessKeyID, nonce)
+	s := &c.shards[binary.LittleEndian.Uint64(key[:8])%nonceShards]
+	s.mu.Lock()
+	delete(s.expires, key)
+	s.mu.Unlock()
 }
 
 // expire drops entries from the front of the insertion queue while they are expired.

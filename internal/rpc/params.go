@@ -2,6 +2,7 @@
 package rpc
 
 import (
+	"encoding/json"
 	"mime"
 	"net/http"
 	"net/url"
@@ -60,18 +61,110 @@ func (p Params) Get(name string) (string, bool) {
 	return v, ok
 }
 
-// List returns the repeat list Name.1, Name.2, ... ordered by index. Gaps are skipped and
-// keys whose suffix is not a plain positive decimal index are ignored.
-func (p Params) List(name string) []string {
-	items := p.listIndexed(name)
-	if len(items) == 0 {
-		return nil
+// Array parameters. A list (Name.1, Name.2 ...) or a list of structs (Name.1.Field ...)
+// arrives in one of two forms, and every reader of one takes both: flattened, as the SDKs
+// and Terraform send it, or as one parameter holding a JSON array, as the aliyun CLI sends
+// an array parameter (--TunnelOptionsSpecification '[{...},{...}]') and the new SDKs send
+// their "shrink" parameters. Nothing is dropped silently: a value that is not a JSON array,
+// an element of the wrong shape, or both forms at once is an Invalid{Name} error.
+
+// List returns the repeat list Name.1, Name.2, ... ordered by index (gaps are skipped, keys
+// whose suffix is not a plain positive decimal index are ignored, a struct element
+// Name.N.Field is refused), or the elements of the JSON array Name holds.
+func (p Params) List(name string) ([]string, error) { return p.list(name, name) }
+
+// list reads the list stored under key, naming it display in errors.
+func (p Params) list(key, display string) ([]string, error) {
+	arr, isJSON, err := p.jsonArray(key, display)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i] = it.value
+	if !isJSON {
+		if k, ok := p.structuredElement(key); ok {
+			return nil, apierr.Invalid(display, "%s is a list of values, not of structs; %s cannot be given.", display, display+k[len(key):])
+		}
+		items := p.listIndexed(key)
+		if len(items) == 0 {
+			return nil, nil
+		}
+		out := make([]string, len(items))
+		for i, it := range items {
+			out[i] = it.value
+		}
+		return out, nil
 	}
-	return out
+	out := make([]string, 0, len(arr))
+	for i, el := range arr {
+		s, ok := jsonScalar(el)
+		if !ok {
+			return nil, apierr.Invalid(display, "%s.%d must be a string or a number, got %s.", display, i+1, jpDescribe(el))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// jsonArray decodes the value of key itself when one is given: it must be a JSON array,
+// and the flattened form must not be given as well. An empty value and JSON null are "not
+// given": alibaba-cloud-sdk-go sends null for an array parameter left unset.
+func (p Params) jsonArray(key, display string) ([]any, bool, error) {
+	raw, ok := p[key]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, false, nil
+	}
+	doc, err := decodeJSONDoc(raw)
+	if err == nil && doc == nil {
+		return nil, false, nil
+	}
+	if p.hasFlattened(key) {
+		return nil, false, apierr.Invalid(display, "Give %s either flattened (%s.1, %s.2, ...) or as one JSON array, not both.", display, display, display)
+	}
+	arr, isArray := doc.([]any)
+	if err != nil || !isArray {
+		return nil, false, apierr.Invalid(display, "%s must be given flattened (%s.1, %s.2, ...) or as a JSON array such as [\"a\",\"b\"] or [{\"Key\":\"k\"}]; got %q.", display, display, display, raw)
+	}
+	return arr, true, nil
+}
+
+// structuredElement finds a key Name.N.Field: a struct where a list of values is read.
+func (p Params) structuredElement(key string) (string, bool) {
+	prefix := key + "."
+	for k := range p {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		if num, _, ok := strings.Cut(rest, "."); ok {
+			if _, ok := parseListIndex(num); ok {
+				return k, true
+			}
+		}
+	}
+	return "", false
+}
+
+// hasFlattened reports whether any key Name.<something> is given.
+func (p Params) hasFlattened(key string) bool {
+	prefix := key + "."
+	for k := range p {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonScalar renders a JSON scalar as the text a flattened parameter would carry.
+func jsonScalar(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
 }
 
 type indexedValue struct {
@@ -112,18 +205,104 @@ func parseListIndex(s string) (int, bool) {
 	return n, true
 }
 
-// Objects returns the list of structs Name.N.Field... ordered by N, each with the "Name.N."
-// prefix stripped, so Filter.1.Value.2 is key "Value.2" of the first object.
-func (p Params) Objects(name string) []Params {
-	idx := p.objectsIndexed(name)
-	if len(idx) == 0 {
+// Item is one element of a list of structs. Name names it in errors ("Tag.2"); Fields
+// holds its fields by relative name, flattened whichever form the request used: "Key",
+// "TunnelIkeConfig.Psk", "Value.1".
+type Item struct {
+	Name   string
+	Fields Params
+}
+
+// Get returns a field ("" when absent).
+func (it Item) Get(field string) string { return it.Fields[field] }
+
+// Bool reads a boolean field as Params.Bool does, naming it in full in errors.
+func (it Item) Bool(field string) (v, set bool, err error) {
+	s, ok := it.Fields[field]
+	return parseBool(it.Name+"."+field, s, ok)
+}
+
+// List reads a list field (Value.1, Value.2 ... or a JSON array).
+func (it Item) List(field string) ([]string, error) {
+	return it.Fields.list(field, it.Name+"."+field)
+}
+
+// Objects returns the list of structs Name.N.Field... ordered by N, or the objects of the
+// JSON array Name holds, each flattened the same way (nested objects as Field.Sub, nested
+// arrays as Field.1).
+func (p Params) Objects(name string) ([]Item, error) {
+	arr, isJSON, err := p.jsonArray(name, name)
+	if err != nil {
+		return nil, err
+	}
+	if !isJSON {
+		idx := p.objectsIndexed(name)
+		if len(idx) == 0 {
+			return nil, nil
+		}
+		out := make([]Item, len(idx))
+		for i, o := range idx {
+			out[i] = Item{Name: name + "." + strconv.Itoa(o.n), Fields: o.obj}
+		}
+		return out, nil
+	}
+	out := make([]Item, 0, len(arr))
+	for i, el := range arr {
+		it := Item{Name: name + "." + strconv.Itoa(i+1), Fields: Params{}}
+		obj, ok := el.(map[string]any)
+		if !ok {
+			return nil, apierr.Invalid(name, "%s must be a JSON object, got %s.", it.Name, jpDescribe(el))
+		}
+		if err := flattenJSON(name, it.Name, "", obj, it.Fields); err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// flattenJSON writes v into out under prefix as the flattened form would carry it. param
+// is the request parameter (for the error code), at names the value in messages.
+func flattenJSON(param, at, prefix string, v any, out Params) error {
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil // null: not given
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // the first error does not depend on map order
+		for _, k := range keys {
+			if k == "" || strings.Contains(k, ".") {
+				return apierr.Invalid(param, "%s has a field named %q; field names are non-empty and have no dots.", at, k)
+			}
+			if err := flattenJSON(param, at+"."+k, join(k), x[k], out); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		for i, el := range x {
+			n := strconv.Itoa(i + 1)
+			if err := flattenJSON(param, at+"."+n, join(n), el, out); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	out := make([]Params, len(idx))
-	for i, o := range idx {
-		out[i] = o.obj
+	s, ok := jsonScalar(v)
+	if !ok {
+		return apierr.Invalid(param, "%s has a value of an unexpected kind: %s.", at, jpDescribe(v))
 	}
-	return out
+	out[prefix] = s
+	return nil
 }
 
 type indexedObject struct {
@@ -178,7 +357,11 @@ func (p Params) Sub(prefix string) Params {
 // clients that build requests from templates send empty values for options they do not use.
 func (p Params) Bool(name string) (v bool, set bool, err error) {
 	s, ok := p[name]
-	if !ok || s == "" {
+	return parseBool(name, s, ok)
+}
+
+func parseBool(name, s string, present bool) (v bool, set bool, err error) {
+	if !present || s == "" {
 		return false, false, nil
 	}
 	switch {

@@ -130,21 +130,49 @@ func TestList(t *testing.T) {
 		"RouteTableIds.10": "ten", "RouteTableIds.2": "two", "RouteTableIds.1": "one",
 		"RouteTableIds.5": "five", // gap at 3, 4
 		"RouteTableIds.x": "non-numeric", "RouteTableIds.01": "leading zero", "RouteTableIds.0": "zero",
-		"RouteTableIds.-1": "negative", "RouteTableIds.": "empty", "RouteTableIds.3.Key": "struct",
+		"RouteTableIds.-1": "negative", "RouteTableIds.": "empty", "Structs.1": "a", "Structs.2.Key": "struct",
 		"RouteTableIdsX.1": "other name", "Other.1": "other",
+		"Json":  `["a", 2, true, "d"]`,
+		"Blank": "  ", "Empty": "", "Null": "null", "NullWithFlat": " null ", "NullWithFlat.1": "x",
+		"Both": `["a"]`, "Both.1": "b",
+		"NotArray": `{"a":1}`, "Bad": `["a"`, "Scalar": "vpc-1", "Nested": `[["a"]]`, "NullElement": `[null]`,
 	}
 	tests := []struct {
-		name string
-		want []string
+		name     string
+		want     []string
+		wantCode string
+		wantMsg  string
 	}{
-		{"RouteTableIds", []string{"one", "two", "five", "ten"}},
-		{"Other", []string{"other"}},
-		{"Missing", nil},
+		{name: "RouteTableIds", want: []string{"one", "two", "five", "ten"}},
+		{name: "Other", want: []string{"other"}},
+		{name: "Missing"},
+		{name: "Json", want: []string{"a", "2", "true", "d"}},
+		{name: "Blank"},
+		{name: "Empty"},
+		{name: "Null"}, // alibaba-cloud-sdk-go's value for an unset array
+		{name: "NullWithFlat", want: []string{"x"}},
+		{name: "Both", wantCode: "InvalidBoth", wantMsg: "not both"},
+		{name: "NotArray", wantCode: "InvalidNotArray", wantMsg: "JSON array"},
+		{name: "Bad", wantCode: "InvalidBad", wantMsg: "Bad.1, Bad.2"},
+		{name: "Scalar", wantCode: "InvalidScalar", wantMsg: `got "vpc-1"`},
+		{name: "Nested", wantCode: "InvalidNested", wantMsg: "Nested.1 must be a string or a number, got a JSON array"},
+		{name: "NullElement", wantCode: "InvalidNullElement", wantMsg: "NullElement.1 must be a string"},
+		{name: "Structs", wantCode: "InvalidStructs", wantMsg: "Structs.2.Key cannot be given"},
 	}
 	for _, tc := range tests {
-		if got := p.List(tc.name); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("List(%q) = %q, want %q", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := p.List(tc.name)
+			if tc.wantCode != "" {
+				var ae *apierr.Error
+				if !errors.As(err, &ae) || ae.Code != tc.wantCode || ae.HTTPStatus() != 400 || !strings.Contains(ae.Message, tc.wantMsg) {
+					t.Fatalf("List(%q) err = %v, want %s with %q", tc.name, err, tc.wantCode, tc.wantMsg)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("List(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -162,20 +190,26 @@ func TestObjectsAndSub(t *testing.T) {
 		"TunnelOptionsSpecification.2.TunnelIndex":              "2",
 	}
 
-	filters := p.Objects("Filter")
-	if len(filters) != 3 {
-		t.Fatalf("Objects(Filter) = %v", filters)
+	filters, err := p.Objects("Filter")
+	if err != nil || len(filters) != 3 {
+		t.Fatalf("Objects(Filter) = %v, %v", filters, err)
 	}
+	v0, err0 := filters[0].List("Value")
+	v1, err1 := filters[1].List("Value")
+	tags, errTags := p.Objects("Tag")
+	none, errNone := p.Objects("Nope")
 	checks := []struct {
 		got, want any
 	}{
-		{filters[0]["Key"], "Name"},
-		{filters[0].List("Value"), []string{"a", "b"}},
-		{filters[1]["Key"], "Status"},
-		{filters[1].List("Value"), []string{"Active"}},
-		{filters[2], Params{"Key": "Last"}},
-		{p.Objects("Tag"), []Params{{"Key": "env", "Value": "prod"}, {"Key": "team"}}},
-		{p.Objects("Nope"), []Params(nil)},
+		{filters[0].Name, "Filter.1"},
+		{filters[0].Get("Key"), "Name"},
+		{v0, []string{"a", "b"}},
+		{filters[1].Get("Key"), "Status"},
+		{v1, []string{"Active"}},
+		{filters[2], Item{Name: "Filter.10", Fields: Params{"Key": "Last"}}},
+		{tags, []Item{{Name: "Tag.1", Fields: Params{"Key": "env", "Value": "prod"}}, {Name: "Tag.2", Fields: Params{"Key": "team"}}}},
+		{none, []Item(nil)},
+		{[]error{err0, err1, errTags, errNone}, []error{nil, nil, nil, nil}},
 		{p.Sub("RouteTableOptions"), Params{"MultiRegionECMP": "enable", "Nested.Deep": "x"}},
 		{p.Sub("RouteTableOptions").Sub("Nested"), Params{"Deep": "x"}},
 		{p.Sub("Nope"), Params{}},
@@ -186,18 +220,86 @@ func TestObjectsAndSub(t *testing.T) {
 		}
 	}
 
-	tunnels := p.Objects("TunnelOptionsSpecification")
-	if len(tunnels) != 2 {
-		t.Fatalf("tunnels = %v", tunnels)
+	tunnels, err := p.Objects("TunnelOptionsSpecification")
+	if err != nil || len(tunnels) != 2 {
+		t.Fatalf("tunnels = %v, %v", tunnels, err)
 	}
-	if v, _ := tunnels[0].Sub("TunnelIkeConfig").Get("Psk"); v != "secret" {
+	if v, _ := tunnels[0].Fields.Sub("TunnelIkeConfig").Get("Psk"); v != "secret" {
 		t.Errorf("Psk = %q", v)
 	}
-	if v, _ := tunnels[0].Sub("TunnelBgpConfig").Get("LocalAsn"); v != "65000" {
+	if v := tunnels[0].Get("TunnelBgpConfig.LocalAsn"); v != "65000" {
 		t.Errorf("LocalAsn = %q", v)
 	}
-	if v, ok := tunnels[1].Get("TunnelIndex"); !ok || v != "2" {
-		t.Errorf("TunnelIndex = %q, %v", v, ok)
+	if v := tunnels[1].Get("TunnelIndex"); v != "2" {
+		t.Errorf("TunnelIndex = %q", v)
+	}
+}
+
+// TestObjectsJSONForm: the aliyun CLI's JSON-array form gives the same items as the
+// flattened form of the same request, and every malformed value is refused by name.
+func TestObjectsJSONForm(t *testing.T) {
+	flat := Params{
+		"TunnelOptionsSpecification.1.CustomerGatewayId": "cgw-1", "TunnelOptionsSpecification.1.EnableDpd": "true",
+		"TunnelOptionsSpecification.1.TunnelIndex": "1", "TunnelOptionsSpecification.1.TunnelIkeConfig.Psk": "k1",
+		"TunnelOptionsSpecification.1.TunnelIkeConfig.IkeLifetime": "86400",
+		"TunnelOptionsSpecification.2.CustomerGatewayId":           "cgw-2", "TunnelOptionsSpecification.2.TunnelIndex": "2",
+		"TunnelOptionsSpecification.2.Values.1": "x", "TunnelOptionsSpecification.2.Values.2": "y",
+		"TunnelOptionsSpecification.2.Items.1.Key": "k",
+	}
+	asJSON := Params{"TunnelOptionsSpecification": `[
+		{"CustomerGatewayId":"cgw-1","EnableDpd":true,"TunnelIndex":1,"TunnelIkeConfig":{"Psk":"k1","IkeLifetime":86400},"Role":null},
+		{"CustomerGatewayId":"cgw-2","TunnelIndex":"2","Values":["x","y"],"Items":[{"Key":"k"}]}]`}
+	want, err := flat.Objects("TunnelOptionsSpecification")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := asJSON.Objects("TunnelOptionsSpecification")
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("JSON form = %#v, %v\nflattened form = %#v", got, err, want)
+	}
+	if b, set, err := got[0].Bool("EnableDpd"); !b || !set || err != nil {
+		t.Errorf("EnableDpd = %v %v %v", b, set, err)
+	}
+	if v, err := got[1].List("Values"); err != nil || !reflect.DeepEqual(v, []string{"x", "y"}) {
+		t.Errorf("Values = %v, %v", v, err)
+	}
+	for _, tc := range []struct {
+		name     string
+		p        Params
+		wantCode string
+		wantMsg  string
+	}{
+		{"both forms", Params{"Tag": `[{"Key":"a"}]`, "Tag.1.Key": "b"}, "InvalidTag", "not both"},
+		{"not JSON", Params{"Tag": `[{"Key":`}, "InvalidTag", "JSON array"},
+		{"object, not array", Params{"Tag": `{"Key":"a"}`}, "InvalidTag", "JSON array"},
+		{"scalar element", Params{"Tag": `["a"]`}, "InvalidTag", `Tag.1 must be a JSON object, got "a"`},
+		{"dotted field", Params{"Tag": `[{"Key":"a"},{"A.B":"x"}]`}, "InvalidTag", `Tag.2 has a field named "A.B"`},
+		{"empty field name", Params{"Tag": `[{"":"x"}]`}, "InvalidTag", `field named ""`},
+		{"bad bool in element", Params{"Tag": `[{"Key":"a","On":"maybe"}]`}, "InvalidTagOn", "Tag.1.On must be true or false"},
+		{"bad nested list", Params{"Filter": `[{"Key":"CenId","Value":[{"x":1}]}]`}, "InvalidFilterValue", "Filter.1.Value.1.x cannot be given"},
+		{"nested JSON list in flattened form", Params{"Filter.2.Key": "CenId", "Filter.2.Value": `"cen-1"`}, "InvalidFilterValue", "Filter.2.Value must be given flattened"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "Tag"
+			if _, ok := tc.p["Filter"]; ok || tc.p["Filter.2.Key"] != "" {
+				name = "Filter"
+			}
+			items, err := tc.p.Objects(name)
+			if err == nil {
+				for _, it := range items {
+					if _, _, err = it.Bool("On"); err != nil {
+						break
+					}
+					if _, err = it.List("Value"); err != nil {
+						break
+					}
+				}
+			}
+			var ae *apierr.Error
+			if !errors.As(err, &ae) || ae.Code != tc.wantCode || ae.HTTPStatus() != 400 || !strings.Contains(ae.Message, tc.wantMsg) {
+				t.Fatalf("err = %v, want %s with %q", err, tc.wantCode, tc.wantMsg)
+			}
+		})
 	}
 }
 

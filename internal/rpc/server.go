@@ -33,6 +33,9 @@ type Request struct {
 	Product  *Product
 	Params   Params
 	Identity Identity
+	// nonce is the shared claim of a read's nonce still in flight (see admit): its answer
+	// is held until the claim succeeds.
+	nonce *heldNonce
 }
 
 // Object is a JSON response body; the server adds RequestId.
@@ -59,12 +62,18 @@ type Product struct {
 // KeyLookup returns the identity and secret of an AccessKeyId, or an *apierr.Error.
 type KeyLookup func(ctx context.Context, accessKeyID string) (Identity, string, error)
 
+// KeyPeek returns what a KeyLookup last answered for an AccessKeyId, without confirming it
+// is still current; ok=false when it knows nothing.
+type KeyPeek func(accessKeyID string) (id Identity, secret string, ok bool)
+
 // Server speaks Alibaba's RPC protocol on one port for every product, dispatching on
 // (Version, Action) after authenticating the request.
 type Server struct {
 	products        map[string]*Product
 	lookup          KeyLookup
 	nonces          *NonceCache
+	shared          *sharedNonces // nil: this server alone spends nonces
+	peek            KeyPeek       // with shared: lets a nonce's claim start before its key is confirmed
 	now             func() time.Time
 	log             *slog.Logger
 	answers         *answerCache
@@ -112,8 +121,25 @@ func (s *Server) LimitNonces(max int) { s.nonces = NewNonceCache(SkewWindow, max
 // PersistNonces keeps used nonces in a journal file so replays are refused across restarts.
 func (s *Server) PersistNonces(path string) error { return s.nonces.Persist(path, s.now()) }
 
-// Close releases the nonce journal.
-func (s *Server) Close() error { return s.nonces.Close() }
+// ShareNonces spends every nonce in st as well, which the other servers of a cluster
+// share, so a request is accepted by one server of the cluster at most once; the local
+// cache stays in front of it. A cluster's servers have no journal: st keeps the nonces.
+//
+// peek, when not nil, lets a request whose signature verifies with the key peek knows
+// start its claim while lookup confirms the key, instead of after: the claim's round trip
+// then overlaps the confirmation's. The request still runs only if lookup confirms the
+// key (a key disabled meanwhile is refused; its claim only spends the nonce).
+func (s *Server) ShareNonces(st NonceStore, peek KeyPeek) {
+	s.shared, s.peek = newSharedNonces(st), peek
+}
+
+// Close releases the nonce journal and ends claims of shared nonces in flight.
+func (s *Server) Close() error {
+	if s.shared != nil {
+		s.shared.close()
+	}
+	return s.nonces.Close()
+}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -176,7 +202,11 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 	if err != nil {
 		e := apierr.From(err)
 		status = e.HTTPStatus()
-		if status >= 500 {
+		switch {
+		case status >= 500 && r.Context().Err() != nil:
+			// The client went away (or the server is stopping): nothing failed that it waits for.
+			s.log.Debug("rpc: request abandoned by its client", "request_id", req.ID, "action", req.Action, "err", err)
+		case status >= 500:
 			s.log.Error("rpc: request failed", "request_id", req.ID, "action", req.Action, "err", err)
 		}
 		body = errorObject(e, req)
@@ -198,6 +228,17 @@ func (s *Server) serve(r *http.Request, req *Request) (Object, []byte, error) {
 	if err := s.prepare(r, req); err != nil {
 		return nil, nil, err
 	}
+	body, enc, err := s.run(r, req)
+	if req.nonce != nil {
+		if nerr := s.settle(r.Context(), req.nonce); nerr != nil {
+			return nil, nil, nerr // nothing of a replayed read's answer leaves the server
+		}
+	}
+	return body, enc, err
+}
+
+// run answers an authenticated request.
+func (s *Server) run(r *http.Request, req *Request) (Object, []byte, error) {
 	h := req.Product.Actions[req.Action]
 	cache := s.answers
 	if req.Product.Observes[req.Action] {
@@ -284,11 +325,11 @@ func (s *Server) prepare(r *http.Request, req *Request) error {
 	}
 	// A cacheable action only reads (its answer may be reused), so its nonce need not be on
 	// disk before it is answered; see NonceCache.UseForRead.
-	id, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
+	id, nonce, err := s.authenticate(r, params, body, p.Cacheable[req.Action])
 	if err != nil {
 		return err
 	}
-	req.Identity = id
+	req.Identity, req.nonce = id, nonce
 	return nil
 }
 
@@ -322,72 +363,65 @@ func readBody(r *http.Request) ([]byte, error) {
 // authenticate checks a v1 (HMAC-SHA1) or ACS3-HMAC-SHA256 signature. The timestamp is
 // checked before the key and the signature, and the nonce is spent only by a request
 // whose signature verified, so unauthenticated requests cannot burn nonces.
-func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, error) {
+func (s *Server) authenticate(r *http.Request, params Params, body []byte, read bool) (Identity, *heldNonce, error) {
 	if firstNonEmpty(params["SecurityToken"], r.Header.Get("x-acs-security-token")) != "" {
 		// OpenCEN issues no STS tokens, so any token is made up; ignoring it would accept
 		// a request its sender believes is bound to a temporary credential.
-		return Identity{}, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
+		return Identity{}, nil, apierr.New("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed: OpenCEN issues no STS tokens. Sign with an access key pair alone (aliyun --mode AK), without SecurityToken or x-acs-security-token.")
 	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
 		return s.authenticateACS3(r, auth, body, read)
 	}
 	if params["Signature"] == "" {
-		return Identity{}, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
+		return Identity{}, nil, apierr.New("IncompleteSignature", "The request is not signed: give Signature (HMAC-SHA1) or an ACS3-HMAC-SHA256 Authorization header.")
 	}
 	for _, name := range []string{"AccessKeyId", "SignatureMethod", "SignatureNonce", "Timestamp"} {
 		if params[name] == "" {
-			return Identity{}, apierr.Missing(name)
+			return Identity{}, nil, apierr.Missing(name)
 		}
 	}
 	if m := params["SignatureMethod"]; m != "HMAC-SHA1" {
-		return Identity{}, apierr.New("InvalidSignatureMethod", "SignatureMethod %q is not supported; use HMAC-SHA1.", m)
+		return Identity{}, nil, apierr.New("InvalidSignatureMethod", "SignatureMethod %q is not supported; use HMAC-SHA1.", m)
 	}
 	if v := params["SignatureVersion"]; v != "" && v != "1.0" {
-		return Identity{}, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
+		return Identity{}, nil, apierr.Invalid("SignatureVersion", "SignatureVersion %q is not supported; use 1.0.", v)
 	}
 	signedAt, err := s.checkTime(params["Timestamp"])
 	if err != nil {
-		return Identity{}, err
-	}
-	akid := params["AccessKeyId"]
-	id, secret, err := s.lookup(r.Context(), akid)
-	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	sts := StringToSignV1(r.Method, params)
-	if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
-		return Identity{}, signatureMismatch(sts)
-	}
-	return id, s.admit(akid, id, params["SignatureNonce"], signedAt, read)
+	return s.verified(r.Context(), params["AccessKeyId"], params["SignatureNonce"], signedAt, read, func(secret string) error {
+		if !hmac.Equal([]byte(SignV1(secret, sts)), []byte(params["Signature"])) {
+			return signatureMismatch(sts)
+		}
+		return nil
+	})
 }
 
-func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, error) {
+func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, read bool) (Identity, *heldNonce, error) {
 	akid, signed, sig, err := ParseAuthorizationACS3(auth)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	if err := requireSignedHeaders(r.Header, signed); err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	nonce := r.Header.Get("x-acs-signature-nonce")
 	if nonce == "" {
-		return Identity{}, apierr.Missing("x-acs-signature-nonce")
+		return Identity{}, nil, apierr.Missing("x-acs-signature-nonce")
 	}
 	date := r.Header.Get("x-acs-date")
 	if date == "" {
-		return Identity{}, apierr.Missing("x-acs-date")
+		return Identity{}, nil, apierr.Missing("x-acs-date")
 	}
 	signedAt, err := s.checkTime(date)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, err
 	}
 	payload := HashPayload(body)
 	if h := r.Header.Get("x-acs-content-sha256"); h != "" && !strings.EqualFold(h, payload) {
-		return Identity{}, apierr.New("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the SHA-256 of the request body.")
-	}
-	id, secret, err := s.lookup(r.Context(), akid)
-	if err != nil {
-		return Identity{}, err
+		return Identity{}, nil, apierr.New("SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the SHA-256 of the request body.")
 	}
 	headers := make(map[string]string, len(signed))
 	for _, name := range signed {
@@ -402,10 +436,61 @@ func (s *Server) authenticateACS3(r *http.Request, auth string, body []byte, rea
 		query[k] = v[0]
 	}
 	sts := StringToSignACS3(CanonicalRequestACS3(r.Method, r.URL.Path, query, headers, signed, payload))
-	if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
-		return Identity{}, signatureMismatch(sts)
+	return s.verified(r.Context(), akid, nonce, signedAt, read, func(secret string) error {
+		if !hmac.Equal([]byte(SignACS3(secret, sts)), []byte(strings.ToLower(sig))) {
+			return signatureMismatch(sts)
+		}
+		return nil
+	})
+}
+
+// verified looks the key up, checks the signature with its secret (verify) and admits the
+// request. A write returns once its nonce is spent; a read may return its shared claim
+// still in flight (see admit).
+//
+// In a cluster, a key this server has looked up before is used at once: when its secret
+// verifies the signature, the nonce's claim starts while lookup confirms the key, so the
+// two round trips overlap. Anything else takes the plain order: lookup, verify, claim.
+func (s *Server) verified(ctx context.Context, akid, nonce string, signedAt time.Time, read bool, verify func(secret string) error) (Identity, *heldNonce, error) {
+	if s.peek != nil {
+		if id, secret, ok := s.peek(akid); ok && verify(secret) == nil {
+			held, err := s.admit(akid, id, nonce, signedAt, read)
+			if err != nil {
+				return Identity{}, nil, err
+			}
+			confirmed, current, err := s.lookup(ctx, akid)
+			if err == nil && current != secret {
+				err = verify(current)
+			}
+			if err != nil {
+				// Refused after all. Its claim is seen through, so that a nonce the store
+				// did not record is forgotten here too, as on any failed claim.
+				_ = s.settle(ctx, held)
+				return Identity{}, nil, err
+			}
+			return s.hold(ctx, confirmed, held, read)
+		}
 	}
-	return id, s.admit(akid, id, nonce, signedAt, read)
+	id, secret, err := s.lookup(ctx, akid)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	if err := verify(secret); err != nil {
+		return Identity{}, nil, err
+	}
+	held, err := s.admit(akid, id, nonce, signedAt, read)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	return s.hold(ctx, id, held, read)
+}
+
+// hold keeps a read's claim in flight for serve to settle; a write waits for it here.
+func (s *Server) hold(ctx context.Context, id Identity, held *heldNonce, read bool) (Identity, *heldNonce, error) {
+	if held == nil || read {
+		return id, held, nil
+	}
+	return id, nil, s.settle(ctx, held)
 }
 
 // requireSignedHeaders enforces Alibaba's V3 rule that every common request header present
@@ -457,16 +542,45 @@ func (s *Server) checkTime(ts string) (time.Time, error) {
 // admit lets a verified request run: within its key's rate, then spending its nonce (on
 // disk before the request runs, unless it only reads). A throttled request changes
 // nothing, not even the nonce cache; its sender retries with a new signature anyway.
-func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) error {
+//
+// In a cluster the nonce is spent in the shared store too: admit starts that claim and
+// returns it. A write must wait for it before it runs (hold). A read, which changes
+// nothing, runs meanwhile, and its answer is held until the claim succeeds (serve's
+// settle), so the claim's round trip overlaps the read's own instead of adding to it.
+func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time, read bool) (*heldNonce, error) {
 	if !s.throttle.allow(akid, id.Rate, s.now()) {
-		return apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
+		return nil, apierr.New("Throttling.User", "Request was denied due to user flow control: access key %s may send %d requests per second (bursts of %d). Retry later, or ask the administrator to raise the account's quota: opencen admin quota set --account-id %s --name api-requests-per-second --value <n>.",
 			akid, id.Rate.PerSecond, id.Rate.Burst, id.AccountID)
 	}
 	use := s.nonces.Use
 	if read {
 		use = s.nonces.UseForRead
 	}
-	switch err := use(akid, nonce, signed, s.now()); {
+	if err := use(akid, nonce, signed, s.now()); err != nil || s.shared == nil {
+		return nil, s.nonceError(err)
+	}
+	return &heldNonce{akid: akid, nonce: nonce, claim: s.shared.start(keyOf(akid, nonce), s.nonces.expiry(signed))}, nil
+}
+
+// heldNonce is a nonce whose shared claim is in flight.
+type heldNonce struct {
+	akid, nonce string
+	claim       *nonceClaim
+}
+
+// settle waits for a shared claim. When the store could not say, the local cache forgets
+// the nonce: a retry of the request asks the store again.
+func (s *Server) settle(ctx context.Context, h *heldNonce) error {
+	err := h.claim.wait(ctx)
+	if err != nil && !errors.Is(err, ErrNonceUsed) {
+		s.nonces.forget(h.akid, h.nonce)
+	}
+	return s.nonceError(err)
+}
+
+// nonceError is the API's answer to a nonce that could not be spent.
+func (s *Server) nonceError(err error) error {
+	switch {
 	case errors.Is(err, ErrNonceUsed):
 		return apierr.New("SignatureNonceUsed", "Specified signature nonce was used already; send each request with a new SignatureNonce.")
 	case errors.Is(err, ErrNonceCacheFull):
@@ -475,7 +589,7 @@ func (s *Server) admit(akid string, id Identity, nonce string, signed time.Time,
 		}
 		return apierr.New("ServiceUnavailable", "The request has failed due to a temporary failure of the server: it holds as many recent signature nonces as it is configured to; retry in a minute.")
 	}
-	return nil
+	return err
 }
 
 func firstNonEmpty(a, b string) string {

@@ -232,6 +232,53 @@ func TestTagsAndPaging(t *testing.T) {
 	}
 }
 
+// TestArrayParametersJSONForm: every array parameter may come as one JSON array (the
+// aliyun CLI's form) as well as flattened, with the same effect.
+func TestArrayParametersJSONForm(t *testing.T) {
+	e := newEnv(t)
+	c := e.account("alice")
+	a := call(t, c, "CreateCen", map[string]string{"Name": "a", "Tag": `[{"Key":"team","Value":"net"},{"Key":"env"}]`})["CenId"].(string)
+	b := call(t, c, "CreateCen", map[string]string{"Name": "b"})["CenId"].(string)
+	call(t, c, "TagResources", map[string]string{"ResourceType": "Cen", "ResourceId": `["` + b + `"]`, "Tag": `[{"Key":"team","Value":"ops"}]`})
+	byFilter := call(t, c, "DescribeCens", map[string]string{"Filter": `[{"Key":"CenId","Value":["` + a + `","` + b + `"]}]`, "Tag": `[{"Key":"team"}]`})
+	if byFilter["TotalCount"].(float64) != 2 {
+		t.Fatalf("DescribeCens with JSON Filter and Tag: %v", byFilter)
+	}
+	out := call(t, c, "ListTagResources", map[string]string{"ResourceType": "Cen", "ResourceId": `["` + a + `","` + b + `"]`})
+	var got []string
+	for _, it := range out["TagResources"].(map[string]any)["TagResource"].([]any) {
+		m := it.(map[string]any)
+		got = append(got, fmt.Sprintf("%s %s=%s", m["ResourceId"], m["TagKey"], m["TagValue"]))
+	}
+	want := []string{a + " env=", a + " team=net", b + " team=ops"}
+	if b < a {
+		want = []string{b + " team=ops", a + " env=", a + " team=net"}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("tags:\n got %v\nwant %v", got, want)
+	}
+	call(t, c, "UntagResources", map[string]string{"ResourceType": "Cen", "ResourceId": `["` + a + `"]`, "TagKey": `["team","env"]`})
+	if n := len(call(t, c, "ListTagResources", map[string]string{"ResourceType": "Cen", "ResourceId.1": a})["TagResources"].(map[string]any)["TagResource"].([]any)); n != 0 {
+		t.Fatalf("after UntagResources with JSON TagKey: %d tags left", n)
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		code   string
+	}{
+		{map[string]string{"ResourceType": "Cen", "ResourceId": a, "Tag.1.Key": "k"}, "InvalidResourceId"},
+		{map[string]string{"ResourceType": "Cen", "ResourceId": `["` + a + `"]`, "ResourceId.1": a, "Tag.1.Key": "k"}, "InvalidResourceId"},
+		{map[string]string{"ResourceType": "Cen", "ResourceId.1": a, "Tag": `{"Key":"k"}`}, "InvalidTag"},
+	} {
+		before, _ := e.inst.Store.Revision(context.Background())
+		if e := cbnErr(t, c, "TagResources", tc.params); e.Code != tc.code {
+			t.Errorf("TagResources %v: %v, want %s", tc.params, e, tc.code)
+		}
+		if after, _ := e.inst.Store.Revision(context.Background()); after != before {
+			t.Errorf("TagResources %v: a refused request changed the store", tc.params)
+		}
+	}
+}
+
 func TestClientTokenSurvivesRestart(t *testing.T) {
 	e := newEnv(t)
 	c := e.account("alice")

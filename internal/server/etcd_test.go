@@ -23,7 +23,8 @@ import (
 	"opencen/internal/store/etcdtest"
 )
 
-// etcdServer is one in-process server on etcd, serving HTTP with its lifecycle controller.
+// etcdServer is one in-process server on etcd, serving HTTP, a member of its cluster
+// (running the lifecycle controller when elected).
 type etcdServer struct {
 	inst *Instance
 	url  string
@@ -45,10 +46,10 @@ func serveEtcd(t *testing.T, ctx context.Context, o Options) *etcdServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hs := httptest.NewServer(inst.Handler)
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = inst.Lifecycle.Run(lctx) }()
-	hs := httptest.NewServer(inst.Handler)
+	go func() { defer close(done); _ = inst.RunControllers(lctx, hs.Listener.Addr().String()) }()
 	t.Cleanup(func() {
 		hs.Close()
 		cancel()
@@ -253,6 +254,12 @@ func TestStoreOptionErrors(t *testing.T) {
 		_, err := Open(t.Context(), Options{DataDir: t.TempDir(), Config: config.Default(), Store: c.s})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+	for _, ttl := range []time.Duration{-time.Second, 500 * time.Millisecond} {
+		_, err := Open(t.Context(), Options{DataDir: t.TempDir(), Config: config.Default(), LeaderTTL: ttl})
+		if err == nil || !strings.Contains(err.Error(), "--leader-ttl") {
+			t.Errorf("LeaderTTL %v: err = %v, want one naming --leader-ttl", ttl, err)
 		}
 	}
 }

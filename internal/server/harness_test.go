@@ -24,13 +24,20 @@ type env struct {
 	http  *httptest.Server
 	admin *rpc.Client
 	stop  context.CancelFunc
+	cfg   config.Config // the catalog (config.Default() unless a test sets another before start)
 }
 
 const testDelay = 50 * time.Millisecond
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir()}
+	return newEnvWith(t, config.Default())
+}
+
+// newEnvWith is newEnv with another catalog.
+func newEnvWith(t *testing.T, cfg config.Config) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), cfg: cfg}
 	e.start()
 	t.Cleanup(e.close)
 	return e
@@ -39,16 +46,13 @@ func newEnv(t *testing.T) *env {
 func (e *env) start() {
 	e.t.Helper()
 	inst, err := Open(context.Background(), Options{
-		DataDir: e.dir, Config: config.Default(), TransitionDelay: testDelay,
+		DataDir: e.dir, Config: e.cfg, TransitionDelay: testDelay,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = inst.Lifecycle.Run(ctx) }()
 	// Restarts keep the address, so existing clients reach the new instance.
 	addr := "127.0.0.1:0"
 	if e.addr != "" {
@@ -59,6 +63,9 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = inst.RunControllers(ctx, e.addr) }()
 	srv := httptest.NewUnstartedServer(inst.Handler)
 	srv.Listener.Close()
 	srv.Listener = ln

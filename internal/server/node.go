@@ -34,9 +34,9 @@ type NodeOptions struct {
 	// limit).
 	Node, Zone, Address string
 	Capacity            int
-	// LeaseTTL: a node that has not renewed its registration for this long is dead, and
-	// its transit routers move (default 10 s). The node renews every third of it, and takes
-	// its own data plane down when it could not renew for the whole TTL.
+	// LeaseTTL: a node etcd has not heard from for this long is dead (its etcd lease
+	// expires), and its transit routers move (default 10 s). The node takes its own data
+	// plane down when its lease ends or it could not write to etcd for the whole TTL.
 	LeaseTTL time.Duration
 	// Gateway configures the data plane as the server's --gateway does (Mode is ignored).
 	Gateway GatewayOptions
@@ -114,7 +114,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("secret key %s: %w", o.SecretKeyFile, err)
 	}
-	n.reg = &registration{svc: n.Service, node: service.GatewayNode{Node: o.Node, Zone: o.Zone, Address: o.Address, Capacity: o.Capacity}, ttl: o.LeaseTTL, log: o.Log}
+	n.reg = &registration{svc: n.Service, leaser: st, node: service.GatewayNode{Node: o.Node, Zone: o.Zone, Address: o.Address, Capacity: o.Capacity}, ttl: o.LeaseTTL, log: o.Log}
 	if err := untilReachable(ctx, o.Log, func() error { return n.reg.renew(ctx) }); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("register gateway node %s: %w", o.Node, err)
@@ -153,6 +153,8 @@ func (n *Node) Run(ctx context.Context) error {
 	if cerr := n.Driver.Cleanup(stop); cerr != nil {
 		o.Log.Error("gateway node: remove the data plane", "err", cerr)
 	}
+	// Only now, with the gateway IPs gone from here, may another node take them.
+	n.reg.close()
 	if derr := n.Service.DeregisterGatewayNode(stop, o.Node); derr != nil {
 		o.Log.Warn("gateway node: remove the registration (it expires with its lease)", "err", derr)
 	}
@@ -162,19 +164,29 @@ func (n *Node) Run(ctx context.Context) error {
 	return err
 }
 
-// registration keeps a node's record renewed and knows whether the node is fenced: it
-// could not renew for a whole TTL, so the cluster may have moved its routers already.
+// registration keeps a node registered and knows whether it is fenced. Liveness is an etcd
+// lease, not a timestamp: the node's key under the session's lease goes when etcd stops
+// hearing from the node, by etcd's clock alone, so no two machines' clocks are compared.
+// The record beside it (zone, address, capacity, when the lease would run out) is
+// rewritten every third of the TTL for operators to read.
 type registration struct {
-	svc  *service.Service
-	node service.GatewayNode
-	ttl  time.Duration
-	log  *slog.Logger
-	// renewed is when the last successful renewal started (unix nanoseconds): a renewal
-	// counts from before it was sent, never after.
+	svc    *service.Service
+	leaser store.Leaser
+	node   service.GatewayNode
+	ttl    time.Duration
+	log    *slog.Logger
+	// sess is the live session (nil between a lost session and its replacement).
+	sess atomic.Pointer[sessionBox]
+	// renewed is when the last successful record write started (unix nanoseconds): a
+	// renewal counts from before it was sent, never after.
 	renewed atomic.Int64
 	failing bool
 }
 
+type sessionBox struct{ s store.Session }
+
+// renew rewrites the record and, when the session is gone, opens a new one and marks the
+// node alive under it.
 func (r *registration) renew(ctx context.Context) error {
 	started := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, r.ttl/3)
@@ -185,6 +197,24 @@ func (r *registration) renew(ctx context.Context) error {
 	}
 	r.node.Started = n.Started
 	r.renewed.Store(started.UnixNano())
+	if b := r.sess.Load(); b != nil {
+		select {
+		case <-b.s.Done():
+			r.log.Warn("gateway node: its lease ended (etcd did not hear from it for its TTL); the cluster may have moved its transit routers; opening a new one")
+			r.sess.Store(nil)
+		default:
+			return nil
+		}
+	}
+	sess, err := r.leaser.Session(ctx, r.ttl)
+	if err != nil {
+		return fmt.Errorf("open a lease: %w", err)
+	}
+	if err := r.svc.MarkGatewayNodeAlive(rctx, sess, r.node.Node); err != nil {
+		sess.Close()
+		return fmt.Errorf("mark the node alive: %w", err)
+	}
+	r.sess.Store(&sessionBox{sess})
 	return nil
 }
 
@@ -192,10 +222,15 @@ func (r *registration) run(ctx context.Context) {
 	t := time.NewTicker(r.ttl / 3)
 	defer t.Stop()
 	for {
+		var ended <-chan struct{}
+		if b := r.sess.Load(); b != nil {
+			ended = b.s.Done()
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-ended:
 		}
 		if err := r.renew(ctx); err != nil {
 			if ctx.Err() == nil && !r.failing {
@@ -211,8 +246,29 @@ func (r *registration) run(ctx context.Context) {
 	}
 }
 
-// fenced reports whether the last renewal is older than the lease: the placement
-// controller may have given this node's routers to another node.
+// fenced reports whether the node must not run a data plane: its lease has ended (the
+// placement controller may have given its routers to another node), or it could not even
+// write its record for a whole TTL. The second is the conservative half: etcd expires a
+// lease a TTL after the last keep-alive it received, and the client learns of it a little
+// later; a node that cannot write stops at most a TTL after its last write began.
 func (r *registration) fenced() bool {
+	b := r.sess.Load()
+	if b == nil {
+		return true
+	}
+	select {
+	case <-b.s.Done():
+		return true
+	default:
+	}
 	return time.Since(time.Unix(0, r.renewed.Load())) >= r.ttl
+}
+
+// close revokes the lease, so the node is dead at once and its routers move now.
+func (r *registration) close() {
+	if b := r.sess.Swap(nil); b != nil {
+		if err := b.s.Close(); err != nil {
+			r.log.Warn("gateway node: revoke the lease (it expires after its TTL)", "err", err)
+		}
+	}
 }

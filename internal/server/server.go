@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"opencen/internal/api/admin"
 	"opencen/internal/api/cbn"
 	"opencen/internal/api/vpc"
+	"opencen/internal/cluster"
 	"opencen/internal/config"
 	"opencen/internal/console"
 	"opencen/internal/controller"
@@ -33,9 +35,8 @@ import (
 // Options configure a server.
 type Options struct {
 	Listen string
-	// DataDir holds the bbolt store (with Store.Kind "bolt") and, with either store, this
-	// process's own files: the nonce journal, console sign-outs, admin-credentials and by
-	// default secret.key.
+	// DataDir holds the bbolt store (with Store.Kind "bolt") and this process's own files:
+	// admin-credentials, by default secret.key, and with bbolt the nonce journal.
 	DataDir string
 	// Store chooses where state is kept; the zero value is bolt in DataDir.
 	Store           StoreOptions
@@ -51,7 +52,10 @@ type Options struct {
 	SecureCookie bool
 	// Limits bound connections, requests, bodies and caches; zero fields take the defaults.
 	Limits Limits
-	Log    *slog.Logger
+	// LeaderTTL is how long the servers sharing an etcd wait for a silent leader before
+	// electing another to run the controllers (cluster.DefaultTTL when zero).
+	LeaderTTL time.Duration
+	Log       *slog.Logger
 }
 
 // StoreOptions choose the store.
@@ -152,9 +156,10 @@ func (g GatewayOptions) gatewayOff() string {
 
 // Instance is an assembled server: its HTTP handler and the lifecycle controller.
 type Instance struct {
-	api     *rpc.Server
-	console *console.Console
-	stopBG  context.CancelFunc
+	api       *rpc.Server
+	console   *console.Console
+	stopBG    context.CancelFunc
+	leaderTTL time.Duration
 	// Gateway is the data-plane loop, nil when the data plane is off.
 	Gateway   *gateway.Gateway
 	Handler   http.Handler
@@ -167,6 +172,9 @@ type Instance struct {
 func Open(ctx context.Context, o Options) (*Instance, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.LeaderTTL < 0 || o.LeaderTTL > 0 && o.LeaderTTL < time.Second {
+		return nil, fmt.Errorf("--leader-ttl %v: give at least 1s (etcd leases count whole seconds)", o.LeaderTTL)
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -193,21 +201,31 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
+	identity := func(k service.Key) rpc.Identity {
+		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin, Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}
+	}
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		k, err := svc.LookupKey(ctx, id)
-		return rpc.Identity{AccountID: k.Caller.AccountID, Admin: k.Caller.Admin,
-			Rate: rpc.Rate{PerSecond: k.RequestsPerSecond, Burst: k.Burst}}, k.Secret, err
+		return identity(k), k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
 	limits := o.Limits.withDefaults()
 	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
 	api.LimitNonces(limits.MaxNonces)
-	if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
+	if l, ok := st.(store.Leaser); ok {
+		// Servers sharing the store spend nonces there too, where etcd keeps them (a
+		// journal of this server's own would add nothing).
+		api.ShareNonces(l, func(id string) (rpc.Identity, string, bool) {
+			k, ok := svc.PeekKey(id)
+			return identity(k), k.Secret, ok
+		})
+	} else if err := api.PersistNonces(filepath.Join(o.DataDir, "nonces.journal")); err != nil {
 		st.Close()
 		return nil, err
 	}
 	// Background steps the console starts end when the instance closes.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie, SignOutFile: filepath.Join(o.DataDir, "console-signouts")})
+	con, err := console.New(bg, api, o.Config.Regions, o.Log, console.Options{SecureCookie: o.SecureCookie,
+		SignOuts: svc, ImportSignOuts: filepath.Join(o.DataDir, "console-signouts")})
 	if err != nil {
 		stopBG()
 		api.Close()
@@ -223,6 +241,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		api:       api,
 		console:   con,
 		stopBG:    stopBG,
+		leaderTTL: o.LeaderTTL,
 		Handler:   revisionMemo(mux),
 		Service:   svc,
 		Store:     st,
@@ -242,6 +261,68 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		return nil, err
 	}
 	return in, nil
+}
+
+// controllersElection is the election the API servers of a cluster hold for the
+// controllers.
+const controllersElection = "controllers"
+
+// RunControllers keeps this server in its cluster until ctx ends: its record under
+// /cluster/servers/<host>:<port> (addr is where it listens), and the lifecycle controller
+// running while this server is the elected leader. On bbolt the one server always leads.
+func (in *Instance) RunControllers(ctx context.Context, addr string) error {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	id := host + ":" + addr
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		id = host + ":" + port
+	}
+	started, version := time.Now().UTC(), buildVersion()
+	m := &cluster.Member{
+		Store: in.Store, TTL: in.leaderTTL, Key: service.ServersPrefix + id, Election: controllersElection, Log: in.Service.Logger(),
+		Record: func(leader bool) ([]byte, error) {
+			return json.Marshal(service.APIServer{ID: id, Address: addr, Version: version, Started: started, Leader: leader})
+		},
+		// The leader runs the controllers: the lifecycle's transitions and the placement of
+		// transit routers on gateway nodes.
+		Lead: func(ctx context.Context) {
+			placed := make(chan struct{})
+			go func() {
+				defer close(placed)
+				_ = (&controller.Placement{Store: in.Service, Log: in.Service.Logger()}).Run(ctx)
+			}()
+			_ = in.Lifecycle.Run(ctx)
+			<-placed
+		},
+	}
+	return m.Run(ctx)
+}
+
+// buildVersion names the binary: its module version and, when built from a checkout, the
+// commit ("+dirty" with uncommitted changes).
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(len(s.Value), 12)]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
 }
 
 // revisionMemo gives each request its own store.WithRevisionMemo: on etcd, the several
@@ -318,8 +399,8 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 	return gw, drv, nil
 }
 
-// Close stops the console's background steps and releases the console's sign-out file,
-// the nonce journal and the store.
+// Close stops the console's background steps and releases the nonce journal (or the
+// shared nonces' claims) and the store.
 func (in *Instance) Close() error {
 	in.stopBG()
 	return errors.Join(in.console.Close(), in.api.Close(), in.Store.Close())
@@ -341,13 +422,12 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
-	go func() { defer close(done); _ = in.Lifecycle.Run(ctx) }()
-	placed := make(chan struct{})
 	go func() {
-		defer close(placed)
-		_ = (&controller.Placement{Store: in.Service, Log: in.Service.Logger()}).Run(ctx)
+		defer close(done)
+		if err := in.RunControllers(ctx, ln.Addr().String()); err != nil && ctx.Err() == nil {
+			in.Service.Logger().Error("controllers stopped", "err", err)
+		}
 	}()
-	defer func() { cancel(); <-placed }()
 	gwDone := make(chan struct{})
 	go func() {
 		defer close(gwDone)

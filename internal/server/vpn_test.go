@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"opencen/internal/config"
 	"strings"
 	"testing"
 
@@ -337,6 +338,13 @@ func TestVpnValidation(t *testing.T) {
 		{"name", "CreateVpnAttachment", base("Name", strings.Repeat("n", 101)), "InvalidName", "1 to 100"},
 		{"tag", "CreateVpnAttachment", base("Tags.1.Key", "aliyun-x"), "InvalidTagsKey", "acs:"},
 		{"dual tunnel", "CreateVpnAttachment", base("TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		// The aliyun CLI sends the array as one JSON string: refused alike, never ignored.
+		{"dual tunnel as JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":1},{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":2}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel as JSON on modify", "ModifyVpnAttachmentAttribute", base("VpnConnectionId", "vco-x", "TunnelOptionsSpecification", `[{"TunnelIndex":1}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		{"dual tunnel bad JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}`), "InvalidTunnelOptionsSpecification", "JSON array"},
+		{"dual tunnel both forms", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}]`, "TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "not both"},
+		{"tags as JSON", "CreateVpnAttachment", base("Tags", `[{"Key":"acs:x"}]`), "InvalidTagsKey", "acs:"},
+		{"tags both spellings", "CreateVpnAttachment", base("Tags.1.Key", "a", "Tag.1.Key", "b"), "InvalidTags", "not both"},
 		{"unknown cgw", "CreateVpnAttachment", base("CustomerGatewayId", "cgw-nope"), "InvalidCustomerGatewayInstanceId.NotFound", "does not exist"},
 		{"missing cgw", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou"}, "MissingCustomerGatewayId", "CustomerGatewayId"},
 		{"missing region", "CreateVpnAttachment", map[string]string{"CustomerGatewayId": s.cgw}, "MissingRegionId", "RegionId"},
@@ -368,12 +376,13 @@ func TestVpnValidation(t *testing.T) {
 	if ike := path(vcoState(t, c, blank), "IkeConfig").(map[string]any); ike["IkeEncAlg"] != "aes" || len(ike["Psk"].(string)) != 16 {
 		t.Fatalf("blank blocks: %v", ike)
 	}
-	// Defaults of the product page.
+	// The defaults vpc-20160428's CreateVpnAttachment request model documents for a
+	// single-tunnel connection (not the product page's IKEv2/SHA1, which the console sends).
 	id := vpcCall(t, c, "CreateVpnAttachment", base())["VpnConnectionId"].(string)
 	got := vcoState(t, c, id)
 	raw, _ := json.Marshal(got)
-	for _, want := range []string{`"IkeVersion":"ikev2"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"sha1"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
-		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"sha1"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
+	for _, want := range []string{`"IkeVersion":"ikev1"`, `"IkeMode":"main"`, `"IkeEncAlg":"aes"`, `"IkeAuthAlg":"md5"`, `"IkePfs":"group2"`, `"IkeLifetime":86400`,
+		`"IpsecEncAlg":"aes"`, `"IpsecAuthAlg":"md5"`, `"IpsecPfs":"group2"`, `"IpsecLifetime":86400`, `"EnableDpd":true`, `"EnableNatTraversal":true`,
 		`"EffectImmediately":false`, `"LocalSubnet":"0.0.0.0/0"`, `"RemoteSubnet":"0.0.0.0/0"`, `"NetworkType":"public"`, `"EnableBgp":"false"`,
 		`"LocalAsn":45104`, `"Interval":3`, `"Retry":3`, `"Policy":"revoke_route"`, `"Enable":"false"`} {
 		if !strings.Contains(string(raw), want) {
@@ -417,5 +426,44 @@ func TestManyAttachmentsOnOneRouter(t *testing.T) {
 	}
 	if total != n {
 		t.Fatalf("the router lists %d VPN attachments, want %d", total, n)
+	}
+}
+
+// TestPublicPoolExhaustion: with a pool of two addresses, two attached connections take
+// them; a third connection is refused at CreateVpnAttachment, naming the pool and what to
+// do; once one connection is gone its address is handed out again.
+func TestPublicPoolExhaustion(t *testing.T) {
+	cfg := config.Default()
+	cfg.Regions[0].PublicPool = config.Pool{"198.18.100.10-198.18.100.11"}
+	e := newEnvWith(t, cfg)
+	c := e.account("alice")
+	s := newVpnSetup(t, c)
+	create := func() string {
+		return vpcCall(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw})["VpnConnectionId"].(string)
+	}
+	attach := func(vco string) string {
+		att := call(t, c, "CreateTransitRouterVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": s.tr, "VpnId": vco})["TransitRouterAttachmentId"].(string)
+		waitFor(t, "Attached", func() bool { return attachmentStatus(t, c, att) == "Attached" })
+		return att
+	}
+	ip := func(vco string) string { return vcoState(t, c, vco)["InternetIp"].(string) }
+	one, two := create(), create()
+	attOne := attach(one)
+	attach(two)
+	if got := []string{ip(one), ip(two)}; got[0] != "198.18.100.10" || got[1] != "198.18.100.11" {
+		t.Fatalf("gateway IPs %v, want the pool's two addresses in order", got)
+	}
+	code, status, msg := vpcErr(t, c, "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": s.cgw})
+	if code != "OperationFailed.AllocateCidrFailed" || status != 400 || !strings.Contains(msg, "no free address") || !strings.Contains(msg, "publicPool") {
+		t.Fatalf("third connection: %s %d %q, want OperationFailed.AllocateCidrFailed naming the pool", code, status, msg)
+	}
+	// The first goes: detached, then deleted.
+	call(t, c, "DeleteTransitRouterVpnAttachment", map[string]string{"TransitRouterAttachmentId": attOne})
+	waitFor(t, "detached", func() bool { return attachmentStatus(t, c, attOne) == "" })
+	vpcCall(t, c, "DeleteVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": one})
+	three := create()
+	attach(three)
+	if got := ip(three); got != "198.18.100.10" {
+		t.Fatalf("the new connection got %s, want the freed 198.18.100.10", got)
 	}
 }

@@ -208,6 +208,19 @@ func (s *Service) LookupKey(ctx context.Context, keyID string) (Key, error) {
 	return e.key, nil
 }
 
+// PeekKey returns what LookupKey last found about keyID, without confirming it is still
+// current (ok=false when nothing is cached). A caller that acts on it must still call
+// LookupKey before it trusts the key: it only lets work that needs the secret (checking a
+// signature) start before the confirmation arrives.
+func (s *Service) PeekKey(keyID string) (Key, bool) {
+	v, ok := s.keys.Load(keyID)
+	if !ok {
+		return Key{}, false
+	}
+	e, ok := v.(keyEntry)
+	return e.key, ok
+}
+
 func (s *Service) lookupKey(ctx context.Context, keyID string) (keyEntry, error) {
 	kv, ok, err := s.st.Get(ctx, akKey(keyID))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"opencen/internal/apierr"
+	"opencen/internal/config"
 	"opencen/internal/model"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) CreateTransitRouterVpnAttachment(ctx context.Context, c Caller
 		if len(att.Zones) == 0 {
 			att.Zones = []string{region.Zones[0]}
 		}
-		ip, err := s.allocateGatewayIP(t, vco, tr, att.ID)
+		ip, err := s.allocateGatewayIP(t, vco, tr, att.ID, att.Zones[0])
 		if err != nil {
 			return "", err
 		}
@@ -222,9 +223,9 @@ type allocation struct {
 	Cidr            string `json:"cidr,omitempty"`
 }
 
-// allocateGatewayIP gives a public connection an address of the region's pool and a
-// private one an address of the transit router's CIDR blocks.
-func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.TransitRouter, attID string) (string, error) {
+// allocateGatewayIP gives a public connection an address of its zone's pool (or the
+// region's) and a private one an address of the transit router's CIDR blocks.
+func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.TransitRouter, attID, zone string) (string, error) {
 	if vco.NetworkType == "private" {
 		cidrs, err := listTxn[model.TransitRouterCidr](t, model.KindTRCidr)
 		if err != nil {
@@ -242,7 +243,7 @@ func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.
 				s.log.Error("a stored transit router CIDR block does not parse; it gives no addresses", "cidr", c.ID, "value", c.Cidr)
 				continue
 			}
-			if ip, ok, err := freeAddress(t, "private/"+tr.ID, p); err != nil {
+			if ip, ok, err := freeAddress(t, "private/"+tr.ID, config.Pool{p.Masked().String()}); err != nil {
 				return "", err
 			} else if ok {
 				return ip, t.create(allocKey("private/"+tr.ID, ip), allocation{VpnID: vco.ID, AttachmentID: attID, TransitRouterID: tr.ID, CidrID: c.ID, Cidr: c.Cidr})
@@ -254,26 +255,51 @@ func (s *Service) allocateGatewayIP(t *txn, vco *model.VpnConnection, tr *model.
 		return "", apierr.New("OperationFailed.AllocateCidrFailed", "The CIDR blocks of transit router %s have no free address; add a CIDR block.", tr.ID)
 	}
 	region, _ := s.cfg.Region(tr.Region)
-	if region.PublicPool == "" {
-		return "", apierr.New("OperationFailed.AllocateCidrFailed", "Region %s has no public address pool configured (publicPool in the server config).", tr.Region)
-	}
-	pool, err := netip.ParsePrefix(region.PublicPool)
-	if err != nil {
-		return "", apierr.New("OperationFailed.AllocateCidrFailed", "Region %s's public address pool %q (publicPool in the server config) is not a CIDR block.", tr.Region, region.PublicPool)
+	pool := region.PoolOf(zone)
+	if len(pool) == 0 {
+		return "", apierr.New("OperationFailed.AllocateCidrFailed", "Region %s has no public address pool for zone %s: add publicPool (or zonePools) to the region in the server config.", tr.Region, zone)
 	}
 	ip, ok, err := freeAddress(t, "public/"+tr.Region, pool)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return "", apierr.New("OperationFailed.AllocateCidrFailed", "The public address pool %s of %s is exhausted.", region.PublicPool, tr.Region)
+		return "", poolExhausted(tr.Region, zone, pool)
 	}
 	return ip, t.create(allocKey("public/"+tr.Region, ip), allocation{VpnID: vco.ID, AttachmentID: attID, TransitRouterID: tr.ID})
 }
 
-// freeAddress finds the lowest unallocated host of p, skipping the network address, the
-// first host (the block's router) and the broadcast address.
-func freeAddress(t *txn, scope string, p netip.Prefix) (string, bool, error) {
+// checkPoolNotExhausted refuses when no pool of the region (its own, its zones') has a
+// free address.
+func (s *Service) checkPoolNotExhausted(t *txn, regionID string) error {
+	region, ok := s.cfg.Region(regionID)
+	if !ok {
+		return nil
+	}
+	zones := append([]string{""}, region.Zones...)
+	pools := 0
+	for _, z := range zones {
+		pool := region.PoolOf(z)
+		if len(pool) == 0 {
+			continue
+		}
+		pools++
+		if _, free, err := freeAddress(t, "public/"+regionID, pool); err != nil || free {
+			return err
+		}
+	}
+	if pools == 0 {
+		return nil // no pool at all: the attachment says so
+	}
+	return poolExhausted(regionID, "any", region.PublicPool)
+}
+
+func poolExhausted(region, zone string, pool config.Pool) error {
+	return apierr.New("OperationFailed.AllocateCidrFailed", "The public address pool of %s (zone %s: %s) has no free address: delete a connection, or add addresses to publicPool or zonePools in the server config.", region, zone, apierr.Clip(pool.String()))
+}
+
+// freeAddress finds the first address of pool not allocated in scope.
+func freeAddress(t *txn, scope string, pool config.Pool) (string, bool, error) {
 	taken := map[string]bool{}
 	kvs, err := t.list(allocKey(scope, ""))
 	if err != nil {
@@ -282,20 +308,12 @@ func freeAddress(t *txn, scope string, p netip.Prefix) (string, bool, error) {
 	for _, kv := range kvs {
 		taken[kv.Key[len(allocKey(scope, "")):]] = true
 	}
-	last := lastAddr(p)
-	for a := p.Masked().Addr().Next().Next(); p.Contains(a) && a != last; a = a.Next() {
+	for a := range pool.Addrs() {
 		if !taken[a.String()] {
 			return a.String(), true, nil
 		}
 	}
 	return "", false, nil
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // releaseGatewayIP frees a connection's address.
@@ -308,6 +326,25 @@ func releaseGatewayIP(t *txn, vco *model.VpnConnection) {
 	} else {
 		t.del(allocKey("public/"+vco.Region, vco.InternetIP))
 	}
+}
+
+// cidrAllocations counts the private gateway addresses allocated from a CIDR block.
+func cidrAllocations(t *txn, trID, cidrID string) (int, error) {
+	kvs, err := t.list(allocKey("private/"+trID, ""))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, kv := range kvs {
+		var a allocation
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return 0, err
+		}
+		if a.CidrID == cidrID {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // CidrAllocation is one private gateway address taken from a transit-router CIDR block.

@@ -32,13 +32,50 @@ func (s *Service) ListTransitRouterVpnAttachments(ctx context.Context, c Caller,
 	return out, nil
 }
 
-// UpdateTRVpnAttachmentInput is UpdateTransitRouterVpnAttachmentAttribute's request.
-type UpdateTRVpnAttachmentInput struct {
+// UpdateAttachmentInput is UpdateTransitRouterVpnAttachmentAttribute's and
+// UpdateTransitRouterVpcAttachmentAttribute's request; nil fields stay.
+type UpdateAttachmentInput struct {
 	ID                      string
 	Name, Description       *string
 	AutoPublishRouteEnabled *bool
 	OrderType               *string
 	DryRun                  bool
+}
+
+func (in UpdateAttachmentInput) check() error {
+	if err := model.CBNName.CheckOpt("TransitRouterAttachmentName", in.Name); err != nil {
+		return err
+	}
+	if err := model.CBNDescription.CheckOpt("TransitRouterAttachmentDescription", in.Description); err != nil {
+		return err
+	}
+	return checkOrderType(in.OrderType)
+}
+
+func checkOrderType(v *string) error {
+	if v != nil && *v != model.OrderPayByCenOwner && *v != model.OrderPayByResourceOwner {
+		return apierr.Invalid("OrderType", "OrderType must be PayByCenOwner or PayByResourceOwner; got %q.", *v)
+	}
+	return nil
+}
+
+// apply changes an Attached attachment's fields, given by pointers into it.
+func (in UpdateAttachmentInput) apply(id, status string, name, description *string, autoPublish *bool, orderType *string) error {
+	if status != model.AttachmentAttached {
+		return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", id, status)
+	}
+	if in.DryRun {
+		return errDryRun
+	}
+	for _, f := range []struct{ dst, src *string }{{name, in.Name}, {description, in.Description}, {orderType, in.OrderType}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if in.AutoPublishRouteEnabled != nil {
+		*autoPublish = *in.AutoPublishRouteEnabled
+	}
+	return nil
 }
 
 func (s *Service) ownedAttachment(t *txn, c Caller, id string) (*model.VpnAttachment, error) {
@@ -50,42 +87,17 @@ func (s *Service) ownedAttachment(t *txn, c Caller, id string) (*model.VpnAttach
 
 // UpdateTransitRouterVpnAttachmentAttribute changes an attachment's name, description,
 // route publishing or payer.
-func (s *Service) UpdateTransitRouterVpnAttachmentAttribute(ctx context.Context, c Caller, in UpdateTRVpnAttachmentInput) error {
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterAttachmentName", *in.Name); err != nil {
-			return err
-		}
-	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterAttachmentDescription", *in.Description); err != nil {
-			return err
-		}
-	}
-	if in.OrderType != nil && *in.OrderType != "PayByCenOwner" && *in.OrderType != "PayByResourceOwner" {
-		return apierr.Invalid("OrderType", "OrderType must be PayByCenOwner or PayByResourceOwner; got %q.", *in.OrderType)
+func (s *Service) UpdateTransitRouterVpnAttachmentAttribute(ctx context.Context, c Caller, in UpdateAttachmentInput) error {
+	if err := in.check(); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		a, err := s.ownedAttachment(t, c, in.ID)
 		if err != nil {
 			return err
 		}
-		if a.Status != model.AttachmentAttached {
-			return apierr.New("IncorrectStatus.Status", "The attachment %s is %s; retry when it is Attached.", a.ID, a.Status)
-		}
-		if in.DryRun {
-			return errDryRun
-		}
-		if in.Name != nil {
-			a.Name = *in.Name
-		}
-		if in.Description != nil {
-			a.Description = *in.Description
-		}
-		if in.AutoPublishRouteEnabled != nil {
-			a.AutoPublishRouteEnabled = *in.AutoPublishRouteEnabled
-		}
-		if in.OrderType != nil {
-			a.OrderType = *in.OrderType
+		if err := in.apply(a.ID, a.Status, &a.Name, &a.Description, &a.AutoPublishRouteEnabled, &a.OrderType); err != nil {
+			return err
 		}
 		return t.put(resKey(model.KindVpnAttachment, a.ID), a)
 	})
@@ -192,8 +204,8 @@ func (in GrantInput) check() error {
 	if in.InstanceType != "VPN" {
 		return apierr.Invalid("InstanceType", "InstanceType %q cannot be granted here; OpenCEN grants VPN (IPsec-VPN connections).", in.InstanceType)
 	}
-	if in.OrderType != "" && in.OrderType != "PayByCenOwner" && in.OrderType != "PayByResourceOwner" {
-		return apierr.Invalid("OrderType", "OrderType must be PayByCenOwner or PayByResourceOwner; got %q.", in.OrderType)
+	if in.OrderType != "" {
+		return checkOrderType(&in.OrderType)
 	}
 	return nil
 }
@@ -223,6 +235,40 @@ func (s *Service) GrantInstanceToTransitRouter(ctx context.Context, c Caller, in
 		return g.ID, t.put(grantKey(vco.ID, in.CenID, in.CenOwnerID), g)
 	})
 	return err
+}
+
+// ModifyGrantInstanceToTransitRouter changes who pays for attaching a granted connection
+// (the caller's grants of InstanceId to CenId, whoever owns the CEN).
+func (s *Service) ModifyGrantInstanceToTransitRouter(ctx context.Context, c Caller, cenID, instanceID, orderType string) error {
+	for _, p := range []struct{ name, v string }{{"CenId", cenID}, {"InstanceId", instanceID}, {"OrderType", orderType}} {
+		if p.v == "" {
+			return apierr.Missing(p.name)
+		}
+	}
+	if err := checkOrderType(&orderType); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		grants, err := listTxn[model.Grant](t, model.KindGrant)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, g := range grants {
+			if g.Owner != c.AccountID || g.InstanceID != instanceID || g.CenID != cenID {
+				continue
+			}
+			found = true
+			g.OrderType = orderType
+			if err := t.put(grantKey(g.InstanceID, g.CenID, g.CenOwner), g); err != nil {
+				return err
+			}
+		}
+		if !found {
+			return apierr.New("InvalidGrantRule.NotFound", "Instance %s is not granted to CEN %s; grant it with GrantInstanceToTransitRouter first.", instanceID, cenID)
+		}
+		return nil
+	})
 }
 
 func (s *Service) accountTxn(t *txn, id string) (Account, error) {

@@ -83,15 +83,11 @@ func (s *Service) ModifyCenAttribute(ctx context.Context, c Caller, in ModifyCen
 	if in.CenID == "" {
 		return apierr.Missing("CenId")
 	}
-	if in.Name != nil {
-		if err := model.CBNName.Check("Name", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("Name", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("Description", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("Description", in.Description); err != nil {
+		return err
 	}
 	if in.ProtectionLevel != nil && *in.ProtectionLevel != "REDUCED" {
 		return apierr.Invalid("ProtectionLevel", "ProtectionLevel must be REDUCED; got %q.", *in.ProtectionLevel)

@@ -149,15 +149,11 @@ func (s *Service) ModifyCustomerGatewayAttribute(ctx context.Context, c Caller, 
 	if in.ID == "" {
 		return CustomerGatewayView{}, apierr.Missing("CustomerGatewayId")
 	}
-	if in.Name != nil {
-		if err := model.VPCName.Check("Name", *in.Name); err != nil {
-			return CustomerGatewayView{}, err
-		}
+	if err := model.VPCName.CheckOpt("Name", in.Name); err != nil {
+		return CustomerGatewayView{}, err
 	}
-	if in.Description != nil {
-		if err := model.VPCDescription.Check("Description", *in.Description); err != nil {
-			return CustomerGatewayView{}, err
-		}
+	if err := model.VPCDescription.CheckOpt("Description", in.Description); err != nil {
+		return CustomerGatewayView{}, err
 	}
 	if in.AuthKey != nil && *in.AuthKey != "" {
 		if err := model.CheckAuthKey("AuthKey", *in.AuthKey); err != nil {

@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"opencen/internal/apierr"
+	"opencen/internal/store"
 )
 
 // tokenRecord remembers the result of a request made with a ClientToken.
@@ -71,29 +72,43 @@ func idempotent[R any](ctx context.Context, s *Service, c Caller, action, token 
 	return out, err
 }
 
-// GCTokens forgets ClientTokens older than TokenTTL.
-func (s *Service) GCTokens(ctx context.Context) (int, error) {
-	kvs, _, err := s.st.List(ctx, tokenPrefix)
+// GC forgets what has expired: ClientTokens older than TokenTTL and the console
+// sign-outs of sessions that have expired anyway. It returns how many records went.
+func (s *Service) GC(ctx context.Context) (int, error) {
+	tokens, err := s.gcExpired(ctx, tokenPrefix, func(raw []byte) bool {
+		var rec tokenRecord
+		return json.Unmarshal(raw, &rec) == nil && s.now().Sub(rec.Created) < TokenTTL
+	})
+	if err != nil {
+		return tokens, err
+	}
+	signOuts, err := s.gcExpired(ctx, signOutPrefix, func(raw []byte) bool {
+		var rec signOutRecord
+		return json.Unmarshal(raw, &rec) == nil && s.now().Before(rec.Until)
+	})
+	return tokens + signOuts, err
+}
+
+// gcExpired deletes the records under prefix that live says are over (or that do not
+// decode), each only while it is still the value listed. No cache depends on these
+// records, so they go without the revision keys.
+func (s *Service) gcExpired(ctx context.Context, prefix string, live func(raw []byte) bool) (int, error) {
+	kvs, _, err := s.st.List(ctx, prefix)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, kv := range kvs {
-		var rec tokenRecord
-		if json.Unmarshal(kv.Value, &rec) == nil && s.now().Sub(rec.Created) < TokenTTL {
+		if live(kv.Value) {
 			continue
 		}
-		err := s.update(ctx, func(t *txn) error {
-			if _, ok, err := t.getRaw(kv.Key); err != nil || !ok {
-				return err
-			}
-			t.del(kv.Key)
-			return nil
-		})
+		res, err := s.st.Txn(ctx, []store.Cmp{{Key: kv.Key, ModRevision: kv.ModRevision}}, []store.Op{store.Delete(kv.Key)})
 		if err != nil {
 			return n, err
 		}
-		n++
+		if res.Succeeded {
+			n++
+		}
 	}
 	return n, nil
 }

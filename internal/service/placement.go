@@ -13,17 +13,20 @@ import (
 	"opencen/internal/store"
 )
 
-// Gateway nodes and placement. A gateway node (`opencen gateway`) registers under
-// /cluster/gateways/<node> and renews the record every third of its lease; a node whose
-// lease has expired is dead. The placement controller (controller.Placement, on the
+// Gateway nodes and placement. A gateway node (`opencen gateway`) keeps two records:
+// /cluster/gateways/<node>, what it is (zone, address, capacity), rewritten every third of
+// its lease for the LeaseExpires operators see and kept after the node dies, so a dead
+// node is listed as such; and /cluster/alive/<node>, written under an etcd lease the node
+// keeps alive: etcd deletes it when the node stops renewing, by etcd's clock, not the
+// node's. A node is alive while that key exists. The placement controller (in the
 // controllers' leader) puts each active transit router, with its connections, on one live
 // node of its region (/placement/<tr>), and moves it when its node dies. Records under
 // /cluster/ are liveness: their writes move no revision key, so renewing them invalidates
 // nothing; placements are desired state (/rev/spec), which the nodes' read models follow.
 
 const (
-	gatewayNodesPrefix = "/cluster/gateways/"
 	placementPrefix    = "/placement/"
+	gatewayAlivePrefix = "/cluster/alive/"
 )
 
 // GatewayNode is a gateway node's registration.
@@ -36,10 +39,9 @@ type GatewayNode struct {
 	Capacity     int       `json:"Capacity,omitempty"`
 	Started      time.Time `json:"Started"`
 	LeaseExpires time.Time `json:"LeaseExpires"`
+	// Alive: the node's lease runs (its key under /cluster/alive/ exists). Set when read.
+	Alive bool `json:"-"`
 }
-
-// Alive reports whether the node's lease runs at now.
-func (n GatewayNode) Alive(now time.Time) bool { return now.Before(n.LeaseExpires) }
 
 // Placement says which gateway node runs a transit router.
 type Placement struct {
@@ -58,7 +60,7 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 		return n, fmt.Errorf("zone %q is not in the catalog (regions and zones come from the server's --config)", n.Zone)
 	}
 	n.Region = region.ID
-	key := gatewayNodesPrefix + n.Node
+	key := GatewaysPrefix + n.Node
 	kv, ok, err := s.st.Get(ctx, key)
 	if err != nil {
 		return n, err
@@ -66,13 +68,17 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 	now := s.now().UTC()
 	if ok {
 		var old GatewayNode
-		if json.Unmarshal(kv.Value, &old) == nil {
-			if old.Alive(now) && old.Zone != n.Zone {
-				return n, fmt.Errorf("gateway node %s is registered in zone %s and alive until %s: give this node another name", n.Node, old.Zone, old.LeaseExpires.Format(time.RFC3339))
+		if json.Unmarshal(kv.Value, &old) == nil && old.Zone != n.Zone {
+			alive, err := s.gatewayAlive(ctx, n.Node)
+			if err != nil {
+				return n, err
 			}
-			if old.Alive(now) {
-				n.Started = old.Started
+			if alive {
+				return n, fmt.Errorf("gateway node %s is registered in zone %s and alive: give this node another name (or wait for the old one's lease to run out)", n.Node, old.Zone)
 			}
+		}
+		if json.Unmarshal(kv.Value, &old) == nil && now.Before(old.LeaseExpires) {
+			n.Started = old.Started
 		}
 	}
 	if n.Started.IsZero() {
@@ -93,15 +99,39 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 // DeregisterGatewayNode removes a node's registration: a node that stops cleanly, so its
 // routers move now rather than when its lease would have expired.
 func (s *Service) DeregisterGatewayNode(ctx context.Context, node string) error {
-	_, err := s.st.Txn(ctx, nil, []store.Op{store.Delete(gatewayNodesPrefix + node)})
+	_, err := s.st.Txn(ctx, nil, []store.Op{store.Delete(GatewaysPrefix + node)})
 	return err
 }
 
-// GatewayNodes lists the registered gateway nodes, sorted by name.
+// MarkGatewayNodeAlive writes the node's liveness key under its session's lease: while the
+// session lives, the node is alive.
+func (s *Service) MarkGatewayNodeAlive(ctx context.Context, sess store.Session, node string) error {
+	raw, err := json.Marshal(struct{ Node string }{node})
+	if err != nil {
+		return err
+	}
+	return sess.Put(ctx, gatewayAlivePrefix+node, raw)
+}
+
+func (s *Service) gatewayAlive(ctx context.Context, node string) (bool, error) {
+	_, ok, err := s.st.Get(ctx, gatewayAlivePrefix+node)
+	return ok, err
+}
+
+// GatewayNodes lists the registered gateway nodes, sorted by name, each with whether it is
+// alive.
 func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
-	kvs, _, err := s.st.List(ctx, gatewayNodesPrefix)
+	kvs, _, err := s.st.List(ctx, GatewaysPrefix)
 	if err != nil {
 		return nil, err
+	}
+	alive, _, err := s.st.List(ctx, gatewayAlivePrefix)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, kv := range alive {
+		live[strings.TrimPrefix(kv.Key, gatewayAlivePrefix)] = true
 	}
 	var out []GatewayNode
 	for _, kv := range kvs {
@@ -110,6 +140,7 @@ func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
 			s.log.Warn("a gateway node's registration does not decode", "key", kv.Key, "err", err)
 			continue
 		}
+		n.Alive = live[n.Node]
 		out = append(out, n)
 	}
 	slices.SortFunc(out, func(a, b GatewayNode) int { return strings.Compare(a.Node, b.Node) })
@@ -236,7 +267,6 @@ func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections 
 // GatewayNodeView is a node as `opencen admin gateway list` shows it.
 type GatewayNodeView struct {
 	GatewayNode
-	Alive          bool
 	TransitRouters []string
 	Connections    []string
 }
@@ -250,10 +280,9 @@ func (s *Service) DescribeGatewayNodes(ctx context.Context, c Caller) ([]Gateway
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
 	var out []GatewayNodeView
 	for _, n := range in.Nodes {
-		v := GatewayNodeView{GatewayNode: n, Alive: n.Alive(now), TransitRouters: []string{}, Connections: []string{}}
+		v := GatewayNodeView{GatewayNode: n, TransitRouters: []string{}, Connections: []string{}}
 		for _, r := range in.Routers {
 			if in.Current[r.ID].Node == n.Node {
 				v.TransitRouters = append(v.TransitRouters, r.ID)
@@ -274,7 +303,7 @@ func (s *Service) ForgetGatewayNode(ctx context.Context, c Caller, node string) 
 	if node == "" {
 		return apierr.Missing("Node")
 	}
-	key := gatewayNodesPrefix + node
+	key := GatewaysPrefix + node
 	kv, ok, err := s.st.Get(ctx, key)
 	if err != nil {
 		return err
@@ -282,16 +311,19 @@ func (s *Service) ForgetGatewayNode(ctx context.Context, c Caller, node string) 
 	if !ok {
 		return apierr.New("InvalidGatewayNode.NotFound", "The gateway node %s is not registered.", apierr.Clip(node))
 	}
-	var n GatewayNode
-	if json.Unmarshal(kv.Value, &n) == nil && n.Alive(s.now()) {
-		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s is alive (its lease runs until %s); stop it first.", n.Node, n.LeaseExpires.Format(time.RFC3339))
+	alive, err := s.gatewayAlive(ctx, node)
+	if err != nil {
+		return err
+	}
+	if alive {
+		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s is alive (its lease runs); stop it first.", apierr.Clip(node))
 	}
 	res, err := s.st.Txn(ctx, []store.Cmp{{Key: key, ModRevision: kv.ModRevision}}, []store.Op{store.Delete(key)})
 	if err != nil {
 		return err
 	}
 	if !res.Succeeded {
-		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s renewed its registration meanwhile: it is alive; stop it first.", n.Node)
+		return apierr.New("IncorrectStatus.GatewayNode", "The gateway node %s renewed its registration meanwhile: it is alive; stop it first.", apierr.Clip(node))
 	}
 	return nil
 }

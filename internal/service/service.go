@@ -175,6 +175,23 @@ func (s *Service) region(param, id string) (config.Region, error) {
 	return r, nil
 }
 
+// Zones lists a region's zones (every one can host a transit router's attachments and a
+// connection's gateway address).
+func (s *Service) Zones(param, region string) ([]string, error) {
+	r, err := s.region(param, region)
+	return r.Zones, err
+}
+
+// VpnZones lists the zones an IPsec-VPN connection of a region can be placed in: none
+// where the region takes no IPsec-VPN attachments.
+func (s *Service) VpnZones(region string) ([]string, error) {
+	r, err := s.region("RegionId", region)
+	if err != nil || r.NoVPNAttachment {
+		return nil, err
+	}
+	return r.Zones, nil
+}
+
 func decodeJSON(raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("decode: %w", err)

@@ -137,15 +137,11 @@ type UpdateRouteTableInput struct {
 
 // UpdateTransitRouterRouteTable renames or re-describes a table.
 func (s *Service) UpdateTransitRouterRouteTable(ctx context.Context, c Caller, in UpdateRouteTableInput) error {
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterRouteTableName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterRouteTableName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterRouteTableDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterRouteTableDescription", in.Description); err != nil {
+		return err
 	}
 	if in.MultiRegionECMP != nil && *in.MultiRegionECMP != "disable" && *in.MultiRegionECMP != "enable" {
 		return apierr.Invalid("RouteTableOptions.MultiRegionECMP", "RouteTableOptions.MultiRegionECMP must be enable or disable; got %q.", *in.MultiRegionECMP)
@@ -603,7 +599,7 @@ func (s *Service) DeleteTransitRouterRouteEntry(ctx context.Context, c Caller, i
 			}
 		}
 		if target == nil {
-			return apierr.New("InvalidTransitRouterRouteEntryId.NotFound", "No such static route entry: %s.", firstNonEmpty(in.ID, in.Destination))
+			return routeEntryNotFound(firstNonEmpty(in.ID, in.Destination))
 		}
 		if target.Status != model.StatusActive {
 			return apierr.New("IncorrectStatus.Status", "The route entry %s is %s; retry when it is Active.", target.ID, target.Status)
@@ -614,6 +610,49 @@ func (s *Service) DeleteTransitRouterRouteEntry(ctx context.Context, c Caller, i
 		s.setStatus(&target.Meta, model.StatusDeleting)
 		return t.put(resKey(model.KindRouteEntry, target.ID), target)
 	})
+}
+
+// UpdateRouteEntryInput is UpdateTransitRouterRouteEntry's request; nil fields stay.
+type UpdateRouteEntryInput struct {
+	ID                string
+	Name, Description *string
+	DryRun            bool
+}
+
+// UpdateTransitRouterRouteEntry renames or describes an Active static entry.
+func (s *Service) UpdateTransitRouterRouteEntry(ctx context.Context, c Caller, in UpdateRouteEntryInput) error {
+	if in.ID == "" {
+		return apierr.Missing("TransitRouterRouteEntryId")
+	}
+	if err := model.CBNName.CheckOpt("TransitRouterRouteEntryName", in.Name); err != nil {
+		return err
+	}
+	if err := model.CBNDescription.CheckOpt("TransitRouterRouteEntryDescription", in.Description); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		e, err := getOwned[model.RouteEntry](t, c, model.KindRouteEntry, in.ID, routeEntryNotFound(in.ID))
+		if err != nil {
+			return err
+		}
+		if e.Status != model.StatusActive {
+			return apierr.New("IncorrectStatus.Status", "The route entry %s is %s; retry when it is Active.", e.ID, e.Status)
+		}
+		if in.DryRun {
+			return errDryRun
+		}
+		if in.Name != nil {
+			e.Name = *in.Name
+		}
+		if in.Description != nil {
+			e.Description = *in.Description
+		}
+		return t.put(resKey(model.KindRouteEntry, e.ID), e)
+	})
+}
+
+func routeEntryNotFound(id string) *apierr.Error {
+	return apierr.New("InvalidTransitRouterRouteEntryId.NotFound", "No such static route entry: %s.", id)
 }
 
 func firstNonEmpty(a, b string) string {

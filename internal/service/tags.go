@@ -23,11 +23,14 @@ var tagTypes = map[string]map[string]TagType{
 		"transitrouter":              {"TransitRouter", model.KindTR},
 		"transitrouterroutetable":    {"TransitRouterRouteTable", model.KindRouteTable},
 		"transitroutervpnattachment": {"TransitRouterVpnAttachment", model.KindVpnAttachment},
+		"transitroutervpcattachment": {"TransitRouterVpcAttachment", model.KindVpcAttachment},
 	},
 	"Vpc": {
 		"vpnattachment":   {"VPNATTACHMENT", model.KindVpnConnection},
 		"vpnconnection":   {"VPNCONNECTION", model.KindVpnConnection},
 		"customergateway": {"CUSTOMERGATEWAY", model.KindCustomerGateway},
+		"vpc":             {"VPC", model.KindVPC},
+		"vswitch":         {"VSWITCH", model.KindVSwitch},
 	},
 }
 

@@ -173,15 +173,11 @@ func (s *Service) UpdateTransitRouter(ctx context.Context, c Caller, in UpdateTr
 	if in.ID == "" {
 		return apierr.Missing("TransitRouterId")
 	}
-	if in.Name != nil {
-		if err := model.CBNName.Check("TransitRouterName", *in.Name); err != nil {
-			return err
-		}
+	if err := model.CBNName.CheckOpt("TransitRouterName", in.Name); err != nil {
+		return err
 	}
-	if in.Description != nil {
-		if err := model.CBNDescription.Check("TransitRouterDescription", *in.Description); err != nil {
-			return err
-		}
+	if err := model.CBNDescription.CheckOpt("TransitRouterDescription", in.Description); err != nil {
+		return err
 	}
 	return s.update(ctx, func(t *txn) error {
 		tr, err := getOwned[model.TransitRouter](t, c, model.KindTR, in.ID, trNotFound(in.ID))
@@ -239,21 +235,9 @@ func (s *Service) addCidr(t *txn, c Caller, cen *model.CEN, tr *model.TransitRou
 	if err != nil {
 		return "", err
 	}
-	existing, err := listTxn[model.TransitRouterCidr](t, model.KindTRCidr)
+	count, err := checkCidrOverlap(t, cen.ID, tr.ID, "", param, p)
 	if err != nil {
 		return "", err
-	}
-	count := 0
-	for _, e := range existing {
-		if e.CenID != cen.ID {
-			continue
-		}
-		if e.TransitRouterID == tr.ID {
-			count++
-		}
-		if q, err := netip.ParsePrefix(e.Cidr); err == nil && q.Overlaps(p) {
-			return "", apierr.New("InvalidCidr.Overlapped", "%s %s overlaps %s (%s of transit router %s); CIDR blocks must not overlap within a CEN.", param, p, q, e.ID, e.TransitRouterID)
-		}
 	}
 	for _, w := range pendingCidrs(t) {
 		if w.CenID == cen.ID && w.TransitRouterID == tr.ID {
@@ -276,6 +260,28 @@ func (s *Service) addCidr(t *txn, c Caller, cen *model.CEN, tr *model.TransitRou
 	cidr := model.TransitRouterCidr{Meta: s.newMeta(c, model.KindTRCidr, tr.Region, "", nil),
 		TransitRouterID: tr.ID, CenID: cen.ID, Cidr: p.String(), Name: ci.Name, Description: ci.Description, PublishCidrRoute: publish}
 	return cidr.ID, t.create(resKey(model.KindTRCidr, cidr.ID), cidr)
+}
+
+// checkCidrOverlap checks p against the CEN's blocks other than self's, and counts those of
+// transit router trID.
+func checkCidrOverlap(t *txn, cenID, trID, self, param string, p netip.Prefix) (int, error) {
+	existing, err := listTxn[model.TransitRouterCidr](t, model.KindTRCidr)
+	if err != nil {
+		return 0, err
+	}
+	count := 0
+	for _, e := range existing {
+		if e.CenID != cenID || e.ID == self {
+			continue
+		}
+		if e.TransitRouterID == trID {
+			count++
+		}
+		if q, err := netip.ParsePrefix(e.Cidr); err == nil && q.Overlaps(p) {
+			return 0, apierr.New("InvalidCidr.Overlapped", "%s %s overlaps %s (%s of transit router %s); CIDR blocks must not overlap within a CEN.", param, p, q, e.ID, e.TransitRouterID)
+		}
+	}
+	return count, nil
 }
 
 // pendingCidrs are CIDR blocks written earlier in this transaction.
@@ -382,7 +388,89 @@ func (s *Service) ListTransitRouterCidr(ctx context.Context, c Caller, trID, reg
 	return out, err
 }
 
-// DeleteTransitRouterCidr removes a CIDR block.
+// ModifyTransitRouterCidrInput is ModifyTransitRouterCidr's request; nil fields stay.
+type ModifyTransitRouterCidrInput struct {
+	TransitRouterID, RegionID, ID string
+	Cidr, Name, Description       *string
+	PublishCidrRoute              *bool
+	DryRun                        bool
+}
+
+// ModifyTransitRouterCidr renames, describes or re-publishes a CIDR block, or changes it
+// while no gateway address has been allocated from it.
+func (s *Service) ModifyTransitRouterCidr(ctx context.Context, c Caller, in ModifyTransitRouterCidrInput) error {
+	if in.TransitRouterID == "" {
+		return apierr.Missing("TransitRouterId")
+	}
+	if in.ID == "" {
+		return apierr.Missing("TransitRouterCidrId")
+	}
+	if _, err := s.region("RegionId", in.RegionID); err != nil {
+		return err
+	}
+	var p netip.Prefix
+	if in.Cidr != nil {
+		var err error
+		if p, err = model.ParseTRCidr("Cidr", *in.Cidr); err != nil {
+			return err
+		}
+	}
+	if err := model.CBNName.CheckOpt("Name", in.Name); err != nil {
+		return err
+	}
+	if err := model.CBNDescription.CheckOpt("Description", in.Description); err != nil {
+		return err
+	}
+	return s.update(ctx, func(t *txn) error {
+		tr, _, err := s.activeTR(t, c, in.TransitRouterID, in.RegionID)
+		if err != nil {
+			return err
+		}
+		ci, err := trCidr(t, tr, in.ID)
+		if err != nil {
+			return err
+		}
+		if in.Cidr != nil && p.String() != ci.Cidr {
+			if _, err := checkCidrOverlap(t, ci.CenID, tr.ID, ci.ID, "Cidr", p); err != nil {
+				return err
+			}
+			if n, err := cidrAllocations(t, tr.ID, ci.ID); err != nil {
+				return err
+			} else if n > 0 {
+				return apierr.New("OperationFailed.CidrBlockAllocated", "%d gateway address(es) of IPsec-VPN connections are allocated from %s (%s); the block can change once they are released (detach those connections).", n, ci.ID, ci.Cidr)
+			}
+			ci.Cidr = p.String()
+		}
+		if in.DryRun {
+			return errDryRun
+		}
+		if in.Name != nil {
+			ci.Name = *in.Name
+		}
+		if in.Description != nil {
+			ci.Description = *in.Description
+		}
+		if in.PublishCidrRoute != nil {
+			ci.PublishCidrRoute = *in.PublishCidrRoute
+		}
+		return t.put(resKey(model.KindTRCidr, ci.ID), ci)
+	})
+}
+
+// trCidr reads a CIDR block of a transit router.
+func trCidr(t *txn, tr *model.TransitRouter, id string) (*model.TransitRouterCidr, error) {
+	var ci model.TransitRouterCidr
+	ok, err := t.get(resKey(model.KindTRCidr, id), &ci)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || ci.TransitRouterID != tr.ID {
+		return nil, apierr.New("InvalidTransitRouterCidrId.NotFound", "The CIDR block %s of transit router %s does not exist.", id, tr.ID)
+	}
+	return &ci, nil
+}
+
+// DeleteTransitRouterCidr removes a CIDR block no gateway address is allocated from.
 func (s *Service) DeleteTransitRouterCidr(ctx context.Context, c Caller, trID, region, cidrID string, dryRun bool) error {
 	if trID == "" {
 		return apierr.Missing("TransitRouterId")
@@ -395,13 +483,14 @@ func (s *Service) DeleteTransitRouterCidr(ctx context.Context, c Caller, trID, r
 		if err != nil {
 			return err
 		}
-		var ci model.TransitRouterCidr
-		ok, err := t.get(resKey(model.KindTRCidr, cidrID), &ci)
+		ci, err := trCidr(t, tr, cidrID)
 		if err != nil {
 			return err
 		}
-		if !ok || ci.TransitRouterID != tr.ID {
-			return apierr.New("InvalidTransitRouterCidrId.NotFound", "The CIDR block %s of transit router %s does not exist.", cidrID, tr.ID)
+		if n, err := cidrAllocations(t, tr.ID, ci.ID); err != nil {
+			return err
+		} else if n > 0 {
+			return apierr.New("OperationFailed.CidrBlockAllocated", "%d gateway address(es) of IPsec-VPN connections are allocated from %s (%s); detach those connections first.", n, ci.ID, ci.Cidr)
 		}
 		if dryRun {
 			return errDryRun

@@ -149,6 +149,13 @@ func (s *Service) CreateVpnAttachment(ctx context.Context, c Caller, in VpnInput
 		if err := checkBgpPeer(v, cgw); err != nil {
 			return nil, err
 		}
+		if v.NetworkType != "private" {
+			// The gateway IP is allocated at attach; a region with no address left anywhere
+			// could give it none, so refuse now rather than after the customer built it.
+			if err := s.checkPoolNotExhausted(t, in.RegionID); err != nil {
+				return nil, err
+			}
+		}
 		if in.DryRun {
 			return nil, errDryRun
 		}
@@ -428,30 +435,63 @@ func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id strin
 	return p.Spec, p.Err()
 }
 
-// MoveVpnResourceGroup accepts only the account's default group (the only one).
-func (s *Service) MoveVpnResourceGroup(ctx context.Context, c Caller, region, resourceType, id, group string) error {
-	if id == "" {
-		return apierr.Missing("InstanceId")
+// Resource types each resource-group move takes (matched case-insensitively): the Vpc
+// product's MoveVpnResourceGroup and MoveResourceGroup, and Cbn's MoveResourceGroup.
+var movable = map[string][]struct{ name, kind string }{
+	"MoveVpnResourceGroup": {{"VpnAttachment", model.KindVpnConnection}, {"VpnConnection", model.KindVpnConnection}, {"CustomerGateway", model.KindCustomerGateway}},
+	"Vpc":                  {{"Vpc", model.KindVPC}},
+	"Cbn":                  {{"CEN", model.KindCEN}},
+}
+
+// MoveInput is a resource-group move: Action is a key of movable, IDParam names the ID's
+// parameter (InstanceId or ResourceId).
+type MoveInput struct {
+	Action, Region, ResourceType, IDParam, ID, Group string
+	DryRun                                           bool
+}
+
+// MoveResourceGroup accepts a move of an existing resource of the caller into the
+// account's only resource group, the one it is in already.
+func (s *Service) MoveResourceGroup(ctx context.Context, c Caller, in MoveInput) error {
+	if in.ID == "" {
+		return apierr.Missing(in.IDParam)
 	}
-	if group == "" {
+	if in.Group == "" {
 		return apierr.Missing("NewResourceGroupId")
 	}
-	if err := s.checkResourceGroup(c, group); err != nil {
-		return apierr.Invalid("NewResourceGroupId", "NewResourceGroupId %q does not exist; OpenCEN has one resource group per account: %s.", group, DefaultResourceGroup(c.AccountID))
+	if err := s.checkResourceGroup(c, in.Group); err != nil {
+		return apierr.Invalid("NewResourceGroupId", "NewResourceGroupId %q does not exist; OpenCEN has one resource group per account: %s.", in.Group, DefaultResourceGroup(c.AccountID))
 	}
-	kinds := map[string]string{"vpnattachment": model.KindVpnConnection, "vpnconnection": model.KindVpnConnection, "customergateway": model.KindCustomerGateway}
-	kind, ok := kinds[strings.ToLower(resourceType)]
-	if !ok {
-		return apierr.Invalid("ResourceType", "ResourceType %q cannot be moved here; use VpnAttachment or CustomerGateway.", resourceType)
+	if in.ResourceType == "" {
+		return apierr.Missing("ResourceType")
+	}
+	kind := ""
+	var names []string
+	for _, m := range movable[in.Action] {
+		names = append(names, m.name)
+		if strings.EqualFold(m.name, in.ResourceType) {
+			kind = m.kind
+		}
+	}
+	if kind == "" {
+		return apierr.Invalid("ResourceType", "ResourceType %q cannot be moved here; use one of: %s.", in.ResourceType, apierr.Text(strings.Join(names, ", ")))
+	}
+	notFound := apierr.New("InvalidResourceId.NotFound", "The %s %s does not exist.", in.ResourceType, in.ID)
+	if in.IDParam == "InstanceId" {
+		notFound.Code = "InvalidInstanceId.NotFound"
 	}
 	return s.update(ctx, func(t *txn) error {
-		raw, ok, err := t.getRaw(resKey(kind, id))
+		raw, ok, err := t.getRaw(resKey(kind, in.ID))
 		if err != nil {
 			return err
 		}
 		var m model.Meta
-		if !ok || json.Unmarshal(raw, &m) != nil || m.Owner != c.AccountID || (region != "" && m.Region != region) {
-			return apierr.New("InvalidInstanceId.NotFound", "The %s %s does not exist.", resourceType, id)
+		// A CEN is global; anything else must be in the request's region when one is given.
+		if !ok || json.Unmarshal(raw, &m) != nil || m.Owner != c.AccountID || (in.Region != "" && m.Region != "" && m.Region != in.Region) {
+			return notFound
+		}
+		if in.DryRun {
+			return errDryRun
 		}
 		return nil
 	})
@@ -498,17 +538,34 @@ func (s *Service) ConnectionLogs(ctx context.Context, c Caller, region, id strin
 	if _, err := s.DescribeVpnConnection(ctx, c, region, id); err != nil {
 		return nil, err
 	}
-	kvs, _, err := s.st.List(ctx, logPrefix(id))
+	events, err := s.connectionEvents(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	for _, e := range events {
+		if !e.Time.Before(from) && e.Time.Before(to) {
+			out = append(out, e.String())
+		}
+	}
+	return out, nil
+}
+
+// String renders a log line as DescribeVpnConnectionLogs does.
+func (l LogLine) String() string { return l.Time.Format("2006-01-02 15:04:05") + " " + l.Message }
+
+// connectionEvents reads a connection's whole event log, oldest first.
+func (s *Service) connectionEvents(ctx context.Context, id string) ([]LogLine, error) {
+	kvs, _, err := s.st.List(ctx, logPrefix(id))
+	if err != nil {
+		return nil, err
+	}
+	var out []LogLine
 	for _, kv := range kvs {
 		var e logEntry
-		if json.Unmarshal(kv.Value, &e) != nil || e.Time.Before(from) || !e.Time.Before(to) {
-			continue
+		if json.Unmarshal(kv.Value, &e) == nil {
+			out = append(out, LogLine(e))
 		}
-		out = append(out, e.Time.Format("2006-01-02 15:04:05")+" "+e.Message)
 	}
 	return out, nil
 }

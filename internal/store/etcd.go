@@ -73,13 +73,19 @@ type Etcd struct {
 	revs    sharedReads[int64]
 	gets    sharedReads[getResult]
 	checks  sharedReads[TxnResult]
+	// expiring holds the leases of CreateExpiring's keys.
+	expiring expiringLeases
 
 	// life ends at Close: it bounds the shared reads and every watch.
-	life    context.Context
-	stop    context.CancelFunc
-	closed  atomic.Bool
-	mu      sync.Mutex // orders starting a watch against Close waiting for them
-	watches sync.WaitGroup
+	life   context.Context
+	stop   context.CancelFunc
+	closed atomic.Bool
+	// unreachableUntil (unix nanoseconds): etcd just failed a call for being out of reach,
+	// so calls until then get the short timeout: a request that makes several calls
+	// answers 503 in about one timeout rather than one per call.
+	unreachableUntil atomic.Int64
+	mu               sync.Mutex // orders starting a watch against Close waiting for them
+	watches          sync.WaitGroup
 }
 
 var _ Store = (*Etcd)(nil)
@@ -156,9 +162,16 @@ func (s *Etcd) call(ctx context.Context) (context.Context, context.CancelFunc, e
 	if s.closed.Load() {
 		return nil, nil, ErrClosed
 	}
-	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	timeout := s.timeout
+	if time.Now().UnixNano() < s.unreachableUntil.Load() {
+		timeout = min(timeout, unreachableTimeout)
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	return cctx, cancel, nil
 }
+
+// unreachableTimeout bounds calls for a timeout after etcd was found out of reach.
+const unreachableTimeout = time.Second
 
 // fail is the one place etcd's errors are translated: the caller's own cancellation stays
 // what it is, compaction becomes ErrCompacted, anything that says etcd cannot answer now
@@ -172,6 +185,7 @@ func (s *Etcd) fail(ctx context.Context, what string, err error) error {
 	case errors.Is(err, rpctypes.ErrCompacted):
 		return fmt.Errorf("store: etcd %s: %w", what, ErrCompacted)
 	case unavailable(err):
+		s.unreachableUntil.Store(time.Now().Add(s.timeout).UnixNano())
 		return fmt.Errorf("%w: etcd %s: %w", ErrUnavailable, what, err)
 	}
 	return fmt.Errorf("store: etcd %s: %w", what, err)

@@ -16,7 +16,7 @@ func stored() (*model.VpnConnection, *model.CustomerGateway, string) {
 	v := &model.VpnConnection{
 		Meta: model.Meta{ID: "vco-abc"}, Name: "dc1", InternetIP: "198.18.100.1",
 		LocalSubnet: model.AllIPv4, RemoteSubnet: model.AllIPv4,
-		Ike: model.DefaultIke(), Ipsec: model.DefaultIpsec(), Bgp: model.DefaultBgp(), HealthCheck: model.DefaultHealthCheck(),
+		Ike: model.PageIke(), Ipsec: model.PageIpsec(), Bgp: model.DefaultBgp(), HealthCheck: model.DefaultHealthCheck(),
 		EnableDpd: true, EnableNatTraversal: true, EffectImmediately: true,
 	}
 	cgw := &model.CustomerGateway{Meta: model.Meta{ID: "cgw-1"}, IPAddress: "198.18.0.2", Asn: 65010}

@@ -11,7 +11,8 @@ import (
 // AlibabaConfig is the VpnConnectionConfig object of DownloadVpnConnectionConfig, from the
 // customer's side (Local is the customer gateway), field for field as the Alibaba SDK
 // models it (vpc-20160428 v7): lifetimes are numbers, ASNs are strings, and
-// BgpConfigs.BgpConfig is an empty list when BGP is off. A connection not attached yet has
+// BgpConfigs.BgpConfig is an empty list when BGP is off (its one item's TunnelId is empty:
+// a single-tunnel connection has no tunnels). A connection not attached yet has
 // no cloud address: Remote (and the cloud's identity, when it defaults to it) is empty.
 func AlibabaConfig(spec tunnel.Spec) map[string]any {
 	s := spec.IPsec
@@ -23,7 +24,7 @@ func AlibabaConfig(spec tunnel.Spec) map[string]any {
 			"PeerAsn":    strconv.FormatUint(uint64(b.CloudASN), 10),
 			"PeerBgpIp":  b.CloudIP.String(),
 			"TunnelCidr": b.TunnelCIDR.String(),
-			"EnableBgp":  "true",
+			"TunnelId":   "",
 		})
 	}
 	mode := "main"

@@ -495,7 +495,7 @@ func TestAlibabaConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The SDK's model (vpc-20160428 v7 DownloadVpnConnectionConfigResponseBodyVpnConnectionConfig):
-	// lifetimes are int64, ASNs strings. EnableBgp is what the API returns besides.
+	// lifetimes are int64, ASNs strings, BgpConfig has TunnelId and nothing the model lacks.
 	var sdk struct {
 		Local, Remote, LocalSubnet, RemoteSubnet string
 		IkeConfig                                struct {
@@ -508,7 +508,7 @@ func TestAlibabaConfig(t *testing.T) {
 			IpsecLifetime                       int64
 		}
 		BgpConfigs struct {
-			BgpConfig []struct{ LocalAsn, LocalBgpIp, PeerAsn, PeerBgpIp, TunnelCidr, EnableBgp string }
+			BgpConfig []struct{ LocalAsn, LocalBgpIp, PeerAsn, PeerBgpIp, TunnelCidr, TunnelId string }
 		}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
@@ -523,7 +523,7 @@ func TestAlibabaConfig(t *testing.T) {
 		t.Fatalf("BgpConfig: %s", b)
 	}
 	if g := sdk.BgpConfigs.BgpConfig[0]; g.LocalAsn != "4200000001" || g.PeerAsn != "45104" || g.LocalBgpIp != "169.254.10.2" ||
-		g.PeerBgpIp != "169.254.10.1" || g.TunnelCidr != "169.254.10.0/30" || g.EnableBgp != "true" {
+		g.PeerBgpIp != "169.254.10.1" || g.TunnelCidr != "169.254.10.0/30" || g.TunnelId != "" {
 		t.Errorf("BgpConfig %+v", g)
 	}
 }

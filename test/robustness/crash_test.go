@@ -1,6 +1,7 @@
-// Package robustness kills the opencen server (SIGKILL) in the middle of work and checks
-// that what it acknowledged survived, that ClientToken retries neither lose nor duplicate
-// resources, and that pending lifecycle transitions complete after a restart.
+// Package robustness kills opencen servers (SIGKILL) in the middle of work and checks
+// that what they acknowledged survived, that ClientToken retries neither lose nor
+// duplicate resources, and that pending lifecycle transitions complete after a restart, or
+// on the newly elected leader of several servers sharing an etcd.
 package robustness
 
 import (

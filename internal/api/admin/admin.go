@@ -39,6 +39,8 @@ func Product(svc *service.Service) *rpc.Product {
 		// Admin only: the gateway nodes of a cluster on etcd.
 		"DescribeGatewayNodes": h.gatewayNodes,
 		"DeleteGatewayNode":    h.deleteGatewayNode,
+		// Admin only: the API servers sharing the store and the gateway nodes.
+		"DescribeCluster": h.describeCluster,
 	}}
 }
 
@@ -180,4 +182,19 @@ func (h handlers) gatewayNodes(ctx context.Context, r *rpc.Request) (rpc.Object,
 // deleteGatewayNode forgets a dead node for good.
 func (h handlers) deleteGatewayNode(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	return rpc.Object{}, h.svc.ForgetGatewayNode(ctx, api.Caller(r), r.Params["Node"])
+}
+
+// describeCluster shows the API servers sharing the store (which one leads, running the
+// controllers) and the gateway nodes' records as they wrote them.
+func (h handlers) describeCluster(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	c, err := h.svc.Cluster(ctx, api.Caller(r))
+	if err != nil {
+		return nil, err
+	}
+	servers := make([]rpc.Object, 0, len(c.Servers))
+	for _, s := range c.Servers {
+		servers = append(servers, rpc.Object{"Id": s.ID, "Address": s.Address, "Version": s.Version,
+			"Started": s.Started.UTC().Format(time.RFC3339), "Leader": s.Leader})
+	}
+	return rpc.Object{"Servers": servers, "Gateways": c.Gateways}, nil
 }

@@ -31,6 +31,9 @@ func Product(svc *service.Service) *rpc.Product {
 		"CreateTransitRouterCidr": h.createCidr,
 		"ListTransitRouterCidr":   h.listCidr,
 		"DeleteTransitRouterCidr": h.deleteCidr,
+		"ModifyTransitRouterCidr": h.modifyCidr,
+		// Terraform's alicloud_cen_transit_router_available_resources.
+		"ListTransitRouterAvailableResource": h.availableResource,
 	}}
 	for _, set := range []map[string]rpc.Handler{h.vpnActions(), h.routeActions()} {
 		for name, a := range set {
@@ -38,10 +41,11 @@ func Product(svc *service.Service) *rpc.Product {
 		}
 	}
 	p.Actions["TagResources"], p.Actions["UntagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Cbn")
+	p.Actions["MoveResourceGroup"] = api.MoveResourceGroup(svc, "Cbn")
 	p.Cacheable = map[string]bool{"DescribeCens": true, "ListTransitRouters": true, "ListTransitRouterCidr": true, "ListTagResources": true,
 		"ListTransitRouterVpnAttachments": true, "DescribeGrantRulesToResource": true, "DescribeCenRouteMaps": true, "ListTransitRouterCidrAllocation": true,
 		"ListTransitRouterRouteTables": true, "ListTransitRouterRouteTableAssociations": true, "ListTransitRouterRouteTablePropagations": true,
-		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true}
+		"ListTransitRouterRouteEntries": true, "ListTransitRouterVpcAttachments": true, "ListTransitRouterAvailableResource": true}
 	// Learned routes and health verdicts change the computed route tables.
 	p.Observes = map[string]bool{"ListTransitRouterRouteEntries": true}
 	return p
@@ -49,7 +53,10 @@ func Product(svc *service.Service) *rpc.Product {
 
 func (h handlers) createCen(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	dry, err := api.DryRun(p)
 	if err != nil {
 		return nil, err
@@ -71,25 +78,33 @@ func (h handlers) describeCens(ctx context.Context, r *rpc.Request) (rpc.Object,
 		return nil, err
 	}
 	var f service.CenFilter
-	filters := p.Objects("Filter")
+	filters, err := p.Objects("Filter")
+	if err != nil {
+		return nil, err
+	}
 	if len(filters) > 5 {
 		return nil, apierr.Invalid("Filter", "At most 5 filters may be given; got %d.", len(filters))
 	}
 	for i, o := range filters {
-		values := o.List("Value")
+		values, err := o.List("Value")
+		if err != nil {
+			return nil, err
+		}
 		if err := api.MaxItems(api.Indexed("Filter", i+1, "Value"), values, 5); err != nil {
 			return nil, err
 		}
-		switch o["Key"] {
+		switch o.Get("Key") {
 		case "CenId":
 			f.IDs = append(f.IDs, values...)
 		case "Name":
 			f.Names = append(f.Names, values...)
 		default:
-			return nil, apierr.Invalid(api.Indexed("Filter", i+1, "Key"), "Filter key %q is not supported; use CenId or Name.", o["Key"])
+			return nil, apierr.Invalid(api.Indexed("Filter", i+1, "Key"), "Filter key %q is not supported; use CenId or Name.", o.Get("Key"))
 		}
 	}
-	f.Tags, _ = api.Tags(p)
+	if f.Tags, _, err = api.Tags(p); err != nil {
+		return nil, err
+	}
 	cens, err := h.svc.DescribeCens(ctx, api.Caller(r), f)
 	if err != nil {
 		return nil, err
@@ -119,15 +134,12 @@ func (h handlers) deleteCen(ctx context.Context, r *rpc.Request) (rpc.Object, er
 	return rpc.Object{}, h.svc.DeleteCen(ctx, api.Caller(r), r.Params["CenId"])
 }
 
-// cidrParam is one TransitRouterCidrList element as the new SDK sends it (a JSON array).
-type cidrParam struct {
-	Cidr, Name, Description string
-	PublishCidrRoute        *bool
-}
-
 func (h handlers) createTR(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	dry, err := api.DryRun(p)
 	if err != nil {
 		return nil, err
@@ -136,23 +148,20 @@ func (h handlers) createTR(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	if err != nil {
 		return nil, err
 	}
-	var list []cidrParam
-	if err := rpc.ParseJSONParam("TransitRouterCidrList", p["TransitRouterCidrList"], &list); err != nil {
+	// The new SDK sends TransitRouterCidrList as a JSON array, older clients flattened.
+	list, err := p.Objects("TransitRouterCidrList")
+	if err != nil {
 		return nil, err
 	}
-	// Form-style lists (TransitRouterCidrList.N.Cidr) are accepted too.
-	for _, o := range p.Objects("TransitRouterCidrList") {
-		c := cidrParam{Cidr: o["Cidr"], Name: o["Name"], Description: o["Description"]}
+	cidrs := make([]service.CidrInput, 0, len(list))
+	for _, o := range list {
+		c := service.CidrInput{Cidr: o.Get("Cidr"), Name: o.Get("Name"), Description: o.Get("Description")}
 		if v, set, err := o.Bool("PublishCidrRoute"); err != nil {
 			return nil, err
 		} else if set {
 			c.PublishCidrRoute = &v
 		}
-		list = append(list, c)
-	}
-	cidrs := make([]service.CidrInput, 0, len(list))
-	for _, c := range list {
-		cidrs = append(cidrs, service.CidrInput(c))
+		cidrs = append(cidrs, c)
 	}
 	id, err := h.svc.CreateTransitRouter(ctx, api.Caller(r), service.CreateTransitRouterInput{
 		CenID: p["CenId"], RegionID: p["RegionId"], Name: p["TransitRouterName"], Description: p["TransitRouterDescription"],
@@ -174,11 +183,19 @@ func (h handlers) listTRs(ctx context.Context, r *rpc.Request) (rpc.Object, erro
 	if f.Type != "" && f.Type != "Enterprise" && f.Type != "Basic" {
 		return nil, apierr.Invalid("Type", "Type must be Enterprise or Basic; got %q.", f.Type)
 	}
-	for i, o := range p.Objects("FeatureFilter") {
-		if o["Key"] != "Multicast" {
-			return nil, apierr.Invalid(api.Indexed("FeatureFilter", i+1, "Key"), "FeatureFilter key %q is not supported; use Multicast.", o["Key"])
+	features, err := p.Objects("FeatureFilter")
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range features {
+		if o.Get("Key") != "Multicast" {
+			return nil, apierr.Invalid(api.Indexed("FeatureFilter", i+1, "Key"), "FeatureFilter key %q is not supported; use Multicast.", o.Get("Key"))
 		}
-		for j, v := range o.List("Value") {
+		values, err := o.List("Value")
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range values {
 			switch v {
 			case "Enabled":
 				f.Multicast = append(f.Multicast, true)
@@ -189,7 +206,9 @@ func (h handlers) listTRs(ctx context.Context, r *rpc.Request) (rpc.Object, erro
 			}
 		}
 	}
-	f.Tags, _ = api.Tags(p)
+	if f.Tags, _, err = api.Tags(p); err != nil {
+		return nil, err
+	}
 	trs, err := h.svc.ListTransitRouters(ctx, api.Caller(r), f)
 	if err != nil {
 		return nil, err
@@ -229,13 +248,19 @@ func (h handlers) deleteTR(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	return rpc.Object{}, h.svc.DeleteTransitRouter(ctx, api.Caller(r), r.Params["TransitRouterId"], dry)
 }
 
+// cidrFlags reads what CreateTransitRouterCidr and ModifyTransitRouterCidr share besides
+// the block: DryRun and PublishCidrRoute.
+func cidrFlags(p rpc.Params) (dry bool, publish *bool, err error) {
+	if dry, err = api.DryRun(p); err != nil {
+		return false, nil, err
+	}
+	publish, err = api.Bool(p, "PublishCidrRoute")
+	return dry, publish, err
+}
+
 func (h handlers) createCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	dry, err := api.DryRun(p)
-	if err != nil {
-		return nil, err
-	}
-	publish, err := api.Bool(p, "PublishCidrRoute")
+	dry, publish, err := cidrFlags(p)
 	if err != nil {
 		return nil, err
 	}
@@ -271,4 +296,38 @@ func (h handlers) deleteCidr(ctx context.Context, r *rpc.Request) (rpc.Object, e
 		return nil, err
 	}
 	return rpc.Object{}, h.svc.DeleteTransitRouterCidr(ctx, api.Caller(r), p["TransitRouterId"], p["RegionId"], p["TransitRouterCidrId"], dry)
+}
+
+func (h handlers) modifyCidr(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, publish, err := cidrFlags(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.ModifyTransitRouterCidr(ctx, api.Caller(r), service.ModifyTransitRouterCidrInput{
+		TransitRouterID: p["TransitRouterId"], RegionID: p["RegionId"], ID: p["TransitRouterCidrId"], Cidr: api.Opt(p, "Cidr"),
+		Name: api.Opt(p, "Name"), Description: api.Opt(p, "Description"), PublishCidrRoute: publish, DryRun: dry,
+	})
+}
+
+// availableResource serves ListTransitRouterAvailableResource: every zone of the region can
+// take a transit router's attachments, as primary or secondary zone. Multicast is not
+// offered, so asking for multicast zones finds none (the SDK's way of saying so).
+func (h handlers) availableResource(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	multicast, _, err := p.Bool("SupportMulticast")
+	if err != nil {
+		return nil, err
+	}
+	zones, err := h.svc.Zones("RegionId", p["RegionId"])
+	if err != nil {
+		return nil, err
+	}
+	if multicast || zones == nil {
+		zones = []string{}
+	}
+	return rpc.Object{"AvailableZones": zones, "MasterZones": zones, "SlaveZones": zones, "SupportMulticast": false}, nil
 }

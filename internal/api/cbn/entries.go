@@ -72,12 +72,24 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 		return nil, apierr.Invalid("TransitRouterRouteEntryStatus", "TransitRouterRouteEntryStatus must be one of %v; got %q.", entryStatuses, status)
 	}
 	var filters []routeFilter
-	for i, o := range p.Objects("RouteFilter") {
-		f := routeFilter{key: o["Key"]}
+	routeFilters, err := p.Objects("RouteFilter")
+	if err != nil {
+		return nil, err
+	}
+	var ids, names []string
+	if err := api.ReadLists(p, api.ListParam{Name: "TransitRouterRouteEntryIds", Dst: &ids}, api.ListParam{Name: "TransitRouterRouteEntryNames", Dst: &names}); err != nil {
+		return nil, err
+	}
+	for i, o := range routeFilters {
+		f := routeFilter{key: o.Get("Key")}
 		if !slices.Contains([]string{"PrefixExactMatchCidrs", "LongestPrefixMatchCidrs", "SubnetOfMatchCidrs", "SupernetOfMatchCidrs"}, f.key) {
 			return nil, apierr.Invalid(api.Indexed("RouteFilter", i+1, "Key"), "RouteFilter key %q must be PrefixExactMatchCidrs, LongestPrefixMatchCidrs, SubnetOfMatchCidrs or SupernetOfMatchCidrs.", f.key)
 		}
-		for j, v := range o.List("Value") {
+		values, err := o.List("Value")
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range values {
 			pv, err := netip.ParsePrefix(v)
 			if err != nil {
 				return nil, apierr.Invalid(api.Indexed("RouteFilter", i+1, api.Indexed("Value", j+1, "")), "RouteFilter value %q is not a CIDR block.", v)
@@ -96,7 +108,7 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 		if err != nil {
 			return err
 		}
-		out = filterEntries(p, entryItems(entries, statics, resources), status, filters)
+		out = filterEntries(p, entryItems(entries, statics, resources), status, ids, names, filters)
 		return nil
 	})
 	if err != nil {
@@ -110,8 +122,7 @@ func (h handlers) listEntries(ctx context.Context, r *rpc.Request) (rpc.Object, 
 }
 
 // filterEntries applies ListTransitRouterRouteEntries' filters.
-func filterEntries(p rpc.Params, items []entryItem, status string, filters []routeFilter) []rpc.Object {
-	ids, names := p.List("TransitRouterRouteEntryIds"), p.List("TransitRouterRouteEntryNames")
+func filterEntries(p rpc.Params, items []entryItem, status string, ids, names []string, filters []routeFilter) []rpc.Object {
 	var kept []entryItem
 	for _, it := range items {
 		o := it.obj

@@ -2,7 +2,12 @@ package cbn
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
@@ -34,7 +39,10 @@ func (h handlers) routeActions() map[string]rpc.Handler {
 		"DeleteCenRouteMap":                               h.deleteRouteMap,
 		"CreateTransitRouterVpcAttachment":                h.createVpcAttachment,
 		"ListTransitRouterVpcAttachments":                 h.listVpcAttachments,
+		"UpdateTransitRouterVpcAttachmentAttribute":       h.updateVpcAttachment,
+		"UpdateTransitRouterVpcAttachmentZones":           h.updateVpcAttachmentZones,
 		"DeleteTransitRouterVpcAttachment":                h.deleteVpcAttachment,
+		"UpdateTransitRouterRouteEntry":                   h.updateEntry,
 	}
 }
 
@@ -44,7 +52,10 @@ func (h handlers) createTable(ctx context.Context, r *rpc.Request) (rpc.Object, 
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterRouteTable(ctx, api.Caller(r), service.CreateRouteTableInput{
 		TransitRouterID: p["TransitRouterId"], Name: p["TransitRouterRouteTableName"], Description: p["TransitRouterRouteTableDescription"],
 		MultiRegionECMP: p["RouteTableOptions.MultiRegionECMP"], Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
@@ -61,14 +72,20 @@ func (h handlers) listTables(ctx context.Context, r *rpc.Request) (rpc.Object, e
 	if err != nil {
 		return nil, err
 	}
-	ids, names := p.List("TransitRouterRouteTableIds"), p.List("TransitRouterRouteTableNames")
+	var ids, names []string
+	if err := api.ReadLists(p, api.ListParam{Name: "TransitRouterRouteTableIds", Dst: &ids}, api.ListParam{Name: "TransitRouterRouteTableNames", Dst: &names}); err != nil {
+		return nil, err
+	}
 	if err := api.MaxItems("TransitRouterRouteTableIds", ids, 20); err != nil {
 		return nil, err
 	}
 	if err := api.MaxItems("TransitRouterRouteTableNames", names, 20); err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.ListTransitRouterRouteTables(ctx, api.Caller(r), service.TableFilter{
 		TransitRouterID: p["TransitRouterId"], Type: p["TransitRouterRouteTableType"], Status: p["TransitRouterRouteTableStatus"],
 		MultiRegionECMP: p["RouteTableOptions.MultiRegionECMP"], IDs: ids, Names: names, Tags: tags,
@@ -197,11 +214,17 @@ func routeMapInput(p rpc.Params) (service.RouteMapInput, error) {
 		return in, err
 	}
 	m := &in.Match
-	m.SourceInstanceIDs, m.DestinationInstanceIDs = p.List("SourceInstanceIds"), p.List("DestinationInstanceIds")
-	m.SourceRegionIDs, m.DestinationRegionIDs = p.List("SourceRegionIds"), p.List("DestinationRegionIds")
-	m.SourceRouteTableIDs, m.DestinationRouteTableIDs = p.List("SourceRouteTableIds"), p.List("DestinationRouteTableIds")
-	m.SourceChildInstanceTypes, m.DestinationChildInstanceTypes = p.List("SourceChildInstanceTypes"), p.List("DestinationChildInstanceTypes")
-	m.RouteTypes, m.DestinationCidrBlocks, m.MatchCommunitySet = p.List("RouteTypes"), p.List("DestinationCidrBlocks"), p.List("MatchCommunitySet")
+	if err := api.ReadLists(p,
+		api.ListParam{Name: "SourceInstanceIds", Dst: &m.SourceInstanceIDs}, api.ListParam{Name: "DestinationInstanceIds", Dst: &m.DestinationInstanceIDs},
+		api.ListParam{Name: "SourceRegionIds", Dst: &m.SourceRegionIDs}, api.ListParam{Name: "DestinationRegionIds", Dst: &m.DestinationRegionIDs},
+		api.ListParam{Name: "SourceRouteTableIds", Dst: &m.SourceRouteTableIDs}, api.ListParam{Name: "DestinationRouteTableIds", Dst: &m.DestinationRouteTableIDs},
+		api.ListParam{Name: "SourceChildInstanceTypes", Dst: &m.SourceChildInstanceTypes},
+		api.ListParam{Name: "DestinationChildInstanceTypes", Dst: &m.DestinationChildInstanceTypes},
+		api.ListParam{Name: "RouteTypes", Dst: &m.RouteTypes}, api.ListParam{Name: "DestinationCidrBlocks", Dst: &m.DestinationCidrBlocks},
+		api.ListParam{Name: "MatchCommunitySet", Dst: &m.MatchCommunitySet}, api.ListParam{Name: "OperateCommunitySet", Dst: &in.Action.OperateCommunitySet},
+	); err != nil {
+		return in, err
+	}
 	m.CidrMatchMode, m.AsPathMatchMode, m.CommunityMatchMode, m.MatchAddressType = p["CidrMatchMode"], p["AsPathMatchMode"], p["CommunityMatchMode"], p["MatchAddressType"]
 	if v, _, err := p.Bool("SourceInstanceIdsReverseMatch"); err != nil {
 		return in, err
@@ -219,13 +242,17 @@ func routeMapInput(p rpc.Params) (service.RouteMapInput, error) {
 	if in.Action.PrependAsPath, err = int64List(p, "PrependAsPath"); err != nil {
 		return in, err
 	}
-	in.Action.OperateCommunitySet, in.Action.CommunityOperateMode = p.List("OperateCommunitySet"), p["CommunityOperateMode"]
+	in.Action.CommunityOperateMode = p["CommunityOperateMode"]
 	return in, nil
 }
 
 func int64List(p rpc.Params, name string) ([]int64, error) {
+	values, err := p.List(name)
+	if err != nil {
+		return nil, err
+	}
 	var out []int64
-	for i, v := range p.List(name) {
+	for i, v := range values {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, apierr.Invalid(api.Indexed(name, i+1, ""), "%s.%d must be a number; got %q.", name, i+1, v)
@@ -273,14 +300,33 @@ func (h handlers) createVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
-	var zones []model.ZoneMapping
-	for _, z := range p.Objects("ZoneMappings") {
-		zones = append(zones, model.ZoneMapping{ZoneID: z["ZoneId"], VSwitchID: z["VSwitchId"]})
+	auto, _, err := p.Bool("AutoPublishRouteEnabled")
+	if err != nil {
+		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	if err := checkVpcAttachmentOptions(p); err != nil {
+		return nil, err
+	}
+	if ct := p["ChargeType"]; ct != "" && ct != "POSTPAY" {
+		return nil, apierr.Invalid("ChargeType", "ChargeType must be POSTPAY (pay-as-you-go); got %q.", ct)
+	}
+	if rt := p["ResourceType"]; rt != "" && rt != "VPC" {
+		return nil, apierr.Invalid("ResourceType", "ResourceType must be VPC; got %q.", rt)
+	}
+	if owner := p["VpcOwnerId"]; owner != "" && owner != r.Identity.AccountID {
+		return nil, apierr.Invalid("VpcOwnerId", "Attaching another account's VPC is not offered; leave VpcOwnerId out or give your own account ID (%s).", r.Identity.AccountID)
+	}
+	zones, err := zoneMappings(p, "ZoneMappings")
+	if err != nil {
+		return nil, err
+	}
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterVpcAttachment(ctx, api.Caller(r), service.CreateVpcAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpcID: p["VpcId"],
-		Name: p["TransitRouterAttachmentName"], Description: p["TransitRouterAttachmentDescription"], Zones: zones, SystemLinks: links,
+		Name: p["TransitRouterAttachmentName"], Description: p["TransitRouterAttachmentDescription"], Zones: zones, SystemLinks: links, AutoPublishRouteEnabled: auto,
 		Tags: tags, ClientToken: p["ClientToken"], DryRun: dry,
 	})
 	if err != nil {
@@ -295,7 +341,12 @@ func (h handlers) listVpcAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 	if err != nil {
 		return nil, err
 	}
-	all, err := h.svc.ListTransitRouterVpcAttachments(ctx, api.Caller(r), p["RegionId"], p["CenId"], p["TransitRouterId"], p["TransitRouterAttachmentId"], p["VpcId"])
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
+	all, err := h.svc.ListTransitRouterVpcAttachments(ctx, api.Caller(r), service.VpcAttachmentFilter{Region: p["RegionId"], CenID: p["CenId"],
+		TransitRouterID: p["TransitRouterId"], ID: p["TransitRouterAttachmentId"], VpcID: p["VpcId"], Status: p["Status"], OrderType: p["OrderType"], Tags: tags})
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +360,7 @@ func (h handlers) listVpcAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 		items = append(items, rpc.Object{"TransitRouterAttachmentId": a.ID, "TransitRouterAttachmentName": a.Name, "TransitRouterAttachmentDescription": a.Description,
 			"TransitRouterId": a.TransitRouterID, "CenId": a.CenID, "VpcId": a.VpcID, "VpcOwnerId": api.AliUID(a.VpcOwner), "VpcRegionId": a.Region,
 			"ResourceType": "VPC", "ChargeType": "POSTPAY", "Status": a.Status, "CreationTime": model.CBNTime(a.Created), "ZoneMappings": zones,
-			"AutoPublishRouteEnabled": false, "Tags": api.TagList(a.Tags)})
+			"AutoPublishRouteEnabled": a.AutoPublishRouteEnabled, "OrderType": a.Payer(), "Tags": api.TagList(a.Tags)})
 	}
 	return rpc.Object{"TotalCount": len(all), "MaxResults": tp.Max, "NextToken": next, "TransitRouterAttachments": items}, nil
 }
@@ -325,4 +376,98 @@ func (h handlers) deleteVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.
 		return nil, err
 	}
 	return rpc.Object{}, h.svc.DeleteTransitRouterVpcAttachment(ctx, api.Caller(r), p["TransitRouterAttachmentId"], force, dry)
+}
+
+// zoneMappings reads a list of ZoneId / VSwitchId pairs (ZoneMappings, AddZoneMappings, ...).
+func zoneMappings(p rpc.Params, name string) ([]model.ZoneMapping, error) {
+	items, err := p.Objects(name)
+	if err != nil {
+		return nil, err
+	}
+	var zones []model.ZoneMapping
+	for _, z := range items {
+		zones = append(zones, model.ZoneMapping{ZoneID: z.Get("ZoneId"), VSwitchID: z.Get("VSwitchId")})
+	}
+	return zones, nil
+}
+
+// vpcAttachmentOptions are the features a VPC attachment's options may turn on; OpenCEN
+// offers none of them, so only "disable" (or nothing) is accepted, never ignored.
+var vpcAttachmentOptions = []string{"ipv6Support", "applianceModeSupport"}
+
+// checkVpcAttachmentOptions reads TransitRouterVPCAttachmentOptions (a JSON object, or
+// flattened .key) and Options ({"Ipv6Support":..,"ApplianceModeSupport":..}).
+func checkVpcAttachmentOptions(p rpc.Params) error {
+	for _, param := range []string{"TransitRouterVPCAttachmentOptions", "Options"} {
+		opts := map[string]string{}
+		if raw := strings.TrimSpace(p[param]); raw != "" {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				return apierr.Invalid(param, "%s must be a JSON object such as {\"ipv6Support\":\"disable\"}; got %q.", param, raw)
+			}
+			for k, v := range m {
+				if v != nil {
+					opts[k] = fmt.Sprint(v)
+				}
+			}
+		}
+		for k, v := range p.Sub(param) {
+			opts[k] = v
+		}
+		for _, k := range slices.Sorted(maps.Keys(opts)) {
+			v := opts[k]
+			known := false
+			for _, o := range vpcAttachmentOptions {
+				known = known || strings.EqualFold(k, o)
+			}
+			if !known {
+				return apierr.Invalid(param, "%s has an unknown option %q; the options are ipv6Support and applianceModeSupport.", param, k)
+			}
+			if v != "" && !strings.EqualFold(v, "disable") {
+				return apierr.Invalid(param, "%s %s=%q asks for a feature OpenCEN does not offer; leave it out or set disable.", param, k, v)
+			}
+		}
+	}
+	return nil
+}
+
+func (h handlers) updateVpcAttachment(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	in, err := updateAttachmentInput(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVpcAttachmentOptions(p); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.UpdateTransitRouterVpcAttachmentAttribute(ctx, api.Caller(r), in)
+}
+
+func (h handlers) updateVpcAttachmentZones(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	in := service.UpdateVpcAttachmentZonesInput{ID: p["TransitRouterAttachmentId"], DryRun: dry}
+	if in.Add, err = zoneMappings(p, "AddZoneMappings"); err != nil {
+		return nil, err
+	}
+	if in.Remove, err = zoneMappings(p, "RemoveZoneMappings"); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.UpdateTransitRouterVpcAttachmentZones(ctx, api.Caller(r), in)
+}
+
+func (h handlers) updateEntry(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	dry, err := api.DryRun(p)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.UpdateTransitRouterRouteEntry(ctx, api.Caller(r), service.UpdateRouteEntryInput{ID: p["TransitRouterRouteEntryId"],
+		Name: api.Opt(p, "TransitRouterRouteEntryName"), Description: api.Opt(p, "TransitRouterRouteEntryDescription"), DryRun: dry})
 }

@@ -23,6 +23,7 @@ func (h handlers) vpnActions() map[string]rpc.Handler {
 		"DescribeGrantRulesToResource":              h.grantRules,
 		"DescribeCenRouteMaps":                      h.describeRouteMaps,
 		"ListTransitRouterCidrAllocation":           h.listCidrAllocation,
+		"ModifyGrantInstanceToTransitRouter":        h.modifyGrant,
 	}
 }
 
@@ -40,11 +41,18 @@ func (h handlers) createVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.
 	if err != nil {
 		return nil, err
 	}
-	var zones []string
-	for _, z := range p.Objects("Zone") {
-		zones = append(zones, z["ZoneId"])
+	zoneItems, err := p.Objects("Zone")
+	if err != nil {
+		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	var zones []string
+	for _, z := range zoneItems {
+		zones = append(zones, z.Get("ZoneId"))
+	}
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	id, err := h.svc.CreateTransitRouterVpnAttachment(ctx, api.Caller(r), service.CreateTRVpnAttachmentInput{
 		RegionID: p["RegionId"], TransitRouterID: p["TransitRouterId"], CenID: p["CenId"], VpnID: p["VpnId"], VpnOwnerID: p["VpnOwnerId"],
 		AutoPublishRouteEnabled: auto, SystemLinks: links, ChargeType: p["ChargeType"], Name: p["TransitRouterAttachmentName"],
@@ -62,7 +70,10 @@ func (h handlers) listVpnAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
+	tags, _, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	all, err := h.svc.ListTransitRouterVpnAttachments(ctx, api.Caller(r), service.VpnAttachmentFilter{
 		Region: p["RegionId"], CenID: p["CenId"], TransitRouterID: p["TransitRouterId"], ID: p["TransitRouterAttachmentId"], Tags: tags,
 	})
@@ -87,19 +98,25 @@ func (h handlers) listVpnAttachments(ctx context.Context, r *rpc.Request) (rpc.O
 }
 
 func (h handlers) updateVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
-	p := r.Params
-	dry, err := api.DryRun(p)
+	in, err := updateAttachmentInput(r.Params)
 	if err != nil {
 		return nil, err
 	}
-	auto, err := api.Bool(p, "AutoPublishRouteEnabled")
-	if err != nil {
-		return nil, err
+	return rpc.Object{}, h.svc.UpdateTransitRouterVpnAttachmentAttribute(ctx, api.Caller(r), in)
+}
+
+// updateAttachmentInput reads what UpdateTransitRouter{Vpn,Vpc}AttachmentAttribute change.
+func updateAttachmentInput(p rpc.Params) (service.UpdateAttachmentInput, error) {
+	in := service.UpdateAttachmentInput{ID: p["TransitRouterAttachmentId"], Name: api.Opt(p, "TransitRouterAttachmentName"),
+		Description: api.Opt(p, "TransitRouterAttachmentDescription"), OrderType: api.Opt(p, "OrderType")}
+	var err error
+	if in.DryRun, err = api.DryRun(p); err != nil {
+		return in, err
 	}
-	return rpc.Object{}, h.svc.UpdateTransitRouterVpnAttachmentAttribute(ctx, api.Caller(r), service.UpdateTRVpnAttachmentInput{
-		ID: p["TransitRouterAttachmentId"], Name: api.Opt(p, "TransitRouterAttachmentName"), Description: api.Opt(p, "TransitRouterAttachmentDescription"),
-		AutoPublishRouteEnabled: auto, OrderType: api.Opt(p, "OrderType"), DryRun: dry,
-	})
+	if in.AutoPublishRouteEnabled, err = api.Bool(p, "AutoPublishRouteEnabled"); err != nil {
+		return in, err
+	}
+	return in, service.CheckClientToken(p["ClientToken"])
 }
 
 func (h handlers) deleteVpnAttachment(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
@@ -226,4 +243,12 @@ func asnStrings(asns []int64) []string {
 		out[i] = strconv.FormatInt(a, 10)
 	}
 	return out
+}
+
+func (h handlers) modifyGrant(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.ModifyGrantInstanceToTransitRouter(ctx, api.Caller(r), p["CenId"], p["InstanceId"], p["OrderType"])
 }

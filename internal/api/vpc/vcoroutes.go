@@ -97,3 +97,25 @@ func asPath(p []uint32) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+func (h handlers) modifyVcoRouteWeight(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	in := service.VcoRouteWeightInput{RegionID: p["RegionId"], VpnConnectionID: p["VpnConnectionId"], RouteDest: p["RouteDest"],
+		NextHop: p["NextHop"], OverlayMode: p["OverlayMode"]}
+	for _, w := range []struct {
+		name string
+		dst  **int64
+	}{{"Weight", &in.Weight}, {"NewWeight", &in.NewWeight}} {
+		v, set, err := p.Int(w.name, 0, 100)
+		if err != nil {
+			return nil, err
+		}
+		if set {
+			*w.dst = &v
+		}
+	}
+	if err := service.CheckClientToken(p["ClientToken"]); err != nil {
+		return nil, err
+	}
+	return rpc.Object{}, h.svc.ModifyVcoRouteEntryWeight(ctx, api.Caller(r), in)
+}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"opencen/internal/api"
@@ -26,29 +28,33 @@ type handlers struct{ svc *service.Service }
 func Product(svc *service.Service) *rpc.Product {
 	h := handlers{svc}
 	p := &rpc.Product{Name: "Vpc", Version: Version, Host: "vpc.aliyuncs.com", Actions: map[string]rpc.Handler{
-		"CreateCustomerGateway":          h.createCGW,
-		"DescribeCustomerGateways":       h.describeCGWs,
-		"DescribeCustomerGateway":        h.describeCGW,
-		"ModifyCustomerGatewayAttribute": h.modifyCGW,
-		"DeleteCustomerGateway":          h.deleteCGW,
-		"CreateVpnAttachment":            h.createVco,
-		"ModifyVpnAttachmentAttribute":   h.modifyVco,
-		"DescribeVpnConnection":          h.describeVco,
-		"DescribeVpnConnections":         h.describeVcos,
-		"DescribeVpnAttachments":         h.describeAttachments,
-		"DeleteVpnAttachment":            h.deleteVco,
-		"DownloadVpnConnectionConfig":    h.download,
-		"DescribeVpnConnectionLogs":      h.logs,
-		"MoveVpnResourceGroup":           h.move,
+		"CreateCustomerGateway":            h.createCGW,
+		"DescribeCustomerGateways":         h.describeCGWs,
+		"DescribeCustomerGateway":          h.describeCGW,
+		"ModifyCustomerGatewayAttribute":   h.modifyCGW,
+		"DeleteCustomerGateway":            h.deleteCGW,
+		"CreateVpnAttachment":              h.createVco,
+		"ModifyVpnAttachmentAttribute":     h.modifyVco,
+		"DescribeVpnConnection":            h.describeVco,
+		"DescribeVpnConnections":           h.describeVcos,
+		"DescribeVpnAttachments":           h.describeAttachments,
+		"DeleteVpnAttachment":              h.deleteVco,
+		"DownloadVpnConnectionConfig":      h.download,
+		"DescribeVpnConnectionLogs":        h.logs,
+		"MoveVpnResourceGroup":             h.move,
+		"DescribeVpnGatewayAvailableZones": h.availableZones,
+		"DiagnoseVpnConnections":           h.diagnose,
 	}}
 	for name, a := range h.networkActions() {
 		p.Actions[name] = a
 	}
 	p.Actions["TagResources"], p.Actions["UnTagResources"], p.Actions["ListTagResources"] = api.TagActions(svc, "Vpc")
+	p.Actions["MoveResourceGroup"] = api.MoveResourceGroup(svc, "Vpc")
 	// DescribeVpnConnectionLogs is not cacheable: MinutePeriod is relative to the clock.
 	p.Cacheable = map[string]bool{"DescribeCustomerGateways": true, "DescribeCustomerGateway": true, "DescribeVpnConnection": true,
 		"DescribeVpnConnections": true, "DescribeVpnAttachments": true, "DownloadVpnConnectionConfig": true, "ListTagResources": true,
-		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true}
+		"DescribeVpcs": true, "DescribeVSwitches": true, "DescribeVcoRouteEntries": true, "DescribeVpcAttribute": true, "DescribeRouteTableList": true,
+		"DescribeVSwitchAttributes": true}
 	// Negotiation, BGP and health status, learned routes.
 	p.Observes = map[string]bool{"DescribeVpnConnection": true, "DescribeVpnConnections": true, "DescribeVpnAttachments": true,
 		"DescribeVcoRouteEntries": true}
@@ -68,7 +74,10 @@ func cgwObject(g service.CustomerGatewayView) rpc.Object {
 
 func (h handlers) createCGW(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	tags, tagParam := api.Tags(p)
+	tags, tagParam, err := api.Tags(p)
+	if err != nil {
+		return nil, err
+	}
 	dry, err := api.DryRun(p)
 	if err != nil {
 		return nil, err
@@ -86,11 +95,10 @@ func (h handlers) createCGW(ctx context.Context, r *rpc.Request) (rpc.Object, er
 
 func (h handlers) describeCGWs(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
 	all, err := h.svc.DescribeCustomerGateways(ctx, api.Caller(r), p["RegionId"], p["CustomerGatewayId"], tags)
 	if err != nil {
 		return nil, err
@@ -135,8 +143,10 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 		TunnelBandwidth: api.Opt(p, "TunnelBandwidth"), ResourceGroupID: api.Opt(p, "ResourceGroupId"),
 		ClientToken: p["ClientToken"],
 	}
-	in.Tags, in.TagParam = api.Tags(p)
 	var err error
+	if in.Tags, in.TagParam, err = api.Tags(p); err != nil {
+		return in, err
+	}
 	for _, b := range []struct {
 		name string
 		dst  **bool
@@ -156,7 +166,15 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 			return in, err
 		}
 	}
-	if tunnels, _ := api.Bool(p, "EnableTunnelsBgp"); (tunnels != nil && *tunnels) || len(p.Objects("TunnelOptionsSpecification")) > 0 {
+	tunnels, err := p.Objects("TunnelOptionsSpecification")
+	if err != nil {
+		return in, err
+	}
+	tunnelsBgp, err := api.Bool(p, "EnableTunnelsBgp")
+	if err != nil {
+		return in, err
+	}
+	if (tunnelsBgp != nil && *tunnelsBgp) || len(tunnels) > 0 {
 		return in, apierr.Invalid("TunnelOptionsSpecification", "Dual-tunnel connections (TunnelOptionsSpecification, EnableTunnelsBgp) are not supported; configure the single tunnel with IkeConfig, IpsecConfig, BgpConfig and HealthCheckConfig.")
 	}
 	return in, nil
@@ -241,11 +259,10 @@ func (h handlers) describeVco(ctx context.Context, r *rpc.Request) (rpc.Object, 
 
 func (h handlers) describeVcos(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	pg, err := api.PageParams(p, 10, 50)
+	pg, tags, err := api.PageAndTags(p)
 	if err != nil {
 		return nil, err
 	}
-	tags, _ := api.Tags(p)
 	all, err := h.svc.DescribeVpnConnections(ctx, api.Caller(r), service.VcoFilter{Region: p["RegionId"], ID: p["VpnConnectionId"], CustomerGatewayID: p["CustomerGatewayId"], Tags: tags})
 	if err != nil {
 		return nil, err
@@ -354,5 +371,66 @@ func (h handlers) logs(ctx context.Context, r *rpc.Request) (rpc.Object, error) 
 
 func (h handlers) move(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
-	return rpc.Object{}, h.svc.MoveVpnResourceGroup(ctx, api.Caller(r), p["RegionId"], p["ResourceType"], p["InstanceId"], p["NewResourceGroupId"])
+	return rpc.Object{}, h.svc.MoveResourceGroup(ctx, api.Caller(r), service.MoveInput{Action: "MoveVpnResourceGroup", Region: p["RegionId"],
+		ResourceType: p["ResourceType"], IDParam: "InstanceId", ID: p["InstanceId"], Group: p["NewResourceGroupId"]})
+}
+
+// vpnSpecs are the bandwidth specifications DescribeVpnGatewayAvailableZones takes; every
+// zone offers each.
+var vpnSpecs = []string{"5M", "10M", "20M", "50M", "100M", "200M", "500M", "1000M"}
+
+func (h handlers) availableZones(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	if spec := p["Spec"]; spec != "" && !slices.Contains(vpnSpecs, spec) {
+		return nil, apierr.Invalid("Spec", "Spec must be one of %s; got %q.", apierr.Text(strings.Join(vpnSpecs, ", ")), spec)
+	}
+	if lang := p["AcceptLanguage"]; lang != "" && lang != "zh-CN" && lang != "en-US" {
+		return nil, apierr.Invalid("AcceptLanguage", "AcceptLanguage must be zh-CN or en-US; got %q.", lang)
+	}
+	zones, err := h.svc.VpnZones(p["RegionId"])
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, z := range zones {
+		items = append(items, rpc.Object{"ZoneId": z, "ZoneName": z}) // zones have no other name here
+	}
+	return rpc.Object{"RegionId": p["RegionId"], "AvailableZoneIdList": items}, nil
+}
+
+// diagnose serves DiagnoseVpnConnections from the connections' state, negotiation status
+// and logs (service.Diagnosis).
+func (h handlers) diagnose(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	pg, err := api.PageParams(p, 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	var ids, tunnels []string
+	if err := api.ReadLists(p, api.ListParam{Name: "VpnConnectionIds", Dst: &ids}, api.ListParam{Name: "TunnelIds", Dst: &tunnels}); err != nil {
+		return nil, err
+	}
+	if err := api.MaxItems("VpnConnectionIds", ids, 50); err != nil {
+		return nil, err
+	}
+	var all []service.Diagnosis
+	if p["VpnGatewayId"] == "" || len(ids) > 0 {
+		if all, err = h.svc.DiagnoseVpnConnections(ctx, api.Caller(r), p["RegionId"], ids, tunnels); err != nil {
+			return nil, err
+		}
+	}
+	if p["VpnGatewayId"] != "" {
+		all = nil // no connection here belongs to a VPN gateway
+	}
+	items := []rpc.Object{}
+	for _, d := range api.PageOf(all, pg) {
+		var at int64
+		if !d.At.IsZero() {
+			at = model.VPCTime(d.At)
+		}
+		items = append(items, rpc.Object{"VpnConnectionId": d.VpnConnectionID, "TunnelId": "", "Severity": d.Severity,
+			"FailedReasonCode": d.Code, "FailedReason": d.Reason, "FailedTime": at, "SourceLog": d.SourceLog,
+			"MismatchLocalParam": d.LocalParam, "MismatchRemoteParam": d.RemoteParam})
+	}
+	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(all), "VpnConnections": items}, nil
 }
