@@ -153,6 +153,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if cerr := n.Driver.Cleanup(stop); cerr != nil {
 		o.Log.Error("gateway node: remove the data plane", "err", cerr)
 	}
+	// The counters' last readings, taken as the routers went, are reported before the
+	// node leaves: nobody else has them.
+	n.Gateway.Meter(stop)
 	// Only now, with the gateway IPs gone from here, may another node take them.
 	n.reg.close()
 	if derr := n.Service.DeregisterGatewayNode(stop, o.Node); derr != nil {

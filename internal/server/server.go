@@ -285,16 +285,21 @@ func (in *Instance) RunControllers(ctx context.Context, addr string) error {
 		Record: func(leader bool) ([]byte, error) {
 			return json.Marshal(service.APIServer{ID: id, Address: addr, Version: version, Started: started, Leader: leader})
 		},
-		// The leader runs the controllers: the lifecycle's transitions and the placement of
-		// transit routers on gateway nodes.
+		// The leader runs the controllers: the lifecycle's transitions, the placement of
+		// transit routers on gateway nodes and the hourly usage marks.
 		Lead: func(ctx context.Context) {
-			placed := make(chan struct{})
+			placed, metered := make(chan struct{}), make(chan struct{})
 			go func() {
 				defer close(placed)
 				_ = (&controller.Placement{Store: in.Service, Log: in.Service.Logger()}).Run(ctx)
 			}()
+			go func() {
+				defer close(metered)
+				_ = (&controller.Metering{Meter: in.Service, Log: in.Service.Logger()}).Run(ctx)
+			}()
 			_ = in.Lifecycle.Run(ctx)
 			<-placed
+			<-metered
 		},
 	}
 	return m.Run(ctx)
