@@ -26,6 +26,7 @@ import (
 	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/gateway"
+	"opencen/internal/metrics"
 	"opencen/internal/rpc"
 	"opencen/internal/secret"
 	"opencen/internal/service"
@@ -35,6 +36,10 @@ import (
 // Options configure a server.
 type Options struct {
 	Listen string
+	// MetricsListen, when set, is where the Prometheus endpoint /metrics is served (its own
+	// listener: scrapers need no API key, and the API's port need not be reachable from
+	// them). Off when empty.
+	MetricsListen string
 	// DataDir holds the bbolt store (with Store.Kind "bolt") and this process's own files:
 	// admin-credentials, by default secret.key, and with bbolt the nonce journal.
 	DataDir string
@@ -161,7 +166,9 @@ type Instance struct {
 	stopBG    context.CancelFunc
 	leaderTTL time.Duration
 	// Gateway is the data-plane loop, nil when the data plane is off.
-	Gateway   *gateway.Gateway
+	Gateway *gateway.Gateway
+	// Metrics is the Prometheus registry (nil unless Options.MetricsListen).
+	Metrics   *metrics.Metrics
 	Handler   http.Handler
 	Service   *service.Service
 	Store     store.Store
@@ -189,7 +196,16 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
-	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log})
+	var met *metrics.Metrics
+	var onCommit func(time.Duration)
+	if o.MetricsListen != "" {
+		met = metrics.New(o.Log)
+		onCommit = met.ObserveCommit
+	}
+	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log, OnCommit: onCommit})
+	if met != nil {
+		met.Watch(svc)
+	}
 	if o.Store.Kind == StoreEtcd {
 		// Servers sharing an etcd must share the key; bbolt's is checked by its file only.
 		if err := untilReachable(ctx, o.Log, func() error { return svc.CheckSecretKey(ctx) }); err != nil {
@@ -208,6 +224,9 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		k, err := svc.LookupKey(ctx, id)
 		return identity(k), k.Secret, err
 	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
+	if met != nil {
+		api.Observe(met.ObserveRequest)
+	}
 	limits := o.Limits.withDefaults()
 	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
 	api.LimitNonces(limits.MaxNonces)
@@ -243,6 +262,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		stopBG:    stopBG,
 		leaderTTL: o.LeaderTTL,
 		Handler:   revisionMemo(mux),
+		Metrics:   met,
 		Service:   svc,
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
@@ -443,8 +463,17 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	}()
 	defer func() { cancel(); <-gwDone }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if in.Metrics != nil {
+		mln, err := net.Listen("tcp", o.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		ms := in.Metrics.Server(mln)
+		defer ms.Close()
+		in.Service.Logger().Info("metrics listening", "addr", mln.Addr().String())
+	}
 	storeAttr := slog.String("store", StoreBolt)
 	if o.Store.Kind == StoreEtcd {
 		storeAttr = slog.Group("store", "kind", StoreEtcd, "endpoints", o.Store.Etcd.Endpoints, "prefix", cmp.Or(o.Store.Etcd.Prefix, store.DefaultEtcdPrefix))
