@@ -19,6 +19,15 @@ const (
 // BillingItems lists every item code, in the order bills show them.
 var BillingItems = []string{ItemTRConnection, ItemTRDataForwarding, ItemVPNConnection, ItemDataTransfer, ItemOutboundTransfer}
 
+// ItemNames name the items as bills show them.
+var ItemNames = map[string]string{
+	ItemTRConnection:     "Transit router connection",
+	ItemTRDataForwarding: "Transit router data forwarding",
+	ItemVPNConnection:    "IPsec-VPN connection",
+	ItemDataTransfer:     "Data transfer",
+	ItemOutboundTransfer: "Outbound data transfer",
+}
+
 // KnownBillingItem reports whether code is one of BillingItems.
 func KnownBillingItem(code string) bool { return slices.Contains(BillingItems, code) }
 

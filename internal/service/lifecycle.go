@@ -101,6 +101,9 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 		if err := s.finishAttach(t, &a); err != nil {
 			return err
 		}
+		if err := s.markHour(t, model.InstanceVpnAttachment, a.ID, a.Owner, a.TransitRouterID, a.VpnID); err != nil {
+			return err
+		}
 		return t.put(key, a)
 	case model.KindVpcAttachment:
 		var a model.VpcAttachment
@@ -109,6 +112,9 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 		}
 		s.setStatus(&a.Meta, to)
 		if err := s.linkSystem(t, a.Meta, a.TransitRouterID, a.SystemLinks); err != nil {
+			return err
+		}
+		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
 			return err
 		}
 		return t.put(key, a)
@@ -141,10 +147,17 @@ func (s *Service) deleted(t *txn, kind string, raw []byte) error {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return err
 		}
+		// The connection is still the attachment's until finishDetach.
+		if err := s.markHour(t, model.InstanceVpnAttachment, a.ID, a.Owner, a.TransitRouterID, a.VpnID); err != nil {
+			return err
+		}
 		return s.finishDetach(t, &a)
 	case model.KindVpcAttachment:
 		var a model.VpcAttachment
 		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
 			return err
 		}
 		return s.finishVpcDetach(t, &a)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/internal/apierr"
 	"opencen/internal/model"
 	"opencen/internal/store"
 )
@@ -355,6 +356,29 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 	return nil
 }
 
+// markHour marks the current hour in the usage of an attachment (and, for a VPN
+// attachment, of its connection) as its attach or detach completes, in that transaction:
+// the hour counts even if the metering pass (MeterHours, every minute) never saw the
+// attachment attached.
+func (s *Service) markHour(t *txn, instType, id, owner, tr, vco string) error {
+	var router model.TransitRouter
+	if _, err := t.get(resKey(model.KindTR, tr), &router); err != nil {
+		return err
+	}
+	hour := s.now().UTC().Truncate(time.Hour)
+	if err := addUsage(t, billedTo{owner, id, instType, ""}, router.Region, hour, Traffic{}, 1); err != nil {
+		return err
+	}
+	if vco == "" {
+		return nil
+	}
+	var v model.VpnConnection
+	if ok, err := t.get(resKey(model.KindVpnConnection, vco), &v); err != nil || !ok {
+		return err
+	}
+	return addUsage(t, billedTo{v.Owner, v.ID, model.InstanceVpnConnection, v.NetworkType}, router.Region, hour, Traffic{}, 1)
+}
+
 // usageMarks remembers the hourly marks written, so a metering pass reads only what it
 // has not marked yet.
 type usageMarks struct {
@@ -505,9 +529,31 @@ func (s *Service) Usage(ctx context.Context, c Caller, account string, from, to 
 	return out, nil
 }
 
-// PutUsage writes hourly usage records as they are (replacing any), for an operator who
-// imports usage, and for tests of bills.
-func (s *Service) PutUsage(ctx context.Context, records []UsageRecord) error {
+// PutUsage writes hourly usage records as they are (replacing any of the same account,
+// hour and instance): the admin imports usage (from another meter, or a test's scripted
+// month). Records are checked first; nothing is written if one is wrong.
+func (s *Service) PutUsage(ctx context.Context, c Caller, records []UsageRecord) error {
+	if err := requireAdmin(c); err != nil {
+		return err
+	}
+	for i, u := range records {
+		where := fmt.Sprintf("Records.%d", i+1)
+		switch {
+		case u.Account == "" || u.Instance == "":
+			return apierr.Invalid("Records", "%s needs an Account and an Instance.", where)
+		case strings.Contains(u.Account, "/") || strings.Contains(u.Instance, "/"):
+			return apierr.Invalid("Records", "%s: Account and Instance cannot contain \"/\".", where)
+		case u.Hour.IsZero():
+			return apierr.Invalid("Records", "%s needs an Hour (RFC 3339, such as 2026-11-01T10:00:00Z).", where)
+		case u.Hours < 0 || u.Hours > 1:
+			return apierr.Invalid("Records", "%s: Hours is 1 when the instance existed in the hour, else 0; got %d.", where, u.Hours)
+		case u.InstanceType != model.InstanceVpnAttachment && u.InstanceType != model.InstanceVpcAttachment && u.InstanceType != model.InstanceVpnConnection:
+			return apierr.Invalid("Records", "%s: InstanceType must be %s, %s or %s; got %q.", where,
+				model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, u.InstanceType)
+		case u.NetworkType != "" && u.NetworkType != "public" && u.NetworkType != "private":
+			return apierr.Invalid("Records", "%s: NetworkType must be public or private; got %q.", where, u.NetworkType)
+		}
+	}
 	for chunk := range slices.Chunk(records, marksPerTxn) {
 		err := s.update(ctx, func(t *txn) error {
 			for _, u := range chunk {

@@ -159,7 +159,7 @@ func TestBill(t *testing.T) {
 			UsageRecord{Hour: hour, Account: "A", Instance: "tr-attach-1", InstanceType: model.InstanceVpnAttachment, Region: "cn-hangzhou", Hours: 1, Traffic: tr},
 			UsageRecord{Hour: hour, Account: "B", Instance: "vco-1", InstanceType: model.InstanceVpnConnection, Region: "cn-hangzhou", NetworkType: "public", Hours: 1, Traffic: tr})
 	}
-	if err := s.PutUsage(ctx, recs); err != nil {
+	if err := s.PutUsage(ctx, Caller{Admin: true}, recs); err != nil {
 		t.Fatal(err)
 	}
 	cycle := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
