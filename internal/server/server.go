@@ -19,6 +19,7 @@ import (
 	"opencen/internal/api/admin"
 	"opencen/internal/api/bss"
 	"opencen/internal/api/cbn"
+	"opencen/internal/api/cms"
 	"opencen/internal/api/vpc"
 	"opencen/internal/cluster"
 	"opencen/internal/config"
@@ -224,7 +225,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		k, err := svc.LookupKey(ctx, id)
 		return identity(k), k.Secret, err
-	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc), bss.Product(svc))
+	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc), bss.Product(svc), cms.Product(svc))
 	if met != nil {
 		api.Observe(met.ObserveRequest)
 	}
