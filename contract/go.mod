@@ -12,6 +12,7 @@ require (
 	github.com/alibabacloud-go/tea-utils v1.3.5
 	github.com/alibabacloud-go/vpc-20160428/v7 v7.0.0
 	github.com/aliyun/alibaba-cloud-sdk-go v1.63.107
+	github.com/prometheus/common v0.72.0
 	opencen v0.0.0
 )
 
@@ -59,7 +60,6 @@ require (
 	github.com/pelletier/go-toml/v2 v2.0.8 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	github.com/soheilhy/cmux v0.1.5 // indirect
