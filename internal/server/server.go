@@ -138,6 +138,9 @@ type GatewayOptions struct {
 	DPDDelay time.Duration
 	// SpeakerBinary runs BGP speakers (`<binary> bgp-speaker`); default this executable.
 	SpeakerBinary string
+	// NoMeter turns the traffic meter off (no counters, no usage): for benchmarks that
+	// measure what metering costs.
+	NoMeter bool
 
 	store string // the server's store kind
 }
@@ -405,7 +408,7 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		_, err := os.Stat(filepath.Join("/run/netns", ns))
 		return ns, err == nil
 	}}, log)
-	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge, DPDDelay: o.DPDDelay,
+	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge, DPDDelay: o.DPDDelay, NoMeter: o.NoMeter,
 		OnEvent: gw.OnEvent, OnState: gw.OnState,
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {
