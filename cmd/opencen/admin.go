@@ -146,6 +146,6 @@ func adminCmd() *cobra.Command {
 	recoverCmd.Flags().StringVar(&recoverKeyFile, "secret-key-file", "", "the server's --secret-key-file (default <data>/secret.key)")
 	_ = recoverCmd.MarkFlagRequired("data")
 
-	cmd.AddCommand(account, key, quota, recoverCmd, adminGatewayCmd(&cf), clusterCmd(&cf))
+	cmd.AddCommand(account, key, quota, recoverCmd, adminGatewayCmd(&cf), clusterCmd(&cf), adminVpcCmd(&cf))
 	return cmd
 }

@@ -124,6 +124,15 @@ func TestConnectVpnEndToEnd(t *testing.T) {
 		t.Fatalf("vpn config json: %v %s", err, js)
 	}
 
+	// Its state and log (no data plane here: the tunnel is configuration only).
+	st, err := cli(t, srv, alice, "vpn", "status", res.VpnConnectionId)
+	if err != nil || !strings.Contains(st, res.VpnConnectionId) || !strings.Contains(st, "gateway IP:   "+res.InternetIp) || !strings.Contains(st, "ike_sa_not_established") || !strings.Contains(st, "log (last 10 minutes):") {
+		t.Fatalf("vpn status: %v\n%s", err, st)
+	}
+	if _, err := cli(t, srv, alice, "vpn", "status", "vco-nope"); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Fatalf("vpn status of an unknown connection: %v", err)
+	}
+
 	// Bad use is refused with a clear message, and the server's errors come through.
 	if _, err := cli(t, srv, alice, "tr", "connect-vpn", tr, "--vpn-id", other, "--create-resource"); err == nil || !strings.Contains(err.Error(), "exactly one of") {
 		t.Fatalf("both modes: %v", err)
@@ -161,11 +170,11 @@ func TestLabCommands(t *testing.T) {
 		return string(out)
 	}
 	t.Cleanup(func() { exec.Command(testserver.Build(t), append([]string{"lab", "down"}, labArgs...)...).Run() })
-	if out := run("lab", "up"); !strings.Contains(out, "--wan-netns tlc-wan --wan-bridge br0 --vpc-netns-prefix tlc-vpc-") {
+	if out := run("lab", "up"); !strings.Contains(out, "--wan-netns tlc-wan --wan-bridge br0") {
 		t.Fatalf("lab up: %s", out)
 	}
 	srv := testserver.Start(t, testserver.Options{TransitionDelay: 50 * time.Millisecond, Args: []string{"--gateway", "on",
-		"--wan-netns", "tlc-wan", "--wan-bridge", "br0", "--vpc-netns-prefix", "tlc-vpc-", "--dataplane-prefix", "tlg-", "--dataplane-run-dir", dir + "/dp"}})
+		"--wan-netns", "tlc-wan", "--wan-bridge", "br0", "--dataplane-prefix", "tlg-", "--dataplane-run-dir", dir + "/dp"}})
 	t.Cleanup(func() {
 		srv.Stop()
 		drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: "tlg-", RunDir: dir + "/dp", WANNetns: "tlc-wan", WANBridge: "br0"})
@@ -185,7 +194,15 @@ func TestLabCommands(t *testing.T) {
 	waitUntil(t, func() bool {
 		return call("2016-04-28", "DescribeVSwitches", map[string]string{"RegionId": "cn-hangzhou", "VSwitchId": vsw})["VSwitches"].(map[string]any)["VSwitch"].([]any)[0].(map[string]any)["Status"] == "Available"
 	})
-	run("lab", "vpc", "add", vpcID, "--cidr", "10.80.0.0/16")
+	// The VPC host is bound with the command `lab vpc add` prints, as an operator binds a segment.
+	bind := "opencen admin vpc bind " + vpcID + " --netns tlc-vpc-" + vpcID + " --bridge br-vpc --gateway-ip 10.80.255.253/16"
+	if out := run("lab", "vpc", "add", vpcID, "--cidr", "10.80.0.0/16"); !strings.Contains(out, bind) {
+		t.Fatalf("lab vpc add does not say how to bind the VPC (%q):\n%s", bind, out)
+	}
+	admin := testserver.Account{AccessKeyID: srv.AdminKeyID, AccessKeySecret: srv.AdminSecret}
+	if out, err := cli(t, srv, admin, strings.Fields(bind)[1:]...); err != nil || !strings.Contains(out, `"Kind": "bridge"`) {
+		t.Fatalf("%s: %v\n%s", bind, err, out)
+	}
 	cliOut, err := cli(t, srv, alice, "tr", "attach-vpc", tr, "--vpc-id", vpcID, "--vswitch", "cn-hangzhou-h:"+vsw)
 	if err != nil {
 		t.Fatalf("tr attach-vpc: %v %s", err, cliOut)

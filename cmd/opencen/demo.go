@@ -68,7 +68,7 @@ func runDemo(cmd *cobra.Command, listen, metricsListen, data string, once bool) 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	key, secret := "LTAIdemo"+fmt.Sprint(time.Now().Unix()), fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	gwOpts := server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
-		RunDir: filepath.Join(runDir, "dataplane"), VPCNetnsPrefix: labPrefix + "vpc-"}
+		RunDir: filepath.Join(runDir, "dataplane")}
 	in, err := server.Open(ctx, server.Options{DataDir: data, Config: config.Default(), TransitionDelay: time.Second,
 		AdminKeyID: key, AdminSecret: secret, Log: log, Gateway: gwOpts, MetricsListen: metricsListen})
 	if err != nil {
@@ -203,6 +203,9 @@ func (d *demo) run(l *lab.Lab, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	// As an operator binds a VPC to its real segment: here the VPC host's bridge.
+	d.say("binding %s to the VPC host's bridge (opencen admin vpc bind %s --netns %s --bridge %s)", vpcID, vpcID, host.Netns, lab.VPCBridge)
+	d.call(admin.Version, "BindVpc", host.BindParams(vpcID))
 	adv := connect.Advanced{Associate: true, Propagate: true}
 	p := map[string]string{"RegionId": region, "TransitRouterId": tr, "VpcId": vpcID, "ZoneMappings.1.ZoneId": "cn-hangzhou-h", "ZoneMappings.1.VSwitchId": vsw}
 	adv.Set(p)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -24,6 +25,8 @@ import (
 func dataPlaneFlags(f *pflag.FlagSet, g *server.GatewayOptions) {
 	f.StringVar(&g.WANNetns, "wan-netns", "", "namespace holding the WAN bridge the connections' gateway IPs are plugged into")
 	f.StringVar(&g.WANBridge, "wan-bridge", "", "WAN bridge name (opencen lab uses br0 in <prefix>wan)")
+	f.StringVar(&g.WANInterface, "wan-interface", "", "instead of --wan-bridge: the host interface (in --wan-netns, default the host's) gateway IPs are routed and answered for on")
+	f.StringVar(&g.PrivateInterface, "private-interface", "", "with --wan-interface: the interface private-network connections' gateway IPs are answered for on")
 	f.IntVar(&g.WANBits, "wan-bits", 15, "prefix length of the WAN")
 	f.StringVar(&g.Prefix, "dataplane-prefix", "oc-", "prefix of every namespace and link the data plane creates")
 	f.StringVar(&g.RunDir, "dataplane-run-dir", "/run/opencen/dataplane", "where connections' charon instances keep their files")
@@ -37,6 +40,7 @@ func gatewayCmd() *cobra.Command {
 	var (
 		o          server.NodeOptions
 		configPath string
+		nodeConfig string
 		logLevel   string
 	)
 	cmd := &cobra.Command{
@@ -44,6 +48,16 @@ func gatewayCmd() *cobra.Command {
 		Short: "Run a gateway node of a cluster on etcd (needs root and strongSwan); status and cleanup of the data plane",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if nodeConfig != "" {
+				nf, err := config.LoadNodeFile(nodeConfig)
+				if err != nil {
+					return err
+				}
+				if err := applySettings(cmd.Flags(), nf.Settings, nodeConfig); err != nil {
+					return err
+				}
+				o.Gateway.Bindings = nf.Bindings
+			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return err
@@ -69,7 +83,8 @@ func gatewayCmd() *cobra.Command {
 	f.StringVar(&o.Etcd.Cert, "etcd-cert", "", "PEM client certificate for etcd (with --etcd-key)")
 	f.StringVar(&o.Etcd.Key, "etcd-key", "", "PEM key of --etcd-cert")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "the cluster's secret key (the servers' --secret-key-file), to open the pre-shared keys")
-	f.StringVar(&configPath, "config", "", "the servers' catalog (YAML or TOML): regions and zones")
+	f.StringVar(&configPath, "config", "", "the servers' catalog (YAML or TOML): regions, zones and address pools")
+	f.StringVar(&nodeConfig, "node-config", "", "this node's settings (YAML or TOML): any of these flags by name, and vpc-bindings (static VPC bindings); flags given here win")
 	f.StringVar(&o.Node, "node", "", "this node's name, unique in the cluster (default the host name)")
 	f.StringVar(&o.Zone, "zone", "", "the zone this node runs in (a zone of the catalog, e.g. cn-hangzhou-h)")
 	f.StringVar(&o.Address, "address", "", "how operators reach this node (shown by opencen admin gateway list)")
@@ -200,4 +215,21 @@ func adminGatewayCmd(cf *clientFlags) *cobra.Command {
 	_ = forget.MarkFlagRequired("node")
 	cmd.AddCommand(list, forget)
 	return cmd
+}
+
+// applySettings sets, from a config file, every flag the command line did not give.
+func applySettings(fs *pflag.FlagSet, settings map[string]string, file string) error {
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		fl := fs.Lookup(k)
+		if fl == nil || k == "node-config" {
+			return fmt.Errorf("%s: %q is not a setting (the keys are the flags of opencen gateway --help, and vpc-bindings)", file, k)
+		}
+		if fl.Changed {
+			continue
+		}
+		if err := fs.Set(k, settings[k]); err != nil {
+			return fmt.Errorf("%s: %s: %w", file, k, err)
+		}
+	}
+	return nil
 }

@@ -36,6 +36,13 @@ func TestGatewayNodeRefusesToStart(t *testing.T) {
 		out := without(flag)
 		return append(out, flag, value)
 	}
+	nodeFile := func(body string) string {
+		p := filepath.Join(t.TempDir(), "node.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -43,7 +50,11 @@ func TestGatewayNodeRefusesToStart(t *testing.T) {
 		uid  uint32   // run as this user (0: as is)
 		want []string
 	}{
-		{"no wan bridge", without("--wan-bridge"), nil, 0, []string{"--wan-bridge"}},
+		{"no wan bridge", without("--wan-bridge"), nil, 0, []string{"--wan-interface", "--wan-bridge"}},
+		{"node config: not a setting", append(full, "--node-config", nodeFile("zonee: cn-hangzhou-h\n")), nil, 0, []string{`"zonee" is not a setting`}},
+		{"node config sets a flag", append(without("--zone"), "--node-config", nodeFile("zone: mars-1a\n")), nil, 0, []string{`--zone "mars-1a"`}},
+		{"the command line wins", append(without("--wan-bridge"), "--node-config", nodeFile("zone: mars-1a\n")), nil, 0, []string{"--wan-interface"}},
+		{"node config: a bad binding", append(full, "--node-config", nodeFile("vpc-bindings:\n  - vpc-id: vpc-a\n    bridge: br0\n")), nil, 0, []string{"vpc-bindings[0] (vpc-a)", "gateway-ip"}},
 		{"no etcd", without("--etcd-endpoints"), nil, 0, []string{"--etcd-endpoints"}},
 		{"no key", without("--secret-key-file"), nil, 0, []string{"--secret-key-file"}},
 		{"unknown zone", with("--zone", "mars-1a"), nil, 0, []string{`--zone "mars-1a"`, "cn-hangzhou-h"}},

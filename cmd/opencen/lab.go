@@ -101,7 +101,7 @@ func labCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lab up. Run the server with:\n  opencen server --wan-netns %s --wan-bridge %s --vpc-netns-prefix %svpc-\n", l.WANNetns, lab.Bridge, l.Prefix)
+			fmt.Fprintf(cmd.OutOrStdout(), "lab up. Run the server with:\n  opencen server --wan-netns %s --wan-bridge %s\nand bind each VPC to its host (opencen lab vpc add prints how).\n", l.WANNetns, lab.Bridge)
 			return nil
 		},
 	}
@@ -235,7 +235,8 @@ func labCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "VPC host for %s: namespace %s, address %s\n", args[0], h.Netns, h.Addr)
+			fmt.Fprintf(cmd.OutOrStdout(), "VPC host for %s: namespace %s, address %s on bridge %s, default via %s\nBind the VPC to it: opencen admin vpc bind %s --netns %s --bridge %s --gateway-ip %s\n",
+				args[0], h.Netns, h.Addr, lab.VPCBridge, h.Gateway.Addr(), args[0], h.Netns, lab.VPCBridge, h.Gateway)
 			return nil
 		},
 	}

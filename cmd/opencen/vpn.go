@@ -60,8 +60,60 @@ func vpnCmd() *cobra.Command {
 	}
 	config.Flags().StringVar(&format, "format", "strongswan", "strongswan or json")
 	config.Flags().StringVar(&region, "region", "cn-hangzhou", "region of the connection")
-	cmd.AddCommand(config)
+	var minutes int
+	status := &cobra.Command{
+		Use:   "status VCO_ID",
+		Short: "A connection's state (tunnel, BGP, health check, gateway IP) and its recent log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := cf.client()
+			if err != nil {
+				return err
+			}
+			return vpnStatus(cmd, cl, region, args[0], minutes)
+		},
+	}
+	status.Flags().StringVar(&region, "region", "cn-hangzhou", "region of the connection")
+	status.Flags().IntVar(&minutes, "minutes", 10, "how far back the log goes (1-10, as DescribeVpnConnectionLogs takes)")
+	cmd.AddCommand(config, status)
 	return cmd
+}
+
+// vpnStatus prints what DescribeVpnConnection says of the tunnel and the connection's log
+// (DescribeVpnConnectionLogs), newest last.
+func vpnStatus(cmd *cobra.Command, cl *rpc.Client, region, vco string, minutes int) error {
+	ctx := cmd.Context()
+	var v struct {
+		VpnConnectionId, Name, Status, State, InternetIp, RemoteCustomerGatewayIp, TransitRouterId, NetworkType string
+		VpnBgpConfig                                                                                            struct{ EnableBgp, Status, TunnelCidr, LocalBgpIp, PeerBgpIp string }
+		VcoHealthCheck                                                                                          struct{ Enable, Status, Dip, Sip string }
+	}
+	p := map[string]string{"RegionId": region, "VpnConnectionId": vco}
+	if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", p, &v); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "%s %s\n  tunnel:       %s (%s)\n  gateway IP:   %s (%s)\n  peer:         %s\n  router:       %s\n",
+		v.VpnConnectionId, v.Name, v.Status, v.State, v.InternetIp, v.NetworkType, v.RemoteCustomerGatewayIp, v.TransitRouterId)
+	if v.VpnBgpConfig.EnableBgp == "true" {
+		fmt.Fprintf(out, "  BGP:          %s (%s, cloud %s, peer %s)\n", v.VpnBgpConfig.Status, v.VpnBgpConfig.TunnelCidr, v.VpnBgpConfig.LocalBgpIp, v.VpnBgpConfig.PeerBgpIp)
+	}
+	if v.VcoHealthCheck.Enable == "true" {
+		fmt.Fprintf(out, "  health check: %s (%s -> %s)\n", v.VcoHealthCheck.Status, v.VcoHealthCheck.Sip, v.VcoHealthCheck.Dip)
+	}
+	var logs struct{ Data struct{ Logs []string } }
+	p["MinutePeriod"], p["PageSize"] = fmt.Sprint(minutes), "50"
+	if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnectionLogs", p, &logs); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "log (last %d minutes):\n", minutes)
+	if len(logs.Data.Logs) == 0 {
+		fmt.Fprintln(out, "  (nothing)")
+	}
+	for _, l := range logs.Data.Logs {
+		fmt.Fprintln(out, "  "+l)
+	}
+	return nil
 }
 
 // connectVpnFlags maps the console's "Create Connection" form onto flags. Like the form,

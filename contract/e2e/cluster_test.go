@@ -98,6 +98,7 @@ func newCluster(t *testing.T) *cluster {
 	})
 
 	c.admin = &rpc.Client{Endpoint: one.URL, AccessKeyID: one.AdminKeyID, AccessKeySecret: one.AdminSecret}
+	c.world.admin = c.admin
 	var acct struct{ AccessKeyId, AccessKeySecret string }
 	if err := c.admin.Call(ctx, "2026-11-01", "CreateAccount", map[string]string{"Name": "cluster"}, &acct); err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func (c *cluster) startNode(name, zone string) *gatewayNode {
 	defer logF.Close()
 	args := append([]string{"gateway", "--node", name, "--zone", zone, "--address", "node-" + name + ".lab",
 		"--wan-netns", c.lab.WANNetns, "--wan-bridge", lab.Bridge, "--wan-bits", "15",
-		"--dataplane-prefix", n.prefix, "--dataplane-run-dir", n.runDir, "--vpc-netns-prefix", c.labPfx + "vpc-", "--log-level", "debug"}, c.args...)
+		"--dataplane-prefix", n.prefix, "--dataplane-run-dir", n.runDir, "--log-level", "debug"}, c.args...)
 	n.cmd = exec.Command(c.bin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = logF, logF
 	if err := n.cmd.Start(); err != nil {
@@ -234,7 +235,7 @@ type pinger struct {
 	replies chan time.Time
 }
 
-func startPinger(t *testing.T, ns, src, dst string) *pinger {
+func startPinger(t testing.TB, ns, src, dst string) *pinger {
 	cmd := exec.Command("ip", "netns", "exec", ns, "ping", "-n", "-D", "-i", "0.1", "-W", "1", "-I", src, dst)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,7 +45,7 @@ func randomSuffix() string {
 
 // world is a lab plus a server with its gateway, all torn down at the end.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	lab *lab.Lab
 	// c is OpenCEN's own client, for its own product (RenderVpnConnectionConfig); sdk is
@@ -64,9 +64,15 @@ type world struct {
 	cgwASN string
 	// dir holds the lab, the data plane's files and server.log.
 	dir string
+	// admin binds the lab's VPC hosts to their VPCs, as an operator binds real segments.
+	admin *rpc.Client
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with prepare run after the lab is up and before the server
+// starts: it may build more of the world and change the catalog and gateway options.
+func newWorldWith(t testing.TB, prepare func(w *world, cfg *config.Config, o *server.GatewayOptions)) *world {
 	testenv.RequireDataplane(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	labPrefix, gwPrefix := "l"+randomSuffix(), "g"+randomSuffix()
@@ -88,9 +94,18 @@ func newWorld(t *testing.T) *world {
 	}
 	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.gwOpts = server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
-		RunDir: dir + "/dp", VPCNetnsPrefix: labPrefix + "vpc-", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
+		RunDir: dir + "/dp", DPDDelay: 2 * time.Second, SpeakerBinary: testserver.Build(t)}
 	w.log = log
-	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: config.Default(), TransitionDelay: 100 * time.Millisecond,
+	cfg := config.Default()
+	t.Cleanup(func() { // a setup that failed before the server: the lab goes all the same
+		if w.in == nil {
+			_ = l.Down(context.Background())
+		}
+	})
+	if prepare != nil {
+		prepare(w, &cfg, &w.gwOpts)
+	}
+	in, err := server.Open(ctx, server.Options{DataDir: dir + "/data", Config: cfg, TransitionDelay: 100 * time.Millisecond,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret", Log: log, Gateway: w.gwOpts})
 	if err != nil {
 		l.Down(context.Background())
@@ -118,6 +133,7 @@ func newWorld(t *testing.T) *world {
 		in.Close()
 	})
 	admin := &rpc.Client{Endpoint: srv.URL, AccessKeyID: "AKADMIN", AccessKeySecret: "admin-secret"}
+	w.admin = admin
 	var acct struct{ AccessKeyId, AccessKeySecret string }
 	if err := admin.Call(ctx, "2026-11-01", "CreateAccount", map[string]string{"Name": "e2e"}, &acct); err != nil {
 		t.Fatal(err)
@@ -139,7 +155,7 @@ func newWorld(t *testing.T) *world {
 
 // dumpLogs prints the tails of the server's log and of every charon's (cells and data
 // centers) under dir.
-func dumpLogs(t *testing.T, dir string) {
+func dumpLogs(t testing.TB, dir string) {
 	logs, _ := filepath.Glob(filepath.Join(dir, "*", "*", "charon.log"))
 	for _, f := range append([]string{filepath.Join(dir, "server.log")}, logs...) {
 		b, err := os.ReadFile(f)
@@ -151,7 +167,7 @@ func dumpLogs(t *testing.T, dir string) {
 	}
 }
 
-func logTail(t *testing.T, name string, lines []string, n int) {
+func logTail(t testing.TB, name string, lines []string, n int) {
 	t.Logf("last %d lines of %s:\n%s", min(len(lines), n), name, strings.Join(lines[max(0, len(lines)-n):], "\n"))
 }
 
@@ -253,8 +269,8 @@ func first(v any, keys ...string) map[string]any {
 
 // router is a transit router with a VPC host attached, associated and propagating.
 type router struct {
-	cen, tr, system string
-	vpcHost         *lab.VPCHost
+	cen, tr, system, vpc string
+	vpcHost              *lab.VPCHost
 }
 
 func (w *world) router(vpcCidr string) router {
@@ -268,6 +284,15 @@ func (w *world) router(vpcCidr string) router {
 		return first(w.cbn("ListTransitRouters", map[string]string{"TransitRouterId": r.tr}), "TransitRouters")["Status"] == "Active"
 	})
 	r.system = first(w.cbn("ListTransitRouterRouteTables", map[string]string{"TransitRouterId": r.tr}), "TransitRouterRouteTables")["TransitRouterRouteTableId"].(string)
+	r.vpc, r.vpcHost = w.attachVPC(r, vpcCidr, true)
+	return r
+}
+
+// attachVPC creates a VPC with a vSwitch and attaches it to r, associated with and
+// propagated to r's system table. With labHost, the VPC gets a lab VPC host, bound to its
+// bridge as an operator binds a segment (opencen admin vpc bind); without, the caller
+// binds it.
+func (w *world) attachVPC(r router, vpcCidr string, labHost bool) (string, *lab.VPCHost) {
 	vpc := w.vpc("CreateVpc", map[string]string{"RegionId": "cn-hangzhou", "CidrBlock": vpcCidr})["VpcId"].(string)
 	w.waitFor("VPC", 10*time.Second, func() bool {
 		return first(w.vpc("DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": vpc}), "Vpcs", "Vpc")["Status"] == "Available"
@@ -276,18 +301,23 @@ func (w *world) router(vpcCidr string) router {
 	w.waitFor("vSwitch", 10*time.Second, func() bool {
 		return first(w.vpc("DescribeVSwitches", map[string]string{"RegionId": "cn-hangzhou", "VSwitchId": sw}), "VSwitches", "VSwitch")["Status"] == "Available"
 	})
-	host, err := w.lab.AddVPCHost(w.ctx, vpc, netip.MustParsePrefix(vpcCidr))
-	if err != nil {
-		w.t.Fatal(err)
+	var host *lab.VPCHost
+	if labHost {
+		var err error
+		if host, err = w.lab.AddVPCHost(w.ctx, vpc, netip.MustParsePrefix(vpcCidr)); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := w.admin.Call(w.ctx, "2026-11-01", "BindVpc", host.BindParams(vpc), nil); err != nil {
+			w.t.Fatal(err)
+		}
 	}
-	r.vpcHost = host
 	att := w.cbn("CreateTransitRouterVpcAttachment", map[string]string{"RegionId": "cn-hangzhou", "TransitRouterId": r.tr, "VpcId": vpc,
 		"ZoneMappings.1.VSwitchId": sw, "ZoneMappings.1.ZoneId": "cn-hangzhou-h"})["TransitRouterAttachmentId"].(string)
 	w.waitFor("VPC attached", 10*time.Second, func() bool {
 		return first(w.cbn("ListTransitRouterVpcAttachments", map[string]string{"TransitRouterAttachmentId": att}), "TransitRouterAttachments")["Status"] == "Attached"
 	})
 	w.link(att, r.system)
-	return r
+	return vpc, host
 }
 
 // link associates an attachment with a table and propagates it there (the console's

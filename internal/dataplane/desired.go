@@ -63,21 +63,63 @@ type Route struct {
 	Blackhole bool
 }
 
-// VPCLink connects the router namespace to an existing VPC namespace (made by the lab or
-// the operator) with a veth pair.
+// VPCLink connects the router namespace to a VPC's network: an existing namespace (made by
+// the lab or the operator) over a veth pair with a /30, or, with Segment, a real network
+// segment (a Linux bridge, a VXLAN segment) on which the router holds the VPC's gateway
+// address.
 type VPCLink struct {
 	// AttachmentID is the VPC attachment's ID (tr-attach-...).
 	AttachmentID string
-	// Netns is the VPC's network namespace; it must exist.
+	// Netns is the VPC's network namespace; it must exist. Unused with Segment.
 	Netns string
+	// Segment, when set, is the segment the router joins.
+	Segment *Segment
 	// RouterAddr is the router end's address with the link's prefix length,
-	// e.g. 169.254.200.1/30.
+	// e.g. 169.254.200.1/30; on a segment, the VPC's gateway address, e.g. 10.1.0.253/24.
 	RouterAddr netip.Prefix
-	// VPCAddr is the VPC end's address in the same prefix, e.g. 169.254.200.2/30.
+	// VPCAddr is the VPC end's address in the same prefix, e.g. 169.254.200.2/30. Unused
+	// with Segment: the router reaches the VPC's hosts directly on the segment.
 	VPCAddr netip.Prefix
 	// ToRouter are the destinations the VPC namespace routes to the router over the link
 	// (the VPC route table's entries pointing at the transit router). Empty = 0.0.0.0/0.
 	ToRouter []netip.Prefix
+}
+
+// Segment is a network segment the operator owns. The driver adds one link to it and
+// removes exactly that link: the bridge, the underlay and everything else on them stay.
+type Segment struct {
+	// Netns holds the bridge or the underlay interface ("" = the driver's own namespace).
+	Netns string
+	// Bridge: an existing Linux bridge; the router's veth has its far end as a port.
+	Bridge string
+	// VXLAN: a VXLAN segment; its device is made on the underlay and moved into the
+	// router's namespace (its UDP socket stays in Netns, on the underlay).
+	VXLAN *VXLAN
+}
+
+// VXLAN is a VXLAN segment (RFC 7348) as the kernel's vxlan device takes it.
+type VXLAN struct {
+	VNI      uint32
+	Underlay string
+	// Remotes are the other VTEPs (flooded to, head-end replication); or Group, a
+	// multicast group on the underlay.
+	Remotes []netip.Addr
+	Group   netip.Addr
+	Port    uint16
+}
+
+// spec is the device's parameters as text: kept in the link's alias after the attachment
+// ID, so a changed segment is seen (and the device remade) without a state file.
+func (x VXLAN) spec() string {
+	s := fmt.Sprintf("vxlan %d dev %s port %d", x.VNI, x.Underlay, x.Port)
+	if x.Group.IsValid() {
+		return s + " group " + x.Group.String()
+	}
+	var rs []string
+	for _, r := range x.Remotes {
+		rs = append(rs, r.String())
+	}
+	return s + " remotes " + strings.Join(rs, ",")
 }
 
 // Cell is one IPsec-VPN connection: its own namespace with its own charon, a WAN address
@@ -186,6 +228,19 @@ func (r Router) Validate() error {
 	}
 	for _, v := range r.VPCs {
 		addAtt(v.AttachmentID, "VPC")
+		if g := v.Segment; g != nil {
+			switch {
+			case (g.Bridge == "") == (g.VXLAN == nil):
+				bad("router %s: VPC link %s: a segment is a bridge or a VXLAN, one of them", r.ID, v.AttachmentID)
+			case g.VXLAN != nil && (g.VXLAN.VNI == 0 || g.VXLAN.VNI >= 1<<24 || g.VXLAN.Underlay == "" || g.VXLAN.Port == 0 ||
+				len(g.VXLAN.Remotes) == 0 == !g.VXLAN.Group.IsValid()):
+				bad("router %s: VPC link %s: VXLAN needs a VNI (1-16777215), an underlay, a port, and remotes or a group", r.ID, v.AttachmentID)
+			}
+			if !v.RouterAddr.IsValid() || !v.RouterAddr.Addr().Is4() || v.RouterAddr.Bits() > 30 {
+				bad("router %s: VPC link %s: RouterAddr %v must be an IPv4 address with the segment's prefix length", r.ID, v.AttachmentID, v.RouterAddr)
+			}
+			continue
+		}
 		if v.Netns == "" {
 			bad("router %s: VPC link %s: no VPC namespace", r.ID, v.AttachmentID)
 		}

@@ -282,6 +282,35 @@ func (f *fakeOS) AddVeth(_ context.Context, nsA, a, nsB, b string) error {
 	return nil
 }
 
+func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return err
+	}
+	dst, err := f.get(into)
+	if err != nil {
+		return err
+	}
+	under, ok := n.links[x.Underlay]
+	if !ok {
+		return fmt.Errorf("Cannot find device %q", x.Underlay)
+	}
+	if _, ok := dst.links[name]; ok {
+		return fmt.Errorf("link %s exists in %q: File exists", name, into)
+	}
+	if err := f.check("AddVXLAN " + ns); err != nil {
+		return err
+	}
+	// As the kernel: the MTU leaves room for the 50 bytes VXLAN adds on the underlay.
+	l := &fakeLink{ipLink: ipLink{Name: name, MTU: under.MTU - 50, LinkType: "ether", Flags: []string{"BROADCAST", "MULTICAST"}}}
+	l.Info.Kind = "vxlan"
+	dst.links[name] = l
+	f.changes++
+	return nil
+}
+
 func (f *fakeOS) DeleteLink(_ context.Context, ns, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -356,7 +356,11 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	var errs []error
 	atts := map[string]attachment{}
 	for _, v := range r.VPCs {
-		atts[v.AttachmentID] = attachment{link: d.AttachmentLink(v.AttachmentID), gw: v.VPCAddr.Addr()}
+		a := attachment{link: d.AttachmentLink(v.AttachmentID), gw: v.VPCAddr.Addr()}
+		if v.Segment != nil {
+			a.gw = netip.Addr{} // the VPC's hosts are on the link itself
+		}
+		atts[v.AttachmentID] = a
 		if err := d.updateVPC(ctx, r, v); err != nil {
 			errs = append(errs, fmt.Errorf("VPC link %s: %w", v.AttachmentID, err))
 		}
@@ -429,7 +433,11 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 				if _, ok := rl[a.link]; !ok {
 					continue // its cell has not made the link yet (see missing)
 				}
-				hops = append(hops, ipNextHop{Gateway: a.gw.String(), Dev: a.link, Flags: []string{"onlink"}})
+				hop := ipNextHop{Dev: a.link}
+				if a.gw.IsValid() {
+					hop.Gateway, hop.Flags = a.gw.String(), []string{"onlink"}
+				}
+				hops = append(hops, hop)
 			}
 			if len(hops) > 0 {
 				want = append(want, unicastRoute(rt.Dst, hops))
@@ -518,6 +526,9 @@ func (d *Netns) vethPair(ctx context.Context, nsA, a string, la map[string]ipLin
 }
 
 func (d *Netns) updateVPC(ctx context.Context, r Router, v VPCLink) error {
+	if v.Segment != nil {
+		return d.updateSegment(ctx, r, v)
+	}
 	rns := d.RouterNetns(r.ID)
 	rlink, vlink := d.AttachmentLink(v.AttachmentID), d.vpcLink(r.ID, v.AttachmentID)
 	rl, err := d.net.Links(ctx, rns)
@@ -568,6 +579,93 @@ func (d *Netns) updateVPC(ctx context.Context, r Router, v VPCLink) error {
 		}
 	}
 	return d.net.Change(ctx, v.Netns, routeOps("main", mine, want))
+}
+
+// updateSegment links a router to a segment the operator owns: a veth whose far end is a
+// port of the bridge, or a vxlan device made on the underlay and moved into the router's
+// namespace. Only that link is ever added or removed; the router holds the VPC's gateway
+// address on it.
+func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
+	rns, g := d.RouterNetns(r.ID), v.Segment
+	rlink := d.AttachmentLink(v.AttachmentID)
+	rl, err := d.net.Links(ctx, rns)
+	if err != nil {
+		return err
+	}
+	where := "the gateway's namespace"
+	if g.Netns != "" {
+		where = "namespace " + g.Netns
+	}
+	sl, err := d.net.Links(ctx, g.Netns)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	reload := func() error {
+		rl, err = d.net.Links(ctx, rns)
+		return err
+	}
+	alias := v.AttachmentID
+	switch {
+	case g.Bridge != "":
+		if br, ok := sl[g.Bridge]; !ok || br.Info.Kind != "bridge" {
+			return fmt.Errorf("bridge %s is not in %s: create it, or bind the VPC to another segment", g.Bridge, where)
+		}
+		if l, ok := rl[rlink]; ok && l.Info.Kind != "veth" { // bound to a VXLAN before
+			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
+				return err
+			}
+			delete(rl, rlink)
+		}
+		port := d.vpcLink(r.ID, v.AttachmentID)
+		created, err := d.vethPair(ctx, rns, rlink, rl, g.Netns, port, sl)
+		if err != nil {
+			return err
+		}
+		if created {
+			if sl, err = d.net.Links(ctx, g.Netns); err != nil {
+				return err
+			}
+			if err := reload(); err != nil {
+				return err
+			}
+		}
+		if err := d.net.Change(ctx, g.Netns, linkOp(sl[port], port, 0, r.ID+"/"+v.AttachmentID, g.Bridge)); err != nil {
+			return fmt.Errorf("bridge port: %w", err)
+		}
+	case g.VXLAN != nil:
+		if _, ok := sl[g.VXLAN.Underlay]; !ok {
+			return fmt.Errorf("underlay interface %s is not in %s: bind the VPC with the interface VXLAN packets leave by", g.VXLAN.Underlay, where)
+		}
+		alias = v.AttachmentID + " " + g.VXLAN.spec()
+		if l, ok := rl[rlink]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
+			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
+				return err
+			}
+			delete(rl, rlink)
+		}
+		if _, ok := rl[rlink]; !ok {
+			if err := d.net.AddVXLAN(ctx, g.Netns, rlink, *g.VXLAN, rns); err != nil {
+				return fmt.Errorf("VXLAN %d on %s: %w", g.VXLAN.VNI, g.VXLAN.Underlay, err)
+			}
+			if err := reload(); err != nil {
+				return err
+			}
+		}
+	}
+	ops := linkOp(rl[rlink], rlink, 0, alias, "")
+	addr := addrOps(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})
+	if err := d.net.Change(ctx, rns, append(ops, addr...)); err != nil {
+		return err
+	}
+	if len(addr) > 0 {
+		// The gateway address is on a new link (a rebuilt router, a move from another
+		// node): the segment's hosts still hold the old link's MAC for it until their ARP
+		// entries age out. Tell them now.
+		if err := d.net.Announce(ctx, rns, rlink, v.RouterAddr.Addr()); err != nil {
+			d.logf("announce %s on %s: %v", v.RouterAddr.Addr(), rlink, err)
+		}
+	}
+	return nil
 }
 
 // ---------------------------------------------------------------- cells

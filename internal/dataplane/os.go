@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type netOS interface {
 	Routes(ctx context.Context, ns string) (map[string][]ipRoute, error)
 	// AddVeth creates a veth pair: a in nsA, b in nsB.
 	AddVeth(ctx context.Context, nsA, a, nsB, b string) error
+	// AddVXLAN creates the vxlan device name for x on x.Underlay in ns (its UDP socket
+	// lives there) and moves it into the namespace into, with x's flooding entries.
+	AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into string) error
 	// DeleteLink deletes a link (and a veth's other end); a missing one is fine.
 	DeleteLink(ctx context.Context, ns, name string) error
 	// Change applies ops in order; a failing op does not stop the others, and the error
@@ -143,7 +147,7 @@ func (o netOp) batchLine() string {
 			s += fmt.Sprintf(" mtu %d", o.mtu)
 		}
 		if o.alias != "" {
-			s += " alias " + o.alias
+			s += ` alias "` + o.alias + `"` // ip -batch reads a quoted word as one argument
 		}
 		if o.master != "" {
 			s += " master " + o.master
@@ -233,6 +237,30 @@ func (hostOS) AddVeth(ctx context.Context, nsA, a, nsB, b string) error {
 	}
 	_, err := nsutil.IP(ctx, args...)
 	return err
+}
+
+func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into string) error {
+	args := []string{"link", "add", name, "type", "vxlan", "id", strconv.FormatUint(uint64(x.VNI), 10),
+		"dev", x.Underlay, "dstport", strconv.Itoa(int(x.Port))}
+	if x.Group.IsValid() {
+		args = append(args, "group", x.Group.String())
+	}
+	if _, err := nsutil.IPn(ctx, ns, args...); err != nil {
+		return err
+	}
+	if _, err := nsutil.IPn(ctx, ns, "link", "set", name, "netns", into); err != nil {
+		_, _ = nsutil.IPn(ctx, ns, "link", "del", name)
+		return err
+	}
+	// Head-end replication: broadcast and unknown unicast go to every remote; the
+	// device learns the hosts behind each remote from what comes back.
+	for _, r := range x.Remotes {
+		if _, err := nsutil.Exec(ctx, into, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", r.String()); err != nil {
+			_, _ = nsutil.IPn(ctx, into, "link", "del", name)
+			return err
+		}
+	}
+	return nil
 }
 
 func (hostOS) DeleteLink(ctx context.Context, ns, name string) error {

@@ -102,7 +102,8 @@ func (d *Netns) Render(ctx context.Context) (string, error) {
 func (d *Netns) devNamer(ls map[string]ipLink) func(string) string {
 	return func(name string) string {
 		if l, ok := ls[name]; ok && l.Alias != "" && strings.HasPrefix(name, d.opts.Prefix) {
-			return l.Alias
+			id, _, _ := strings.Cut(l.Alias, " ") // a VXLAN's alias goes on with its spec
+			return id
 		}
 		return strings.TrimPrefix(name, d.opts.Prefix)
 	}
@@ -118,6 +119,9 @@ func (d *Netns) renderLink(l ipLink, dev func(string) string) string {
 		state = "up"
 	}
 	s := fmt.Sprintf("link %s %s mtu %d %s", dev(l.Name), kind, l.MTU, state)
+	if _, spec, ok := strings.Cut(l.Alias, " "); ok && kind == "vxlan" {
+		s += " (" + spec + ")"
+	}
 	if l.Master != "" {
 		s += " master " + dev(l.Master)
 	}

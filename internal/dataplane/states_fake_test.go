@@ -90,6 +90,24 @@ func wantState(t *testing.T, name string) string {
 	return string(b)
 }
 
+// fakeRendersAs checks a fake OS's rendering against testdata/states/<name>.txt, or
+// writes it there with -update-states.
+func fakeRendersAs(t *testing.T, d *Netns, name string) {
+	t.Helper()
+	got, err := d.Render(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updateStates {
+		if err := os.WriteFile(statePath(name), []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := wantState(t, name); got != want {
+		t.Fatalf("the fake OS renders differently from testdata/states/%s.txt:\n%s", name, diff(want, got))
+	}
+}
+
 func TestStatesFake(t *testing.T) {
 	states := stateFixtures(fakePrefix)
 	// Every state from scratch renders its expected text; a second Apply changes nothing

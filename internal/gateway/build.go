@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -8,6 +9,7 @@ import (
 	"slices"
 
 	"opencen/internal/bgp"
+	"opencen/internal/config"
 	"opencen/internal/dataplane"
 	"opencen/internal/probe"
 	"opencen/internal/service"
@@ -18,13 +20,45 @@ import (
 type Layout struct {
 	// WANBits is the prefix length of the WAN the connections' gateway IPs live on.
 	WANBits int
-	// VPCNetns returns the network namespace of a VPC (the lab's VPC hosts); VPCs without
-	// one are not linked.
+	// Bindings are this gateway's static VPC bindings (a node's config file): they win
+	// over the admin's (GatewayView.VPCBindings).
+	Bindings map[string]config.VPCBinding
+	// VPCNetns returns the network namespace of a VPC that has no binding (the lab's
+	// older way: a namespace per VPC by name); VPCs with neither are not linked.
 	VPCNetns func(vpcID string) (string, bool)
 	// RouterNetns and AttachmentLink name what the driver makes (for BGP speakers and
 	// health checks, which run in the router's namespace).
 	RouterNetns    func(trID string) string
 	AttachmentLink func(attachmentID string) string
+}
+
+// vpcLink is the one mapping of a VPC binding to the driver's link: a namespace gets a /30
+// from the pool, a bridge or a VXLAN segment the binding's gateway address.
+func vpcLink(attachmentID string, b config.VPCBinding, links *linkAllocator) (dataplane.VPCLink, error) {
+	v := dataplane.VPCLink{AttachmentID: attachmentID}
+	if b.Kind() == config.BindNetns {
+		p := links.next(attachmentID)
+		first := p.Addr().Next()
+		v.Netns, v.RouterAddr, v.VPCAddr = b.Netns, netip.PrefixFrom(first, 30), netip.PrefixFrom(first.Next(), 30)
+		return v, nil
+	}
+	gw, ok := b.Gateway()
+	if !ok {
+		return v, fmt.Errorf("binding: gateway-ip %q is not an address with a prefix length", b.GatewayIP)
+	}
+	v.RouterAddr, v.Segment = gw, &dataplane.Segment{Netns: b.Netns, Bridge: b.Bridge}
+	if b.Kind() == config.BindVXLAN {
+		x := &dataplane.VXLAN{VNI: b.VNI, Underlay: b.Underlay, Remotes: b.RemoteAddrs(), Port: cmp.Or(b.Port, config.DefaultVXLANPort)}
+		if b.Group != "" {
+			g, err := netip.ParseAddr(b.Group)
+			if err != nil {
+				return v, fmt.Errorf("binding: group %q: %w", b.Group, err)
+			}
+			x.Group = g
+		}
+		v.Segment.VXLAN = x
+	}
+	return v, nil
 }
 
 // linkPool is where router<->cell and router<->VPC /30s come from when a connection has
@@ -164,14 +198,22 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		slices.SortFunc(r.Sources, func(a, b netip.Addr) int { return a.Compare(b) })
 		r.Sources = slices.Compact(r.Sources)
 		for _, a := range gr.VPCs {
-			ns, ok := l.VPCNetns(a.VpcID)
+			b, ok := l.Bindings[a.VpcID]
+			if !ok {
+				b, ok = view.VPCBindings[a.VpcID]
+			}
+			if !ok && l.VPCNetns != nil {
+				b.Netns, ok = l.VPCNetns(a.VpcID)
+			}
 			if !ok {
 				continue
 			}
-			p := links.next(a.ID)
-			first := p.Addr().Next()
-			r.VPCs = append(r.VPCs, dataplane.VPCLink{AttachmentID: a.ID, Netns: ns,
-				RouterAddr: netip.PrefixFrom(first, 30), VPCAddr: netip.PrefixFrom(first.Next(), 30)})
+			v, err := vpcLink(a.ID, b, links)
+			if err != nil {
+				o.routerErrs[gr.TR.ID] = fmt.Errorf("VPC %s: %w", a.VpcID, err)
+				continue
+			}
+			r.VPCs = append(r.VPCs, v)
 		}
 		present := map[string]bool{}
 		for _, c := range r.Cells {
@@ -191,6 +233,9 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		}
 		if err := r.Validate(); err != nil {
 			o.routerErrs[r.ID] = err
+			continue
+		}
+		if _, bad := o.routerErrs[r.ID]; bad { // a VPC binding that does not map: keep what runs
 			continue
 		}
 		o.routers[r.ID] = r

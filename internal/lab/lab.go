@@ -8,8 +8,11 @@
 //	<prefix>wan          the WAN: bridge br0
 //	<prefix>dc-<name>    a data center: wan0 (its public address), the host address of its
 //	                     subnet on lo, charon (kernel-libipsec) in its own mount namespace
-//	<prefix>vpc-<name>   a VPC host: the host address of the VPC CIDR on lo; the data-plane
-//	                     driver links it to a transit router (dataplane.VPCLink)
+//	<prefix>vpc-<name>   a VPC host: a bridge br-vpc (the VPC's network segment, as an
+//	                     operator's) holding the first host address of the VPC CIDR, with
+//	                     a default route via the VPC's gateway address; the VPC is bound
+//	                     to the bridge (VPCHost.Binding, the admin's BindVpc) and the data
+//	                     plane plugs its transit router in
 package lab
 
 import (
@@ -26,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"opencen/internal/config"
 	"opencen/internal/dataplane/nsutil"
 )
 
@@ -235,29 +239,56 @@ func (dc *DC) Ping(ctx context.Context, dst netip.Addr, count int) error {
 	return Ping(ctx, dc.Netns, dc.Host, dst, count)
 }
 
-// VPCHost is a VPC's host: a namespace with the first host address of the VPC CIDR on lo.
+// VPCBridge is the bridge of a VPC host's namespace: the VPC's segment.
+const VPCBridge = "br-vpc"
+
+// VPCHost is a VPC's host: a namespace whose bridge VPCBridge is the VPC's segment, with
+// the first host address of the VPC CIDR on it and a default route via Gateway.
 type VPCHost struct {
 	Name  string
 	Netns string
 	CIDR  netip.Prefix
 	Addr  netip.Addr
+	// Gateway is the transit router's address on the segment (config.DefaultGatewayIP:
+	// what BindVpc gives when the operator names none).
+	Gateway netip.Prefix
 }
 
-// AddVPCHost creates a VPC host namespace. The data-plane driver links it to a transit
-// router (dataplane.VPCLink{Netns: h.Netns, ...}), which also installs its route toward
-// the router.
+// AddVPCHost creates a VPC host: its namespace and bridge, configured as an operator
+// would. Bind the VPC to it (Binding) for the data plane to link a transit router in; the
+// data plane's older namespace link (dataplane.VPCLink{Netns: h.Netns}) works too, and
+// then replaces the default route with its own.
 func (l *Lab) AddVPCHost(ctx context.Context, name string, cidr netip.Prefix) (*VPCHost, error) {
-	h := &VPCHost{Name: name, Netns: l.Prefix + "vpc-" + name, CIDR: cidr.Masked(), Addr: firstHost(cidr)}
+	gw, err := config.DefaultGatewayIP(cidr.Masked())
+	if err != nil {
+		return nil, err
+	}
+	h := &VPCHost{Name: name, Netns: l.Prefix + "vpc-" + name, CIDR: cidr.Masked(), Addr: firstHost(cidr), Gateway: gw}
 	l.mu.Lock()
 	l.vpcs = append(l.vpcs, h)
 	l.mu.Unlock()
 	if err := nsutil.AddNetns(ctx, h.Netns, forwarding()...); err != nil {
 		return nil, err
 	}
-	if err := nsutil.IPBatch(ctx, h.Netns, []string{"addr add " + netip.PrefixFrom(h.Addr, 32).String() + " dev lo"}); err != nil {
+	if err := nsutil.IPBatch(ctx, h.Netns, []string{
+		"link add " + VPCBridge + " type bridge",
+		"addr add " + netip.PrefixFrom(h.Addr, cidr.Bits()).String() + " dev " + VPCBridge,
+		"link set " + VPCBridge + " up",
+		"route add default via " + gw.Addr().String() + " dev " + VPCBridge,
+	}); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// Binding binds VPC vpcID to the host's bridge (the admin's BindVpc, or a node's config).
+func (h *VPCHost) Binding(vpcID string) config.VPCBinding {
+	return config.VPCBinding{VpcID: vpcID, Netns: h.Netns, Bridge: VPCBridge, GatewayIP: h.Gateway.String()}
+}
+
+// BindParams are BindVpc's parameters for Binding(vpcID).
+func (h *VPCHost) BindParams(vpcID string) map[string]string {
+	return map[string]string{"VpcId": vpcID, "Netns": h.Netns, "Bridge": VPCBridge, "GatewayIp": h.Gateway.String()}
 }
 
 // Ping pings dst from the VPC host's address; nil if at least one reply came back.

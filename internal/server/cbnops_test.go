@@ -163,7 +163,14 @@ func TestCbnModifications(t *testing.T) {
 	refused(t, e, c, "UpdateTransitRouterRouteEntry", map[string]string{"TransitRouterRouteEntryId": rte, "TransitRouterRouteEntryName": strings.Repeat("n", 129)}, "InvalidTransitRouterRouteEntryName", "1 to 128")
 
 	// Resource group of a CEN, and a grant's payer.
-	rg := vpcCall(t, c, "CreateVpc", map[string]string{"RegionId": "cn-hangzhou"})["ResourceGroupId"].(string)
+	rgVpc := vpcCall(t, c, "CreateVpc", map[string]string{"RegionId": "cn-hangzhou"})
+	rg := rgVpc["ResourceGroupId"].(string)
+	// Its Pending -> Available transition must not land during a refused call below.
+	waitFor(t, "VPC Available", func() bool {
+		v := vpcCall(t, c, "DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou", "VpcId": rgVpc["VpcId"].(string)})
+		vs, _ := v["Vpcs"].(map[string]any)["Vpc"].([]any)
+		return len(vs) == 1 && vs[0].(map[string]any)["Status"] == "Available"
+	})
 	call(t, c, "MoveResourceGroup", map[string]string{"ResourceId": s.cen, "ResourceType": "cen", "NewResourceGroupId": rg})
 	refused(t, e, c, "MoveResourceGroup", map[string]string{"ResourceId": s.cen, "ResourceType": "bandwidthpackage", "NewResourceGroupId": rg}, "InvalidResourceType", "CEN")
 	refused(t, e, c, "MoveResourceGroup", map[string]string{"ResourceId": "cen-nope", "ResourceType": "CEN", "NewResourceGroupId": rg}, "InvalidResourceId.NotFound", "cen-nope")

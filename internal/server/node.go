@@ -81,8 +81,8 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
 	switch {
-	case o.Gateway.WANBridge == "":
-		return nil, errors.New("a gateway node needs --wan-bridge (and --wan-netns when the bridge is in a namespace): where gateway IPs are plugged in")
+	case o.Gateway.WANBridge == "" && o.Gateway.WANInterface == "":
+		return nil, errors.New("a gateway node needs --wan-interface (the host interface its gateway IPs are reached on), or --wan-bridge (and --wan-netns when the bridge is in a namespace)")
 	case len(o.Etcd.Endpoints) == 0:
 		return nil, errors.New("a gateway node needs --etcd-endpoints: the cluster's etcd")
 	case o.SecretKeyFile == "":

@@ -124,8 +124,15 @@ type GatewayOptions struct {
 	// Mode is "auto" (on when running as root with strongSwan installed and a WAN
 	// configured), "on" or "off".
 	Mode string
-	// WANNetns and WANBridge are where connections' WAN links are plugged in.
-	WANNetns, WANBridge string
+	// WANNetns and WANBridge are where connections' WAN links are plugged in; or, with
+	// WANInterface instead of WANBridge, the host routes each gateway IP to its
+	// connection and answers ARP for it on that interface (PrivateInterface: the same for
+	// private-network connections). See docs/deploy.md.
+	WANNetns, WANBridge            string
+	WANInterface, PrivateInterface string
+	// Bindings are static VPC bindings (a gateway node's config file); they win over the
+	// admin's BindVpc on this gateway.
+	Bindings []config.VPCBinding
 	// WANBits is the WAN's prefix length (gateway IPs are addresses of it).
 	WANBits int
 	// Prefix names everything the driver creates (namespaces, links); RunDir holds the
@@ -153,8 +160,8 @@ func (g GatewayOptions) gatewayOff() string {
 	if missing := nsutil.Missing(); len(missing) > 0 {
 		return "missing " + strings.Join(missing, "; ")
 	}
-	if g.WANBridge == "" {
-		return "no WAN configured (--wan-bridge, --wan-netns)"
+	if g.WANBridge == "" && g.WANInterface == "" {
+		return "no WAN configured (--wan-interface, or --wan-bridge with --wan-netns)"
 	}
 	if g.store == StoreEtcd {
 		// The in-process gateway runs every transit router; next to gateway nodes it would
@@ -400,7 +407,17 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 	if o.WANBits == 0 {
 		o.WANBits = 15
 	}
-	gw := gateway.New(svc, gateway.Layout{WANBits: o.WANBits, VPCNetns: func(vpcID string) (string, bool) {
+	bindings := map[string]config.VPCBinding{}
+	for _, b := range o.Bindings {
+		if err := b.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("VPC binding %s: %w", b.VpcID, err)
+		}
+		if b.Kind() == config.BindVXLAN && b.Port == 0 {
+			b.Port = config.DefaultVXLANPort
+		}
+		bindings[b.VpcID] = b
+	}
+	gw := gateway.New(svc, gateway.Layout{WANBits: o.WANBits, Bindings: bindings, VPCNetns: func(vpcID string) (string, bool) {
 		if o.VPCNetnsPrefix == "" {
 			return "", false
 		}
@@ -408,7 +425,8 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		_, err := os.Stat(filepath.Join("/run/netns", ns))
 		return ns, err == nil
 	}}, log)
-	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge, DPDDelay: o.DPDDelay, NoMeter: o.NoMeter,
+	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge,
+		WANInterface: o.WANInterface, PrivateInterface: o.PrivateInterface, DPDDelay: o.DPDDelay, NoMeter: o.NoMeter,
 		OnEvent: gw.OnEvent, OnState: gw.OnState,
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"opencen/internal/config"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ type GatewayView struct {
 	// Placement maps a transit router to the gateway node that runs it (gateway nodes
 	// run only their own; the server's in-process gateway runs all).
 	Placement map[string]string
+	// VPCBindings are the admin's VPC bindings (BindVpc), by VPC ID.
+	VPCBindings map[string]config.VPCBinding
 }
 
 // GatewayRouter is one transit router as the data plane sees it.
@@ -95,6 +98,9 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 	}
 	for tr, p := range placements {
 		view.Placement[tr] = p.Node
+	}
+	if view.VPCBindings, err = s.vpcBindings(ctx); err != nil {
+		return view, err
 	}
 	trs, err := listKind[model.TransitRouter](ctx, s, model.KindTR)
 	if err != nil {

@@ -289,6 +289,7 @@ func (s *Service) DeleteVpc(ctx context.Context, c Caller, region, id string) er
 			return apierr.New("DependencyViolation.TransitRouterAttachment", "The VPC %s is attached to a transit router (%s); delete the attachment first.", v.ID, v.Attached)
 		}
 		s.setStatus(&v.Meta, model.StatusDeleting)
+		t.del(vpcBindingPrefix + v.ID) // the binding was this VPC's; the segment stays
 		return t.put(resKey(model.KindVPC, v.ID), v)
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"opencen/internal/api"
 	"opencen/internal/apierr"
+	"opencen/internal/config"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
 	"opencen/internal/tunnel"
@@ -44,6 +45,10 @@ func Product(svc *service.Service) *rpc.Product {
 		"DeleteGatewayNode":    h.deleteGatewayNode,
 		// Admin only: the API servers sharing the store and the gateway nodes.
 		"DescribeCluster": h.describeCluster,
+		// Admin only: the network segments VPCs are bound to.
+		"BindVpc":             h.bindVpc,
+		"UnbindVpc":           h.unbindVpc,
+		"DescribeVpcBindings": h.vpcBindings,
 	}}
 }
 
@@ -220,4 +225,54 @@ func (h handlers) importUsage(ctx context.Context, r *rpc.Request) (rpc.Object, 
 		return nil, err
 	}
 	return rpc.Object{"Count": len(records)}, nil
+}
+
+// bindVpc binds a VPC to a network segment: Netns (a namespace, or where the bridge or
+// underlay is), Bridge, or VxlanVni with Underlay and Remotes (a list) or Group; GatewayIp
+// and Port have defaults.
+func (h handlers) bindVpc(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	p := r.Params
+	b := config.VPCBinding{VpcID: p["VpcId"], Netns: p["Netns"], Bridge: p["Bridge"], Underlay: p["Underlay"], Group: p["Group"], GatewayIP: p["GatewayIp"]}
+	vni, _, err := p.Int("VxlanVni", 1, 1<<24-1)
+	if err != nil {
+		return nil, err
+	}
+	port, _, err := p.Int("Port", 1, 65535)
+	if err != nil {
+		return nil, err
+	}
+	b.VNI, b.Port = uint32(vni), uint16(port)
+	if b.Remotes, err = p.List("Remotes"); err != nil {
+		return nil, err
+	}
+	b, err = h.svc.BindVpc(ctx, api.Caller(r), b)
+	if err != nil {
+		return nil, err
+	}
+	return bindingObject(b), nil
+}
+
+func (h handlers) unbindVpc(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	return rpc.Object{}, h.svc.UnbindVpc(ctx, api.Caller(r), r.Params["VpcId"])
+}
+
+func (h handlers) vpcBindings(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	bs, err := h.svc.VpcBindings(ctx, api.Caller(r), r.Params["VpcId"])
+	if err != nil {
+		return nil, err
+	}
+	items := []rpc.Object{}
+	for _, b := range bs {
+		items = append(items, bindingObject(b))
+	}
+	return rpc.Object{"Bindings": items}, nil
+}
+
+func bindingObject(b config.VPCBinding) rpc.Object {
+	remotes := b.Remotes
+	if remotes == nil {
+		remotes = []string{}
+	}
+	return rpc.Object{"VpcId": b.VpcID, "Kind": b.Kind(), "Netns": b.Netns, "Bridge": b.Bridge, "VxlanVni": b.VNI,
+		"Underlay": b.Underlay, "Remotes": remotes, "Group": b.Group, "Port": b.Port, "GatewayIp": b.GatewayIP}
 }
