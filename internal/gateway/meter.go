@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"opencen/internal/dataplane"
@@ -94,13 +96,7 @@ func (g *Gateway) Meter(ctx context.Context) int {
 		return 0
 	}
 	batch := slices.SortedFunc(maps.Values(g.meter.pending), func(a, b service.CounterReading) int {
-		if a.Attachment != b.Attachment {
-			if a.Attachment < b.Attachment {
-				return -1
-			}
-			return 1
-		}
-		return a.At.Compare(b.At)
+		return cmp.Or(strings.Compare(a.Attachment, b.Attachment), a.At.Compare(b.At))
 	})
 	if err := us.ReportCounters(ctx, batch); err != nil {
 		if ctx.Err() == nil {

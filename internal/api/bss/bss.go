@@ -142,7 +142,7 @@ func (h handlers) queryInstanceBill(ctx context.Context, r *rpc.Request) (rpc.Ob
 	for _, l := range page {
 		items = append(items, item(l, q))
 	}
-	return envelope(rpc.Object{"AccountID": accountOf(r, q), "AccountName": h.accountName(ctx, lines, accountOf(r, q)),
+	return envelope(rpc.Object{"AccountID": accountOf(r, q), "AccountName": accountName(lines, accountOf(r, q)),
 		"BillingCycle": q.Cycle.Format("2006-01"), "PageNum": num, "PageSize": size, "TotalCount": len(lines),
 		"Items": rpc.Object{"Item": items}}), nil
 }
@@ -169,13 +169,13 @@ func (h handlers) describeInstanceBill(ctx context.Context, r *rpc.Request) (rpc
 		it["BizType"] = ""
 		items = append(items, it)
 	}
-	return envelope(rpc.Object{"AccountID": accountOf(r, q), "AccountName": h.accountName(ctx, lines, accountOf(r, q)),
+	return envelope(rpc.Object{"AccountID": accountOf(r, q), "AccountName": accountName(lines, accountOf(r, q)),
 		"BillingCycle": q.Cycle.Format("2006-01"), "MaxResults": tp.Max, "NextToken": next, "TotalCount": len(lines),
 		"Items": items}), nil
 }
 
 // accountName names account from the lines (which carry their account's name) or "".
-func (h handlers) accountName(_ context.Context, lines []service.BillLine, account string) string {
+func accountName(lines []service.BillLine, account string) string {
 	for _, l := range lines {
 		if l.Account == account {
 			return l.AccountName
