@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/metrics"
 	"opencen/internal/service"
@@ -173,8 +175,8 @@ func within(got, want float64) bool {
 
 // TestMeteringAccuracy: at least 50 MiB each way between the data center host and the VPC host
 // shows in the attachment's counters, in /metrics and in the hourly usage within 2%; then
-// a flow across a gateway restart and a killed charon (its cell repaired) is counted
-// exactly once: the counters equal what the receiver got, within 2%.
+// a flow across a gateway restart and a rebuilt cell (namespace deleted, charon killed) is
+// counted exactly once: the counters equal what the receiver got, within 2%.
 func TestMeteringAccuracy(t *testing.T) {
 	w := newWorld(t)
 	r := w.router("10.40.0.0/16")
@@ -253,11 +255,31 @@ func TestMeteringAccuracy(t *testing.T) {
 		t.Errorf("less than 50 MiB arrived (the tunnel lost more than 9%%): %d and %d of %d datagrams", up, down, n)
 	}
 
-	// A flow across a gateway restart and a charon killed (the gateway repairs its cell):
-	// whatever arrived was counted once.
+	// A flow across a gateway restart and a cell rebuilt: whatever arrived was counted once.
 	pid := w.cell(c.vco).PID
+	drv := w.in.Gateway.Driver.(*dataplane.Netns)
+	cellNS := drv.CellNetns(c.vco)
+	// The router's end of the attachment link: made anew with the cell (a new ifindex).
+	linkIndex := func() int {
+		t.Helper()
+		out, err := nsutil.IPn(w.ctx, drv.RouterNetns(r.tr), "-j", "link", "show", drv.AttachmentLink(c.att))
+		var links []struct {
+			Ifindex int `json:"ifindex"`
+		}
+		if err != nil || json.Unmarshal(out, &links) != nil || len(links) != 1 {
+			t.Fatalf("the attachment link: %s, %v", out, err)
+		}
+		return links[0].Ifindex
+	}
+	linkBefore := linkIndex()
 	disrupt := func() {
 		w.restartGateway()
+		// The cell is rebuilt: its namespace (and with it both its links, the router's end
+		// of the attachment link included) goes once its charon is killed; the gateway
+		// notices the dead charon and makes the cell anew.
+		if _, err := nsutil.IP(w.ctx, "netns", "del", cellNS); err != nil {
+			t.Errorf("delete the cell's namespace: %v", err)
+		}
 		if pid > 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -265,12 +287,15 @@ func TestMeteringAccuracy(t *testing.T) {
 	before = w.settled(c.att, c.vco, scrape)
 	got := udpFlow(t, w.ctx, c.dc.Netns, c.dc.Host, r.vpcHost.Netns, r.vpcHost.Addr, 3*n/2, pps, disrupt)
 	w.waitFor("the connection up again", 60*time.Second, func() bool { return w.cell(c.vco).State == "ipsec_sa_established" })
+	if now := linkIndex(); now == linkBefore || w.cell(c.vco).PID == pid {
+		t.Errorf("the cell was not rebuilt: attachment link ifindex %d (was %d), charon %d (was %d)", now, linkBefore, w.cell(c.vco).PID, pid)
+	}
 	after = w.settled(c.att, c.vco, scrape)
 	counted := float64(after.in - before.in)
 	arrived := float64(got * (payload + ipUDPHdr))
 	t.Logf("across the disruption: %d of %d datagrams arrived; counted %.0f bytes in", got, 3*n/2, counted)
 	if got == 0 || !within(counted, arrived) {
-		t.Errorf("across a gateway restart and a charon kill: counted %.0f bytes in, the receiver got %.0f: %s", counted, arrived,
+		t.Errorf("across a gateway restart and a cell rebuild: counted %.0f bytes in, the receiver got %.0f: %s", counted, arrived,
 			map[bool]string{true: "double counted", false: "lost"}[counted > arrived])
 	}
 	if u := float64(after.usageIn - before.usageIn); !within(u, counted) {
