@@ -92,7 +92,7 @@ func (b *baseline) setupWorld(ctx context.Context) error {
 		{"-n", b.router, "link", "set", rl, "up"},
 		{"-n", b.vpc.Netns, "addr", "add", "169.254.1.2/30", "dev", "rtr"},
 		{"-n", b.vpc.Netns, "link", "set", "rtr", "up"},
-		{"-n", b.vpc.Netns, "route", "add", "default", "via", "169.254.1.1", "dev", "rtr"},
+		{"-n", b.vpc.Netns, "route", "replace", "default", "via", "169.254.1.1", "dev", "rtr"}, // the lab host has its own default (its bridge)
 		{"-n", b.router, "route", "add", vpcCIDR.String(), "via", "169.254.1.2", "dev", rl},
 	} {
 		if err := ip(ctx, args...); err != nil {

@@ -300,6 +300,9 @@ func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into stri
 	if _, ok := dst.links[name]; ok {
 		return fmt.Errorf("link %s exists in %q: File exists", name, into)
 	}
+	if _, ok := n.links[name]; ok { // made in ns first, as the kernel does
+		return fmt.Errorf("link %s exists in %q: File exists", name, ns)
+	}
 	if err := f.check("AddVXLAN " + ns); err != nil {
 		return err
 	}

@@ -539,6 +539,13 @@ func (d *Netns) updateVPC(ctx context.Context, r Router, v VPCLink) error {
 	if err != nil {
 		return fmt.Errorf("VPC namespace %s: %w", v.Netns, err)
 	}
+	if l, ok := vl[vlink]; ok && l.Master != "" { // a bridge port before: start from a new pair
+		if err := d.net.DeleteLink(ctx, v.Netns, vlink); err != nil {
+			return err
+		}
+		delete(vl, vlink)
+		delete(rl, rlink)
+	}
 	if created, err := d.vethPair(ctx, rns, rlink, rl, v.Netns, vlink, vl); err != nil {
 		return err
 	} else if created {
@@ -617,6 +624,15 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 			delete(rl, rlink)
 		}
 		port := d.vpcLink(r.ID, v.AttachmentID)
+		if p, ok := sl[port]; ok && p.Master != g.Bridge {
+			// The pair was a namespace link's (its far end has the /30 and the routes),
+			// or another bridge's: start from a new pair.
+			if err := d.net.DeleteLink(ctx, g.Netns, port); err != nil {
+				return err
+			}
+			delete(sl, port)
+			delete(rl, rlink)
+		}
 		created, err := d.vethPair(ctx, rns, rlink, rl, g.Netns, port, sl)
 		if err != nil {
 			return err
@@ -636,12 +652,19 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 		if _, ok := sl[g.VXLAN.Underlay]; !ok {
 			return fmt.Errorf("underlay interface %s is not in %s: bind the VPC with the interface VXLAN packets leave by", g.VXLAN.Underlay, where)
 		}
-		alias = v.AttachmentID + " " + g.VXLAN.spec()
+		alias = v.AttachmentID + " " + g.VXLAN.tag(g.Netns)
 		if l, ok := rl[rlink]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
 			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
 				return err
 			}
 			delete(rl, rlink)
+		}
+		if l, ok := sl[rlink]; ok && l.Info.Kind == "vxlan" {
+			// Made on the underlay but never moved into the router (a crash between the
+			// two): it would block every new one.
+			if err := d.net.DeleteLink(ctx, g.Netns, rlink); err != nil {
+				return err
+			}
 		}
 		if _, ok := rl[rlink]; !ok {
 			if err := d.net.AddVXLAN(ctx, g.Netns, rlink, *g.VXLAN, rns); err != nil {

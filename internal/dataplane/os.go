@@ -248,15 +248,16 @@ func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into strin
 	if _, err := nsutil.IPn(ctx, ns, args...); err != nil {
 		return err
 	}
+	undo := context.WithoutCancel(ctx) // a cancelled call still removes what it made
 	if _, err := nsutil.IPn(ctx, ns, "link", "set", name, "netns", into); err != nil {
-		_, _ = nsutil.IPn(ctx, ns, "link", "del", name)
+		_, _ = nsutil.IPn(undo, ns, "link", "del", name)
 		return err
 	}
 	// Head-end replication: broadcast and unknown unicast go to every remote; the
 	// device learns the hosts behind each remote from what comes back.
 	for _, r := range x.Remotes {
 		if _, err := nsutil.Exec(ctx, into, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", r.String()); err != nil {
-			_, _ = nsutil.IPn(ctx, into, "link", "del", name)
+			_, _ = nsutil.IPn(undo, into, "link", "del", name)
 			return err
 		}
 	}
