@@ -60,6 +60,7 @@ type options struct {
 	transition  time.Duration
 	verbose     bool
 	cpuprofile  string
+	noMeter     bool
 }
 
 // names are everything a run creates, derived from its ID.
@@ -97,6 +98,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "throughput rounds; each round runs the raw cell and the OpenCEN connection once, order alternating")
 	flag.DurationVar(&o.transition, "transition-delay", 100*time.Millisecond, "the server's simulated transition delay (Creating/Attaching ... -> Active), as in contract/e2e")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (server + gateway) during the idle window after the setup to FILE")
+	flag.BoolVar(&o.noMeter, "no-meter", false, "run OpenCEN's connections without the traffic meter (compare the throughput ratio with a run with it)")
 	flag.BoolVar(&o.verbose, "v", false, "log the server and gateway to stderr (Info)")
 	flag.StringVar(&cleanupRID, "cleanup", "", "remove the namespaces, processes and files of the run with this ID, then exit")
 	flag.Parse()

@@ -95,7 +95,7 @@ func (w *world) setup(ctx context.Context) error {
 	}
 	log := slog.New(handler)
 	gw := server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: w.n.gw,
-		RunDir: w.gwRunDir(), VPCNetnsPrefix: w.n.oLab + "vpc-", DPDDelay: 10 * time.Second}
+		RunDir: w.gwRunDir(), VPCNetnsPrefix: w.n.oLab + "vpc-", DPDDelay: 10 * time.Second, NoMeter: w.o.noMeter}
 	so := server.Options{DataDir: filepath.Join(w.n.base, "data"), Config: config.Default(), TransitionDelay: w.o.transition,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret-" + w.n.rid, Log: log, Gateway: gw}
 	var node *server.Node

@@ -21,6 +21,7 @@ import (
 	"opencen/internal/api/vpc"
 	"opencen/internal/config"
 	"opencen/internal/connect"
+	"opencen/internal/controller"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
 	"opencen/internal/server"
@@ -29,7 +30,7 @@ import (
 // demoCmd runs the product page's flow on one machine: server with embedded store and
 // gateway, a VPC host, a stock-strongSwan data center, the connection between them.
 func demoCmd() *cobra.Command {
-	var listen, data string
+	var listen, metricsListen, data string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -38,16 +39,17 @@ func demoCmd() *cobra.Command {
 			if missing := lab.Missing(); len(missing) > 0 {
 				return fmt.Errorf("the demo needs: %s", strings.Join(missing, "; "))
 			}
-			return runDemo(cmd, listen, data, once)
+			return runDemo(cmd, listen, metricsListen, data, once)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "API (and console) address")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "127.0.0.1:9464", "Prometheus metrics address (/metrics; empty turns it off)")
 	cmd.Flags().StringVar(&data, "data", "./opencen-demo-data", "data directory of the demo's store (emptied first)")
 	cmd.Flags().BoolVar(&once, "once", false, "exit after the check, cleaning up")
 	return cmd
 }
 
-func runDemo(cmd *cobra.Command, listen, data string, once bool) error {
+func runDemo(cmd *cobra.Command, listen, metricsListen, data string, once bool) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	out := cmd.OutOrStdout()
@@ -68,7 +70,7 @@ func runDemo(cmd *cobra.Command, listen, data string, once bool) error {
 	gwOpts := server.GatewayOptions{Mode: "on", WANNetns: l.WANNetns, WANBridge: lab.Bridge, WANBits: 15, Prefix: gwPrefix,
 		RunDir: filepath.Join(runDir, "dataplane")}
 	in, err := server.Open(ctx, server.Options{DataDir: data, Config: config.Default(), TransitionDelay: time.Second,
-		AdminKeyID: key, AdminSecret: secret, Log: log, Gateway: gwOpts})
+		AdminKeyID: key, AdminSecret: secret, Log: log, Gateway: gwOpts, MetricsListen: metricsListen})
 	if err != nil {
 		_ = l.Down(context.Background())
 		return err
@@ -94,8 +96,20 @@ func runDemo(cmd *cobra.Command, listen, data string, once bool) error {
 	hs := &http.Server{Handler: in.Handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
-	loops.Add(2)
+	if in.Metrics != nil {
+		mln, err := net.Listen("tcp", metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		defer in.Metrics.Server(mln).Close()
+		say("Prometheus metrics on http://%s/metrics", mln.Addr())
+	}
+	loops.Add(3)
 	go func() { defer loops.Done(); _ = in.Lifecycle.Run(ctx) }()
+	go func() {
+		defer loops.Done()
+		_ = (&controller.Metering{Meter: in.Service, Log: log}).Run(ctx)
+	}()
 	go func() { defer loops.Done(); _ = in.Gateway.Run(ctx) }()
 	say("OpenCEN is serving on http://%s (admin key %s / %s)", ln.Addr(), key, secret)
 

@@ -40,6 +40,7 @@ func serverCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to serve the API and console on")
+	f.StringVar(&o.MetricsListen, "metrics-listen", "", "address to serve Prometheus metrics on (/metrics; off when empty)")
 	f.StringVar(&o.DataDir, "data", "./opencen-data", "directory of the embedded store and its nonce journal (--store bolt) and, with either store, of this server's own files (admin-credentials, secret.key)")
 	f.StringVar(&o.Store.Kind, "store", server.StoreBolt, "where state is kept: bolt (embedded file in --data) or etcd (a cluster several servers can share)")
 	f.StringSliceVar(&o.Store.Etcd.Endpoints, "etcd-endpoints", nil, "etcd client URLs, comma-separated (--store etcd); https:// with the TLS options")

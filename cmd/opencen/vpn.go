@@ -101,12 +101,27 @@ func vpnStatus(cmd *cobra.Command, cl *rpc.Client, region, vco string, minutes i
 	if v.VcoHealthCheck.Enable == "true" {
 		fmt.Fprintf(out, "  health check: %s (%s -> %s)\n", v.VcoHealthCheck.Status, v.VcoHealthCheck.Sip, v.VcoHealthCheck.Dip)
 	}
-	var logs struct{ Data struct{ Logs []string } }
-	p["MinutePeriod"], p["PageSize"] = fmt.Sprint(minutes), "50"
+	// The log comes oldest first; the newest lines say why a negotiation fails now, so
+	// it is the last page that is shown.
+	const page = 50
+	var logs struct {
+		Count int
+		Data  struct{ Logs []string }
+	}
+	p["MinutePeriod"], p["PageSize"] = fmt.Sprint(minutes), fmt.Sprint(page)
 	if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnectionLogs", p, &logs); err != nil {
 		return err
 	}
+	if logs.Count > page {
+		p["PageNumber"] = fmt.Sprint((logs.Count + page - 1) / page)
+		if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnectionLogs", p, &logs); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(out, "log (last %d minutes):\n", minutes)
+	if n := logs.Count - len(logs.Data.Logs); n > 0 {
+		fmt.Fprintf(out, "  (%d earlier lines not shown: DescribeVpnConnectionLogs has them all)\n", n)
+	}
 	if len(logs.Data.Logs) == 0 {
 		fmt.Fprintln(out, "  (nothing)")
 	}

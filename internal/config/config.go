@@ -3,13 +3,16 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
 	"go.yaml.in/yaml/v3"
+	"opencen/internal/model"
 )
 
 // Region is one configured region.
@@ -68,7 +71,33 @@ type Config struct {
 	Regions []Region `yaml:"regions" toml:"regions"`
 	// Quotas are per-account defaults by quota name; the admin may override per account.
 	Quotas map[string]int `yaml:"quotas" toml:"quotas"`
+	// Pricing is the price sheet bills are computed with.
+	Pricing Pricing `yaml:"pricing" toml:"pricing"`
 }
+
+// Pricing is the price sheet: a unit price per region and billable item (model's item
+// codes: per hour for connections, per GB for data), in one currency. An item without a
+// price costs nothing.
+type Pricing struct {
+	// Currency is the bills' currency (ISO 4217, default CNY).
+	Currency string `yaml:"currency" toml:"currency"`
+	// Regions maps a region ID to its items' unit prices.
+	Regions map[string]map[string]float64 `yaml:"regions" toml:"regions"`
+}
+
+// DefaultCurrency is the bills' currency when the price sheet names none.
+const DefaultCurrency = "CNY"
+
+// CurrencyCode is the price sheet's currency.
+func (p Pricing) CurrencyCode() string {
+	if p.Currency == "" {
+		return DefaultCurrency
+	}
+	return p.Currency
+}
+
+// Price is the unit price of item in region (0 when the sheet has none).
+func (p Pricing) Price(region, item string) float64 { return p.Regions[region][item] }
 
 // Default is the catalog used without --config.
 func Default() Config {
@@ -144,6 +173,26 @@ func (c Config) validate() error {
 	for name, v := range c.Quotas {
 		if v < 0 {
 			return fmt.Errorf("config: quota %s is negative", name)
+		}
+	}
+	return c.Pricing.validate(seen)
+}
+
+func (p Pricing) validate(regions map[string]bool) error {
+	if p.Currency != "" && (len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency || strings.Trim(p.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+		return fmt.Errorf("config: pricing currency %q: want a three-letter code such as CNY or USD", p.Currency)
+	}
+	for region, items := range p.Regions {
+		if !regions[region] {
+			return fmt.Errorf("config: pricing names region %s, which is not in the catalog", region)
+		}
+		for item, price := range items {
+			if !model.KnownBillingItem(item) {
+				return fmt.Errorf("config: pricing of %s: unknown item %q; items are %s", region, item, strings.Join(model.BillingItems, ", "))
+			}
+			if price < 0 || math.IsNaN(price) || math.IsInf(price, 0) {
+				return fmt.Errorf("config: pricing of %s: the price of %s must be a number of at least 0", region, item)
+			}
 		}
 	}
 	return nil

@@ -42,3 +42,36 @@ func TestLoadRejects(t *testing.T) {
 		t.Fatalf("default: %v %+v", err, c)
 	}
 }
+
+func TestPricing(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "p.yaml")
+	os.WriteFile(yml, []byte("pricing:\n  currency: USD\n  regions:\n    cn-hangzhou:\n      TransitRouterConnection: 0.05\n      DataTransfer: 0.12\n"), 0o600)
+	tml := filepath.Join(dir, "p.toml")
+	os.WriteFile(tml, []byte("[pricing]\ncurrency = \"USD\"\n[pricing.regions.cn-hangzhou]\nTransitRouterConnection = 0.05\nDataTransfer = 0.12\n"), 0o600)
+	for _, p := range []string{yml, tml} {
+		c, err := Load(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if c.Pricing.CurrencyCode() != "USD" || c.Pricing.Price("cn-hangzhou", "DataTransfer") != 0.12 ||
+			c.Pricing.Price("cn-hangzhou", "IPsecVPNConnection") != 0 || c.Pricing.Price("cn-shanghai", "DataTransfer") != 0 {
+			t.Errorf("%s: %+v", p, c.Pricing)
+		}
+	}
+	if d := Default(); d.Pricing.CurrencyCode() != "CNY" || d.Pricing.Price("cn-hangzhou", "DataTransfer") != 0 {
+		t.Errorf("default price sheet: %+v", d.Pricing)
+	}
+	for name, body := range map[string]string{
+		"item.yaml":     "pricing:\n  regions:\n    cn-hangzhou:\n      Bandwidth: 1\n",
+		"region.yaml":   "pricing:\n  regions:\n    mars-1:\n      DataTransfer: 1\n",
+		"negative.yaml": "pricing:\n  regions:\n    cn-hangzhou:\n      DataTransfer: -1\n",
+		"currency.yaml": "pricing:\n  currency: dollars\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := Load(p); err == nil {
+			t.Errorf("%s: loaded without error", name)
+		}
+	}
+}

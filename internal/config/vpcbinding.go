@@ -44,6 +44,17 @@ const (
 // DefaultVXLANPort is the UDP port of VXLAN (RFC 7348).
 const DefaultVXLANPort = 4789
 
+// MaxVXLANRemotes bounds a segment's static flooding list.
+const MaxVXLANRemotes = 64
+
+// broadcast is p's broadcast address (IPv4).
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
 // Kind says what the binding ties the VPC to.
 func (b VPCBinding) Kind() string {
 	switch {
@@ -111,9 +122,12 @@ func (b VPCBinding) Validate() error {
 		if (len(b.Remotes) == 0) == (b.Group == "") {
 			errs = append(errs, errors.New("give remotes (the other VTEPs' addresses) or group (a multicast address), one of them"))
 		}
+		if len(b.Remotes) > MaxVXLANRemotes {
+			errs = append(errs, fmt.Errorf("remotes: %d, at most %d (head-end replication sends each flooded frame to every one; use a group beyond that)", len(b.Remotes), MaxVXLANRemotes))
+		}
 		for _, r := range b.Remotes {
-			if a, err := netip.ParseAddr(strings.TrimSpace(r)); err != nil || !a.Is4() {
-				errs = append(errs, fmt.Errorf("remotes: %q is not an IPv4 address", r))
+			if a, err := netip.ParseAddr(strings.TrimSpace(r)); err != nil || !a.Is4() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+				errs = append(errs, fmt.Errorf("remotes: %q is not the IPv4 unicast address of a VTEP", r))
 			}
 		}
 		if b.Group != "" {
@@ -130,8 +144,8 @@ func (b VPCBinding) Validate() error {
 		if b.GatewayIP != "" {
 			errs = append(errs, errors.New("gateway-ip is for bridge and vxlan bindings (a namespace gets a /30 link)"))
 		}
-	} else if p, err := netip.ParsePrefix(b.GatewayIP); err != nil || !p.Addr().Is4() || p.Bits() > 30 || p.Addr() == p.Masked().Addr() {
-		errs = append(errs, fmt.Errorf("gateway-ip %q: want the router's IPv4 address on the segment with its prefix length, e.g. 10.1.0.253/24", b.GatewayIP))
+	} else if p, err := netip.ParsePrefix(b.GatewayIP); err != nil || !p.Addr().Is4() || p.Bits() > 30 || p.Addr() == p.Masked().Addr() || p.Addr() == broadcast(p) {
+		errs = append(errs, fmt.Errorf("gateway-ip %q: want the router's IPv4 address on the segment (not its network or broadcast address) with its prefix length, e.g. 10.1.0.253/24", b.GatewayIP))
 	}
 	return errors.Join(errs...)
 }
@@ -157,9 +171,5 @@ func DefaultGatewayIP(cidr netip.Prefix) (netip.Prefix, error) {
 	if !cidr.Addr().Is4() || cidr.Bits() > 29 {
 		return netip.Prefix{}, fmt.Errorf("VPC CIDR %s: too small for a default gateway-ip; give one", cidr)
 	}
-	a := cidr.Masked().Addr().As4()
-	host := uint32(1)<<(32-cidr.Bits()) - 1
-	v := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])) | host
-	v -= 2
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), cidr.Bits()), nil
+	return netip.PrefixFrom(broadcast(cidr).Prev().Prev(), cidr.Bits()), nil
 }

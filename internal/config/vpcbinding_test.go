@@ -22,7 +22,10 @@ func TestVPCBindingValidate(t *testing.T) {
 		{"vni too big", VPCBinding{VpcID: "vpc-1", VNI: 1 << 24, Underlay: "eth1", Remotes: []string{"10.0.0.2"}, GatewayIP: "10.1.0.253/24"}, "1 to 16777215"},
 		{"no underlay", VPCBinding{VpcID: "vpc-1", VNI: 100, Remotes: []string{"10.0.0.2"}, GatewayIP: "10.1.0.253/24"}, "underlay: missing"},
 		{"neither remotes nor group", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", GatewayIP: "10.1.0.253/24"}, "give remotes"},
-		{"bad remote", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", Remotes: []string{"10.0.0"}, GatewayIP: "10.1.0.253/24"}, `"10.0.0" is not an IPv4 address`},
+		{"bad remote", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", Remotes: []string{"10.0.0"}, GatewayIP: "10.1.0.253/24"}, `"10.0.0" is not the IPv4 unicast address`},
+		{"unspecified remote", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", Remotes: []string{"0.0.0.0"}, GatewayIP: "10.1.0.253/24"}, "unicast address of a VTEP"},
+		{"too many remotes", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", Remotes: manyRemotes(65), GatewayIP: "10.1.0.253/24"}, "at most 64"},
+		{"gateway ip is the broadcast address", VPCBinding{VpcID: "vpc-1", Bridge: "br0", GatewayIP: "10.1.0.255/24"}, "broadcast"},
 		{"unicast group", VPCBinding{VpcID: "vpc-1", VNI: 100, Underlay: "eth1", Group: "10.0.0.1", GatewayIP: "10.1.0.253/24"}, "multicast"},
 		{"bridge without a gateway ip", VPCBinding{VpcID: "vpc-1", Bridge: "br0"}, "gateway-ip"},
 		{"gateway ip is the network address", VPCBinding{VpcID: "vpc-1", Bridge: "br0", GatewayIP: "10.1.0.0/24"}, "gateway-ip"},
@@ -53,4 +56,12 @@ func TestDefaultGatewayIP(t *testing.T) {
 	if _, err := DefaultGatewayIP(netip.MustParsePrefix("10.0.0.0/30")); err == nil {
 		t.Error("DefaultGatewayIP(/30): want an error (too small)")
 	}
+}
+
+func manyRemotes(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(1 + i%250)}).String())
+	}
+	return out
 }

@@ -73,6 +73,9 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/vpn/connections/{id}/config", c.signedIn(c.downloadConfig))
 	m.HandleFunc("POST /console/vpn/connections/{id}/grants", c.signedIn(c.grant))
 	m.HandleFunc("POST /console/vpn/connections/{id}/delete", c.signedIn(c.deleteVco))
+
+	m.HandleFunc("GET /console/billing", c.signedIn(c.billingPage))
+	m.HandleFunc("GET /console/billing.csv", c.signedIn(c.billingCSV))
 }
 
 // signedIn checks the session (and, on POST, the CSRF token and origin) before h runs.

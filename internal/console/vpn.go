@@ -119,6 +119,11 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 		_, p.Error = fieldErrors(err, nil)
 	}
 	p.D["Grants"] = grants
+	if ch, err := c.trafficChart(q, p.Region, id, q.r.URL.Query().Get("range")); err == nil {
+		p.D["Chart"] = ch
+	} else {
+		_, p.D["ChartError"] = fieldErrors(err, nil)
+	}
 	c.render(q.w, q.r, "vco", status, p)
 }
 

@@ -135,18 +135,16 @@ type VXLAN struct {
 	Port    uint16
 }
 
-// spec is the device's parameters as text: kept in the link's alias after the attachment
-// ID, so a changed segment is seen (and the device remade) without a state file.
-func (x VXLAN) spec() string {
-	s := fmt.Sprintf("vxlan %d dev %s port %d", x.VNI, x.Underlay, x.Port)
-	if x.Group.IsValid() {
-		return s + " group " + x.Group.String()
-	}
-	var rs []string
+// tag names the device's segment (its VNI and a digest of all its parameters, the
+// underlay's namespace ns included): kept in the link's alias after the attachment ID, so
+// a changed segment is seen, and the device remade, without a state file. A digest, not
+// the parameters: a long remote list would pass the alias's 255 bytes.
+func (x VXLAN) tag(ns string) string {
+	s := fmt.Sprintf("netns %q dev %s port %d group %s remotes", ns, x.Underlay, x.Port, x.Group)
 	for _, r := range x.Remotes {
-		rs = append(rs, r.String())
+		s += " " + r.String()
 	}
-	return s + " remotes " + strings.Join(rs, ",")
+	return fmt.Sprintf("vxlan %d %s", x.VNI, hash8(s))
 }
 
 // Cell is one IPsec-VPN connection: its own namespace with its own charon, a WAN address

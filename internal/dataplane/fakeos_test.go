@@ -44,6 +44,7 @@ type fakeNS struct {
 	rules   []ipRule
 	routes  map[string][]ipRoute // by table; connected routes are derived
 	nft     string
+	meter   *meter // the meter table (nil: none)
 	proxies []ipProxy
 }
 
@@ -299,6 +300,9 @@ func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into stri
 	}
 	if _, ok := dst.links[name]; ok {
 		return fmt.Errorf("link %s exists in %q: File exists", name, into)
+	}
+	if _, ok := n.links[name]; ok { // made in ns first, as the kernel does
+		return fmt.Errorf("link %s exists in %q: File exists", name, ns)
 	}
 	if err := f.check("AddVXLAN " + ns); err != nil {
 		return err
@@ -575,6 +579,73 @@ func (f *fakeOS) NFT(_ context.Context, ns string) (string, error) {
 		return "", err
 	}
 	return n.nft, nil
+}
+
+func (f *fakeOS) Meter(_ context.Context, ns string) (meter, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return meter{}, false, err
+	}
+	if n.meter == nil {
+		return meter{}, false, errNoMeter
+	}
+	return meter{Epoch: n.meter.Epoch, Atts: maps.Clone(n.meter.Atts), Links: maps.Clone(n.meter.Links)}, true, nil
+}
+
+func (f *fakeOS) SetMeter(_ context.Context, ns string, want map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.get(ns)
+	if err != nil {
+		return err
+	}
+	if err := f.check("SetMeter " + ns); err != nil {
+		return err
+	}
+	if n.meter == nil {
+		n.meter = &meter{Epoch: newEpoch(), Atts: map[string]LinkCounters{}, Links: map[string]string{}}
+		f.changes++
+	}
+	atts := map[string]bool{}
+	for _, a := range want {
+		atts[a] = true
+		if _, ok := n.meter.Atts[a]; !ok {
+			n.meter.Atts[a] = LinkCounters{}
+			f.changes++
+		}
+	}
+	for a := range n.meter.Atts {
+		if !atts[a] {
+			delete(n.meter.Atts, a)
+			f.changes++
+		}
+	}
+	if !maps.Equal(n.meter.Links, want) {
+		n.meter.Links = maps.Clone(want)
+		f.changes++
+	}
+	return nil
+}
+
+// traffic counts packets through link of namespace ns, as the kernel's nft would: only
+// when the link exists and the meter maps it.
+func (f *fakeOS) traffic(ns, link string, in, out Counter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.ns[ns]
+	if !ok || n.meter == nil || n.links[link] == nil {
+		return
+	}
+	att, ok := n.meter.Links[link]
+	if !ok {
+		return
+	}
+	c := n.meter.Atts[att]
+	c.In.Packets, c.In.Bytes = c.In.Packets+in.Packets, c.In.Bytes+in.Bytes
+	c.Out.Packets, c.Out.Bytes = c.Out.Packets+out.Packets, c.Out.Bytes+out.Bytes
+	n.meter.Atts[att] = c
 }
 
 // ---------------------------------------------------------------- processes

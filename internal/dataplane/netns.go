@@ -56,6 +56,9 @@ type NetnsOptions struct {
 	// OnState, when set, receives a cell's status whenever its negotiation state changes
 	// (from driver goroutines; it must not block).
 	OnState func(CellStatus)
+	// NoMeter turns metering off: router namespaces get no counters (meter.go) and
+	// Counters reads nothing.
+	NoMeter bool
 	// Logf, when set, receives diagnostics.
 	Logf func(format string, args ...any)
 }
@@ -91,6 +94,9 @@ type Netns struct {
 	mu    sync.RWMutex
 	rmu   sync.Mutex // guards cells
 	cells map[string]*cellRuntime
+	// mmu guards final: the last readings of counters that were removed (meter.go).
+	mmu   sync.Mutex
+	final []Meter
 }
 
 // ErrWaiting is wrapped by an update that did what it could but depends on an object that
@@ -289,6 +295,7 @@ func (d *Netns) Prune(ctx context.Context, routers, cells []string) error {
 	}
 	for _, ns := range existing {
 		if strings.HasPrefix(ns, d.routerPrefix()) && !wantRouter[ns] {
+			d.keepFinal(ctx, ns, "", nil)
 			errs = append(errs, d.net.DeleteNamespace(ctx, ns))
 			d.logf("removed router %s", ns)
 		}
@@ -455,6 +462,9 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	if err := d.net.Change(ctx, rns, ops); err != nil {
 		errs = append(errs, err)
 	}
+	if err := d.updateMeter(ctx, r); err != nil {
+		errs = append(errs, err)
+	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("router %s: the links of %s are not there yet: %w", r.ID, strings.Join(missing, ", "), ErrWaiting))
 	}
@@ -507,6 +517,7 @@ func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
 func (d *Netns) DeleteRouter(ctx context.Context, id string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.keepFinal(ctx, d.RouterNetns(id), id, nil)
 	err := d.net.DeleteNamespace(ctx, d.RouterNetns(id))
 	d.logf("removed router %s", d.RouterNetns(id))
 	return err
@@ -577,6 +588,13 @@ func (d *Netns) updateVPC(ctx context.Context, r Router, v VPCLink) error {
 	vl, err := d.net.Links(ctx, v.Netns)
 	if err != nil {
 		return fmt.Errorf("VPC namespace %s: %w", v.Netns, err)
+	}
+	if l, ok := vl[vlink]; ok && l.Master != "" { // a bridge port before: start from a new pair
+		if err := d.net.DeleteLink(ctx, v.Netns, vlink); err != nil {
+			return err
+		}
+		delete(vl, vlink)
+		delete(rl, rlink)
 	}
 	if created, err := d.vethPair(ctx, rns, rlink, rl, v.Netns, vlink, vl); err != nil {
 		return err
@@ -656,6 +674,15 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 			delete(rl, rlink)
 		}
 		port := d.vpcLink(r.ID, v.AttachmentID)
+		if p, ok := sl[port]; ok && p.Master != g.Bridge {
+			// The pair was a namespace link's (its far end has the /30 and the routes),
+			// or another bridge's: start from a new pair.
+			if err := d.net.DeleteLink(ctx, g.Netns, port); err != nil {
+				return err
+			}
+			delete(sl, port)
+			delete(rl, rlink)
+		}
 		created, err := d.vethPair(ctx, rns, rlink, rl, g.Netns, port, sl)
 		if err != nil {
 			return err
@@ -675,12 +702,19 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 		if _, ok := sl[g.VXLAN.Underlay]; !ok {
 			return fmt.Errorf("underlay interface %s is not in %s: bind the VPC with the interface VXLAN packets leave by", g.VXLAN.Underlay, where)
 		}
-		alias = v.AttachmentID + " " + g.VXLAN.spec()
+		alias = v.AttachmentID + " " + g.VXLAN.tag(g.Netns)
 		if l, ok := rl[rlink]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
 			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
 				return err
 			}
 			delete(rl, rlink)
+		}
+		if l, ok := sl[rlink]; ok && l.Info.Kind == "vxlan" {
+			// Made on the underlay but never moved into the router (a crash between the
+			// two): it would block every new one.
+			if err := d.net.DeleteLink(ctx, g.Netns, rlink); err != nil {
+				return err
+			}
 		}
 		if _, ok := rl[rlink]; !ok {
 			if err := d.net.AddVXLAN(ctx, g.Netns, rlink, *g.VXLAN, rns); err != nil {

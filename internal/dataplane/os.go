@@ -55,6 +55,13 @@ type netOS interface {
 	// none; SetRate sets it (0 removes it).
 	Rate(ctx context.Context, ns, link string) (uint64, error)
 	SetRate(ctx context.Context, ns, link string, kbit uint64) error
+	// Meter reads the namespace's traffic meter (see meter.go); errNoMeter when it has
+	// none, ok false when the table is damaged.
+	Meter(ctx context.Context, ns string) (m meter, ok bool, err error)
+	// SetMeter makes the namespace's meter count exactly the attachments of want (link
+	// name -> attachment ID): created with a new epoch when missing or damaged, otherwise
+	// changed without resetting the counts of attachments that stay.
+	SetMeter(ctx context.Context, ns string, want map[string]string) error
 }
 
 // procOS runs the cells' charons and what else lives in their namespaces.
@@ -246,15 +253,16 @@ func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into strin
 	if _, err := nsutil.IPn(ctx, ns, args...); err != nil {
 		return err
 	}
+	undo := context.WithoutCancel(ctx) // a cancelled call still removes what it made
 	if _, err := nsutil.IPn(ctx, ns, "link", "set", name, "netns", into); err != nil {
-		_, _ = nsutil.IPn(ctx, ns, "link", "del", name)
+		_, _ = nsutil.IPn(undo, ns, "link", "del", name)
 		return err
 	}
 	// Head-end replication: broadcast and unknown unicast go to every remote; the
 	// device learns the hosts behind each remote from what comes back.
 	for _, r := range x.Remotes {
 		if _, err := nsutil.Exec(ctx, into, "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", r.String()); err != nil {
-			_, _ = nsutil.IPn(ctx, into, "link", "del", name)
+			_, _ = nsutil.IPn(undo, into, "link", "del", name)
 			return err
 		}
 	}
@@ -333,6 +341,12 @@ func (hostOS) SetRate(ctx context.Context, ns, link string, kbit uint64) error {
 	_, err := nsutil.Run(ctx, "", "tc", "-n", ns, "qdisc", "replace", "dev", link, "root", "tbf",
 		"rate", fmt.Sprintf("%dkbit", kbit), "burst", fmt.Sprint(burst), "latency", "50ms")
 	return err
+}
+
+func (hostOS) Meter(ctx context.Context, ns string) (meter, bool, error) { return hostMeter(ctx, ns) }
+
+func (hostOS) SetMeter(ctx context.Context, ns string, want map[string]string) error {
+	return hostSetMeter(ctx, ns, want)
 }
 
 func (hostOS) StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error {

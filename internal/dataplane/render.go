@@ -218,7 +218,9 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 		slices.Sort(lines)
 		fmt.Fprintf(b, "  table %s:\n%s\n", t, strings.Join(lines, "\n"))
 	}
-	if out, err := d.net.NFT(ctx, ns); err == nil && out != "" {
+	// The meter's counters change with every packet: not part of the rendered state.
+	if out, err := d.net.NFT(ctx, ns); err == nil && withoutTable(out, meterTable) != "" {
+		out = withoutTable(out, meterTable)
 		b.WriteString("  nft:\n")
 		for _, line := range strings.Split(out, "\n") {
 			if strings.TrimSpace(line) != "" {
@@ -265,4 +267,22 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 	if err != nil {
 		b.WriteString("    vici: " + err.Error() + "\n")
 	}
+}
+
+// withoutTable removes table name (any family) from an `nft list ruleset` listing.
+func withoutTable(listing, name string) string {
+	var keep []string
+	skipping := false
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case !skipping && len(f) == 4 && f[0] == "table" && f[2] == name && f[3] == "{":
+			skipping = true
+		case skipping:
+			skipping = line != "}"
+		default:
+			keep = append(keep, line)
+		}
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
 }

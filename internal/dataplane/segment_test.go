@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -84,13 +85,26 @@ func TestSegmentsFake(t *testing.T) {
 		}
 	}
 
-	// Another remote list: the device is remade with it.
+	// Another remote list: the device is remade with it (its tag changes).
+	before, _ := d.Render(ctx)
 	vx.Remotes = []netip.Addr{addr("10.0.0.4")}
 	if err := d.Apply(ctx, segmentRouter(fakePrefix, host, vx)); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := d.Render(ctx); !strings.Contains(got, "(vxlan 100 dev eth1 port 4789 remotes 10.0.0.4)") || strings.Contains(got, "10.0.0.2") {
+	if got, _ := d.Render(ctx); got == before || !strings.Contains(got, "tr-attach-v2 vxlan mtu 8950 up (vxlan 100 ") {
 		t.Errorf("a changed remote list did not remake the VXLAN device:\n%s", got)
+	}
+	// A device made on the underlay and never moved (a crash in between) does not block
+	// the next one.
+	stray := d.AttachmentLink("tr-attach-v2")
+	f.ns[host].links[stray] = &fakeLink{ipLink: ipLink{Name: stray, MTU: 8950, LinkType: "ether"}}
+	f.ns[host].links[stray].Info.Kind = "vxlan"
+	vx.Remotes = []netip.Addr{addr("10.0.0.5")}
+	if err := d.Apply(ctx, segmentRouter(fakePrefix, host, vx)); err != nil {
+		t.Fatalf("a stray device on the underlay: %v", err)
+	}
+	if _, ok := f.ns[host].links[stray]; ok {
+		t.Error("the stray device is still on the underlay")
 	}
 	// A bridge that is not there: that VPC link fails, naming it; the others stay.
 	broken := segmentRouter(fakePrefix, host, vx)
@@ -113,6 +127,28 @@ func TestSegmentsFake(t *testing.T) {
 		t.Errorf("rebinding did not change the links' kinds:\n%s", got)
 	}
 	checkOperator("rebound")
+	// v3 from its own namespace's /30 link to a bridge in that same namespace, and back:
+	// nothing of the other kind is left (no /30 on the bridge port, no route through it).
+	v3ns := fakePrefix + "vpc-v3"
+	br := &fakeLink{ipLink: ipLink{Name: "br-v3", MTU: 1500, LinkType: "ether", Flags: []string{"UP"}}}
+	br.Info.Kind = "bridge"
+	f.ns[v3ns].links["br-v3"] = br
+	onBridge := segmentRouter(fakePrefix, host, vx)
+	onBridge.Routers[0].VPCs[2] = VPCLink{AttachmentID: "tr-attach-v3", Segment: &Segment{Netns: v3ns, Bridge: "br-v3"}, RouterAddr: pfx("10.3.0.253/16")}
+	if err := d.Apply(ctx, onBridge); err != nil {
+		t.Fatal(err)
+	}
+	port := f.ns[v3ns].links[d.vpcLink("tr-seg", "tr-attach-v3")]
+	if port == nil || port.Master != "br-v3" || len(port.addrs) != 0 || len(f.ns[v3ns].routes["main"]) != 0 {
+		t.Errorf("namespace link -> bridge in the same namespace: port %+v, routes %v; want a bare port of br-v3 and no routes", port, f.ns[v3ns].routes["main"])
+	}
+	if err := d.Apply(ctx, segmentRouter(fakePrefix, host, vx)); err != nil {
+		t.Fatal(err)
+	}
+	port = f.ns[v3ns].links[d.vpcLink("tr-seg", "tr-attach-v3")]
+	if port == nil || port.Master != "" || len(port.addrs) != 1 {
+		t.Errorf("bridge -> namespace link in the same namespace: %+v; want a /30 link, no bridge", port)
+	}
 	for _, step := range []func() error{
 		func() error { return d.Apply(ctx, nil) },
 		func() error { return d.Cleanup(ctx) },
@@ -183,8 +219,10 @@ func TestSegmentsReal(t *testing.T) {
 			t.Errorf("through the transit router: %v", err)
 		}
 	}
-	// The rendering is the fake's, but for the MTUs the kernel gives (the same rule).
-	if got, want := e.render(), wantState(t, segmentState); got != strings.ReplaceAll(want, "t0000-", e.prefix) {
+	// The rendering is the fake's (the VXLAN tag digests the namespace's name, which has
+	// the test's prefix).
+	tag := regexp.MustCompile(`\(vxlan (\d+) [a-z2-7]{8}\)`)
+	if got, want := tag.ReplaceAllString(e.render(), "(vxlan $1 *)"), tag.ReplaceAllString(wantState(t, segmentState), "(vxlan $1 *)"); got != strings.ReplaceAll(want, "t0000-", e.prefix) {
 		t.Errorf("the real system differs from testdata/states/%s.txt:\n%s", segmentState, diff(want, got))
 	}
 	e.apply(nil)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"opencen/internal/bgp"
+	"opencen/internal/model"
 	"opencen/internal/service"
 )
 
@@ -221,13 +222,13 @@ func (g *Gateway) watchBGP(st *speakerState, updates <-chan bgp.Update) {
 		id := u.Neighbor.ID
 		status, learned := "failed", []service.LearnedRoute{}
 		if u.Neighbor.Established && !u.Removed {
-			status = "success"
+			status = model.StatusSuccess
 			for _, r := range u.Neighbor.Learned {
 				learned = append(learned, service.LearnedRoute{Prefix: r.Prefix.String(), AsPath: r.ASPath, Communities: r.Communities})
 			}
 		}
 		var events []service.LogLine
-		if now := status == "success"; now != up[id] {
+		if now := status == model.StatusSuccess; now != up[id] {
 			up[id] = now
 			msg := "bgp: session with " + u.Neighbor.Address.String() + " established"
 			if !now {

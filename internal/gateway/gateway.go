@@ -94,6 +94,10 @@ type Gateway struct {
 	// to renew it, so its routers may be running elsewhere already): it takes its data
 	// plane down rather than answer for gateway IPs another node now holds.
 	Fenced func() bool
+	// MeterEvery is how often the routers' traffic counters are read and reported
+	// (DefaultMeterEvery when zero; meter.go). Metering runs when the driver is a Meterer
+	// and the store a UsageStore.
+	MeterEvery time.Duration
 
 	routers *reconcile.Reconciler[dataplane.Router]
 	cells   *reconcile.Reconciler[cellObject]
@@ -126,6 +130,9 @@ type Gateway struct {
 
 	// passes are the durations of recent passes (see Passes).
 	passes []PassTime
+	// meterRouters are the routers applied by the last pass, for the metering loop.
+	meterRouters []string
+	meter        meterState // the metering loop's own
 
 	// What was last written, so that only changes are written.
 	reportedState  map[string]string
@@ -221,6 +228,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer g.Prober.Close()
 	}
 	defer g.bgpOps.close() // speakers keep running for the next gateway, which re-adopts them
+	mctx, stopMeter := context.WithCancel(ctx)
+	metered := make(chan struct{})
+	go func() { defer close(metered); g.runMeter(mctx) }()
+	defer func() { stopMeter(); <-metered }()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -337,6 +348,12 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	}
 	g.bgp.Step(ctx)
 	g.checks.Step(ctx)
+	if changed || routersDone > 0 {
+		applied := slices.Sorted(maps.Keys(g.routers.Applied()))
+		g.mu.Lock()
+		g.meterRouters = applied
+		g.mu.Unlock()
+	}
 	g.report(ctx) // may make objects due (a tunnel up for the first time starts its check)
 	for _, n := range []time.Duration{g.routers.Next(), g.cells.Next(), g.bgp.Next(), g.checks.Next()} {
 		next = earliest(next, n)

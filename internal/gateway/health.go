@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"opencen/internal/model"
 	"opencen/internal/probe"
 	"opencen/internal/reconcile"
 	"opencen/internal/service"
@@ -82,7 +83,7 @@ func (o *checkOps) set(key string) error {
 func (g *Gateway) onHealth(r probe.Result) {
 	status, word := "failed", "failed"
 	if r.Healthy {
-		status, word = "success", "ok"
+		status, word = model.StatusSuccess, "ok"
 	}
 	err := g.Store.ReportConnection(context.Background(), r.ID, service.Report{Observed: service.Observed{Health: status},
 		Logs: []service.LogLine{{Time: r.At, Message: "health_check " + word + ": " + r.Detail}}})

@@ -38,6 +38,10 @@ const (
 
 	IkeNotEstablished = "ike_sa_not_established"
 
+	// StatusSuccess is a BGP session's or a health check's status while it is up
+	// (BgpStatus, HealthCheckStatus), as the cloud reports them.
+	StatusSuccess = "success"
+
 	AttachCEN  = "CEN"
 	AttachNone = "NO_ASSOCIATED"
 

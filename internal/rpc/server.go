@@ -81,7 +81,15 @@ type Server struct {
 	throttle        *throttle
 	// fullWarned is when (unix seconds) a full replay cache was last logged.
 	fullWarned atomic.Int64
+	// observe, when set, is told of every answered request (see Observe).
+	observe func(product, action, code string, d time.Duration)
 }
+
+// Observe has fn told of every request answered: its product and action ("" when the
+// request named none this server serves: the label set stays bounded whatever clients
+// send), the answer's code ("Success" or the error's Code) and how long it took. For
+// metrics; fn must not block.
+func (s *Server) Observe(fn func(product, action, code string, d time.Duration)) { s.observe = fn }
 
 // SkewWindow is how far a request's timestamp may be from the server's clock.
 const SkewWindow = 15 * time.Minute
@@ -144,9 +152,20 @@ func (s *Server) Close() error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	req := &Request{ID: newRequestID()}
-	out, status := s.answer(r, req)
+	out, status, code := s.answer(r, req)
 	writeAnswer(w, req.ID, out, status)
-	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", time.Since(start))
+	d := time.Since(start)
+	s.log.Debug("rpc", "request_id", req.ID, "action", req.Action, "account", req.Identity.AccountID, "status", status, "duration", d)
+	if s.observe != nil {
+		product, action := "", ""
+		if p := req.Product; p != nil {
+			product = p.Name
+			if _, known := p.Actions[req.Action]; known {
+				action = req.Action
+			}
+		}
+		s.observe(product, action, code, d)
+	}
 }
 
 // writeAnswer sends obj, an encoded JSON object, with "RequestId" as its first member. The
@@ -195,13 +214,14 @@ func errorObject(e *apierr.Error, req *Request) Object {
 		"Recommend": "https://api.aliyun.com/troubleshoot?q=" + e.Code + "&product=" + product + "&requestId=" + req.ID}
 }
 
-// answer runs the request and encodes its answer (or its error), without the RequestId.
-func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
+// answer runs the request and encodes its answer (or its error), without the RequestId;
+// code is "Success" or the error's Code.
+func (s *Server) answer(r *http.Request, req *Request) (_ []byte, _ int, code string) {
 	body, cached, err := s.serve(r, req)
-	status := http.StatusOK
+	status, code := http.StatusOK, "Success"
 	if err != nil {
 		e := apierr.From(err)
-		status = e.HTTPStatus()
+		status, code = e.HTTPStatus(), e.Code
 		switch {
 		case status >= 500 && r.Context().Err() != nil:
 			// The client went away (or the server is stopping): nothing failed that it waits for.
@@ -215,11 +235,11 @@ func (s *Server) answer(r *http.Request, req *Request) ([]byte, int) {
 		var encErr error
 		if cached, encErr = appendJSON(make([]byte, 0, 1024), body); encErr != nil {
 			s.log.Error("rpc: encode response", "request_id", req.ID, "action", req.Action, "err", encErr)
-			status = http.StatusInternalServerError
+			status, code = http.StatusInternalServerError, "InternalError"
 			cached, _ = appendJSON(nil, Object{"Code": "InternalError", "HostId": "opencen", "Message": "The response could not be encoded."})
 		}
 	}
-	return cached, status
+	return cached, status, code
 }
 
 // serve authenticates and runs the request; a cacheable action may answer with the

@@ -25,6 +25,9 @@ type env struct {
 	admin *rpc.Client
 	stop  context.CancelFunc
 	cfg   config.Config // the catalog (config.Default() unless a test sets another before start)
+	// metricsURL is the /metrics endpoint's URL when withMetrics started one.
+	metricsURL  string
+	withMetrics bool
 }
 
 const testDelay = 50 * time.Millisecond
@@ -45,13 +48,26 @@ func newEnvWith(t *testing.T, cfg config.Config) *env {
 
 func (e *env) start() {
 	e.t.Helper()
-	inst, err := Open(context.Background(), Options{
+	o := Options{
 		DataDir: e.dir, Config: e.cfg, TransitionDelay: testDelay,
 		AdminKeyID: "AKADMIN", AdminSecret: "admin-secret",
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if e.withMetrics {
+		o.MetricsListen = "127.0.0.1:0"
+	}
+	inst, err := Open(context.Background(), o)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	var metricsServer interface{ Close() error }
+	if inst.Metrics != nil {
+		mln, err := net.Listen("tcp", o.MetricsListen)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		metricsServer = inst.Metrics.Server(mln)
+		e.metricsURL = "http://" + mln.Addr().String() + "/metrics"
 	}
 	// Restarts keep the address, so existing clients reach the new instance.
 	addr := "127.0.0.1:0"
@@ -71,7 +87,13 @@ func (e *env) start() {
 	srv.Listener = ln
 	srv.Start()
 	e.inst, e.http = inst, srv
-	e.stop = func() { cancel(); <-done }
+	e.stop = func() {
+		cancel()
+		<-done
+		if metricsServer != nil {
+			metricsServer.Close()
+		}
+	}
 	e.admin = &rpc.Client{Endpoint: e.http.URL, AccessKeyID: "AKADMIN", AccessKeySecret: "admin-secret"}
 }
 

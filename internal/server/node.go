@@ -153,6 +153,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if cerr := n.Driver.Cleanup(stop); cerr != nil {
 		o.Log.Error("gateway node: remove the data plane", "err", cerr)
 	}
+	// The counters' last readings, taken as the routers went, are reported before the
+	// node leaves: nobody else has them.
+	n.Gateway.Meter(stop)
 	// Only now, with the gateway IPs gone from here, may another node take them.
 	n.reg.close()
 	if derr := n.Service.DeregisterGatewayNode(stop, o.Node); derr != nil {
@@ -188,6 +191,16 @@ type sessionBox struct{ s store.Session }
 // renew rewrites the record and, when the session is gone, opens a new one and marks the
 // node alive under it.
 func (r *registration) renew(ctx context.Context) error {
+	// An ended session is forgotten first, whatever happens next: run's wait must not
+	// select its closed Done again at once.
+	if b := r.sess.Load(); b != nil {
+		select {
+		case <-b.s.Done():
+			r.log.Warn("gateway node: its lease ended (etcd did not hear from it for its TTL); the cluster may have moved its transit routers; opening a new one")
+			r.sess.Store(nil)
+		default:
+		}
+	}
 	started := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, r.ttl/3)
 	defer cancel()
@@ -197,16 +210,13 @@ func (r *registration) renew(ctx context.Context) error {
 	}
 	r.node.Started = n.Started
 	r.renewed.Store(started.UnixNano())
-	if b := r.sess.Load(); b != nil {
-		select {
-		case <-b.s.Done():
-			r.log.Warn("gateway node: its lease ended (etcd did not hear from it for its TTL); the cluster may have moved its transit routers; opening a new one")
-			r.sess.Store(nil)
-		default:
-			return nil
-		}
+	if r.sess.Load() != nil {
+		return nil
 	}
-	sess, err := r.leaser.Session(ctx, r.ttl)
+	// The session outlives ctx (the node's run, which SIGTERM ends): the lease must stay
+	// alive while the stopping node removes its data plane, and ends only at close (or,
+	// with --keep-dataplane-on-exit, when the process is gone).
+	sess, err := r.leaser.Session(context.WithoutCancel(ctx), r.ttl)
 	if err != nil {
 		return fmt.Errorf("open a lease: %w", err)
 	}
@@ -248,9 +258,10 @@ func (r *registration) run(ctx context.Context) {
 
 // fenced reports whether the node must not run a data plane: its lease has ended (the
 // placement controller may have given its routers to another node), or it could not even
-// write its record for a whole TTL. The second is the conservative half: etcd expires a
-// lease a TTL after the last keep-alive it received, and the client learns of it a little
-// later; a node that cannot write stops at most a TTL after its last write began.
+// write its record for a whole TTL. The second is a backstop, not a bound tighter than the
+// first: etcd expires a lease a TTL after the last keep-alive it received, the client
+// learns of it a little later, and the last successful write may be up to a third of the
+// TTL older than that keep-alive.
 func (r *registration) fenced() bool {
 	b := r.sess.Load()
 	if b == nil {

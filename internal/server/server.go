@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"opencen/internal/api/admin"
+	"opencen/internal/api/bss"
 	"opencen/internal/api/cbn"
+	"opencen/internal/api/cms"
 	"opencen/internal/api/vpc"
 	"opencen/internal/cluster"
 	"opencen/internal/config"
@@ -26,6 +28,7 @@ import (
 	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/gateway"
+	"opencen/internal/metrics"
 	"opencen/internal/rpc"
 	"opencen/internal/secret"
 	"opencen/internal/service"
@@ -35,6 +38,10 @@ import (
 // Options configure a server.
 type Options struct {
 	Listen string
+	// MetricsListen, when set, is where the Prometheus endpoint /metrics is served (its own
+	// listener: scrapers need no API key, and the API's port need not be reachable from
+	// them). Off when empty.
+	MetricsListen string
 	// DataDir holds the bbolt store (with Store.Kind "bolt") and this process's own files:
 	// admin-credentials, by default secret.key, and with bbolt the nonce journal.
 	DataDir string
@@ -138,6 +145,9 @@ type GatewayOptions struct {
 	DPDDelay time.Duration
 	// SpeakerBinary runs BGP speakers (`<binary> bgp-speaker`); default this executable.
 	SpeakerBinary string
+	// NoMeter turns the traffic meter off (no counters, no usage): for benchmarks that
+	// measure what metering costs.
+	NoMeter bool
 
 	store string // the server's store kind
 }
@@ -168,7 +178,9 @@ type Instance struct {
 	stopBG    context.CancelFunc
 	leaderTTL time.Duration
 	// Gateway is the data-plane loop, nil when the data plane is off.
-	Gateway   *gateway.Gateway
+	Gateway *gateway.Gateway
+	// Metrics is the Prometheus registry (nil unless Options.MetricsListen).
+	Metrics   *metrics.Metrics
 	Handler   http.Handler
 	Service   *service.Service
 	Store     store.Store
@@ -196,7 +208,16 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		st.Close()
 		return nil, err
 	}
-	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log})
+	var met *metrics.Metrics
+	var onCommit func(time.Duration)
+	if o.MetricsListen != "" {
+		met = metrics.New(o.Log)
+		onCommit = met.ObserveCommit
+	}
+	svc := service.New(service.Options{Store: st, Box: box, Config: o.Config, TransitionDelay: o.TransitionDelay, Logger: o.Log, OnCommit: onCommit})
+	if met != nil {
+		met.Watch(svc)
+	}
 	if o.Store.Kind == StoreEtcd {
 		// Servers sharing an etcd must share the key; bbolt's is checked by its file only.
 		if err := untilReachable(ctx, o.Log, func() error { return svc.CheckSecretKey(ctx) }); err != nil {
@@ -214,7 +235,10 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 	api := rpc.NewServer(func(ctx context.Context, id string) (rpc.Identity, string, error) {
 		k, err := svc.LookupKey(ctx, id)
 		return identity(k), k.Secret, err
-	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc))
+	}, o.Log, cbn.Product(svc), vpc.Product(svc), admin.Product(svc), bss.Product(svc), cms.Product(svc))
+	if met != nil {
+		api.Observe(met.ObserveRequest)
+	}
 	limits := o.Limits.withDefaults()
 	api.CacheAnswers(svc.SpecRevision, svc.AnswerRevision, limits.AnswerCacheBytes)
 	api.LimitNonces(limits.MaxNonces)
@@ -250,6 +274,7 @@ func Open(ctx context.Context, o Options) (*Instance, error) {
 		stopBG:    stopBG,
 		leaderTTL: o.LeaderTTL,
 		Handler:   revisionMemo(mux),
+		Metrics:   met,
 		Service:   svc,
 		Store:     st,
 		Lifecycle: &controller.Lifecycle{Store: st, Advancer: svc, Prefix: "/r/", Log: o.Log},
@@ -292,16 +317,21 @@ func (in *Instance) RunControllers(ctx context.Context, addr string) error {
 		Record: func(leader bool) ([]byte, error) {
 			return json.Marshal(service.APIServer{ID: id, Address: addr, Version: version, Started: started, Leader: leader})
 		},
-		// The leader runs the controllers: the lifecycle's transitions and the placement of
-		// transit routers on gateway nodes.
+		// The leader runs the controllers: the lifecycle's transitions, the placement of
+		// transit routers on gateway nodes and the hourly usage marks.
 		Lead: func(ctx context.Context) {
-			placed := make(chan struct{})
+			placed, metered := make(chan struct{}), make(chan struct{})
 			go func() {
 				defer close(placed)
 				_ = (&controller.Placement{Store: in.Service, Log: in.Service.Logger()}).Run(ctx)
 			}()
+			go func() {
+				defer close(metered)
+				_ = (&controller.Metering{Meter: in.Service, Log: in.Service.Logger()}).Run(ctx)
+			}()
 			_ = in.Lifecycle.Run(ctx)
 			<-placed
+			<-metered
 		},
 	}
 	return m.Run(ctx)
@@ -396,7 +426,7 @@ func NewGateway(svc *service.Service, o GatewayOptions, log *slog.Logger) (*gate
 		return ns, err == nil
 	}}, log)
 	drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: o.Prefix, RunDir: o.RunDir, WANNetns: o.WANNetns, WANBridge: o.WANBridge,
-		WANInterface: o.WANInterface, PrivateInterface: o.PrivateInterface, DPDDelay: o.DPDDelay,
+		WANInterface: o.WANInterface, PrivateInterface: o.PrivateInterface, DPDDelay: o.DPDDelay, NoMeter: o.NoMeter,
 		OnEvent: gw.OnEvent, OnState: gw.OnState,
 		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...), "component", "dataplane") }})
 	if err != nil {
@@ -456,8 +486,17 @@ func Run(ctx context.Context, o Options, ready func(addr string)) error {
 	}()
 	defer func() { cancel(); <-gwDone }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if in.Metrics != nil {
+		mln, err := net.Listen("tcp", o.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		ms := in.Metrics.Server(mln)
+		defer ms.Close()
+		in.Service.Logger().Info("metrics listening", "addr", mln.Addr().String())
+	}
 	storeAttr := slog.String("store", StoreBolt)
 	if o.Store.Kind == StoreEtcd {
 		storeAttr = slog.Group("store", "kind", StoreEtcd, "endpoints", o.Store.Etcd.Endpoints, "prefix", cmp.Or(o.Store.Etcd.Prefix, store.DefaultEtcdPrefix))

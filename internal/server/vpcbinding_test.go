@@ -41,7 +41,7 @@ func TestVpcBindings(t *testing.T) {
 		{"unknown VPC", map[string]string{"VpcId": "vpc-nope", "Bridge": "br0"}, "InvalidVpcId.NotFound", "vpc-nope"},
 		{"two kinds", map[string]string{"VpcId": vpc, "Bridge": "br0", "VxlanVni": "100", "Underlay": "eth1", "Remotes.1": "10.0.0.2"}, "InvalidParameter", "not both"},
 		{"vni out of range", map[string]string{"VpcId": vpc, "VxlanVni": "16777216", "Underlay": "eth1"}, "InvalidVxlanVni", "VxlanVni"},
-		{"bad remote", map[string]string{"VpcId": vpc, "VxlanVni": "100", "Underlay": "eth1", "Remotes.1": "10.0.0"}, "InvalidParameter", `"10.0.0" is not an IPv4 address`},
+		{"bad remote", map[string]string{"VpcId": vpc, "VxlanVni": "100", "Underlay": "eth1", "Remotes.1": "10.0.0"}, "InvalidParameter", `"10.0.0" is not the IPv4 unicast address`},
 		{"bad gateway", map[string]string{"VpcId": vpc, "Bridge": "br0", "GatewayIp": "10.1.0.0/24"}, "InvalidParameter", "gateway-ip"},
 	} {
 		if _, ae := adminCall("BindVpc", c.params); ae == nil || ae.Code != c.code || ae.HTTPStatus() != 400 && ae.HTTPStatus() != 404 || !strings.Contains(ae.Message, c.msg) {

@@ -104,6 +104,9 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 		if err := s.finishAttach(t, &a); err != nil {
 			return err
 		}
+		if err := s.markHour(t, model.InstanceVpnAttachment, a.ID, a.Owner, a.TransitRouterID, a.VpnID); err != nil {
+			return err
+		}
 		return t.put(key, a)
 	case model.KindVpcAttachment:
 		var a model.VpcAttachment
@@ -121,6 +124,9 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 			return err
 		}
 		if err := s.finishPeerAttach(t, &a); err != nil {
+			return err
+		}
+		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
 			return err
 		}
 		return t.put(key, a)
@@ -153,10 +159,17 @@ func (s *Service) deleted(t *txn, kind string, raw []byte) error {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return err
 		}
+		// The connection is still the attachment's until finishDetach.
+		if err := s.markHour(t, model.InstanceVpnAttachment, a.ID, a.Owner, a.TransitRouterID, a.VpnID); err != nil {
+			return err
+		}
 		return s.finishDetach(t, &a)
 	case model.KindVpcAttachment:
 		var a model.VpcAttachment
 		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
 			return err
 		}
 		return s.finishVpcDetach(t, &a)

@@ -18,7 +18,10 @@ import (
 //   - /rev/obs: what a data plane observed changed (negotiation, BGP and health status,
 //     learned routes, connection logs);
 //   - /rev/routing and /rev/routing/<tr>: an observation changed the routing input of a
-//     transit router (learned routes, a health verdict that withdraws routes).
+//     transit router (learned routes, a health verdict that withdraws routes);
+//   - /rev/usage: metering changed (counter totals, hourly usage records: usage.go). No
+//     cache follows it; it exists so that the ten-second counter reports move neither
+//     of the others.
 //
 // Caches of desired state (decoded resources, routing engines, the data plane's read
 // model, signed-key lookups) follow /rev/spec, so a status write invalidates none of them;
@@ -40,11 +43,14 @@ func observedKey(k string) bool {
 // revisionPuts are the revision keys a transaction writing keys must put.
 func revisionPuts(keys []string, routing []string) []store.Op {
 	var ops []store.Op
-	spec, obs := false, false
+	spec, obs, usage := false, false, false
 	for _, k := range keys {
-		if observedKey(k) {
+		switch {
+		case usageKey(k):
+			usage = true
+		case observedKey(k):
 			obs = true
-		} else {
+		default:
 			spec = true
 		}
 	}
@@ -54,6 +60,9 @@ func revisionPuts(keys []string, routing []string) []store.Op {
 	}
 	if obs {
 		ops = append(ops, store.Put(obsRevKey, mark))
+	}
+	if usage {
+		ops = append(ops, store.Put(usageRevKey, mark))
 	}
 	if len(routing) > 0 {
 		ops = append(ops, store.Put(routingRevKey, mark))

@@ -31,6 +31,9 @@ type Service struct {
 	engines sync.Map // transit router ID -> *trEngine
 	dp      readModel
 	obs     observedCache
+	marks   usageMarks
+	// onCommit is told how long each commit of update took (Options.OnCommit).
+	onCommit func(time.Duration)
 }
 
 // Options configure a Service.
@@ -42,6 +45,9 @@ type Options struct {
 	TransitionDelay time.Duration
 	Now             func() time.Time
 	Logger          *slog.Logger
+	// OnCommit, when set, is told how long each commit of the service's writes took (for
+	// metrics; it must not block).
+	OnCommit func(time.Duration)
 }
 
 // New makes a Service.
@@ -52,7 +58,7 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{st: o.Store, box: o.Box, cfg: o.Config, delay: o.TransitionDelay, now: o.Now, log: o.Logger,
+	return &Service{st: o.Store, box: o.Box, cfg: o.Config, delay: o.TransitionDelay, now: o.Now, log: o.Logger, onCommit: o.OnCommit,
 		cache: decoded{prev: map[string]cachedItem{}, bad: map[string]bool{}}}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"opencen/internal/store"
 )
@@ -47,7 +48,11 @@ func (s *Service) update(ctx context.Context, fn func(t *txn) error) error {
 		if len(t.writes) == 0 {
 			return nil
 		}
+		start := time.Now()
 		ok, err := t.commit()
+		if s.onCommit != nil {
+			s.onCommit(time.Since(start))
+		}
 		if err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}

@@ -29,36 +29,43 @@ func (s *Service) BindVpc(ctx context.Context, c Caller, b config.VPCBinding) (c
 	if b.VpcID == "" {
 		return b, apierr.Missing("VpcId")
 	}
-	var vpc model.VPC
-	kv, ok, err := s.st.Get(ctx, resKey(model.KindVPC, b.VpcID))
-	if err != nil {
-		return b, err
-	}
-	if !ok {
-		return b, vpcNotFound(apierr.Clip(b.VpcID))
-	}
-	if err := decodeJSON(kv.Value, &vpc); err != nil {
-		return b, err
-	}
-	if b.Kind() == config.BindVXLAN && b.Port == 0 {
-		b.Port = config.DefaultVXLANPort
-	}
-	if b.Kind() != config.BindNetns && b.GatewayIP == "" {
-		cidr, err := netip.ParsePrefix(vpc.CidrBlock)
+	var out config.VPCBinding
+	err := s.update(ctx, func(t *txn) error {
+		// Read in the transaction: a DeleteVpc committing meanwhile (which removes the
+		// VPC's binding) makes this one retry and find the VPC deleting.
+		var vpc model.VPC
+		ok, err := t.get(resKey(model.KindVPC, b.VpcID), &vpc)
 		if err != nil {
-			return b, apierr.Invalid("GatewayIp", "The VPC %s has no usable CIDR block (%q): give GatewayIp.", b.VpcID, vpc.CidrBlock)
+			return err
 		}
-		gw, err := config.DefaultGatewayIP(cidr)
-		if err != nil {
-			return b, apierr.Invalid("GatewayIp", "%s.", err)
+		if !ok {
+			return vpcNotFound(apierr.Clip(b.VpcID))
 		}
-		b.GatewayIP = gw.String()
-	}
-	if err := b.Validate(); err != nil {
-		return b, apierr.New("InvalidParameter", "The binding of %s is not valid: %s.", b.VpcID, strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	err = s.update(ctx, func(t *txn) error { return t.put(vpcBindingPrefix+b.VpcID, b) })
-	return b, err
+		if vpc.Status == model.StatusDeleting {
+			return apierr.New("IncorrectVpcStatus", "The VPC %s is being deleted; it cannot be bound.", vpc.ID)
+		}
+		nb := b
+		if nb.Kind() == config.BindVXLAN && nb.Port == 0 {
+			nb.Port = config.DefaultVXLANPort
+		}
+		if nb.Kind() != config.BindNetns && nb.GatewayIP == "" {
+			cidr, err := netip.ParsePrefix(vpc.CidrBlock)
+			if err != nil {
+				return apierr.Invalid("GatewayIp", "The VPC %s has no usable CIDR block (%q): give GatewayIp.", nb.VpcID, vpc.CidrBlock)
+			}
+			gw, err := config.DefaultGatewayIP(cidr)
+			if err != nil {
+				return apierr.Invalid("GatewayIp", "%s.", err)
+			}
+			nb.GatewayIP = gw.String()
+		}
+		if err := nb.Validate(); err != nil {
+			return apierr.New("InvalidParameter", "The binding of %s is not valid: %s.", nb.VpcID, strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+		out = nb
+		return t.put(vpcBindingPrefix+nb.VpcID, nb)
+	})
+	return out, err
 }
 
 // UnbindVpc removes a VPC's binding (admin only): its attachment's link goes from the

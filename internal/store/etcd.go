@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/connectivity"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -163,15 +164,23 @@ func (s *Etcd) call(ctx context.Context) (context.Context, context.CancelFunc, e
 		return nil, nil, ErrClosed
 	}
 	timeout := s.timeout
-	if time.Now().UnixNano() < s.unreachableUntil.Load() {
+	if time.Now().UnixNano() < s.unreachableUntil.Load() && !s.connected() {
 		timeout = min(timeout, unreachableTimeout)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	return cctx, cancel, nil
 }
 
-// unreachableTimeout bounds calls for a timeout after etcd was found out of reach.
+// unreachableTimeout bounds calls for a timeout after etcd was found out of reach, while
+// the client is not connected: a slow but reachable etcd keeps the full timeout, so a
+// long call under load does not fail and re-arm the short one.
 const unreachableTimeout = time.Second
+
+// connected reports whether the client's connection to etcd is up.
+func (s *Etcd) connected() bool {
+	conn := s.cli.ActiveConnection()
+	return conn != nil && conn.GetState() == connectivity.Ready
+}
 
 // fail is the one place etcd's errors are translated: the caller's own cancellation stays
 // what it is, compaction becomes ErrCompacted, anything that says etcd cannot answer now

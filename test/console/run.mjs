@@ -584,6 +584,51 @@ Object.assign(scenarios, {
   },
 });
 
+// Metering: a connection's traffic chart in each range and the Billing page with its CSV,
+// at a desktop and a phone viewport.
+Object.assign(scenarios, {
+  async metering({ users, input }) {
+    const out = { captions: {}, rows: 0 };
+    for (const [vp, size] of [["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]]) {
+      const page = await session(users.alice, size);
+      await page.goto(`/console/vpn/connections/${input.vco}?region=cn-hangzhou`);
+      const traffic = page.getByRole("region", { name: "Traffic" });
+      for (const range of ["Last hour", "Last day", "Last week"]) {
+        const link = traffic.getByRole("link", { name: range });
+        if (await link.count()) await submit(page, link);
+        await traffic.locator("strong[aria-current]", { hasText: range }).waitFor();
+        const chart = traffic.getByRole("img");
+        await chart.waitFor();
+        // Both series are drawn, with one point per period of the range.
+        const points = await traffic.locator("polyline.in").getAttribute("points");
+        const n = { "Last hour": 60, "Last day": 24, "Last week": 168 }[range];
+        assert.equal(points.trim().split(/\s+/).length, n, `${range}: points of the in series`);
+        out.captions[`${vp} ${range}`] = (await traffic.locator("figcaption").textContent()).replace(/\s+/g, " ").trim();
+        await checkPage(page, `chart ${range} ${vp}`);
+        await shot(page, `chart-${range.replace(/ /g, "-").toLowerCase()}-${vp}`);
+      }
+      await page.getByRole("link", { name: "Billing" }).click();
+      await page.waitForURL(/\/console\/billing/);
+      await page.getByLabel("Month", { exact: true }).fill(input.month);
+      await submit(page, page.getByRole("button", { name: "Show" }));
+      const table = page.getByRole("table", { name: `Bill of ${input.month}` });
+      await table.waitFor();
+      out.rows = (await table.locator("tbody tr").count());
+      out.total = (await page.locator("#bill-total").textContent()).trim();
+      await checkPage(page, `billing ${vp}`);
+      await shot(page, `billing-${vp}`);
+      if (vp === "desktop") {
+        const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV" }).click()]);
+        const path = `${cfg.artifacts}/bill-${input.month}.csv`;
+        await download.saveAs(path);
+        out.csv = (await import("node:fs")).readFileSync(path, "utf8");
+        out.filename = download.suggestedFilename();
+      }
+    }
+    return out;
+  },
+});
+
 try {
   const fn = scenarios[scenario];
   if (!fn) throw new Error(`unknown scenario ${scenario}; have ${Object.keys(scenarios).join(", ")}`);

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"opencen/internal/api"
@@ -32,6 +33,8 @@ func Product(svc *service.Service) *rpc.Product {
 		"UpdateAccessKeyStatus": h.updateKey,
 		"DeleteAccessKey":       h.deleteKey,
 		"SetQuota":              h.setQuota,
+		// Admin only: hourly usage records imported as they are (service.PutUsage).
+		"ImportUsage": h.importUsage,
 		// Any account, for its own connections.
 		"RenderVpnConnectionConfig": h.renderVpnConfig,
 		"ExplainRoute":              h.explainRoute,
@@ -202,6 +205,26 @@ func (h handlers) describeCluster(ctx context.Context, r *rpc.Request) (rpc.Obje
 			"Started": s.Started.UTC().Format(time.RFC3339), "Leader": s.Leader})
 	}
 	return rpc.Object{"Servers": servers, "Gateways": c.Gateways}, nil
+}
+
+// importUsage writes the hourly usage records of Records, a JSON array of
+// service.UsageRecord (hour, account, instance, instanceType, region, networkType, hours,
+// inBytes, outBytes ...).
+func (h handlers) importUsage(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
+	raw := r.Params["Records"]
+	if raw == "" {
+		return nil, apierr.Missing("Records")
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var records []service.UsageRecord
+	if err := dec.Decode(&records); err != nil {
+		return nil, apierr.Invalid("Records", "Records must be a JSON array of usage records ({\"hour\":\"2026-11-01T10:00:00Z\",\"account\":...,\"instance\":...,\"instanceType\":...,\"hours\":1,\"inBytes\":...}): %s", err)
+	}
+	if err := h.svc.PutUsage(ctx, api.Caller(r), records); err != nil {
+		return nil, err
+	}
+	return rpc.Object{"Count": len(records)}, nil
 }
 
 // bindVpc binds a VPC to a network segment: Netns (a namespace, or where the bridge or
