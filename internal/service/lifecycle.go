@@ -117,6 +117,9 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 		if err := s.linkSystem(t, a.Meta, model.KindVpcAttachment, a.TransitRouterID, a.SystemLinks); err != nil {
 			return err
 		}
+		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
+			return err
+		}
 		return t.put(key, a)
 	case model.KindPeerAttachment:
 		var a model.PeerAttachment
@@ -124,9 +127,6 @@ func (s *Service) completed(t *txn, kind, key string, raw []byte, to string) err
 			return err
 		}
 		if err := s.finishPeerAttach(t, &a); err != nil {
-			return err
-		}
-		if err := s.markHour(t, model.InstanceVpcAttachment, a.ID, a.Owner, a.TransitRouterID, ""); err != nil {
 			return err
 		}
 		return t.put(key, a)
