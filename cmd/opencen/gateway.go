@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -58,16 +57,10 @@ func gatewayCmd() *cobra.Command {
 				}
 				o.Gateway.Bindings = nf.Bindings
 			}
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+			var err error
+			if o.Log, o.Config, err = logAndCatalog(logLevel, configPath); err != nil {
 				return err
 			}
-			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-			cfg, err := config.Load(configPath)
-			if err != nil {
-				return err
-			}
-			o.Config = cfg
 			if o.Node == "" {
 				if o.Node, err = os.Hostname(); err != nil {
 					return fmt.Errorf("--node: %w", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -23,16 +24,10 @@ func serverCmd() *cobra.Command {
 		Use:   "server",
 		Short: "Run the API server on its embedded store (or on etcd with --store etcd)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+			var err error
+			if o.Log, o.Config, err = logAndCatalog(logLevel, configPath); err != nil {
 				return err
 			}
-			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-			cfg, err := config.Load(configPath)
-			if err != nil {
-				return err
-			}
-			o.Config = cfg
 			o.AdminKeyID = os.Getenv("OPENCEN_ACCESS_KEY_ID")
 			o.AdminSecret = os.Getenv("OPENCEN_ACCESS_KEY_SECRET")
 			return server.Run(cmd.Context(), o, nil)
@@ -66,4 +61,18 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&o.Gateway.Mode, "gateway", "auto", "in-process data plane: auto (on as root with strongSwan and a WAN), on or off")
 	dataPlaneFlags(f, &o.Gateway)
 	return cmd
+}
+
+// logAndCatalog are what `opencen server` and `opencen gateway` read first: the logger at
+// --log-level and the catalog of --config.
+func logAndCatalog(level, configPath string) (*slog.Logger, config.Config, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, config.Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, config.Config{}, err
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), cfg, nil
 }

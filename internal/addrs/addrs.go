@@ -31,21 +31,26 @@ func Peer(p netip.Prefix, a netip.Addr) (peer netip.Addr, ok bool) {
 	return netip.Addr{}, false
 }
 
-// LastHost is the last address of an IPv4 prefix that is usable as a host: the broadcast
-// address minus one when the prefix has room for it (/30 and shorter), else the last
-// address.
-func LastHost(p netip.Prefix) netip.Addr {
+// Last is the last address of an IPv4 prefix: its broadcast address when it has one (/30
+// and shorter), its top address otherwise.
+func Last(p netip.Prefix) netip.Addr {
 	p = p.Masked()
 	b := p.Addr().As4()
-	host := 32 - p.Bits()
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	if host < 32 {
+	if host := 32 - p.Bits(); host < 32 {
 		v |= (1 << host) - 1
 	} else {
 		v = ^uint32(0)
 	}
-	if host >= 2 {
-		v--
-	}
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// LastHost is the last address of an IPv4 prefix that is usable as a host: the broadcast
+// address minus one when the prefix has room for it (/30 and shorter), else the last
+// address.
+func LastHost(p netip.Prefix) netip.Addr {
+	if p.Bits() <= 30 {
+		return Last(p).Prev()
+	}
+	return Last(p)
 }

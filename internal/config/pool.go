@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"opencen/internal/addrs"
 )
 
 // Pool is a set of IPv4 addresses connections take their gateway IP from, as the cloud
@@ -76,11 +78,11 @@ func parsePoolEntry(s string) (poolRange, error) {
 		if p.Masked() != p {
 			return poolRange{}, fmt.Errorf("%q: the block starts at %s", s, p.Masked().Addr())
 		}
-		first, last := p.Addr(), lastOf(p)
+		first, last := p.Addr(), addrs.LastHost(p)
 		if p.Bits() <= 30 {
 			// The network address, the first host (the WAN router's) and the broadcast
 			// address are never handed out.
-			first, last = first.Next().Next(), last.Prev()
+			first = first.Next().Next()
 		}
 		return poolRange{first, last}, nil
 	}
@@ -89,13 +91,6 @@ func parsePoolEntry(s string) (poolRange, error) {
 		return poolRange{}, fmt.Errorf("%q: want an IPv4 address, a CIDR block or a range FIRST-LAST", s)
 	}
 	return poolRange{a, a}, nil
-}
-
-func lastOf(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // Validate checks every entry.

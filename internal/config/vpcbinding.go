@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"opencen/internal/addrs"
 )
 
 // VPCBinding ties a VPC to a real network segment: what its transit router attachment
@@ -46,14 +48,6 @@ const DefaultVXLANPort = 4789
 
 // MaxVXLANRemotes bounds a segment's static flooding list.
 const MaxVXLANRemotes = 64
-
-// broadcast is p's broadcast address (IPv4).
-func broadcast(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := (uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
 
 // Kind says what the binding ties the VPC to.
 func (b VPCBinding) Kind() string {
@@ -144,7 +138,7 @@ func (b VPCBinding) Validate() error {
 		if b.GatewayIP != "" {
 			errs = append(errs, errors.New("gateway-ip is for bridge and vxlan bindings (a namespace gets a /30 link)"))
 		}
-	} else if p, err := netip.ParsePrefix(b.GatewayIP); err != nil || !p.Addr().Is4() || p.Bits() > 30 || p.Addr() == p.Masked().Addr() || p.Addr() == broadcast(p) {
+	} else if p, err := netip.ParsePrefix(b.GatewayIP); err != nil || !p.Addr().Is4() || p.Bits() > 30 || p.Addr() == p.Masked().Addr() || p.Addr() == addrs.Last(p) {
 		errs = append(errs, fmt.Errorf("gateway-ip %q: want the router's IPv4 address on the segment (not its network or broadcast address) with its prefix length, e.g. 10.1.0.253/24", b.GatewayIP))
 	}
 	return errors.Join(errs...)
@@ -171,5 +165,5 @@ func DefaultGatewayIP(cidr netip.Prefix) (netip.Prefix, error) {
 	if !cidr.Addr().Is4() || cidr.Bits() > 29 {
 		return netip.Prefix{}, fmt.Errorf("VPC CIDR %s: too small for a default gateway-ip; give one", cidr)
 	}
-	return netip.PrefixFrom(broadcast(cidr).Prev().Prev(), cidr.Bits()), nil
+	return netip.PrefixFrom(addrs.LastHost(cidr).Prev(), cidr.Bits()), nil
 }
