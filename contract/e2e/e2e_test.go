@@ -431,22 +431,32 @@ func TestProductDefaultsDCReachesVPC(t *testing.T) {
 // and the VPC host reach each other, then pings both ways.
 func (w *world) pingBothWays(dc *lab.DC, host *lab.VPCHost) {
 	w.t.Helper()
+	w.pingBothWaysAt(dc, host.Netns, host.Addr)
+}
+
+// pingBothWaysAt is pingBothWays with any host: the address addr in namespace ns.
+func (w *world) pingBothWaysAt(dc *lab.DC, ns string, addr netip.Addr) {
+	w.t.Helper()
+	if err := w.reach(dc, addr); err != nil {
+		w.t.Fatalf("DC host -> %s: %v", addr, err)
+	}
+	if err := dc.Ping(w.ctx, addr, 3); err != nil {
+		w.t.Fatalf("DC host -> %s: %v", addr, err)
+	}
+	if err := lab.Ping(w.ctx, ns, addr, dc.Host, 3); err != nil {
+		w.t.Fatalf("%s -> DC host: %v", addr, err)
+	}
+}
+
+// reach waits (20 s at most) until the DC host gets an answer from dst.
+func (w *world) reach(dc *lab.DC, dst netip.Addr) error {
 	var err error
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if err = dc.Ping(w.ctx, host.Addr, 1); err == nil {
-			break
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if err = dc.Ping(w.ctx, dst, 1); err == nil {
+			return nil
 		}
 	}
-	if err != nil {
-		w.t.Fatalf("DC host -> VPC host: %v", err)
-	}
-	if err := dc.Ping(w.ctx, host.Addr, 3); err != nil {
-		w.t.Fatalf("DC host -> VPC host: %v", err)
-	}
-	if err := host.Ping(w.ctx, dc.Host, 3); err != nil {
-		w.t.Fatalf("VPC host -> DC host: %v", err)
-	}
+	return err
 }
 
 func toStrings(v any) []string {

@@ -93,17 +93,6 @@ func newTwoHosts(t testing.TB) *twoHosts {
 	return h
 }
 
-// reach waits (bounded) until the DC host reaches dst through the tunnel.
-func (h *twoHosts) reach(dst netip.Addr) error {
-	var err error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if err = h.c.dc.Ping(h.ctx, dst, 1); err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
 // TestTwoHostsVXLAN: the data center reaches the server on host B (VXLAN) and the lab's VPC
 // host (bridge) through the transit router on host A, and both answer; the gateway IP is
 // from the pool; host A answers for it on eth0; the VXLAN socket is host A's.
@@ -112,20 +101,8 @@ func TestTwoHostsVXLAN(t *testing.T) {
 	if a, err := netip.ParseAddr(h.gatewayIP); err != nil || !netip.MustParsePrefix(twoHostsPool).Contains(a) {
 		t.Fatalf("gateway IP %q: want an address of the pool %s", h.gatewayIP, twoHostsPool)
 	}
-	for _, dst := range []netip.Addr{h.server, h.r.vpcHost.Addr} {
-		if err := h.reach(dst); err != nil {
-			t.Fatalf("DC host -> %s: %v", dst, err)
-		}
-		if err := h.c.dc.Ping(h.ctx, dst, 3); err != nil {
-			t.Fatalf("DC host -> %s: %v", dst, err)
-		}
-	}
-	if err := lab.Ping(h.ctx, h.hostB, h.server, h.c.dc.Host, 3); err != nil {
-		t.Fatalf("server on host B -> DC host: %v", err)
-	}
-	if err := h.r.vpcHost.Ping(h.ctx, h.c.dc.Host, 3); err != nil {
-		t.Fatalf("lab VPC host (bridge) -> DC host: %v", err)
-	}
+	h.pingBothWaysAt(h.c.dc, h.hostB, h.server) // the server on host B (VXLAN)
+	h.pingBothWays(h.c.dc, h.r.vpcHost)         // the lab's VPC host (bridge)
 	if out, err := nsutil.IPn(h.ctx, h.hostA, "neigh", "show", "proxy"); err != nil || !strings.Contains(string(out), h.gatewayIP+" dev eth0") {
 		t.Errorf("host A's proxy-ARP entries (%v):\n%s\nwant %s on eth0", err, out, h.gatewayIP)
 	}
@@ -149,7 +126,7 @@ func BenchmarkSegmentThroughput(b *testing.B) {
 		ns  string
 		dst netip.Addr
 	}{{h.hostB, h.server}, {h.r.vpcHost.Netns, h.r.vpcHost.Addr}} {
-		if err := h.reach(s.dst); err != nil {
+		if err := h.reach(h.c.dc, s.dst); err != nil {
 			b.Fatalf("DC host -> %s: %v", s.dst, err)
 		}
 		srv := exec.Command("ip", "netns", "exec", s.ns, "iperf3", "-s", "-B", s.dst.String())
