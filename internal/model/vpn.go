@@ -258,7 +258,11 @@ func CheckIdentity(param, v string) error {
 }
 
 // Apply merges the given fields over base and validates the result.
-func (in IkeInput) Apply(base IkeConfig) (IkeConfig, error) {
+func (in IkeInput) Apply(base IkeConfig) (IkeConfig, error) { return in.ApplyAt("IkeConfig", base) }
+
+// ApplyAt is Apply for the config named param in errors ("IkeConfig", or a tunnel's
+// "TunnelOptionsSpecification.1.TunnelIkeConfig").
+func (in IkeInput) ApplyAt(param string, base IkeConfig) (IkeConfig, error) {
 	c := base
 	set := func(dst *string, v *string) {
 		if v != nil {
@@ -277,19 +281,19 @@ func (in IkeInput) Apply(base IkeConfig) (IkeConfig, error) {
 		c.IkeLifetime = *in.IkeLifetime
 	}
 	if in.Psk != nil {
-		if err := CheckPSK("IkeConfig.Psk", c.Psk); err != nil {
+		if err := CheckPSK(param+".Psk", c.Psk); err != nil {
 			return c, err
 		}
 	}
 	for _, chk := range []error{
-		oneOf("IkeConfig.IkeVersion", c.IkeVersion, IkeVersions),
-		oneOf("IkeConfig.IkeMode", c.IkeMode, IkeModes),
-		oneOf("IkeConfig.IkeEncAlg", c.IkeEncAlg, EncAlgs),
-		oneOf("IkeConfig.IkeAuthAlg", c.IkeAuthAlg, AuthAlgs),
-		oneOf("IkeConfig.IkePfs", c.IkePfs, IkeDHGroups),
-		lifetime("IkeConfig.IkeLifetime", c.IkeLifetime),
-		CheckIdentity("IkeConfig.LocalId", c.LocalId),
-		CheckIdentity("IkeConfig.RemoteId", c.RemoteId),
+		oneOf(param+".IkeVersion", c.IkeVersion, IkeVersions),
+		oneOf(param+".IkeMode", c.IkeMode, IkeModes),
+		oneOf(param+".IkeEncAlg", c.IkeEncAlg, EncAlgs),
+		oneOf(param+".IkeAuthAlg", c.IkeAuthAlg, AuthAlgs),
+		oneOf(param+".IkePfs", c.IkePfs, IkeDHGroups),
+		lifetime(param+".IkeLifetime", c.IkeLifetime),
+		CheckIdentity(param+".LocalId", c.LocalId),
+		CheckIdentity(param+".RemoteId", c.RemoteId),
 	} {
 		if chk != nil {
 			return c, chk
@@ -299,7 +303,10 @@ func (in IkeInput) Apply(base IkeConfig) (IkeConfig, error) {
 }
 
 // Apply merges the given fields over base and validates the result.
-func (in IpsecInput) Apply(base IpsecConfig) (IpsecConfig, error) {
+func (in IpsecInput) Apply(base IpsecConfig) (IpsecConfig, error) { return in.ApplyAt("IpsecConfig", base) }
+
+// ApplyAt is Apply for the config named param in errors.
+func (in IpsecInput) ApplyAt(param string, base IpsecConfig) (IpsecConfig, error) {
 	c := base
 	if in.IpsecEncAlg != nil {
 		c.IpsecEncAlg = *in.IpsecEncAlg
@@ -314,10 +321,10 @@ func (in IpsecInput) Apply(base IpsecConfig) (IpsecConfig, error) {
 		c.IpsecLifetime = *in.IpsecLifetime
 	}
 	for _, chk := range []error{
-		oneOf("IpsecConfig.IpsecEncAlg", c.IpsecEncAlg, EncAlgs),
-		oneOf("IpsecConfig.IpsecAuthAlg", c.IpsecAuthAlg, AuthAlgs),
-		oneOf("IpsecConfig.IpsecPfs", c.IpsecPfs, PfsGroups),
-		lifetime("IpsecConfig.IpsecLifetime", c.IpsecLifetime),
+		oneOf(param+".IpsecEncAlg", c.IpsecEncAlg, EncAlgs),
+		oneOf(param+".IpsecAuthAlg", c.IpsecAuthAlg, AuthAlgs),
+		oneOf(param+".IpsecPfs", c.IpsecPfs, PfsGroups),
+		lifetime(param+".IpsecLifetime", c.IpsecLifetime),
 	} {
 		if chk != nil {
 			return c, chk
@@ -356,13 +363,16 @@ var linkLocal = netip.MustParsePrefix("169.254.0.0/16")
 // Apply merges the given fields over base and validates the result. Uniqueness of the
 // tunnel CIDR within a transit router and the customer gateway's ASN are checked by the
 // service, which sees the other objects.
-func (in BgpInput) Apply(base BgpConfig) (BgpConfig, error) {
+func (in BgpInput) Apply(base BgpConfig) (BgpConfig, error) { return in.ApplyAt("BgpConfig", base) }
+
+// ApplyAt is Apply for the config named param in errors.
+func (in BgpInput) ApplyAt(param string, base BgpConfig) (BgpConfig, error) {
 	c := base
 	if in.EnableBgp != nil {
 		c.EnableBgp = *in.EnableBgp
 	}
 	if in.LocalAsn != nil && *in.LocalAsn != "" {
-		asn, err := ParseASN("BgpConfig.LocalAsn", *in.LocalAsn)
+		asn, err := ParseASN(param+".LocalAsn", *in.LocalAsn)
 		if err != nil {
 			return c, err
 		}
@@ -378,22 +388,22 @@ func (in BgpInput) Apply(base BgpConfig) (BgpConfig, error) {
 		return c, nil
 	}
 	if c.TunnelCidr == "" {
-		return c, apierr.Missing("BgpConfig.TunnelCidr")
+		return c, apierr.Missing(param + ".TunnelCidr")
 	}
 	p, err := netip.ParsePrefix(c.TunnelCidr)
 	if err != nil || !p.Addr().Is4() || p.Bits() != 30 || p.Masked() != p || !linkLocal.Contains(p.Addr()) {
-		return c, apierr.Invalid("BgpConfig.TunnelCidr", "BgpConfig.TunnelCidr must be a /30 network inside 169.254.0.0/16, such as 169.254.11.0/30; got %q.", c.TunnelCidr)
+		return c, apierr.Invalid(param+".TunnelCidr", "%s.TunnelCidr must be a /30 network inside 169.254.0.0/16, such as 169.254.11.0/30; got %q.", param, c.TunnelCidr)
 	}
 	if slices.Contains(reservedTunnelCidrs, p.String()) {
-		return c, apierr.Invalid("BgpConfig.TunnelCidr", "BgpConfig.TunnelCidr %s is reserved; 169.254.0.0/30 to 169.254.6.0/30 and 169.254.169.252/30 cannot be used.", p)
+		return c, apierr.Invalid(param+".TunnelCidr", "%s.TunnelCidr %s is reserved; 169.254.0.0/30 to 169.254.6.0/30 and 169.254.169.252/30 cannot be used.", param, p)
 	}
 	if c.LocalBgpIp == "" {
-		return c, apierr.Missing("BgpConfig.LocalBgpIp")
+		return c, apierr.Missing(param + ".LocalBgpIp")
 	}
 	ip, err := netip.ParseAddr(c.LocalBgpIp)
 	first := p.Addr().Next()
 	if err != nil || (ip != first && ip != first.Next()) {
-		return c, apierr.Invalid("BgpConfig.LocalBgpIp", "BgpConfig.LocalBgpIp must be one of the two host addresses of %s (%s or %s); got %q.", p, first, first.Next(), c.LocalBgpIp)
+		return c, apierr.Invalid(param+".LocalBgpIp", "%s.LocalBgpIp must be one of the two host addresses of %s (%s or %s); got %q.", param, p, first, first.Next(), c.LocalBgpIp)
 	}
 	return c, nil
 }

@@ -32,6 +32,10 @@ type VpnConnection struct {
 	Ipsec              IpsecConfig `json:"ipsec"`
 	Bgp                BgpConfig   `json:"bgp"`
 	HealthCheck        HealthCheck `json:"healthCheck"`
+	// Tunnels are a dual-tunnel connection's two tunnels (none: single-tunnel), and
+	// EnableTunnelsBgp runs BGP over both.
+	Tunnels          []VpnTunnel `json:"tunnels,omitempty"`
+	EnableTunnelsBgp bool        `json:"enableTunnelsBgp,omitempty"`
 	// What a data plane observes: kept apart from the desired state (the service's
 	// observed keys) and filled in for readers, never stored with the connection.
 	NegotiationStatus string `json:"-"`
