@@ -41,9 +41,9 @@ type VpnInput struct {
 	// CustomerGatewayId, ...): a dual-tunnel connection refuses them rather than drop them.
 	SingleTunnel []string
 	Tags         []model.Tag
-	TagParam                             string
-	ClientToken                          string
-	DryRun                               bool
+	TagParam     string
+	ClientToken  string
+	DryRun       bool
 }
 
 // VpnConnectionView is a connection as its owner reads it: PSK opened, peer fields resolved.
