@@ -153,6 +153,62 @@ func (w *world) outage(ns string, src, dst netip.Addr, limit time.Duration) (tim
 	return 0, fmt.Errorf("no reply from %s within %v", dst, limit)
 }
 
+// failMaster drops the master's path and returns how long the VPC host (from src) goes
+// without an answer from the data center, then waits until the master is reported down.
+func (w *world) failMaster(r router, d dualConnection, src netip.Addr) (time.Duration, error) {
+	w.blockPath(d.dcs[0], true)
+	took, err := w.outage(r.vpcHost.Netns, src, d.dcs[0].Host, 60*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("after the master's path died: %w", err)
+	}
+	w.waitFor("the master reported down", 30*time.Second, func() bool { return w.tunnelStatus(d.vco, d.tunnels[0]) != "ipsec_sa_established" })
+	return took, nil
+}
+
+// restoreMaster lets the master's path through again and waits until the cloud sends over
+// it; it returns how long that took.
+func (w *world) restoreMaster(r router, d dualConnection) time.Duration {
+	w.blockPath(d.dcs[0], false)
+	back := time.Now()
+	w.waitFor("traffic back on the master", 60*time.Second, func() bool {
+		n := w.inPackets(d.dcs[0])
+		_ = lab.Ping(w.ctx, r.vpcHost.Netns, r.vpcHost.Addr, d.dcs[0].Host, 1)
+		return w.inPackets(d.dcs[0]) > n
+	})
+	return time.Since(back)
+}
+
+// BenchmarkDualTunnelFailover measures the cloud side's failover of a dual-tunnel
+// connection (master and slave, no BGP): from the master's path loss to the VPC host's
+// first answer from the data center over the slave. One world, b.N failovers, each
+// followed by the master's return (not timed). bench/dualtunnel/run.sh prints the table.
+func BenchmarkDualTunnelFailover(b *testing.B) {
+	w := newWorldWith(b, nil)
+	r := w.router("10.160.0.0/16")
+	d := w.connectDual(r, "dbf", [2]string{"198.18.0.160", "198.18.0.161"}, "192.168.160.0/24", nil)
+	w.waitTunnels(d)
+	w.pingBothWays(d.dcs[0], r.vpcHost)
+	var total, worst time.Duration
+	best := time.Hour
+	b.ResetTimer()
+	for range b.N {
+		took, err := w.failMaster(r, d, r.vpcHost.Addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		total += took
+		best, worst = min(best, took), max(worst, took)
+		b.Logf("outage %v", took.Round(10*time.Millisecond))
+		w.restoreMaster(r, d)
+		w.waitTunnels(d)
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/failover")
+	b.ReportMetric(best.Seconds(), "s-min")
+	b.ReportMetric(worst.Seconds(), "s-max")
+}
+
 // sources adds n addresses of the VPC host (flows that hash onto both tunnels of an ECMP
 // route) and returns them.
 func sources(t *testing.T, r router, first, n int) []netip.Addr {
@@ -195,24 +251,15 @@ func TestDualTunnel(t *testing.T) {
 		if w.inPackets(master) < before[0]+5 || w.inPackets(slave) >= before[1]+5 {
 			t.Fatalf("ESP packets in: master %d -> %d, slave %d -> %d; want the 5 pings on the master only", before[0], w.inPackets(master), before[1], w.inPackets(slave))
 		}
-		w.blockPath(master, true)
-		took, err := w.outage(r.vpcHost.Netns, r.vpcHost.Addr, master.Host, 60*time.Second)
+		took, err := w.failMaster(r, d, r.vpcHost.Addr)
 		if err != nil {
-			t.Fatalf("after the master's path died: %v", err)
+			t.Fatal(err)
 		}
 		t.Logf("failover outage (cloud side, master path lost -> answered over the slave): %v", took.Round(10*time.Millisecond))
-		w.waitFor("the master reported down", 30*time.Second, func() bool { return w.tunnelStatus(d.vco, d.tunnels[0]) != "ipsec_sa_established" })
 		if err := slave.Ping(w.ctx, r.vpcHost.Addr, 3); err != nil {
 			t.Fatalf("data center -> VPC over the slave: %v", err)
 		}
-		w.blockPath(master, false)
-		back := time.Now()
-		w.waitFor("traffic back on the master", 60*time.Second, func() bool {
-			n := w.inPackets(master)
-			_ = lab.Ping(w.ctx, r.vpcHost.Netns, r.vpcHost.Addr, master.Host, 1)
-			return w.inPackets(master) > n
-		})
-		t.Logf("back on the master %v after its path recovered", time.Since(back).Round(100*time.Millisecond))
+		t.Logf("back on the master %v after its path recovered", w.restoreMaster(r, d).Round(100*time.Millisecond))
 		logs := w.vpc("DescribeVpnConnectionLogs", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": d.vco, "TunnelId": d.tunnels[0], "MinutePeriod": "10", "PageSize": "50"})
 		if text := strings.Join(toStrings(logs["Data"].(map[string]any)["Logs"]), "\n"); !strings.Contains(strings.ToLower(text), "established") {
 			t.Fatalf("the master's log: %s", text)

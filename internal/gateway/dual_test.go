@@ -94,7 +94,8 @@ func TestDualTunnelFailover(t *testing.T) {
 	master, slave := w.addDual("x7", false)
 	e.store.set(w.view())
 	e.settle()
-	if len(e.drv.cells) != 2 || e.drv.cells[master].AttachmentID != master || e.drv.cells[slave].AttachmentID != slave {
+	if len(e.drv.cells) != 2 || e.drv.cells[master].AttachmentID != master || e.drv.cells[slave].AttachmentID != slave ||
+		!e.drv.cells[master].FastDPD || !e.drv.cells[slave].FastDPD {
 		t.Fatalf("cells: %v", e.drv.cells)
 	}
 	r := e.drv.routers["tr-1"]
