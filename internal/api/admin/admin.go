@@ -117,18 +117,35 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 	if f := p["ConfigFormat"]; f != "strongswan" {
 		return nil, apierr.Invalid("ConfigFormat", "ConfigFormat must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
 	}
-	spec, err := h.svc.CustomerConfig(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
+	specs, err := h.svc.CustomerConfigs(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
 	if errors.Is(err, tunnel.ErrNotAttached) {
 		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", p["VpnConnectionId"])
 	}
 	if err != nil {
 		return nil, err
 	}
-	text, err := vpnconf.Strongswan(spec)
-	if err != nil {
-		return nil, err
+	// TunnelId renders one tunnel of a dual-tunnel connection (a device per tunnel).
+	if id := p["TunnelId"]; id != "" {
+		var one []tunnel.Spec
+		for _, s := range specs {
+			if s.IPsec.ID == id {
+				one = append(one, s)
+			}
+		}
+		if len(one) == 0 {
+			return nil, apierr.New("InvalidTunnelId.NotFound", "The tunnel %s is not a tunnel of the IPsec-VPN connection %s.", id, p["VpnConnectionId"])
+		}
+		specs = one
 	}
-	return rpc.Object{"Config": text}, nil
+	var parts []string
+	for _, s := range specs {
+		text, err := vpnconf.Strongswan(s)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, text)
+	}
+	return rpc.Object{"Config": strings.Join(parts, "\n")}, nil
 }
 
 // explainRoute says why a prefix of a transit router's table has its entries and how it is
