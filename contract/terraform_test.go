@@ -1138,18 +1138,26 @@ func TestTerraformVpnGatewayVpnAttachmentExamples(t *testing.T) {
 		delete(noAsn[i].Bgp, "LocalAsn")
 		noAsn[i].Bgp["TunnelCidr"], noAsn[i].Bgp["LocalBgpIp"] = fmt.Sprintf("169.254.%d1.0/30", i+1), fmt.Sprintf("169.254.%d1.1", i+1)
 	}
-	top["Name"] = "no-local-asn"
-	noAsnID, o := p.vpnAttachment(top, noAsn)
-	for _, tu := range p.readTunnels(o) {
-		if tu.Bgp["LocalAsn"] != 45104 {
-			t.Errorf("tunnel %d created with LocalAsn=0 (local_asn unset): local_asn read back %v, want 45104 (the default)", tu.Index, tu.Bgp["LocalAsn"])
+	body := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateVpnAttachment"), "TunnelOptionsSpecification": tfElements(noAsn, true)}
+	for k, v := range top {
+		body[k] = v
+	}
+	body["Name"] = "no-local-asn"
+	if resp, err := p.try("Vpc", "CreateVpnAttachment", nil, body); err != nil {
+		t.Errorf("CreateVpnAttachment as the provider sends it for tunnel_bgp_config without local_asn (TunnelBgpConfig.LocalAsn=0): %v", describeErr(err))
+	} else {
+		noAsnID := fmt.Sprint(resp["VpnConnectionId"])
+		for _, tu := range p.readTunnels(p.readVpnConnection(noAsnID)) {
+			if tu.Bgp["LocalAsn"] != 45104 {
+				t.Errorf("tunnel %d created with LocalAsn=0 (local_asn unset): local_asn read back %v, want 45104 (the default)", tu.Index, tu.Bgp["LocalAsn"])
+			}
 		}
+		p.deleteVpnAttachment(noAsnID)
 	}
 
 	// Import and destroy.
 	p.sameTunnels("imported Dual Tunnel Mode Usage", bgpTunnels, p.readTunnels(p.readVpnConnection(bgpID)))
 	p.deleteVpnAttachment(bgpID)
-	p.deleteVpnAttachment(noAsnID)
 	p.deleteCustomerGateway(cgw1)
 	p.deleteCustomerGateway(cgw2)
 	p.summary()
