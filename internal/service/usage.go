@@ -98,8 +98,11 @@ type MinuteTraffic struct {
 // CounterRecord is an attachment's cumulative traffic (/usage/ctr/<attachment>).
 type CounterRecord struct {
 	Attachment string `json:"attachment"`
-	// InstanceType is model.InstanceVpnAttachment or model.InstanceVpcAttachment.
+	// InstanceType is model.InstanceVpnAttachment, model.InstanceVpcAttachment or
+	// model.InstancePeerAttachment.
 	InstanceType string `json:"instanceType"`
+	// BandwidthType is an inter-region connection's (only DataTransfer is billed per GB).
+	BandwidthType string `json:"bandwidthType,omitempty"`
 	Router       string `json:"router"`
 	Region       string `json:"region"`
 	Owner        string `json:"owner"`
@@ -184,6 +187,10 @@ type UsageItem struct {
 func (u UsageRecord) Items() []UsageItem {
 	gb := func(b uint64) float64 { return float64(b) / model.BytesPerGB }
 	switch u.InstanceType {
+	case model.InstancePeerAttachment:
+		// Each end counts what its router sends over the link (Out): together, everything
+		// the connection carried between the regions, each byte once.
+		return []UsageItem{{model.ItemInterRegionTransfer, model.UnitGB, gb(u.OutBytes)}}
 	case model.InstanceVpnConnection:
 		return []UsageItem{{model.ItemVPNConnection, model.UnitHour, float64(u.Hours)},
 			{model.TransferItem(u.NetworkType), model.UnitGB, gb(u.OutBytes)}}
@@ -213,6 +220,9 @@ type billedTo struct {
 }
 
 func (r *CounterRecord) billedTo() []billedTo {
+	if r.InstanceType == model.InstancePeerAttachment && r.BandwidthType != model.BandwidthDataTransfer {
+		return nil // a bandwidth package pays for what the link carries
+	}
 	out := []billedTo{{r.Owner, r.Attachment, r.InstanceType, ""}}
 	if r.Vco != "" && r.VcoOwner != "" {
 		out = append(out, billedTo{r.VcoOwner, r.Vco, model.InstanceVpnConnection, r.NetworkType})
@@ -246,6 +256,7 @@ type meteredInstances struct {
 	vpc  map[string]*model.VpcAttachment
 	vcos map[string]*model.VpnConnection
 	trs  map[string]*model.TransitRouter
+	peer map[string]*model.PeerAttachment
 }
 
 func (s *Service) meteredInstances(ctx context.Context) (meteredInstances, error) {
@@ -258,6 +269,9 @@ func (s *Service) meteredInstances(ctx context.Context) (meteredInstances, error
 		return m, err
 	}
 	if m.vcos, err = byID[model.VpnConnection](ctx, s, model.KindVpnConnection); err != nil {
+		return m, err
+	}
+	if m.peer, err = byID[model.PeerAttachment](ctx, s, model.KindPeerAttachment); err != nil {
 		return m, err
 	}
 	m.trs, err = byID[model.TransitRouter](ctx, s, model.KindTR)
@@ -284,6 +298,13 @@ func (m meteredInstances) describe(r *CounterRecord) bool {
 	if a, ok := m.vpc[r.Attachment]; ok {
 		r.InstanceType, r.Router, r.Owner = model.InstanceVpcAttachment, a.TransitRouterID, a.Owner
 		r.Region = region(a.TransitRouterID)
+		return true
+	}
+	if a, ok := m.peer[r.Attachment]; ok {
+		// Counted whatever pays for it (the console's chart shows it); billed only by data
+		// transfer (billedTo).
+		r.InstanceType, r.Router, r.Owner = model.InstancePeerAttachment, a.TransitRouterID, a.Owner
+		r.Region, r.BandwidthType = region(a.TransitRouterID), a.BandwidthType
 		return true
 	}
 	return r.Owner != ""
@@ -556,9 +577,9 @@ func (s *Service) PutUsage(ctx context.Context, c Caller, records []UsageRecord)
 			return apierr.Invalid("Records", "%s needs an Hour (RFC 3339, such as 2026-11-01T10:00:00Z).", where)
 		case u.Hours < 0 || u.Hours > 1:
 			return apierr.Invalid("Records", "%s: Hours is 1 when the instance existed in the hour, else 0; got %d.", where, u.Hours)
-		case u.InstanceType != model.InstanceVpnAttachment && u.InstanceType != model.InstanceVpcAttachment && u.InstanceType != model.InstanceVpnConnection:
-			return apierr.Invalid("Records", "%s: InstanceType must be %s, %s or %s; got %q.", where,
-				model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, u.InstanceType)
+		case !slices.Contains([]string{model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, model.InstancePeerAttachment}, u.InstanceType):
+			return apierr.Invalid("Records", "%s: InstanceType must be %s, %s, %s or %s; got %q.", where,
+				model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, model.InstancePeerAttachment, u.InstanceType)
 		case u.NetworkType != "" && u.NetworkType != "public" && u.NetworkType != "private":
 			return apierr.Invalid("Records", "%s: NetworkType must be public or private; got %q.", where, u.NetworkType)
 		}
