@@ -112,6 +112,8 @@ type CounterRecord struct {
 	NetworkType string `json:"networkType,omitempty"`
 	// Total counts everything since the attachment was first seen.
 	Total Traffic `json:"total"`
+	// Tunnels is the part of Total each tunnel of a dual-tunnel connection carried.
+	Tunnels map[string]Traffic `json:"tunnels,omitempty"`
 	// Epochs holds the last raw reading of each epoch seen, most recent first.
 	Epochs []epochReading `json:"epochs"`
 	// Minutes is the traffic of the last minutes (those with traffic), oldest first.
@@ -344,11 +346,13 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 	}
 	// A dual-tunnel connection's tunnels have links (and counters) of their own: their
 	// traffic is the attachment's, each tunnel's counters an epoch of their own.
+	tunnel := ""
 	if vco, _, ok := model.TunnelOf(c.Attachment); ok {
 		v, known := inst.vcos[vco]
 		if !known || v.AttachmentID == "" {
 			return nil
 		}
+		tunnel = c.Attachment
 		c.Attachment, c.Epoch = v.AttachmentID, c.Attachment+"/"+c.Epoch
 	}
 	if c.At.IsZero() {
@@ -371,6 +375,12 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 		return nil // nothing new: no write
 	}
 	delta := r.apply(c)
+	if tunnel != "" {
+		if r.Tunnels == nil {
+			r.Tunnels = map[string]Traffic{}
+		}
+		r.Tunnels[tunnel] = r.Tunnels[tunnel].plus(delta)
+	}
 	if err := t.put(key, r); err != nil {
 		return err
 	}
