@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +19,8 @@ const meterJSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name
 {"counter": {"family": "ip", "name": "o_tr-attach-x1", "table": "opencen_meter", "handle": 12, "packets": 5, "bytes": 420}},
 {"map": {"family": "ip", "name": "in_links", "table": "opencen_meter", "type": "ifname", "handle": 5, "map": "counter", "elem": [["oc-aabcdefgh", "i_tr-attach-x1"]]}},
 {"map": {"family": "ip", "name": "out_links", "table": "opencen_meter", "type": "ifname", "handle": 6, "map": "counter", "elem": [["oc-aabcdefgh", "o_tr-attach-x1"]]}},
-{"chain": {"family": "ip", "table": "opencen_meter", "name": "pre", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -300, "policy": "accept"}},
-{"rule": {"family": "ip", "table": "opencen_meter", "chain": "pre", "handle": 7, "expr": [{"counter": {"map": {"key": {"meta": {"key": "iifname"}}, "data": "@in_links"}}}]}}]}`
+{"chain": {"family": "ip", "table": "opencen_meter", "name": "through", "handle": 1, "type": "filter", "hook": "forward", "prio": 300, "policy": "accept"}},
+{"rule": {"family": "ip", "table": "opencen_meter", "chain": "through", "handle": 7, "expr": [{"counter": {"map": {"key": {"meta": {"key": "iifname"}}, "data": "@in_links"}}}]}}]}`
 
 func TestParseMeter(t *testing.T) {
 	for _, tc := range []struct {
@@ -35,6 +36,9 @@ func TestParseMeter(t *testing.T) {
 		{name: "real", json: meterJSON, ok: true, epoch: "0123456789abcdef", att: "tr-attach-x1",
 			cin: Counter{Packets: 6, Bytes: 504}, out: Counter{Packets: 5, Bytes: 420}, link: "oc-aabcdefgh"},
 		{name: "no epoch", json: strings.Replace(meterJSON, "epoch_0123456789abcdef", "other", 1), ok: false, att: "tr-attach-x1",
+			cin: Counter{Packets: 6, Bytes: 504}, out: Counter{Packets: 5, Bytes: 420}, link: "oc-aabcdefgh"},
+		// A table of the older layout (prerouting and postrouting chains) is replaced.
+		{name: "older layout", json: strings.ReplaceAll(meterJSON, `"through"`, `"pre"`), ok: false, att: "tr-attach-x1",
 			cin: Counter{Packets: 6, Bytes: 504}, out: Counter{Packets: 5, Bytes: 420}, link: "oc-aabcdefgh"},
 		{name: "two epochs", json: strings.Replace(meterJSON, `"name": "i_tr-attach-x1"`, `"name": "epoch_ffff"`, 1), ok: false},
 		{name: "other table", json: strings.ReplaceAll(meterJSON, `"table": "opencen_meter"`, `"table": "x"`), ok: false},
@@ -222,29 +226,54 @@ func mustCounters(t *testing.T, e *fakeEnv, routers ...string) map[string]Meter 
 }
 
 // TestMeterKernel: the same on the real kernel, with a VPC link whose veth is deleted and
-// made again: real nftables counts the IP bytes of real pings in both directions, and
-// keeps counting the new link.
+// made again: real nftables counts the IP bytes of real pings through the router in both
+// directions, and keeps counting the new link; what the router itself answers is not
+// counted (it is not an attachment's traffic).
 func TestMeterKernel(t *testing.T) {
 	e := newEnv(t)
 	host, err := e.lab.AddVPCHost(e.ctx, "v1", pfx("10.1.0.0/16"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	host2, err := e.lab.AddVPCHost(e.ctx, "v2", pfx("10.2.0.0/16"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := &Desired{Routers: []Router{{ID: "tr-m1",
-		VPCs: []VPCLink{vpcLink("tr-attach-v1", e.prefix+"vpc-v1", "169.254.100.1/30", "169.254.100.2/30")}}}}
+		VPCs: []VPCLink{vpcLink("tr-attach-v1", e.prefix+"vpc-v1", "169.254.100.1/30", "169.254.100.2/30"),
+			vpcLink("tr-attach-v2", e.prefix+"vpc-v2", "169.254.101.1/30", "169.254.101.2/30")},
+		Tables: []Table{{ID: "vtb-m", Number: 100, Routes: []Route{
+			{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-v1"}},
+			{Dst: pfx("10.2.0.0/16"), NextHops: []string{"tr-attach-v2"}},
+		}}},
+		Associations: map[string]string{"tr-attach-v1": "vtb-m", "tr-attach-v2": "vtb-m"}}}}
 	e.apply(d)
 	read := func() Meter {
 		t.Helper()
 		got, err := e.drv.Counters(e.ctx, []string{"tr-m1"})
-		if err != nil || len(got) != 1 {
+		if err != nil || len(got) != 2 {
 			t.Fatalf("counters: %+v, %v", got, err)
 		}
-		return got[0]
+		for _, m := range got {
+			if m.Attachment == "tr-attach-v1" {
+				return m
+			}
+		}
+		t.Fatalf("counters: %+v", got)
+		return Meter{}
 	}
-	// 3 echo requests in and 3 replies out, 84 bytes each (IP header included).
+	// The router answers pings to its own address: not counted.
+	if err := lab.Ping(e.ctx, host.Netns, addr("169.254.100.2"), addr("169.254.100.1"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if m := read(); m.In.Packets != 0 || m.Out.Packets != 0 {
+		t.Fatalf("the router's own traffic was counted: %+v", m)
+	}
+	// 3 echo requests in and 3 replies out, 84 bytes each (IP header included), forwarded
+	// between the two VPCs.
 	pingRouter := func() {
 		t.Helper()
-		if err := lab.Ping(e.ctx, host.Netns, addr("169.254.100.2"), addr("169.254.100.1"), 3); err != nil {
+		if err := lab.Ping(e.ctx, host.Netns, host.Addr, host2.Addr, 3); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -259,7 +288,7 @@ func TestMeterKernel(t *testing.T) {
 	e.apply(d) // the link is made again
 	waitCtx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
-	for waitCtx.Err() == nil && lab.Ping(waitCtx, host.Netns, addr("169.254.100.2"), addr("169.254.100.1"), 1) != nil {
+	for waitCtx.Err() == nil && lab.Ping(waitCtx, host.Netns, host.Addr, host2.Addr, 1) != nil {
 	}
 	pingRouter()
 	m2 := read()
@@ -270,7 +299,8 @@ func TestMeterKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := e.drv.Counters(e.ctx, nil)
-	if err != nil || len(got) != 1 || got[0].In.Bytes < m2.In.Bytes || got[0].Epoch != m1.Epoch {
+	i := slices.IndexFunc(got, func(m Meter) bool { return m.Attachment == "tr-attach-v1" })
+	if err != nil || len(got) != 2 || i < 0 || got[i].In.Bytes < m2.In.Bytes || got[i].Epoch != m1.Epoch {
 		t.Fatalf("last reading of the deleted router: %+v, %v", got, err)
 	}
 }
