@@ -28,11 +28,18 @@ func vpnCmd() *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{Use: "vpn", Short: "IPsec-VPN connections"}
 	cf.register(cmd)
-	var format, region string
+	var format, region, tunnelID string
 	config := &cobra.Command{
 		Use:   "config VCO_ID",
 		Short: "Print the customer-side configuration of a connection (strongswan: a complete swanctl.conf; json: the API's structure)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print the customer-side configuration of a connection.
+
+strongswan: a complete swanctl.conf. For a dual-tunnel connection it holds both tunnels,
+the master first; with --tunnel it holds that tunnel alone, for a device (or a strongSwan
+instance) that carries only it: with kernel-libipsec one charon carries at most one
+0.0.0.0/0 tunnel, so such a data center runs one charon per tunnel.
+json: the API's structure (DownloadVpnConnectionConfig), both tunnels under TunnelsConfig.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := cf.client()
 			if err != nil {
@@ -42,6 +49,9 @@ func vpnCmd() *cobra.Command {
 			switch format {
 			case "strongswan":
 				params["ConfigFormat"] = format
+				if tunnelID != "" {
+					params["TunnelId"] = tunnelID
+				}
 				var out struct{ Config string }
 				if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", params, &out); err != nil {
 					return err
@@ -49,6 +59,9 @@ func vpnCmd() *cobra.Command {
 				_, err := fmt.Fprint(cmd.OutOrStdout(), out.Config)
 				return err
 			case "json":
+				if tunnelID != "" {
+					return fmt.Errorf("--tunnel applies to --format strongswan; the json structure has both tunnels (TunnelsConfig)")
+				}
 				var out struct{ VpnConnectionConfig any }
 				if err := cl.Call(cmd.Context(), vpc.Version, "DownloadVpnConnectionConfig", params, &out); err != nil {
 					return err
@@ -60,6 +73,7 @@ func vpnCmd() *cobra.Command {
 	}
 	config.Flags().StringVar(&format, "format", "strongswan", "strongswan or json")
 	config.Flags().StringVar(&region, "region", "cn-hangzhou", "region of the connection")
+	config.Flags().StringVar(&tunnelID, "tunnel", "", "a dual-tunnel connection's tunnel (tun-...): render it alone")
 	var minutes int
 	status := &cobra.Command{
 		Use:   "status VCO_ID",
