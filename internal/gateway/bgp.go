@@ -227,6 +227,7 @@ func (g *Gateway) watchBGP(st *speakerState, updates <-chan bgp.Update) {
 				learned = append(learned, service.LearnedRoute{Prefix: r.Prefix.String(), AsPath: r.ASPath, Communities: r.Communities})
 			}
 		}
+		g.tunnelSignal(g.tunnelBGP, id, status == model.StatusSuccess)
 		var events []service.LogLine
 		if now := status == model.StatusSuccess; now != up[id] {
 			up[id] = now

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"opencen/internal/bgp"
 	"opencen/internal/config"
@@ -116,8 +118,66 @@ type held struct {
 	checks map[string]checkObject
 }
 
+// Signals are what the gateway has seen of the tunnels of dual-tunnel connections, by
+// tunnel (cell) ID: whether its IPsec SA is up, its BGP session established, its health
+// check passing (absent: not seen yet). build chooses the tunnels routes go over from
+// them (tunnelHops).
+type Signals struct {
+	IPsec, BGP, Health map[string]bool
+}
+
+// key renders the signals of tunnels, for noticing a change.
+func (s Signals) key() string {
+	var b strings.Builder
+	for _, m := range []map[string]bool{s.IPsec, s.BGP, s.Health} {
+		for _, id := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(&b, "%s=%t,", id, m[id])
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// tunnelUnit is one tunnel of a dual-tunnel attachment as routing chooses among them.
+type tunnelUnit struct {
+	id     string
+	master bool
+	ecmp   bool
+	up     bool
+}
+
+// tunnelHops are the tunnels a dual-tunnel attachment's routes go over: with ECMP
+// (EnableTunnelsBgp) every tunnel that is up; otherwise the master while it is up, else
+// the slave while it is up. With none up, the master (or whichever tunnel exists): the
+// routes keep resolving, and nothing can be sent either way.
+func tunnelHops(units []tunnelUnit) []string {
+	slices.SortFunc(units, func(a, b tunnelUnit) int {
+		if a.master != b.master {
+			if a.master {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	var hops []string
+	for _, u := range units {
+		if u.up {
+			hops = append(hops, u.id)
+			if !u.ecmp {
+				break
+			}
+		}
+	}
+	if len(hops) == 0 && len(units) > 0 {
+		hops = []string{units[0].id}
+	}
+	slices.Sort(hops)
+	return hops
+}
+
 // build maps a read model to the objects of the data plane. It is pure and deterministic.
-func build(view *service.GatewayView, l Layout, kept held) objects {
+func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects {
 	o := objects{
 		routers: map[string]dataplane.Router{}, cells: map[string]cellObject{},
 		neighbors: map[string]neighborObject{}, checks: map[string]checkObject{},
@@ -141,9 +201,17 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 			r.Tables = append(r.Tables, t)
 		}
 		links := newLinkAllocator(gr)
+		// tunnels are the dual-tunnel attachments' tunnels that have a link, by attachment.
+		tunnels := map[string][]tunnelUnit{}
 		for _, v := range gr.VPNs {
 			id := v.Conn.ID
 			o.routerOf[id] = gr.TR.ID
+			// A single-tunnel connection's link is named by its attachment (routes name it
+			// as next hop); a tunnel's by its own ID, chosen among by tunnelHops.
+			linkID := v.Attachment.ID
+			if v.Tunnel != nil {
+				linkID = id
+			}
 			p := tunnel.Parsed{Tunnel: v.Err}
 			if v.Err == nil {
 				p = tunnel.Parse(&v.Conn, &v.Gateway, v.Conn.Ike.Psk, v.BgpAuthKey)
@@ -171,13 +239,18 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 			if p.Spec.BGP == nil {
 				link = netip.PrefixFrom(links.next(id).Addr().Next(), 30)
 			}
-			c := dataplane.NewCell(p.Spec, v.Attachment.ID, l.WANBits, link)
+			c := dataplane.NewCell(p.Spec, linkID, l.WANBits, link)
 			if err := c.Validate(); err != nil {
 				o.cellErrs[id] = err
 				continue
 			}
 			o.cells[id] = cellObject{Router: gr.TR.ID, Cell: c}
 			r.Cells = append(r.Cells, c.Link())
+			if t := v.Tunnel; t != nil {
+				health, checked := sig.Health[id]
+				up := sig.IPsec[id] && (p.Spec.BGP == nil || sig.BGP[id]) && (!checked || health || p.Spec.HealthCheck == nil)
+				tunnels[v.Attachment.ID] = append(tunnels[v.Attachment.ID], tunnelUnit{id: id, master: t.Role == model.RoleMaster, ecmp: t.ECMP, up: up})
+			}
 			switch {
 			case p.BGP != nil:
 				o.bgpErrs[id] = p.BGP
@@ -195,7 +268,7 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 			case p.Spec.HealthCheck != nil:
 				h := p.Spec.HealthCheck
 				o.checks[id] = checkObject{Router: gr.TR.ID, RevokeRoute: h.RevokeRoute, Attachment: v.Attachment.ID,
-					Check: probe.Check{ID: id, Netns: l.RouterNetns(gr.TR.ID), Link: l.AttachmentLink(v.Attachment.ID),
+					Check: probe.Check{ID: id, Netns: l.RouterNetns(gr.TR.ID), Link: l.AttachmentLink(linkID),
 						Source: h.Source, Destination: h.Destination, Interval: h.Interval, Retry: h.Retry}}
 				r.Sources = append(r.Sources, h.Source)
 			}
@@ -243,6 +316,20 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 			if present[att] {
 				r.Associations[att] = table
 			}
+			// Traffic from either tunnel is the attachment's.
+			for _, u := range tunnels[att] {
+				r.Associations[u.id] = table
+			}
+		}
+		// Routes through a dual-tunnel attachment go over the tunnels chosen now.
+		if len(tunnels) > 0 {
+			hops := map[string][]string{}
+			for att, units := range tunnels {
+				hops[att] = tunnelHops(units)
+			}
+			for i := range r.Tables {
+				r.Tables[i].Routes = overTunnels(r.Tables[i].Routes, hops)
+			}
 		}
 		// Routes through attachments this gateway does not run would not resolve.
 		for i := range r.Tables {
@@ -258,6 +345,25 @@ func build(view *service.GatewayView, l Layout, kept held) objects {
 		o.routers[r.ID] = r
 	}
 	return o
+}
+
+// overTunnels replaces next hops that are dual-tunnel attachments by their chosen tunnels.
+func overTunnels(routes []dataplane.Route, hops map[string][]string) []dataplane.Route {
+	out := make([]dataplane.Route, 0, len(routes))
+	for _, rt := range routes {
+		var nh []string
+		for _, h := range rt.NextHops {
+			if t, ok := hops[h]; ok {
+				nh = append(nh, t...)
+			} else {
+				nh = append(nh, h)
+			}
+		}
+		slices.Sort(nh)
+		rt.NextHops = slices.Compact(nh)
+		out = append(out, rt)
+	}
+	return out
 }
 
 func keepResolvable(routes []dataplane.Route, present map[string]bool) []dataplane.Route {

@@ -24,7 +24,7 @@ func TestBuildPeerLinks(t *testing.T) {
 			Peers:        []*model.PeerAttachment{peer}}
 	}
 	hz, sh := router("tr-hz", "vtb-hz", "10.2.0.0/16"), router("tr-sh", "vtb-sh", "10.1.0.0/16")
-	o := build(&service.GatewayView{Routers: []service.GatewayRouter{hz, sh}}, Layout{}, held{})
+	o := build(&service.GatewayView{Routers: []service.GatewayRouter{hz, sh}}, Layout{}, held{}, Signals{})
 	a, b := o.routers["tr-hz"], o.routers["tr-sh"]
 	if len(a.Peers) != 1 || len(b.Peers) != 1 {
 		t.Fatalf("peer links: %+v / %+v (errors %v)", a.Peers, b.Peers, o.routerErrs)
@@ -48,13 +48,13 @@ func TestBuildPeerLinks(t *testing.T) {
 	free := *peer
 	free.Bandwidth, free.BandwidthType = 0, model.BandwidthFromPackage
 	hz.Peers, sh.Peers = []*model.PeerAttachment{&free}, []*model.PeerAttachment{&free}
-	o = build(&service.GatewayView{Routers: []service.GatewayRouter{hz, sh}}, Layout{}, held{})
+	o = build(&service.GatewayView{Routers: []service.GatewayRouter{hz, sh}}, Layout{}, held{}, Signals{})
 	if got := o.routers["tr-hz"].Peers[0].RateKbit; got != model.TestingBandwidthKbit {
 		t.Errorf("testing bandwidth: %d kbit/s, want %d", got, model.TestingBandwidthKbit)
 	}
 
 	// Only tr-hz here (tr-sh placed on another node): no link, no route through it.
-	o = build(&service.GatewayView{Routers: []service.GatewayRouter{hz}}, Layout{}, held{})
+	o = build(&service.GatewayView{Routers: []service.GatewayRouter{hz}}, Layout{}, held{}, Signals{})
 	r, ok := o.routers["tr-hz"]
 	if !ok {
 		t.Fatalf("router not built: %v", o.routerErrs)

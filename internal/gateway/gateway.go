@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"opencen/internal/dataplane"
+	"opencen/internal/model"
 	"opencen/internal/probe"
 	"opencen/internal/reconcile"
 	"opencen/internal/service"
@@ -125,6 +126,11 @@ type Gateway struct {
 	verdicts map[string]bool
 	// everUp lists the cells that reported ipsec_sa_established at least once.
 	everUp map[string]bool
+	// tunnelIPsec and tunnelBGP are the last seen states of dual-tunnel connections'
+	// tunnels (their cells' IPsec SA, their BGP sessions), from which build chooses the
+	// tunnel that carries traffic; builtSignals is the key of what the last build used.
+	tunnelIPsec, tunnelBGP map[string]bool
+	builtSignals           string
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
 
@@ -149,6 +155,7 @@ func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
 		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
+		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}, unlinkedNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -184,7 +191,42 @@ func (g *Gateway) OnState(cs dataplane.CellStatus) {
 		g.repair[cs.ID] = true
 	}
 	g.mu.Unlock()
+	g.tunnelSignal(g.tunnelIPsec, cs.ID, cs.Running && cs.State == dataplane.IPsecEstablished)
 	g.poke()
+}
+
+// tunnelSignal records a state of a dual-tunnel connection's tunnel (other IDs are not
+// recorded: their routes do not depend on it).
+func (g *Gateway) tunnelSignal(m map[string]bool, id string, up bool) {
+	if _, _, ok := model.TunnelOf(id); !ok {
+		return
+	}
+	g.mu.Lock()
+	m[id] = up
+	g.mu.Unlock()
+}
+
+// forgetSignals drops what was seen of tunnels that are gone: a tunnel attached again
+// starts unknown (down), not with what its previous life last said.
+func (g *Gateway) forgetSignals(cells map[string]cellObject) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range []map[string]bool{g.tunnelIPsec, g.tunnelBGP} {
+		maps.DeleteFunc(m, func(id string, _ bool) bool { _, ok := cells[id]; return !ok })
+	}
+}
+
+// signals is a copy of what build chooses tunnels by.
+func (g *Gateway) signals() Signals {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := Signals{IPsec: maps.Clone(g.tunnelIPsec), BGP: maps.Clone(g.tunnelBGP), Health: map[string]bool{}}
+	for id, ok := range g.verdicts {
+		if _, _, tunnel := model.TunnelOf(id); tunnel {
+			s.Health[id] = ok
+		}
+	}
+	return s
 }
 
 // waiting: an object waits for another (dataplane.ErrWaiting, or the gateway's own).
@@ -305,11 +347,13 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	// Built again when the read model changed, and with each prune: a build also looks at
 	// the system (Layout.VPCNetns: whether a VPC's namespace exists yet).
 	prune := time.Since(g.lastPrune) > g.PruneEvery
-	if view != g.view || prune || fenced != g.fenced {
+	sig := g.signals()
+	if key := sig.key(); view != g.view || prune || fenced != g.fenced || key != g.builtSignals {
 		changed = true
 		mine := g.mine(view, fenced)
-		g.view, g.fenced = view, fenced
-		g.built = build(mine, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()})
+		g.view, g.fenced, g.builtSignals = view, fenced, key
+		g.built = build(mine, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()}, sig)
+		g.forgetSignals(g.built.cells)
 		g.routers.Set(g.built.routers, g.built.routerErrs)
 		g.cells.Set(g.built.cells, g.built.cellErrs)
 		g.bgp.Set(g.built.neighbors, g.built.bgpErrs)

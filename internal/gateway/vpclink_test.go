@@ -29,7 +29,7 @@ func TestVPCBindingsBuild(t *testing.T) {
 		Bindings:    map[string]config.VPCBinding{"vpc-b": {VpcID: "vpc-b", VNI: 7, Underlay: "eth1", Netns: "host", Group: "239.1.1.1", GatewayIP: "10.2.0.1/24"}},
 		VPCNetns:    func(vpc string) (string, bool) { return "lab-" + vpc, vpc == "vpc-c" },
 		RouterNetns: func(id string) string { return "r-" + id }, AttachmentLink: func(id string) string { return "l-" + id }}
-	o := build(view, l, held{})
+	o := build(view, l, held{}, Signals{})
 	r, ok := o.routers["tr-1"]
 	if !ok {
 		t.Fatalf("router not built: %v", o.routerErrs)

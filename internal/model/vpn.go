@@ -303,7 +303,9 @@ func (in IkeInput) ApplyAt(param string, base IkeConfig) (IkeConfig, error) {
 }
 
 // Apply merges the given fields over base and validates the result.
-func (in IpsecInput) Apply(base IpsecConfig) (IpsecConfig, error) { return in.ApplyAt("IpsecConfig", base) }
+func (in IpsecInput) Apply(base IpsecConfig) (IpsecConfig, error) {
+	return in.ApplyAt("IpsecConfig", base)
+}
 
 // ApplyAt is Apply for the config named param in errors.
 func (in IpsecInput) ApplyAt(param string, base IpsecConfig) (IpsecConfig, error) {

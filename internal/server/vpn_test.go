@@ -293,6 +293,18 @@ func TestVpnValidation(t *testing.T) {
 		}
 		return p
 	}
+	// dual is a dual-tunnel create with both tunnels on s.cgw, kv set over it ("" removes).
+	dual := func(kv ...string) map[string]string {
+		p := map[string]string{"RegionId": "cn-hangzhou", "TunnelOptionsSpecification.1.CustomerGatewayId": s.cgw, "TunnelOptionsSpecification.2.CustomerGatewayId": s.cgw}
+		for i := 0; i < len(kv); i += 2 {
+			p[kv[i]] = kv[i+1]
+			if kv[i+1] == "" {
+				delete(p, kv[i])
+			}
+		}
+		return p
+	}
+	single := vpcCall(t, c, "CreateVpnAttachment", base())["VpnConnectionId"].(string)
 	cases := []struct {
 		name, action string
 		params       map[string]string
@@ -337,10 +349,33 @@ func TestVpnValidation(t *testing.T) {
 		{"json", "CreateVpnAttachment", base("IkeConfig", `{"Psk":`), "InvalidIkeConfig", "JSON"},
 		{"name", "CreateVpnAttachment", base("Name", strings.Repeat("n", 101)), "InvalidName", "1 to 100"},
 		{"tag", "CreateVpnAttachment", base("Tags.1.Key", "aliyun-x"), "InvalidTagsKey", "acs:"},
-		{"dual tunnel", "CreateVpnAttachment", base("TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "single tunnel"},
-		// The aliyun CLI sends the array as one JSON string: refused alike, never ignored.
-		{"dual tunnel as JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":1},{"CustomerGatewayId":"`+s.cgw+`","TunnelIndex":2}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
-		{"dual tunnel as JSON on modify", "ModifyVpnAttachmentAttribute", base("VpnConnectionId", "vco-x", "TunnelOptionsSpecification", `[{"TunnelIndex":1}]`), "InvalidTunnelOptionsSpecification", "single tunnel"},
+		// Dual-tunnel connections: both forms of the array are read, every rule refused.
+		{"dual one tunnel", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.CustomerGatewayId", ""), "InvalidTunnelOptionsSpecification", "exactly two tunnels"},
+		{"dual three tunnels", "CreateVpnAttachment", dual("TunnelOptionsSpecification.3.CustomerGatewayId", s.cgw), "InvalidTunnelOptionsSpecification", "got 3"},
+		{"dual one tunnel as JSON", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "TunnelOptionsSpecification": `[{"CustomerGatewayId":"` + s.cgw + `"}]`}, "InvalidTunnelOptionsSpecification", "exactly two tunnels"},
+		{"dual with single-tunnel IkeConfig", "CreateVpnAttachment", dual("IkeConfig", `{"IkeVersion":"ikev2"}`), "InvalidIkeConfig", "TunnelOptionsSpecification.N"},
+		{"dual with single-tunnel gateway", "CreateVpnAttachment", dual("CustomerGatewayId", s.cgw), "InvalidCustomerGatewayId", "dual-tunnel"},
+		{"dual bad role", "CreateVpnAttachment", dual("TunnelOptionsSpecification.1.Role", "primary"), "InvalidTunnelOptionsSpecificationRole", "master, slave"},
+		{"dual two masters", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.Role", "master"), "InvalidTunnelOptionsSpecificationRole", "both are master"},
+		{"dual index 3", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.TunnelIndex", "3"), "InvalidTunnelOptionsSpecificationTunnelIndex", "0 to 2"},
+		{"dual same index", "CreateVpnAttachment", dual("TunnelOptionsSpecification.1.TunnelIndex", "2"), "InvalidTunnelOptionsSpecificationTunnelIndex", "once"},
+		{"dual equal bgp cidrs", "CreateVpnAttachment", dual("EnableTunnelsBgp", "true",
+			"TunnelOptionsSpecification.1.TunnelBgpConfig.TunnelCidr", "169.254.11.0/30", "TunnelOptionsSpecification.1.TunnelBgpConfig.LocalBgpIp", "169.254.11.1",
+			"TunnelOptionsSpecification.2.TunnelBgpConfig.TunnelCidr", "169.254.11.0/30", "TunnelOptionsSpecification.2.TunnelBgpConfig.LocalBgpIp", "169.254.11.1"),
+			"InvalidTunnelOptionsSpecificationTunnelBgpConfigTunnelCidr", "different"},
+		{"dual bgp without cidr", "CreateVpnAttachment", dual("EnableTunnelsBgp", "true"), "MissingTunnelOptionsSpecificationTunnelBgpConfigTunnelCidr", "TunnelOptionsSpecification.1.TunnelBgpConfig.TunnelCidr"},
+		{"dual bgp gateway without ASN", "CreateVpnAttachment", dual("EnableTunnelsBgp", "true", "TunnelOptionsSpecification.2.CustomerGatewayId", noAsn,
+			"TunnelOptionsSpecification.1.TunnelBgpConfig.TunnelCidr", "169.254.11.0/30", "TunnelOptionsSpecification.1.TunnelBgpConfig.LocalBgpIp", "169.254.11.1",
+			"TunnelOptionsSpecification.2.TunnelBgpConfig.TunnelCidr", "169.254.12.0/30", "TunnelOptionsSpecification.2.TunnelBgpConfig.LocalBgpIp", "169.254.12.1"),
+			"InvalidEnableTunnelsBgp", "ASN"},
+		{"dual ike version", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.TunnelIkeConfig.IkeVersion", "ikev3"), "InvalidTunnelOptionsSpecificationTunnelIkeConfigIkeVersion", "ikev1, ikev2"},
+		{"dual psk", "CreateVpnAttachment", dual("TunnelOptionsSpecification.1.TunnelIkeConfig.Psk", "a b"), "InvalidTunnelOptionsSpecificationTunnelIkeConfigPsk", "no spaces"},
+		{"dual ipsec lifetime", "CreateVpnAttachment", dual("TunnelOptionsSpecification.1.TunnelIpsecConfig.IpsecLifetime", "90000"), "InvalidTunnelOptionsSpecificationTunnelIpsecConfigIpsecLifetime", "0 to 86400"},
+		{"dual unknown field", "CreateVpnAttachment", dual("TunnelOptionsSpecification.1.Colour", "blue"), "InvalidTunnelOptionsSpecification", "not a field"},
+		{"dual missing gateway", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.CustomerGatewayId", "", "TunnelOptionsSpecification.2.TunnelIndex", "2"), "MissingTunnelOptionsSpecificationCustomerGatewayId", "CustomerGatewayId"},
+		{"dual unknown gateway", "CreateVpnAttachment", dual("TunnelOptionsSpecification.2.CustomerGatewayId", "cgw-nope"), "InvalidCustomerGatewayInstanceId.NotFound", "does not exist"},
+		{"dual tunnels to a single-tunnel connection", "ModifyVpnAttachmentAttribute", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": single,
+			"TunnelOptionsSpecification": `[{"TunnelIndex":1}]`}, "InvalidTunnelOptionsSpecification", "single-tunnel"},
 		{"dual tunnel bad JSON", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}`), "InvalidTunnelOptionsSpecification", "JSON array"},
 		{"dual tunnel both forms", "CreateVpnAttachment", base("TunnelOptionsSpecification", `[{"TunnelIndex":1}]`, "TunnelOptionsSpecification.1.TunnelIndex", "1"), "InvalidTunnelOptionsSpecification", "not both"},
 		{"tags as JSON", "CreateVpnAttachment", base("Tags", `[{"Key":"acs:x"}]`), "InvalidTagsKey", "acs:"},

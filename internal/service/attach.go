@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 
 	"opencen/internal/apierr"
 	"opencen/internal/config"
@@ -114,26 +115,27 @@ func (s *Service) CreateTransitRouterVpnAttachment(ctx context.Context, c Caller
 		if n >= limit {
 			return "", quotaExceeded(QuotaVpnAttachmentsPerTR, limit, "The transit router "+tr.ID+" already has "+strconv.Itoa(n)+" IPsec-VPN attachments")
 		}
-		if vco.Bgp.EnableBgp {
-			if err := s.checkTunnelCidrUnique(t, tr.ID, vco.ID, vco.Bgp.TunnelCidr); err != nil {
-				return "", err
-			}
+		if err := s.checkTunnelCidrsUnique(t, tr.ID, vco); err != nil {
+			return "", err
 		}
 		att := model.VpnAttachment{Meta: s.newMeta(c, model.KindVpnAttachment, tr.Region, model.AttachmentAttaching, in.Tags),
 			TransitRouterID: tr.ID, CenID: tr.CenID, VpnID: vco.ID, VpnOwner: vpnOwner, Name: in.Name, Description: in.Description,
 			AutoPublishRouteEnabled: autoPublish, ChargeType: "POSTPAY", OrderType: "PayByCenOwner", Zones: in.Zones, SystemLinks: in.SystemLinks}
 		if len(att.Zones) == 0 {
 			att.Zones = []string{region.Zones[0]}
+			if vco.Dual() && len(region.Zones) > 1 {
+				// Two tunnels in two zones, as the cloud places them.
+				att.Zones = append(att.Zones, region.Zones[1])
+			}
 		}
-		ip, err := s.allocateGatewayIP(t, vco, tr, att.ID, att.Zones[0])
+		ips, err := s.allocateGatewayIPs(t, vco, tr, att.ID, att.Zones)
 		if err != nil {
 			return "", err
 		}
 		if in.DryRun {
 			return "", errDryRun
 		}
-		vco.InternetIP = ip
-		vco.ZoneNo = att.Zones[0]
+		ip := strings.Join(ips, ", ")
 		vco.AttachType = model.AttachCEN
 		vco.CenID, vco.TransitRouterID, vco.AttachmentID = tr.CenID, tr.ID, att.ID
 		vco.CrossAccount = vpnOwner != c.AccountID
@@ -198,13 +200,34 @@ func (s *Service) countVpnAttachments(t *txn, trID string) (int, error) {
 
 // checkTunnelCidrUnique: BGP tunnel CIDRs are unique among a transit router's connections.
 func (s *Service) checkTunnelCidrUnique(t *txn, trID, self, cidr string) error {
+	v := model.VpnConnection{Meta: model.Meta{ID: self}, Bgp: model.BgpConfig{EnableBgp: true, TunnelCidr: cidr}}
+	return s.checkTunnelCidrsUnique(t, trID, &v)
+}
+
+// checkTunnelCidrsUnique: every BGP tunnel CIDR of v (one per tunnel) is unused by the
+// other connections of transit router trID.
+func (s *Service) checkTunnelCidrsUnique(t *txn, trID string, v *model.VpnConnection) error {
 	vcos, err := listTxn[model.VpnConnection](t, model.KindVpnConnection)
 	if err != nil {
 		return err
 	}
-	for _, o := range vcos {
-		if o.ID != self && o.TransitRouterID == trID && o.Bgp.EnableBgp && o.Bgp.TunnelCidr == cidr {
-			return apierr.New("InvalidBgpConfigTunnelCidr.Duplicate", "BgpConfig.TunnelCidr %s is already used by IPsec-VPN connection %s on transit router %s; choose another /30.", cidr, o.ID, trID)
+	for _, mine := range v.Units() {
+		if !mine.Bgp.EnableBgp {
+			continue
+		}
+		for _, o := range vcos {
+			if o.ID == v.ID || o.TransitRouterID != trID {
+				continue
+			}
+			for _, u := range o.Units() {
+				if u.Bgp.EnableBgp && u.Bgp.TunnelCidr == mine.Bgp.TunnelCidr {
+					param := "BgpConfig.TunnelCidr"
+					if v.Dual() {
+						param = "TunnelBgpConfig.TunnelCidr"
+					}
+					return apierr.New("InvalidBgpConfigTunnelCidr.Duplicate", "%s %s is already used by IPsec-VPN connection %s on transit router %s; choose another /30.", param, mine.Bgp.TunnelCidr, o.ID, trID)
+				}
+			}
 		}
 	}
 	return nil
@@ -221,6 +244,28 @@ type allocation struct {
 	TransitRouterID string `json:"transitRouterId"`
 	CidrID          string `json:"cidrId,omitempty"`
 	Cidr            string `json:"cidr,omitempty"`
+}
+
+// allocateGatewayIPs gives a connection its gateway IP, or each tunnel of a dual-tunnel
+// connection its own: tunnel N in zone N of zones (the last zone when there are fewer).
+func (s *Service) allocateGatewayIPs(t *txn, vco *model.VpnConnection, tr *model.TransitRouter, attID string, zones []string) ([]string, error) {
+	if !vco.Dual() {
+		ip, err := s.allocateGatewayIP(t, vco, tr, attID, zones[0])
+		vco.InternetIP, vco.ZoneNo = ip, zones[0]
+		return []string{ip}, err
+	}
+	var ips []string
+	for i := range vco.Tunnels {
+		tun := &vco.Tunnels[i]
+		zone := zones[min(max(tun.Index, 1), len(zones))-1]
+		ip, err := s.allocateGatewayIP(t, vco, tr, attID, zone)
+		if err != nil {
+			return nil, err
+		}
+		tun.InternetIP, tun.ZoneNo = ip, zone
+		ips = append(ips, ip)
+	}
+	return ips, nil
 }
 
 // allocateGatewayIP gives a public connection an address of its zone's pool (or the
@@ -308,6 +353,12 @@ func freeAddress(t *txn, scope string, pool config.Pool) (string, bool, error) {
 	for _, kv := range kvs {
 		taken[kv.Key[len(allocKey(scope, "")):]] = true
 	}
+	// Addresses allocated earlier in this transaction (the other tunnel's) are taken too.
+	for k, v := range t.writes {
+		if rest, ok := strings.CutPrefix(k, allocKey(scope, "")); ok && v != nil {
+			taken[rest] = true
+		}
+	}
 	for a := range pool.Addrs() {
 		if !taken[a.String()] {
 			return a.String(), true, nil
@@ -316,15 +367,17 @@ func freeAddress(t *txn, scope string, pool config.Pool) (string, bool, error) {
 	return "", false, nil
 }
 
-// releaseGatewayIP frees a connection's address.
+// releaseGatewayIP frees a connection's addresses (a dual-tunnel one has one per tunnel).
 func releaseGatewayIP(t *txn, vco *model.VpnConnection) {
-	if vco.InternetIP == "" {
-		return
-	}
-	if vco.NetworkType == "private" {
-		t.del(allocKey("private/"+vco.TransitRouterID, vco.InternetIP))
-	} else {
-		t.del(allocKey("public/"+vco.Region, vco.InternetIP))
+	for _, u := range vco.Units() {
+		if u.InternetIP == "" {
+			continue
+		}
+		if vco.NetworkType == "private" {
+			t.del(allocKey("private/"+vco.TransitRouterID, u.InternetIP))
+		} else {
+			t.del(allocKey("public/"+vco.Region, u.InternetIP))
+		}
 	}
 }
 

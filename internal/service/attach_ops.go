@@ -169,8 +169,11 @@ func (s *Service) finishDetach(t *txn, a *model.VpnAttachment) error {
 		s.setStatus(&vco.Meta, model.VcoInit)
 		vco.AttachType = model.AttachNone
 		vco.CenID, vco.TransitRouterID, vco.AttachmentID, vco.InternetIP, vco.ZoneNo = "", "", "", "", ""
+		for i := range vco.Tunnels {
+			vco.Tunnels[i].InternetIP, vco.Tunnels[i].ZoneNo = "", ""
+		}
 		vco.CrossAccount = false
-		forgetObserved(t, vco.ID) // what was seen of a tunnel that no longer exists
+		forgetObserved(t, &vco) // what was seen of a tunnel that no longer exists
 		if err := s.appendLog(t, vco.ID, "detached from transit router "+a.TransitRouterID); err != nil {
 			return err
 		}

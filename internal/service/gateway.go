@@ -59,6 +59,20 @@ type GatewayVPN struct {
 	// missing customer gateway): the gateway reports it as the connection's error and
 	// goes on with the others.
 	Err error
+	// Tunnel is set when Conn is one tunnel of a dual-tunnel connection: Conn.ID is the
+	// tunnel's ID, and the tunnel has a link of its own (named by that ID) where a
+	// single-tunnel connection's link is named by the attachment.
+	Tunnel *GatewayTunnel
+}
+
+// GatewayTunnel is what the data plane needs to choose between a connection's tunnels.
+type GatewayTunnel struct {
+	// Connection is the dual-tunnel connection's ID.
+	Connection string
+	// Role is master or slave: without ECMP, traffic goes over the master while it is up.
+	Role string
+	// ECMP (EnableTunnelsBgp): traffic goes over every tunnel that is up.
+	ECMP bool
 }
 
 // readModel caches the last GatewayView by the revisions it reflects.
@@ -148,9 +162,7 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 			if a.TransitRouterID != tr.ID || a.Status == model.AttachmentDetaching {
 				continue
 			}
-			if g, ok := s.gatewayVPN(a, vcos, cgws); ok {
-				gr.VPNs = append(gr.VPNs, g)
-			}
+			gr.VPNs = append(gr.VPNs, s.gatewayVPNs(a, vcos, cgws)...)
 		}
 		for _, a := range vpcAtts {
 			if a.TransitRouterID == tr.ID && a.Status != model.AttachmentDetaching {
@@ -231,6 +243,30 @@ func activeRoutes(entries []routing.Entry) []routing.Route {
 	return out
 }
 
+// gatewayVPNs is an attachment's connection as the data plane runs it: one GatewayVPN for
+// a single-tunnel connection, one per tunnel (Conn = the tunnel, TunnelConn) for a
+// dual-tunnel one.
+func (s *Service) gatewayVPNs(a *model.VpnAttachment, vcos map[string]*model.VpnConnection, cgws map[string]*model.CustomerGateway) []GatewayVPN {
+	v, ok := vcos[a.VpnID]
+	if !ok || !v.Dual() {
+		if g, ok := s.gatewayVPN(a, vcos, cgws); ok {
+			return []GatewayVPN{g}
+		}
+		return nil
+	}
+	var out []GatewayVPN
+	for _, t := range v.Tunnels {
+		u := v.TunnelConn(t)
+		g, ok := s.gatewayVPN(a, map[string]*model.VpnConnection{a.VpnID: &u}, cgws)
+		if !ok {
+			continue
+		}
+		g.Tunnel = &GatewayTunnel{Connection: v.ID, Role: t.Role, ECMP: v.EnableTunnelsBgp}
+		out = append(out, g)
+	}
+	return out
+}
+
 // gatewayVPN resolves an attachment's connection and customer gateway with their secrets
 // opened. A connection without a gateway IP yet is left out (ok false); one whose records
 // cannot be used comes with Err.
@@ -282,7 +318,13 @@ func observedKeyOf(vco string) string { return obsPrefix + "vco/" + vco }
 func BGPRoutesKey(vco string) string { return obsPrefix + "learned/" + vco }
 
 // forgetObserved removes what was observed of a connection (on detach and delete).
-func forgetObserved(t *txn, vco string) {
+func forgetObserved(t *txn, v *model.VpnConnection) {
+	for _, id := range reportIDs(v) {
+		forgetObservedOf(t, id)
+	}
+}
+
+func forgetObservedOf(t *txn, vco string) {
 	t.del(observedKeyOf(vco))
 	t.del(BGPRoutesKey(vco))
 }
@@ -315,10 +357,18 @@ func (s *Service) ReportConnection(ctx context.Context, vco string, r Report) er
 		}
 	}
 	return s.update(ctx, func(t *txn) error {
+		// A tunnel of a dual-tunnel connection reports under its own ID (its cell's).
+		owner := vco
+		if id, _, ok := model.TunnelOf(vco); ok {
+			owner = id
+		}
 		var v model.VpnConnection
-		ok, err := t.get(resKey(model.KindVpnConnection, vco), &v)
+		ok, err := t.get(resKey(model.KindVpnConnection, owner), &v)
 		if err != nil || !ok {
 			return err // a connection deleted meanwhile: nothing to report on
+		}
+		if _, isTunnel := v.Tunnel(vco); vco != owner && !isTunnel {
+			return nil // a tunnel of a connection that is no longer dual-tunnel
 		}
 		for _, e := range r.Logs {
 			if err := appendLogAt(t, vco, e); err != nil {
@@ -412,23 +462,67 @@ func (s *Service) withObserved(ctx context.Context, v *model.VpnConnection) (*mo
 	c := *v
 	o := obs[v.ID]
 	c.NegotiationStatus, c.BgpStatus, c.HealthCheckStatus = o.Negotiation, o.BGP, o.Health
+	if c.Dual() {
+		// The connection is as good as its best tunnel; each tunnel says its own.
+		c.Tunnels = slices.Clone(v.Tunnels)
+		var health []string
+		for i := range c.Tunnels {
+			t := &c.Tunnels[i]
+			o := obs[t.ID]
+			t.NegotiationStatus, t.BgpStatus = cmp.Or(o.Negotiation, model.IkeNotEstablished), o.BGP
+			if negotiationRank(t.NegotiationStatus) > negotiationRank(c.NegotiationStatus) {
+				c.NegotiationStatus = t.NegotiationStatus
+			}
+			if o.BGP == model.StatusSuccess || c.BgpStatus == "" {
+				c.BgpStatus = cmp.Or(o.BGP, c.BgpStatus)
+			}
+			health = append(health, o.Health)
+		}
+		c.HealthCheckStatus = dualHealth(health)
+	}
 	if c.NegotiationStatus == "" {
 		c.NegotiationStatus = model.IkeNotEstablished
 	}
 	return &c, nil
 }
 
-// healthFailed reports a connection's health verdict for routing.
-func (s *Service) healthStatus(ctx context.Context, vco string) (string, error) {
-	var o Observed
-	kv, ok, err := s.st.Get(ctx, observedKeyOf(vco))
-	if err != nil || !ok {
-		return "", err
+// negotiationRank orders negotiation statuses from down to up.
+func negotiationRank(s string) int {
+	return slices.Index([]string{model.IkeNotEstablished, model.IkeEstablished, model.IPsecNotEstablished, model.IPsecEstablished}, s)
+}
+
+// dualHealth is a dual-tunnel connection's health verdict from its tunnels': failed only
+// when every tunnel's check failed (while one passes, the gateway sends over that one),
+// success when one passed, "" before any verdict.
+func dualHealth(tunnels []string) string {
+	if slices.Contains(tunnels, model.StatusSuccess) {
+		return model.StatusSuccess
 	}
-	if json.Unmarshal(kv.Value, &o) != nil {
-		return "", nil
+	if len(tunnels) > 0 && !slices.ContainsFunc(tunnels, func(h string) bool { return h != "failed" }) {
+		return "failed"
 	}
-	return o.Health, nil
+	return ""
+}
+
+// healthStatus reports a connection's health verdict for routing (a dual-tunnel one's
+// from both tunnels, dualHealth).
+func (s *Service) healthStatus(ctx context.Context, v *model.VpnConnection) (string, error) {
+	var verdicts []string
+	for _, u := range v.Units() {
+		var o Observed
+		kv, ok, err := s.st.Get(ctx, observedKeyOf(u.ID))
+		if err != nil {
+			return "", err
+		}
+		if ok && json.Unmarshal(kv.Value, &o) != nil {
+			o = Observed{}
+		}
+		verdicts = append(verdicts, o.Health)
+	}
+	if !v.Dual() {
+		return verdicts[0], nil
+	}
+	return dualHealth(verdicts), nil
 }
 
 // ---------------------------------------------------------------- gateway objects

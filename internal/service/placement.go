@@ -208,7 +208,9 @@ func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
 		for _, v := range vcos {
 			if v.TransitRouterID == tr.ID {
 				r.Connections = append(r.Connections, v.ID)
-				r.Zones = append(r.Zones, v.ZoneNo)
+				for _, u := range v.Units() {
+					r.Zones = append(r.Zones, u.ZoneNo)
+				}
 			}
 		}
 		in.Routers = append(in.Routers, r)

@@ -168,7 +168,7 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 			att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteCustom})
 		}
 	}
-	learned, err := s.learnedRoutes(ctx, v.ID)
+	learned, err := s.learnedRoutes(ctx, &v)
 	if err != nil {
 		return att, err
 	}
@@ -179,7 +179,7 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 		}
 		att.Routes = append(att.Routes, routing.OfferedRoute{Prefix: p, Kind: routing.RouteBGP, AsPath: r.AsPath, Communities: r.Communities})
 	}
-	health, err := s.healthStatus(ctx, v.ID)
+	health, err := s.healthStatus(ctx, &v)
 	if err != nil {
 		return att, err
 	}
@@ -187,13 +187,32 @@ func (s *Service) vpnRoutingAttachment(ctx context.Context, a *model.VpnAttachme
 	return att, nil
 }
 
-func (s *Service) learnedRoutes(ctx context.Context, vco string) ([]LearnedRoute, error) {
-	kv, ok, err := s.st.Get(ctx, BGPRoutesKey(vco))
-	if err != nil || !ok {
-		return nil, err
-	}
+// learnedRoutes are the routes a connection learned over BGP: a dual-tunnel connection's
+// are both tunnels' (a prefix learned over both once, as the first tunnel learned it);
+// the data plane sends over whichever tunnel is up.
+func (s *Service) learnedRoutes(ctx context.Context, v *model.VpnConnection) ([]LearnedRoute, error) {
 	var out []LearnedRoute
-	return out, json.Unmarshal(kv.Value, &out)
+	seen := map[string]bool{}
+	for _, u := range v.Units() {
+		kv, ok, err := s.st.Get(ctx, BGPRoutesKey(u.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		var rs []LearnedRoute
+		if err := json.Unmarshal(kv.Value, &rs); err != nil {
+			return nil, fmt.Errorf("learned routes of %s: %w", u.ID, err)
+		}
+		for _, r := range rs {
+			if !seen[r.Prefix] {
+				seen[r.Prefix] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // vpcRoutingAttachment offers the VPC's CIDR and the CIDRs of the vSwitches it is attached
@@ -606,7 +625,7 @@ func (s *Service) VpnAdvertised(ctx context.Context, c Caller, region, vcoID str
 	if err != nil {
 		return nil, nil, err
 	}
-	learned, err := s.learnedRoutes(ctx, v.ID)
+	learned, err := s.learnedRoutes(ctx, v.VpnConnection)
 	if err != nil || v.TransitRouterID == "" {
 		return nil, learned, err
 	}

@@ -321,6 +321,15 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 	if c.Attachment == "" || c.Epoch == "" {
 		return nil
 	}
+	// A dual-tunnel connection's tunnels have links (and counters) of their own: their
+	// traffic is the attachment's, each tunnel's counters an epoch of their own.
+	if vco, _, ok := model.TunnelOf(c.Attachment); ok {
+		v, known := inst.vcos[vco]
+		if !known || v.AttachmentID == "" {
+			return nil
+		}
+		c.Attachment, c.Epoch = v.AttachmentID, c.Attachment+"/"+c.Epoch
+	}
 	if c.At.IsZero() {
 		c.At = s.now()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 	"opencen/internal/model"
 	"opencen/internal/tunnel"
 )
+
+func tunnelNotFound(tunnelID, vco string) *apierr.Error {
+	return apierr.New("InvalidTunnelId.NotFound", "The tunnel %s is not a tunnel of the IPsec-VPN connection %s; DescribeVpnConnection lists its tunnels.", tunnelID, vco)
+}
 
 func vcoNotFound(id string) *apierr.Error {
 	return apierr.New("InvalidVpnConnectionInstanceId.NotFound", "The IPsec-VPN connection %s does not exist.", id)
@@ -28,10 +33,17 @@ type VpnInput struct {
 	Ipsec                                model.IpsecInput
 	Bgp                                  model.BgpInput
 	HealthCheck                          model.HealthCheckInput
-	Tags                                 []model.Tag
-	TagParam                             string
-	ClientToken                          string
-	DryRun                               bool
+	// Tunnels (TunnelOptionsSpecification) make or change a dual-tunnel connection, and
+	// EnableTunnelsBgp runs BGP over both of its tunnels.
+	Tunnels          []model.TunnelInput
+	EnableTunnelsBgp *bool
+	// SingleTunnel names the single-tunnel parameters the request gave (IkeConfig,
+	// CustomerGatewayId, ...): a dual-tunnel connection refuses them rather than drop them.
+	SingleTunnel []string
+	Tags         []model.Tag
+	TagParam     string
+	ClientToken  string
+	DryRun       bool
 }
 
 // VpnConnectionView is a connection as its owner reads it: PSK opened, peer fields resolved.
@@ -43,6 +55,18 @@ type VpnConnectionView struct {
 	// RemoteID is the effective customer identity (RemoteId, else the gateway's IP).
 	RemoteID string
 	// BgpAuthKey is the customer gateway's BGP MD5 key, opened.
+	BgpAuthKey string
+	// Tunnels are a dual-tunnel connection's tunnels as its owner reads them.
+	Tunnels []TunnelView
+}
+
+// TunnelView is one tunnel of a dual-tunnel connection as its owner reads it: Ike.Psk
+// opened, the observed status filled in, the peer's fields resolved.
+type TunnelView struct {
+	model.VpnTunnel
+	PeerAsn  int64
+	RemoteID string
+	// BgpAuthKey is the tunnel's customer gateway's BGP MD5 key, opened.
 	BgpAuthKey string
 }
 
@@ -58,6 +82,13 @@ func applyVpn(in VpnInput, base model.VpnConnection, creating bool) (model.VpnCo
 		if src != nil {
 			*dst = *src
 		}
+	}
+	dual := base.Dual() || (creating && (len(in.Tunnels) > 0 || in.EnableTunnelsBgp != nil))
+	switch {
+	case dual && len(in.SingleTunnel) > 0:
+		return v, apierr.Invalid(in.SingleTunnel[0], "%s configures a single-tunnel connection; this one is dual-tunnel: set each tunnel in TunnelOptionsSpecification.N (CustomerGatewayId, TunnelIkeConfig, TunnelIpsecConfig, TunnelBgpConfig, EnableDpd, EnableNatTraversal) and BGP with EnableTunnelsBgp.", in.SingleTunnel[0])
+	case !dual && (len(in.Tunnels) > 0 || in.EnableTunnelsBgp != nil):
+		return v, apierr.Invalid(model.TunnelsParam, "The IPsec-VPN connection %s is single-tunnel and cannot become dual-tunnel; create a dual-tunnel connection with TunnelOptionsSpecification instead.", base.ID)
 	}
 	str(&v.Name, in.Name)
 	str(&v.CustomerGatewayID, in.CustomerGatewayID)
@@ -77,7 +108,7 @@ func applyVpn(in VpnInput, base model.VpnConnection, creating bool) (model.VpnCo
 	if err := model.VPCName.Check("Name", v.Name); err != nil {
 		return v, err
 	}
-	if v.CustomerGatewayID == "" {
+	if v.CustomerGatewayID == "" && !dual {
 		return v, apierr.Missing("CustomerGatewayId")
 	}
 	if v.NetworkType != "public" && v.NetworkType != "private" {
@@ -113,7 +144,82 @@ func applyVpn(in VpnInput, base model.VpnConnection, creating bool) (model.VpnCo
 	if v.HealthCheck, err = in.HealthCheck.Apply(base.HealthCheck); err != nil {
 		return v, err
 	}
+	if dual {
+		if v.Tunnels, v.EnableTunnelsBgp, err = model.ApplyTunnels(in.Tunnels, in.EnableTunnelsBgp, base.Tunnels, base.EnableTunnelsBgp); err != nil {
+			return v, err
+		}
+	}
 	return v, nil
+}
+
+// reportIDs are the IDs under which a connection's data plane reports (observed state,
+// learned routes, logs): the connection's, and each tunnel's.
+func reportIDs(v *model.VpnConnection) []string {
+	ids := []string{v.ID}
+	for _, t := range v.Tunnels {
+		ids = append(ids, t.ID)
+	}
+	return ids
+}
+
+// sealTunnels seals the tunnels' pre-shared keys (v's are open) and names new tunnels.
+func (s *Service) sealTunnels(v *model.VpnConnection) {
+	for i := range v.Tunnels {
+		t := &v.Tunnels[i]
+		if t.ID == "" {
+			t.ID = model.TunnelID(v.ID, t.Index)
+		}
+		t.Ike.Psk = s.box.Seal(t.Ike.Psk)
+	}
+}
+
+// openTunnels opens the tunnels' pre-shared keys of a copy of v's tunnels.
+func (s *Service) openTunnels(v *model.VpnConnection) error {
+	v.Tunnels = slices.Clone(v.Tunnels)
+	for i := range v.Tunnels {
+		psk, err := s.box.Open(v.Tunnels[i].Ike.Psk)
+		if err != nil {
+			return fmt.Errorf("the stored pre-shared key of tunnel %s does not open: %w", v.Tunnels[i].ID, err)
+		}
+		v.Tunnels[i].Ike.Psk = psk
+	}
+	return nil
+}
+
+// connectionGateways reads the customer gateways a connection uses (one per tunnel),
+// checking that BGP has an ASN to talk to.
+func (s *Service) connectionGateways(t *txn, c Caller, region string, v model.VpnConnection) ([]*model.CustomerGateway, error) {
+	var out []*model.CustomerGateway
+	for i, id := range v.CustomerGatewayIDs() {
+		cgw, err := s.ownedCGW(t, c, region, id)
+		if err != nil {
+			return nil, err
+		}
+		if v.Dual() && v.EnableTunnelsBgp && cgw.Asn == 0 {
+			return nil, apierr.Invalid("EnableTunnelsBgp", "BGP needs the customer gateway %s of tunnel %d to have an ASN; use a customer gateway with Asn, or set EnableTunnelsBgp to false.", cgw.ID, v.Tunnels[i].Index)
+		}
+		if err := checkBgpPeer(v, cgw); err != nil {
+			return nil, err
+		}
+		out = append(out, cgw)
+	}
+	return out, nil
+}
+
+// countGateways adds delta to the connection counts of the customer gateways ids names
+// (a gateway named twice, by both tunnels, counts twice: removal subtracts the same).
+func (s *Service) countGateways(t *txn, c Caller, ids []string, delta int) error {
+	for _, id := range ids {
+		g, err := s.ownedCGW(t, c, "", id)
+		if err != nil {
+			continue // gone already: nothing to count
+		}
+		g.Connections += delta
+		if err := t.put(resKey(model.KindCustomerGateway, g.ID), g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateVpnAttachment creates an IPsec-VPN connection for a transit router (State init).
@@ -138,15 +244,11 @@ func (s *Service) CreateVpnAttachment(ctx context.Context, c Caller, in VpnInput
 	if err := model.CheckTags(in.TagParam, in.Tags); err != nil {
 		return nil, err
 	}
-	if v.Ike.Psk == "" {
+	if v.Ike.Psk == "" && !v.Dual() {
 		v.Ike.Psk = model.NewPSK()
 	}
 	return idempotent(ctx, s, c, "CreateVpnAttachment", in.ClientToken, func(t *txn) (*model.VpnConnection, error) {
-		cgw, err := s.ownedCGW(t, c, in.RegionID, v.CustomerGatewayID)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkBgpPeer(v, cgw); err != nil {
+		if _, err := s.connectionGateways(t, c, in.RegionID, v); err != nil {
 			return nil, err
 		}
 		if v.NetworkType != "private" {
@@ -163,10 +265,11 @@ func (s *Service) CreateVpnAttachment(ctx context.Context, c Caller, in VpnInput
 		vco.Meta = s.newMeta(c, model.KindVpnConnection, in.RegionID, model.VcoInit, in.Tags)
 		vco.ResourceGroupID = DefaultResourceGroup(c.AccountID)
 		vco.Ike.Psk = s.box.Seal(v.Ike.Psk)
+		vco.Tunnels = slices.Clone(v.Tunnels)
+		s.sealTunnels(&vco)
 		vco.NegotiationStatus = model.IkeNotEstablished
 		vco.AttachType = model.AttachNone
-		cgw.Connections++
-		if err := t.put(resKey(model.KindCustomerGateway, cgw.ID), cgw); err != nil {
+		if err := s.countGateways(t, c, vco.CustomerGatewayIDs(), 1); err != nil {
 			return nil, err
 		}
 		s.log.Info("vpn connection created", "vco", vco.ID, "account", c.AccountID)
@@ -217,7 +320,12 @@ func (s *Service) ModifyVpnAttachmentAttribute(ctx context.Context, c Caller, in
 			return configuring(cur)
 		}
 		base := *cur
-		if base.Ike.Psk, err = s.box.Open(cur.Ike.Psk); err != nil {
+		if !cur.Dual() {
+			if base.Ike.Psk, err = s.box.Open(cur.Ike.Psk); err != nil {
+				return err
+			}
+		}
+		if err := s.openTunnels(&base); err != nil {
 			return err
 		}
 		v, err := applyVpn(in, base, false)
@@ -229,28 +337,19 @@ func (s *Service) ModifyVpnAttachmentAttribute(ctx context.Context, c Caller, in
 				return err
 			}
 		}
-		cgw, err := s.ownedCGW(t, c, in.RegionID, v.CustomerGatewayID)
-		if err != nil {
+		if _, err := s.connectionGateways(t, c, in.RegionID, v); err != nil {
 			return err
 		}
-		if err := checkBgpPeer(v, cgw); err != nil {
-			return err
-		}
-		if v.CustomerGatewayID != cur.CustomerGatewayID {
-			old, err := s.ownedCGW(t, c, "", cur.CustomerGatewayID)
-			if err == nil {
-				old.Connections--
-				cgw.Connections++
-				if err := t.put(resKey(model.KindCustomerGateway, old.ID), old); err != nil {
-					return err
-				}
-				if err := t.put(resKey(model.KindCustomerGateway, cgw.ID), cgw); err != nil {
-					return err
-				}
+		if oldIDs, newIDs := cur.CustomerGatewayIDs(), v.CustomerGatewayIDs(); !slices.Equal(oldIDs, newIDs) {
+			if err := s.countGateways(t, c, oldIDs, -1); err != nil {
+				return err
+			}
+			if err := s.countGateways(t, c, newIDs, 1); err != nil {
+				return err
 			}
 		}
-		if cur.TransitRouterID != "" && v.Bgp.EnableBgp {
-			if err := s.checkTunnelCidrUnique(t, cur.TransitRouterID, v.ID, v.Bgp.TunnelCidr); err != nil {
+		if cur.TransitRouterID != "" {
+			if err := s.checkTunnelCidrsUnique(t, cur.TransitRouterID, &v); err != nil {
 				return err
 			}
 		}
@@ -258,7 +357,10 @@ func (s *Service) ModifyVpnAttachmentAttribute(ctx context.Context, c Caller, in
 			return errDryRun
 		}
 		psk = v.Ike.Psk
-		v.Ike.Psk = s.box.Seal(v.Ike.Psk)
+		if !v.Dual() {
+			v.Ike.Psk = s.box.Seal(v.Ike.Psk)
+		}
+		s.sealTunnels(&v)
 		if cur.Status == model.VcoAttached {
 			v.Next = model.VcoAttached
 			s.setStatus(&v.Meta, model.VcoUpdating)
@@ -282,27 +384,45 @@ func (s *Service) vcoView(ctx context.Context, v *model.VpnConnection, psk strin
 		return VpnConnectionView{}, err
 	}
 	view := VpnConnectionView{VpnConnection: v, Psk: psk}
-	if psk == "" {
+	if psk == "" && !v.Dual() {
 		if view.Psk, err = s.box.Open(v.Ike.Psk); err != nil {
 			// A damaged record must not hide the account's other connections.
 			s.log.Error("a connection's stored pre-shared key does not open", "vco", v.ID, "err", err)
 			view.Psk = ""
 		}
 	}
-	if kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, v.CustomerGatewayID)); err != nil {
-		return view, err
-	} else if ok {
+	peer := func(cgwID string, u *model.VpnConnection) (asn int64, remoteID, authKey string, err error) {
+		kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, cgwID))
+		if err != nil || !ok {
+			return 0, "", "", err
+		}
 		var g model.CustomerGateway
 		if err := json.Unmarshal(kv.Value, &g); err != nil {
-			return view, err
+			return 0, "", "", err
 		}
-		view.PeerAsn = g.Asn
-		view.RemoteID = v.EffectiveRemoteID(&g)
 		if g.AuthKeySealed != "" {
-			if view.BgpAuthKey, err = s.box.Open(g.AuthKeySealed); err != nil {
-				return view, err
+			if authKey, err = s.box.Open(g.AuthKeySealed); err != nil {
+				return 0, "", "", err
 			}
 		}
+		return g.Asn, u.EffectiveRemoteID(&g), authKey, nil
+	}
+	if !v.Dual() {
+		if view.PeerAsn, view.RemoteID, view.BgpAuthKey, err = peer(v.CustomerGatewayID, v); err != nil {
+			return view, err
+		}
+	}
+	for _, t := range v.Tunnels {
+		tv := TunnelView{VpnTunnel: t}
+		if tv.Ike.Psk, err = s.box.Open(t.Ike.Psk); err != nil {
+			s.log.Error("a tunnel's stored pre-shared key does not open", "vco", v.ID, "tunnel", t.ID, "err", err)
+			tv.Ike.Psk = ""
+		}
+		u := v.TunnelConn(t)
+		if tv.PeerAsn, tv.RemoteID, tv.BgpAuthKey, err = peer(t.CustomerGatewayID, &u); err != nil {
+			return view, err
+		}
+		view.Tunnels = append(view.Tunnels, tv)
 	}
 	if v.TransitRouterID != "" {
 		if kv, ok, err := s.st.Get(ctx, resKey(model.KindTR, v.TransitRouterID)); err != nil {
@@ -384,55 +504,84 @@ func (s *Service) DeleteVpnAttachment(ctx context.Context, c Caller, region, id 
 			}
 			return configuring(v)
 		}
-		if g, err := s.ownedCGW(t, c, "", v.CustomerGatewayID); err == nil {
-			g.Connections--
-			if err := t.put(resKey(model.KindCustomerGateway, g.ID), g); err != nil {
-				return err
-			}
+		if err := s.countGateways(t, c, v.CustomerGatewayIDs(), -1); err != nil {
+			return err
 		}
 		if err := deleteWhere[model.VcoRoute](t, model.KindVcoRoute, func(r *model.VcoRoute) bool { return r.VpnConnectionID == v.ID }); err != nil {
 			return err
 		}
-		logs, err := t.list(logPrefix(v.ID))
-		if err != nil {
-			return err
+		for _, id := range reportIDs(v) {
+			logs, err := t.list(logPrefix(id))
+			if err != nil {
+				return err
+			}
+			for _, kv := range logs {
+				t.del(kv.Key)
+			}
 		}
-		for _, kv := range logs {
-			t.del(kv.Key)
-		}
-		forgetObserved(t, v.ID)
+		forgetObserved(t, v)
 		t.del(resKey(model.KindVpnConnection, v.ID))
 		return nil
 	})
 }
 
-// CustomerConfig is the connection's tunnel for DownloadVpnConnectionConfig and the
-// customer-side renderers, parsed whole. A connection that is not attached yet comes back
-// with tunnel.ErrNotAttached (wrapped) and the rest of its spec: the download shows it
-// without the cloud's address, a renderer refuses it. A record that does not parse (older
-// than today's validation, or damaged) is refused, saying what to change.
-func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (tunnel.Spec, error) {
+// CustomerConfigs are the connection's tunnels (one, or a dual-tunnel connection's two)
+// for DownloadVpnConnectionConfig and the customer-side renderers, parsed whole. A
+// connection that is not attached yet comes back with tunnel.ErrNotAttached (wrapped) and
+// the rest of its specs: the download shows them without the cloud's address, a renderer
+// refuses them. A record that does not parse (older than today's validation, or damaged)
+// is refused, saying what to change.
+func (s *Service) CustomerConfigs(ctx context.Context, c Caller, region, id string) ([]tunnel.Spec, error) {
 	view, err := s.DescribeVpnConnection(ctx, c, region, id)
 	if err != nil {
+		return nil, err
+	}
+	type unit struct {
+		conn               model.VpnConnection
+		psk, authKey, what string
+	}
+	var units []unit
+	if !view.Dual() {
+		units = append(units, unit{conn: *view.VpnConnection, psk: view.Psk, authKey: view.BgpAuthKey, what: "The IPsec-VPN connection " + id})
+	}
+	for _, t := range view.Tunnels {
+		units = append(units, unit{conn: view.TunnelConn(t.VpnTunnel), psk: t.Ike.Psk, authKey: t.BgpAuthKey, what: "Tunnel " + t.ID + " of the IPsec-VPN connection " + id})
+	}
+	var specs []tunnel.Spec
+	var notAttached error
+	for _, u := range units {
+		var g model.CustomerGateway
+		kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, u.conn.CustomerGatewayID))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, cgwNotFound(u.conn.CustomerGatewayID)
+		}
+		if err := json.Unmarshal(kv.Value, &g); err != nil {
+			return nil, fmt.Errorf("decode customer gateway %s: %w", u.conn.CustomerGatewayID, err)
+		}
+		p := tunnel.Parse(&u.conn, &g, u.psk, u.authKey)
+		if problems := p.Problems(); len(problems) > 0 {
+			return nil, apierr.New("InvalidVpnConnection.Configuration",
+				"%s cannot be rendered: %s. Correct it with ModifyVpnAttachmentAttribute.", u.what, problems.Error())
+		}
+		if err := p.Err(); err != nil {
+			notAttached = err
+		}
+		specs = append(specs, p.Spec)
+	}
+	return specs, notAttached
+}
+
+// CustomerConfig is CustomerConfigs' first tunnel. Deprecated: the renderers move to
+// CustomerConfigs (dual-tunnel connections); removed once they have.
+func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (tunnel.Spec, error) {
+	specs, err := s.CustomerConfigs(ctx, c, region, id)
+	if len(specs) == 0 {
 		return tunnel.Spec{}, err
 	}
-	var g model.CustomerGateway
-	kv, ok, err := s.st.Get(ctx, resKey(model.KindCustomerGateway, view.CustomerGatewayID))
-	if err != nil {
-		return tunnel.Spec{}, err
-	}
-	if !ok {
-		return tunnel.Spec{}, cgwNotFound(view.CustomerGatewayID)
-	}
-	if err := json.Unmarshal(kv.Value, &g); err != nil {
-		return tunnel.Spec{}, fmt.Errorf("decode customer gateway %s: %w", g.ID, err)
-	}
-	p := tunnel.Parse(view.VpnConnection, &g, view.Psk, view.BgpAuthKey)
-	if problems := p.Problems(); len(problems) > 0 {
-		return tunnel.Spec{}, apierr.New("InvalidVpnConnection.Configuration",
-			"The IPsec-VPN connection %s cannot be rendered: %s. Correct it with ModifyVpnAttachmentAttribute.", id, problems.Error())
-	}
-	return p.Spec, p.Err()
+	return specs[0], err
 }
 
 // Resource types each resource-group move takes (matched case-insensitively): the Vpc
@@ -534,13 +683,35 @@ func (s *Service) AppendLog(ctx context.Context, vco, msg string) error {
 
 // ConnectionLogs returns a connection's events in [from, to), oldest first, as Alibaba
 // formats them: "<time> <message>".
-func (s *Service) ConnectionLogs(ctx context.Context, c Caller, region, id string, from, to time.Time) ([]string, error) {
-	if _, err := s.DescribeVpnConnection(ctx, c, region, id); err != nil {
-		return nil, err
-	}
-	events, err := s.connectionEvents(ctx, id)
+// With tunnelID, only that tunnel's events; without, a dual-tunnel connection's own and
+// both tunnels' events, each tunnel's marked with its ID.
+func (s *Service) ConnectionLogs(ctx context.Context, c Caller, region, id, tunnelID string, from, to time.Time) ([]string, error) {
+	v, err := s.DescribeVpnConnection(ctx, c, region, id)
 	if err != nil {
 		return nil, err
+	}
+	var events []LogLine
+	if tunnelID != "" {
+		if _, ok := v.Tunnel(tunnelID); !ok {
+			return nil, tunnelNotFound(tunnelID, id)
+		}
+		if events, err = s.connectionEvents(ctx, tunnelID); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, uid := range reportIDs(v.VpnConnection) {
+			evs, err := s.connectionEvents(ctx, uid)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range evs {
+				if uid != id {
+					e.Message = uid + ": " + e.Message
+				}
+				events = append(events, e)
+			}
+		}
+		slices.SortStableFunc(events, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 	}
 	var out []string
 	for _, e := range events {

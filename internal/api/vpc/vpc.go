@@ -166,16 +166,18 @@ func vpnInput(r *rpc.Request) (service.VpnInput, error) {
 			return in, err
 		}
 	}
-	tunnels, err := p.Objects("TunnelOptionsSpecification")
-	if err != nil {
+	if in.Tunnels, err = tunnelInputs(p); err != nil {
 		return in, err
 	}
-	tunnelsBgp, err := api.Bool(p, "EnableTunnelsBgp")
-	if err != nil {
+	if in.EnableTunnelsBgp, err = api.Bool(p, "EnableTunnelsBgp"); err != nil {
 		return in, err
 	}
-	if (tunnelsBgp != nil && *tunnelsBgp) || len(tunnels) > 0 {
-		return in, apierr.Invalid("TunnelOptionsSpecification", "Dual-tunnel connections (TunnelOptionsSpecification, EnableTunnelsBgp) are not supported; configure the single tunnel with IkeConfig, IpsecConfig, BgpConfig and HealthCheckConfig.")
+	// What only a single-tunnel connection takes; a dual-tunnel one refuses it (an empty
+	// value or an empty JSON object is "not given").
+	for _, name := range []string{"CustomerGatewayId", "IkeConfig", "IpsecConfig", "BgpConfig"} {
+		if v := strings.TrimSpace(p[name]); v != "" && v != "{}" {
+			in.SingleTunnel = append(in.SingleTunnel, name)
+		}
 	}
 	return in, nil
 }
@@ -202,7 +204,7 @@ func (h handlers) modifyVco(ctx context.Context, r *rpc.Request) (rpc.Object, er
 		return nil, err
 	}
 	o := vcoObject(v)
-	o["TunnelOptionsSpecification"] = []rpc.Object{}
+	o["TunnelOptionsSpecification"] = tunnelObjects(v, modifyShape)
 	o["Description"] = ""
 	o["VpnGatewayId"] = "vpn-not-exist"
 	return o, nil
@@ -221,7 +223,7 @@ func vcoObject(v service.VpnConnectionView) rpc.Object {
 		"VpnConnectionId": v.ID, "Name": v.Name, "CustomerGatewayId": v.CustomerGatewayID, "VpnGatewayId": "",
 		"CreateTime": model.VPCTime(v.Created), "LocalSubnet": v.LocalSubnet, "RemoteSubnet": v.RemoteSubnet,
 		"NetworkType": v.NetworkType, "EffectImmediately": v.EffectImmediately, "EnableDpd": v.EnableDpd,
-		"EnableNatTraversal": v.EnableNatTraversal, "EnableTunnelsBgp": false, "TunnelBandwidth": v.TunnelBandwidth,
+		"EnableNatTraversal": v.EnableNatTraversal, "EnableTunnelsBgp": v.EnableTunnelsBgp, "TunnelBandwidth": v.TunnelBandwidth,
 		"InternetIp": v.InternetIP, "ZoneNo": v.ZoneNo, "Spec": spec, "ResourceGroupId": v.ResourceGroupID,
 		"RemoteCaCertificate": "", "Status": v.NegotiationStatus, "State": v.Status, "AttachType": v.AttachType,
 		"AttachInstanceId": v.CenID, "TransitRouterId": v.TransitRouterID, "TransitRouterName": v.TransitRouterName,
@@ -253,7 +255,7 @@ func (h handlers) describeVco(ctx context.Context, r *rpc.Request) (rpc.Object, 
 	}
 	o := vcoObject(v)
 	o["Tags"] = tagWrapper(v.Tags)
-	o["TunnelOptionsSpecification"] = rpc.Object{"TunnelOptions": []rpc.Object{}}
+	o["TunnelOptionsSpecification"] = rpc.Object{"TunnelOptions": tunnelObjects(v, describeShape)}
 	return o, nil
 }
 
@@ -274,7 +276,7 @@ func (h handlers) describeVcos(ctx context.Context, r *rpc.Request) (rpc.Object,
 	for _, v := range api.PageOf(all, pg) {
 		o := vcoObject(v)
 		o["Tag"] = tagWrapper(v.Tags)
-		o["TunnelOptionsSpecification"] = rpc.Object{"TunnelOptions": []rpc.Object{}}
+		o["TunnelOptionsSpecification"] = rpc.Object{"TunnelOptions": tunnelObjects(v, describeShape)}
 		items = append(items, o)
 	}
 	return rpc.Object{"PageNumber": pg.Number, "PageSize": pg.Size, "TotalCount": len(all), "VpnConnections": rpc.Object{"VpnConnection": items}}, nil
@@ -313,11 +315,11 @@ func (h handlers) deleteVco(ctx context.Context, r *rpc.Request) (rpc.Object, er
 func (h handlers) download(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	// A connection not attached yet is downloaded without the cloud's address, as before
 	// the cloud assigns it.
-	spec, err := h.svc.CustomerConfig(ctx, api.Caller(r), r.Params["RegionId"], r.Params["VpnConnectionId"])
+	specs, err := h.svc.CustomerConfigs(ctx, api.Caller(r), r.Params["RegionId"], r.Params["VpnConnectionId"])
 	if err != nil && !errors.Is(err, tunnel.ErrNotAttached) {
 		return nil, err
 	}
-	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(spec)}, nil
+	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(specs[0])}, nil
 }
 
 // logs serves DescribeVpnConnectionLogs: From/To (unix seconds) or the last MinutePeriod (1-10) minutes.
@@ -357,7 +359,7 @@ func (h handlers) logs(ctx context.Context, r *rpc.Request) (rpc.Object, error) 
 	default:
 		return nil, apierr.Missing("MinutePeriod")
 	}
-	lines, err := h.svc.ConnectionLogs(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"], time.Unix(from, 0), time.Unix(to+1, 0))
+	lines, err := h.svc.ConnectionLogs(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"], p["TunnelId"], time.Unix(from, 0), time.Unix(to+1, 0))
 	if err != nil {
 		return nil, err
 	}
