@@ -138,7 +138,7 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 		}
 		return nil, apierr.New("InvalidTunnelId.NotFound", "The tunnel %s (TunnelId) is not a tunnel of the IPsec-VPN connection %s; DescribeVpnConnection lists its tunnels.", only, id)
 	}
-	specs, err := customerConfigs(ctx, h.svc, api.Caller(r), p["RegionId"], id)
+	specs, err := h.svc.CustomerConfigs(ctx, api.Caller(r), p["RegionId"], id)
 	if errors.Is(err, tunnel.ErrNotAttached) {
 		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", id)
 	}
@@ -153,13 +153,6 @@ func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Obje
 		return nil, err
 	}
 	return rpc.Object{"Config": text}, nil
-}
-
-// customerConfigs stands in for service.CustomerConfigs (one spec per tunnel) until this
-// branch has it; it serves single-tunnel connections only.
-func customerConfigs(ctx context.Context, svc *service.Service, c service.Caller, region, id string) ([]tunnel.Spec, error) {
-	spec, err := svc.CustomerConfig(ctx, c, region, id)
-	return []tunnel.Spec{spec}, err
 }
 
 // renderStrongswan renders connection id's specs (one per tunnel, roles by tunnel ID; none
