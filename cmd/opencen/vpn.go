@@ -93,23 +93,42 @@ json: the API's structure (DownloadVpnConnectionConfig), both tunnels under Tunn
 	return cmd
 }
 
-// vpnStatus prints what DescribeVpnConnection says of the tunnel and the connection's log
-// (DescribeVpnConnectionLogs), newest last.
+// vpnStatus prints what DescribeVpnConnection says of the tunnel (each tunnel of a
+// dual-tunnel connection) and the connection's log (DescribeVpnConnectionLogs: a
+// dual-tunnel connection's lines name their tunnel), newest last.
 func vpnStatus(cmd *cobra.Command, cl *rpc.Client, region, vco string, minutes int) error {
 	ctx := cmd.Context()
 	var v struct {
 		VpnConnectionId, Name, Status, State, InternetIp, RemoteCustomerGatewayIp, TransitRouterId, NetworkType string
 		VpnBgpConfig                                                                                            struct{ EnableBgp, Status, TunnelCidr, LocalBgpIp, PeerBgpIp string }
 		VcoHealthCheck                                                                                          struct{ Enable, Status, Dip, Sip string }
+		EnableTunnelsBgp                                                                                        bool
+		TunnelOptionsSpecification                                                                              struct {
+			TunnelOptions []struct {
+				TunnelId, Role, State, Status, InternetIp, ZoneNo, CustomerGatewayId string
+				TunnelBgpConfig                                                      struct{ BgpStatus, TunnelCidr, LocalBgpIp, PeerBgpIp string }
+			}
+		}
 	}
 	p := map[string]string{"RegionId": region, "VpnConnectionId": vco}
 	if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", p, &v); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "%s %s\n  tunnel:       %s (%s)\n  gateway IP:   %s (%s)\n  peer:         %s\n  router:       %s\n",
-		v.VpnConnectionId, v.Name, v.Status, v.State, v.InternetIp, v.NetworkType, v.RemoteCustomerGatewayIp, v.TransitRouterId)
-	if v.VpnBgpConfig.EnableBgp == "true" {
+	if tunnels := v.TunnelOptionsSpecification.TunnelOptions; len(tunnels) > 0 {
+		// A dual-tunnel connection: each tunnel has its own state, gateway IP and peer.
+		fmt.Fprintf(out, "%s %s (dual-tunnel, %s)\n  state:        %s\n  router:       %s\n", v.VpnConnectionId, v.Name, v.NetworkType, v.State, v.TransitRouterId)
+		for _, t := range tunnels {
+			fmt.Fprintf(out, "  %s (%s): %s (%s), gateway IP %s (%s), customer gateway %s\n", t.TunnelId, t.Role, t.Status, t.State, t.InternetIp, t.ZoneNo, t.CustomerGatewayId)
+			if b := t.TunnelBgpConfig; v.EnableTunnelsBgp {
+				fmt.Fprintf(out, "    BGP:        %s (%s, cloud %s, peer %s)\n", b.BgpStatus, b.TunnelCidr, b.LocalBgpIp, b.PeerBgpIp)
+			}
+		}
+	} else {
+		fmt.Fprintf(out, "%s %s\n  tunnel:       %s (%s)\n  gateway IP:   %s (%s)\n  peer:         %s\n  router:       %s\n",
+			v.VpnConnectionId, v.Name, v.Status, v.State, v.InternetIp, v.NetworkType, v.RemoteCustomerGatewayIp, v.TransitRouterId)
+	}
+	if v.VpnBgpConfig.EnableBgp == "true" && len(v.TunnelOptionsSpecification.TunnelOptions) == 0 {
 		fmt.Fprintf(out, "  BGP:          %s (%s, cloud %s, peer %s)\n", v.VpnBgpConfig.Status, v.VpnBgpConfig.TunnelCidr, v.VpnBgpConfig.LocalBgpIp, v.VpnBgpConfig.PeerBgpIp)
 	}
 	if v.VcoHealthCheck.Enable == "true" {

@@ -83,6 +83,15 @@ func TestVpnConfigDualTunnel(t *testing.T) {
 		t.Errorf("vpn config --tunnel %s has the master too:\n%s", slave.id, alone)
 	}
 
+	// Its status names each tunnel.
+	st := mustCLI(t, srv, alice, "vpn", "status", vco)
+	for _, want := range []string{vco + " dual (dual-tunnel", "state:        attached", master.id + " (master): ike_sa_not_established (active), gateway IP " + master.ip,
+		slave.id + " (slave): ike_sa_not_established (active), gateway IP " + slave.ip, "BGP:", "169.254.20.0/30", "log (last 10 minutes):"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("vpn status lacks %q:\n%s", want, st)
+		}
+	}
+
 	// What cannot be rendered.
 	single := call("2016-04-28", "CreateVpnAttachment", map[string]string{"RegionId": "cn-hangzhou", "CustomerGatewayId": cgw1})["VpnConnectionId"].(string)
 	for _, c := range []struct {
