@@ -11,11 +11,20 @@ package contract
 // assertions it makes without checking). The provider itself is too heavy to build here,
 // so each resource's calls are written down from its resource and service files
 // (alicloud/resource_alicloud_*.go, service_alicloud_{vpc_v2,cen_v2,cbn,vpn_gateway_v2}.go);
-// every call must be served with the shape the provider reads.
+// every call must be served with the shape the provider reads. Both documentation examples
+// of the VPN attachment are dual-tunnel (tunnel_options_specification): the provider sends
+// the blocks as TunnelOptionsSpecification.N.* in the order of its set's hash (not by
+// TunnelIndex), every scalar of a block even when unset (EnableDpd=false, Role="",
+// TunnelIndex as written), integers of a given nested block even when unset (0), and on
+// update every block again, named by TunnelIndex, never by TunnelId.
 
 import (
 	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,15 +103,20 @@ func (p *tfProvider) waitState(what, target string, refresh func() (state string
 
 // reads checks the fields a Read sets, with the JSON types its schema takes: "s" string,
 // "b" bool, "n" number, "l" list, "o" object, "m" list of objects; a path goes through
-// objects (Tags.Tag).
+// objects (Tags.Tag); a leading "?" allows the field to be absent or null (the Read checks
+// for nil before it asserts the type).
 func (p *tfProvider) reads(what string, obj map[string]any, spec string) {
 	p.t.Helper()
 	for _, f := range strings.Fields(spec) {
-		name, kind, _ := strings.Cut(f, ":")
+		optional := strings.HasPrefix(f, "?")
+		name, kind, _ := strings.Cut(strings.TrimPrefix(f, "?"), ":")
 		var v any = obj
 		for _, k := range strings.Split(name, ".") {
 			m, _ := v.(map[string]any)
 			v = m[k]
+		}
+		if optional && v == nil {
+			continue
 		}
 		ok := false
 		switch kind {
@@ -415,13 +429,29 @@ func (p *tfProvider) readVpcAttachment(cen, att string) map[string]any {
 
 // ---- alicloud_vpn_customer_gateway -------------------------------------------------------------
 
-func (p *tfProvider) customerGateway(name, ip, asn, description string) string {
+// customerGateway creates one as the resource does (Name, Description and Asn only when set)
+// and returns its Read (DescribeCustomerGateway: CustomerGatewayId in the query).
+func (p *tfProvider) customerGateway(name, ip, asn, description string) map[string]any {
 	p.t.Helper()
-	id := fmt.Sprint(p.post("Vpc", "CreateCustomerGateway", nil, map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateCustomerGateway"),
-		"IpAddress": ip, "Description": description, "Asn": asn, "Name": name})["CustomerGatewayId"])
+	body := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateCustomerGateway"), "IpAddress": ip}
+	setIf(body, "Description", description)
+	setIf(body, "Asn", asn)
+	setIf(body, "Name", name)
+	id := fmt.Sprint(p.post("Vpc", "CreateCustomerGateway", nil, body)["CustomerGatewayId"])
 	o := p.post("Vpc", "DescribeCustomerGateway", map[string]any{"CustomerGatewayId": id}, map[string]any{"RegionId": regionHZ})
-	p.reads("alicloud_vpn_customer_gateway", o, "Asn:n CreateTime:n Name:s Description:s IpAddress:s Tags.Tag:l")
-	return id
+	p.reads("alicloud_vpn_customer_gateway", o, "CustomerGatewayId:s Asn:n CreateTime:n Name:s Description:s IpAddress:s ResourceGroupId:s Tags.Tag:l")
+	if o["CustomerGatewayId"] != id {
+		p.t.Fatalf("DescribeCustomerGateway(%s) = %v", id, o)
+	}
+	return o
+}
+
+func (p *tfProvider) deleteCustomerGateway(id string) {
+	p.t.Helper()
+	if _, err := p.try("Vpc", "DeleteCustomerGateway", nil, map[string]any{"CustomerGatewayId": id, "RegionId": regionHZ,
+		"ClientToken": token("DeleteCustomerGateway")}); err != nil {
+		p.t.Fatalf("DeleteCustomerGateway: %v", describeErr(err))
+	}
 }
 
 // ---- alicloud_cen_transit_router_cidr (ID tr:cidr) ---------------------------------------------
@@ -434,13 +464,362 @@ func (p *tfProvider) readTRCidr(tr, cidr string) (map[string]any, bool) {
 
 // ---- alicloud_vpn_gateway_vpn_attachment (ID = VpnConnectionId) ---------------------------------
 
+// postRetry is a call the provider retries while the answer's Code is one of retried (or a
+// throttling or 5xx error, NeedRetry), within the resource's timeout.
+func (p *tfProvider) postRetry(product, action string, query, body map[string]any, retried ...string) map[string]any {
+	p.t.Helper()
+	deadline := time.Now().Add(pollTimeout)
+	for {
+		resp, err := p.try(product, action, query, body)
+		if err == nil {
+			return resp
+		}
+		e, ok := asAPIError(err)
+		if ok && (slices.Contains(retried, e.Code) || strings.HasPrefix(e.Code, "Throttling") || e.Status >= 500) && time.Now().Before(deadline) {
+			time.Sleep(pollEvery)
+			continue
+		}
+		p.t.Fatalf("%s/%s %v %v: %v", product, action, query, body, describeErr(err))
+	}
+}
+
+// readVpnConnection is the resource's Read (DescribeVpnGatewayVpnAttachment: DescribeVpnConnection
+// with everything in the body). It sets the top-level fields as they come, asserts each of
+// VpnBgpConfig, VcoHealthCheck, IkeConfig and IpsecConfig to be an object when present and
+// runs formatBool on VpnBgpConfig.EnableBgp and VcoHealthCheck.Enable (a panic on anything
+// but a boolean or "true"/"false"/""); the tunnels are readTunnels'.
 func (p *tfProvider) readVpnConnection(id string) map[string]any {
 	p.t.Helper()
 	o := p.post("Vpc", "DescribeVpnConnection", nil, map[string]any{"VpnConnectionId": id, "RegionId": regionHZ})
-	p.reads("alicloud_vpn_gateway_vpn_attachment", o, "CreateTime:n CustomerGatewayId:s EffectImmediately:b EnableDpd:b EnableNatTraversal:b EnableTunnelsBgp:b "+
-		"LocalSubnet:s NetworkType:s RemoteSubnet:s ResourceGroupId:s State:s Name:s VpnBgpConfig:o VcoHealthCheck:o IkeConfig:o IpsecConfig:o Tags.Tag:l "+
-		"TunnelOptionsSpecification.TunnelOptions:l VpnBgpConfig.EnableBgp:s VpnBgpConfig.LocalAsn:n VcoHealthCheck.Enable:s IkeConfig.IkeLifetime:n IpsecConfig.IpsecLifetime:n")
+	p.reads("alicloud_vpn_gateway_vpn_attachment", o, "CreateTime:n CustomerGatewayId:s EffectImmediately:b EnableDpd:b EnableNatTraversal:b "+
+		"EnableTunnelsBgp:b LocalSubnet:s NetworkType:s RemoteSubnet:s ResourceGroupId:s State:s Name:s Tags.Tag:l "+
+		"?VpnBgpConfig:o ?VcoHealthCheck:o ?IkeConfig:o ?IpsecConfig:o ?TunnelOptionsSpecification:o")
+	if m, _ := o["VpnBgpConfig"].(map[string]any); len(m) > 0 {
+		p.formatBool("VpnBgpConfig.EnableBgp", m["EnableBgp"])
+	}
+	if m, _ := o["VcoHealthCheck"].(map[string]any); len(m) > 0 {
+		p.formatBool("VcoHealthCheck.Enable", m["Enable"])
+	}
 	return o
+}
+
+// formatBool is the provider's formatBool: a boolean, or a string strconv.ParseBool takes
+// ("" is false); anything else panics the provider.
+func (p *tfProvider) formatBool(what string, v any) bool {
+	p.t.Helper()
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		if x == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(x)
+		if err != nil {
+			p.t.Errorf("%s = %q: the provider's formatBool panics on it", what, x)
+		}
+		return b
+	}
+	p.t.Errorf("%s is %T %v: the provider's formatBool panics on it", what, v, v)
+	return false
+}
+
+// formatInt is the provider's formatInt: a number, or a string strconv.Atoi takes ("" is
+// 0); anything else panics the provider.
+func (p *tfProvider) formatInt(what string, v any) int {
+	p.t.Helper()
+	switch x := v.(type) {
+	case nil:
+		return 0
+	case float64:
+		return int(x)
+	case string:
+		if x == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(x)
+		if err != nil {
+			p.t.Errorf("%s = %q: the provider's formatInt panics on it", what, x)
+		}
+		return n
+	}
+	p.t.Errorf("%s is %T %v: the provider's formatInt panics on it", what, v, v)
+	return 0
+}
+
+// tfTunnel is one tunnel_options_specification block: as configured (the schema's zero
+// values where the configuration is silent) or, read back, as the state holds it. Ike,
+// Ipsec and Bgp use the request's field names; nil is an absent block.
+type tfTunnel struct {
+	Index           int
+	Cgw, Role       string
+	Dpd, Nat        bool
+	Ike, Ipsec, Bgp map[string]any
+	// Computed, read back only.
+	ID, InternetIp, ZoneNo, State, Status, PeerAsn, PeerBgpIp, BgpStatus string
+}
+
+// tfSetOrder is the order schema.Set.List() gives the blocks in, which is the order of
+// TunnelOptionsSpecification.N on the wire: by vpnTunnelOptionsSpecificationHash (crc32 of
+// "<tunnel_index>-<customer_gateway_id>") as a decimal string, sorted as strings. It
+// depends on the customer gateway's ID, so tunnel 2 comes first about half the time.
+func tfSetOrder(ts []tfTunnel) []tfTunnel {
+	code := func(t tfTunnel) string {
+		return strconv.Itoa(int(crc32.ChecksumIEEE([]byte(fmt.Sprintf("%d-%s", t.Index, t.Cgw)))))
+	}
+	out := slices.Clone(ts)
+	sort.SliceStable(out, func(i, j int) bool { return code(out[i]) < code(out[j]) })
+	return out
+}
+
+func (t tfTunnel) blocks() map[string]map[string]any {
+	return map[string]map[string]any{"TunnelIkeConfig": t.Ike, "TunnelIpsecConfig": t.Ipsec, "TunnelBgpConfig": t.Bgp}
+}
+
+// tfIntFields are the integer fields of each block: d.Get gives 0 for them when unset.
+var tfIntFields = map[string]string{"TunnelIkeConfig": "IkeLifetime", "TunnelIpsecConfig": "IpsecLifetime", "TunnelBgpConfig": "LocalAsn"}
+
+// createElement is the element resourceAliCloudVpnGatewayVpnAttachmentCreate builds: the
+// five scalars always (false, "" and 0 when unset: Role "" arrives as an empty
+// TunnelOptionsSpecification.N.Role), the three blocks always (an empty map flattens to
+// nothing), and in a given block its integer field even when unset (0) and the non-empty
+// strings.
+func (t tfTunnel) createElement() map[string]any {
+	el := map[string]any{"CustomerGatewayId": t.Cgw, "EnableDpd": t.Dpd, "EnableNatTraversal": t.Nat, "Role": t.Role, "TunnelIndex": t.Index}
+	for name, blk := range t.blocks() {
+		m := map[string]any{}
+		if blk != nil {
+			m[tfIntFields[name]] = 0
+			for k, v := range blk {
+				if v != "" {
+					m[k] = v
+				}
+			}
+		}
+		el[name] = m
+	}
+	return el
+}
+
+// updateElement is the element its Update builds from d.Get (configuration merged with
+// state): the scalars always, a block when the state holds one, in it every field but
+// empty strings. TunnelId is never sent: the provider names tunnels by TunnelIndex.
+func (t tfTunnel) updateElement() map[string]any {
+	el := map[string]any{"CustomerGatewayId": t.Cgw, "EnableDpd": t.Dpd, "EnableNatTraversal": t.Nat, "Role": t.Role, "TunnelIndex": t.Index}
+	for name, blk := range t.blocks() {
+		if len(blk) == 0 {
+			continue
+		}
+		m := map[string]any{}
+		for k, v := range blk {
+			if v != "" {
+				m[k] = v
+			}
+		}
+		el[name] = m
+	}
+	return el
+}
+
+func tfElements(ts []tfTunnel, create bool) []any {
+	var out []any
+	for _, t := range tfSetOrder(ts) {
+		if create {
+			out = append(out, t.createElement())
+		} else {
+			out = append(out, t.updateElement())
+		}
+	}
+	return out
+}
+
+// readTunnels is the tunnel part of the Read: jsonpath $.TunnelOptionsSpecification.TunnelOptions,
+// then unchecked assertions (a list of objects; TunnelBgpConfig, TunnelIkeConfig and
+// TunnelIpsecConfig objects when present), formatBool on EnableDpd and EnableNatTraversal,
+// formatInt on LocalAsn, IkeLifetime and IpsecLifetime; a block is set when its object has
+// keys.
+func (p *tfProvider) readTunnels(o map[string]any) []tfTunnel {
+	p.t.Helper()
+	raw := dig(o, "TunnelOptionsSpecification", "TunnelOptions")
+	if raw == nil {
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		p.t.Fatalf("TunnelOptionsSpecification.TunnelOptions is %T: the provider asserts a list (and panics)", raw)
+	}
+	str := func(what string, v any) string {
+		if v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			p.t.Errorf("%s is %T %v; the provider sets it as a string", what, v, v)
+		}
+		return s
+	}
+	block := func(what string, v any, ints string, keys ...string) map[string]any {
+		if v == nil {
+			return nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			p.t.Fatalf("%s is %T: the provider asserts an object (and panics)", what, v)
+		}
+		if len(m) == 0 {
+			return nil
+		}
+		out := map[string]any{ints: p.formatInt(what+"."+ints, m[ints])}
+		for _, k := range keys {
+			out[k] = str(what+"."+k, m[k])
+		}
+		return out
+	}
+	var out []tfTunnel
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			p.t.Fatalf("TunnelOptions[%d] is %T: the provider asserts an object (and panics)", i, it)
+		}
+		w := fmt.Sprintf("TunnelOptions[%d]", i)
+		idx, ok := m["TunnelIndex"].(float64)
+		if !ok {
+			p.t.Errorf("%s.TunnelIndex is %T %v; tunnel_index is an integer", w, m["TunnelIndex"], m["TunnelIndex"])
+		}
+		t := tfTunnel{Index: int(idx), Cgw: str(w+".CustomerGatewayId", m["CustomerGatewayId"]), Role: str(w+".Role", m["Role"]),
+			Dpd: p.formatBool(w+".EnableDpd", m["EnableDpd"]), Nat: p.formatBool(w+".EnableNatTraversal", m["EnableNatTraversal"]),
+			ID: str(w+".TunnelId", m["TunnelId"]), InternetIp: str(w+".InternetIp", m["InternetIp"]), ZoneNo: str(w+".ZoneNo", m["ZoneNo"]),
+			State: str(w+".State", m["State"]), Status: str(w+".Status", m["Status"]),
+			Ike: block(w+".TunnelIkeConfig", m["TunnelIkeConfig"], "IkeLifetime", "IkeAuthAlg", "IkeEncAlg", "IkeMode", "IkePfs", "IkeVersion",
+				"LocalId", "Psk", "RemoteId"),
+			Ipsec: block(w+".TunnelIpsecConfig", m["TunnelIpsecConfig"], "IpsecLifetime", "IpsecAuthAlg", "IpsecEncAlg", "IpsecPfs"),
+			Bgp:   block(w+".TunnelBgpConfig", m["TunnelBgpConfig"], "LocalAsn", "LocalBgpIp", "TunnelCidr")}
+		if b, _ := m["TunnelBgpConfig"].(map[string]any); len(b) > 0 {
+			t.PeerAsn, t.PeerBgpIp, t.BgpStatus = str(w+".PeerAsn", b["PeerAsn"]), str(w+".PeerBgpIp", b["PeerBgpIp"]), str(w+".BgpStatus", b["BgpStatus"])
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// sameTunnels asserts that the state holds every configured value, so the next plan shows
+// no change: each block is found by its set identity (tunnel_index, customer_gateway_id),
+// and every field the configuration sets reads back equal.
+func (p *tfProvider) sameTunnels(what string, config, state []tfTunnel) {
+	p.t.Helper()
+	if len(state) != len(config) {
+		p.t.Fatalf("%s: %d tunnels read back, %d configured: %+v", what, len(state), len(config), state)
+	}
+	for _, c := range config {
+		i := slices.IndexFunc(state, func(s tfTunnel) bool { return s.Index == c.Index && s.Cgw == c.Cgw })
+		if i < 0 {
+			p.t.Errorf("%s: no tunnel %d of %s read back (Terraform would plan to replace the block): %+v", what, c.Index, c.Cgw, state)
+			continue
+		}
+		s := state[i]
+		if (c.Role != "" && s.Role != c.Role) || s.Dpd != c.Dpd || s.Nat != c.Nat {
+			p.t.Errorf("%s: tunnel %d role/enable_dpd/enable_nat_traversal read back %q/%v/%v, configured %q/%v/%v", what, c.Index, s.Role, s.Dpd, s.Nat, c.Role, c.Dpd, c.Nat)
+		}
+		for name, blk := range c.blocks() {
+			got := s.blocks()[name]
+			for k, v := range blk {
+				if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+					p.t.Errorf("%s: tunnel %d %s.%s read back %v, configured %v", what, c.Index, name, k, got[k], v)
+				}
+			}
+		}
+	}
+}
+
+// vpnAttachment is the resource's Create: CreateVpnAttachment (retrying Appliance.Configuring,
+// VpnGateway.Configuring, VpnTask.CONFLICT, TaskConflict and throttling), then its Update on
+// a new resource (no call: tags unset), then its Read. top holds what the configuration
+// sets at the top level; the provider adds RegionId and ClientToken.
+func (p *tfProvider) vpnAttachment(top map[string]any, tunnels []tfTunnel) (string, map[string]any) {
+	p.t.Helper()
+	body := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateVpnAttachment"), "TunnelOptionsSpecification": tfElements(tunnels, true)}
+	for k, v := range top {
+		body[k] = v
+	}
+	resp := p.postRetry("Vpc", "CreateVpnAttachment", nil, body, "Appliance.Configuring", "VpnGateway.Configuring", "VpnTask.CONFLICT", "TaskConflict")
+	id := fmt.Sprint(resp["VpnConnectionId"])
+	o := p.readVpnConnection(id)
+	p.sameTunnels("alicloud_vpn_gateway_vpn_attachment after create", tunnels, p.readTunnels(o))
+	p.dualTopLevel(o)
+	return id, o
+}
+
+// dualTopLevel checks what the Read of a dual-tunnel connection sets at the top level:
+// customer_gateway_id is Optional and not Computed, so anything but "" there differs from
+// a configuration that (dual-tunnel) leaves it out, and every plan would then send
+// ModifyVpnAttachmentAttribute with CustomerGatewayId "".
+func (p *tfProvider) dualTopLevel(o map[string]any) {
+	p.t.Helper()
+	if o["CustomerGatewayId"] != "" {
+		p.t.Errorf("DescribeVpnConnection of a dual-tunnel connection: CustomerGatewayId %v; want \"\" (customer_gateway_id is not Computed: a value is a permanent diff)", o["CustomerGatewayId"])
+	}
+}
+
+// modifyVpnAttachment is the resource's Update with changes: ModifyVpnAttachmentAttribute
+// with VpnConnectionId, RegionId, ClientToken, LocalSubnet and RemoteSubnet always, the
+// changed top-level fields, and (tunnels != nil: a block changed) every block of d.Get in
+// set order; VpnConnection.Configuring, Appliance.Configuring, VpnTask.CONFLICT and
+// VpnGateway.Configuring are retried. MoveVpnResourceGroup and tags have nothing to do.
+// Then the Read.
+func (p *tfProvider) modifyVpnAttachment(id, local, remote string, changed map[string]any, tunnels []tfTunnel) map[string]any {
+	p.t.Helper()
+	body := map[string]any{"VpnConnectionId": id, "RegionId": regionHZ, "ClientToken": token("ModifyVpnAttachmentAttribute"), "LocalSubnet": local, "RemoteSubnet": remote}
+	for k, v := range changed {
+		body[k] = v
+	}
+	if tunnels != nil {
+		body["TunnelOptionsSpecification"] = tfElements(tunnels, false)
+	}
+	p.postRetry("Vpc", "ModifyVpnAttachmentAttribute", nil, body, "VpnConnection.Configuring", "Appliance.Configuring", "VpnTask.CONFLICT", "VpnGateway.Configuring")
+	o := p.readVpnConnection(id)
+	if tunnels != nil {
+		p.sameTunnels("alicloud_vpn_gateway_vpn_attachment after update", tunnels, p.readTunnels(o))
+	}
+	return o
+}
+
+// deleteVpnAttachment is the resource's Delete (NeedRetry retried, NotFound is done).
+func (p *tfProvider) deleteVpnAttachment(id string) {
+	p.t.Helper()
+	for {
+		_, err := p.try("Vpc", "DeleteVpnAttachment", nil, map[string]any{"VpnConnectionId": id, "RegionId": regionHZ, "ClientToken": token("DeleteVpnAttachment")})
+		if e, ok := asAPIError(err); ok && e.Status >= 500 {
+			time.Sleep(pollEvery)
+			continue
+		}
+		if err != nil && !notFound(err) {
+			p.t.Fatalf("DeleteVpnAttachment: %v", describeErr(err))
+		}
+		break
+	}
+	// The next refresh reads it gone.
+	if _, err := p.try("Vpc", "DescribeVpnConnection", nil, map[string]any{"VpnConnectionId": id, "RegionId": regionHZ}); !notFound(err) {
+		p.t.Errorf("DescribeVpnConnection after DeleteVpnAttachment: %v; the provider reads only InvalidVpnConnectionInstanceId.NotFound as gone", describeErr(err))
+	}
+}
+
+func cloneTunnels(ts []tfTunnel) []tfTunnel {
+	out := slices.Clone(ts)
+	for i := range out {
+		out[i].Ike, out[i].Ipsec, out[i].Bgp = maps.Clone(out[i].Ike), maps.Clone(out[i].Ipsec), maps.Clone(out[i].Bgp)
+	}
+	return out
+}
+
+func tunnelIndex(ts []tfTunnel, index int) *tfTunnel {
+	for i := range ts {
+		if ts[i].Index == index {
+			return &ts[i]
+		}
+	}
+	return nil
 }
 
 // ---- alicloud_cen_transit_router_vpn_attachment (ID = attachment) --------------------------------
@@ -561,11 +940,11 @@ func TestTerraformVpcAttachmentExample(t *testing.T) {
 }
 
 // TestTerraformVpnAttachmentExamples replays the documentation example of
-// alicloud_cen_transit_router_vpn_attachment, whose alicloud_vpn_gateway_vpn_attachment (that
-// resource's own example too) is a dual-tunnel connection: OpenCEN refuses it clearly
-// (TunnelOptionsSpecification is not served yet), and the provider does not retry that
-// error. The rest of the example then runs with the same connection written single-tunnel
-// (tunnel 1's settings as ike_config / ipsec_config), what a user can apply today.
+// alicloud_cen_transit_router_vpn_attachment as written: its alicloud_vpn_gateway_vpn_attachment
+// is a dual-tunnel connection (roles given), attached with no zone (the documentation: "Left
+// blank if associated IPSec connection is in dual-tunnel mode"); then in-place changes
+// (the tunnels' roles swapped while attached, the attachment's publishing, name and tags,
+// the CIDR block, the transit router), import and destroy.
 func TestTerraformVpnAttachmentExamples(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -574,48 +953,19 @@ func TestTerraformVpnAttachmentExamples(t *testing.T) {
 
 	cen := p.cenInstance(name, "")
 	tr := p.transitRouter(cen, name, name)
-	cgw := p.customerGateway(name, "42.104.22.210", "45014", name)
+	cgw := fmt.Sprint(p.customerGateway(name, "42.104.22.210", "45014", name)["CustomerGatewayId"])
 
-	// alicloud_vpn_gateway_vpn_attachment.example as written: two tunnels.
-	tunnel := func(index int, role string) map[string]any {
+	// alicloud_vpn_gateway_vpn_attachment.example.
+	tunnel := func(index int, role string) tfTunnel {
 		n := fmt.Sprint(index)
-		return map[string]any{"CustomerGatewayId": cgw, "EnableDpd": true, "EnableNatTraversal": true, "Role": role, "TunnelIndex": index,
-			"TunnelBgpConfig": map[string]any{},
-			"TunnelIkeConfig": map[string]any{"IkeAuthAlg": "md5", "IkeEncAlg": "des", "IkeLifetime": 86400, "IkeMode": "main", "IkePfs": "group1",
-				"IkeVersion": "ikev2", "LocalId": "examplealice" + n, "Psk": "tf-examplevpn" + n, "RemoteId": "examplebob" + n},
-			"TunnelIpsecConfig": map[string]any{"IpsecAuthAlg": "md5", "IpsecEncAlg": "des", "IpsecLifetime": 86400, "IpsecPfs": "group5"}}
+		return tfTunnel{Index: index, Cgw: cgw, Role: role, Dpd: true, Nat: true,
+			Ike: map[string]any{"IkeAuthAlg": "md5", "IkeEncAlg": "des", "IkeVersion": "ikev2", "IkeMode": "main", "IkeLifetime": 86400,
+				"Psk": "tf-examplevpn" + n, "IkePfs": "group1", "RemoteId": "examplebob" + n, "LocalId": "examplealice" + n},
+			Ipsec: map[string]any{"IpsecPfs": "group5", "IpsecEncAlg": "des", "IpsecAuthAlg": "md5", "IpsecLifetime": 86400}}
 	}
-	dual := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateVpnAttachment"), "NetworkType": "public", "LocalSubnet": "0.0.0.0/0",
-		"RemoteSubnet": "0.0.0.0/0", "EffectImmediately": false, "Name": name, "TunnelOptionsSpecification": []any{tunnel(1, "master"), tunnel(2, "slave")}}
-	_, err := p.try("Vpc", "CreateVpnAttachment", nil, dual)
-	e := expectAPIError(t, "CreateVpnAttachment (dual tunnel, as the example)", err, 400, "InvalidTunnelOptionsSpecification")
-	if e != nil {
-		// The provider retries Appliance.Configuring, VpnGateway.Configuring, VpnTask.CONFLICT,
-		// TaskConflict, throttling and 5xx: none of them, so apply stops with this message.
-		for _, retried := range []string{"Appliance.Configuring", "VpnGateway.Configuring", "VpnTask.CONFLICT", "TaskConflict", "Throttling"} {
-			if strings.Contains(e.Code, retried) {
-				t.Errorf("the refusal %s would be retried by the provider", e.Code)
-			}
-		}
-		if !strings.Contains(e.Message, "Dual-tunnel") {
-			t.Errorf("the refusal does not say what is not supported: %s", e.Message)
-		}
-	}
-	if out := p.post("Vpc", "DescribeVpnConnections", nil, map[string]any{"RegionId": regionHZ}); out["TotalCount"] != float64(0) {
-		t.Fatalf("the refused create left a connection: %v", out)
-	}
-
-	// The same connection single-tunnel: tunnel 1's settings.
-	single := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateVpnAttachment"), "NetworkType": "public", "LocalSubnet": "0.0.0.0/0",
-		"RemoteSubnet": "0.0.0.0/0", "EffectImmediately": false, "Name": name, "CustomerGatewayId": cgw,
-		"IkeConfig": jsonParam(map[string]any{"Psk": "tf-examplevpn1", "IkeVersion": "ikev2", "IkeMode": "main", "IkeEncAlg": "des", "IkeAuthAlg": "md5",
-			"IkePfs": "group1", "IkeLifetime": 86400, "RemoteId": "examplebob1", "LocalId": "examplealice1"}),
-		"IpsecConfig": jsonParam(map[string]any{"IpsecEncAlg": "des", "IpsecAuthAlg": "md5", "IpsecPfs": "group5", "IpsecLifetime": 86400})}
-	vco := fmt.Sprint(p.post("Vpc", "CreateVpnAttachment", nil, single)["VpnConnectionId"])
-	// Update after create: health_check_config and tags unset, nothing to do. Read:
-	if v := p.readVpnConnection(vco); dig(v, "IkeConfig", "IkeEncAlg") != "des" || dig(v, "IpsecConfig", "IpsecPfs") != "group5" {
-		t.Fatalf("alicloud_vpn_gateway_vpn_attachment (single tunnel): %v", v)
-	}
+	config := []tfTunnel{tunnel(1, "master"), tunnel(2, "slave")}
+	vco, _ := p.vpnAttachment(map[string]any{"NetworkType": "public", "LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0",
+		"EffectImmediately": false, "Name": name}, config)
 
 	// alicloud_cen_transit_router_cidr.example.
 	cidr := fmt.Sprint(p.post("Cbn", "CreateTransitRouterCidr", nil, map[string]any{"TransitRouterId": tr, "RegionId": regionHZ, "ClientToken": token("CreateTransitRouterCidr"),
@@ -626,19 +976,39 @@ func TestTerraformVpnAttachmentExamples(t *testing.T) {
 		p.reads("alicloud_cen_transit_router_cidr", c, "Cidr:s Description:s PublishCidrRoute:b Name:s TransitRouterCidrId:s TransitRouterId:s")
 	}
 
-	// alicloud_cen_transit_router_vpn_attachment.example.
-	att := fmt.Sprint(p.post("Cbn", "CreateTransitRouterVpnAttachment", nil, map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateTransitRouterVpnAttachment"),
+	// alicloud_cen_transit_router_vpn_attachment.example: no zone block, so no Zone.N.
+	att := fmt.Sprint(p.postRetry("Cbn", "CreateTransitRouterVpnAttachment", nil, map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateTransitRouterVpnAttachment"),
 		"CenId": cen, "TransitRouterAttachmentName": name, "VpnId": vco, "TransitRouterId": tr, "AutoPublishRouteEnabled": false,
-		"TransitRouterAttachmentDescription": name})["TransitRouterAttachmentId"])
+		"TransitRouterAttachmentDescription": name}, "OperationFailed.AllocateCidrFailed", "IncorrectStatus.Status", "Operation.Blocking")["TransitRouterAttachmentId"])
 	p.waitState("VPN attachment "+att, "Attached", p.trVpnAttachmentState(att))
-	if o := p.readTRVpnAttachment(att); o["AutoPublishRouteEnabled"] != false || o["VpnId"] != vco {
+	o := p.readTRVpnAttachment(att)
+	if o["AutoPublishRouteEnabled"] != false || o["VpnId"] != vco {
 		t.Fatalf("alicloud_cen_transit_router_vpn_attachment after apply: %v", o)
 	}
-	p.readVpnConnection(vco) // refreshed after the attachment: attached now
+	// zone is Optional and ForceNew but not Computed: zones read back for a zone-less
+	// attachment would differ from the configuration and replace the attachment on every plan.
+	if z, _ := o["Zones"].([]any); len(z) != 0 {
+		t.Errorf("alicloud_cen_transit_router_vpn_attachment without zone reads back Zones %v: the next plan would replace it; want []", z)
+	}
 
-	// In-place changes.
-	p.post("Cbn", "UpdateTransitRouterVpnAttachmentAttribute", nil, map[string]any{"TransitRouterAttachmentId": att, "ClientToken": token("UpdateTransitRouterVpnAttachmentAttribute"),
-		"AutoPublishRouteEnabled": true, "TransitRouterAttachmentName": name + "2"})
+	// Refreshed after the attachment: each tunnel has its own address and zone.
+	v := p.readVpnConnection(vco)
+	state := p.readTunnels(v)
+	p.sameTunnels("alicloud_vpn_gateway_vpn_attachment attached", config, state)
+	t1, t2 := tunnelIndex(state, 1), tunnelIndex(state, 2)
+	if v["State"] != "attached" || t1 == nil || t2 == nil || !inPrefix(t1.InternetIp, pubPool) || !inPrefix(t2.InternetIp, pubPool) || t1.InternetIp == t2.InternetIp ||
+		t1.ZoneNo != "cn-hangzhou-h" || t2.ZoneNo != "cn-hangzhou-i" {
+		t.Fatalf("attached dual-tunnel connection: State %v, tunnels %+v; want attached, two addresses of %s in cn-hangzhou-h and cn-hangzhou-i", v["State"], state, pubPool)
+	}
+
+	// In-place changes. The roles swapped: both blocks from the state, in set order.
+	swapped := cloneTunnels(state)
+	tunnelIndex(swapped, 1).Role, tunnelIndex(swapped, 2).Role = "slave", "master"
+	p.modifyVpnAttachment(vco, "0.0.0.0/0", "0.0.0.0/0", nil, swapped)
+	// The attachment's changes follow at once (Terraform does not wait for the connection);
+	// the provider retries IncorrectStatus.Status and Operation.Blocking.
+	p.postRetry("Cbn", "UpdateTransitRouterVpnAttachmentAttribute", nil, map[string]any{"TransitRouterAttachmentId": att, "ClientToken": token("UpdateTransitRouterVpnAttachmentAttribute"),
+		"AutoPublishRouteEnabled": true, "TransitRouterAttachmentName": name + "2"}, "IncorrectStatus.Status", "Operation.Blocking")
 	p.waitState("VPN attachment "+att, "Attached", p.trVpnAttachmentState(att))
 	p.setTags("Cbn", "TRANSITROUTERVPNATTACHMENT", att, nil, map[string]string{"env": "test"})
 	p.post("Cbn", "ModifyTransitRouterCidr", nil, map[string]any{"TransitRouterCidrId": cidr, "TransitRouterId": tr, "RegionId": regionHZ,
@@ -652,10 +1022,17 @@ func TestTerraformVpnAttachmentExamples(t *testing.T) {
 	if c, _ := p.readTRCidr(tr, cidr); c["Name"] != name+"2" || c["Description"] != "changed" {
 		t.Fatalf("alicloud_cen_transit_router_cidr after update: %v", c)
 	}
+	p.waitState("connection "+vco, "attached", func() (string, bool) { return fmt.Sprint(p.readVpnConnection(vco)["State"]), false })
 
-	// Import.
+	// Import: each resource from its ID alone; the swapped roles and the same addresses.
 	p.readTRVpnAttachment(att)
-	p.readVpnConnection(vco)
+	imported := p.readTunnels(p.readVpnConnection(vco))
+	p.sameTunnels("imported alicloud_vpn_gateway_vpn_attachment", swapped, imported)
+	for _, tu := range imported {
+		if was := tunnelIndex(state, tu.Index); was == nil || tu.InternetIp != was.InternetIp || tu.ZoneNo != was.ZoneNo || tu.State != "active" {
+			t.Errorf("tunnel %d after the roles changed: %+v; want its address and zone kept, State active", tu.Index, tu)
+		}
+	}
 	p.readTRCidr(tr, cidr)
 
 	// Destroy.
@@ -666,21 +1043,122 @@ func TestTerraformVpnAttachmentExamples(t *testing.T) {
 	p.waitState("VPN attachment "+att+" deleted", "", p.trVpnAttachmentState(att))
 	p.post("Cbn", "DeleteTransitRouterCidr", nil, map[string]any{"TransitRouterCidrId": cidr, "TransitRouterId": tr, "RegionId": regionHZ,
 		"ClientToken": token("DeleteTransitRouterCidr")})
-	for {
-		_, err := p.try("Vpc", "DeleteVpnAttachment", nil, map[string]any{"VpnConnectionId": vco, "RegionId": regionHZ, "ClientToken": token("DeleteVpnAttachment")})
-		if e, ok := asAPIError(err); ok && e.Status >= 500 {
-			continue // retried by the provider (NeedRetry)
-		}
-		if err != nil && !notFound(err) {
-			t.Fatalf("DeleteVpnAttachment: %v", describeErr(err))
-		}
-		break
-	}
-	if _, err := p.try("Vpc", "DeleteCustomerGateway", nil, map[string]any{"CustomerGatewayId": cgw, "RegionId": regionHZ,
-		"ClientToken": token("DeleteCustomerGateway")}); err != nil {
-		t.Fatalf("DeleteCustomerGateway: %v", describeErr(err))
-	}
+	p.deleteVpnAttachment(vco)
+	p.deleteCustomerGateway(cgw)
 	p.deleteTR(tr)
 	p.deleteCen(cen)
+	p.summary()
+}
+
+// TestTerraformVpnGatewayVpnAttachmentExamples replays the two documentation examples of
+// alicloud_vpn_gateway_vpn_attachment: "Basic Usage" (two tunnels, roles left to the
+// server, one customer gateway) with an in-place change of one tunnel, import and destroy;
+// and "Dual Tunnel Mode Usage" (EnableTunnelsBgp, a BGP block per tunnel, a resource group),
+// plus that example with local_asn left out, which the provider sends as LocalAsn=0.
+func TestTerraformVpnGatewayVpnAttachmentExamples(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	p := newTFProvider(t, srv, srv.CreateAccount(t, "tf-vpn-gw"))
+
+	// Basic Usage.
+	const name = "tf-example"
+	cgw := fmt.Sprint(p.customerGateway(name, "42.104.22.210", "45014", name)["CustomerGatewayId"])
+	basicTunnel := func(index int) tfTunnel {
+		return tfTunnel{Index: index, Cgw: cgw, Dpd: true, Nat: true,
+			Ike: map[string]any{"IkeVersion": "ikev2", "IkeMode": "main", "IkeAuthAlg": "sha256", "IkeEncAlg": "aes", "IkePfs": "group2", "IkeLifetime": 86400,
+				"Psk": fmt.Sprintf("tf-example-psk%d", index), "LocalId": "42.104.22.210", "RemoteId": "42.104.22.210"},
+			Ipsec: map[string]any{"IpsecAuthAlg": "sha256", "IpsecEncAlg": "aes", "IpsecPfs": "group2", "IpsecLifetime": 86400}}
+	}
+	basic := []tfTunnel{basicTunnel(1), basicTunnel(2)}
+	id, o := p.vpnAttachment(map[string]any{"Name": name, "NetworkType": "public", "LocalSubnet": "0.0.0.0/0", "RemoteSubnet": "0.0.0.0/0",
+		"EffectImmediately": false}, basic)
+	state := p.readTunnels(o)
+	if r1, r2 := tunnelIndex(state, 1), tunnelIndex(state, 2); r1 == nil || r2 == nil || r1.Role != "master" || r2.Role != "slave" || o["Name"] != name ||
+		o["EnableTunnelsBgp"] != false || o["State"] != "init" {
+		t.Fatalf("Basic Usage after apply (role unset: sent as \"\"): Name %v EnableTunnelsBgp %v State %v tunnels %+v; want tunnel 1 master, tunnel 2 slave",
+			o["Name"], o["EnableTunnelsBgp"], o["State"], state)
+	}
+	for _, tu := range state {
+		if !strings.HasPrefix(tu.ID, "tun-") || tu.State != "active" || tu.Status != "ike_sa_not_established" {
+			t.Errorf("tunnel %d: TunnelId %q State %q Status %q; want tun-…, active, ike_sa_not_established", tu.Index, tu.ID, tu.State, tu.Status)
+		}
+	}
+
+	// In-place: vpn_attachment_name and tunnel 1's psk and ike_enc_alg. The provider sends
+	// both blocks from d.Get (state merged with the configuration), by TunnelIndex.
+	next := cloneTunnels(state)
+	tunnelIndex(next, 1).Ike["Psk"], tunnelIndex(next, 1).Ike["IkeEncAlg"] = "tf-example-psk1b", "aes256"
+	o = p.modifyVpnAttachment(id, "0.0.0.0/0", "0.0.0.0/0", map[string]any{"Name": name + "-2"}, next)
+	if o["Name"] != name+"-2" {
+		t.Errorf("vpn_attachment_name after update: %v", o["Name"])
+	}
+	if after := tunnelIndex(p.readTunnels(o), 2); after == nil || after.Ike["Psk"] != "tf-example-psk2" || after.ID != tunnelIndex(state, 2).ID {
+		t.Errorf("tunnel 2 after changing tunnel 1: %+v; want it unchanged", after)
+	}
+	// Import.
+	p.sameTunnels("imported Basic Usage", next, p.readTunnels(p.readVpnConnection(id)))
+	p.deleteVpnAttachment(id)
+	p.deleteCustomerGateway(cgw)
+
+	// Dual Tunnel Mode Usage. data.alicloud_resource_manager_resource_groups is
+	// ResourceManager's ListResourceGroups, which OpenCEN does not serve: ids.0 is the
+	// account's only resource group, taken here from the customer gateway's Read.
+	g1 := p.customerGateway("", "2.2.2.2", "1219001", "")
+	cgw1, rg := fmt.Sprint(g1["CustomerGatewayId"]), fmt.Sprint(g1["ResourceGroupId"])
+	cgw2 := fmt.Sprint(p.customerGateway("example_amp", "43.43.3.22", "44331", "")["CustomerGatewayId"])
+	bgpTunnels := []tfTunnel{
+		{Index: 1, Cgw: cgw1, Dpd: true, Nat: true,
+			Ipsec: map[string]any{"IpsecLifetime": 86200, "IpsecPfs": "group5", "IpsecAuthAlg": "md5", "IpsecEncAlg": "aes"},
+			Bgp:   map[string]any{"LocalAsn": 1219001, "LocalBgpIp": "169.254.10.1", "TunnelCidr": "169.254.10.0/30"},
+			Ike: map[string]any{"IkeMode": "main", "IkeVersion": "ikev1", "Psk": "12345678", "RemoteId": "2.2.2.2", "IkeAuthAlg": "md5", "IkeEncAlg": "aes",
+				"IkeLifetime": 86100, "IkePfs": "group2", "LocalId": "1.1.1.1"}},
+		{Index: 2, Cgw: cgw1, Dpd: true, Nat: true,
+			Ipsec: map[string]any{"IpsecEncAlg": "aes", "IpsecLifetime": 86400, "IpsecPfs": "group5", "IpsecAuthAlg": "sha256"},
+			Bgp:   map[string]any{"LocalAsn": 1219001, "LocalBgpIp": "169.254.20.1", "TunnelCidr": "169.254.20.0/30"},
+			Ike: map[string]any{"LocalId": "4.4.4.4", "RemoteId": "5.5.5.5", "IkeLifetime": 86400, "IkeMode": "main", "IkePfs": "group5", "IkeVersion": "ikev2",
+				"IkeAuthAlg": "md5", "IkeEncAlg": "aes", "Psk": "32333442"}},
+	}
+	top := map[string]any{"LocalSubnet": "0.0.0.0/0", "EnableTunnelsBgp": true, "Name": "tfaccvpngateway25800", "RemoteSubnet": "0.0.0.0/0",
+		"NetworkType": "public", "ResourceGroupId": rg}
+	bgpID, o := p.vpnAttachment(top, bgpTunnels)
+	if o["EnableTunnelsBgp"] != true || o["ResourceGroupId"] != rg {
+		t.Errorf("Dual Tunnel Mode Usage: EnableTunnelsBgp %v ResourceGroupId %v; want true, %s", o["EnableTunnelsBgp"], o["ResourceGroupId"], rg)
+	}
+	for _, tu := range p.readTunnels(o) {
+		peer := fmt.Sprintf("169.254.%d0.2", tu.Index)
+		if tu.PeerAsn != "1219001" || tu.PeerBgpIp != peer || (tu.Role != "master" && tu.Role != "slave") {
+			t.Errorf("Dual Tunnel Mode Usage tunnel %d: role %q peer_asn %q peer_bgp_ip %q; want master/slave, 1219001 (the customer gateway's), %s", tu.Index, tu.Role, tu.PeerAsn, tu.PeerBgpIp, peer)
+		}
+	}
+
+	// The same without local_asn: the provider sends TunnelBgpConfig.LocalAsn=0 (d.Get's
+	// zero value), which must mean "not given" (the default 45104), as TunnelIndex 0 does.
+	noAsn := cloneTunnels(bgpTunnels)
+	for i := range noAsn {
+		delete(noAsn[i].Bgp, "LocalAsn")
+		noAsn[i].Bgp["TunnelCidr"], noAsn[i].Bgp["LocalBgpIp"] = fmt.Sprintf("169.254.%d1.0/30", i+1), fmt.Sprintf("169.254.%d1.1", i+1)
+	}
+	body := map[string]any{"RegionId": regionHZ, "ClientToken": token("CreateVpnAttachment"), "TunnelOptionsSpecification": tfElements(noAsn, true)}
+	for k, v := range top {
+		body[k] = v
+	}
+	body["Name"] = "no-local-asn"
+	if resp, err := p.try("Vpc", "CreateVpnAttachment", nil, body); err != nil {
+		t.Errorf("CreateVpnAttachment as the provider sends it for tunnel_bgp_config without local_asn (TunnelBgpConfig.LocalAsn=0): %v", describeErr(err))
+	} else {
+		noAsnID := fmt.Sprint(resp["VpnConnectionId"])
+		for _, tu := range p.readTunnels(p.readVpnConnection(noAsnID)) {
+			if tu.Bgp["LocalAsn"] != 45104 {
+				t.Errorf("tunnel %d created with LocalAsn=0 (local_asn unset): local_asn read back %v, want 45104 (the default)", tu.Index, tu.Bgp["LocalAsn"])
+			}
+		}
+		p.deleteVpnAttachment(noAsnID)
+	}
+
+	// Import and destroy.
+	p.sameTunnels("imported Dual Tunnel Mode Usage", bgpTunnels, p.readTunnels(p.readVpnConnection(bgpID)))
+	p.deleteVpnAttachment(bgpID)
+	p.deleteCustomerGateway(cgw1)
+	p.deleteCustomerGateway(cgw2)
 	p.summary()
 }

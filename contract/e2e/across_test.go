@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"opencen/internal/dataplane"
+	"opencen/internal/model"
+	"opencen/internal/service"
 )
 
 // regionRouter is a transit router in another region of r's CEN with a VPC host attached,
@@ -131,6 +133,25 @@ func TestAcrossRegions(t *testing.T) {
 	if err := sh.vpcHost.Ping(w.ctx, hz.vpcHost.Addr, 3); err != nil {
 		t.Fatalf("VPC in shanghai -> VPC in hangzhou: %v", err)
 	}
+	// What crossed the link is metered and, billed by data transfer, is the connection's
+	// Inter-region data transfer.
+	w.waitFor("inter-region data transfer metered", 40*time.Second, func() bool {
+		recs, err := w.in.Service.Usage(w.ctx, service.Caller{Admin: true}, "", time.Now().Add(-2*time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			return false
+		}
+		for _, u := range recs {
+			if u.Instance != peer {
+				continue
+			}
+			for _, it := range u.Items() {
+				if it.Code == model.ItemInterRegionTransfer && u.OutBytes > 0 {
+					return true
+				}
+			}
+		}
+		return false
+	})
 
 	// RegionOut Deny on hangzhou's System table toward the connection, for the data
 	// center's prefix: shanghai loses exactly that route; the VPCs still reach each other.

@@ -107,18 +107,42 @@ func (l *Lifecycle) loop(ctx context.Context, q *queue, events <-chan store.Even
 	}
 }
 
+// BatchAdvancer is an Advancer that can complete many due transitions at once (one store
+// transaction for many, where it can): a burst of creates then costs the store about one
+// write per resource instead of two.
+type BatchAdvancer interface {
+	AdvanceMany(ctx context.Context, keys []string) (next map[string]time.Time, failed map[string]error)
+}
+
 // runDue advances every key whose time has come; keys not yet due are rescheduled.
 func (l *Lifecycle) runDue(ctx context.Context, q *queue) {
 	now := time.Now()
+	var due []string
 	for q.Len() > 0 && !(*q)[0].at.After(now) {
-		it := heap.Pop(q).(item)
-		next, err := l.Advancer.Advance(ctx, it.key)
+		due = append(due, heap.Pop(q).(item).key)
+	}
+	if len(due) == 0 {
+		return
+	}
+	if b, ok := l.Advancer.(BatchAdvancer); ok {
+		next, failed := b.AdvanceMany(ctx, due)
+		for key, err := range failed {
+			l.Log.Warn("lifecycle: advance", "key", key, "err", err)
+			q.schedule(key, now.Add(time.Second))
+		}
+		for key, at := range next {
+			q.schedule(key, at)
+		}
+		return
+	}
+	for _, key := range due {
+		next, err := l.Advancer.Advance(ctx, key)
 		switch {
 		case err != nil:
-			l.Log.Warn("lifecycle: advance", "key", it.key, "err", err)
-			q.schedule(it.key, now.Add(time.Second))
+			l.Log.Warn("lifecycle: advance", "key", key, "err", err)
+			q.schedule(key, now.Add(time.Second))
 		case !next.IsZero():
-			q.schedule(it.key, next)
+			q.schedule(key, next)
 		}
 	}
 }

@@ -166,6 +166,12 @@ type Cell struct {
 	// Private: a private-network connection; a routed uplink answers for its gateway IP on
 	// the private interface.
 	Private bool
+	// FastDPD: a tunnel of a dual-tunnel connection. With IPsec.DPD, a DPD every second
+	// and the peer declared dead after about 3 s without an answer, so that the other
+	// tunnel takes over quickly (fastdpd.go). The cell's charon then gives up on any
+	// unanswered request after ~2 s, also without DPD; it is read when charon starts, so
+	// changing FastDPD replaces the cell's charon (and renegotiates).
+	FastDPD bool
 }
 
 // NewCell is the cell of an attached connection's tunnel: its gateway IP on a WAN of

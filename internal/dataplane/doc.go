@@ -18,7 +18,8 @@
 // (level-triggered resync: Apply repairs drift, e.g. a route deleted by hand or a veth that
 // disappeared); it writes Status into VpnConnection.NegotiationStatus and forwards events.
 // A restarted agent calls Apply with the same state: running charons are re-adopted (pid
-// file + /proc), nothing is renegotiated. Route tables hold only active routes (the routing
+// file + /proc), nothing is renegotiated (a charon is replaced only when its retransmission
+// settings are not its cell's FastDPD ones, see fastdpd.go). Route tables hold only active routes (the routing
 // package decides); next hops are attachment IDs, resolved by the driver to the link
 // and the peer's inside address.
 //

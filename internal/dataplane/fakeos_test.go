@@ -8,9 +8,12 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strongswan/govici/vici"
 
 	"opencen/internal/dataplane/nsutil"
 )
@@ -57,9 +60,13 @@ type fakeLink struct {
 }
 
 type fakeCharon struct {
-	ns          string
-	pid         int
-	conns       map[string]charonConn
+	ns    string
+	pid   int
+	conf  string // its strongswan.conf
+	conns map[string]charonConn
+	// dpd is each connection's dpd_delay and dpd_timeout as charon's list-conns reports
+	// them, from the load-conn message the driver built
+	dpd         map[string][2]string
 	sas         map[string][]saInfo
 	initiations int
 }
@@ -650,7 +657,7 @@ func (f *fakeOS) traffic(ns, link string, in, out Counter) {
 
 // ---------------------------------------------------------------- processes
 
-func (f *fakeOS) StartCharon(_ context.Context, ch nsutil.Charon, _ string) error {
+func (f *fakeOS) StartCharon(_ context.Context, ch nsutil.Charon, conf string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.get(ch.Netns)
@@ -661,7 +668,7 @@ func (f *fakeOS) StartCharon(_ context.Context, ch nsutil.Charon, _ string) erro
 		return err
 	}
 	f.nextPID++
-	f.charons[ch.Dir] = &fakeCharon{ns: ch.Netns, pid: f.nextPID, conns: map[string]charonConn{}, sas: map[string][]saInfo{}}
+	f.charons[ch.Dir] = &fakeCharon{ns: ch.Netns, pid: f.nextPID, conf: conf, conns: map[string]charonConn{}, dpd: map[string][2]string{}, sas: map[string][]saInfo{}}
 	if _, ok := n.links["ipsec0"]; !ok {
 		l := &fakeLink{ipLink: ipLink{Name: "ipsec0", MTU: 1400, LinkType: "none", Flags: []string{"POINTOPOINT", "MULTICAST", "NOARP", "UP"}}}
 		l.Info.Kind = "tun"
@@ -686,6 +693,15 @@ func (f *fakeOS) CharonPID(ch nsutil.Charon) int {
 		return c.pid
 	}
 	return 0
+}
+
+func (f *fakeOS) CharonConf(ch nsutil.Charon) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.charon(ch); c != nil {
+		return c.conf, nil
+	}
+	return "", fmt.Errorf("open %s: no such file or directory", ch.ConfFile())
 }
 
 // kill stops a charon as SIGKILL would: its TUN device goes with it.
@@ -749,12 +765,34 @@ func (s *fakeSession) with(fn func(c *fakeCharon) error) error {
 	return fn(c)
 }
 
-func (s *fakeSession) LoadConn(_ context.Context, cell Cell, _ time.Duration) error {
+func (s *fakeSession) LoadConn(_ context.Context, cell Cell, dpdDelay time.Duration) error {
+	conn := charonConnOf(cell)
+	m, err := conn.loadMessage(dpdDelay)
+	if err != nil {
+		return err
+	}
+	lc, ok := m.Get(conn.Name).(*vici.Message)
+	if !ok {
+		return fmt.Errorf("load-conn message without connection %s", conn.Name)
+	}
+	var dpd [2]string
+	for i, k := range []string{"dpd_delay", "dpd_timeout"} {
+		if v := str(lc, k); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("load-conn %s: %w", k, err)
+			}
+			if t > 0 { // charon reports whole seconds, and nothing for 0
+				dpd[i] = strconv.Itoa(int(t / time.Second))
+			}
+		}
+	}
 	return s.with(func(c *fakeCharon) error {
 		if err := s.f.check("LoadConn " + s.ch.Netns); err != nil {
 			return err
 		}
-		c.conns[cell.ID()] = charonConnOf(cell)
+		c.conns[cell.ID()] = conn
+		c.dpd[cell.ID()] = dpd
 		s.f.changes++
 		return nil
 	})
@@ -764,6 +802,7 @@ func (s *fakeSession) UnloadConn(_ context.Context, name string) error {
 	return s.with(func(c *fakeCharon) error {
 		if _, ok := c.conns[name]; ok {
 			delete(c.conns, name)
+			delete(c.dpd, name)
 			s.f.changes++
 		}
 		return nil
@@ -774,7 +813,8 @@ func (s *fakeSession) Conns(context.Context) (map[string]loadedConn, error) {
 	out := map[string]loadedConn{}
 	err := s.with(func(c *fakeCharon) error {
 		for name, conn := range c.conns {
-			lc := loadedConn{Version: fmt.Sprintf("IKEv%d", conn.Version), LocalAddrs: []string{conn.Local}, RemoteAddrs: []string{conn.Remote}}
+			lc := loadedConn{Version: fmt.Sprintf("IKEv%d", conn.Version), LocalAddrs: []string{conn.Local}, RemoteAddrs: []string{conn.Remote},
+				DPDDelay: c.dpd[name][0], DPDTimeout: c.dpd[name][1]}
 			for _, ch := range conn.Children {
 				lc.Children = append(lc.Children, loadedChild{Name: ch.Name, LocalTS: prefixStrings(ch.Cloud), RemoteTS: prefixStrings(ch.Customer)})
 			}

@@ -877,12 +877,28 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	}
 	started := false
 	rt := d.runtime(c, routerID)
+	how := "started"
+	if d.proc.CharonPID(ch) != 0 {
+		// charon reads its retransmission settings (FastDPD's) when it starts: one running
+		// with the other settings is replaced, not kept with a wrong one. Only those are
+		// compared: a charon started by an older driver with another strongswan.conf
+		// otherwise keeps running (and its tunnel up). An unreadable conf counts as the
+		// default settings.
+		have, err := d.proc.CharonConf(ch)
+		if fast := err == nil && fastRetransmitIn(have); fast != c.FastDPD {
+			d.logf("%s: charon runs with FastDPD %v, want %v: restarting it", c.ID(), fast, c.FastDPD)
+			if err := d.proc.StopCells(ctx, []string{ch.Dir}, nil); err != nil {
+				return fmt.Errorf("stop charon for new retransmission settings: %w", err)
+			}
+			how = fmt.Sprintf("restarted (FastDPD %v, read only at start)", c.FastDPD)
+		}
+	}
 	if d.proc.CharonPID(ch) == 0 {
-		if err := d.proc.StartCharon(ctx, ch, nsutil.StrongswanConf("")); err != nil {
+		if err := d.proc.StartCharon(ctx, ch, charonConf(c)); err != nil {
 			return err
 		}
 		started = true
-		rt.emit(EventCharonStarted, fmt.Sprintf("charon started in %s", cns))
+		rt.emit(EventCharonStarted, fmt.Sprintf("charon %s in %s", how, cns))
 	}
 
 	// Routing inside the cell (ipsec0 exists once charon runs).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,8 @@ type procOS interface {
 	StartCharon(ctx context.Context, ch nsutil.Charon, conf string) error
 	// CharonPID is the pid of ch's running charon, 0 if none.
 	CharonPID(ch nsutil.Charon) int
+	// CharonConf is the strongswan.conf ch's charon was last started with.
+	CharonConf(ch nsutil.Charon) (string, error)
 	// StopCells stops, before their namespaces go, the charons of the run directories
 	// dirs (by their pid files, also when the namespace is gone already) and every other
 	// process in namespaces.
@@ -102,7 +105,9 @@ type ikeSession interface {
 type loadedConn struct {
 	Version                 string
 	LocalAddrs, RemoteAddrs []string
-	Children                []loadedChild
+	// DPDDelay and DPDTimeout are in seconds, as charon reports them ("" = 0: none).
+	DPDDelay, DPDTimeout string
+	Children             []loadedChild
 }
 
 type loadedChild struct {
@@ -355,6 +360,13 @@ func (hostOS) StartCharon(ctx context.Context, ch nsutil.Charon, conf string) er
 }
 
 func (hostOS) CharonPID(ch nsutil.Charon) int { return ch.PID() }
+
+// CharonConf reads the instance's strongswan.conf: nsutil.Charon.Start writes it just
+// before it starts charon, and nothing else does.
+func (hostOS) CharonConf(ch nsutil.Charon) (string, error) {
+	b, err := os.ReadFile(ch.ConfFile())
+	return string(b), err
+}
 
 func (hostOS) StopCells(_ context.Context, dirs, namespaces []string) error {
 	return errors.Join(nsutil.StopAll(dirs, namespaces)...)

@@ -240,7 +240,11 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 		b.WriteString("  charon: not running\n")
 		return
 	}
-	b.WriteString("  charon: running\n")
+	line := "  charon: running"
+	if conf, err := d.proc.CharonConf(ch); err == nil && fastRetransmitIn(conf) {
+		line += " (" + fastRetransmitSummary + ")"
+	}
+	b.WriteString(line + "\n")
 	if rec, ok := readRecord(ch.Dir); ok {
 		b.WriteString("    config " + rec.Summary + "\n")
 	}
@@ -255,6 +259,14 @@ func (d *Netns) renderCharon(ctx context.Context, b *strings.Builder, ns string)
 		for _, name := range slices.Sorted(mapKeys(conns)) {
 			c := conns[name]
 			fmt.Fprintf(b, "    conn %s: %s %s -> %s", name, c.Version, strings.Join(c.LocalAddrs, ","), strings.Join(c.RemoteAddrs, ","))
+			// DPD timing other than the driver's (FastDPD's), which the summary's dpd=true
+			// does not tell
+			if (c.DPDDelay != "" && c.DPDDelay != strconv.Itoa(int(d.opts.DPDDelay/time.Second))) || c.DPDTimeout != "" {
+				fmt.Fprintf(b, " dpd %ss", c.DPDDelay)
+				if c.DPDTimeout != "" {
+					fmt.Fprintf(b, " timeout %ss", c.DPDTimeout)
+				}
+			}
 			children := slices.Clone(c.Children)
 			slices.SortFunc(children, func(x, y loadedChild) int { return strings.Compare(x.Name, y.Name) })
 			for _, ch := range children {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/strongswan/govici/vici"
 
+	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/tunnel"
 )
 
@@ -269,5 +270,106 @@ func TestSaState(t *testing.T) {
 		if got := saState(c.sas, children, c.childFailed); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// TestFastDPDLoadMessage: a FastDPD cell is loaded with a DPD every second (and for
+// IKEv1, whose DPD is not retransmitted, a 3 s dpd_timeout) and its charon gets the fast
+// retransmission settings; every other cell is loaded, digested and configured as before.
+func TestFastDPDLoadMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		version        int
+		dpd, fast      bool
+		delay, timeout string // "" = not in the message
+	}{
+		{"IKEv2", 2, true, false, "10s", ""},
+		{"IKEv1", 1, true, false, "10s", ""},
+		{"IKEv2 without DPD", 2, false, false, "0s", ""},
+		{"IKEv2 fast", 2, true, true, "1s", ""},
+		{"IKEv1 fast", 1, true, true, "1s", "3s"},
+		// no DPD, but the charon still gives up on unanswered requests quickly
+		{"IKEv1 fast without DPD", 1, false, true, "0s", ""},
+	} {
+		c := idleCell("vco-1", "tr-attach-1", "198.18.0.11/15", "169.254.20.1/30")
+		c.IPsec.IKE.Version, c.IPsec.DPD, c.FastDPD = tc.version, tc.dpd, tc.fast
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		conn := charonConnOf(c)
+		m, err := conn.loadMessage(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vc, ok := m.Get("vco-1").(*vici.Message)
+		if !ok {
+			t.Fatalf("%s: no connection in load-conn message", tc.name)
+		}
+		if got := vc.Get("dpd_delay"); got != tc.delay {
+			t.Errorf("%s: dpd_delay %v, want %s", tc.name, got, tc.delay)
+		}
+		if got := vc.Get("dpd_timeout"); (tc.timeout == "" && got != nil) || (tc.timeout != "" && got != tc.timeout) {
+			t.Errorf("%s: dpd_timeout %v, want %q", tc.name, got, tc.timeout)
+		}
+		if got := strings.HasSuffix(conn.summary(), " fast-dpd"); got != tc.fast {
+			t.Errorf("%s: summary %q", tc.name, conn.summary())
+		}
+		conf := charonConf(c)
+		if got := fastRetransmitIn(conf); got != tc.fast {
+			t.Errorf("%s: fast retransmission settings in strongswan.conf: %v", tc.name, got)
+		}
+		if !tc.fast && conf != nsutil.StrongswanConf("") {
+			t.Errorf("%s: strongswan.conf is not the default one", tc.name)
+		}
+		// Without FastDPD the digest is computed from the same JSON as before the field
+		// existed, so upgrading the driver does not reload (and renegotiate) every tunnel.
+		b, err := json.Marshal(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "FastDPD") != tc.fast {
+			t.Errorf("%s: digested JSON %s", tc.name, b)
+		}
+		other := c
+		other.FastDPD = !c.FastDPD
+		if charonConnOf(other).digest("s") == conn.digest("s") {
+			t.Errorf("%s: FastDPD does not change the digest", tc.name)
+		}
+	}
+}
+
+// TestFastRetransmitOverrides: the fast settings come after the defaults in the charon
+// section of strongswan.conf, where strongSwan keeps a key's last value; and each
+// retransmit_* key the defaults set is overridden.
+func TestFastRetransmitOverrides(t *testing.T) {
+	last := func(conf string) map[string]string {
+		vals := map[string]string{}
+		depth := 0
+		for _, line := range strings.Split(conf, "\n") {
+			f := strings.TrimSpace(line)
+			switch {
+			case strings.HasSuffix(f, "{"):
+				depth++
+			case f == "}":
+				depth--
+			case depth == 1 && strings.HasPrefix(f, "retransmit_"):
+				k, v, _ := strings.Cut(f, "=")
+				vals[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		return vals
+	}
+	def, fast := last(nsutil.StrongswanConf("")), last(charonConf(Cell{FastDPD: true}))
+	want := map[string]string{"retransmit_tries": "2", "retransmit_timeout": "0.7", "retransmit_base": "1.0"}
+	if len(def) == 0 {
+		t.Fatal("no retransmit_* settings in the default strongswan.conf")
+	}
+	for k := range def {
+		if fast[k] != want[k] {
+			t.Errorf("%s: the fast charon's last value is %q, want %q", k, fast[k], want[k])
+		}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(charonConf(Cell{FastDPD: true})), "# private charon instance") {
+		t.Error("the fast strongswan.conf is not nsutil's")
 	}
 }

@@ -35,7 +35,11 @@ type charonConn struct {
 	ESPLifetime time.Duration
 	PSK         string
 	DPD         bool
-	Children    []tunnel.Child
+	// FastDPD (Cell.FastDPD): omitted when false, so that the digest of every other
+	// connection is the one earlier drivers recorded (a new digest reloads and
+	// renegotiates).
+	FastDPD  bool `json:",omitempty"`
+	Children []tunnel.Child
 	// StartNow is not charon's (start_action is always none: the driver initiates), but
 	// it is part of what Render summarizes.
 	StartNow bool
@@ -49,7 +53,7 @@ func charonConnOf(c Cell) charonConn {
 		LocalID: s.CloudID.Swanctl(), RemoteID: s.CustomerID.Swanctl(),
 		IKEProposal: s.IKEProposal(), ESPProposal: s.ESPProposal(),
 		IKELifetime: s.IKE.Lifetime, ESPLifetime: s.ESP.Lifetime,
-		PSK: s.PSK, DPD: s.DPD, Children: s.Children(), StartNow: s.StartNow,
+		PSK: s.PSK, DPD: s.DPD, FastDPD: c.FastDPD, Children: s.Children(), StartNow: s.StartNow,
 	}
 }
 
@@ -78,9 +82,13 @@ func (c charonConn) summary() string {
 	if c.StartNow {
 		start = "now"
 	}
-	return fmt.Sprintf("IKEv%d%s ike=%s (%s) esp=%s (%s) ids=%s/%s dpd=%v start=%s",
+	fast := ""
+	if c.FastDPD {
+		fast = " fast-dpd"
+	}
+	return fmt.Sprintf("IKEv%d%s ike=%s (%s) esp=%s (%s) ids=%s/%s dpd=%v start=%s%s",
 		c.Version, mode, c.IKEProposal, lifetime(c.IKELifetime), c.ESPProposal, lifetime(c.ESPLifetime),
-		c.LocalID, c.RemoteID, c.DPD, start)
+		c.LocalID, c.RemoteID, c.DPD, start, fast)
 }
 
 // VICI conversations with a cell's charon. Commands use a short-lived session each.
@@ -138,10 +146,18 @@ func lifetime(d time.Duration) string {
 
 // loadMessage is the cloud side's load-conn message: PSK, route-based or flow protection,
 // start_action none (the driver initiates, or waits for traffic: kernel-libipsec has no
-// trap), unique = replace, keyingtries 0 (keep trying once started).
+// trap), unique = replace, keyingtries 0 (keep trying once started). DPD every dpdDelay,
+// or with FastDPD every fastDPDDelay, and for IKEv1 (whose DPD is not retransmitted) a
+// dpd_timeout of fastDPDTimeout (fastdpd.go).
 func (c charonConn) loadMessage(dpdDelay time.Duration) (*vici.Message, error) {
-	dpd := "0s"
-	if c.DPD {
+	dpd, dpdTimeout := "0s", ""
+	switch {
+	case c.DPD && c.FastDPD:
+		dpd = lifetime(fastDPDDelay)
+		if c.Version == 1 {
+			dpdTimeout = lifetime(fastDPDTimeout)
+		}
+	case c.DPD:
 		dpd = lifetime(dpdDelay)
 	}
 	children := vici.NewMessage()
@@ -188,6 +204,9 @@ func (c charonConn) loadMessage(dpdDelay time.Duration) (*vici.Message, error) {
 	}
 	if c.Aggressive {
 		kv = append(kv, "aggressive", "yes")
+	}
+	if dpdTimeout != "" {
+		kv = append(kv, "dpd_timeout", dpdTimeout)
 	}
 	conn, err := message(kv...)
 	if err != nil {
@@ -254,7 +273,8 @@ func (v viciSession) Conns(ctx context.Context) (map[string]loadedConn, error) {
 			if !ok {
 				continue
 			}
-			lc := loadedConn{Version: str(c, "version"), LocalAddrs: strs(c, "local_addrs"), RemoteAddrs: strs(c, "remote_addrs")}
+			lc := loadedConn{Version: str(c, "version"), LocalAddrs: strs(c, "local_addrs"), RemoteAddrs: strs(c, "remote_addrs"),
+				DPDDelay: str(c, "dpd_delay"), DPDTimeout: str(c, "dpd_timeout")}
 			if children, ok := c.Get("children").(*vici.Message); ok {
 				for _, cn := range children.Keys() {
 					ch, ok := children.Get(cn).(*vici.Message)

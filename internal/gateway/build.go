@@ -240,6 +240,8 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 				link = netip.PrefixFrom(links.next(id).Addr().Next(), 30)
 			}
 			c := dataplane.NewCell(p.Spec, linkID, l.WANBits, link)
+			// A tunnel whose death must move traffic to the other tunnel at once.
+			c.FastDPD = v.Tunnel != nil
 			if err := c.Validate(); err != nil {
 				o.cellErrs[id] = err
 				continue

@@ -402,6 +402,9 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	for _, n := range []time.Duration{g.routers.Next(), g.cells.Next(), g.bgp.Next(), g.checks.Next()} {
 		next = earliest(next, n)
 	}
+	if g.signals().key() != g.builtSignals {
+		next = 0 // a tunnel went up or down: choose tunnels again now
+	}
 	return next
 }
 

@@ -96,10 +96,11 @@ type fakeDriver struct {
 	fail    map[string]error // by cell or router ID
 	routers map[string]dataplane.Router
 	cells   map[string]dataplane.Cell
+	down    map[string]bool // cells whose tunnel is down (Status)
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{fail: map[string]error{}, routers: map[string]dataplane.Router{}, cells: map[string]dataplane.Cell{}}
+	return &fakeDriver{fail: map[string]error{}, routers: map[string]dataplane.Router{}, cells: map[string]dataplane.Cell{}, down: map[string]bool{}}
 }
 
 func (d *fakeDriver) call(c string) {
@@ -161,13 +162,17 @@ func (d *fakeDriver) DeleteCell(_ context.Context, id string) error {
 
 func (d *fakeDriver) Prune(context.Context, []string, []string) error { return nil }
 
-// Status: every applied cell's tunnel is up.
+// Status: every applied cell's tunnel is up, but those marked down.
 func (d *fakeDriver) Status(context.Context) (dataplane.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var st dataplane.Status
 	for id := range d.cells {
-		st.Cells = append(st.Cells, dataplane.CellStatus{ID: id, Running: true, State: dataplane.IPsecEstablished})
+		state := dataplane.IPsecEstablished
+		if d.down[id] {
+			state = dataplane.IKENotEstablished
+		}
+		st.Cells = append(st.Cells, dataplane.CellStatus{ID: id, Running: true, State: state})
 	}
 	return st, nil
 }
@@ -221,7 +226,12 @@ func (w *world) add(id string, edit func(*service.GatewayVPN)) {
 
 func (w *world) view() service.GatewayView {
 	fw := map[string][]routing.Route{}
+	routed := map[string]bool{}
 	for _, v := range w.vpns {
+		if routed[v.Attachment.ID] { // a dual-tunnel attachment's second tunnel
+			continue
+		}
+		routed[v.Attachment.ID] = true
 		fw["vtb-1"] = append(fw["vtb-1"], routing.Route{Prefix: netip.MustParsePrefix(fmt.Sprintf("192.168.%s.0/24", strings.TrimPrefix(v.Attachment.ID, "tr-attach-x"))), NextHops: []string{v.Attachment.ID}})
 	}
 	assoc := map[string]string{}

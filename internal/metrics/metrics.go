@@ -28,15 +28,17 @@ type Source interface {
 const scrapeTimeout = 10 * time.Second
 
 var (
-	connLabels = []string{"connection_id", "account_id"}
+	// tunnel_id names the tunnel of a dual-tunnel connection (each has its own series;
+	// summing by connection_id gives the connection), "" for a single-tunnel one.
+	connLabels = []string{"connection_id", "account_id", "tunnel_id"}
 	descUp     = prometheus.NewDesc("opencen_vpn_connection_up",
 		"1 when the IPsec-VPN connection's IPsec SA is established, as its data plane last reported.", connLabels, nil)
 	descBytes = prometheus.NewDesc("opencen_vpn_connection_bytes_total",
 		"Bytes of inner IP packets through the connection: in = from the data center into the cloud, out = toward the data center.",
-		append(connLabels[:2:2], "direction"), nil)
+		append(connLabels[:3:3], "direction"), nil)
 	descPackets = prometheus.NewDesc("opencen_vpn_connection_packets_total",
 		"Inner IP packets through the connection, by direction as opencen_vpn_connection_bytes_total.",
-		append(connLabels[:2:2], "direction"), nil)
+		append(connLabels[:3:3], "direction"), nil)
 	descBGPUp = prometheus.NewDesc("opencen_bgp_session_up",
 		"1 when the connection's BGP session is established (connections with BGP only).", connLabels, nil)
 	descPrefixes = prometheus.NewDesc("opencen_bgp_received_prefixes",
@@ -134,17 +136,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, v := range conns {
-		ch <- constMetric(descUp, prometheus.GaugeValue, bit(v.Up), v.ID, v.Account)
-		ch <- constMetric(descBytes, prometheus.CounterValue, float64(v.Traffic.InBytes), v.ID, v.Account, "in")
-		ch <- constMetric(descBytes, prometheus.CounterValue, float64(v.Traffic.OutBytes), v.ID, v.Account, "out")
-		ch <- constMetric(descPackets, prometheus.CounterValue, float64(v.Traffic.InPackets), v.ID, v.Account, "in")
-		ch <- constMetric(descPackets, prometheus.CounterValue, float64(v.Traffic.OutPackets), v.ID, v.Account, "out")
+		ch <- constMetric(descUp, prometheus.GaugeValue, bit(v.Up), v.ID, v.Account, v.Tunnel)
+		ch <- constMetric(descBytes, prometheus.CounterValue, float64(v.Traffic.InBytes), v.ID, v.Account, v.Tunnel, "in")
+		ch <- constMetric(descBytes, prometheus.CounterValue, float64(v.Traffic.OutBytes), v.ID, v.Account, v.Tunnel, "out")
+		ch <- constMetric(descPackets, prometheus.CounterValue, float64(v.Traffic.InPackets), v.ID, v.Account, v.Tunnel, "in")
+		ch <- constMetric(descPackets, prometheus.CounterValue, float64(v.Traffic.OutPackets), v.ID, v.Account, v.Tunnel, "out")
 		if v.BGP {
-			ch <- constMetric(descBGPUp, prometheus.GaugeValue, bit(v.BGPUp), v.ID, v.Account)
-			ch <- constMetric(descPrefixes, prometheus.GaugeValue, float64(v.ReceivedPrefixes), v.ID, v.Account)
+			ch <- constMetric(descBGPUp, prometheus.GaugeValue, bit(v.BGPUp), v.ID, v.Account, v.Tunnel)
+			ch <- constMetric(descPrefixes, prometheus.GaugeValue, float64(v.ReceivedPrefixes), v.ID, v.Account, v.Tunnel)
 		}
 		if v.HealthCheck {
-			ch <- constMetric(descHealth, prometheus.GaugeValue, bit(v.HealthUp), v.ID, v.Account)
+			ch <- constMetric(descHealth, prometheus.GaugeValue, bit(v.HealthUp), v.ID, v.Account, v.Tunnel)
 		}
 	}
 	for _, a := range atts {

@@ -14,18 +14,23 @@ const (
 	ItemVPNConnection    = "IPsecVPNConnection"
 	ItemDataTransfer     = "DataTransfer"
 	ItemOutboundTransfer = "OutboundDataTransfer"
+	// ItemInterRegionTransfer is what an inter-region connection billed by data transfer
+	// (BandwidthType DataTransfer) carries between its regions, both ways, per GB (one
+	// with a bandwidth package is paid for by the package).
+	ItemInterRegionTransfer = "InterRegionDataTransfer"
 )
 
 // BillingItems lists every item code, in the order bills show them.
-var BillingItems = []string{ItemTRConnection, ItemTRDataForwarding, ItemVPNConnection, ItemDataTransfer, ItemOutboundTransfer}
+var BillingItems = []string{ItemTRConnection, ItemTRDataForwarding, ItemVPNConnection, ItemDataTransfer, ItemOutboundTransfer, ItemInterRegionTransfer}
 
 // ItemNames name the items as bills show them.
 var ItemNames = map[string]string{
-	ItemTRConnection:     "Transit router connection",
-	ItemTRDataForwarding: "Transit router data forwarding",
-	ItemVPNConnection:    "IPsec-VPN connection",
-	ItemDataTransfer:     "Data transfer",
-	ItemOutboundTransfer: "Outbound data transfer",
+	ItemTRConnection:        "Transit router connection",
+	ItemTRDataForwarding:    "Transit router data forwarding",
+	ItemVPNConnection:       "IPsec-VPN connection",
+	ItemDataTransfer:        "Data transfer",
+	ItemOutboundTransfer:    "Outbound data transfer",
+	ItemInterRegionTransfer: "Inter-region data transfer",
 }
 
 // KnownBillingItem reports whether code is one of BillingItems.
@@ -42,9 +47,10 @@ const BytesPerGB = 1 << 30
 
 // Instance types usage is recorded for.
 const (
-	InstanceVpnAttachment = "TransitRouterVpnAttachment"
-	InstanceVpcAttachment = "TransitRouterVpcAttachment"
-	InstanceVpnConnection = "VpnConnection"
+	InstanceVpnAttachment  = "TransitRouterVpnAttachment"
+	InstanceVpcAttachment  = "TransitRouterVpcAttachment"
+	InstanceVpnConnection  = "VpnConnection"
+	InstancePeerAttachment = "TransitRouterPeerAttachment"
 )
 
 // Product codes of the bills: the transit router items are CEN's, the connection's the
@@ -64,7 +70,7 @@ func ItemUnit(code string) string {
 
 // ItemProduct is the product code an item is billed under.
 func ItemProduct(code string) string {
-	if code == ItemTRConnection || code == ItemTRDataForwarding {
+	if code == ItemTRConnection || code == ItemTRDataForwarding || code == ItemInterRegionTransfer {
 		return ProductCbn
 	}
 	return ProductVpn

@@ -121,14 +121,17 @@ func (s *Service) CreateTransitRouterVpnAttachment(ctx context.Context, c Caller
 		att := model.VpnAttachment{Meta: s.newMeta(c, model.KindVpnAttachment, tr.Region, model.AttachmentAttaching, in.Tags),
 			TransitRouterID: tr.ID, CenID: tr.CenID, VpnID: vco.ID, VpnOwner: vpnOwner, Name: in.Name, Description: in.Description,
 			AutoPublishRouteEnabled: autoPublish, ChargeType: "POSTPAY", OrderType: "PayByCenOwner", Zones: in.Zones, SystemLinks: in.SystemLinks}
-		if len(att.Zones) == 0 {
-			att.Zones = []string{region.Zones[0]}
+		// The attachment keeps the zones the request named (none: Terraform's zone is
+		// optional and not read back); the gateway IPs take the region's first zones then,
+		// the tunnels of a dual-tunnel connection one each (ZoneNo says which).
+		zones := att.Zones
+		if len(zones) == 0 {
+			zones = []string{region.Zones[0]}
 			if vco.Dual() && len(region.Zones) > 1 {
-				// Two tunnels in two zones, as the cloud places them.
-				att.Zones = append(att.Zones, region.Zones[1])
+				zones = append(zones, region.Zones[1])
 			}
 		}
-		ips, err := s.allocateGatewayIPs(t, vco, tr, att.ID, att.Zones)
+		ips, err := s.allocateGatewayIPs(t, vco, tr, att.ID, zones)
 		if err != nil {
 			return "", err
 		}

@@ -16,6 +16,8 @@ import (
 // and the events in its log (the peer's answers, refusals, proposal mismatches, DPD).
 type Diagnosis struct {
 	VpnConnectionID string
+	// TunnelID is the tunnel diagnosed, of a dual-tunnel connection.
+	TunnelID string
 	// Severity is Normal, Warn or Critical.
 	Severity string
 	// Code and Reason say what is wrong ("" for a healthy connection).
@@ -34,17 +36,30 @@ const (
 	SeverityCritical = "Critical"
 )
 
-// DiagnoseVpnConnections diagnoses connections of the caller in a region, by ID (the
-// single-tunnel way: OpenCEN's connections have no tunnel IDs).
+// DiagnoseVpnConnections diagnoses connections of the caller in a region, by ID, and the
+// tunnels of dual-tunnel connections, by TunnelIds (a dual-tunnel connection named by ID
+// gets a diagnosis per tunnel).
 func (s *Service) DiagnoseVpnConnections(ctx context.Context, c Caller, region string, ids, tunnelIDs []string) ([]Diagnosis, error) {
 	if _, err := s.region("RegionId", region); err != nil {
 		return nil, err
 	}
-	if len(tunnelIDs) > 0 {
-		return nil, apierr.Invalid("TunnelIds", "OpenCEN's connections are single-tunnel and have no tunnel IDs; pass VpnConnectionIds.")
-	}
-	if len(ids) == 0 {
+	if len(ids) == 0 && len(tunnelIDs) == 0 {
 		return nil, apierr.Missing("VpnConnectionIds.1")
+	}
+	whole := map[string]bool{}
+	for _, id := range ids {
+		whole[id] = true
+	}
+	tunnels := map[string][]string{} // connection -> tunnels asked for by TunnelIds
+	for _, tid := range tunnelIDs {
+		vco, _, ok := model.TunnelOf(tid)
+		if !ok {
+			return nil, apierr.New("InvalidTunnelId.NotFound", "The tunnel %s does not exist; DescribeVpnConnection lists a dual-tunnel connection's tunnels.", tid)
+		}
+		if !whole[vco] && len(tunnels[vco]) == 0 {
+			ids = append(ids, vco)
+		}
+		tunnels[vco] = append(tunnels[vco], tid)
 	}
 	out := make([]Diagnosis, 0, len(ids))
 	for _, id := range ids {
@@ -52,11 +67,35 @@ func (s *Service) DiagnoseVpnConnections(ctx context.Context, c Caller, region s
 		if err != nil {
 			return nil, err
 		}
-		events, err := s.connectionEvents(ctx, id)
-		if err != nil {
-			return nil, err
+		if !v.Dual() {
+			if len(tunnels[id]) > 0 {
+				return nil, tunnelNotFound(tunnels[id][0], id)
+			}
+			events, err := s.connectionEvents(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, diagnose(v.VpnConnection, events))
+			continue
 		}
-		out = append(out, diagnose(v.VpnConnection, events))
+		for _, tid := range tunnels[id] {
+			if _, ok := v.Tunnel(tid); !ok {
+				return nil, tunnelNotFound(tid, id)
+			}
+		}
+		for _, t := range v.Tunnels {
+			if !whole[id] && !slices.Contains(tunnels[id], t.ID) {
+				continue
+			}
+			events, err := s.connectionEvents(ctx, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			u := v.TunnelConn(t.VpnTunnel)
+			d := diagnose(&u, events)
+			d.VpnConnectionID, d.TunnelID = v.ID, t.ID
+			out = append(out, d)
+		}
 	}
 	return out, nil
 }

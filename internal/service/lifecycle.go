@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"time"
 
 	"opencen/internal/model"
@@ -91,6 +93,95 @@ func (s *Service) Advance(ctx context.Context, key string) (time.Time, error) {
 		return s.completed(t, kind, key, raw, to)
 	})
 	return next, err
+}
+
+// plainKind: a kind whose completed transitions (other than deletion) change the status and
+// nothing else (completed's default), so that many may share one transaction.
+func plainKind(kind string) bool {
+	switch kind {
+	case model.KindVpnAttachment, model.KindVpcAttachment, model.KindPeerAttachment, model.KindVpnConnection:
+		return false
+	}
+	return true
+}
+
+// batchAdvance bounds the transitions one transaction completes: each is a guard and a
+// write, and etcd takes at most 128 operations per transaction by default.
+const batchAdvance = 32
+
+// AdvanceMany is Advance for many keys at once: the plain transitions (a status change
+// and nothing else) of up to batchAdvance due keys share one transaction, so a burst of
+// creates costs the store one more write per batch rather than one per resource. Deletions
+// and transitions with side effects go one by one through Advance, as does every key of a
+// batch whose transaction failed. It returns when to look again at each key still pending
+// and the keys that failed.
+func (s *Service) AdvanceMany(ctx context.Context, keys []string) (map[string]time.Time, map[string]error) {
+	next, failed := map[string]time.Time{}, map[string]error{}
+	one := func(key string) {
+		at, err := s.Advance(ctx, key)
+		if err != nil {
+			failed[key] = err
+		} else if !at.IsZero() {
+			next[key] = at
+		}
+	}
+	var plain []string
+	for _, k := range keys {
+		if kind, _, ok := ResourceKey(k); ok && plainKind(kind) {
+			plain = append(plain, k)
+		} else {
+			one(k)
+		}
+	}
+	for len(plain) > 0 {
+		n := min(len(plain), batchAdvance)
+		batch := plain[:n]
+		plain = plain[n:]
+		var later []string // not plain after all (a deletion): one by one
+		var due map[string]time.Time
+		err := s.update(ctx, func(t *txn) error {
+			later, due = nil, map[string]time.Time{}
+			for _, key := range batch {
+				kind, _, _ := ResourceKey(key)
+				raw, ok, err := t.getRaw(key)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+				var m model.Meta
+				if err := json.Unmarshal(raw, &m); err != nil {
+					return fmt.Errorf("%s: %w", key, err)
+				}
+				to, ok := nextStatus(kind, m.Status)
+				switch {
+				case !ok:
+				case to == "":
+					later = append(later, key)
+				case s.now().Before(m.Changed.Add(s.delay)):
+					due[key] = m.Changed.Add(s.delay)
+				default:
+					if err := s.completed(t, kind, key, raw, to); err != nil {
+						return fmt.Errorf("%s: %w", key, err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Debug("lifecycle: a batch of transitions failed; completing them one by one", "keys", len(batch), "err", err)
+			for _, k := range batch {
+				one(k)
+			}
+			continue
+		}
+		maps.Copy(next, due)
+		for _, k := range later {
+			one(k)
+		}
+	}
+	return next, failed
 }
 
 // completed moves a resource to its next status, with the kind's side effects.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -13,6 +14,9 @@ import (
 // ConnectionMetrics is what the metrics endpoint shows of an IPsec-VPN connection.
 type ConnectionMetrics struct {
 	ID, Account string
+	// Tunnel is the tunnel of a dual-tunnel connection these are of ("" for a
+	// single-tunnel connection): such a connection has a ConnectionMetrics per tunnel.
+	Tunnel string
 	// Up: the IPsec SA is established (the data plane's last report).
 	Up bool
 	// BGP and HealthCheck are false when the connection has none configured.
@@ -58,6 +62,7 @@ func (s *Service) Metrics(ctx context.Context) ([]ConnectionMetrics, []Attachmen
 	if err != nil {
 		return nil, nil, err
 	}
+	// Traffic by connection, and by tunnel (the tunnels' own counters).
 	traffic := map[string]Traffic{}
 	atts := make([]AttachmentMetrics, 0, len(recs))
 	for _, r := range recs {
@@ -65,14 +70,24 @@ func (s *Service) Metrics(ctx context.Context) ([]ConnectionMetrics, []Attachmen
 		if r.Vco != "" {
 			traffic[r.Vco] = traffic[r.Vco].plus(r.Total)
 		}
+		for tun, tr := range r.Tunnels {
+			traffic[tun] = traffic[tun].plus(tr)
+		}
 	}
 	conns := make([]ConnectionMetrics, 0, len(vcos))
 	for _, v := range vcos {
-		o := obs[v.ID]
-		conns = append(conns, ConnectionMetrics{ID: v.ID, Account: v.Owner, Up: o.Negotiation == dataplane.IPsecEstablished,
-			BGP: v.Bgp.EnableBgp, BGPUp: o.BGP == model.StatusSuccess, HealthCheck: v.HealthCheck.Enable, HealthUp: o.Health == model.StatusSuccess,
-			ReceivedPrefixes: prefixes[v.ID], Traffic: traffic[v.ID]})
+		for _, u := range v.Units() {
+			o, tunnel := obs[u.ID], ""
+			if v.Dual() {
+				tunnel = u.ID
+			}
+			conns = append(conns, ConnectionMetrics{ID: v.ID, Tunnel: tunnel, Account: v.Owner, Up: o.Negotiation == dataplane.IPsecEstablished,
+				BGP: u.Bgp.EnableBgp, BGPUp: o.BGP == model.StatusSuccess, HealthCheck: u.HealthCheck.Enable, HealthUp: o.Health == model.StatusSuccess,
+				ReceivedPrefixes: prefixes[u.ID], Traffic: traffic[u.ID]})
+		}
 	}
-	slices.SortFunc(conns, func(a, b ConnectionMetrics) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(conns, func(a, b ConnectionMetrics) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Tunnel, b.Tunnel))
+	})
 	return conns, atts, nil
 }

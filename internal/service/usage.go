@@ -98,8 +98,11 @@ type MinuteTraffic struct {
 // CounterRecord is an attachment's cumulative traffic (/usage/ctr/<attachment>).
 type CounterRecord struct {
 	Attachment string `json:"attachment"`
-	// InstanceType is model.InstanceVpnAttachment or model.InstanceVpcAttachment.
+	// InstanceType is model.InstanceVpnAttachment, model.InstanceVpcAttachment or
+	// model.InstancePeerAttachment.
 	InstanceType string `json:"instanceType"`
+	// BandwidthType is an inter-region connection's (only DataTransfer is billed per GB).
+	BandwidthType string `json:"bandwidthType,omitempty"`
 	Router       string `json:"router"`
 	Region       string `json:"region"`
 	Owner        string `json:"owner"`
@@ -109,6 +112,8 @@ type CounterRecord struct {
 	NetworkType string `json:"networkType,omitempty"`
 	// Total counts everything since the attachment was first seen.
 	Total Traffic `json:"total"`
+	// Tunnels is the part of Total each tunnel of a dual-tunnel connection carried.
+	Tunnels map[string]Traffic `json:"tunnels,omitempty"`
 	// Epochs holds the last raw reading of each epoch seen, most recent first.
 	Epochs []epochReading `json:"epochs"`
 	// Minutes is the traffic of the last minutes (those with traffic), oldest first.
@@ -184,6 +189,10 @@ type UsageItem struct {
 func (u UsageRecord) Items() []UsageItem {
 	gb := func(b uint64) float64 { return float64(b) / model.BytesPerGB }
 	switch u.InstanceType {
+	case model.InstancePeerAttachment:
+		// Each end counts what its router sends over the link (Out): together, everything
+		// the connection carried between the regions, each byte once.
+		return []UsageItem{{model.ItemInterRegionTransfer, model.UnitGB, gb(u.OutBytes)}}
 	case model.InstanceVpnConnection:
 		return []UsageItem{{model.ItemVPNConnection, model.UnitHour, float64(u.Hours)},
 			{model.TransferItem(u.NetworkType), model.UnitGB, gb(u.OutBytes)}}
@@ -213,6 +222,9 @@ type billedTo struct {
 }
 
 func (r *CounterRecord) billedTo() []billedTo {
+	if r.InstanceType == model.InstancePeerAttachment && r.BandwidthType != model.BandwidthDataTransfer {
+		return nil // a bandwidth package pays for what the link carries
+	}
 	out := []billedTo{{r.Owner, r.Attachment, r.InstanceType, ""}}
 	if r.Vco != "" && r.VcoOwner != "" {
 		out = append(out, billedTo{r.VcoOwner, r.Vco, model.InstanceVpnConnection, r.NetworkType})
@@ -246,6 +258,7 @@ type meteredInstances struct {
 	vpc  map[string]*model.VpcAttachment
 	vcos map[string]*model.VpnConnection
 	trs  map[string]*model.TransitRouter
+	peer map[string]*model.PeerAttachment
 }
 
 func (s *Service) meteredInstances(ctx context.Context) (meteredInstances, error) {
@@ -258,6 +271,9 @@ func (s *Service) meteredInstances(ctx context.Context) (meteredInstances, error
 		return m, err
 	}
 	if m.vcos, err = byID[model.VpnConnection](ctx, s, model.KindVpnConnection); err != nil {
+		return m, err
+	}
+	if m.peer, err = byID[model.PeerAttachment](ctx, s, model.KindPeerAttachment); err != nil {
 		return m, err
 	}
 	m.trs, err = byID[model.TransitRouter](ctx, s, model.KindTR)
@@ -284,6 +300,13 @@ func (m meteredInstances) describe(r *CounterRecord) bool {
 	if a, ok := m.vpc[r.Attachment]; ok {
 		r.InstanceType, r.Router, r.Owner = model.InstanceVpcAttachment, a.TransitRouterID, a.Owner
 		r.Region = region(a.TransitRouterID)
+		return true
+	}
+	if a, ok := m.peer[r.Attachment]; ok {
+		// Counted whatever pays for it (the console's chart shows it); billed only by data
+		// transfer (billedTo).
+		r.InstanceType, r.Router, r.Owner = model.InstancePeerAttachment, a.TransitRouterID, a.Owner
+		r.Region, r.BandwidthType = region(a.TransitRouterID), a.BandwidthType
 		return true
 	}
 	return r.Owner != ""
@@ -323,11 +346,13 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 	}
 	// A dual-tunnel connection's tunnels have links (and counters) of their own: their
 	// traffic is the attachment's, each tunnel's counters an epoch of their own.
+	tunnel := ""
 	if vco, _, ok := model.TunnelOf(c.Attachment); ok {
 		v, known := inst.vcos[vco]
 		if !known || v.AttachmentID == "" {
 			return nil
 		}
+		tunnel = c.Attachment
 		c.Attachment, c.Epoch = v.AttachmentID, c.Attachment+"/"+c.Epoch
 	}
 	if c.At.IsZero() {
@@ -350,6 +375,12 @@ func (s *Service) applyReading(t *txn, inst meteredInstances, c CounterReading) 
 		return nil // nothing new: no write
 	}
 	delta := r.apply(c)
+	if tunnel != "" {
+		if r.Tunnels == nil {
+			r.Tunnels = map[string]Traffic{}
+		}
+		r.Tunnels[tunnel] = r.Tunnels[tunnel].plus(delta)
+	}
 	if err := t.put(key, r); err != nil {
 		return err
 	}
@@ -556,9 +587,9 @@ func (s *Service) PutUsage(ctx context.Context, c Caller, records []UsageRecord)
 			return apierr.Invalid("Records", "%s needs an Hour (RFC 3339, such as 2026-11-01T10:00:00Z).", where)
 		case u.Hours < 0 || u.Hours > 1:
 			return apierr.Invalid("Records", "%s: Hours is 1 when the instance existed in the hour, else 0; got %d.", where, u.Hours)
-		case u.InstanceType != model.InstanceVpnAttachment && u.InstanceType != model.InstanceVpcAttachment && u.InstanceType != model.InstanceVpnConnection:
-			return apierr.Invalid("Records", "%s: InstanceType must be %s, %s or %s; got %q.", where,
-				model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, u.InstanceType)
+		case !slices.Contains([]string{model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, model.InstancePeerAttachment}, u.InstanceType):
+			return apierr.Invalid("Records", "%s: InstanceType must be %s, %s, %s or %s; got %q.", where,
+				model.InstanceVpnAttachment, model.InstanceVpcAttachment, model.InstanceVpnConnection, model.InstancePeerAttachment, u.InstanceType)
 		case u.NetworkType != "" && u.NetworkType != "public" && u.NetworkType != "private":
 			return apierr.Invalid("Records", "%s: NetworkType must be public or private; got %q.", where, u.NetworkType)
 		}

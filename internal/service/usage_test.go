@@ -195,3 +195,58 @@ func TestBill(t *testing.T) {
 		t.Fatalf("A's December: %+v", lines)
 	}
 }
+
+// TestInterRegionTransfer: an inter-region connection's two ends each count what their
+// router sends over the link; billed by data transfer, the connection's account gets both
+// directions once as Inter-region data transfer; with a bandwidth package it is counted
+// but not billed per GB.
+func TestInterRegionTransfer(t *testing.T) {
+	now := time.Date(2026, 11, 3, 10, 30, 0, 0, time.UTC)
+	s := meterWorld(t, config.Default(), &now)
+	ctx := t.Context()
+	err := s.update(ctx, func(tx *txn) error {
+		for _, a := range []*model.PeerAttachment{
+			{Meta: model.Meta{ID: "tr-attach-dt", Owner: "A", Region: "cn-hangzhou", Status: model.AttachmentAttached}, TransitRouterID: "tr-1", BandwidthType: model.BandwidthDataTransfer},
+			{Meta: model.Meta{ID: "tr-attach-bp", Owner: "A", Region: "cn-hangzhou", Status: model.AttachmentAttached}, TransitRouterID: "tr-1", BandwidthType: model.BandwidthFromPackage},
+		} {
+			if err := tx.put(resKey(model.KindPeerAttachment, a.ID), a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gib = model.BytesPerGB
+	var readings []CounterReading
+	for _, att := range []string{"tr-attach-dt", "tr-attach-bp"} {
+		// The two ends: each sent one way (Out) what the other received (In).
+		readings = append(readings,
+			CounterReading{Attachment: att, Node: "n1", Epoch: "hz", At: now, Raw: Traffic{OutBytes: 3 * gib, InBytes: 1 * gib}},
+			CounterReading{Attachment: att, Node: "n1", Epoch: "sh", At: now, Raw: Traffic{OutBytes: 1 * gib, InBytes: 3 * gib}})
+	}
+	if err := s.ReportCounters(ctx, readings); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Usage(ctx, Caller{AccountID: "A"}, "", now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, u := range recs {
+		switch u.Instance {
+		case "tr-attach-dt":
+			found = true
+			items := u.Items()
+			if len(items) != 1 || items[0].Code != model.ItemInterRegionTransfer || items[0].Quantity != 4 || model.ItemProduct(items[0].Code) != model.ProductCbn {
+				t.Fatalf("data transfer connection: %+v", items)
+			}
+		case "tr-attach-bp":
+			t.Fatalf("a connection paid by a bandwidth package was billed per GB: %+v", u)
+		}
+	}
+	if !found {
+		t.Fatalf("no usage for the data-transfer connection: %+v", recs)
+	}
+}

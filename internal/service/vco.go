@@ -475,7 +475,7 @@ func (s *Service) DescribeVpnConnections(ctx context.Context, c Caller, f VcoFil
 	var out []VpnConnectionView
 	for _, v := range all {
 		if v.Owner != c.AccountID || v.Region != f.Region || (f.ID != "" && v.ID != f.ID) ||
-			(f.CustomerGatewayID != "" && v.CustomerGatewayID != f.CustomerGatewayID) ||
+			(f.CustomerGatewayID != "" && !slices.Contains(v.CustomerGatewayIDs(), f.CustomerGatewayID)) ||
 			(f.AttachedOnly && v.AttachType != model.AttachCEN) || !model.MatchTags(v.Tags, f.Tags) {
 			continue
 		}

@@ -48,6 +48,14 @@ func tunnelInputs(p rpc.Params) ([]model.TunnelInput, error) {
 			}
 			return nil
 		}
+		// The Terraform provider sends a block's integers even when the configuration leaves
+		// them out, as 0: 0 is "not given" for the ASN and the lifetimes (their defaults
+		// apply), as for TunnelIndex.
+		for _, k := range []string{"TunnelBgpConfig.LocalAsn", "TunnelIkeConfig.IkeLifetime", "TunnelIpsecConfig.IpsecLifetime"} {
+			if it.Get(k) == "0" {
+				delete(it.Fields, k)
+			}
+		}
 		num := func(k string, lo, hi int64) (*int64, error) {
 			v, set, err := it.Fields.Int(k, lo, hi)
 			if err != nil {

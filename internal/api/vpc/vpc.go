@@ -430,7 +430,7 @@ func (h handlers) diagnose(ctx context.Context, r *rpc.Request) (rpc.Object, err
 		if !d.At.IsZero() {
 			at = model.VPCTime(d.At)
 		}
-		items = append(items, rpc.Object{"VpnConnectionId": d.VpnConnectionID, "TunnelId": "", "Severity": d.Severity,
+		items = append(items, rpc.Object{"VpnConnectionId": d.VpnConnectionID, "TunnelId": d.TunnelID, "Severity": d.Severity,
 			"FailedReasonCode": d.Code, "FailedReason": d.Reason, "FailedTime": at, "SourceLog": d.SourceLog,
 			"MismatchLocalParam": d.LocalParam, "MismatchRemoteParam": d.RemoteParam})
 	}

@@ -60,6 +60,8 @@ func Missing() []string {
 // StrongswanConf is a strongswan.conf for a private charon with kernel-libipsec (userspace
 // ESP through the TUN device ipsec0, for kernels without ESP/XFRM). Inside the charon's
 // mount namespace, /run is the instance directory: pid file, VICI socket and log live there.
+// extra goes into the charon section after the settings above, so it can override them
+// (strongSwan keeps the last value of a key), e.g. the retransmission settings.
 func StrongswanConf(extra string) string {
 	return `# private charon instance (kernel-libipsec); /run is this instance's directory
 charon {
