@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -147,7 +148,7 @@ func labCmd() *cobra.Command {
 	_ = dcAdd.MarkFlagRequired("wan")
 	_ = dcAdd.MarkFlagRequired("subnet")
 
-	var vco, region string
+	var vco, region, tunnelID string
 	var routes []string
 	dcConfigure := &cobra.Command{
 		Use:   "configure NAME",
@@ -166,8 +167,28 @@ func labCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var v struct {
+				VcoHealthCheck             struct{ Enable, Sip string }
+				TunnelOptionsSpecification struct{ TunnelOptions []struct{ TunnelId string } }
+			}
+			if err := cl.Call(cmd.Context(), vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": vco}, &v); err != nil {
+				return err
+			}
+			// A lab data center runs one charon on kernel-libipsec, which carries at most one
+			// 0.0.0.0/0 tunnel: a dual-tunnel connection takes one data center per tunnel.
+			if tunnels := v.TunnelOptionsSpecification.TunnelOptions; len(tunnels) > 0 && tunnelID == "" {
+				var ids []string
+				for _, t := range tunnels {
+					ids = append(ids, t.TunnelId)
+				}
+				return fmt.Errorf("%s is a dual-tunnel connection, and a lab data center's one strongSwan carries one tunnel: configure one data center per tunnel with --tunnel (%s)", vco, strings.Join(ids, ", "))
+			}
+			params := map[string]string{"RegionId": region, "VpnConnectionId": vco, "ConfigFormat": "strongswan"}
+			if tunnelID != "" {
+				params["TunnelId"] = tunnelID
+			}
 			var conf struct{ Config string }
-			if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", map[string]string{"RegionId": region, "VpnConnectionId": vco, "ConfigFormat": "strongswan"}, &conf); err != nil {
+			if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", params, &conf); err != nil {
 				return err
 			}
 			if err := dc.LoadConfig(cmd.Context(), conf.Config); err != nil {
@@ -183,12 +204,6 @@ func labCmd() *cobra.Command {
 			}
 			// The product page's health-check note: the data center routes the probe source
 			// back through the tunnel.
-			var v struct {
-				VcoHealthCheck struct{ Enable, Sip string }
-			}
-			if err := cl.Call(cmd.Context(), vpc.Version, "DescribeVpnConnection", map[string]string{"RegionId": region, "VpnConnectionId": vco}, &v); err != nil {
-				return err
-			}
 			if v.VcoHealthCheck.Enable == "true" {
 				sip, err := netip.ParseAddr(v.VcoHealthCheck.Sip)
 				if err != nil {
@@ -202,7 +217,7 @@ func labCmd() *cobra.Command {
 				}
 			}
 			if asn := st.DCs[args[0]].ASN; asn != 0 {
-				if err := configureBIRD(cmd, cl, dc, asn, region, vco); err != nil {
+				if err := configureBIRD(cmd, cl, dc, asn, region, vco, tunnelID); err != nil {
 					return err
 				}
 			}
@@ -212,6 +227,7 @@ func labCmd() *cobra.Command {
 	}
 	dcConfigure.Flags().StringVar(&vco, "vpn", "", "the IPsec-VPN connection (vco-...)")
 	dcConfigure.Flags().StringVar(&region, "region", "cn-hangzhou", "its region")
+	dcConfigure.Flags().StringVar(&tunnelID, "tunnel", "", "the tunnel (tun-...) of a dual-tunnel connection this data center carries")
 	dcConfigure.Flags().StringSliceVar(&routes, "route", nil, "cloud-side prefix to route into a destination-routing tunnel (repeatable)")
 	_ = dcConfigure.MarkFlagRequired("vpn")
 	dc := &cobra.Command{Use: "dc", Short: "Simulated customer data centers"}
@@ -266,11 +282,13 @@ func labCmd() *cobra.Command {
 
 // configureBIRD starts (or reconfigures) the data center's BGP speaker from the
 // connection's downloaded configuration: the customer's tunnel address and the cloud's.
-func configureBIRD(cmd *cobra.Command, cl *rpc.Client, dc *lab.DC, asn uint32, region, vco string) error {
+// configureBIRD starts BIRD in the data center with the BGP session of connection vco, or
+// of its tunnel tunnelID ("" for a single-tunnel connection).
+func configureBIRD(cmd *cobra.Command, cl *rpc.Client, dc *lab.DC, asn uint32, region, vco, tunnelID string) error {
 	var out struct {
 		VpnConnectionConfig struct {
 			BgpConfigs struct {
-				BgpConfig []struct{ LocalBgpIp, PeerBgpIp, PeerAsn string }
+				BgpConfig []struct{ TunnelId, LocalBgpIp, PeerBgpIp, PeerAsn string }
 			}
 		}
 	}
@@ -278,8 +296,13 @@ func configureBIRD(cmd *cobra.Command, cl *rpc.Client, dc *lab.DC, asn uint32, r
 		return err
 	}
 	cfgs := out.VpnConnectionConfig.BgpConfigs.BgpConfig
+	cfgs = slices.DeleteFunc(cfgs, func(c struct{ TunnelId, LocalBgpIp, PeerBgpIp, PeerAsn string }) bool { return c.TunnelId != tunnelID })
 	if len(cfgs) == 0 {
-		return fmt.Errorf("the connection %s has no BGP configuration; enable BGP on it or add the DC without --bgp-asn", vco)
+		what := "the connection " + vco
+		if tunnelID != "" {
+			what = "the tunnel " + tunnelID + " of " + vco
+		}
+		return fmt.Errorf("%s has no BGP configuration; enable BGP on it or add the DC without --bgp-asn", what)
 	}
 	var peerAS uint32
 	if _, err := fmt.Sscan(cfgs[0].PeerAsn, &peerAS); err != nil {

@@ -28,11 +28,18 @@ func vpnCmd() *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{Use: "vpn", Short: "IPsec-VPN connections"}
 	cf.register(cmd)
-	var format, region string
+	var format, region, tunnelID string
 	config := &cobra.Command{
 		Use:   "config VCO_ID",
 		Short: "Print the customer-side configuration of a connection (strongswan: a complete swanctl.conf; json: the API's structure)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print the customer-side configuration of a connection.
+
+strongswan: a complete swanctl.conf. For a dual-tunnel connection it holds both tunnels,
+the master first; with --tunnel it holds that tunnel alone, for a device (or a strongSwan
+instance) that carries only it: with kernel-libipsec one charon carries at most one
+0.0.0.0/0 tunnel, so such a data center runs one charon per tunnel.
+json: the API's structure (DownloadVpnConnectionConfig), both tunnels under TunnelsConfig.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := cf.client()
 			if err != nil {
@@ -42,6 +49,9 @@ func vpnCmd() *cobra.Command {
 			switch format {
 			case "strongswan":
 				params["ConfigFormat"] = format
+				if tunnelID != "" {
+					params["TunnelId"] = tunnelID
+				}
 				var out struct{ Config string }
 				if err := cl.Call(cmd.Context(), admin.Version, "RenderVpnConnectionConfig", params, &out); err != nil {
 					return err
@@ -49,6 +59,9 @@ func vpnCmd() *cobra.Command {
 				_, err := fmt.Fprint(cmd.OutOrStdout(), out.Config)
 				return err
 			case "json":
+				if tunnelID != "" {
+					return fmt.Errorf("--tunnel applies to --format strongswan; the json structure has both tunnels (TunnelsConfig)")
+				}
 				var out struct{ VpnConnectionConfig any }
 				if err := cl.Call(cmd.Context(), vpc.Version, "DownloadVpnConnectionConfig", params, &out); err != nil {
 					return err
@@ -60,6 +73,7 @@ func vpnCmd() *cobra.Command {
 	}
 	config.Flags().StringVar(&format, "format", "strongswan", "strongswan or json")
 	config.Flags().StringVar(&region, "region", "cn-hangzhou", "region of the connection")
+	config.Flags().StringVar(&tunnelID, "tunnel", "", "a dual-tunnel connection's tunnel (tun-...): render it alone")
 	var minutes int
 	status := &cobra.Command{
 		Use:   "status VCO_ID",
@@ -79,23 +93,42 @@ func vpnCmd() *cobra.Command {
 	return cmd
 }
 
-// vpnStatus prints what DescribeVpnConnection says of the tunnel and the connection's log
-// (DescribeVpnConnectionLogs), newest last.
+// vpnStatus prints what DescribeVpnConnection says of the tunnel (each tunnel of a
+// dual-tunnel connection) and the connection's log (DescribeVpnConnectionLogs: a
+// dual-tunnel connection's lines name their tunnel), newest last.
 func vpnStatus(cmd *cobra.Command, cl *rpc.Client, region, vco string, minutes int) error {
 	ctx := cmd.Context()
 	var v struct {
 		VpnConnectionId, Name, Status, State, InternetIp, RemoteCustomerGatewayIp, TransitRouterId, NetworkType string
 		VpnBgpConfig                                                                                            struct{ EnableBgp, Status, TunnelCidr, LocalBgpIp, PeerBgpIp string }
 		VcoHealthCheck                                                                                          struct{ Enable, Status, Dip, Sip string }
+		EnableTunnelsBgp                                                                                        bool
+		TunnelOptionsSpecification                                                                              struct {
+			TunnelOptions []struct {
+				TunnelId, Role, State, Status, InternetIp, ZoneNo, CustomerGatewayId string
+				TunnelBgpConfig                                                      struct{ BgpStatus, TunnelCidr, LocalBgpIp, PeerBgpIp string }
+			}
+		}
 	}
 	p := map[string]string{"RegionId": region, "VpnConnectionId": vco}
 	if err := cl.Call(ctx, vpc.Version, "DescribeVpnConnection", p, &v); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "%s %s\n  tunnel:       %s (%s)\n  gateway IP:   %s (%s)\n  peer:         %s\n  router:       %s\n",
-		v.VpnConnectionId, v.Name, v.Status, v.State, v.InternetIp, v.NetworkType, v.RemoteCustomerGatewayIp, v.TransitRouterId)
-	if v.VpnBgpConfig.EnableBgp == "true" {
+	if tunnels := v.TunnelOptionsSpecification.TunnelOptions; len(tunnels) > 0 {
+		// A dual-tunnel connection: each tunnel has its own state, gateway IP and peer.
+		fmt.Fprintf(out, "%s %s (dual-tunnel, %s)\n  state:        %s\n  router:       %s\n", v.VpnConnectionId, v.Name, v.NetworkType, v.State, v.TransitRouterId)
+		for _, t := range tunnels {
+			fmt.Fprintf(out, "  %s (%s): %s (%s), gateway IP %s (%s), customer gateway %s\n", t.TunnelId, t.Role, t.Status, t.State, t.InternetIp, t.ZoneNo, t.CustomerGatewayId)
+			if b := t.TunnelBgpConfig; v.EnableTunnelsBgp {
+				fmt.Fprintf(out, "    BGP:        %s (%s, cloud %s, peer %s)\n", b.BgpStatus, b.TunnelCidr, b.LocalBgpIp, b.PeerBgpIp)
+			}
+		}
+	} else {
+		fmt.Fprintf(out, "%s %s\n  tunnel:       %s (%s)\n  gateway IP:   %s (%s)\n  peer:         %s\n  router:       %s\n",
+			v.VpnConnectionId, v.Name, v.Status, v.State, v.InternetIp, v.NetworkType, v.RemoteCustomerGatewayIp, v.TransitRouterId)
+	}
+	if v.VpnBgpConfig.EnableBgp == "true" && len(v.TunnelOptionsSpecification.TunnelOptions) == 0 {
 		fmt.Fprintf(out, "  BGP:          %s (%s, cloud %s, peer %s)\n", v.VpnBgpConfig.Status, v.VpnBgpConfig.TunnelCidr, v.VpnBgpConfig.LocalBgpIp, v.VpnBgpConfig.PeerBgpIp)
 	}
 	if v.VcoHealthCheck.Enable == "true" {

@@ -42,7 +42,7 @@ var choices = map[string][]string{
 	"IkeVersion": model.IkeVersions, "IkeMode": model.IkeModes, "EncAlg": model.EncAlgs,
 	"AuthAlg": model.AuthAlgs, "IkePfs": model.IkeDHGroups, "IpsecPfs": model.PfsGroups,
 	"Direction": {"RegionIn", "RegionOut"}, "MapResult": {"Permit", "Deny"}, "MatchMode": {"Include", "Complete"},
-	"CommunityOp": {"Additive", "Replace"},
+	"CommunityOp": {"Additive", "Replace"}, "Role": model.Roles,
 }
 
 var funcs = template.FuncMap{
@@ -74,6 +74,11 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
+	// tunnelNums numbers a dual-tunnel connection's tunnels; tf names a tunnel's field;
+	// defaultRole is a tunnel's role unless chosen otherwise.
+	"tunnelNums":  func() []int { return []int{1, 2} },
+	"tf":          tunnelField,
+	"defaultRole": func(n int) string { return model.DefaultTunnel(n).Role },
 	"tagKey":      tagKey,
 	"tagValue":    tagValue,
 	"statusClass": statusClass,

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"opencen/internal/api/admin"
@@ -59,18 +60,33 @@ func (c *Console) vcosPage(q *req) {
 	c.render(q.w, q.r, "vcos", http.StatusOK, p)
 }
 
-// The VPN console's "Create IPsec-VPN Connection" (Associate Resource: Do Not Associate).
+// The VPN console's "Create IPsec-VPN Connection" (Associate Resource: Do Not Associate),
+// single-tunnel, or dual-tunnel with ?tunnels=dual. The form holds one mode's fields at a
+// time: each tunnel's fields are labelled as the single tunnel's, inside the tunnel's group.
 func (c *Console) newVcoPage(q *req) {
 	p := c.newPage(q, "Create IPsec-VPN Connection", "vcos")
 	p.Form = connectionDefaults(p.Region)
+	tunnelDefaults(p.Form)
+	if q.r.URL.Query().Get("tunnels") == dualTunnel {
+		p.Form.Set("TunnelMode", dualTunnel)
+	}
+	c.renderVcoForm(q, p, http.StatusOK)
+}
+
+// renderVcoForm renders the VPN console's connection form, which offers dual tunnels.
+func (c *Console) renderVcoForm(q *req, p *page, status int) {
 	c.fillVpnChoices(q, p, p.Region)
-	c.render(q.w, q.r, "vcoform", http.StatusOK, p)
+	p.D["Dual"] = true
+	c.render(q.w, q.r, "vcoform", status, p)
 }
 
 func (c *Console) createVco(q *req) {
 	f := q.r.PostForm
 	v := vpnFromForm(f)
 	params, err := v.Params()
+	if err == nil && f.Get("TunnelMode") == dualTunnel {
+		dualParams(params, f)
+	}
 	var out map[string]any
 	if err == nil {
 		out, err = q.cl.get(q.ctx, vpc.Version, "CreateVpnAttachment", params)
@@ -79,8 +95,7 @@ func (c *Console) createVco(q *req) {
 		q.r.URL.RawQuery = url.Values{"region": {f.Get("RegionId")}}.Encode()
 		p := c.retry(q, "vcos", err)
 		p.Title = "Create IPsec-VPN Connection"
-		c.fillVpnChoices(q, p, p.Region)
-		c.render(q.w, q.r, "vcoform", http.StatusBadRequest, p)
+		c.renderVcoForm(q, p, http.StatusBadRequest)
 		return
 	}
 	id := str(out["VpnConnectionId"])
@@ -106,10 +121,28 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 	}
 	p.Title = "IPsec-VPN connection " + id
 	p.D["Vco"] = v
-	logs, err := q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnectionLogs", map[string]string{"RegionId": p.Region, "VpnConnectionId": id, "MinutePeriod": "10", "PageSize": "50"})
-	if err == nil {
+	tunnels := tunnelsOf(v)
+	p.D["Tunnels"] = tunnels
+	attached := str(v["InternetIp"]) != ""
+	if len(tunnels) > 0 {
+		// A dual-tunnel connection: the tunnels' logs apart, and its configuration once
+		// both tunnels have their gateway IPs.
+		attached = true
+		var logs []tunnelLog
+		for _, t := range tunnels {
+			attached = attached && str(t["InternetIp"]) != ""
+			l := tunnelLog{ID: str(t["TunnelId"]), Role: str(t["Role"])}
+			out, err := q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnectionLogs", map[string]string{"RegionId": p.Region, "VpnConnectionId": id, "TunnelId": l.ID, "MinutePeriod": "10", "PageSize": "50"})
+			if err == nil {
+				l.Lines, _ = dig(out, "Data", "Logs").([]any)
+			}
+			logs = append(logs, l)
+		}
+		p.D["TunnelLogs"] = logs
+	} else if logs, err := q.cl.get(q.ctx, vpc.Version, "DescribeVpnConnectionLogs", map[string]string{"RegionId": p.Region, "VpnConnectionId": id, "MinutePeriod": "10", "PageSize": "50"}); err == nil {
 		p.D["Logs"] = dig(logs, "Data", "Logs")
 	}
+	p.D["Attached"] = attached
 	// The data plane's objects of the connection (tunnel, BGP session, health check).
 	if objs, err := q.cl.get(q.ctx, admin.Version, "DescribeGatewayStatus", map[string]string{"VpnConnectionId": id}); err == nil {
 		p.D["DataPlane"] = objs["Objects"]
@@ -127,9 +160,19 @@ func (c *Console) renderVco(q *req, p *page, status int) {
 	c.render(q.w, q.r, "vco", status, p)
 }
 
+// tunnelLog is one tunnel's recent log lines on the connection page.
+type tunnelLog struct {
+	ID, Role string
+	Lines    []any
+}
+
 // vcoForm turns a DescribeVpnConnection answer back into the form's fields.
 func vcoForm(v map[string]any, region string) url.Values {
 	f := connectionDefaults(region)
+	tunnelDefaults(f)
+	if len(tunnelsOf(v)) > 0 {
+		dualForm(f, v)
+	}
 	set := func(field string, path ...string) { f.Set(field, str(dig(v, path...))) }
 	set("Name", "Name")
 	set("CustomerGatewayId", "CustomerGatewayId")
@@ -178,8 +221,7 @@ func (c *Console) editVcoPage(q *req) {
 	p.Title = "Edit IPsec-VPN connection " + id
 	p.D["EditID"] = id
 	p.Form = vcoForm(v, p.Region)
-	c.fillVpnChoices(q, p, p.Region)
-	c.render(q.w, q.r, "vcoform", http.StatusOK, p)
+	c.renderVcoForm(q, p, http.StatusOK)
 }
 
 // editVco saves what the form changed: the connection is read again and only the
@@ -193,7 +235,28 @@ func (c *Console) editVco(q *req) {
 	var params map[string]string
 	changed := false
 	if err == nil {
-		params, changed, err = v.Modify(vpnFromForm(vcoForm(cur, v.Region)))
+		old := vcoForm(cur, v.Region)
+		params, changed, err = v.Modify(vpnFromForm(old))
+		if tunnels := tunnelsOf(cur); err == nil && len(tunnels) > 0 {
+			// A dual-tunnel connection keeps its mode: the shared fields as for one tunnel,
+			// without the single tunnel's, and what changed of each tunnel.
+			if params == nil {
+				params = map[string]string{"RegionId": v.Region}
+			}
+			for _, k := range singleOnly {
+				delete(params, k)
+			}
+			changed = len(params) > 1
+			ids := map[int]string{}
+			for _, t := range tunnels {
+				if n, err := strconv.Atoi(str(t["TunnelIndex"])); err == nil {
+					ids[n] = str(t["TunnelId"])
+				}
+			}
+			var tunnelsChanged bool
+			tunnelsChanged, err = dualChanges(params, f, old, ids)
+			changed = changed || tunnelsChanged
+		}
 	}
 	if err == nil && changed {
 		params["VpnConnectionId"] = id
@@ -205,8 +268,7 @@ func (c *Console) editVco(q *req) {
 		q.r.URL.RawQuery = url.Values{"region": {v.Region}}.Encode()
 		p := c.retry(q, "vcos", err)
 		p.Title, p.D["EditID"] = "Edit IPsec-VPN connection "+id, id
-		c.fillVpnChoices(q, p, p.Region)
-		c.render(q.w, q.r, "vcoform", http.StatusBadRequest, p)
+		c.renderVcoForm(q, p, http.StatusBadRequest)
 	case !changed:
 		done(q, back, "Nothing to save: "+id+" is as the form says.")
 	default:
@@ -214,20 +276,27 @@ func (c *Console) editVco(q *req) {
 	}
 }
 
-// downloadConfig is "Download configuration": the data center's strongSwan swanctl.conf, or
-// the API's JSON.
+// downloadConfig is "Download configuration": the data center's strongSwan swanctl.conf (a
+// dual-tunnel connection's both tunnels, or with ?tunnel= one of them alone), or the API's
+// JSON.
 func (c *Console) downloadConfig(q *req) {
 	id := q.r.PathValue("id")
-	region, err := c.region(q.r.URL.Query().Get("region"))
+	query := q.r.URL.Query()
+	region, err := c.region(query.Get("region"))
 	if err != nil {
 		c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
 		return
 	}
 	params := map[string]string{"RegionId": region, "VpnConnectionId": id}
+	tunnel := query.Get("tunnel")
 	var body []byte
 	var name, ctype string
-	switch q.r.URL.Query().Get("format") {
+	switch query.Get("format") {
 	case "json":
+		if tunnel != "" {
+			c.apiError(q, c.newPage(q, "Download configuration", "vcos"), apierr.Invalid("TunnelId", "The JSON configuration has both tunnels (TunnelsConfig); download it without a tunnel, or choose strongSwan for one tunnel."))
+			return
+		}
 		out, err := q.cl.get(q.ctx, vpc.Version, "DownloadVpnConnectionConfig", params)
 		if err != nil {
 			c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
@@ -240,12 +309,16 @@ func (c *Console) downloadConfig(q *req) {
 		name, ctype = id+".json", "application/json"
 	default:
 		params["ConfigFormat"] = "strongswan"
+		name = id + "-swanctl.conf"
+		if tunnel != "" {
+			params["TunnelId"], name = tunnel, tunnel+"-swanctl.conf"
+		}
 		out, err := q.cl.get(q.ctx, admin.Version, "RenderVpnConnectionConfig", params)
 		if err != nil {
 			c.apiError(q, c.newPage(q, "Download configuration", "vcos"), err)
 			return
 		}
-		body, name, ctype = []byte(str(out["Config"])), id+"-swanctl.conf", "text/plain; charset=utf-8"
+		body, ctype = []byte(str(out["Config"])), "text/plain; charset=utf-8"
 	}
 	q.w.Header().Set("Content-Type", ctype)
 	q.w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))

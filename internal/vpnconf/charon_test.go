@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -293,113 +294,156 @@ func TestCharonLoadsRenderedConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := startCharon(t, swanctl)
-			if err := os.WriteFile(filepath.Join(c.swanDir(), "swanctl.conf"), []byte(conf), 0o600); err != nil {
+			checkCharonLoads(t, swanctl, conf, v)
+		})
+	}
+}
+
+// TestCharonLoadsDualConfigs: charon loads both tunnels of a dual-tunnel file, each
+// connection and key as a single tunnel's would be.
+func TestCharonLoadsDualConfigs(t *testing.T) {
+	swanctl := requireStrongswan(t)
+	for _, dc := range dualCases {
+		t.Run(dc.name, func(t *testing.T) {
+			t.Parallel()
+			d := dc.view()
+			conf, err := d.render(t)
+			if err != nil {
 				t.Fatal(err)
 			}
-			id := v.ConnectionID
-			want := wantChildren(v)
-
-			// 1. swanctl parses the file and charon accepts the secret and the connection.
-			load := c.run(t, "--load-all", "--noprompt")
-			for _, s := range []string{"loaded ike secret 'ike-" + id + "'", "loaded connection '" + id + "'", "successfully loaded 1 connections, 0 unloaded"} {
-				if !strings.Contains(load, s) {
-					t.Errorf("--load-all output lacks %q:\n%s", s, load)
-				}
-			}
-			if strings.Contains(load, "failed") || strings.Contains(load, "invalid") {
-				t.Errorf("--load-all reported a problem:\n%s", load)
-			}
-			log := c.log(t)
-			shared := fmt.Sprintf("loaded IKE shared key with id 'ike-%s' for: '%s', '%s'", id, plainID(v.Ike.LocalId), plainID(v.Ike.RemoteId))
-			if !strings.Contains(log, shared) {
-				t.Errorf("charon log lacks %q:\n%s", shared, log)
-			}
-
-			// 2. The settings as charon parsed them.
-			lc := parseCharonLog(log)[id]
-			if lc == nil {
-				t.Fatalf("charon logged no conn %s:\n%s", id, log)
-			}
-			ikeLife, espLife := v.Ike.IkeLifetime, v.Ipsec.IpsecLifetime
-			for k, w := range map[string]string{
-				"version":      strings.TrimPrefix(v.Ike.IkeVersion, "ikev"),
-				"proposals":    charonIKEProposal(v.Ike),
-				"local_addrs":  v.Local,
-				"remote_addrs": v.Remote,
-				"aggressive":   map[bool]string{true: "1", false: "0"}[v.Ike.IkeVersion == "ikev1" && v.Ike.IkeMode == "aggressive"],
-				"encap":        map[bool]string{true: "1", false: "0"}[v.EnableNatTraversal],
-				"dpd_delay":    map[bool]string{true: "10", false: "0"}[v.EnableDpd],
-				"unique":       "UNIQUE_REPLACE",
-				"keyingtries":  "0",
-				"rekey_time":   fmt.Sprint(ikeLife),
-				// the defaults the renderer relies on: 10% grace and 10% randomization
-				"over_time": fmt.Sprint(ikeLife / 10),
-				"rand_time": fmt.Sprint(ikeLife / 10),
-			} {
-				if got := lc.attrs[k]; got != w {
-					t.Errorf("conn %s: %s = %q, want %q", id, k, got, w)
-				}
-			}
-			if got := lc.local["id"]; got != plainID(v.Ike.LocalId) || lc.local["class"] != "pre-shared key" {
-				t.Errorf("local id %q class %q", got, lc.local["class"])
-			}
-			if got := lc.remote["id"]; got != plainID(v.Ike.RemoteId) || lc.remote["class"] != "pre-shared key" {
-				t.Errorf("remote id %q class %q", got, lc.remote["class"])
-			}
-			if len(lc.children) != len(want) {
-				t.Errorf("charon has children %v, want %d", lc.childrenInLogs, len(want))
-			}
-			for name, ts := range want {
-				ch := lc.children[name]
-				if ch == nil {
-					t.Errorf("charon has no child %s (has %v)", name, lc.childrenInLogs)
-					continue
-				}
-				for k, w := range map[string]string{
-					"proposals":    charonESPProposal(v.Ipsec),
-					"local_ts":     strings.ReplaceAll(ts.local, ", ", " "),
-					"remote_ts":    strings.ReplaceAll(ts.remote, ", ", " "),
-					"mode":         "TUNNEL",
-					"rekey_time":   fmt.Sprint(espLife),
-					"life_time":    fmt.Sprint(espLife * 11 / 10),
-					"rand_time":    fmt.Sprint(espLife*11/10 - espLife),
-					"start_action": "start",
-					"dpd_action":   "start", // charon 5.9 prints ACTION_RESTART as "start"
-					"close_action": "none",
-				} {
-					if got := ch[k]; got != w {
-						t.Errorf("child %s: %s = %q, want %q", name, k, got, w)
-					}
-				}
-			}
-
-			// 3. --list-conns shows the connection and its children.
-			list := c.run(t, "--list-conns")
-			wantList := []string{fmt.Sprintf("%s: IKEv%s", id, strings.TrimPrefix(v.Ike.IkeVersion, "ikev"))}
-			for name, ts := range want {
-				wantList = append(wantList, name+": TUNNEL",
-					"local:  "+strings.ReplaceAll(ts.local, ", ", " "), "remote: "+strings.ReplaceAll(ts.remote, ", ", " "))
-			}
-			for _, s := range wantList {
-				if !strings.Contains(list, s) {
-					t.Errorf("--list-conns lacks %q:\n%s", s, list)
-				}
-			}
-
-			// 4. The secret swanctl sends is byte-for-byte the key, with both owners.
-			got := captureSharedSecrets(t, swanctl, c.dir)
-			sec, ok := got["ike-"+id]
-			if !ok {
-				t.Fatalf("swanctl sent no secret ike-%s (sent %v)", id, got)
-			}
-			if string(sec.data) != v.Ike.Psk || sec.typ != "ike" {
-				t.Errorf("swanctl sent %s key %q, want ike %q", sec.typ, sec.data, v.Ike.Psk)
-			}
-			if owners := []string{wantID(v.Ike.LocalId), wantID(v.Ike.RemoteId)}; !slices.Equal(sec.owners, owners) {
-				t.Errorf("secret owners %q, want %q", sec.owners, owners)
-			}
+			checkCharonLoads(t, swanctl, conf, d.Tunnels[:]...)
 		})
+	}
+}
+
+// checkCharonLoads loads conf into a private charon and checks that charon took every
+// tunnel of tunnels (each a connection of conf, named by its ConnectionID) as configured.
+func checkCharonLoads(t *testing.T, swanctl, conf string, tunnels ...customerView) {
+	t.Helper()
+	c := startCharon(t, swanctl)
+	if err := os.WriteFile(filepath.Join(c.swanDir(), "swanctl.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// 1. swanctl parses the file and charon accepts the secrets and the connections.
+	load := c.run(t, "--load-all", "--noprompt")
+	wantLoad := []string{fmt.Sprintf("successfully loaded %d connections, 0 unloaded", len(tunnels))}
+	for _, v := range tunnels {
+		wantLoad = append(wantLoad, "loaded ike secret 'ike-"+v.ConnectionID+"'", "loaded connection '"+v.ConnectionID+"'")
+	}
+	for _, s := range wantLoad {
+		if !strings.Contains(load, s) {
+			t.Errorf("--load-all output lacks %q:\n%s", s, load)
+		}
+	}
+	if strings.Contains(load, "failed") || strings.Contains(load, "invalid") {
+		t.Errorf("--load-all reported a problem:\n%s", load)
+	}
+	log := c.log(t)
+	conns := parseCharonLog(log)
+	list := c.run(t, "--list-conns")
+	secrets := captureSharedSecrets(t, swanctl, c.dir)
+	if len(conns) != len(tunnels) || len(secrets) != len(tunnels) {
+		t.Errorf("charon has connections %v and secrets %v, want %d of each", slices.Sorted(maps.Keys(conns)), slices.Sorted(maps.Keys(secrets)), len(tunnels))
+	}
+	for _, v := range tunnels {
+		id := v.ConnectionID
+		shared := fmt.Sprintf("loaded IKE shared key with id 'ike-%s' for: '%s', '%s'", id, plainID(v.Ike.LocalId), plainID(v.Ike.RemoteId))
+		if !strings.Contains(log, shared) {
+			t.Errorf("charon log lacks %q:\n%s", shared, log)
+		}
+		lc := conns[id]
+		if lc == nil {
+			t.Errorf("charon logged no conn %s:\n%s", id, log)
+			continue
+		}
+		checkCharonConn(t, lc, list, v)
+
+		// 4. The secret swanctl sends is byte-for-byte the key, with both owners.
+		sec, ok := secrets["ike-"+id]
+		if !ok {
+			t.Errorf("swanctl sent no secret ike-%s (sent %v)", id, secrets)
+			continue
+		}
+		if string(sec.data) != v.Ike.Psk || sec.typ != "ike" {
+			t.Errorf("swanctl sent %s key %q, want ike %q", sec.typ, sec.data, v.Ike.Psk)
+		}
+		if owners := []string{wantID(v.Ike.LocalId), wantID(v.Ike.RemoteId)}; !slices.Equal(sec.owners, owners) {
+			t.Errorf("secret owners %q, want %q", sec.owners, owners)
+		}
+	}
+}
+
+// checkCharonConn checks one connection as charon logged it (lc) and listed it (list).
+func checkCharonConn(t *testing.T, lc *loggedConn, list string, v customerView) {
+	t.Helper()
+	id := v.ConnectionID
+	want := wantChildren(v)
+
+	// 2. The settings as charon parsed them.
+	ikeLife, espLife := v.Ike.IkeLifetime, v.Ipsec.IpsecLifetime
+	for k, w := range map[string]string{
+		"version":      strings.TrimPrefix(v.Ike.IkeVersion, "ikev"),
+		"proposals":    charonIKEProposal(v.Ike),
+		"local_addrs":  v.Local,
+		"remote_addrs": v.Remote,
+		"aggressive":   map[bool]string{true: "1", false: "0"}[v.Ike.IkeVersion == "ikev1" && v.Ike.IkeMode == "aggressive"],
+		"encap":        map[bool]string{true: "1", false: "0"}[v.EnableNatTraversal],
+		"dpd_delay":    map[bool]string{true: "10", false: "0"}[v.EnableDpd],
+		"unique":       "UNIQUE_REPLACE",
+		"keyingtries":  "0",
+		"rekey_time":   fmt.Sprint(ikeLife),
+		// the defaults the renderer relies on: 10% grace and 10% randomization
+		"over_time": fmt.Sprint(ikeLife / 10),
+		"rand_time": fmt.Sprint(ikeLife / 10),
+	} {
+		if got := lc.attrs[k]; got != w {
+			t.Errorf("conn %s: %s = %q, want %q", id, k, got, w)
+		}
+	}
+	if got := lc.local["id"]; got != plainID(v.Ike.LocalId) || lc.local["class"] != "pre-shared key" {
+		t.Errorf("%s: local id %q class %q", id, got, lc.local["class"])
+	}
+	if got := lc.remote["id"]; got != plainID(v.Ike.RemoteId) || lc.remote["class"] != "pre-shared key" {
+		t.Errorf("%s: remote id %q class %q", id, got, lc.remote["class"])
+	}
+	if len(lc.children) != len(want) {
+		t.Errorf("charon has children %v, want %d", lc.childrenInLogs, len(want))
+	}
+	for name, ts := range want {
+		ch := lc.children[name]
+		if ch == nil {
+			t.Errorf("charon has no child %s (has %v)", name, lc.childrenInLogs)
+			continue
+		}
+		for k, w := range map[string]string{
+			"proposals":    charonESPProposal(v.Ipsec),
+			"local_ts":     strings.ReplaceAll(ts.local, ", ", " "),
+			"remote_ts":    strings.ReplaceAll(ts.remote, ", ", " "),
+			"mode":         "TUNNEL",
+			"rekey_time":   fmt.Sprint(espLife),
+			"life_time":    fmt.Sprint(espLife * 11 / 10),
+			"rand_time":    fmt.Sprint(espLife*11/10 - espLife),
+			"start_action": "start",
+			"dpd_action":   "start", // charon 5.9 prints ACTION_RESTART as "start"
+			"close_action": "none",
+		} {
+			if got := ch[k]; got != w {
+				t.Errorf("child %s: %s = %q, want %q", name, k, got, w)
+			}
+		}
+	}
+
+	// 3. --list-conns shows the connection and its children.
+	wantList := []string{fmt.Sprintf("%s: IKEv%s", id, strings.TrimPrefix(v.Ike.IkeVersion, "ikev"))}
+	for name, ts := range want {
+		wantList = append(wantList, name+": TUNNEL",
+			"local:  "+strings.ReplaceAll(ts.local, ", ", " "), "remote: "+strings.ReplaceAll(ts.remote, ", ", " "))
+	}
+	for _, s := range wantList {
+		if !strings.Contains(list, s) {
+			t.Errorf("--list-conns lacks %q:\n%s", s, list)
+		}
 	}
 }
 

@@ -345,90 +345,11 @@ func TestStrongswanProperties(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := parseSwanctl(t, out)
-			id := v.ConnectionID
-			conn := "connections." + id + "."
-			get := func(key string) string { return c.values[conn+key] }
-			expect := func(key, want string) {
-				t.Helper()
-				if got, ok := c.values[key]; !ok || got != want {
-					t.Errorf("%s = %q (set: %v), want %q", key, got, ok, want)
-				}
-			}
-
-			wantVersion := map[string]string{"ikev1": "1", "ikev2": "2"}[v.Ike.IkeVersion]
-			expect(conn+"version", wantVersion)
-			if v.Ike.IkeVersion == "ikev1" && v.Ike.IkeMode == "aggressive" {
-				expect(conn+"aggressive", "yes")
-			} else if a, ok := c.values[conn+"aggressive"]; ok && a != "no" {
-				t.Errorf("aggressive = %q for %s %s", a, v.Ike.IkeVersion, v.Ike.IkeMode)
-			}
-			expect(conn+"local_addrs", v.Local)
-			expect(conn+"remote_addrs", v.Remote)
-			expect(conn+"proposals", wantEnc[v.Ike.IkeEncAlg]+"-"+wantAuth[v.Ike.IkeAuthAlg]+"-"+wantDH[v.Ike.IkePfs])
-			lt := func(s int64) string {
-				if s == 0 {
-					return "0"
-				}
-				return fmt.Sprintf("%ds", s)
-			}
-			expect(conn+"rekey_time", lt(v.Ike.IkeLifetime))
-			expect(conn+"encap", map[bool]string{true: "yes", false: "no"}[v.EnableNatTraversal])
-			if v.EnableDpd {
-				expect(conn+"dpd_delay", "10s")
-			} else if d := get("dpd_delay"); d != "" && d != "0" && d != "0s" {
-				t.Errorf("DPD off but dpd_delay = %q", d)
-			}
-			expect(conn+"unique", "replace")
-			expect(conn+"local.auth", "psk")
-			expect(conn+"remote.auth", "psk")
-			expect(conn+"local.id", wantID(v.Ike.LocalId))
-			expect(conn+"remote.id", wantID(v.Ike.RemoteId))
-
-			wantESP := wantEnc[v.Ipsec.IpsecEncAlg] + "-" + wantAuth[v.Ipsec.IpsecAuthAlg]
-			if v.Ipsec.IpsecPfs != "disabled" {
-				wantESP += "-" + wantDH[v.Ipsec.IpsecPfs]
-			}
-			want := wantChildren(v)
-			got := c.children(id)
-			if len(got) != len(want) {
-				t.Errorf("children %v, want %d", got, len(want))
-			}
-			for _, ch := range got {
-				p := conn + "children." + ch + "."
-				w, ok := want[ch]
-				if !ok {
-					t.Errorf("unexpected child %s", ch)
-					continue
-				}
-				expect(p+"local_ts", w.local)
-				expect(p+"remote_ts", w.remote)
-				expect(p+"esp_proposals", wantESP)
-				if v.Ipsec.IpsecPfs == "disabled" && strings.Contains(c.values[p+"esp_proposals"], "modp") {
-					t.Errorf("PFS disabled but esp_proposals = %q", c.values[p+"esp_proposals"])
-				}
-				expect(p+"rekey_time", lt(v.Ipsec.IpsecLifetime))
-				expect(p+"start_action", "start")
-				expect(p+"dpd_action", "restart")
-				expect(p+"close_action", "none")
-			}
-
-			sec := "secrets.ike-" + id + "."
-			expect(sec+"id-1", wantID(v.Ike.LocalId))
-			expect(sec+"id-2", wantID(v.Ike.RemoteId))
-			hx, ok := strings.CutPrefix(c.values[sec+"secret"], "0x")
-			if !ok {
-				t.Fatalf("secret %q is not in 0x form", c.values[sec+"secret"])
-			}
-			if psk, err := hex.DecodeString(hx); err != nil || string(psk) != v.Ike.Psk {
-				t.Errorf("secret decodes to %q (%v), want %q", psk, err, v.Ike.Psk)
-			}
-			for _, l := range strings.Split(out, "\n") {
-				if len(v.Ike.Psk) > 4 && strings.Contains(l, v.Ike.Psk) {
-					t.Errorf("the key appears in clear: %q", l)
-				}
-			}
+			checkConnection(t, c, v)
+			checkSecret(t, c, out, v)
 
 			// Header and hints.
+			id := v.ConnectionID
 			lines := strings.Split(out, "\n")
 			if !strings.HasPrefix(lines[0], "# ") || !strings.Contains(lines[0], "OpenCEN") || !strings.Contains(lines[0], id) {
 				t.Errorf("header %q does not name OpenCEN and %s", lines[0], id)
@@ -452,7 +373,106 @@ func TestStrongswanProperties(t *testing.T) {
 			if v.LocalSubnet == model.AllIPv4 && v.RemoteSubnet == model.AllIPv4 && !strings.Contains(out, "routing decides") {
 				t.Error("route-based tunnel without the routing comment")
 			}
+			if strings.Contains(out, "dual-tunnel") || strings.Contains(out, "libipsec") {
+				t.Error("a single-tunnel connection's file speaks of dual tunnels")
+			}
 		})
+	}
+}
+
+// checkConnection checks the connection of one tunnel, v (its ConnectionID names the
+// connection in the file), against v's settings.
+func checkConnection(t *testing.T, c swanConf, v customerView) {
+	t.Helper()
+	id := v.ConnectionID
+	conn := "connections." + id + "."
+	get := func(key string) string { return c.values[conn+key] }
+	expect := func(key, want string) {
+		t.Helper()
+		if got, ok := c.values[key]; !ok || got != want {
+			t.Errorf("%s = %q (set: %v), want %q", key, got, ok, want)
+		}
+	}
+
+	wantVersion := map[string]string{"ikev1": "1", "ikev2": "2"}[v.Ike.IkeVersion]
+	expect(conn+"version", wantVersion)
+	if v.Ike.IkeVersion == "ikev1" && v.Ike.IkeMode == "aggressive" {
+		expect(conn+"aggressive", "yes")
+	} else if a, ok := c.values[conn+"aggressive"]; ok && a != "no" {
+		t.Errorf("aggressive = %q for %s %s", a, v.Ike.IkeVersion, v.Ike.IkeMode)
+	}
+	expect(conn+"local_addrs", v.Local)
+	expect(conn+"remote_addrs", v.Remote)
+	expect(conn+"proposals", wantEnc[v.Ike.IkeEncAlg]+"-"+wantAuth[v.Ike.IkeAuthAlg]+"-"+wantDH[v.Ike.IkePfs])
+	lt := func(s int64) string {
+		if s == 0 {
+			return "0"
+		}
+		return fmt.Sprintf("%ds", s)
+	}
+	expect(conn+"rekey_time", lt(v.Ike.IkeLifetime))
+	expect(conn+"encap", map[bool]string{true: "yes", false: "no"}[v.EnableNatTraversal])
+	if v.EnableDpd {
+		expect(conn+"dpd_delay", "10s")
+	} else if d := get("dpd_delay"); d != "" && d != "0" && d != "0s" {
+		t.Errorf("DPD off but dpd_delay = %q", d)
+	}
+	expect(conn+"unique", "replace")
+	expect(conn+"local.auth", "psk")
+	expect(conn+"remote.auth", "psk")
+	expect(conn+"local.id", wantID(v.Ike.LocalId))
+	expect(conn+"remote.id", wantID(v.Ike.RemoteId))
+
+	wantESP := wantEnc[v.Ipsec.IpsecEncAlg] + "-" + wantAuth[v.Ipsec.IpsecAuthAlg]
+	if v.Ipsec.IpsecPfs != "disabled" {
+		wantESP += "-" + wantDH[v.Ipsec.IpsecPfs]
+	}
+	want := wantChildren(v)
+	got := c.children(id)
+	if len(got) != len(want) {
+		t.Errorf("children %v, want %d", got, len(want))
+	}
+	for _, ch := range got {
+		p := conn + "children." + ch + "."
+		w, ok := want[ch]
+		if !ok {
+			t.Errorf("unexpected child %s", ch)
+			continue
+		}
+		expect(p+"local_ts", w.local)
+		expect(p+"remote_ts", w.remote)
+		expect(p+"esp_proposals", wantESP)
+		if v.Ipsec.IpsecPfs == "disabled" && strings.Contains(c.values[p+"esp_proposals"], "modp") {
+			t.Errorf("PFS disabled but esp_proposals = %q", c.values[p+"esp_proposals"])
+		}
+		expect(p+"rekey_time", lt(v.Ipsec.IpsecLifetime))
+		expect(p+"start_action", "start")
+		expect(p+"dpd_action", "restart")
+		expect(p+"close_action", "none")
+	}
+}
+
+// checkSecret checks the pre-shared key of tunnel v: hex-encoded, owned by both
+// identities, and nowhere in clear in out.
+func checkSecret(t *testing.T, c swanConf, out string, v customerView) {
+	t.Helper()
+	sec := "secrets.ike-" + v.ConnectionID + "."
+	for key, want := range map[string]string{sec + "id-1": wantID(v.Ike.LocalId), sec + "id-2": wantID(v.Ike.RemoteId)} {
+		if got := c.values[key]; got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	hx, ok := strings.CutPrefix(c.values[sec+"secret"], "0x")
+	if !ok {
+		t.Fatalf("secret %q is not in 0x form", c.values[sec+"secret"])
+	}
+	if psk, err := hex.DecodeString(hx); err != nil || string(psk) != v.Ike.Psk {
+		t.Errorf("secret decodes to %q (%v), want %q", psk, err, v.Ike.Psk)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(v.Ike.Psk) > 4 && strings.Contains(l, v.Ike.Psk) {
+			t.Errorf("the key appears in clear: %q", l)
+		}
 	}
 }
 

@@ -278,9 +278,43 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	var d struct {
+		Vco  string   `json:"vco"`
+		Cgws []string `json:"cgws"`
+	}
+	t.Run("dual tunnel", func(t *testing.T) {
+		w.run(t, "dual", nil, &d)
+		v := call(t, alice, vpcV, "DescribeVpnConnection", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionId": d.Vco})
+		expect(t, d.Vco, v, map[string]string{"Name": "dual-dc", "EnableTunnelsBgp": "true"})
+		tunnels, _ := v["TunnelOptionsSpecification"].(map[string]any)["TunnelOptions"].([]any)
+		if len(tunnels) != 2 || len(d.Cgws) != 2 {
+			t.Fatalf("tunnels %v, customer gateways %v", v["TunnelOptionsSpecification"], d.Cgws)
+		}
+		for _, it := range tunnels {
+			tun := it.(map[string]any)
+			n := fmt.Sprint(tun["TunnelIndex"])
+			want := map[string]map[string]string{
+				// the edit swapped the roles
+				"1": {"Role": "slave", "CustomerGatewayId": d.Cgws[0], "EnableDpd": "true", "EnableNatTraversal": "true",
+					"TunnelIkeConfig.Psk": "tunnel-1-key", "TunnelIkeConfig.IkeVersion": "ikev2", "TunnelIkeConfig.IkeEncAlg": "aes",
+					"TunnelIkeConfig.IkeAuthAlg": "sha1", "TunnelIpsecConfig.IpsecAuthAlg": "sha1", "TunnelBgpConfig.TunnelCidr": "169.254.30.0/30",
+					"TunnelBgpConfig.LocalBgpIp": "169.254.30.1"},
+				"2": {"Role": "master", "CustomerGatewayId": d.Cgws[1], "EnableDpd": "false", "EnableNatTraversal": "true",
+					"TunnelIkeConfig.Psk": "tunnel-2-key", "TunnelIkeConfig.IkeVersion": "ikev2", "TunnelIkeConfig.IkeEncAlg": "aes256",
+					"TunnelIkeConfig.IkeAuthAlg": "sha1", "TunnelIpsecConfig.IpsecAuthAlg": "sha1", "TunnelBgpConfig.TunnelCidr": "169.254.31.0/30",
+					"TunnelBgpConfig.LocalBgpIp": "169.254.31.1"},
+			}[n]
+			if want == nil {
+				t.Errorf("tunnel index %s", n)
+				continue
+			}
+			expect(t, d.Vco+" tunnel "+n, tun, want)
+		}
+	})
+
 	t.Run("layout", func(t *testing.T) {
 		var none struct{}
-		w.run(t, "layout", map[string]string{"cen": a.Cen, "tr": a.Tr, "att": a.Att, "table": m.Table, "vco": a.Vco}, &none)
+		w.run(t, "layout", map[string]string{"cen": a.Cen, "tr": a.Tr, "att": a.Att, "table": m.Table, "vco": a.Vco, "dual": d.Vco}, &none)
 	})
 
 	t.Run("delete", func(t *testing.T) {

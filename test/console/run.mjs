@@ -401,6 +401,75 @@ const scenarios = {
     return { vco, cgw, att };
   },
 
+  // A dual-tunnel connection in the VPN console: the form's mode switch, each tunnel's
+  // fields in its own group with the page's preselected values, the connection page with
+  // both tunnels and their logs, and an edit that swaps the roles.
+  async dual({ users }) {
+    const page = await session(users.alice);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Customer Gateways" }).click();
+    const cgws = [];
+    for (const [ip, name] of [["198.18.0.12", "dc-a"], ["198.18.0.13", "dc-b"]]) {
+      await page.getByLabel("IP Address").fill(ip);
+      await page.getByLabel("ASN", { exact: true }).fill("65020"); // BGP needs the data center's ASN
+      await page.getByLabel("Name", { exact: true }).fill(name);
+      await submit(page, page.getByRole("button", { name: "Create Customer Gateway" }));
+      cgws.push(idIn(await flash(page), "cgw"));
+    }
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "IPsec-VPN Connections" }).click();
+    await page.getByRole("link", { name: "Create IPsec-VPN Connection" }).click();
+    await page.locator("#tunnel-mode").getByRole("link", { name: "Dual tunnel" }).click();
+    await page.waitForURL(/tunnels=dual/);
+    const t1 = page.getByRole("group", { name: "Tunnel 1", exact: true }), t2 = page.getByRole("group", { name: "Tunnel 2", exact: true });
+    // Each tunnel starts from the page's preselected values; tunnel 1 is the master.
+    const defaults = {
+      "Role": ["master", "slave"], "IKE Version": ["ikev2", "ikev2"], "Negotiation Mode": ["main", "main"],
+      "IKE Encryption Algorithm": ["aes", "aes"], "IKE Authentication Algorithm": ["sha1", "sha1"], "IKE DH Group": ["group2", "group2"],
+      "IKE SA Lifetime (Seconds)": ["86400", "86400"], "IPsec Encryption Algorithm": ["aes", "aes"],
+      "IPsec Authentication Algorithm": ["sha1", "sha1"], "IPsec DH Group": ["group2", "group2"], "IPsec SA Lifetime (Seconds)": ["86400", "86400"],
+    };
+    for (const [label, want] of Object.entries(defaults)) {
+      for (const [i, g] of [t1, t2].entries()) assert.equal(await g.getByLabel(label, { exact: true }).inputValue(), want[i], `tunnel ${i + 1}: ${label}`);
+    }
+    for (const g of [t1, t2]) {
+      assert.ok(await g.getByLabel("DPD", { exact: true }).isChecked(), "DPD is on by default");
+      assert.ok(await g.getByLabel("NAT Traversal", { exact: true }).isChecked(), "NAT traversal is on by default");
+      assert.ok(!(await g.getByLabel("Tunnel CIDR Block").isVisible()), "BGP fields shown while BGP is off");
+    }
+    await page.getByLabel("Name", { exact: true }).fill("dual-dc");
+    await t1.getByLabel("Customer Gateway").selectOption(cgws[0]);
+    await t2.getByLabel("Customer Gateway").selectOption(cgws[1]);
+    await t1.getByLabel("Pre-shared Key").fill("tunnel-1-key");
+    await t2.getByLabel("Pre-shared Key").fill("tunnel-2-key");
+    await t2.getByLabel("IKE Encryption Algorithm").selectOption("aes256");
+    await t2.getByLabel("DPD", { exact: true }).uncheck();
+    await page.getByLabel("Enable BGP on both tunnels").check();
+    for (const [g, net] of [[t1, "169.254.30"], [t2, "169.254.31"]]) {
+      await g.getByLabel("Tunnel CIDR Block").fill(`${net}.0/30`);
+      await g.getByLabel("Local BGP IP").fill(`${net}.1`);
+    }
+    await checkPage(page, "dual-tunnel create form");
+    await shot(page, "dual-create");
+    await submit(page, page.getByRole("button", { name: "OK" }));
+    const vco = idIn(await flash(page), "vco");
+    const tunnels = page.getByRole("table", { name: "Tunnels of this connection" });
+    for (const role of ["master", "slave"]) await tunnels.getByRole("cell", { name: role, exact: true }).waitFor();
+    await page.getByRole("heading", { name: /Logs of the master tunnel/ }).waitFor();
+    await page.getByRole("heading", { name: /Logs of the slave tunnel/ }).waitFor();
+    await checkPage(page, "dual-tunnel connection page");
+    await shot(page, "dual-connection");
+
+    await page.getByRole("link", { name: "Edit" }).click();
+    assert.equal(await t2.getByLabel("Pre-shared Key").inputValue(), "tunnel-2-key");
+    assert.equal(await t2.getByLabel("IKE Encryption Algorithm").inputValue(), "aes256");
+    await t1.getByLabel("Role").selectOption("slave");
+    await t2.getByLabel("Role").selectOption("master");
+    await checkPage(page, "dual-tunnel edit form");
+    await shot(page, "dual-edit");
+    await submit(page, page.getByRole("button", { name: "OK" }));
+    assert.match(await flash(page), /Saved/);
+    return { vco, cgws };
+  },
+
   // An account sees none of another's resources, by list or by direct address.
   async isolation({ users, input }) {
     const bob = await session(users.bob);
@@ -439,7 +508,8 @@ const scenarios = {
       ["modify-dialog", `/console/trs/${input.tr}/attachments/${input.att}?dialog=table`], ["route-table", `/console/tables/${input.table}`],
       ["customer-gateways", "/console/vpn/cgws?region=cn-hangzhou"], ["vpn-connections", "/console/vpn/connections?region=cn-hangzhou"],
       ["vpn-connection", `/console/vpn/connections/${input.vco}?region=cn-hangzhou`], ["vpn-edit", `/console/vpn/connections/${input.vco}/edit?region=cn-hangzhou`],
-      ["vpn-create", "/console/vpn/connections/new?region=cn-hangzhou"],
+      ["vpn-create", "/console/vpn/connections/new?region=cn-hangzhou"], ["vpn-create-dual", "/console/vpn/connections/new?region=cn-hangzhou&tunnels=dual"],
+      ["vpn-dual-connection", `/console/vpn/connections/${input.dual}?region=cn-hangzhou`], ["vpn-dual-edit", `/console/vpn/connections/${input.dual}/edit?region=cn-hangzhou`],
     ];
     for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
       const page = await session(users.alice, viewport);

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"opencen/internal/api"
 	"opencen/internal/apierr"
 	"opencen/internal/config"
+	"opencen/internal/model"
 	"opencen/internal/rpc"
 	"opencen/internal/service"
 	"opencen/internal/tunnel"
@@ -111,41 +113,72 @@ func (h handlers) setQuota(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	return rpc.Object{}, h.svc.SetQuota(ctx, api.Caller(r), r.Params["AccountId"], r.Params["QuotaName"], v)
 }
 
-// renderVpnConfig renders a connection's customer-side configuration for a device type.
+// renderVpnConfig renders a connection's customer-side configuration for a device type:
+// a single-tunnel connection's tunnel; a dual-tunnel connection's two tunnels in one file;
+// or, with TunnelId, one tunnel of a dual-tunnel connection alone, for a device (or a
+// strongSwan instance) that carries only it.
 func (h handlers) renderVpnConfig(ctx context.Context, r *rpc.Request) (rpc.Object, error) {
 	p := r.Params
 	if f := p["ConfigFormat"]; f != "strongswan" {
 		return nil, apierr.Invalid("ConfigFormat", "ConfigFormat must be strongswan; got %q (for Alibaba's JSON structure call Vpc DownloadVpnConnectionConfig).", f)
 	}
-	specs, err := h.svc.CustomerConfigs(ctx, api.Caller(r), p["RegionId"], p["VpnConnectionId"])
+	id, only := p["VpnConnectionId"], p["TunnelId"]
+	// The roles are the stored tunnels'; the specs carry none.
+	view, err := h.svc.DescribeVpnConnection(ctx, api.Caller(r), p["RegionId"], id)
+	if err != nil {
+		return nil, err
+	}
+	roles := map[string]string{}
+	for _, t := range view.VpnConnection.Tunnels {
+		roles[t.ID] = t.Role
+	}
+	if only != "" && roles[only] == "" {
+		if !view.Dual() {
+			return nil, apierr.Invalid("TunnelId", "The IPsec-VPN connection %s has a single tunnel; leave TunnelId out.", id)
+		}
+		return nil, apierr.New("InvalidTunnelId.NotFound", "The tunnel %s (TunnelId) is not a tunnel of the IPsec-VPN connection %s; DescribeVpnConnection lists its tunnels.", only, id)
+	}
+	specs, err := h.svc.CustomerConfigs(ctx, api.Caller(r), p["RegionId"], id)
 	if errors.Is(err, tunnel.ErrNotAttached) {
-		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", p["VpnConnectionId"])
+		return nil, apierr.New("IncorrectStatus.VpnConnection", "The IPsec-VPN connection %s has no gateway IP until it is attached to a transit router.", id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	// TunnelId renders one tunnel of a dual-tunnel connection (a device per tunnel).
-	if id := p["TunnelId"]; id != "" {
-		var one []tunnel.Spec
-		for _, s := range specs {
-			if s.IPsec.ID == id {
-				one = append(one, s)
-			}
-		}
-		if len(one) == 0 {
-			return nil, apierr.New("InvalidTunnelId.NotFound", "The tunnel %s is not a tunnel of the IPsec-VPN connection %s.", id, p["VpnConnectionId"])
-		}
-		specs = one
+	text, err := renderStrongswan(id, specs, roles, only)
+	if errors.Is(err, vpnconf.ErrSameIdentities) {
+		return nil, apierr.New("InvalidVpnConnection.Configuration", "The two tunnels of the IPsec-VPN connection %s have the same IKE identities, so one strongSwan instance cannot tell them apart: render each tunnel alone (TunnelId; opencen vpn config --tunnel) for an instance of its own, or give the tunnels different LocalId or RemoteId with ModifyVpnAttachmentAttribute.", id)
 	}
-	var parts []string
-	for _, s := range specs {
-		text, err := vpnconf.Strongswan(s)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, text)
+	if err != nil {
+		return nil, err
 	}
-	return rpc.Object{"Config": strings.Join(parts, "\n")}, nil
+	return rpc.Object{"Config": text}, nil
+}
+
+// renderStrongswan renders connection id's specs (one per tunnel, roles by tunnel ID; none
+// for a single-tunnel connection), or only the tunnel only when it is set.
+func renderStrongswan(id string, specs []tunnel.Spec, roles map[string]string, only string) (string, error) {
+	if len(roles) == 0 && len(specs) == 1 {
+		return vpnconf.Strongswan(specs[0])
+	}
+	var master, slave *tunnel.Spec
+	for i := range specs {
+		s := &specs[i]
+		if s.IPsec.ID == only {
+			return vpnconf.StrongswanTunnel(*s, roles[only])
+		}
+		switch roles[s.IPsec.ID] {
+		case model.RoleMaster:
+			master = s
+		case model.RoleSlave:
+			slave = s
+		}
+	}
+	if master == nil || slave == nil || only != "" {
+		// The model keeps one master and one slave: a record without them is damaged.
+		return "", fmt.Errorf("IPsec-VPN connection %s: %d tunnel specs do not match the roles %v (tunnel %q)", id, len(specs), roles, only)
+	}
+	return vpnconf.StrongswanDual(*master, *slave)
 }
 
 // explainRoute says why a prefix of a transit router's table has its entries and how it is
