@@ -574,16 +574,6 @@ func (s *Service) CustomerConfigs(ctx context.Context, c Caller, region, id stri
 	return specs, notAttached
 }
 
-// CustomerConfig is CustomerConfigs' first tunnel. Deprecated: the renderers move to
-// CustomerConfigs (dual-tunnel connections); removed once they have.
-func (s *Service) CustomerConfig(ctx context.Context, c Caller, region, id string) (tunnel.Spec, error) {
-	specs, err := s.CustomerConfigs(ctx, c, region, id)
-	if len(specs) == 0 {
-		return tunnel.Spec{}, err
-	}
-	return specs[0], err
-}
-
 // Resource types each resource-group move takes (matched case-insensitively): the Vpc
 // product's MoveVpnResourceGroup and MoveResourceGroup, and Cbn's MoveResourceGroup.
 var movable = map[string][]struct{ name, kind string }{

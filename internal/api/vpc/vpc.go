@@ -319,7 +319,7 @@ func (h handlers) download(ctx context.Context, r *rpc.Request) (rpc.Object, err
 	if err != nil && !errors.Is(err, tunnel.ErrNotAttached) {
 		return nil, err
 	}
-	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(specs[0])}, nil
+	return rpc.Object{"VpnConnectionConfig": vpnconf.AlibabaConfig(specs...)}, nil
 }
 
 // logs serves DescribeVpnConnectionLogs: From/To (unix seconds) or the last MinutePeriod (1-10) minutes.
