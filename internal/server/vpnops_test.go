@@ -62,7 +62,9 @@ func TestDiagnoseVpnConnections(t *testing.T) {
 		status int
 	}{
 		{map[string]string{}, "MissingVpnConnectionIds", 400},
-		{map[string]string{"TunnelIds.1": "tun-1"}, "InvalidTunnelIds", 400},
+		{map[string]string{"TunnelIds.1": "tun-1"}, "InvalidTunnelId.NotFound", 404},
+		// A tunnel ID of a single-tunnel connection: it has no tunnels.
+		{map[string]string{"TunnelIds.1": "tun-" + strings.TrimPrefix(idle, "vco-") + "1"}, "InvalidTunnelId.NotFound", 404},
 		{map[string]string{"VpnConnectionIds.1": "vco-nope"}, "InvalidVpnConnectionInstanceId.NotFound", 404},
 		{map[string]string{"VpnConnectionIds": "vco-1"}, "InvalidVpnConnectionIds", 400},
 		{map[string]string{"VpnConnectionIds.1": idle, "PageSize": "51"}, "InvalidPageSize", 400},
