@@ -80,7 +80,8 @@ func TestVpnOpsSDK(t *testing.T) {
 		t.Fatalf("diagnosis of an unattached connection: %+v", dg)
 	}
 	_, err = s.v.DiagnoseVpnConnectionsWithOptions(&vpc.DiagnoseVpnConnectionsRequest{RegionId: sp(regionHZ), TunnelIds: sps([]string{"tun-1"})}, rtOpts())
-	expectAPIError(t, "DiagnoseVpnConnections TunnelIds", err, 400, "InvalidTunnelIds")
+	// A tunnel ID that names no tunnel (this connection is single-tunnel).
+	expectAPIError(t, "DiagnoseVpnConnections TunnelIds", err, 404, "InvalidTunnelId.NotFound")
 
 	// Attached, without a data plane: nothing negotiates and nothing failed.
 	cb := client(t, styleACS3, srv.Endpoint, acct)

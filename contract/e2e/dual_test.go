@@ -239,6 +239,16 @@ func TestDualTunnel(t *testing.T) {
 			t.Fatalf("the tunnels' gateway IPs: %v", d.cloudIPs)
 		}
 		w.waitTunnels(d)
+		// A diagnosis per tunnel, both healthy.
+		diag := w.vpc("DiagnoseVpnConnections", map[string]string{"RegionId": "cn-hangzhou", "VpnConnectionIds.1": d.vco})["VpnConnections"].([]any)
+		if len(diag) != 2 {
+			t.Fatalf("DiagnoseVpnConnections: %v", diag)
+		}
+		for i, raw := range diag {
+			if g := raw.(map[string]any); g["TunnelId"] != d.tunnels[i] || g["Severity"] != "Normal" {
+				t.Fatalf("diagnosis of tunnel %d: %v", i+1, g)
+			}
+		}
 		master, slave := d.dcs[0], d.dcs[1]
 		// (Only the master's gateway pings the VPC: the cloud answers over the master, so a
 		// ping from the slave's gateway would be answered to the other one.)
