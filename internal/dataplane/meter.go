@@ -36,9 +36,9 @@ const meterTable = "opencen_meter"
 // meterChain is the table's one chain: on the forward hook, so that a forwarded packet is
 // looked up twice (its way in, its way out) in one chain, and what the router itself
 // sends or receives (BGP with a data center, health-check probes) is not the attachments'
-// traffic. Forwarding through veths showed a meter on the prerouting and postrouting
-// hooks costing ~3% (two chains per packet); a table without this chain (an older
-// layout) is replaced, starting a new epoch.
+// traffic. (The first layout counted in prerouting and postrouting: two chains per packet,
+// and the router's own traffic too.) A table without this chain, of the older layout, is
+// replaced, starting a new epoch.
 const meterChain = "through"
 
 // Counter is a packet and byte count.
