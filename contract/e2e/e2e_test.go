@@ -578,27 +578,9 @@ func TestDPDAndRecovery(t *testing.T) {
 	r := w.router("10.50.0.0/16")
 	c := w.connect(r, "dpd", "198.18.0.60", "192.168.60.0/24", nil)
 	w.waitEstablished(c.vco)
-	block := func(on bool) {
-		cmds := [][]string{{"delete", "table", "inet", "e2eblock"}}
-		if on {
-			cmds = [][]string{
-				{"add", "table", "inet", "e2eblock"},
-				{"add", "chain", "inet", "e2eblock", "in", "{ type filter hook input priority 0 ; }"},
-				{"add", "chain", "inet", "e2eblock", "out", "{ type filter hook output priority 0 ; }"},
-				{"add", "rule", "inet", "e2eblock", "in", "udp", "dport", "{ 500, 4500 }", "drop"},
-				{"add", "rule", "inet", "e2eblock", "out", "udp", "dport", "{ 500, 4500 }", "drop"},
-			}
-		}
-		for _, cmd := range cmds {
-			args := append([]string{"netns", "exec", c.dc.Netns, "nft"}, cmd...)
-			if out, err := exec.CommandContext(w.ctx, "ip", args...).CombinedOutput(); err != nil {
-				t.Fatalf("nft %v: %v %s", cmd, err, out)
-			}
-		}
-	}
-	block(true)
+	w.blockPath(c.dc, true)
 	w.waitFor("the DPD to notice", 60*time.Second, func() bool { return w.status(c.vco) != "ipsec_sa_established" })
-	block(false)
+	w.blockPath(c.dc, false)
 	w.waitEstablished(c.vco)
 	w.pingBothWays(c.dc, r.vpcHost)
 }
@@ -886,18 +868,7 @@ func TestECMPFailover(t *testing.T) {
 		}
 		return n == 2
 	})
-	packets := func(c connection) int {
-		out, _ := c.dc.Charon.Swanctl(w.ctx, "--list-sas")
-		n := 0
-		for _, line := range strings.Split(out, "\n") {
-			if f := strings.Fields(line); len(f) >= 5 && f[0] == "in" {
-				var x int
-				fmt.Sscan(f[4], &x)
-				n += x
-			}
-		}
-		return n
-	}
+	packets := func(c connection) int { return w.inPackets(c.dc) }
 	beforeA, beforeB := packets(a), packets(b)
 	// Many flows: pings from many source addresses of the VPC host hash onto both paths
 	// (the gateway installs the multipath route within a sync of the table change).
