@@ -103,9 +103,9 @@ type CounterRecord struct {
 	InstanceType string `json:"instanceType"`
 	// BandwidthType is an inter-region connection's (only DataTransfer is billed per GB).
 	BandwidthType string `json:"bandwidthType,omitempty"`
-	Router       string `json:"router"`
-	Region       string `json:"region"`
-	Owner        string `json:"owner"`
+	Router        string `json:"router"`
+	Region        string `json:"region"`
+	Owner         string `json:"owner"`
 	// The connection of a VPN attachment: its ID, account and network type.
 	Vco         string `json:"vco,omitempty"`
 	VcoOwner    string `json:"vcoOwner,omitempty"`
