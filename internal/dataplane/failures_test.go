@@ -115,26 +115,11 @@ func TestNegotiationFailures(t *testing.T) {
 	// Blackhole the peer: DPD declares it dead, charon restarts the SA, and the
 	// connection recovers once the path works again.
 	e.clearEvents("vco-e2e")
-	block := `table inet blk {
-	chain in {
-		type filter hook input priority 0; policy accept;
-		udp dport { 500, 4500 } drop
-	}
-	chain out {
-		type filter hook output priority 0; policy accept;
-		udp sport { 500, 4500 } drop
-	}
-}
-`
-	if _, err := runNFT(e, w.dc.Netns, block); err != nil {
-		t.Fatal(err)
-	}
+	blockIKE(t, e, w.dc.Netns, true)
 	t0 := time.Now()
 	ev = e.waitEvent("vco-e2e", EventDPDTimeout, 40*time.Second)
 	t.Logf("DPD: %s after %v: %s", ev.Kind, time.Since(t0).Round(time.Second), ev.Message)
-	if _, err := runNFT(e, w.dc.Netns, "delete table inet blk\n"); err != nil {
-		t.Fatal(err)
-	}
+	blockIKE(t, e, w.dc.Netns, false)
 	t1 := time.Now()
 	e.waitState("vco-e2e", IPsecEstablished, 30*time.Second)
 	t.Logf("recovered %v after the block was lifted", time.Since(t1).Round(100*time.Millisecond))

@@ -46,25 +46,12 @@ func TestFastDPDFailover(t *testing.T) {
 					t.Errorf("missing %q in\n%s", l, got)
 				}
 			}
-			block := `table inet blk {
-	chain in {
-		type filter hook input priority 0; policy accept;
-		udp dport { 500, 4500 } drop
-	}
-	chain out {
-		type filter hook output priority 0; policy accept;
-		udp sport { 500, 4500 } drop
-	}
-}
-`
 			var down, back []time.Duration
 			for round := range fastDPDRounds {
 				e.clearEvents("vco-e2e")
 				// anywhere in the DPD cycle
 				time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
-				if _, err := runNFT(e, w.dc.Netns, block); err != nil {
-					t.Fatal(err)
-				}
+				blockIKE(t, e, w.dc.Netns, true)
 				t0 := time.Now()
 				cs := e.waitDown("vco-e2e", 30*time.Second)
 				down = append(down, time.Since(t0))
@@ -75,9 +62,7 @@ func TestFastDPDFailover(t *testing.T) {
 				if cs.State != IKENotEstablished {
 					t.Errorf("round %d: state %s after the path died", round+1, cs.State)
 				}
-				if _, err := runNFT(e, w.dc.Netns, "delete table inet blk\n"); err != nil {
-					t.Fatal(err)
-				}
+				blockIKE(t, e, w.dc.Netns, false)
 				t1 := time.Now()
 				e.waitState("vco-e2e", IPsecEstablished, 30*time.Second)
 				back = append(back, time.Since(t1))

@@ -187,3 +187,26 @@ func runIP(e *env, ns string, args ...string) ([]byte, error) { return nsutil.IP
 func runNFT(e *env, ns, script string) (string, error) {
 	return "", nsutil.NFT(e.ctx, ns, script)
 }
+
+// blockIKE drops (on) or lets through again (off) the IKE and NAT-T traffic of namespace
+// ns: the path of its tunnels dies while both ends keep running.
+func blockIKE(t *testing.T, e *env, ns string, on bool) {
+	t.Helper()
+	script := "delete table inet blk\n"
+	if on {
+		script = `table inet blk {
+	chain in {
+		type filter hook input priority 0; policy accept;
+		udp dport { 500, 4500 } drop
+	}
+	chain out {
+		type filter hook output priority 0; policy accept;
+		udp sport { 500, 4500 } drop
+	}
+}
+`
+	}
+	if _, err := runNFT(e, ns, script); err != nil {
+		t.Fatal(err)
+	}
+}

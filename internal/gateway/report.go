@@ -41,8 +41,8 @@ drain:
 			if _, ours := cells[cs.ID]; !ours || g.reportedState[cs.ID] == cs.State {
 				continue
 			}
+			// A tunnel that went up or down: Pass sees the new signals and runs again at once.
 			g.tunnelSignal(g.tunnelIPsec, cs.ID, cs.Running && cs.State == dataplane.IPsecEstablished)
-			g.poke()
 			rep(cs.ID).Observed.Negotiation = cs.State
 			g.reportedState[cs.ID] = cs.State
 			if cs.State == dataplane.IPsecEstablished {

@@ -181,7 +181,7 @@ const TunnelsParam = "TunnelOptionsSpecification"
 // New tunnels get a generated pre-shared key when none is given; IDs are the caller's.
 func ApplyTunnels(in []TunnelInput, enableBgp *bool, base []VpnTunnel, baseBgp bool) ([]VpnTunnel, bool, error) {
 	creating := len(base) == 0
-	if creating && len(in) != 2 || len(in) > 2 {
+	if (creating && len(in) != 2) || len(in) > 2 {
 		return nil, false, apierr.Invalid(TunnelsParam, "A dual-tunnel connection has exactly two tunnels, TunnelOptionsSpecification.1 and TunnelOptionsSpecification.2 (TunnelIndex 1 and 2); got %d.", len(in))
 	}
 	bgpOn := baseBgp

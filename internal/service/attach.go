@@ -201,14 +201,8 @@ func (s *Service) countVpnAttachments(t *txn, trID string) (int, error) {
 	return n, nil
 }
 
-// checkTunnelCidrUnique: BGP tunnel CIDRs are unique among a transit router's connections.
-func (s *Service) checkTunnelCidrUnique(t *txn, trID, self, cidr string) error {
-	v := model.VpnConnection{Meta: model.Meta{ID: self}, Bgp: model.BgpConfig{EnableBgp: true, TunnelCidr: cidr}}
-	return s.checkTunnelCidrsUnique(t, trID, &v)
-}
-
-// checkTunnelCidrsUnique: every BGP tunnel CIDR of v (one per tunnel) is unused by the
-// other connections of transit router trID.
+// checkTunnelCidrsUnique: BGP tunnel CIDRs are unique among a transit router's
+// connections; every BGP tunnel CIDR of v (one per tunnel) is unused by the others.
 func (s *Service) checkTunnelCidrsUnique(t *txn, trID string, v *model.VpnConnection) error {
 	vcos, err := listTxn[model.VpnConnection](t, model.KindVpnConnection)
 	if err != nil {

@@ -248,36 +248,31 @@ func activeRoutes(entries []routing.Entry) []routing.Route {
 // dual-tunnel one.
 func (s *Service) gatewayVPNs(a *model.VpnAttachment, vcos map[string]*model.VpnConnection, cgws map[string]*model.CustomerGateway) []GatewayVPN {
 	v, ok := vcos[a.VpnID]
-	if !ok || !v.Dual() {
-		if g, ok := s.gatewayVPN(a, vcos, cgws); ok {
-			return []GatewayVPN{g}
-		}
-		return nil
+	if !ok {
+		g := GatewayVPN{Attachment: a, Err: fmt.Errorf("the IPsec-VPN connection %s of attachment %s is missing or its record does not decode", a.VpnID, a.ID)}
+		g.Conn.ID = a.VpnID
+		return []GatewayVPN{g}
 	}
 	var out []GatewayVPN
-	for _, t := range v.Tunnels {
-		u := v.TunnelConn(t)
-		g, ok := s.gatewayVPN(a, map[string]*model.VpnConnection{a.VpnID: &u}, cgws)
+	for _, u := range v.Units() {
+		g, ok := s.gatewayVPN(a, &u, cgws)
 		if !ok {
 			continue
 		}
-		g.Tunnel = &GatewayTunnel{Connection: v.ID, Role: t.Role, ECMP: v.EnableTunnelsBgp}
+		if t, isTunnel := v.Tunnel(u.ID); isTunnel {
+			g.Tunnel = &GatewayTunnel{Connection: v.ID, Role: t.Role, ECMP: v.EnableTunnelsBgp}
+		}
 		out = append(out, g)
 	}
 	return out
 }
 
-// gatewayVPN resolves an attachment's connection and customer gateway with their secrets
-// opened. A connection without a gateway IP yet is left out (ok false); one whose records
-// cannot be used comes with Err.
-func (s *Service) gatewayVPN(a *model.VpnAttachment, vcos map[string]*model.VpnConnection, cgws map[string]*model.CustomerGateway) (GatewayVPN, bool) {
+// gatewayVPN resolves one unit of an attachment's connection (the connection, or one of
+// its tunnels: model.VpnConnection.Units) and its customer gateway with their secrets
+// opened. A unit without a gateway IP yet is left out (ok false); one whose records cannot
+// be used comes with Err.
+func (s *Service) gatewayVPN(a *model.VpnAttachment, v *model.VpnConnection, cgws map[string]*model.CustomerGateway) (GatewayVPN, bool) {
 	g := GatewayVPN{Attachment: a}
-	v, ok := vcos[a.VpnID]
-	if !ok {
-		g.Conn.ID = a.VpnID
-		g.Err = fmt.Errorf("the IPsec-VPN connection %s of attachment %s is missing or its record does not decode", a.VpnID, a.ID)
-		return g, true
-	}
 	g.Conn = *v
 	if g.Conn.InternetIP == "" {
 		return g, false
@@ -473,8 +468,9 @@ func (s *Service) withObserved(ctx context.Context, v *model.VpnConnection) (*mo
 			if negotiationRank(t.NegotiationStatus) > negotiationRank(c.NegotiationStatus) {
 				c.NegotiationStatus = t.NegotiationStatus
 			}
+			// BGP: success while either session is up, else the first tunnel's status.
 			if o.BGP == model.StatusSuccess || c.BgpStatus == "" {
-				c.BgpStatus = cmp.Or(o.BGP, c.BgpStatus)
+				c.BgpStatus = o.BGP
 			}
 			health = append(health, o.Health)
 		}
