@@ -17,6 +17,16 @@ import (
 // "nothing": Apply then removes everything the driver created.
 type Desired struct {
 	Routers []Router
+	// Hosted are cells this driver runs for routers on other gateway nodes (each with
+	// Cell.Remote, the link back to its router). A router's own Cells with Remote are
+	// the other way round: their cells run elsewhere.
+	Hosted []HostedCell
+}
+
+// HostedCell is a cell whose router runs on another gateway node.
+type HostedCell struct {
+	Router string
+	Cell   Cell
 }
 
 // Router is one transit router instance.
@@ -87,12 +97,11 @@ type VPCLink struct {
 	ToRouter []netip.Prefix
 }
 
-// PeerLink is an inter-region connection (a peer attachment) between two routers of one
-// driver: a veth pair between the two router namespaces, named after the attachment in
-// both (the attachment has the same ID on both routers). Each router lists it with its own
-// end's address; whichever router is updated first while both namespaces exist makes the
-// pair. A connection between routers on two gateway nodes has no link here (see
-// docs/dataplane.md, "Across regions").
+// PeerLink is an inter-region connection (a peer attachment) between two routers: a veth
+// pair between the two router namespaces when this driver runs both, named after the
+// attachment in both (the attachment has the same ID on both routers); whichever router is
+// updated first while both namespaces exist makes the pair. Between routers on two gateway
+// nodes it is a VXLAN link (Remote). Each router lists it with its own end's address.
 type PeerLink struct {
 	// AttachmentID is the peer attachment's ID (tr-attach-...).
 	AttachmentID string
@@ -104,6 +113,9 @@ type PeerLink struct {
 	// RateKbit limits what this end sends, in kbit/s (0: no limit): the connection's
 	// bandwidth, enforced in each direction by the end that sends.
 	RateKbit uint64
+	// Remote, when set, is a link to a router on another gateway node (NodeLink): each
+	// end makes its own VXLAN device, no namespace of the other router is needed here.
+	Remote *Segment
 }
 
 // PeerAddr is the other end's address.
@@ -114,6 +126,9 @@ func (p PeerLink) PeerAddr() netip.Addr {
 
 // Segment is a network segment the operator owns. The driver adds one link to it and
 // removes exactly that link: the bridge, the underlay and everything else on them stay.
+//
+// A link between two gateway nodes (NodeLink) is a segment too: a VXLAN of its own VNI
+// on the nodes' underlay, with the other node's underlay address as the one remote.
 type Segment struct {
 	// Netns holds the bridge or the underlay interface ("" = the driver's own namespace).
 	Netns string
@@ -133,6 +148,28 @@ type VXLAN struct {
 	Remotes []netip.Addr
 	Group   netip.Addr
 	Port    uint16
+}
+
+// NodeLink is the link to the other end of an object that runs on another gateway node
+// (a router's inter-region connection to a router there, a router's tunnel whose cell runs
+// there, or that cell's link back): a point-to-point VXLAN segment on the underlay
+// (interface underlay in namespace netns) to the other node's underlay address, port
+// port on both nodes.
+func NodeLink(netns, underlay string, vni uint32, other netip.Addr, port uint16) *Segment {
+	return &Segment{Netns: netns, VXLAN: &VXLAN{VNI: vni, Underlay: underlay, Remotes: []netip.Addr{other}, Port: port}}
+}
+
+// validNodeLink says what is wrong with a link to another node ("" = nothing).
+func validNodeLink(g *Segment) string {
+	if g.Bridge != "" || g.VXLAN == nil || !g.VXLAN.valid() {
+		return "a link to another gateway node is a VXLAN with a VNI (1-16777215), an underlay, a port and the other node's address"
+	}
+	return ""
+}
+
+// valid: what the kernel needs to make the device.
+func (x *VXLAN) valid() bool {
+	return x.VNI != 0 && x.VNI < 1<<24 && x.Underlay != "" && x.Port != 0 && (len(x.Remotes) == 0) == x.Group.IsValid()
 }
 
 // tag names the device's segment (its VNI and a digest of all its parameters, the
@@ -172,6 +209,11 @@ type Cell struct {
 	// unanswered request after ~2 s, also without DPD; it is read when charon starts, so
 	// changing FastDPD replaces the cell's charon (and renegotiates).
 	FastDPD bool
+	// Remote, when set: the cell and its router run on two gateway nodes, and the link
+	// between them is a VXLAN link (NodeLink) instead of a veth pair. The router's node
+	// makes the router's end (UpdateRouter), the cell's node the cell's (UpdateCell); the
+	// cell then needs no router namespace on its node.
+	Remote *Segment
 }
 
 // NewCell is the cell of an attached connection's tunnel: its gateway IP on a WAN of
@@ -197,7 +239,7 @@ func (c Cell) PeerLinkAddr() netip.Addr {
 // Link is what a router needs of one of its cells: the attachment and the link's address.
 // UpdateRouter uses only this much of Router.Cells.
 func (c Cell) Link() Cell {
-	return Cell{AttachmentID: c.AttachmentID, LinkAddr: c.LinkAddr, IPsec: tunnel.IPsec{ID: c.IPsec.ID}}
+	return Cell{AttachmentID: c.AttachmentID, LinkAddr: c.LinkAddr, IPsec: tunnel.IPsec{ID: c.IPsec.ID}, Remote: c.Remote}
 }
 
 var allIPv4 = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
@@ -222,6 +264,9 @@ func (d *Desired) Validate() error {
 			errs = append(errs, err)
 		}
 		for _, c := range r.Cells {
+			if c.Remote != nil {
+				continue // its cell runs on another node: only its link is here
+			}
 			if err := c.Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("router %s: %w", r.ID, err))
 			}
@@ -234,6 +279,23 @@ func (d *Desired) Validate() error {
 			}
 			wans[c.WANAddr.Addr()] = c.ID()
 		}
+	}
+	for _, h := range d.Hosted {
+		c := h.Cell
+		if err := c.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("router %s: %w", h.Router, err))
+		}
+		if c.Remote == nil {
+			errs = append(errs, fmt.Errorf("cell %s of router %s on another node has no link to it", c.ID(), h.Router))
+		}
+		if other, ok := cells[c.ID()]; ok {
+			errs = append(errs, fmt.Errorf("cell %s appears in routers %s and %s", c.ID(), other, h.Router))
+		}
+		cells[c.ID()] = h.Router
+		if other, ok := wans[c.WANAddr.Addr()]; ok && c.WANAddr.IsValid() {
+			errs = append(errs, fmt.Errorf("cells %s and %s share the WAN address %s", other, c.ID(), c.WANAddr.Addr()))
+		}
+		wans[c.WANAddr.Addr()] = c.ID()
 	}
 	slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
@@ -263,8 +325,7 @@ func (r Router) Validate() error {
 			switch {
 			case (g.Bridge == "") == (g.VXLAN == nil):
 				bad("router %s: VPC link %s: a segment is a bridge or a VXLAN, one of them", r.ID, v.AttachmentID)
-			case g.VXLAN != nil && (g.VXLAN.VNI == 0 || g.VXLAN.VNI >= 1<<24 || g.VXLAN.Underlay == "" || g.VXLAN.Port == 0 ||
-				len(g.VXLAN.Remotes) == 0 == !g.VXLAN.Group.IsValid()):
+			case g.VXLAN != nil && !g.VXLAN.valid():
 				bad("router %s: VPC link %s: VXLAN needs a VNI (1-16777215), an underlay, a port, and remotes or a group", r.ID, v.AttachmentID)
 			}
 			if !v.RouterAddr.IsValid() || !v.RouterAddr.Addr().Is4() || v.RouterAddr.Bits() > 30 {
@@ -287,6 +348,11 @@ func (r Router) Validate() error {
 		}
 		if !p.Addr.IsValid() || !p.Addr.Addr().Is4() || (p.Addr.Bits() != 30 && p.Addr.Bits() != 31) || !p.PeerAddr().IsValid() {
 			bad("router %s: inter-region link %s: address %v must be a host address of a /30 or /31", r.ID, p.AttachmentID, p.Addr)
+		}
+		if p.Remote != nil {
+			if e := validNodeLink(p.Remote); e != "" {
+				bad("router %s: inter-region link %s: %s", r.ID, p.AttachmentID, e)
+			}
 		}
 	}
 	for _, c := range r.Cells {
@@ -356,6 +422,9 @@ func (r Router) Validate() error {
 func (c Cell) validLink() string {
 	if !c.LinkAddr.IsValid() || !c.LinkAddr.Addr().Is4() || (c.LinkAddr.Bits() != 30 && c.LinkAddr.Bits() != 31) || !c.PeerLinkAddr().IsValid() {
 		return fmt.Sprintf("link address %v must be a host address of a /30 or /31", c.LinkAddr)
+	}
+	if c.Remote != nil {
+		return validNodeLink(c.Remote)
 	}
 	return ""
 }

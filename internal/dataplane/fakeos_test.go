@@ -290,7 +290,7 @@ func (f *fakeOS) AddVeth(_ context.Context, nsA, a, nsB, b string) error {
 	return nil
 }
 
-func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into string) error {
+func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into, as string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.get(ns)
@@ -305,8 +305,8 @@ func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into stri
 	if !ok {
 		return fmt.Errorf("Cannot find device %q", x.Underlay)
 	}
-	if _, ok := dst.links[name]; ok {
-		return fmt.Errorf("link %s exists in %q: File exists", name, into)
+	if _, ok := dst.links[as]; ok {
+		return fmt.Errorf("link %s exists in %q: File exists", as, into)
 	}
 	if _, ok := n.links[name]; ok { // made in ns first, as the kernel does
 		return fmt.Errorf("link %s exists in %q: File exists", name, ns)
@@ -315,9 +315,9 @@ func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into stri
 		return err
 	}
 	// As the kernel: the MTU leaves room for the 50 bytes VXLAN adds on the underlay.
-	l := &fakeLink{ipLink: ipLink{Name: name, MTU: under.MTU - 50, LinkType: "ether", Flags: []string{"BROADCAST", "MULTICAST"}}}
+	l := &fakeLink{ipLink: ipLink{Name: as, MTU: under.MTU - 50, LinkType: "ether", Flags: []string{"BROADCAST", "MULTICAST"}}}
 	l.Info.Kind = "vxlan"
-	dst.links[name] = l
+	dst.links[as] = l
 	f.changes++
 	return nil
 }

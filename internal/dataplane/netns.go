@@ -222,8 +222,13 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 	for _, r := range des.Routers {
 		routers = append(routers, r.ID)
 		for _, c := range r.Cells {
-			cells = append(cells, c.ID())
+			if c.Remote == nil {
+				cells = append(cells, c.ID())
+			}
 		}
+	}
+	for _, h := range des.Hosted {
+		cells = append(cells, h.Cell.ID())
 	}
 	if err := d.Prune(ctx, routers, cells); err != nil {
 		return err
@@ -239,8 +244,13 @@ func (d *Netns) Apply(ctx context.Context, des *Desired) error {
 	}
 	for _, r := range des.Routers {
 		for _, c := range r.Cells {
-			errs = append(errs, d.UpdateCell(ctx, r.ID, c))
+			if c.Remote == nil {
+				errs = append(errs, d.UpdateCell(ctx, r.ID, c))
+			}
 		}
+	}
+	for _, h := range des.Hosted {
+		errs = append(errs, d.UpdateCell(ctx, h.Router, h.Cell))
 	}
 	for _, r := range des.Routers {
 		if waiting[r.ID] {
@@ -367,6 +377,11 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	}
 	for _, c := range r.Cells {
 		atts[c.AttachmentID] = attachment{link: d.AttachmentLink(c.AttachmentID), gw: c.PeerLinkAddr()}
+		if c.Remote != nil {
+			if err := d.remoteCellLink(ctx, rns, c); err != nil {
+				errs = append(errs, fmt.Errorf("link to cell %s on another node: %w", c.ID(), err))
+			}
+		}
 	}
 	var waiting []error
 	for _, p := range r.Peers {
@@ -471,6 +486,29 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	return errors.Join(append(errs, waiting...)...)
 }
 
+// remoteCellLink is the router's end of the link to a cell that runs on another node: a
+// VXLAN device named after the attachment, with the router's link address (UpdateCell
+// does the same for a local cell over a veth pair).
+func (d *Netns) remoteCellLink(ctx context.Context, rns string, c Cell) error {
+	att := d.AttachmentLink(c.AttachmentID)
+	rl, err := d.net.Links(ctx, rns)
+	if err != nil {
+		return err
+	}
+	alias, made, err := d.vxlanDevice(ctx, rns, att, att, c.AttachmentID, rl, c.Remote)
+	if err != nil {
+		return err
+	}
+	if made {
+		if rl, err = d.net.Links(ctx, rns); err != nil {
+			return err
+		}
+	}
+	ops := linkOp(rl[att], att, cellMTU, alias, "")
+	ops = append(ops, addrOps(rl[att], att, []netip.Prefix{c.LinkAddr})...)
+	return d.net.Change(ctx, rns, ops)
+}
+
 // updatePeer makes an inter-region link's veth pair (both ends named after the attachment,
 // one in each router namespace) if the other router's namespace exists, and sets this
 // end's alias, address and rate limit; the other end is its router's. Without the other
@@ -481,6 +519,26 @@ func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
 	rl, err := d.net.Links(ctx, rns)
 	if err != nil {
 		return err
+	}
+	alias := p.AttachmentID
+	if p.Remote != nil {
+		// The other router runs on another node, which makes its own end.
+		a, made, err := d.vxlanDevice(ctx, rns, link, link, p.AttachmentID, rl, p.Remote)
+		if err != nil {
+			return err
+		}
+		if made {
+			if rl, err = d.net.Links(ctx, rns); err != nil {
+				return err
+			}
+		}
+		return d.peerEnd(ctx, rns, link, rl[link], a, p)
+	}
+	if l, ok := rl[link]; ok && l.Info.Kind != "veth" { // a link to another node before
+		if err := d.net.DeleteLink(ctx, rns, link); err != nil {
+			return err
+		}
+		delete(rl, link)
 	}
 	pl, err := d.net.Links(ctx, pns)
 	if err != nil {
@@ -497,8 +555,13 @@ func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
 			return err
 		}
 	}
-	ops := linkOp(rl[link], link, 0, p.AttachmentID, "")
-	ops = append(ops, addrOps(rl[link], link, []netip.Prefix{p.Addr})...)
+	return d.peerEnd(ctx, rns, link, rl[link], alias, p)
+}
+
+// peerEnd sets one end of an inter-region link: alias, address and rate limit.
+func (d *Netns) peerEnd(ctx context.Context, rns, link string, l ipLink, alias string, p PeerLink) error {
+	ops := linkOp(l, link, 0, alias, "")
+	ops = append(ops, addrOps(l, link, []netip.Prefix{p.Addr})...)
 	if err := d.net.Change(ctx, rns, ops); err != nil {
 		return err
 	}
@@ -699,27 +762,12 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 			return fmt.Errorf("bridge port: %w", err)
 		}
 	case g.VXLAN != nil:
-		if _, ok := sl[g.VXLAN.Underlay]; !ok {
-			return fmt.Errorf("underlay interface %s is not in %s: bind the VPC with the interface VXLAN packets leave by", g.VXLAN.Underlay, where)
+		a, made, err := d.vxlanDevice(ctx, rns, rlink, rlink, v.AttachmentID, rl, g)
+		if err != nil {
+			return fmt.Errorf("%w: bind the VPC with the interface VXLAN packets leave by", err)
 		}
-		alias = v.AttachmentID + " " + g.VXLAN.tag(g.Netns)
-		if l, ok := rl[rlink]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
-			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
-				return err
-			}
-			delete(rl, rlink)
-		}
-		if l, ok := sl[rlink]; ok && l.Info.Kind == "vxlan" {
-			// Made on the underlay but never moved into the router (a crash between the
-			// two): it would block every new one.
-			if err := d.net.DeleteLink(ctx, g.Netns, rlink); err != nil {
-				return err
-			}
-		}
-		if _, ok := rl[rlink]; !ok {
-			if err := d.net.AddVXLAN(ctx, g.Netns, rlink, *g.VXLAN, rns); err != nil {
-				return fmt.Errorf("VXLAN %d on %s: %w", g.VXLAN.VNI, g.VXLAN.Underlay, err)
-			}
+		alias = a
+		if made {
 			if err := reload(); err != nil {
 				return err
 			}
@@ -739,6 +787,46 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 		}
 	}
 	return nil
+}
+
+// vxlanDevice makes sure link name in namespace ns is the VXLAN device of segment g: a
+// device of another segment (or another kind of link) is replaced. A new device is made
+// on the underlay as tmp (a name no other object made side by side uses), moved into ns
+// and renamed. It returns the alias the device is to carry (id and the segment's tag:
+// a changed segment is seen by it) and whether it made the device.
+func (d *Netns) vxlanDevice(ctx context.Context, ns, name, tmp, id string, have map[string]ipLink, g *Segment) (alias string, made bool, err error) {
+	where := "the gateway's namespace"
+	if g.Netns != "" {
+		where = "namespace " + g.Netns
+	}
+	sl, err := d.net.Links(ctx, g.Netns)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w", where, err)
+	}
+	if _, ok := sl[g.VXLAN.Underlay]; !ok {
+		return "", false, fmt.Errorf("underlay interface %s is not in %s", g.VXLAN.Underlay, where)
+	}
+	alias = id + " " + g.VXLAN.tag(g.Netns)
+	if l, ok := have[name]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
+		if err := d.net.DeleteLink(ctx, ns, name); err != nil {
+			return "", false, err
+		}
+		delete(have, name)
+	}
+	if l, ok := sl[tmp]; ok && l.Info.Kind == "vxlan" {
+		// Made on the underlay but never moved (a crash between the two): it would block
+		// every new one.
+		if err := d.net.DeleteLink(ctx, g.Netns, tmp); err != nil {
+			return "", false, err
+		}
+	}
+	if _, ok := have[name]; ok {
+		return alias, false, nil
+	}
+	if err := d.net.AddVXLAN(ctx, g.Netns, tmp, *g.VXLAN, ns, name); err != nil {
+		return "", false, fmt.Errorf("VXLAN %d on %s: %w", g.VXLAN.VNI, g.VXLAN.Underlay, err)
+	}
+	return alias, true, nil
 }
 
 // ---------------------------------------------------------------- cells
@@ -808,9 +896,12 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	defer d.mu.RUnlock()
 	rns, cns := d.RouterNetns(routerID), d.CellNetns(c.ID())
 	wan, rtr, att := d.cellWAN(), d.cellRtr(), d.AttachmentLink(c.AttachmentID)
-	rl, err := d.net.Links(ctx, rns)
-	if err != nil {
-		return fmt.Errorf("cell %s: router %s's namespace: %w (%w)", c.ID(), routerID, err, ErrWaiting)
+	var rl map[string]ipLink
+	if c.Remote == nil {
+		var err error
+		if rl, err = d.net.Links(ctx, rns); err != nil {
+			return fmt.Errorf("cell %s: router %s's namespace: %w (%w)", c.ID(), routerID, err, ErrWaiting)
+		}
 	}
 	wanLinks, err := d.checkUplink(ctx, c)
 	if err != nil {
@@ -828,29 +919,56 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	if err != nil {
 		return err
 	}
-	// Router link: router end "P a<hash>" (the attachment), cell end "P rtr".
-	created2, err := d.vethPair(ctx, rns, att, rl, cns, rtr, cl)
-	if err != nil {
-		return fmt.Errorf("router link: %w", err)
+	// Router link: router end "P a<hash>" (the attachment), cell end "P rtr": a veth
+	// pair, or with the router on another node a VXLAN device at each end.
+	rtrAlias := ""
+	if c.Remote != nil {
+		if l, ok := cl[rtr]; ok && l.Info.Kind != "vxlan" { // its router ran here before
+			if err := d.net.DeleteLink(ctx, cns, rtr); err != nil {
+				return fmt.Errorf("router link: %w", err)
+			}
+			delete(cl, rtr)
+		}
+		a, made, err := d.vxlanDevice(ctx, cns, rtr, d.opts.Prefix+"x"+hash8(c.ID()), "rtr", cl, c.Remote)
+		if err != nil {
+			return fmt.Errorf("link to router %s on another node: %w", routerID, err)
+		}
+		rtrAlias, created = a, created || made
+	} else {
+		if l, ok := cl[rtr]; ok && l.Info.Kind != "veth" { // its router ran on another node before
+			if err := d.net.DeleteLink(ctx, cns, rtr); err != nil {
+				return fmt.Errorf("router link: %w", err)
+			}
+			delete(cl, rtr)
+		}
+		created2, err := d.vethPair(ctx, rns, att, rl, cns, rtr, cl)
+		if err != nil {
+			return fmt.Errorf("router link: %w", err)
+		}
+		created = created || created2
 	}
-	if created || created2 {
+	if created {
 		if cl, err = d.net.Links(ctx, cns); err != nil {
 			return err
 		}
-		if rl, err = d.net.Links(ctx, rns); err != nil {
-			return err
+		if c.Remote == nil {
+			if rl, err = d.net.Links(ctx, rns); err != nil {
+				return err
+			}
 		}
 	}
-	rops := linkOp(rl[att], att, cellMTU, c.AttachmentID, "")
-	rops = append(rops, addrOps(rl[att], att, []netip.Prefix{c.LinkAddr})...)
-	if err := d.net.Change(ctx, rns, rops); err != nil {
-		return fmt.Errorf("router link: %w", err)
+	if c.Remote == nil {
+		rops := linkOp(rl[att], att, cellMTU, c.AttachmentID, "")
+		rops = append(rops, addrOps(rl[att], att, []netip.Prefix{c.LinkAddr})...)
+		if err := d.net.Change(ctx, rns, rops); err != nil {
+			return fmt.Errorf("router link: %w", err)
+		}
 	}
 	cops := linkOp(cl[wan], wan, 0, "", "")
 	wanOps := addrOps(cl[wan], wan, []netip.Prefix{d.wanAddr(c)})
 	announce := slices.ContainsFunc(wanOps, func(o netOp) bool { return o.kind == opAddrAdd })
 	cops = append(cops, wanOps...)
-	cops = append(cops, linkOp(cl[rtr], rtr, cellMTU, "", "")...)
+	cops = append(cops, linkOp(cl[rtr], rtr, cellMTU, rtrAlias, "")...)
 	cops = append(cops, addrOps(cl["lo"], "lo", append([]netip.Prefix{loopback}, tsHostAddrs(c)...))...)
 	if err := d.net.Change(ctx, cns, cops); err != nil {
 		return fmt.Errorf("cell links: %w", err)

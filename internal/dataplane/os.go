@@ -35,8 +35,10 @@ type netOS interface {
 	// AddVeth creates a veth pair: a in nsA, b in nsB.
 	AddVeth(ctx context.Context, nsA, a, nsB, b string) error
 	// AddVXLAN creates the vxlan device name for x on x.Underlay in ns (its UDP socket
-	// lives there) and moves it into the namespace into, with x's flooding entries.
-	AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into string) error
+	// lives there) and moves it into the namespace into, renamed as (when as is not
+	// name), with x's flooding entries. Cells make their link under a name of their own
+	// and rename it, so that cells made side by side do not meet on the underlay.
+	AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into, as string) error
 	// DeleteLink deletes a link (and a veth's other end); a missing one is fine.
 	DeleteLink(ctx context.Context, ns, name string) error
 	// Change applies ops in order; a failing op does not stop the others, and the error
@@ -249,7 +251,7 @@ func (hostOS) AddVeth(ctx context.Context, nsA, a, nsB, b string) error {
 	return err
 }
 
-func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into string) error {
+func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into, as string) error {
 	args := []string{"link", "add", name, "type", "vxlan", "id", strconv.FormatUint(uint64(x.VNI), 10),
 		"dev", x.Underlay, "dstport", strconv.Itoa(int(x.Port))}
 	if x.Group.IsValid() {
@@ -262,6 +264,13 @@ func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into strin
 	if _, err := nsutil.IPn(ctx, ns, "link", "set", name, "netns", into); err != nil {
 		_, _ = nsutil.IPn(undo, ns, "link", "del", name)
 		return err
+	}
+	if as != name {
+		if _, err := nsutil.IPn(ctx, into, "link", "set", name, "name", as); err != nil {
+			_, _ = nsutil.IPn(undo, into, "link", "del", name)
+			return err
+		}
+		name = as
 	}
 	// Head-end replication: broadcast and unknown unicast go to every remote; the
 	// device learns the hosts behind each remote from what comes back.

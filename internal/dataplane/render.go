@@ -147,7 +147,7 @@ func (d *Netns) renderNetns(ctx context.Context, b *strings.Builder, ns string) 
 			continue
 		}
 		line := d.renderLink(l, dev)
-		if !isCell && l.Info.Kind == "veth" && strings.HasPrefix(name, d.opts.Prefix+"a") {
+		if !isCell && (l.Info.Kind == "veth" || l.Info.Kind == "vxlan") && strings.HasPrefix(name, d.opts.Prefix+"a") {
 			// An inter-region link's bandwidth.
 			if kbit, err := d.net.Rate(ctx, ns, name); err == nil && kbit > 0 {
 				line += fmt.Sprintf(" rate %dkbit", kbit)
