@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"opencen/internal/model"
 	"opencen/internal/service"
 )
 
@@ -100,9 +101,11 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 		}
 	}
 	var moves []service.Move
+	home := map[string]string{} // router -> the node it runs on after these moves
 	for _, r := range in.Routers {
 		cur, placed := in.Current[r.ID]
 		if n, alive := live[cur.Node]; placed && alive && n.Region == r.Region {
+			home[r.ID] = cur.Node
 			continue
 		}
 		var candidates []service.GatewayNode
@@ -142,13 +145,78 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 			}
 		}
 		load[best.Node] += len(r.Connections)
+		home[r.ID] = best.Node
 		moves = append(moves, service.Move{Router: r.ID, From: cur.Node, To: best.Node, Reason: reason})
 	}
+	tunnels := map[string]bool{}
+	for _, r := range in.Routers {
+		for _, t := range r.Tunnels {
+			tunnels[t.ID] = true
+		}
+	}
+	moves = append(moves, placeTunnels(in, live, home)...)
 	for id, cur := range in.Current {
-		if !routers[id] {
+		if _, _, tunnel := model.TunnelOf(id); tunnel && !tunnels[id] {
+			moves = append(moves, service.Move{Tunnel: id, From: cur.Node, To: "", Reason: "the tunnel is gone"})
+		} else if !tunnel && !routers[id] {
 			moves = append(moves, service.Move{Router: id, From: cur.Node, To: "", Reason: "the transit router is gone"})
 		}
 	}
-	slices.SortFunc(moves, func(a, b service.Move) int { return cmp.Compare(a.Router, b.Router) })
+	slices.SortFunc(moves, func(a, b service.Move) int {
+		return cmp.Or(cmp.Compare(a.Router, b.Router), cmp.Compare(a.Tunnel, b.Tunnel))
+	})
+	return moves
+}
+
+// placeTunnels puts each tunnel of a dual-tunnel connection on a live node of its
+// router's region in the tunnel's own zone, so that the two tunnels (whose gateway IPs are
+// in two zones) run on two machines: its router's node when that is in the zone, else
+// the node of the zone with the fewest tunnels, then by name. A tunnel stays on a live
+// node of its zone. With no node in its zone (or no underlay to link it by), it runs
+// with its router. Routers with no live node keep their tunnels where they are.
+func placeTunnels(in service.PlacementInput, live map[string]service.GatewayNode, home map[string]string) []service.Move {
+	load := map[string]int{}
+	for id, cur := range in.Current {
+		if _, _, tunnel := model.TunnelOf(id); tunnel {
+			load[cur.Node]++
+		}
+	}
+	linkable := func(n service.GatewayNode) bool { _, ok := n.UnderlayAddr(); return ok }
+	var moves []service.Move
+	for _, r := range in.Routers {
+		h, ok := home[r.ID]
+		if !ok {
+			continue
+		}
+		for _, t := range r.Tunnels {
+			cur, placed := in.Current[t.ID]
+			var zone []service.GatewayNode
+			for _, n := range live {
+				if n.Region == r.Region && n.Zone == t.Zone && (n.Node == h || linkable(n) && linkable(live[h])) {
+					zone = append(zone, n)
+				}
+			}
+			want, reason := h, fmt.Sprintf("no gateway node of zone %s can take it: it runs with transit router %s", t.Zone, r.ID)
+			switch {
+			case placed && slices.ContainsFunc(zone, func(n service.GatewayNode) bool { return n.Node == cur.Node }):
+				want = cur.Node // stays
+			case slices.ContainsFunc(zone, func(n service.GatewayNode) bool { return n.Node == h }):
+				reason = fmt.Sprintf("zone %s, with transit router %s", t.Zone, r.ID)
+			case len(zone) > 0:
+				best := slices.MinFunc(zone, func(a, b service.GatewayNode) int {
+					return cmp.Or(cmp.Compare(load[a.Node], load[b.Node]), cmp.Compare(a.Node, b.Node))
+				})
+				want, reason = best.Node, fmt.Sprintf("the node of zone %s; transit router %s runs on %s", t.Zone, r.ID, h)
+			}
+			if placed && want == cur.Node {
+				continue
+			}
+			if placed {
+				load[cur.Node]--
+			}
+			load[want]++
+			moves = append(moves, service.Move{Router: r.ID, Tunnel: t.ID, From: cur.Node, To: want, Reason: reason})
+		}
+	}
 	return moves
 }

@@ -75,3 +75,60 @@ func TestDecide(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideTunnels: the tunnels of a dual-tunnel connection go to nodes of their own
+// zones, with their router when it is there, and stay put while their node lives.
+func TestDecideTunnels(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	alive, dead := now.Add(5*time.Second), now.Add(-time.Second)
+	node := func(name, zone string, lease time.Time, underlay string) service.GatewayNode {
+		return service.GatewayNode{Node: name, Zone: zone, Region: "cn-hangzhou", LeaseExpires: lease, Alive: lease.After(now), Underlay: underlay}
+	}
+	dual := service.PlacedRouter{ID: "tr-1", Region: "cn-hangzhou", Connections: []string{"vco-1"}, Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"},
+		Tunnels: []service.PlacedTunnel{{ID: "tun-abc1", Connection: "vco-1", Zone: "cn-hangzhou-h"}, {ID: "tun-abc2", Connection: "vco-1", Zone: "cn-hangzhou-i"}}}
+	h, i := node("a", "cn-hangzhou-h", alive, "10.0.0.1:4789"), node("b", "cn-hangzhou-i", alive, "10.0.0.2:4789")
+	for _, c := range []struct {
+		name string
+		in   service.PlacementInput
+		want string
+	}{
+		{"two zones, two nodes: one tunnel on each", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, i},
+		}, "[tr-1:  -> a (first placement) tr-1/tun-abc1:  -> a (zone cn-hangzhou-h, with transit router tr-1) " +
+			"tr-1/tun-abc2:  -> b (the node of zone cn-hangzhou-i; transit router tr-1 runs on a)]"},
+		{"placed: nothing moves", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, i},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}, "tun-abc2": {Node: "b"}},
+		}, "[]"},
+		{"the slave's node dies: it runs with its router", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, node("b", "cn-hangzhou-i", dead, "10.0.0.2:4789")},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}, "tun-abc2": {Node: "b"}},
+		}, "[tr-1/tun-abc2: b -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
+		{"the router's node dies: router and its tunnel move to the other zone's node", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{node("a", "cn-hangzhou-h", dead, "10.0.0.1:4789"), i},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}, "tun-abc2": {Node: "b"}},
+		}, "[tr-1: a -> b (gateway node a's lease expired at 2026-12-07T11:59:59Z) " +
+			"tr-1/tun-abc1: a -> b (no gateway node of zone cn-hangzhou-h can take it: it runs with transit router tr-1)]"},
+		{"a node without an underlay cannot be linked: both tunnels with the router", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, node("b", "cn-hangzhou-i", alive, "")},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}},
+		}, "[tr-1/tun-abc1:  -> a (zone cn-hangzhou-h, with transit router tr-1) " +
+			"tr-1/tun-abc2:  -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
+		{"a gone tunnel's placement goes", service.PlacementInput{
+			Routers: []service.PlacedRouter{{ID: "tr-1", Region: "cn-hangzhou"}}, Nodes: []service.GatewayNode{h},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-vcoxx1": {Node: "a"}},
+		}, "[/tun-vcoxx1: a ->  (the tunnel is gone)]"},
+	} {
+		var got []string
+		for _, m := range Decide(c.in, now) {
+			key := m.Router
+			if m.Tunnel != "" {
+				key += "/" + m.Tunnel
+			}
+			got = append(got, fmt.Sprintf("%s: %s -> %s (%s)", key, m.From, m.To, m.Reason))
+		}
+		if s := fmt.Sprint(got); s != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, s, c.want)
+		}
+	}
+}

@@ -33,6 +33,106 @@ type Layout struct {
 	// health checks, which run in the router's namespace).
 	RouterNetns    func(trID string) string
 	AttachmentLink func(attachmentID string) string
+	// Node and Placed: a gateway node runs only what the read model places on Node (its
+	// routers, and tunnels placed on it on their own); otherwise everything runs here.
+	Node   string
+	Placed bool
+	// Underlay is this node's end of links to other gateway nodes; nil: it has none, and
+	// what would need one is left unlinked (and said so).
+	Underlay *Underlay
+}
+
+// Underlay is where a gateway node's VXLAN links to other nodes leave: the interface (in
+// namespace Netns, "" = the gateway's own), and the address and UDP port other nodes
+// send to (registered with the node).
+type Underlay struct {
+	Netns, Interface string
+	Addr             netip.Addr
+	Port             uint16
+}
+
+// here says whether what is placed on node runs on this gateway.
+func (l Layout) here(node string) bool { return !l.Placed || node == l.Node }
+
+// linkTo is a link from this node to node other for the link key (a tunnel's or a peer
+// connection's ID), or why there can be none.
+func (l Layout) linkTo(view *service.GatewayView, vnis map[string]uint32, key, other string) (*dataplane.Segment, error) {
+	u := l.Underlay
+	if u == nil {
+		return nil, fmt.Errorf("this gateway node has no underlay (--underlay-interface, --underlay-address) to link it to gateway node %s", other)
+	}
+	to, ok := view.Underlays[other]
+	if !ok {
+		return nil, fmt.Errorf("gateway node %s has registered no underlay to link it by", other)
+	}
+	if to.Port() != u.Port {
+		return nil, fmt.Errorf("gateway node %s takes VXLAN on port %d and this node on %d: give them one --underlay-port", other, to.Port(), u.Port)
+	}
+	vni, ok := vnis[key]
+	if !ok {
+		return nil, fmt.Errorf("no VNI for %s", key) // cannot happen: nodeLinkVNIs saw it
+	}
+	return dataplane.NodeLink(u.Netns, u.Interface, vni, to.Addr(), u.Port), nil
+}
+
+// nodeOf is the node that runs a router's or a tunnel's placement key ("" = none).
+func nodeOf(view *service.GatewayView, key string) string { return view.Placement[key] }
+
+// tunnelNode is where a unit of a connection runs: a tunnel placed on its own node there,
+// otherwise (a single-tunnel connection, a tunnel not placed) with its router.
+func tunnelNode(view *service.GatewayView, tr string, v service.GatewayVPN) string {
+	if v.Tunnel != nil {
+		if n := nodeOf(view, v.Conn.ID); n != "" {
+			return n
+		}
+	}
+	return nodeOf(view, tr)
+}
+
+// nodeLinkPool is the range of VNIs links between gateway nodes take: the top 2^20 of
+// the 24-bit space, so that an operator's VPC segments (VNIs below 15728640) on the same
+// underlay never meet them.
+const nodeLinkPool, nodeLinkSlots = 0xF00000, 1 << 20
+
+// nodeLinkVNIs gives a VNI to every link between two gateway nodes in the read model (a
+// peer connection whose routers run on two nodes, a tunnel placed apart from its
+// router), the same on every node: computed from the whole read model, by ID, stable
+// while no two IDs collide.
+func nodeLinkVNIs(view *service.GatewayView) map[string]uint32 {
+	var ids []string
+	seen := map[string]bool{}
+	for _, gr := range view.Routers {
+		rn := nodeOf(view, gr.TR.ID)
+		for _, v := range gr.VPNs {
+			if n := tunnelNode(view, gr.TR.ID, v); n != rn && n != "" && rn != "" {
+				ids = append(ids, v.Conn.ID)
+			}
+		}
+		for _, a := range gr.Peers {
+			r := a.Routers()
+			n0, n1 := nodeOf(view, r[0]), nodeOf(view, r[1])
+			if n0 != n1 && n0 != "" && n1 != "" && !seen[a.ID] {
+				seen[a.ID] = true
+				ids = append(ids, a.ID)
+			}
+		}
+	}
+	slices.Sort(ids)
+	out := make(map[string]uint32, len(ids))
+	taken := map[uint32]bool{}
+	for _, id := range ids {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		for i := uint32(0); i < nodeLinkSlots; i++ {
+			vni := nodeLinkPool + (h.Sum32()+i)%nodeLinkSlots
+			if !taken[vni] {
+				taken[vni] = true
+				out[id] = vni
+				break
+			}
+		}
+	}
+	return out
 }
 
 // vpcLink is the one mapping of a VPC binding to the driver's link: a namespace gets a /30
@@ -106,9 +206,15 @@ type objects struct {
 	checkErrs  map[string]error
 	// routerOf maps a connection to its transit router (for its log lines).
 	routerOf map[string]string
-	// unlinked are the inter-region connections of routers here whose other router runs
-	// on another gateway node, by attachment: they have no link (see allocPeerLinks).
+	// unlinked are links to other gateway nodes that cannot be made (no underlay), by
+	// peer attachment or tunnel: said once in the gateway's log.
 	unlinked map[string]string
+	// remote are the tunnels of routers here whose cells run on other gateway nodes, by
+	// tunnel, with that node: their IPsec state comes from the store (what that node
+	// reported), not from this gateway's driver.
+	remote map[string]string
+	// hosted are the cells here whose routers run on other gateway nodes.
+	hosted map[string]bool
 }
 
 // held are the objects applied before whose connection no longer builds: they keep their
@@ -182,10 +288,16 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 		routers: map[string]dataplane.Router{}, cells: map[string]cellObject{},
 		neighbors: map[string]neighborObject{}, checks: map[string]checkObject{},
 		routerErrs: map[string]error{}, cellErrs: map[string]error{}, bgpErrs: map[string]error{}, checkErrs: map[string]error{},
-		routerOf: map[string]string{}, unlinked: map[string]string{},
+		routerOf: map[string]string{}, unlinked: map[string]string{}, remote: map[string]string{}, hosted: map[string]bool{},
+	}
+	var vnis map[string]uint32
+	if l.Placed {
+		vnis = nodeLinkVNIs(view)
 	}
 	peerLinks := allocPeerLinks(view)
 	for _, gr := range view.Routers {
+		routerNode := nodeOf(view, gr.TR.ID)
+		routerHere := l.here(routerNode)
 		r := dataplane.Router{ID: gr.TR.ID, Associations: map[string]string{}}
 		numbers := map[int]string{}
 		for _, rt := range gr.Tables {
@@ -201,10 +313,18 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 			r.Tables = append(r.Tables, t)
 		}
 		links := newLinkAllocator(gr)
+		cellLinks := newCellLinks(gr, links)
 		// tunnels are the dual-tunnel attachments' tunnels that have a link, by attachment.
 		tunnels := map[string][]tunnelUnit{}
 		for _, v := range gr.VPNs {
 			id := v.Conn.ID
+			// Where the unit's cell runs: with its router, or (a tunnel placed in its own
+			// zone) on another node, linked to the router by a VXLAN link.
+			cellNode := tunnelNode(view, gr.TR.ID, v)
+			cellHere := l.here(cellNode)
+			if !routerHere && !cellHere {
+				continue
+			}
 			o.routerOf[id] = gr.TR.ID
 			// A single-tunnel connection's link is named by its attachment (routes name it
 			// as next hop); a tunnel's by its own ID, chosen among by tunnelHops.
@@ -216,8 +336,43 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 			if v.Err == nil {
 				p = tunnel.Parse(&v.Conn, &v.Gateway, v.Conn.Ike.Psk, v.BgpAuthKey)
 			}
+			var remote *dataplane.Segment
+			if routerHere != cellHere {
+				other := cellNode
+				if !routerHere {
+					other = routerNode
+				}
+				var err error
+				if remote, err = l.linkTo(view, vnis, id, other); err != nil {
+					if cellHere {
+						o.cellErrs[id] = err
+					} else {
+						o.unlinked[id] = fmt.Sprintf("the tunnel runs on gateway node %s and its transit router %s here, but they cannot be linked: %v", other, gr.TR.ID, err)
+					}
+					continue
+				}
+			}
+			if !routerHere {
+				// Only the cell runs here; its router, BGP session and health check run on
+				// the router's node.
+				o.hosted[id] = true
+				if p.Tunnel != nil {
+					o.cellErrs[id] = p.Tunnel
+					continue
+				}
+				c := dataplane.NewCell(p.Spec, linkID, l.WANBits, cellLinks.of(p.Spec, id))
+				c.FastDPD, c.Remote = true, remote
+				if err := c.Validate(); err != nil {
+					o.cellErrs[id] = err
+					continue
+				}
+				o.cells[id] = cellObject{Router: gr.TR.ID, Cell: c}
+				continue
+			}
 			if p.Tunnel != nil {
-				o.cellErrs[id] = p.Tunnel
+				if cellHere {
+					o.cellErrs[id] = p.Tunnel
+				}
 				if h, ok := kept.cells[id]; ok && h.Router == gr.TR.ID {
 					r.Cells = append(r.Cells, h.Cell.Link())
 				}
@@ -235,18 +390,20 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 				}
 				continue
 			}
-			var link netip.Prefix
-			if p.Spec.BGP == nil {
-				link = netip.PrefixFrom(links.next(id).Addr().Next(), 30)
-			}
-			c := dataplane.NewCell(p.Spec, linkID, l.WANBits, link)
+			c := dataplane.NewCell(p.Spec, linkID, l.WANBits, cellLinks.of(p.Spec, id))
 			// A tunnel whose death must move traffic to the other tunnel at once.
-			c.FastDPD = v.Tunnel != nil
+			c.FastDPD, c.Remote = v.Tunnel != nil, remote
 			if err := c.Validate(); err != nil {
-				o.cellErrs[id] = err
+				if cellHere {
+					o.cellErrs[id] = err
+				}
 				continue
 			}
-			o.cells[id] = cellObject{Router: gr.TR.ID, Cell: c}
+			if cellHere {
+				o.cells[id] = cellObject{Router: gr.TR.ID, Cell: c}
+			} else {
+				o.remote[id] = cellNode
+			}
 			r.Cells = append(r.Cells, c.Link())
 			if t := v.Tunnel; t != nil {
 				health, checked := sig.Health[id]
@@ -275,6 +432,9 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 				r.Sources = append(r.Sources, h.Source)
 			}
 		}
+		if !routerHere {
+			continue // only cells of it run here
+		}
 		slices.SortFunc(r.Sources, func(a, b netip.Addr) int { return a.Compare(b) })
 		r.Sources = slices.Compact(r.Sources)
 		for _, a := range gr.VPCs {
@@ -296,13 +456,23 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 			r.VPCs = append(r.VPCs, v)
 		}
 		for _, a := range gr.Peers {
-			if p, ok := peerLinks[a.ID]; ok {
-				r.Peers = append(r.Peers, p.end(gr.TR.ID, a.RateKbit()))
-			} else if a.Status == model.AttachmentAttached {
-				other, _ := a.Other(gr.TR.ID)
-				o.unlinked[a.ID] = fmt.Sprintf("transit router %s runs here and %s on another gateway node: links between gateway nodes are not built, "+
-					"so traffic over the connection is dropped here (routes through it are left out of %s's kernel tables)", gr.TR.ID, other, gr.TR.ID)
+			p, ok := peerLinks[a.ID]
+			if !ok {
+				continue
 			}
+			end := p.end(gr.TR.ID, a.RateKbit())
+			if other := nodeOf(view, end.PeerRouter); !l.here(other) {
+				remote, err := l.linkTo(view, vnis, a.ID, other)
+				if err != nil {
+					if a.Status == model.AttachmentAttached {
+						o.unlinked[a.ID] = fmt.Sprintf("transit router %s runs here and %s on gateway node %s, but they cannot be linked: %v; "+
+							"traffic over the connection is dropped here (routes through it are left out of %s's kernel tables)", gr.TR.ID, end.PeerRouter, other, err, gr.TR.ID)
+					}
+					continue
+				}
+				end.Remote = remote
+			}
+			r.Peers = append(r.Peers, end)
 		}
 		present := map[string]bool{}
 		for _, p := range r.Peers {
@@ -457,11 +627,46 @@ func (p peerLink) end(tr string, rateKbit uint64) dataplane.PeerLink {
 	return dataplane.PeerLink{AttachmentID: p.id, PeerRouter: peer, Addr: netip.PrefixFrom(a, 30), RateKbit: rateKbit}
 }
 
-// allocPeerLinks gives a /30 to every inter-region connection both of whose routers this
-// gateway runs, by connection ID (stable while the set of connections does not collide).
-// A connection whose other router runs on another gateway node gets no link: a link
-// between nodes (VXLAN) is not built yet, and routes through it are left out of the
-// router's tables (keepResolvable).
+// cellLinks are the router<->cell links of a router's units without BGP (with BGP, the
+// tunnel CIDR is the link: NewCell takes it): /30s from the router's pool, given in the
+// units' order whatever runs where, so that the router's node and a tunnel's node agree
+// on the link between them. A unit whose BGP configuration does not parse gets one when
+// it asks (link).
+type cellLinks struct {
+	alloc *linkAllocator
+	given map[string]netip.Prefix
+}
+
+func newCellLinks(gr service.GatewayRouter, alloc *linkAllocator) *cellLinks {
+	c := &cellLinks{alloc: alloc, given: map[string]netip.Prefix{}}
+	for _, v := range gr.VPNs {
+		if !v.Conn.Bgp.EnableBgp {
+			c.link(v.Conn.ID)
+		}
+	}
+	return c
+}
+
+func (c *cellLinks) link(id string) netip.Prefix {
+	p, ok := c.given[id]
+	if !ok {
+		p = netip.PrefixFrom(c.alloc.next(id).Addr().Next(), 30)
+		c.given[id] = p
+	}
+	return p
+}
+
+// of is unit id's link for spec.
+func (c *cellLinks) of(spec tunnel.Spec, id string) netip.Prefix {
+	if spec.BGP != nil {
+		return netip.Prefix{}
+	}
+	return c.link(id)
+}
+
+// allocPeerLinks gives a /30 to every inter-region connection of the read model, by
+// connection ID (stable while the set of connections does not collide): from the whole
+// read model, so that the two routers' nodes, when they are two, agree on it.
 func allocPeerLinks(view *service.GatewayView) map[string]peerLink {
 	here := map[string]bool{}
 	var all []*service.GatewayRouter

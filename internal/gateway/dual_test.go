@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -144,5 +145,66 @@ func TestDualTunnelECMP(t *testing.T) {
 	e.setDown(slave, false)
 	if got := e.hops(prefix); !slices.Equal(got, []string{master, slave}) {
 		t.Fatalf("slave back: %v", got)
+	}
+}
+
+// TestDualTunnelAcrossNodes: the slave tunnel placed on node b (its zone's), the router and
+// the master on node a. Node a runs the router with the master's cell and a VXLAN link to
+// the slave's cell; node b runs the slave's cell alone, linked back, with the same VNI and
+// link address. Node a follows the slave's state from what b reports to the store: when
+// its own master dies traffic goes over the slave on b, and back.
+func TestDualTunnelAcrossNodes(t *testing.T) {
+	a, b := newEnv(t), newEnv(t)
+	b.store = a.store
+	b.g.Store = a.store
+	w := newWorld()
+	master, slave := w.addDual("x9", false)
+	view := w.view()
+	view.Placement = map[string]string{"tr-1": "a", master: "a", slave: "b"}
+	view.Underlays = map[string]netip.AddrPort{"a": netip.MustParseAddrPort("10.0.0.1:4789"), "b": netip.MustParseAddrPort("10.0.0.2:4789")}
+	for name, e := range map[string]*env{"a": a, "b": b} {
+		e.g.Node, e.g.Placed = name, true
+		u := view.Underlays[name]
+		e.g.Layout.Underlay = &Underlay{Interface: "eth1", Addr: u.Addr(), Port: u.Port()}
+	}
+	a.store.set(view)
+	b.settle()
+	a.settle()
+	if len(a.drv.cells) != 1 || a.drv.cells[master].IPsec.ID != master || len(b.drv.cells) != 1 || len(b.drv.routers) != 0 {
+		t.Fatalf("node a: cells %v; node b: cells %v routers %v", a.drv.cells, b.drv.cells, b.drv.routers)
+	}
+	hosted := b.drv.cells[slave]
+	var toSlave dataplane.Cell
+	for _, c := range a.drv.routers["tr-1"].Cells {
+		if c.ID() == slave {
+			toSlave = c
+		}
+	}
+	if hosted.Remote == nil || toSlave.Remote == nil || hosted.Remote.VXLAN.VNI != toSlave.Remote.VXLAN.VNI ||
+		hosted.Remote.VXLAN.Remotes[0] != netip.MustParseAddr("10.0.0.1") || toSlave.Remote.VXLAN.Remotes[0] != netip.MustParseAddr("10.0.0.2") ||
+		hosted.LinkAddr != toSlave.LinkAddr || !hosted.FastDPD {
+		t.Fatalf("the link between the nodes: the slave's cell on b %+v, the router's end on a %+v", hosted, toSlave)
+	}
+	prefix := view.Routers[0].Forwarding["vtb-1"][0].Prefix.String()
+	if got := a.hops(prefix); !slices.Equal(got, []string{master}) {
+		t.Fatalf("both up: %v, want the master", got)
+	}
+	a.setDown(master, true)
+	if got := a.hops(prefix); !slices.Equal(got, []string{slave}) {
+		t.Fatalf("master down: %v, want the slave on node b", got)
+	}
+	b.setDown(slave, true) // b reports it; a reads it
+	a.settle()
+	if got := a.hops(prefix); !slices.Equal(got, []string{master}) {
+		t.Fatalf("both down: %v, want the master", got)
+	}
+	b.setDown(slave, false)
+	a.settle()
+	if got := a.hops(prefix); !slices.Equal(got, []string{slave}) {
+		t.Fatalf("the slave back on node b: %v, want the slave", got)
+	}
+	a.setDown(master, false)
+	if got := a.hops(prefix); !slices.Equal(got, []string{master}) {
+		t.Fatalf("master back: %v, want the master", got)
 	}
 }

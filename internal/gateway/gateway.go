@@ -130,7 +130,10 @@ type Gateway struct {
 	// tunnels (their cells' IPsec SA, their BGP sessions), from which build chooses the
 	// tunnel that carries traffic; builtSignals is the key of what the last build used.
 	tunnelIPsec, tunnelBGP map[string]bool
-	builtSignals           string
+	// remoteState is the last negotiation state read of each tunnel whose cell runs on
+	// another node (followRemote; used from the loop only).
+	remoteState  map[string]string
+	builtSignals string
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
 
@@ -155,7 +158,7 @@ func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
 		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
-		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{},
+		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{}, remoteState: map[string]string{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}, unlinkedNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -208,11 +211,58 @@ func (g *Gateway) tunnelSignal(m map[string]bool, id string, up bool) {
 
 // forgetSignals drops what was seen of tunnels that are gone: a tunnel attached again
 // starts unknown (down), not with what its previous life last said.
-func (g *Gateway) forgetSignals(cells map[string]cellObject) {
+func (g *Gateway) forgetSignals(o objects) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, m := range []map[string]bool{g.tunnelIPsec, g.tunnelBGP} {
-		maps.DeleteFunc(m, func(id string, _ bool) bool { _, ok := cells[id]; return !ok })
+		maps.DeleteFunc(m, func(id string, _ bool) bool {
+			_, here := o.cells[id]
+			_, elsewhere := o.remote[id]
+			return !here && !elsewhere
+		})
+	}
+	maps.DeleteFunc(g.remoteState, func(id, _ string) bool { _, ok := o.remote[id]; return !ok })
+}
+
+// RemoteStates is what a gateway reads of the tunnels of its routers whose cells run on
+// other gateway nodes: the negotiation states those nodes reported (service.Service).
+type RemoteStates interface {
+	Negotiations(ctx context.Context, ids []string) (map[string]string, error)
+}
+
+// followRemote reads the negotiation state of the tunnels whose cells run on other nodes
+// (what those nodes reported to the store) as their IPsec signals: traffic moves off a
+// tunnel whose remote cell went down as it does off a local one, one store read later.
+// A tunnel that comes up for the first time starts its health check, as a local one does.
+func (g *Gateway) followRemote(ctx context.Context) {
+	rs, ok := g.Store.(RemoteStates)
+	if !ok || len(g.built.remote) == 0 {
+		return
+	}
+	states, err := rs.Negotiations(ctx, slices.Sorted(maps.Keys(g.built.remote)))
+	if err != nil {
+		if ctx.Err() == nil {
+			g.Log.Warn("gateway: read the state of tunnels on other nodes", "err", err)
+		}
+		return
+	}
+	for id := range g.built.remote {
+		st := states[id]
+		if g.remoteState[id] == st {
+			continue
+		}
+		g.remoteState[id] = st
+		up := st == dataplane.IPsecEstablished
+		g.tunnelSignal(g.tunnelIPsec, id, up)
+		g.mu.Lock()
+		first := up && !g.everUp[id]
+		if up {
+			g.everUp[id] = true
+		}
+		g.mu.Unlock()
+		if first {
+			g.checks.RetryWaiting()
+		}
 	}
 }
 
@@ -352,8 +402,10 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		changed = true
 		mine := g.mine(view, fenced)
 		g.view, g.fenced, g.builtSignals = view, fenced, key
-		g.built = build(mine, g.Layout, held{cells: g.cells.Applied(), checks: g.checks.Applied()}, sig)
-		g.forgetSignals(g.built.cells)
+		l := g.Layout
+		l.Node, l.Placed = g.Node, g.Placed
+		g.built = build(mine, l, held{cells: g.cells.Applied(), checks: g.checks.Applied()}, sig)
+		g.forgetSignals(g.built)
 		g.routers.Set(g.built.routers, g.built.routerErrs)
 		g.cells.Set(g.built.cells, g.built.cellErrs)
 		g.bgp.Set(g.built.neighbors, g.built.bgpErrs)
@@ -399,6 +451,7 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		g.mu.Unlock()
 	}
 	g.report(ctx) // may make objects due (a tunnel up for the first time starts its check)
+	g.followRemote(ctx)
 	for _, n := range []time.Duration{g.routers.Next(), g.cells.Next(), g.bgp.Next(), g.checks.Next()} {
 		next = earliest(next, n)
 	}
@@ -408,8 +461,9 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 	return next
 }
 
-// mine is the part of the read model this gateway runs: everything for the server's
-// in-process gateway; a gateway node's placed routers; nothing while fenced.
+// mine is the read model this gateway builds from: nothing while fenced. (build takes
+// what is placed on this node: a gateway node needs the whole read model to link its
+// objects to those of other nodes.)
 func (g *Gateway) mine(view *service.GatewayView, fenced bool) *service.GatewayView {
 	if fenced {
 		if !g.fenced {
@@ -417,17 +471,7 @@ func (g *Gateway) mine(view *service.GatewayView, fenced bool) *service.GatewayV
 		}
 		return &service.GatewayView{}
 	}
-	if !g.Placed {
-		return view
-	}
-	mine := *view
-	mine.Routers = nil
-	for _, r := range view.Routers {
-		if view.Placement[r.TR.ID] == g.Node {
-			mine.Routers = append(mine.Routers, r)
-		}
-	}
-	return &mine
+	return view
 }
 
 func earliest(a, b time.Duration) time.Duration {
@@ -464,7 +508,7 @@ func (g *Gateway) ready(router, cell string) error {
 	if st := g.routers.Status()[router]; st.Kind != reconcile.Done {
 		return fmt.Errorf("the transit router %s is not applied yet: %w", router, errWaiting)
 	}
-	if cell != "" {
+	if _, elsewhere := g.built.remote[cell]; cell != "" && !elsewhere {
 		if st := g.cells.Status()[cell]; st.Kind != reconcile.Done {
 			return fmt.Errorf("the tunnel is not applied yet: %w", errWaiting)
 		}

@@ -31,10 +31,22 @@ type fakeStore struct {
 	view    *service.GatewayView
 	reports map[string][]service.Report
 	objects map[string]service.ObjectStatus
+	// negotiation is the last negotiation state reported per cell (as the service keeps it).
+	negotiation map[string]string
 }
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{reports: map[string][]service.Report{}, objects: map[string]service.ObjectStatus{}}
+	return &fakeStore{reports: map[string][]service.Report{}, objects: map[string]service.ObjectStatus{}, negotiation: map[string]string{}}
+}
+
+func (s *fakeStore) Negotiations(_ context.Context, ids []string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, id := range ids {
+		out[id] = s.negotiation[id]
+	}
+	return out, nil
 }
 
 func (s *fakeStore) set(v service.GatewayView) {
@@ -56,6 +68,9 @@ func (s *fakeStore) ReportConnection(_ context.Context, vco string, r service.Re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reports[vco] = append(s.reports[vco], r)
+	if r.Observed.Negotiation != "" {
+		s.negotiation[vco] = r.Observed.Negotiation
+	}
 	return nil
 }
 
@@ -125,7 +140,7 @@ func (d *fakeDriver) UpdateRouter(_ context.Context, r dataplane.Router) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range r.Cells {
-		if _, ok := d.cells[c.ID()]; !ok {
+		if _, ok := d.cells[c.ID()]; !ok && c.Remote == nil { // a remote cell's link is the router's own
 			return fmt.Errorf("link of %s missing: %w", c.ID(), dataplane.ErrWaiting)
 		}
 	}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -40,11 +42,45 @@ type NodeOptions struct {
 	LeaseTTL time.Duration
 	// Gateway configures the data plane as the server's --gateway does (Mode is ignored).
 	Gateway GatewayOptions
+	// Underlay is where links to other gateway nodes leave (a tunnel placed on a node of
+	// its zone apart from its transit router, an inter-region connection between routers
+	// on two nodes): VXLAN over Interface (in namespace Netns, "" = the node's own) from
+	// and to Address, UDP port Port (default 4789, the same on every node). Without it
+	// nothing is placed here that needs such a link.
+	Underlay UnderlayOptions
 	// KeepDataPlane leaves the data plane running when the node stops (for an upgrade in
 	// place: a restarted node takes it over); by default stopping removes it and the
 	// registration, so the node's routers move at once.
 	KeepDataPlane bool
 	Log           *slog.Logger
+}
+
+// UnderlayOptions are a node's --underlay-* flags.
+type UnderlayOptions struct {
+	Netns, Interface, Address string
+	Port                      int
+}
+
+// open checks the underlay: the interface exists, the address is an IPv4 address, the
+// port a port. Zero options: no underlay (nil).
+func (u UnderlayOptions) open(ctx context.Context) (*gateway.Underlay, error) {
+	if u.Interface == "" && u.Address == "" && u.Netns == "" {
+		return nil, nil
+	}
+	port := cmp.Or(u.Port, config.DefaultVXLANPort)
+	a, err := netip.ParseAddr(u.Address)
+	switch {
+	case u.Interface == "" || u.Address == "":
+		return nil, errors.New("a node's underlay needs --underlay-interface (the interface links to other nodes leave by) and --underlay-address (this node's address on it)")
+	case err != nil || !a.Is4():
+		return nil, fmt.Errorf("--underlay-address %q: want this node's IPv4 address on the underlay", u.Address)
+	case port < 1 || port > 65535:
+		return nil, fmt.Errorf("--underlay-port %d: want 1 to 65535", port)
+	}
+	if _, err := nsutil.IPn(ctx, u.Netns, "link", "show", u.Interface); err != nil {
+		return nil, fmt.Errorf("--underlay-interface %s: %w", u.Interface, err)
+	}
+	return &gateway.Underlay{Netns: u.Netns, Interface: u.Interface, Addr: a, Port: uint16(port)}, nil
 }
 
 // DefaultLeaseTTL is a gateway node's default lease.
@@ -99,6 +135,10 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 	if _, err := os.Stat(o.SecretKeyFile); err != nil {
 		return nil, fmt.Errorf("--secret-key-file: %w (copy the servers' key file here)", err)
 	}
+	underlay, err := o.Underlay.open(ctx)
+	if err != nil {
+		return nil, err
+	}
 	box, err := secret.LoadKey(o.SecretKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("--secret-key-file: %w", err)
@@ -114,7 +154,11 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		st.Close()
 		return nil, fmt.Errorf("secret key %s: %w", o.SecretKeyFile, err)
 	}
-	n.reg = &registration{svc: n.Service, leaser: st, node: service.GatewayNode{Node: o.Node, Zone: o.Zone, Address: o.Address, Capacity: o.Capacity}, ttl: o.LeaseTTL, log: o.Log}
+	reg := service.GatewayNode{Node: o.Node, Zone: o.Zone, Address: o.Address, Capacity: o.Capacity}
+	if underlay != nil {
+		reg.Underlay = netip.AddrPortFrom(underlay.Addr, underlay.Port).String()
+	}
+	n.reg = &registration{svc: n.Service, leaser: st, node: reg, ttl: o.LeaseTTL, log: o.Log}
 	if err := untilReachable(ctx, o.Log, func() error { return n.reg.renew(ctx) }); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("register gateway node %s: %w", o.Node, err)
@@ -123,6 +167,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
+	n.Gateway.Layout.Underlay = underlay
 	n.Gateway.Node, n.Gateway.Placed, n.Gateway.Fenced = o.Node, true, n.reg.fenced
 	return n, nil
 }

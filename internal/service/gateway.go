@@ -31,6 +31,11 @@ type GatewayView struct {
 	Placement map[string]string
 	// VPCBindings are the admin's VPC bindings (BindVpc), by VPC ID.
 	VPCBindings map[string]config.VPCBinding
+	// Underlays are the registered gateway nodes' underlays (their VXLAN endpoints), by
+	// node: links between objects that run on two nodes go between these. Read with the
+	// placements: a node's underlay is there before anything that needs it is placed
+	// on the node.
+	Underlays map[string]netip.AddrPort
 }
 
 // GatewayRouter is one transit router as the data plane sees it.
@@ -114,6 +119,18 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 	}
 	for tr, p := range placements {
 		view.Placement[tr] = p.Node
+	}
+	nodes, err := s.GatewayNodes(ctx)
+	if err != nil {
+		return view, err
+	}
+	for _, n := range nodes {
+		if a, ok := n.UnderlayAddr(); ok {
+			if view.Underlays == nil {
+				view.Underlays = map[string]netip.AddrPort{}
+			}
+			view.Underlays[n.Node] = a
+		}
 	}
 	if view.VPCBindings, err = s.vpcBindings(ctx); err != nil {
 		return view, err
@@ -307,6 +324,24 @@ type Observed struct {
 }
 
 func observedKeyOf(vco string) string { return obsPrefix + "vco/" + vco }
+
+// Negotiations reads the negotiation states data planes reported for connections or
+// tunnels ("" for one with none): a gateway node follows the tunnels of its routers whose
+// cells run on other nodes by it.
+func (s *Service) Negotiations(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		kv, ok, err := s.st.Get(ctx, observedKeyOf(id))
+		if err != nil {
+			return nil, err
+		}
+		var o Observed
+		if ok && json.Unmarshal(kv.Value, &o) == nil {
+			out[id] = o.Negotiation
+		}
+	}
+	return out, nil
+}
 
 // BGPRoutesKey is where a data plane records the routes a connection learned over BGP
 // (a JSON list of LearnedRoute), so they enter the routing engine.

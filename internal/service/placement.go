@@ -1,9 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -36,14 +38,26 @@ type GatewayNode struct {
 	Region  string `json:"Region"`
 	Address string `json:"Address,omitempty"`
 	// Capacity is how many connections the node takes (0: no limit).
-	Capacity     int       `json:"Capacity,omitempty"`
+	Capacity int `json:"Capacity,omitempty"`
+	// Underlay is where the node's links to other nodes end (its VXLAN VTEP: address and
+	// UDP port), "" when it has none: then nothing is placed on it that needs a link to
+	// another node, and its routers' inter-region connections to other nodes have no link.
+	Underlay     string    `json:"Underlay,omitempty"`
 	Started      time.Time `json:"Started"`
 	LeaseExpires time.Time `json:"LeaseExpires"`
 	// Alive: the node's lease runs (its key under /cluster/alive/ exists). Set when read.
 	Alive bool `json:"-"`
 }
 
-// Placement says which gateway node runs a transit router.
+// UnderlayAddr is the node's underlay as an address and port (ok false: none, or not
+// one).
+func (n GatewayNode) UnderlayAddr() (netip.AddrPort, bool) {
+	a, err := netip.ParseAddrPort(n.Underlay)
+	return a, err == nil && a.Addr().Is4()
+}
+
+// Placement says which gateway node runs a transit router, or a tunnel of a dual-tunnel
+// connection (keyed by the tunnel's ID) when gateway nodes run in several zones.
 type Placement struct {
 	Node  string    `json:"node"`
 	Since time.Time `json:"since"`
@@ -54,6 +68,9 @@ type Placement struct {
 func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl time.Duration) (GatewayNode, error) {
 	if !model.SafeID(n.Node) {
 		return n, fmt.Errorf("gateway node name %q: want 1 to 64 letters, digits, '-', '_' or '.'", n.Node)
+	}
+	if _, ok := n.UnderlayAddr(); n.Underlay != "" && !ok {
+		return n, fmt.Errorf("underlay %q: want an IPv4 address and a port, e.g. 10.0.0.1:4789", n.Underlay)
 	}
 	region, ok := s.cfg.RegionOfZone(n.Zone)
 	if !ok {
@@ -175,6 +192,14 @@ type PlacedRouter struct {
 	ID, Region  string
 	Connections []string // vco IDs
 	Zones       []string // the connections' zones, one per connection
+	// Tunnels are the tunnels of its dual-tunnel connections, each placed on a node of
+	// its own zone when there is one.
+	Tunnels []PlacedTunnel
+}
+
+// PlacedTunnel is one tunnel of a dual-tunnel connection and the zone of its gateway IP.
+type PlacedTunnel struct {
+	ID, Connection, Zone string
 }
 
 // PlacementInput reads the active transit routers with their connections' zones, the
@@ -210,6 +235,9 @@ func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
 				r.Connections = append(r.Connections, v.ID)
 				for _, u := range v.Units() {
 					r.Zones = append(r.Zones, u.ZoneNo)
+					if v.Dual() {
+						r.Tunnels = append(r.Tunnels, PlacedTunnel{ID: u.ID, Connection: v.ID, Zone: u.ZoneNo})
+					}
 				}
 			}
 		}
@@ -220,10 +248,16 @@ func (s *Service) PlacementInput(ctx context.Context) (PlacementInput, error) {
 
 // Move is a change of placement, with why.
 type Move struct {
-	Router   string
+	Router string
+	// Tunnel, when set, is the tunnel of one of the router's connections that moves (on
+	// its own, to a node of its zone); otherwise the router moves.
+	Tunnel   string
 	From, To string // "" = none
 	Reason   string
 }
+
+// Key is what moves: the tunnel, or the router.
+func (m Move) Key() string { return cmp.Or(m.Tunnel, m.Router) }
 
 // ApplyPlacement writes placement changes, each with a line in the log of every
 // connection of the router (a move is something its owner sees). A change whose router's
@@ -235,7 +269,7 @@ func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections 
 	now := s.now().UTC()
 	return s.update(ctx, func(t *txn) error {
 		for _, m := range moves {
-			key := placementPrefix + m.Router
+			key := placementPrefix + m.Key()
 			var cur Placement
 			ok, err := t.get(key, &cur)
 			if err != nil {
@@ -248,6 +282,20 @@ func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections 
 				t.del(key)
 			} else if err := t.put(key, Placement{Node: m.To, Since: now}); err != nil {
 				return err
+			}
+			if m.Tunnel != "" {
+				// A tunnel's line goes to its own log (DescribeVpnConnectionLogs with TunnelId).
+				if m.To == "" {
+					continue // the tunnel is gone
+				}
+				msg := fmt.Sprintf("gateway: tunnel %s now runs on gateway node %s (%s)", m.Tunnel, m.To, m.Reason)
+				if m.From != "" {
+					msg = fmt.Sprintf("gateway: tunnel %s moved from gateway node %s to %s (%s)", m.Tunnel, m.From, m.To, m.Reason)
+				}
+				if err := appendLogAt(t, m.Tunnel, LogLine{Time: now, Message: msg}); err != nil {
+					return err
+				}
+				continue
 			}
 			for _, vco := range connections[m.Router] {
 				msg := fmt.Sprintf("gateway: transit router %s now runs on gateway node %s", m.Router, m.To)
@@ -286,9 +334,28 @@ func (s *Service) DescribeGatewayNodes(ctx context.Context, c Caller) ([]Gateway
 	for _, n := range in.Nodes {
 		v := GatewayNodeView{GatewayNode: n, TransitRouters: []string{}, Connections: []string{}}
 		for _, r := range in.Routers {
-			if in.Current[r.ID].Node == n.Node {
+			routerHere := in.Current[r.ID].Node == n.Node
+			if routerHere {
 				v.TransitRouters = append(v.TransitRouters, r.ID)
-				v.Connections = append(v.Connections, r.Connections...)
+			}
+			tunnels := map[string][]PlacedTunnel{}
+			for _, t := range r.Tunnels {
+				tunnels[t.Connection] = append(tunnels[t.Connection], t)
+			}
+			for _, vco := range r.Connections {
+				if len(tunnels[vco]) == 0 {
+					if routerHere {
+						v.Connections = append(v.Connections, vco)
+					}
+					continue
+				}
+				// A tunnel runs where it is placed, or with its router.
+				for _, t := range tunnels[vco] {
+					p, ok := in.Current[t.ID]
+					if ok && p.Node == n.Node || !ok && routerHere {
+						v.Connections = append(v.Connections, vco+"/"+t.ID)
+					}
+				}
 			}
 		}
 		out = append(out, v)
