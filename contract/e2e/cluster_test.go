@@ -19,6 +19,7 @@ import (
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 
+	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 	"opencen/internal/rpc"
@@ -70,6 +71,7 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	c.world = &world{t: t, ctx: ctx, lab: l, dir: dir}
+	c.world.charonOf = c.charonOf
 	t.Cleanup(func() {
 		// Nodes first (each removes its data plane), then what a killed node left, then the lab.
 		bg := context.Background()
@@ -114,8 +116,8 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-// startNode runs `opencen gateway` as its own process.
-func (c *cluster) startNode(name, zone string) *gatewayNode {
+// startNode runs `opencen gateway` as its own process, with extra flags.
+func (c *cluster) startNode(name, zone string, extra ...string) *gatewayNode {
 	c.t.Helper()
 	n := &gatewayNode{name: name, zone: zone, prefix: "g" + randomSuffix(), runDir: filepath.Join(c.dir, "node-"+name), logPath: filepath.Join(c.dir, "node-"+name+".log")}
 	logF, err := os.Create(n.logPath)
@@ -126,6 +128,7 @@ func (c *cluster) startNode(name, zone string) *gatewayNode {
 	args := append([]string{"gateway", "--node", name, "--zone", zone, "--address", "node-" + name + ".lab",
 		"--wan-netns", c.lab.WANNetns, "--wan-bridge", lab.Bridge, "--wan-bits", "15",
 		"--dataplane-prefix", n.prefix, "--dataplane-run-dir", n.runDir, "--log-level", "debug"}, c.args...)
+	args = append(args, extra...)
 	n.cmd = exec.Command(c.bin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = logF, logF
 	if err := n.cmd.Start(); err != nil {
@@ -166,7 +169,7 @@ func (c *cluster) stopNode(n *gatewayNode, sig syscall.Signal) {
 
 // nodeView is one node of DescribeGatewayNodes.
 type nodeView struct {
-	Node, Zone, Address, LeaseExpires string
+	Node, Zone, Address, LeaseExpires, Underlay string
 	Alive                             bool
 	TransitRouters, Connections       []string
 }
@@ -216,6 +219,25 @@ func (c *cluster) node(name string) (nodeView, bool) {
 		}
 	}
 	return nodeView{}, false
+}
+
+// charonOf is the charon of a connection's or a tunnel's cell on the node that runs it
+// (admin gateway list: "vco-..." or "vco-.../tun-..."); a charon nobody runs when none does.
+func (c *cluster) charonOf(id string) nsutil.Charon {
+	for _, n := range c.nodesNow() {
+		for _, conn := range n.Connections {
+			if conn != id && !strings.HasSuffix(conn, "/"+id) {
+				continue
+			}
+			gn := c.nodes[n.Node]
+			drv, err := dataplane.NewNetns(dataplane.NetnsOptions{Prefix: gn.prefix, RunDir: gn.runDir, WANBridge: "unused"})
+			if err != nil {
+				c.t.Fatal(err)
+			}
+			return drv.CharonOf(id)
+		}
+	}
+	return nsutil.Charon{Netns: "none", Dir: c.dir + "/no-such-cell"}
 }
 
 // runs names the node that runs tr ("" for none).

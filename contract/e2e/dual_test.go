@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"opencen/internal/dataplane"
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
 )
@@ -85,7 +84,7 @@ func (w *world) waitTunnels(d dualConnection) {
 	w.t.Helper()
 	for i, tun := range d.tunnels {
 		w.waitFor(tun+" established", 60*time.Second, func() bool { return w.tunnelStatus(d.vco, tun) == "ipsec_sa_established" })
-		cell := w.in.Gateway.Driver.(*dataplane.Netns).CharonOf(tun)
+		cell := w.charonOf(tun)
 		if _, err := d.dcs[i].WaitSameIKE(w.ctx, cell, 8*time.Second); err != nil {
 			w.t.Fatalf("%s: %v", tun, err)
 		}

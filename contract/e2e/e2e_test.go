@@ -66,6 +66,8 @@ type world struct {
 	dir string
 	// admin binds the lab's VPC hosts to their VPCs, as an operator binds real segments.
 	admin *rpc.Client
+	// charonOf is the charon of a connection's (or tunnel's) cell, wherever it runs.
+	charonOf func(id string) nsutil.Charon
 }
 
 func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
@@ -112,6 +114,7 @@ func newWorldWith(t testing.TB, prepare func(w *world, cfg *config.Config, o *se
 		t.Fatal(err)
 	}
 	w.in = in
+	w.charonOf = in.Gateway.Driver.(*dataplane.Netns).CharonOf
 	srv := httptest.NewServer(in.Handler)
 	done := make(chan struct{}, 1)
 	go func() { _ = in.Lifecycle.Run(ctx); done <- struct{}{} }()
@@ -401,7 +404,7 @@ func (w *world) waitEstablished(vco string) {
 // INITIAL_CONTACT without a word), or traffic stops until DPD notices.
 func (w *world) waitAgreed(c connection) {
 	w.t.Helper()
-	cell := w.in.Gateway.Driver.(*dataplane.Netns).CharonOf(c.vco)
+	cell := w.charonOf(c.vco)
 	// The cell deletes IKEv2 duplicates after a second (it looks every 2 s); charon deletes
 	// IKEv1 ones ten seconds after the newer came up, and the cell what charon left at 13 s.
 	within := 8 * time.Second

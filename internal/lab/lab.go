@@ -8,6 +8,8 @@
 //	<prefix>wan          the WAN: bridge br0
 //	<prefix>dc-<name>    a data center: wan0 (its public address), the host address of its
 //	                     subnet on lo, charon (kernel-libipsec) in its own mount namespace
+//	<prefix>host-<name>  a simulated machine's network stack: wan0 on the WAN (a gateway
+//	                     node's underlay when a cluster runs on one machine)
 //	<prefix>vpc-<name>   a VPC host: a bridge br-vpc (the VPC's network segment, as an
 //	                     operator's) holding the first host address of the VPC CIDR, with
 //	                     a default route via the VPC's gateway address; the VPC is bound
@@ -254,6 +256,41 @@ type VPCHost struct {
 	Gateway netip.Prefix
 }
 
+// Host is a simulated machine's own network stack on the WAN: a gateway node's underlay,
+// when a cluster's nodes run on one machine (each node's links to other nodes leave from
+// its host, as they would from its machine).
+type Host struct {
+	Name, Netns string
+	// Addr is the host's address on its wan0, inside WAN.
+	Addr netip.Prefix
+}
+
+// HostInterface is a host's link to the WAN.
+const HostInterface = "wan0"
+
+// AddHost creates a host: namespace <prefix>host-<name> with wan0 (addr, inside WAN) on
+// the WAN bridge.
+func (l *Lab) AddHost(ctx context.Context, name string, addr netip.Prefix) (*Host, error) {
+	if !WAN.Contains(addr.Addr()) {
+		return nil, fmt.Errorf("host %s: address %v is outside %v", name, addr, WAN)
+	}
+	h := &Host{Name: name, Netns: l.Prefix + "host-" + name, Addr: addr}
+	if err := nsutil.AddNetns(ctx, h.Netns); err != nil {
+		return nil, err
+	}
+	peer := l.Prefix + "h" + hash8(name)
+	if _, err := nsutil.IP(ctx, "link", "add", HostInterface, "netns", h.Netns, "type", "veth", "peer", "name", peer, "netns", l.WANNetns); err != nil {
+		return nil, err
+	}
+	if err := nsutil.IPBatch(ctx, l.WANNetns, []string{"link set " + peer + " master " + Bridge + " up"}); err != nil {
+		return nil, err
+	}
+	if err := nsutil.IPBatch(ctx, h.Netns, []string{"addr add " + addr.String() + " dev " + HostInterface, "link set " + HostInterface + " up"}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
 // AddVPCHost creates a VPC host: its namespace and bridge, configured as an operator
 // would. Bind the VPC to it (Binding) for the data plane to link a transit router in; the
 // data plane's older namespace link (dataplane.VPCLink{Netns: h.Netns}) works too, and
@@ -324,7 +361,7 @@ func Cleanup(ctx context.Context, prefix, runDir string) error {
 	}
 	var mine []string
 	for _, ns := range nss {
-		if ns == prefix+"wan" || strings.HasPrefix(ns, prefix+"dc-") || strings.HasPrefix(ns, prefix+"vpc-") {
+		if ns == prefix+"wan" || strings.HasPrefix(ns, prefix+"dc-") || strings.HasPrefix(ns, prefix+"vpc-") || strings.HasPrefix(ns, prefix+"host-") {
 			mine = append(mine, ns)
 		}
 	}

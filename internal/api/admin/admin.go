@@ -230,7 +230,7 @@ func (h handlers) gatewayNodes(ctx context.Context, r *rpc.Request) (rpc.Object,
 	}
 	items := []rpc.Object{}
 	for _, n := range nodes {
-		items = append(items, rpc.Object{"Node": n.Node, "Zone": n.Zone, "RegionId": n.Region, "Address": n.Address,
+		items = append(items, rpc.Object{"Node": n.Node, "Zone": n.Zone, "RegionId": n.Region, "Address": n.Address, "Underlay": n.Underlay,
 			"Capacity": n.Capacity, "Started": n.Started.UTC().Format(time.RFC3339), "LeaseExpires": n.LeaseExpires.UTC().Format(time.RFC3339),
 			"Alive": n.Alive, "TransitRouters": n.TransitRouters, "Connections": n.Connections})
 	}
