@@ -170,8 +170,8 @@ func (c *cluster) stopNode(n *gatewayNode, sig syscall.Signal) {
 // nodeView is one node of DescribeGatewayNodes.
 type nodeView struct {
 	Node, Zone, Address, LeaseExpires, Underlay string
-	Alive                             bool
-	TransitRouters, Connections       []string
+	Alive                                       bool
+	TransitRouters, Connections                 []string
 }
 
 func (c *cluster) nodesNow() []nodeView {

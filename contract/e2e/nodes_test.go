@@ -3,8 +3,10 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +103,28 @@ func TestNodesLinked(t *testing.T) {
 	if err := sh.vpcHost.Ping(c.ctx, hz.vpcHost.Addr, 3); err != nil {
 		t.Fatalf("VPC in shanghai -> VPC in hangzhou: %v", err)
 	}
+
+	// The slave's node is lost (its process and charons killed, its namespaces gone, as a
+	// machine loss leaves it): with no other node in its zone the slave runs with its
+	// router, as a local cell; the master carries traffic meanwhile, and the slave takes
+	// over again when the master's path dies.
+	lost := c.nodes[where[1]]
+	c.stopNode(lost, syscall.SIGKILL)
+	if out, err := exec.CommandContext(c.ctx, c.bin, "gateway", "cleanup", "--dataplane-prefix", lost.prefix, "--dataplane-run-dir", lost.runDir).CombinedOutput(); err != nil {
+		t.Fatalf("remove the lost node's data plane: %v\n%s", err, out)
+	}
+	if err := master.Ping(c.ctx, hz.vpcHost.Addr, 3); err != nil {
+		t.Fatalf("data center -> VPC over the master, the slave's node lost: %v", err)
+	}
+	c.waitFor("the slave placed with its router", 40*time.Second, func() bool { return c.runsConn(d.vco+"/"+d.tunnels[1]) == home })
+	if want := fmt.Sprintf("tunnel %s moved from gateway node %s to %s", d.tunnels[1], where[1], home); !strings.Contains(c.tunnelLogs(d.vco, d.tunnels[1]), want) {
+		t.Errorf("the slave's log lacks %q", want)
+	}
+	c.waitTunnels(d)
+	if _, err := c.failMaster(hz, d, hz.vpcHost.Addr); err != nil {
+		t.Fatalf("the slave on its router's node: %v", err)
+	}
+	c.restoreMaster(hz, d)
 }
 
 // tunnelLogs is a tunnel's DescribeVpnConnectionLogs.

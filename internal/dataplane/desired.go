@@ -255,6 +255,19 @@ func (d *Desired) Validate() error {
 	routers := map[string]bool{}
 	cells := map[string]string{}
 	wans := map[netip.Addr]string{}
+	addCell := func(router string, c Cell) {
+		if err := c.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("router %s: %w", router, err))
+		}
+		if other, ok := cells[c.ID()]; ok {
+			errs = append(errs, fmt.Errorf("cell %s appears in routers %s and %s", c.ID(), other, router))
+		}
+		cells[c.ID()] = router
+		if other, ok := wans[c.WANAddr.Addr()]; ok && c.WANAddr.IsValid() {
+			errs = append(errs, fmt.Errorf("cells %s and %s share the WAN address %s", other, c.ID(), c.WANAddr.Addr()))
+		}
+		wans[c.WANAddr.Addr()] = c.ID()
+	}
 	for _, r := range d.Routers {
 		if routers[r.ID] {
 			errs = append(errs, fmt.Errorf("router %s appears twice", r.ID))
@@ -264,38 +277,16 @@ func (d *Desired) Validate() error {
 			errs = append(errs, err)
 		}
 		for _, c := range r.Cells {
-			if c.Remote != nil {
-				continue // its cell runs on another node: only its link is here
+			if c.Remote == nil { // else its cell runs on another node: only its link is here
+				addCell(r.ID, c)
 			}
-			if err := c.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("router %s: %w", r.ID, err))
-			}
-			if other, ok := cells[c.ID()]; ok {
-				errs = append(errs, fmt.Errorf("cell %s appears in routers %s and %s", c.ID(), other, r.ID))
-			}
-			cells[c.ID()] = r.ID
-			if other, ok := wans[c.WANAddr.Addr()]; ok && c.WANAddr.IsValid() {
-				errs = append(errs, fmt.Errorf("cells %s and %s share the WAN address %s", other, c.ID(), c.WANAddr.Addr()))
-			}
-			wans[c.WANAddr.Addr()] = c.ID()
 		}
 	}
 	for _, h := range d.Hosted {
-		c := h.Cell
-		if err := c.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("router %s: %w", h.Router, err))
+		if h.Cell.Remote == nil {
+			errs = append(errs, fmt.Errorf("cell %s of router %s on another node has no link to it", h.Cell.ID(), h.Router))
 		}
-		if c.Remote == nil {
-			errs = append(errs, fmt.Errorf("cell %s of router %s on another node has no link to it", c.ID(), h.Router))
-		}
-		if other, ok := cells[c.ID()]; ok {
-			errs = append(errs, fmt.Errorf("cell %s appears in routers %s and %s", c.ID(), other, h.Router))
-		}
-		cells[c.ID()] = h.Router
-		if other, ok := wans[c.WANAddr.Addr()]; ok && c.WANAddr.IsValid() {
-			errs = append(errs, fmt.Errorf("cells %s and %s share the WAN address %s", other, c.ID(), c.WANAddr.Addr()))
-		}
-		wans[c.WANAddr.Addr()] = c.ID()
+		addCell(h.Router, h.Cell)
 	}
 	slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

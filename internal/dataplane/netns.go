@@ -495,17 +495,12 @@ func (d *Netns) remoteCellLink(ctx context.Context, rns string, c Cell) error {
 	if err != nil {
 		return err
 	}
-	alias, made, err := d.vxlanDevice(ctx, rns, att, att, c.AttachmentID, rl, c.Remote)
+	alias, dev, err := d.vxlanDevice(ctx, rns, att, att, c.AttachmentID, rl, c.Remote)
 	if err != nil {
 		return err
 	}
-	if made {
-		if rl, err = d.net.Links(ctx, rns); err != nil {
-			return err
-		}
-	}
-	ops := linkOp(rl[att], att, cellMTU, alias, "")
-	ops = append(ops, addrOps(rl[att], att, []netip.Prefix{c.LinkAddr})...)
+	ops := linkOp(dev, att, cellMTU, alias, "")
+	ops = append(ops, addrOps(dev, att, []netip.Prefix{c.LinkAddr})...)
 	return d.net.Change(ctx, rns, ops)
 }
 
@@ -523,16 +518,11 @@ func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
 	alias := p.AttachmentID
 	if p.Remote != nil {
 		// The other router runs on another node, which makes its own end.
-		a, made, err := d.vxlanDevice(ctx, rns, link, link, p.AttachmentID, rl, p.Remote)
+		a, dev, err := d.vxlanDevice(ctx, rns, link, link, p.AttachmentID, rl, p.Remote)
 		if err != nil {
 			return err
 		}
-		if made {
-			if rl, err = d.net.Links(ctx, rns); err != nil {
-				return err
-			}
-		}
-		return d.peerEnd(ctx, rns, link, rl[link], a, p)
+		return d.peerEnd(ctx, rns, link, dev, a, p)
 	}
 	if l, ok := rl[link]; ok && l.Info.Kind != "veth" { // a link to another node before
 		if err := d.net.DeleteLink(ctx, rns, link); err != nil {
@@ -762,16 +752,11 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 			return fmt.Errorf("bridge port: %w", err)
 		}
 	case g.VXLAN != nil:
-		a, made, err := d.vxlanDevice(ctx, rns, rlink, rlink, v.AttachmentID, rl, g)
+		a, dev, err := d.vxlanDevice(ctx, rns, rlink, rlink, v.AttachmentID, rl, g)
 		if err != nil {
 			return fmt.Errorf("%w: bind the VPC with the interface VXLAN packets leave by", err)
 		}
-		alias = a
-		if made {
-			if err := reload(); err != nil {
-				return err
-			}
-		}
+		alias, rl[rlink] = a, dev
 	}
 	ops := linkOp(rl[rlink], rlink, 0, alias, "")
 	addr := addrOps(rl[rlink], rlink, []netip.Prefix{v.RouterAddr})
@@ -793,8 +778,17 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 // device of another segment (or another kind of link) is replaced. A new device is made
 // on the underlay as tmp (a name no other object made side by side uses), moved into ns
 // and renamed. It returns the alias the device is to carry (id and the segment's tag:
-// a changed segment is seen by it) and whether it made the device.
-func (d *Netns) vxlanDevice(ctx context.Context, ns, name, tmp, id string, have map[string]ipLink, g *Segment) (alias string, made bool, err error) {
+// a changed segment is seen by it) and the device as it is now.
+func (d *Netns) vxlanDevice(ctx context.Context, ns, name, tmp, id string, have map[string]ipLink, g *Segment) (alias string, dev ipLink, err error) {
+	alias, made, err := d.ensureVXLAN(ctx, ns, name, tmp, id, have, g)
+	if err != nil || !made {
+		return alias, have[name], err
+	}
+	now, err := d.net.Links(ctx, ns)
+	return alias, now[name], err
+}
+
+func (d *Netns) ensureVXLAN(ctx context.Context, ns, name, tmp, id string, have map[string]ipLink, g *Segment) (alias string, made bool, err error) {
 	where := "the gateway's namespace"
 	if g.Netns != "" {
 		where = "namespace " + g.Netns
@@ -929,11 +923,11 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 			}
 			delete(cl, rtr)
 		}
-		a, made, err := d.vxlanDevice(ctx, cns, rtr, d.opts.Prefix+"x"+hash8(c.ID()), "rtr", cl, c.Remote)
+		a, dev, err := d.vxlanDevice(ctx, cns, rtr, d.opts.Prefix+"x"+hash8(c.ID()), "rtr", cl, c.Remote)
 		if err != nil {
 			return fmt.Errorf("link to router %s on another node: %w", routerID, err)
 		}
-		rtrAlias, created = a, created || made
+		rtrAlias, cl[rtr] = a, dev
 	} else {
 		if l, ok := cl[rtr]; ok && l.Info.Kind != "veth" { // its router ran on another node before
 			if err := d.net.DeleteLink(ctx, cns, rtr); err != nil {
