@@ -59,14 +59,15 @@ func TestNodesLinked(t *testing.T) {
 	c.waitFor("a node to run "+hz.tr, 20*time.Second, func() bool { return c.runs(hz.tr) != "" })
 	home := c.runs(hz.tr)
 	var where [2]string
-	c.waitFor("both tunnels placed", 20*time.Second, func() bool {
+	// (A tunnel not placed yet is listed with its router.)
+	c.waitFor("the tunnels placed on two nodes", 20*time.Second, func() bool {
 		for i, tun := range d.tunnels {
 			where[i] = c.runsConn(d.vco + "/" + tun)
 		}
-		return where[0] != "" && where[1] != ""
+		return where[0] != "" && where[1] != "" && where[0] != where[1]
 	})
-	if where[0] == where[1] || (where[0] != home && where[1] != home) {
-		t.Fatalf("tunnels on %v and the router on %s: want the tunnels on the two hangzhou nodes, one with the router", where, home)
+	if where[0] != home && where[1] != home {
+		t.Fatalf("tunnels on %v and the router on %s: want one of them with the router", where, home)
 	}
 	for i, tun := range d.tunnels {
 		want := fmt.Sprintf("tunnel %s now runs on gateway node %s", tun, where[i])

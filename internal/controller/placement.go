@@ -73,7 +73,7 @@ func (p *Placement) Once(ctx context.Context) error {
 		conns[r.ID] = r.Connections
 	}
 	for _, m := range moves {
-		p.Log.Info("placement", "tr", m.Router, "from", m.From, "to", m.To, "reason", m.Reason)
+		p.Log.Info("placement", "tr", m.Router, "tunnel", m.Tunnel, "from", m.From, "to", m.To, "reason", m.Reason)
 	}
 	return p.Store.ApplyPlacement(ctx, moves, conns)
 }
@@ -81,8 +81,9 @@ func (p *Placement) Once(ctx context.Context) error {
 // Decide places every router that has no live node of its region: on the live node of its
 // region in the zone of most of its connections, then the one with the fewest connections
 // placed on it (within its capacity when it has one), then by name. A router whose node is
-// alive stays. Placements of routers that are gone are removed. No live node in a region:
-// its routers keep their (dead) placement until one comes.
+// alive stays. Then the tunnels of dual-tunnel connections (placeTunnels). Placements of
+// routers and tunnels that are gone are removed. No live node in a region: its routers
+// keep their (dead) placement until one comes.
 func Decide(in service.PlacementInput, now time.Time) []service.Move {
 	load := map[string]int{}
 	live := map[string]service.GatewayNode{}
@@ -154,7 +155,7 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 			tunnels[t.ID] = true
 		}
 	}
-	moves = append(moves, placeTunnels(in, live, home)...)
+	moves = append(moves, placeTunnels(in, live, home, load, now)...)
 	for id, cur := range in.Current {
 		if _, _, tunnel := model.TunnelOf(id); tunnel && !tunnels[id] {
 			moves = append(moves, service.Move{Tunnel: id, From: cur.Node, To: "", Reason: "the tunnel is gone"})
@@ -168,20 +169,35 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 	return moves
 }
 
+// settleTime is how long a node must have been alive before a tunnel that runs with its
+// router moves back to it: a node that restarts in a loop does not pull a working tunnel
+// off its router's node (and renegotiate it) at every start.
+const settleTime = 30 * time.Second
+
 // placeTunnels puts each tunnel of a dual-tunnel connection on a live node of its
 // router's region in the tunnel's own zone, so that the two tunnels (whose gateway IPs are
 // in two zones) run on two machines: its router's node when that is in the zone, else
-// the node of the zone with the fewest tunnels, then by name. A tunnel stays on a live
-// node of its zone. With no node in its zone (or no underlay to link it by), it runs
-// with its router. Routers with no live node keep their tunnels where they are.
-func placeTunnels(in service.PlacementInput, live map[string]service.GatewayNode, home map[string]string) []service.Move {
-	load := map[string]int{}
-	for id, cur := range in.Current {
-		if _, _, tunnel := model.TunnelOf(id); tunnel {
-			load[cur.Node]++
+// the node of the zone with the fewest connections and tunnels (within its capacity), then
+// by name. A tunnel stays on a live node of its zone. With no node in its zone that can
+// take it and be linked to its router's node (both need underlays on one port), it runs
+// with its router, and moves back to its zone once a node there has been alive for
+// settleTime. Routers with no live node keep their tunnels where they are. load counts the
+// connections of the routers placed on each node (Decide's); tunnels placed apart from
+// their router are added to their node's.
+func placeTunnels(in service.PlacementInput, live map[string]service.GatewayNode, home map[string]string, load map[string]int, now time.Time) []service.Move {
+	for _, r := range in.Routers {
+		for _, t := range r.Tunnels {
+			cur, placed := in.Current[t.ID]
+			if _, alive := live[cur.Node]; placed && alive && cur.Node != home[r.ID] {
+				load[cur.Node]++
+			}
 		}
 	}
-	linkable := func(n service.GatewayNode) bool { _, ok := n.UnderlayAddr(); return ok }
+	linkable := func(a, b service.GatewayNode) bool {
+		ua, oka := a.UnderlayAddr()
+		ub, okb := b.UnderlayAddr()
+		return oka && okb && ua.Port() == ub.Port()
+	}
 	var moves []service.Move
 	for _, r := range in.Routers {
 		h, ok := home[r.ID]
@@ -190,9 +206,19 @@ func placeTunnels(in service.PlacementInput, live map[string]service.GatewayNode
 		}
 		for _, t := range r.Tunnels {
 			cur, placed := in.Current[t.ID]
+			_, curAlive := live[cur.Node]
 			var zone []service.GatewayNode
 			for _, n := range live {
-				if n.Region == r.Region && n.Zone == t.Zone && (n.Node == h || linkable(n) && linkable(live[h])) {
+				if n.Region != r.Region || n.Zone != t.Zone {
+					continue
+				}
+				if n.Node == h || n.Node == cur.Node && curAlive {
+					zone = append(zone, n)
+					continue
+				}
+				fits := n.Capacity == 0 || load[n.Node] < n.Capacity
+				settled := !placed || !curAlive || now.Sub(n.Started) >= settleTime
+				if linkable(n, live[h]) && fits && settled {
 					zone = append(zone, n)
 				}
 			}
@@ -211,10 +237,12 @@ func placeTunnels(in service.PlacementInput, live map[string]service.GatewayNode
 			if placed && want == cur.Node {
 				continue
 			}
-			if placed {
+			if placed && curAlive && cur.Node != h {
 				load[cur.Node]--
 			}
-			load[want]++
+			if want != h {
+				load[want]++
+			}
 			moves = append(moves, service.Move{Router: r.ID, Tunnel: t.ID, From: cur.Node, To: want, Reason: reason})
 		}
 	}

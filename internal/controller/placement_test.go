@@ -114,6 +114,23 @@ func TestDecideTunnels(t *testing.T) {
 			Current: map[string]service.Placement{"tr-1": {Node: "a"}},
 		}, "[tr-1/tun-abc1:  -> a (zone cn-hangzhou-h, with transit router tr-1) " +
 			"tr-1/tun-abc2:  -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
+		{"back to its zone's node only once that has been alive a while", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, withStart(i, now.Add(-10*time.Second))},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}, "tun-abc2": {Node: "a"}},
+		}, "[]"},
+		{"back to its zone's node", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, withStart(i, now.Add(-time.Minute))},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}, "tun-abc2": {Node: "a"}},
+		}, "[tr-1/tun-abc2: a -> b (the node of zone cn-hangzhou-i; transit router tr-1 runs on a)]"},
+		{"nodes on two VXLAN ports cannot be linked", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual}, Nodes: []service.GatewayNode{h, node("b", "cn-hangzhou-i", alive, "10.0.0.2:4790")},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-abc1": {Node: "a"}},
+		}, "[tr-1/tun-abc2:  -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
+		{"a full node takes no tunnel", service.PlacementInput{
+			Routers: []service.PlacedRouter{dual, {ID: "tr-2", Region: "cn-hangzhou", Connections: []string{"vco-2"}, Zones: []string{"cn-hangzhou-i"}}},
+			Nodes:   []service.GatewayNode{h, withCapacity(i, 1)},
+			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tr-2": {Node: "b"}, "tun-abc1": {Node: "a"}},
+		}, "[tr-1/tun-abc2:  -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
 		{"a gone tunnel's placement goes", service.PlacementInput{
 			Routers: []service.PlacedRouter{{ID: "tr-1", Region: "cn-hangzhou"}}, Nodes: []service.GatewayNode{h},
 			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-vcoxx1": {Node: "a"}},
@@ -132,3 +149,7 @@ func TestDecideTunnels(t *testing.T) {
 		}
 	}
 }
+
+func withStart(n service.GatewayNode, at time.Time) service.GatewayNode { n.Started = at; return n }
+
+func withCapacity(n service.GatewayNode, c int) service.GatewayNode { n.Capacity = c; return n }

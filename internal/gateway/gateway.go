@@ -227,19 +227,21 @@ func (g *Gateway) forgetSignals(o objects) {
 // RemoteStates is what a gateway reads of the tunnels of its routers whose cells run on
 // other gateway nodes: the negotiation states those nodes reported (service.Service).
 type RemoteStates interface {
-	Negotiations(ctx context.Context, ids []string) (map[string]string, error)
+	// Negotiations takes tunnel ID -> the node that runs its cell.
+	Negotiations(ctx context.Context, on map[string]string) (map[string]string, error)
 }
 
 // followRemote reads the negotiation state of the tunnels whose cells run on other nodes
 // (what those nodes reported to the store) as their IPsec signals: traffic moves off a
-// tunnel whose remote cell went down as it does off a local one, one store read later.
+// tunnel whose remote cell went down as it does off a local one, one store read later;
+// off one whose node died when that node's lease runs out.
 // A tunnel that comes up for the first time starts its health check, as a local one does.
 func (g *Gateway) followRemote(ctx context.Context) {
 	rs, ok := g.Store.(RemoteStates)
 	if !ok || len(g.built.remote) == 0 {
 		return
 	}
-	states, err := rs.Negotiations(ctx, slices.Sorted(maps.Keys(g.built.remote)))
+	states, err := rs.Negotiations(ctx, g.built.remote)
 	if err != nil {
 		if ctx.Err() == nil {
 			g.Log.Warn("gateway: read the state of tunnels on other nodes", "err", err)

@@ -39,11 +39,11 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{reports: map[string][]service.Report{}, objects: map[string]service.ObjectStatus{}, negotiation: map[string]string{}}
 }
 
-func (s *fakeStore) Negotiations(_ context.Context, ids []string) (map[string]string, error) {
+func (s *fakeStore) Negotiations(_ context.Context, on map[string]string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]string{}
-	for _, id := range ids {
+	for id := range on {
 		out[id] = s.negotiation[id]
 	}
 	return out, nil

@@ -325,12 +325,25 @@ type Observed struct {
 
 func observedKeyOf(vco string) string { return obsPrefix + "vco/" + vco }
 
-// Negotiations reads the negotiation states data planes reported for connections or
-// tunnels ("" for one with none): a gateway node follows the tunnels of its routers whose
-// cells run on other nodes by it.
-func (s *Service) Negotiations(ctx context.Context, ids []string) (map[string]string, error) {
-	out := make(map[string]string, len(ids))
-	for _, id := range ids {
+// Negotiations reads the negotiation states the nodes running tunnels (or connections)
+// reported, given as ID -> node; "" for one with none, or whose node is not alive (its
+// lease ran out: what it last said no longer holds). A gateway node follows the tunnels
+// of its routers whose cells run on other nodes by it.
+func (s *Service) Negotiations(ctx context.Context, on map[string]string) (map[string]string, error) {
+	alive, _, err := s.st.List(ctx, gatewayAlivePrefix)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, kv := range alive {
+		live[strings.TrimPrefix(kv.Key, gatewayAlivePrefix)] = true
+	}
+	out := make(map[string]string, len(on))
+	for id, node := range on {
+		if !live[node] {
+			out[id] = ""
+			continue
+		}
 		kv, ok, err := s.st.Get(ctx, observedKeyOf(id))
 		if err != nil {
 			return nil, err

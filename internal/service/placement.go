@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -106,11 +107,23 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 	if err != nil {
 		return n, err
 	}
-	// A plain put: a registration is this node's alone, and moves no revision key.
-	if _, err := s.st.Txn(ctx, nil, []store.Op{store.Put(key, raw)}); err != nil {
+	// A plain put: a registration is this node's alone, and moves no revision key, except
+	// when its underlay changed: the other nodes' read models (cached by revision) must
+	// then link to the new address.
+	ops := []store.Op{store.Put(key, raw)}
+	if old, had := s.registered(kv, ok); !had || old.Underlay != n.Underlay {
+		ops = append(ops, store.Put(specRevKey, []byte{'1'}))
+	}
+	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
 		return n, err
 	}
 	return n, nil
+}
+
+// registered decodes a node's stored registration.
+func (s *Service) registered(kv store.KV, ok bool) (GatewayNode, bool) {
+	var n GatewayNode
+	return n, ok && json.Unmarshal(kv.Value, &n) == nil
 }
 
 // DeregisterGatewayNode removes a node's registration: a node that stops cleanly, so its
@@ -260,15 +273,18 @@ type Move struct {
 func (m Move) Key() string { return cmp.Or(m.Tunnel, m.Router) }
 
 // ApplyPlacement writes placement changes, each with a line in the log of every
-// connection of the router (a move is something its owner sees). A change whose router's
-// placement moved meanwhile (another controller, a race) is left out.
+// connection of the router (a move is something its owner sees), or of the tunnel that
+// moves. A change whose router's (or tunnel's) placement moved meanwhile (another
+// controller, a race) is left out. Each move is its own transaction, its log lines in
+// transactions of at most placementLogBatch after it: however many moves and connections,
+// no transaction passes the store's limit on operations (etcd's 128 by default).
 func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections map[string][]string) error {
-	if len(moves) == 0 {
-		return nil
-	}
 	now := s.now().UTC()
-	return s.update(ctx, func(t *txn) error {
-		for _, m := range moves {
+	var errs []error
+	for _, m := range moves {
+		applied := false
+		err := s.update(ctx, func(t *txn) error {
+			applied = false
 			key := placementPrefix + m.Key()
 			var cur Placement
 			ok, err := t.get(key, &cur)
@@ -276,42 +292,78 @@ func (s *Service) ApplyPlacement(ctx context.Context, moves []Move, connections 
 				return err
 			}
 			if ok && cur.Node != m.From || !ok && m.From != "" {
-				continue
+				return nil
 			}
 			if m.To == "" {
 				t.del(key)
 			} else if err := t.put(key, Placement{Node: m.To, Since: now}); err != nil {
 				return err
 			}
-			if m.Tunnel != "" {
-				// A tunnel's line goes to its own log (DescribeVpnConnectionLogs with TunnelId).
-				if m.To == "" {
-					continue // the tunnel is gone
-				}
-				msg := fmt.Sprintf("gateway: tunnel %s now runs on gateway node %s (%s)", m.Tunnel, m.To, m.Reason)
-				if m.From != "" {
-					msg = fmt.Sprintf("gateway: tunnel %s moved from gateway node %s to %s (%s)", m.Tunnel, m.From, m.To, m.Reason)
-				}
-				if err := appendLogAt(t, m.Tunnel, LogLine{Time: now, Message: msg}); err != nil {
-					return err
-				}
-				continue
-			}
-			for _, vco := range connections[m.Router] {
-				msg := fmt.Sprintf("gateway: transit router %s now runs on gateway node %s", m.Router, m.To)
-				if m.From != "" {
-					msg = fmt.Sprintf("gateway: moved from gateway node %s to %s (%s)", m.From, m.To, m.Reason)
-				}
-				if m.To == "" {
-					msg = fmt.Sprintf("gateway: no gateway node of its region is alive; the tunnel is down until one is (%s)", m.Reason)
-				}
-				if err := appendLogAt(t, vco, LogLine{Time: now, Message: msg}); err != nil {
-					return err
+			if m.Tunnel != "" && m.From != "" {
+				// What the old node saw of the tunnel is not the new cell's: until the new
+				// node reports, the tunnel is not up (its router's node routes by it).
+				var o Observed
+				if there, err := t.get(observedKeyOf(m.Tunnel), &o); err == nil && there && o.Negotiation != "" {
+					o.Negotiation = ""
+					if err := t.put(observedKeyOf(m.Tunnel), o); err != nil {
+						return err
+					}
 				}
 			}
+			applied = true
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("placement of %s: %w", m.Key(), err))
+			continue
 		}
-		return nil
-	})
+		if applied {
+			errs = append(errs, s.logMove(ctx, m, connections[m.Router], now))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// placementLogBatch is how many log lines one transaction of a move writes.
+const placementLogBatch = 100
+
+// logMove writes a move's line in the log of the tunnel that moved, or of every
+// connection of the router that moved.
+func (s *Service) logMove(ctx context.Context, m Move, vcos []string, now time.Time) error {
+	type line struct{ vco, msg string }
+	var lines []line
+	switch {
+	case m.Tunnel != "" && m.To != "": // a tunnel that is gone has no log to write to
+		msg := fmt.Sprintf("gateway: tunnel %s now runs on gateway node %s (%s)", m.Tunnel, m.To, m.Reason)
+		if m.From != "" {
+			msg = fmt.Sprintf("gateway: tunnel %s moved from gateway node %s to %s (%s)", m.Tunnel, m.From, m.To, m.Reason)
+		}
+		lines = append(lines, line{m.Tunnel, msg})
+	case m.Tunnel == "":
+		msg := fmt.Sprintf("gateway: transit router %s now runs on gateway node %s", m.Router, m.To)
+		if m.From != "" {
+			msg = fmt.Sprintf("gateway: moved from gateway node %s to %s (%s)", m.From, m.To, m.Reason)
+		}
+		if m.To == "" {
+			msg = fmt.Sprintf("gateway: no gateway node of its region is alive; the tunnel is down until one is (%s)", m.Reason)
+		}
+		for _, vco := range vcos {
+			lines = append(lines, line{vco, msg})
+		}
+	}
+	for chunk := range slices.Chunk(lines, placementLogBatch) {
+		if err := s.update(ctx, func(t *txn) error {
+			for _, l := range chunk {
+				if err := appendLogAt(t, l.vco, LogLine{Time: now, Message: l.msg}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("log the move of %s: %w", m.Key(), err)
+		}
+	}
+	return nil
 }
 
 // GatewayNodeView is a node as `opencen admin gateway list` shows it.
