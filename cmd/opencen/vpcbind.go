@@ -74,7 +74,7 @@ func adminVpcCmd(cf *clientFlags) *cobra.Command {
 		},
 	}
 	f := bind.Flags()
-	f.IntVar(&b.vni, "vxlan-vni", 0, "bind to the VXLAN segment with this VNI (1-16777215)")
+	f.IntVar(&b.vni, "vxlan-vni", 0, "bind to the VXLAN segment with this VNI (1-15728639; the VNIs above are the links between gateway nodes)")
 	f.StringVar(&b.underlay, "underlay", "", "with --vxlan-vni: the interface VXLAN packets leave by")
 	f.StringSliceVar(&b.remotes, "remote", nil, "with --vxlan-vni: the other VTEPs' addresses (comma-separated or repeated)")
 	f.StringVar(&b.group, "group", "", "with --vxlan-vni: a multicast group instead of --remote")

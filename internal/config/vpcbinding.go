@@ -107,8 +107,8 @@ func (b VPCBinding) Validate() error {
 	}
 	switch b.Kind() {
 	case BindVXLAN:
-		if b.VNI >= 1<<24 {
-			errs = append(errs, fmt.Errorf("vxlan-vni %d: want 1 to 16777215", b.VNI))
+		if b.VNI >= NodeLinkVNIs {
+			errs = append(errs, fmt.Errorf("vxlan-vni %d: want 1 to %d (VNIs from %d up are the links between gateway nodes)", b.VNI, NodeLinkVNIs-1, NodeLinkVNIs))
 		}
 		if b.Underlay == "" {
 			errs = append(errs, errors.New("underlay: missing (the interface VXLAN packets leave by)"))
@@ -167,3 +167,8 @@ func DefaultGatewayIP(cidr netip.Prefix) (netip.Prefix, error) {
 	}
 	return netip.PrefixFrom(addrs.LastHost(cidr).Prev(), cidr.Bits()), nil
 }
+
+// NodeLinkVNIs is the first VNI of the links between gateway nodes (the top 2^20 of the
+// 24-bit space): a VPC segment takes one below it, so the two never meet on an underlay
+// they share.
+const NodeLinkVNIs = 0xF00000

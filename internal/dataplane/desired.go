@@ -2,8 +2,10 @@ package dataplane
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -148,16 +150,28 @@ type VXLAN struct {
 	Remotes []netip.Addr
 	Group   netip.Addr
 	Port    uint16
+	// MAC, when set, is the device's address (otherwise the kernel picks one).
+	MAC string
 }
 
 // NodeLink is the link to the other end of an object that runs on another gateway node
 // (a router's inter-region connection to a router there, a router's tunnel whose cell runs
 // there, or that cell's link back): a point-to-point VXLAN segment on the underlay
-// (interface underlay in namespace netns) to the other node's underlay address, port
-// port on both nodes.
-func NodeLink(netns, underlay string, vni uint32, other netip.Addr, port uint16) *Segment {
-	return &Segment{Netns: netns, VXLAN: &VXLAN{VNI: vni, Underlay: underlay, Remotes: []netip.Addr{other}, Port: port}}
+// (interface underlay in namespace netns) from this node's address local to the other
+// node's, port port on both nodes. Its device's MAC address is derived from the VNI and
+// local: an end rebuilt on the same node keeps it, so the other end's neighbour entry for
+// it stays right (a veth pair is always rebuilt whole; the two ends of a link between
+// nodes are not).
+func NodeLink(netns, underlay string, vni uint32, local, other netip.Addr, port uint16) *Segment {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%d %s", vni, local))
+	mac := net.HardwareAddr{0x02, sum[0], sum[1], sum[2], sum[3], sum[4]} // locally administered, unicast
+	return &Segment{Netns: netns, VXLAN: &VXLAN{VNI: vni, Underlay: underlay, Remotes: []netip.Addr{other}, Port: port, MAC: mac.String()}}
 }
+
+// nodeLinkMTU is the MTU of an inter-region link between nodes, the same at both ends
+// whatever each node's underlay: what an underlay of 1500 carries under VXLAN's 50 bytes.
+// (A tunnel's link has the cells' 1400.)
+const nodeLinkMTU = 1450
 
 // validNodeLink says what is wrong with a link to another node ("" = nothing).
 func validNodeLink(g *Segment) string {
@@ -177,7 +191,11 @@ func (x *VXLAN) valid() bool {
 // a changed segment is seen, and the device remade, without a state file. A digest, not
 // the parameters: a long remote list would pass the alias's 255 bytes.
 func (x VXLAN) tag(ns string) string {
-	s := fmt.Sprintf("netns %q dev %s port %d group %s remotes", ns, x.Underlay, x.Port, x.Group)
+	s := fmt.Sprintf("netns %q dev %s port %d group %s", ns, x.Underlay, x.Port, x.Group)
+	if x.MAC != "" { // (only when set: the tags of segments made before MAC existed stay)
+		s += " mac " + x.MAC
+	}
+	s += " remotes"
 	for _, r := range x.Remotes {
 		s += " " + r.String()
 	}

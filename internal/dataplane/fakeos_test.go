@@ -315,7 +315,7 @@ func (f *fakeOS) AddVXLAN(_ context.Context, ns, name string, x VXLAN, into, as 
 		return err
 	}
 	// As the kernel: the MTU leaves room for the 50 bytes VXLAN adds on the underlay.
-	l := &fakeLink{ipLink: ipLink{Name: as, MTU: under.MTU - 50, LinkType: "ether", Flags: []string{"BROADCAST", "MULTICAST"}}}
+	l := &fakeLink{ipLink: ipLink{Name: as, MTU: under.MTU - 50, LinkType: "ether", Flags: []string{"BROADCAST", "MULTICAST"}, Address: x.MAC}}
 	l.Info.Kind = "vxlan"
 	dst.links[as] = l
 	f.changes++

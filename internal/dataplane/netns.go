@@ -375,11 +375,15 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 			errs = append(errs, fmt.Errorf("VPC link %s: %w", v.AttachmentID, err))
 		}
 	}
+	// failed are links to other nodes this update could not make: errors, not something to
+	// wait for (the router's own job, not another object's).
+	failed := map[string]bool{}
 	for _, c := range r.Cells {
 		atts[c.AttachmentID] = attachment{link: d.AttachmentLink(c.AttachmentID), gw: c.PeerLinkAddr()}
 		if c.Remote != nil {
 			if err := d.remoteCellLink(ctx, rns, c); err != nil {
 				errs = append(errs, fmt.Errorf("link to cell %s on another node: %w", c.ID(), err))
+				failed[c.AttachmentID] = true
 			}
 		}
 	}
@@ -390,6 +394,7 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 			waiting = append(waiting, err)
 		} else if err != nil {
 			errs = append(errs, fmt.Errorf("inter-region link %s: %w", p.AttachmentID, err))
+			failed[p.AttachmentID] = p.Remote != nil
 		}
 	}
 	rl, err := d.net.Links(ctx, rns)
@@ -423,7 +428,9 @@ func (d *Netns) UpdateRouter(ctx context.Context, r Router) error {
 	for _, id := range slices.Sorted(mapKeys(atts)) {
 		l := atts[id].link
 		if _, ok := rl[l]; !ok {
-			missing = append(missing, id)
+			if !failed[id] {
+				missing = append(missing, id)
+			}
 			continue
 		}
 		if t, ok := r.Associations[id]; ok {
@@ -548,9 +555,14 @@ func (d *Netns) updatePeer(ctx context.Context, r Router, p PeerLink) error {
 	return d.peerEnd(ctx, rns, link, rl[link], alias, p)
 }
 
-// peerEnd sets one end of an inter-region link: alias, address and rate limit.
+// peerEnd sets one end of an inter-region link: alias, address and rate limit, and on a
+// link between nodes the MTU both ends share.
 func (d *Netns) peerEnd(ctx context.Context, rns, link string, l ipLink, alias string, p PeerLink) error {
-	ops := linkOp(l, link, 0, alias, "")
+	mtu := 0
+	if p.Remote != nil {
+		mtu = nodeLinkMTU
+	}
+	ops := linkOp(l, link, mtu, alias, "")
 	ops = append(ops, addrOps(l, link, []netip.Prefix{p.Addr})...)
 	if err := d.net.Change(ctx, rns, ops); err != nil {
 		return err
@@ -813,6 +825,13 @@ func (d *Netns) ensureVXLAN(ctx context.Context, ns, name, tmp, id string, have 
 		if err := d.net.DeleteLink(ctx, g.Netns, tmp); err != nil {
 			return "", false, err
 		}
+	}
+	if _, ok := have[tmp]; ok && tmp != name {
+		// Moved but never renamed (a crash between the two): the same.
+		if err := d.net.DeleteLink(ctx, ns, tmp); err != nil {
+			return "", false, err
+		}
+		delete(have, tmp)
 	}
 	if _, ok := have[name]; ok {
 		return alias, false, nil

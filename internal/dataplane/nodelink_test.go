@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -19,14 +20,14 @@ func twoNodes(prefix, hostA, hostB string, ua, ub netip.Addr) (a, b *Desired) {
 	ns := func(name string) string { return prefix + "vpc-" + name }
 	cell := idleCell("vco-c1", "tr-attach-x1", "198.18.1.1/15", "169.254.10.1/30")
 	toCell := cell.Link()
-	toCell.Remote = NodeLink(hostA, "eth1", 0xF00002, ub, 4789)
-	cell.Remote = NodeLink(hostB, "eth1", 0xF00002, ua, 4789)
+	toCell.Remote = NodeLink(hostA, "eth1", 0xF00002, ua, ub, 4789)
+	cell.Remote = NodeLink(hostB, "eth1", 0xF00002, ub, ua, 4789)
 	a = &Desired{Routers: []Router{{
 		ID:    "tr-a",
 		VPCs:  []VPCLink{vpcLink("tr-attach-v1", ns("v1"), "169.254.100.1/30", "169.254.100.2/30")},
 		Cells: []Cell{toCell},
 		Peers: []PeerLink{{AttachmentID: "tr-attach-p1", PeerRouter: "tr-b", Addr: pfx("169.254.64.1/30"), RateKbit: 50000,
-			Remote: NodeLink(hostA, "eth1", 0xF00001, ub, 4789)}},
+			Remote: NodeLink(hostA, "eth1", 0xF00001, ua, ub, 4789)}},
 		Tables: []Table{{ID: "vtb-a", Number: 100, Routes: []Route{
 			{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-v1"}},
 			{Dst: pfx("10.2.0.0/16"), NextHops: []string{"tr-attach-p1"}},
@@ -39,7 +40,7 @@ func twoNodes(prefix, hostA, hostB string, ua, ub netip.Addr) (a, b *Desired) {
 			ID:   "tr-b",
 			VPCs: []VPCLink{vpcLink("tr-attach-v2", ns("v2"), "169.254.100.5/30", "169.254.100.6/30")},
 			Peers: []PeerLink{{AttachmentID: "tr-attach-p1", PeerRouter: "tr-a", Addr: pfx("169.254.64.2/30"),
-				Remote: NodeLink(hostB, "eth1", 0xF00001, ua, 4789)}},
+				Remote: NodeLink(hostB, "eth1", 0xF00001, ub, ua, 4789)}},
 			Tables: []Table{{ID: "vtb-b", Number: 100, Routes: []Route{
 				{Dst: pfx("10.2.0.0/16"), NextHops: []string{"tr-attach-v2"}},
 				{Dst: pfx("10.1.0.0/16"), NextHops: []string{"tr-attach-p1"}},
@@ -116,6 +117,7 @@ func TestNodeLinksFake(t *testing.T) {
 	}
 	// A crash between making the cell's device on the underlay and moving it: the next
 	// update removes the stray and makes the link.
+	mac := f.ns[pb+"c-c1"].links[pb+"rtr"].Address
 	stray := pb + "x" + hash8("vco-c1")
 	f.ns[hostB].links[stray] = &fakeLink{ipLink: ipLink{Name: stray, MTU: 1450, LinkType: "ether"}}
 	f.ns[hostB].links[stray].Info.Kind = "vxlan"
@@ -127,6 +129,25 @@ func TestNodeLinksFake(t *testing.T) {
 		t.Error("the stray device is still on B's underlay")
 	}
 	fakeRendersAs(t, b, "node-b")
+	// The rebuilt end has the MAC address it had: router A's neighbour entry for the
+	// peer's inside address (answered by the cell) stays right.
+	if got := f.ns[pb+"c-c1"].links[pb+"rtr"].Address; mac == "" || got != mac {
+		t.Errorf("the cell's end came back with MAC %q, had %q", got, mac)
+	}
+
+	// An underlay that is gone: the links to the other node fail, as errors of the router
+	// (not something it waits for), and the rest of it stays.
+	under := f.ns[hostA].links["eth1"]
+	delete(f.ns[hostA].links, "eth1")
+	wantA.Routers[0].Peers[0].Remote.VXLAN.VNI = 0xF00007 // remade: on an underlay that is not there
+	err := a.Apply(ctx, wantA)
+	if err == nil || errors.Is(err, ErrWaiting) || !strings.Contains(err.Error(), "underlay interface eth1 is not in namespace "+hostA) {
+		t.Errorf("Apply without the underlay = %v, want an error naming it, not a wait", err)
+	}
+	if got, _ := a.Render(ctx); !strings.Contains(got, "link tr-attach-v1 veth") {
+		t.Errorf("the router's other links went with the underlay:\n%s", got)
+	}
+	f.ns[hostA].links["eth1"] = under
 
 	// The cell moves to A (B is gone): on A it is a cell of the router's own, linked by a
 	// veth pair; the router's VXLAN end is replaced.

@@ -252,8 +252,12 @@ func (hostOS) AddVeth(ctx context.Context, nsA, a, nsB, b string) error {
 }
 
 func (hostOS) AddVXLAN(ctx context.Context, ns, name string, x VXLAN, into, as string) error {
-	args := []string{"link", "add", name, "type", "vxlan", "id", strconv.FormatUint(uint64(x.VNI), 10),
-		"dev", x.Underlay, "dstport", strconv.Itoa(int(x.Port))}
+	args := []string{"link", "add", name}
+	if x.MAC != "" {
+		args = append(args, "address", x.MAC)
+	}
+	args = append(args, "type", "vxlan", "id", strconv.FormatUint(uint64(x.VNI), 10),
+		"dev", x.Underlay, "dstport", strconv.Itoa(int(x.Port)))
 	if x.Group.IsValid() {
 		args = append(args, "group", x.Group.String())
 	}

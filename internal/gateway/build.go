@@ -72,7 +72,7 @@ func (l Layout) linkTo(view *service.GatewayView, vnis map[string]uint32, key, o
 	if !ok {
 		return nil, fmt.Errorf("no VNI for %s", key) // cannot happen: nodeLinkVNIs saw it
 	}
-	return dataplane.NodeLink(u.Netns, u.Interface, vni, to.Addr(), u.Port), nil
+	return dataplane.NodeLink(u.Netns, u.Interface, vni, u.Addr, to.Addr(), u.Port), nil
 }
 
 // nodeOf is the node that runs a router's or a tunnel's placement key ("" = none).
@@ -92,7 +92,7 @@ func tunnelNode(view *service.GatewayView, tr string, v service.GatewayVPN) stri
 // nodeLinkPool is the range of VNIs links between gateway nodes take: the top 2^20 of
 // the 24-bit space, so that an operator's VPC segments (VNIs below 15728640) on the same
 // underlay never meet them.
-const nodeLinkPool, nodeLinkSlots = 0xF00000, 1 << 20
+const nodeLinkPool, nodeLinkSlots = config.NodeLinkVNIs, 1<<24 - config.NodeLinkVNIs
 
 // nodeLinkVNIs gives a VNI to every link between two gateway nodes in the read model (a
 // peer connection whose routers run on two nodes, a tunnel placed apart from its
@@ -213,8 +213,6 @@ type objects struct {
 	// tunnel, with that node: their IPsec state comes from the store (what that node
 	// reported), not from this gateway's driver.
 	remote map[string]string
-	// hosted are the cells here whose routers run on other gateway nodes.
-	hosted map[string]bool
 }
 
 // held are the objects applied before whose connection no longer builds: they keep their
@@ -288,7 +286,7 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 		routers: map[string]dataplane.Router{}, cells: map[string]cellObject{},
 		neighbors: map[string]neighborObject{}, checks: map[string]checkObject{},
 		routerErrs: map[string]error{}, cellErrs: map[string]error{}, bgpErrs: map[string]error{}, checkErrs: map[string]error{},
-		routerOf: map[string]string{}, unlinked: map[string]string{}, remote: map[string]string{}, hosted: map[string]bool{},
+		routerOf: map[string]string{}, unlinked: map[string]string{}, remote: map[string]string{},
 	}
 	var vnis map[string]uint32
 	if l.Placed {
@@ -355,7 +353,6 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 			if !routerHere {
 				// Only the cell runs here; its router, BGP session and health check run on
 				// the router's node.
-				o.hosted[id] = true
 				if p.Tunnel != nil {
 					o.cellErrs[id] = p.Tunnel
 					continue

@@ -132,7 +132,9 @@ type Gateway struct {
 	tunnelIPsec, tunnelBGP map[string]bool
 	// remoteState is the last negotiation state read of each tunnel whose cell runs on
 	// another node (followRemote; used from the loop only).
-	remoteState  map[string]string
+	remoteState map[string]string
+	// wasRemote are the tunnels whose cells ran on other nodes at the last build.
+	wasRemote    map[string]bool
 	builtSignals string
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
@@ -158,7 +160,7 @@ func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
 		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
-		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{}, remoteState: map[string]string{},
+		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{}, remoteState: map[string]string{}, wasRemote: map[string]bool{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}, unlinkedNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -222,6 +224,18 @@ func (g *Gateway) forgetSignals(o objects) {
 		})
 	}
 	maps.DeleteFunc(g.remoteState, func(id, _ string) bool { _, ok := o.remote[id]; return !ok })
+	// A tunnel that left this node's routers (or came back from another node, as a cell
+	// of its own) starts as not yet up: its health check waits for it again.
+	maps.DeleteFunc(g.everUp, func(id string, _ bool) bool {
+		_, remote := o.remote[id]
+		_, here := o.cells[id]
+		_, failing := o.cellErrs[id]
+		return remote != g.wasRemote[id] || !remote && !here && !failing
+	})
+	clear(g.wasRemote)
+	for id := range o.remote {
+		g.wasRemote[id] = true
+	}
 }
 
 // RemoteStates is what a gateway reads of the tunnels of its routers whose cells run on

@@ -68,7 +68,7 @@ drain:
 	for id, msg := range g.built.unlinked {
 		if !g.unlinkedNoted[id] {
 			g.unlinkedNoted[id] = true
-			g.Log.Warn("gateway: inter-region connection without a link", "attachment", id, "why", msg)
+			g.Log.Warn("gateway: no link to another gateway node", "id", id, "why", msg)
 		}
 	}
 	// Object statuses; a connection object's new failure goes to the connection's log.

@@ -656,7 +656,13 @@ func (s *Service) GatewayObjects(ctx context.Context, c Caller, vco, tr string) 
 		if (vco != "" && o.ID != vco) || (tr != "" && o.Router != tr && o.ID != tr) {
 			continue
 		}
-		if p, ok := placements[cmp.Or(o.Router, o.ID)]; ok && p.Node != o.Node {
+		// A tunnel placed on its own node (its cell runs apart from its router) is that
+		// node's; everything else is its router's node's.
+		where, ok := placements[o.ID]
+		if !ok || o.Kind != "cell" { // gateway.KindCell
+			where, ok = placements[cmp.Or(o.Router, o.ID)]
+		}
+		if ok && where.Node != o.Node {
 			continue
 		}
 		if mine != nil && !mine[o.ID] {
