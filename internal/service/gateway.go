@@ -330,13 +330,9 @@ func observedKeyOf(vco string) string { return obsPrefix + "vco/" + vco }
 // lease ran out: what it last said no longer holds). A gateway node follows the tunnels
 // of its routers whose cells run on other nodes by it.
 func (s *Service) Negotiations(ctx context.Context, on map[string]string) (map[string]string, error) {
-	alive, _, err := s.st.List(ctx, gatewayAlivePrefix)
+	live, err := s.liveNodes(ctx)
 	if err != nil {
 		return nil, err
-	}
-	live := map[string]bool{}
-	for _, kv := range alive {
-		live[strings.TrimPrefix(kv.Key, gatewayAlivePrefix)] = true
 	}
 	out := make(map[string]string, len(on))
 	for id, node := range on {

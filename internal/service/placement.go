@@ -143,6 +143,19 @@ func (s *Service) MarkGatewayNodeAlive(ctx context.Context, sess store.Session, 
 	return sess.Put(ctx, gatewayAlivePrefix+node, raw)
 }
 
+// liveNodes are the nodes whose leases run.
+func (s *Service) liveNodes(ctx context.Context) (map[string]bool, error) {
+	alive, _, err := s.st.List(ctx, gatewayAlivePrefix)
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, kv := range alive {
+		live[strings.TrimPrefix(kv.Key, gatewayAlivePrefix)] = true
+	}
+	return live, nil
+}
+
 func (s *Service) gatewayAlive(ctx context.Context, node string) (bool, error) {
 	_, ok, err := s.st.Get(ctx, gatewayAlivePrefix+node)
 	return ok, err
@@ -155,13 +168,9 @@ func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	alive, _, err := s.st.List(ctx, gatewayAlivePrefix)
+	live, err := s.liveNodes(ctx)
 	if err != nil {
 		return nil, err
-	}
-	live := map[string]bool{}
-	for _, kv := range alive {
-		live[strings.TrimPrefix(kv.Key, gatewayAlivePrefix)] = true
 	}
 	var out []GatewayNode
 	for _, kv := range kvs {
