@@ -58,6 +58,9 @@ func (l Layout) here(node string) bool { return !l.Placed || node == l.Node }
 // connection's ID), or why there can be none.
 func (l Layout) linkTo(view *service.GatewayView, vnis map[string]uint32, key, other string) (*dataplane.Segment, error) {
 	u := l.Underlay
+	if other == "" {
+		return nil, fmt.Errorf("the other end is not placed on any gateway node yet")
+	}
 	if u == nil {
 		return nil, fmt.Errorf("this gateway node has no underlay (--underlay-interface, --underlay-address) to link it to gateway node %s", other)
 	}

@@ -71,6 +71,11 @@ drain:
 			g.Log.Warn("gateway: no link to another gateway node", "id", id, "why", msg)
 		}
 	}
+	for id := range g.unlinkedNoted {
+		if _, still := g.built.unlinked[id]; !still {
+			delete(g.unlinkedNoted, id) // said again if it comes back
+		}
+	}
 	// Object statuses; a connection object's new failure goes to the connection's log.
 	seen := map[string]bool{}
 	var changed, gone []service.ObjectStatus
