@@ -79,8 +79,9 @@ func (p *Placement) Once(ctx context.Context) error {
 }
 
 // Decide places every router that has no live node of its region: on the live node of its
-// region in the zone of most of its connections, then the one with the fewest connections
-// placed on it (within its capacity when it has one), then by name. A router whose node is
+// region in the zone of most of its connections, then one with an underlay, then the one
+// with the fewest connections placed on it (within its capacity when it has one), then by
+// name. A router whose node is
 // alive stays. Then the tunnels of dual-tunnel connections (placeTunnels). Placements of
 // routers and tunnels that are gone are removed. No live node in a region: its routers
 // keep their (dead) placement until one comes.
@@ -133,8 +134,18 @@ func Decide(in service.PlacementInput, now time.Time) []service.Move {
 			}
 			return 0
 		}
+		// A node with an underlay can be linked to other nodes (a tunnel in its own zone,
+		// an inter-region connection to another node's router); one without keeps all of
+		// the router's tunnels with it.
+		linkable := func(n service.GatewayNode) int {
+			if _, ok := n.UnderlayAddr(); ok {
+				return 1
+			}
+			return 0
+		}
 		best := slices.MinFunc(candidates, func(a, b service.GatewayNode) int {
-			return cmp.Or(cmp.Compare(fits(b), fits(a)), cmp.Compare(inZone(b), inZone(a)), cmp.Compare(load[a.Node], load[b.Node]), cmp.Compare(a.Node, b.Node))
+			return cmp.Or(cmp.Compare(fits(b), fits(a)), cmp.Compare(inZone(b), inZone(a)), cmp.Compare(linkable(b), linkable(a)),
+				cmp.Compare(load[a.Node], load[b.Node]), cmp.Compare(a.Node, b.Node))
 		})
 		reason := "first placement"
 		if placed {

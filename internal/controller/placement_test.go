@@ -131,6 +131,10 @@ func TestDecideTunnels(t *testing.T) {
 			Nodes:   []service.GatewayNode{h, withCapacity(i, 1)},
 			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tr-2": {Node: "b"}, "tun-abc1": {Node: "a"}},
 		}, "[tr-1/tun-abc2:  -> a (no gateway node of zone cn-hangzhou-i can take it: it runs with transit router tr-1)]"},
+		{"a router goes to a node it can be linked from", service.PlacementInput{
+			Routers: []service.PlacedRouter{{ID: "tr-1", Region: "cn-hangzhou"}},
+			Nodes:   []service.GatewayNode{node("a", "cn-hangzhou-h", alive, ""), node("b", "cn-hangzhou-h", alive, "10.0.0.2:4789")},
+		}, "[tr-1:  -> b (first placement)]"},
 		{"a gone tunnel's placement goes", service.PlacementInput{
 			Routers: []service.PlacedRouter{{ID: "tr-1", Region: "cn-hangzhou"}}, Nodes: []service.GatewayNode{h},
 			Current: map[string]service.Placement{"tr-1": {Node: "a"}, "tun-vcoxx1": {Node: "a"}},
