@@ -46,6 +46,7 @@ type cluster struct {
 // gatewayNode is one `opencen gateway` process.
 type gatewayNode struct {
 	name, zone     string
+	extra          []string // flags beyond the cluster's
 	prefix, runDir string
 	logPath        string
 	cmd            *exec.Cmd
@@ -119,7 +120,7 @@ func newCluster(t *testing.T) *cluster {
 // startNode runs `opencen gateway` as its own process, with extra flags.
 func (c *cluster) startNode(name, zone string, extra ...string) *gatewayNode {
 	c.t.Helper()
-	n := &gatewayNode{name: name, zone: zone, prefix: "g" + randomSuffix(), runDir: filepath.Join(c.dir, "node-"+name), logPath: filepath.Join(c.dir, "node-"+name+".log")}
+	n := &gatewayNode{name: name, zone: zone, extra: extra, prefix: "g" + randomSuffix(), runDir: filepath.Join(c.dir, "node-"+name), logPath: filepath.Join(c.dir, "node-"+name+".log")}
 	logF, err := os.Create(n.logPath)
 	if err != nil {
 		c.t.Fatal(err)

@@ -44,6 +44,10 @@ func (c *cluster) runsConn(entry string) string {
 //   - A transit router in cn-shanghai runs on the shanghai node; an inter-region
 //     connection joins it to the hangzhou router across the nodes: the data center
 //     reaches the shanghai VPC host and back.
+//   - The slave's node is lost: the slave runs with its router and takes over when the
+//     master's path dies; the node comes back and the slave returns to it. The router's
+//     node is lost: router and both tunnels run on the other hangzhou node, and the data
+//     center reaches both regions again.
 func TestNodesLinked(t *testing.T) {
 	c := newCluster(t)
 	c.startLinkedNode("gwa", "cn-hangzhou-h", "198.19.254.1")
@@ -126,6 +130,32 @@ func TestNodesLinked(t *testing.T) {
 		t.Fatalf("the slave on its router's node: %v", err)
 	}
 	c.restoreMaster(hz, d)
+
+	// The slave's node comes back (a new process on the same machine): once it has been
+	// alive a while, the slave returns to its zone.
+	c.startNode(lost.name, lost.zone, lost.extra...)
+	c.waitFor("the slave back on its zone's node", 90*time.Second, func() bool { return c.runsConn(d.vco+"/"+d.tunnels[1]) == where[1] })
+	c.waitTunnels(d)
+	// The router's node is lost, and the master with it: the router and the master move to
+	// the slave's node, where the slave's cell becomes its router's own (its VXLAN link
+	// replaced by a veth pair); traffic comes back with no API call, to both regions.
+	gone := c.nodes[home]
+	died := time.Now()
+	c.stopNode(gone, syscall.SIGKILL)
+	if out, err := exec.CommandContext(c.ctx, c.bin, "gateway", "cleanup", "--dataplane-prefix", gone.prefix, "--dataplane-run-dir", gone.runDir).CombinedOutput(); err != nil {
+		t.Fatalf("remove the lost node's data plane: %v\n%s", err, out)
+	}
+	other := where[0]
+	if other == home {
+		other = where[1]
+	}
+	c.waitFor("router and tunnels on "+other, 60*time.Second, func() bool {
+		return c.runs(hz.tr) == other && c.runsConn(d.vco+"/"+d.tunnels[0]) == other && c.runsConn(d.vco+"/"+d.tunnels[1]) == other
+	})
+	c.waitTunnels(d)
+	c.pingBothWays(master, hz.vpcHost)
+	t.Logf("router's node %s lost: traffic back through %s after %v", home, other, time.Since(died).Round(100*time.Millisecond))
+	c.pingBothWays(master, sh.vpcHost)
 }
 
 // tunnelLogs is a tunnel's DescribeVpnConnectionLogs.
