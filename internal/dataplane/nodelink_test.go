@@ -2,14 +2,18 @@ package dataplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"opencen/internal/dataplane/nsutil"
 	"opencen/internal/lab"
+	"opencen/internal/testenv"
 )
 
 // twoNodes is one desired state over two gateway nodes, A and B, whose underlays are eth1
@@ -232,4 +236,123 @@ func TestNodeLinksReal(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "lladdr") {
 		t.Errorf("the cell on B did not answer ARP for the peer's inside address over the link: %v %s", err, out)
 	}
+}
+
+// BenchmarkNodeLinkThroughput: TCP (iperf3, 3 s) from one router to the other across an
+// inter-region link, alternately a veth pair (both routers on one node) and a VXLAN link
+// between two nodes (two drivers, their underlays two namespaces joined by a veth pair,
+// standing for two machines), unlimited; then the VXLAN link limited to 50 Mbit/s. It
+// reports both rates, their ratio and the limited rate.
+func BenchmarkNodeLinkThroughput(b *testing.B) {
+	testenv.RequireDataplane(b)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Fatal("iperf3 is missing (apt-get install iperf3)")
+	}
+	ctx := context.Background()
+	pa := randomPrefix()
+	pb := "u" + pa[1:]
+	dir := b.TempDir()
+	l, err := lab.New(ctx, pa, filepath.Join(dir, "lab"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hostA, hostB := pa+"ha", pa+"hb"
+	b.Cleanup(func() {
+		bg := context.Background()
+		_ = nsutil.DelNetns(bg, hostA)
+		_ = nsutil.DelNetns(bg, hostB)
+		_ = l.Down(bg)
+	})
+	for _, ns := range []string{hostA, hostB} {
+		if err := nsutil.AddNetns(ctx, ns); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := nsutil.IP(ctx, "link", "add", "eth1", "netns", hostA, "type", "veth", "peer", "name", "eth1", "netns", hostB); err != nil {
+		b.Fatal(err)
+	}
+	ua, ub := addr("10.255.0.1"), addr("10.255.0.2")
+	for ns, a := range map[string]netip.Addr{hostA: ua, hostB: ub} {
+		if err := nsutil.IPBatch(ctx, ns, []string{"addr add " + netip.PrefixFrom(a, 24).String() + " dev eth1", "link set eth1 up"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	node := func(prefix string) *Netns {
+		d, err := NewNetns(NetnsOptions{Prefix: prefix, RunDir: filepath.Join(dir, prefix), WANNetns: l.WANNetns, WANBridge: lab.Bridge})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { d.Close(); _ = d.Cleanup(context.Background()) })
+		return d
+	}
+	a, bn := node(pa), node(pb)
+	router := func(id, peer, addr string, remote *Segment, kbit uint64) Router {
+		return Router{ID: id, Associations: map[string]string{},
+			Peers: []PeerLink{{AttachmentID: "tr-attach-p1", PeerRouter: peer, Addr: pfx(addr), Remote: remote, RateKbit: kbit}}}
+	}
+	veth := func() {
+		b.Helper()
+		if err := bn.Apply(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.Apply(ctx, &Desired{Routers: []Router{router("tr-a", "tr-b", "169.254.64.1/30", nil, 0), router("tr-b", "tr-a", "169.254.64.2/30", nil, 0)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	vxlan := func(kbit uint64) {
+		b.Helper()
+		if err := a.Apply(ctx, &Desired{Routers: []Router{router("tr-a", "tr-b", "169.254.64.1/30", NodeLink(hostA, "eth1", 0xF00001, ua, ub, 4789), kbit)}}); err != nil {
+			b.Fatal(err)
+		}
+		if err := bn.Apply(ctx, &Desired{Routers: []Router{router("tr-b", "tr-a", "169.254.64.2/30", NodeLink(hostB, "eth1", 0xF00001, ub, ua, 4789), kbit)}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rate := func(serverNS string) float64 {
+		b.Helper()
+		srv := exec.Command("ip", "netns", "exec", serverNS, "iperf3", "-s", "-1", "-B", "169.254.64.2")
+		if err := srv.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+		var out []byte
+		for try := 0; ; try++ { // until the server listens
+			out, err = nsutil.Exec(ctx, a.RouterNetns("tr-a"), "iperf3", "-c", "169.254.64.2", "-B", "169.254.64.1", "-t", "3", "-J")
+			if err == nil || try == 20 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			b.Fatalf("iperf3: %v\n%s", err, out)
+		}
+		var res struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			b.Fatalf("iperf3 -J: %v", err)
+		}
+		return res.End.SumReceived.BitsPerSecond
+	}
+	var onVeth, onVXLAN float64
+	rounds := 0
+	for b.Loop() {
+		veth()
+		onVeth += rate(a.RouterNetns("tr-b"))
+		vxlan(0)
+		onVXLAN += rate(bn.RouterNetns("tr-b"))
+		rounds++
+	}
+	vxlan(50000)
+	limited := rate(bn.RouterNetns("tr-b"))
+	b.ReportMetric(onVeth/float64(rounds)/1e9, "veth-Gbit/s")
+	b.ReportMetric(onVXLAN/float64(rounds)/1e9, "vxlan-Gbit/s")
+	b.ReportMetric(onVXLAN/onVeth, "vxlan/veth")
+	b.ReportMetric(limited/1e6, "limited-50-Mbit/s")
+	b.Logf("%d rounds: veth %.2f Gbit/s, VXLAN between nodes %.2f Gbit/s (%.2fx); limited to 50 Mbit/s: %.1f Mbit/s",
+		rounds, onVeth/float64(rounds)/1e9, onVXLAN/float64(rounds)/1e9, onVXLAN/onVeth, limited/1e6)
 }
