@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -209,4 +210,49 @@ func blockIKE(t *testing.T, e *env, ns string, on bool) {
 	if _, err := runNFT(e, ns, script); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// iperfRate runs an iperf3 client in ns with args (-J is added) and returns the rate the
+// server received, in bit/s.
+func iperfRate(tb testing.TB, ctx context.Context, ns string, args ...string) float64 {
+	tb.Helper()
+	out, err := nsutil.Exec(ctx, ns, "iperf3", append(args, "-J")...)
+	if err != nil {
+		tb.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		tb.Fatalf("iperf3 -J: %v", err)
+	}
+	return res.End.SumReceived.BitsPerSecond
+}
+
+// twoMachines makes two namespaces standing for two machines' network stacks, joined by a
+// veth pair (eth1 in each, 10.255.0.1 and .2/24): the underlays of two gateway nodes. They
+// are removed when the test ends.
+func twoMachines(tb testing.TB, ctx context.Context, prefix string) (hostA, hostB string, ua, ub netip.Addr) {
+	tb.Helper()
+	hostA, hostB = prefix+"ha", prefix+"hb"
+	for _, ns := range []string{hostA, hostB} {
+		if err := nsutil.AddNetns(ctx, ns); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = nsutil.DelNetns(context.Background(), ns) })
+	}
+	if _, err := nsutil.IP(ctx, "link", "add", "eth1", "netns", hostA, "type", "veth", "peer", "name", "eth1", "netns", hostB); err != nil {
+		tb.Fatal(err)
+	}
+	ua, ub = addr("10.255.0.1"), addr("10.255.0.2")
+	for ns, a := range map[string]netip.Addr{hostA: ua, hostB: ub} {
+		if err := nsutil.IPBatch(ctx, ns, []string{"addr add " + netip.PrefixFrom(a, 24).String() + " dev eth1", "link set eth1 up"}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return hostA, hostB, ua, ub
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -67,24 +66,7 @@ func BenchmarkMeterOverhead(b *testing.B) {
 	b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	time.Sleep(300 * time.Millisecond)
 
-	rate := func() float64 {
-		b.Helper()
-		out, err := nsutil.Exec(ctx, cl, "iperf3", "-c", "10.99.2.2", "-t", "3", "-J")
-		if err != nil {
-			b.Fatalf("iperf3: %v", err)
-		}
-		var res struct {
-			End struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
-			} `json:"end"`
-		}
-		if err := json.Unmarshal(out, &res); err != nil {
-			b.Fatalf("iperf3 -J: %v", err)
-		}
-		return res.End.SumReceived.BitsPerSecond
-	}
+	rate := func() float64 { return iperfRate(b, ctx, cl, "-c", "10.99.2.2", "-t", "3") }
 	meterOn := func(on bool) {
 		b.Helper()
 		if on {

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"os/exec"
@@ -185,21 +184,12 @@ func TestNodeLinksFake(t *testing.T) {
 func TestNodeLinksReal(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx
-	hostA, hostB := e.prefix+"ha", e.prefix+"hb"
-	for _, ns := range []string{hostA, hostB, e.prefix + "vpc-v1", e.prefix + "vpc-v2"} {
+	hostA, hostB, ua, ub := twoMachines(t, ctx, e.prefix)
+	for _, ns := range []string{e.prefix + "vpc-v1", e.prefix + "vpc-v2"} {
 		if err := nsutil.AddNetns(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = nsutil.DelNetns(context.Background(), ns) })
-	}
-	if _, err := nsutil.IP(ctx, "link", "add", "eth1", "netns", hostA, "type", "veth", "peer", "name", "eth1", "netns", hostB); err != nil {
-		t.Fatal(err)
-	}
-	ua, ub := addr("10.255.0.1"), addr("10.255.0.2")
-	for ns, a := range map[string]netip.Addr{hostA: ua, hostB: ub} {
-		if err := nsutil.IPBatch(ctx, ns, []string{"addr add " + netip.PrefixFrom(a, 24).String() + " dev eth1", "link set eth1 up"}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	a := e.drv
 	opts := e.opts()
@@ -256,27 +246,8 @@ func BenchmarkNodeLinkThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hostA, hostB := pa+"ha", pa+"hb"
-	b.Cleanup(func() {
-		bg := context.Background()
-		_ = nsutil.DelNetns(bg, hostA)
-		_ = nsutil.DelNetns(bg, hostB)
-		_ = l.Down(bg)
-	})
-	for _, ns := range []string{hostA, hostB} {
-		if err := nsutil.AddNetns(ctx, ns); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, err := nsutil.IP(ctx, "link", "add", "eth1", "netns", hostA, "type", "veth", "peer", "name", "eth1", "netns", hostB); err != nil {
-		b.Fatal(err)
-	}
-	ua, ub := addr("10.255.0.1"), addr("10.255.0.2")
-	for ns, a := range map[string]netip.Addr{hostA: ua, hostB: ub} {
-		if err := nsutil.IPBatch(ctx, ns, []string{"addr add " + netip.PrefixFrom(a, 24).String() + " dev eth1", "link set eth1 up"}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	b.Cleanup(func() { _ = l.Down(context.Background()) })
+	hostA, hostB, ua, ub := twoMachines(b, ctx, pa)
 	node := func(prefix string) *Netns {
 		d, err := NewNetns(NetnsOptions{Prefix: prefix, RunDir: filepath.Join(dir, prefix), WANNetns: l.WANNetns, WANBridge: lab.Bridge})
 		if err != nil {
@@ -310,33 +281,19 @@ func BenchmarkNodeLinkThroughput(b *testing.B) {
 	}
 	rate := func(serverNS string) float64 {
 		b.Helper()
-		srv := exec.Command("ip", "netns", "exec", serverNS, "iperf3", "-s", "-1", "-B", "169.254.64.2")
+		srv := exec.Command("ip", "netns", "exec", serverNS, "iperf3", "-s", "-B", "169.254.64.2")
 		if err := srv.Start(); err != nil {
 			b.Fatal(err)
 		}
 		defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-		var out []byte
-		for try := 0; ; try++ { // until the server listens
-			out, err = nsutil.Exec(ctx, a.RouterNetns("tr-a"), "iperf3", "-c", "169.254.64.2", "-B", "169.254.64.1", "-t", "3", "-J")
-			if err == nil || try == 20 {
+		// The server is listening once its bound address answers a connection attempt.
+		for try := 0; try < 20; try++ {
+			if _, err := nsutil.Exec(ctx, a.RouterNetns("tr-a"), "iperf3", "-c", "169.254.64.2", "-n", "1K"); err == nil {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if err != nil {
-			b.Fatalf("iperf3: %v\n%s", err, out)
-		}
-		var res struct {
-			End struct {
-				SumReceived struct {
-					BitsPerSecond float64 `json:"bits_per_second"`
-				} `json:"sum_received"`
-			} `json:"end"`
-		}
-		if err := json.Unmarshal(out, &res); err != nil {
-			b.Fatalf("iperf3 -J: %v", err)
-		}
-		return res.End.SumReceived.BitsPerSecond
+		return iperfRate(b, ctx, a.RouterNetns("tr-a"), "-c", "169.254.64.2", "-B", "169.254.64.1", "-t", "3")
 	}
 	var onVeth, onVXLAN float64
 	rounds := 0
