@@ -209,8 +209,8 @@ type objects struct {
 	checkErrs  map[string]error
 	// routerOf maps a connection to its transit router (for its log lines).
 	routerOf map[string]string
-	// unlinked are links to other gateway nodes that cannot be made (no underlay), by
-	// peer attachment or tunnel: said once in the gateway's log.
+	// unlinked are links to other gateway nodes that cannot be made (no underlay, ports
+	// that differ), by peer attachment or tunnel: said once in the gateway's log.
 	unlinked map[string]string
 	// remote are the tunnels of routers here whose cells run on other gateway nodes, by
 	// tunnel, with that node: their IPsec state comes from the store (what that node
@@ -299,6 +299,9 @@ func build(view *service.GatewayView, l Layout, kept held, sig Signals) objects 
 	for _, gr := range view.Routers {
 		routerNode := nodeOf(view, gr.TR.ID)
 		routerHere := l.here(routerNode)
+		if !routerHere && !slices.ContainsFunc(gr.VPNs, func(v service.GatewayVPN) bool { return l.here(tunnelNode(view, gr.TR.ID, v)) }) {
+			continue // nothing of it runs here
+		}
 		r := dataplane.Router{ID: gr.TR.ID, Associations: map[string]string{}}
 		numbers := map[int]string{}
 		for _, rt := range gr.Tables {
