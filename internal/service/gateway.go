@@ -120,7 +120,7 @@ func (s *Service) gatewayView(ctx context.Context) (GatewayView, error) {
 	for tr, p := range placements {
 		view.Placement[tr] = p.Node
 	}
-	nodes, err := s.GatewayNodes(ctx)
+	nodes, err := s.registrations(ctx) // a dead node's underlay too: its links stay until its work moves
 	if err != nil {
 		return view, err
 	}

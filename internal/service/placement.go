@@ -84,20 +84,19 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 		return n, err
 	}
 	now := s.now().UTC()
-	if ok {
-		var old GatewayNode
-		if json.Unmarshal(kv.Value, &old) == nil && old.Zone != n.Zone {
-			alive, err := s.gatewayAlive(ctx, n.Node)
-			if err != nil {
-				return n, err
-			}
-			if alive {
-				return n, fmt.Errorf("gateway node %s is registered in zone %s and alive: give this node another name (or wait for the old one's lease to run out)", n.Node, old.Zone)
-			}
+	var old GatewayNode
+	had := ok && json.Unmarshal(kv.Value, &old) == nil
+	if had && old.Zone != n.Zone {
+		alive, err := s.gatewayAlive(ctx, n.Node)
+		if err != nil {
+			return n, err
 		}
-		if json.Unmarshal(kv.Value, &old) == nil && now.Before(old.LeaseExpires) {
-			n.Started = old.Started
+		if alive {
+			return n, fmt.Errorf("gateway node %s is registered in zone %s and alive: give this node another name (or wait for the old one's lease to run out)", n.Node, old.Zone)
 		}
+	}
+	if had && now.Before(old.LeaseExpires) {
+		n.Started = old.Started
 	}
 	if n.Started.IsZero() {
 		n.Started = now
@@ -111,19 +110,13 @@ func (s *Service) RegisterGatewayNode(ctx context.Context, n GatewayNode, ttl ti
 	// when its underlay changed: the other nodes' read models (cached by revision) must
 	// then link to the new address.
 	ops := []store.Op{store.Put(key, raw)}
-	if old, had := s.registered(kv, ok); !had || old.Underlay != n.Underlay {
+	if !had || old.Underlay != n.Underlay {
 		ops = append(ops, store.Put(specRevKey, []byte{'1'}))
 	}
 	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
 		return n, err
 	}
 	return n, nil
-}
-
-// registered decodes a node's stored registration.
-func (s *Service) registered(kv store.KV, ok bool) (GatewayNode, bool) {
-	var n GatewayNode
-	return n, ok && json.Unmarshal(kv.Value, &n) == nil
 }
 
 // DeregisterGatewayNode removes a node's registration: a node that stops cleanly, so its
@@ -164,11 +157,23 @@ func (s *Service) gatewayAlive(ctx context.Context, node string) (bool, error) {
 // GatewayNodes lists the registered gateway nodes, sorted by name, each with whether it is
 // alive.
 func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
-	kvs, _, err := s.st.List(ctx, GatewaysPrefix)
+	out, err := s.registrations(ctx)
 	if err != nil {
 		return nil, err
 	}
 	live, err := s.liveNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Alive = live[out[i].Node]
+	}
+	return out, nil
+}
+
+// registrations are the gateway nodes' records, sorted by name (Alive not set).
+func (s *Service) registrations(ctx context.Context) ([]GatewayNode, error) {
+	kvs, _, err := s.st.List(ctx, GatewaysPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +184,6 @@ func (s *Service) GatewayNodes(ctx context.Context) ([]GatewayNode, error) {
 			s.log.Warn("a gateway node's registration does not decode", "key", kv.Key, "err", err)
 			continue
 		}
-		n.Alive = live[n.Node]
 		out = append(out, n)
 	}
 	slices.SortFunc(out, func(a, b GatewayNode) int { return strings.Compare(a.Node, b.Node) })
