@@ -132,9 +132,7 @@ type Gateway struct {
 	tunnelIPsec, tunnelBGP map[string]bool
 	// remoteState is the last negotiation state read of each tunnel whose cell runs on
 	// another node (followRemote; used from the loop only).
-	remoteState map[string]string
-	// wasRemote are the tunnels whose cells ran on other nodes at the last build.
-	wasRemote    map[string]bool
+	remoteState  map[string]string
 	builtSignals string
 	// speakerGone are speakers whose watch ended.
 	speakerGone []*speakerState
@@ -160,7 +158,7 @@ func New(store Store, layout Layout, log *slog.Logger) *Gateway {
 	g := &Gateway{Store: store, Layout: layout, Node: "local", Interval: defaultInterval, Log: log,
 		events: make(chan dataplane.Event, 4096), nudge: make(chan struct{}, 1),
 		repair: map[string]bool{}, withdrawals: map[string]bool{}, verdicts: map[string]bool{}, everUp: map[string]bool{},
-		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{}, remoteState: map[string]string{}, wasRemote: map[string]bool{},
+		tunnelIPsec: map[string]bool{}, tunnelBGP: map[string]bool{}, remoteState: map[string]string{},
 		reportedState: map[string]string{}, reportedObject: map[string]service.ObjectStatus{},
 		loggedProblem: map[string]string{}, natNoted: map[string]bool{}, unlinkedNoted: map[string]bool{}}
 	g.Prober = probe.New(probe.Options{OnResult: g.onHealth, Logf: func(format string, args ...any) {
@@ -211,9 +209,10 @@ func (g *Gateway) tunnelSignal(m map[string]bool, id string, up bool) {
 	g.mu.Unlock()
 }
 
-// forgetSignals drops what was seen of tunnels that are gone: a tunnel attached again
-// starts unknown (down), not with what its previous life last said.
-func (g *Gateway) forgetSignals(o objects) {
+// forgetSignals drops what was seen of tunnels that are gone (o is the new build, prev the
+// one before): a tunnel attached again starts unknown (down), not with what its previous
+// life last said.
+func (g *Gateway) forgetSignals(prev, o objects) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, m := range []map[string]bool{g.tunnelIPsec, g.tunnelBGP} {
@@ -230,12 +229,9 @@ func (g *Gateway) forgetSignals(o objects) {
 		_, remote := o.remote[id]
 		_, here := o.cells[id]
 		_, failing := o.cellErrs[id]
-		return remote != g.wasRemote[id] || !remote && !here && !failing
+		_, wasRemote := prev.remote[id]
+		return remote != wasRemote || !remote && !here && !failing
 	})
-	clear(g.wasRemote)
-	for id := range o.remote {
-		g.wasRemote[id] = true
-	}
 }
 
 // RemoteStates is what a gateway reads of the tunnels of its routers whose cells run on
@@ -420,8 +416,9 @@ func (g *Gateway) Pass(ctx context.Context) time.Duration {
 		g.view, g.fenced, g.builtSignals = view, fenced, key
 		l := g.Layout
 		l.Node, l.Placed = g.Node, g.Placed
+		prev := g.built
 		g.built = build(mine, l, held{cells: g.cells.Applied(), checks: g.checks.Applied()}, sig)
-		g.forgetSignals(g.built)
+		g.forgetSignals(prev, g.built)
 		g.routers.Set(g.built.routers, g.built.routerErrs)
 		g.cells.Set(g.built.cells, g.built.cellErrs)
 		g.bgp.Set(g.built.neighbors, g.built.bgpErrs)
