@@ -154,6 +154,14 @@ type VXLAN struct {
 	MAC string
 }
 
+// where names the namespace holding the segment's bridge or underlay, for messages.
+func (g *Segment) where() string {
+	if g.Netns == "" {
+		return "the gateway's namespace"
+	}
+	return "namespace " + g.Netns
+}
+
 // NodeLink is the link to the other end of an object that runs on another gateway node
 // (a router's inter-region connection to a router there, a router's tunnel whose cell runs
 // there, or that cell's link back): a point-to-point VXLAN segment on the underlay

@@ -714,14 +714,6 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 	if err != nil {
 		return err
 	}
-	where := "the gateway's namespace"
-	if g.Netns != "" {
-		where = "namespace " + g.Netns
-	}
-	sl, err := d.net.Links(ctx, g.Netns)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
 	reload := func() error {
 		rl, err = d.net.Links(ctx, rns)
 		return err
@@ -729,8 +721,12 @@ func (d *Netns) updateSegment(ctx context.Context, r Router, v VPCLink) error {
 	alias := v.AttachmentID
 	switch {
 	case g.Bridge != "":
+		sl, err := d.net.Links(ctx, g.Netns)
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.where(), err)
+		}
 		if br, ok := sl[g.Bridge]; !ok || br.Info.Kind != "bridge" {
-			return fmt.Errorf("bridge %s is not in %s: create it, or bind the VPC to another segment", g.Bridge, where)
+			return fmt.Errorf("bridge %s is not in %s: create it, or bind the VPC to another segment", g.Bridge, g.where())
 		}
 		if l, ok := rl[rlink]; ok && l.Info.Kind != "veth" { // bound to a VXLAN before
 			if err := d.net.DeleteLink(ctx, rns, rlink); err != nil {
@@ -801,16 +797,12 @@ func (d *Netns) vxlanDevice(ctx context.Context, ns, name, tmp, id string, have 
 }
 
 func (d *Netns) ensureVXLAN(ctx context.Context, ns, name, tmp, id string, have map[string]ipLink, g *Segment) (alias string, made bool, err error) {
-	where := "the gateway's namespace"
-	if g.Netns != "" {
-		where = "namespace " + g.Netns
-	}
 	sl, err := d.net.Links(ctx, g.Netns)
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w", where, err)
+		return "", false, fmt.Errorf("%s: %w", g.where(), err)
 	}
 	if _, ok := sl[g.VXLAN.Underlay]; !ok {
-		return "", false, fmt.Errorf("underlay interface %s is not in %s", g.VXLAN.Underlay, where)
+		return "", false, fmt.Errorf("underlay interface %s is not in %s", g.VXLAN.Underlay, g.where())
 	}
 	alias = id + " " + g.VXLAN.tag(g.Netns)
 	if l, ok := have[name]; ok && (l.Info.Kind != "vxlan" || l.Alias != alias) { // another segment before
@@ -936,12 +928,7 @@ func (d *Netns) UpdateCell(ctx context.Context, routerID string, c Cell) error {
 	// pair, or with the router on another node a VXLAN device at each end.
 	rtrAlias := ""
 	if c.Remote != nil {
-		if l, ok := cl[rtr]; ok && l.Info.Kind != "vxlan" { // its router ran here before
-			if err := d.net.DeleteLink(ctx, cns, rtr); err != nil {
-				return fmt.Errorf("router link: %w", err)
-			}
-			delete(cl, rtr)
-		}
+		// (A veth from when its router ran here is replaced, as any other link would be.)
 		a, dev, err := d.vxlanDevice(ctx, cns, rtr, d.opts.Prefix+"x"+hash8(c.ID()), "rtr", cl, c.Remote)
 		if err != nil {
 			return fmt.Errorf("link to router %s on another node: %w", routerID, err)
