@@ -69,30 +69,40 @@ func (s *Service) Advance(ctx context.Context, key string) (time.Time, error) {
 	}
 	var next time.Time
 	err := s.update(ctx, func(t *txn) error {
-		next = time.Time{}
-		raw, ok, err := t.getRaw(key)
-		if err != nil || !ok {
-			return err
-		}
-		var m model.Meta
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return err
-		}
-		to, ok := nextStatus(kind, m.Status)
-		if !ok {
-			return nil
-		}
-		if due := m.Changed.Add(s.delay); s.now().Before(due) {
-			next = due
-			return nil
-		}
-		if to == "" {
-			t.del(key)
-			return s.deleted(t, kind, raw)
-		}
-		return s.completed(t, kind, key, raw, to)
+		var err error
+		next, _, err = s.step(t, kind, key, true)
+		return err
 	})
 	return next, err
+}
+
+// step is one resource's transition inside t, if its delay has passed: it returns when to
+// look again (zero when nothing is pending). A due deletion is done only with del;
+// without, it is left for the caller (deferred).
+func (s *Service) step(t *txn, kind, key string, del bool) (next time.Time, deferred bool, err error) {
+	raw, ok, err := t.getRaw(key)
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	var m model.Meta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return time.Time{}, false, err
+	}
+	to, ok := nextStatus(kind, m.Status)
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	if due := m.Changed.Add(s.delay); s.now().Before(due) {
+		return due, false, nil
+	}
+	if to == "" {
+		if !del {
+			return time.Time{}, true, nil
+		}
+		t.del(key)
+		return time.Time{}, false, s.deleted(t, kind, raw)
+	}
+	return time.Time{}, false, s.completed(t, kind, key, raw, to)
 }
 
 // plainKind: a kind whose completed transitions (other than deletion) change the status and
@@ -143,28 +153,14 @@ func (s *Service) AdvanceMany(ctx context.Context, keys []string) (map[string]ti
 			later, due = nil, map[string]time.Time{}
 			for _, key := range batch {
 				kind, _, _ := ResourceKey(key)
-				raw, ok, err := t.getRaw(key)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-				var m model.Meta
-				if err := json.Unmarshal(raw, &m); err != nil {
-					return fmt.Errorf("%s: %w", key, err)
-				}
-				to, ok := nextStatus(kind, m.Status)
+				at, deferred, err := s.step(t, kind, key, false)
 				switch {
-				case !ok:
-				case to == "":
+				case err != nil:
+					return fmt.Errorf("%s: %w", key, err)
+				case deferred:
 					later = append(later, key)
-				case s.now().Before(m.Changed.Add(s.delay)):
-					due[key] = m.Changed.Add(s.delay)
-				default:
-					if err := s.completed(t, kind, key, raw, to); err != nil {
-						return fmt.Errorf("%s: %w", key, err)
-					}
+				case !at.IsZero():
+					due[key] = at
 				}
 			}
 			return nil
